@@ -1,0 +1,43 @@
+# Two commands for a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DATA ?= ./data
+
+.PHONY: run test lint typecheck pytest demo bench bench-quick clean
+
+$(BIN)/alertnode: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+venv: $(BIN)/alertnode
+
+run: $(BIN)/alertnode
+	@test -f $(DATA)/node.toml || $(BIN)/alertnode init --data $(DATA) --name "Local node" --no-passphrase
+	$(BIN)/alertnode run --data $(DATA)
+
+lint: $(BIN)/alertnode
+	$(BIN)/ruff check protocol federation node tests bench
+	$(BIN)/ruff format --check protocol federation node tests bench
+
+typecheck: $(BIN)/alertnode
+	$(BIN)/mypy
+
+pytest: $(BIN)/alertnode
+	$(BIN)/pytest -q
+
+test: lint typecheck pytest
+
+demo: $(BIN)/alertnode
+	$(BIN)/alertnode demo --nodes 5
+
+bench: $(BIN)/alertnode
+	$(BIN)/python -m bench
+
+bench-quick: $(BIN)/alertnode
+	$(BIN)/python -m bench --quick
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -1,0 +1,296 @@
+"""Alerts and retractions: the v1 bodies, their validation, signing and verification.
+
+Rule: only ``verify_alert`` / ``verify_retraction`` make a ``VerifiedAlert`` /
+``VerifiedRetraction``, and they check size, then signature, then decode, then every
+field, against a ``now`` the caller passes in. Storage and relay accept nothing else.
+Building goes through the same decoder, so a node can never sign what it would refuse.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+
+import nacl.signing
+
+from .encoding import pack
+from .errors import InvalidField, LocalProtocolError
+from .fields import (
+    CATEGORIES,
+    DANGER_LEVELS,
+    INDICATOR_KINDS,
+    RETRACTION_REASONS,
+    TLP_LABELS,
+    Reader,
+    check_choice,
+    check_hour,
+    check_lang,
+    check_region,
+    check_text,
+    parse_date,
+)
+from .limits import (
+    DAY_S,
+    DEFAULT_LIMITS,
+    HOUR_S,
+    MAX_CATEGORIES,
+    MAX_CLOCK_SKEW_S,
+    MAX_DESCRIPTION_CHARS,
+    MAX_EXPIRY_S,
+    MAX_HINT_CHARS,
+    MAX_HOPS,
+    MAX_INCIDENT_AGE_DAYS,
+    MAX_INDICATORS,
+    MAX_REGION_CHARS,
+    Limits,
+)
+from .signing import ID_BYTES, KEY_BYTES, Envelope, Kind, decode_body, open_envelope, sign
+
+VERSION = 1
+_MAX_TIME = 2**40
+
+
+@dataclass(frozen=True, slots=True)
+class Indicator:
+    """One blinded identifier of the person an alert is about."""
+
+    kind: str
+    blinded: bytes
+    hint: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertBody:
+    """The signed content of an alert (v1)."""
+
+    origin: bytes
+    created: int
+    expires: int
+    incident: str
+    region: str
+    categories: tuple[str, ...]
+    danger: int
+    indicators: tuple[Indicator, ...]
+    description: str
+    lang: str
+    hops: int
+    tlp: str
+    supersedes: bytes | None = None
+
+    def to_bytes(self) -> bytes:
+        return pack(
+            {
+                "v": VERSION,
+                "origin": self.origin,
+                "created": self.created,
+                "expires": self.expires,
+                "incident": self.incident,
+                "region": self.region,
+                "categories": self.categories,
+                "danger": self.danger,
+                "indicators": tuple((i.kind, i.blinded, i.hint) for i in self.indicators),
+                "description": self.description,
+                "lang": self.lang,
+                "hops": self.hops,
+                "tlp": self.tlp,
+                "supersedes": self.supersedes,
+            }
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RetractionBody:
+    """The signed content of a retraction: the origin withdraws one of its alerts."""
+
+    origin: bytes
+    alert: bytes
+    reason: str
+    created: int
+    expires: int
+
+    def to_bytes(self) -> bytes:
+        return pack(
+            {
+                "v": VERSION,
+                "origin": self.origin,
+                "alert": self.alert,
+                "reason": self.reason,
+                "created": self.created,
+                "expires": self.expires,
+            }
+        )
+
+
+_PROOF = object()
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedAlert:
+    """An alert whose signature and fields were checked. Made only by ``verify_alert``."""
+
+    envelope: Envelope
+    body: AlertBody
+    _proof: object = field(repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self._proof is not _PROOF:
+            raise LocalProtocolError("a VerifiedAlert is made only by verify_alert()")
+
+    @property
+    def id(self) -> bytes:
+        return self.envelope.id
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedRetraction:
+    """A retraction whose signature and fields were checked."""
+
+    envelope: Envelope
+    body: RetractionBody
+    _proof: object = field(repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self._proof is not _PROOF:
+            raise LocalProtocolError("a VerifiedRetraction is made only by verify_retraction()")
+
+    @property
+    def id(self) -> bytes:
+        return self.envelope.id
+
+
+def coarsen_hour(t: int) -> int:
+    """Round a Unix time down to the hour."""
+    return t - t % HOUR_S
+
+
+def _check_times(created: int, expires: int, now: int) -> None:
+    if created > now + MAX_CLOCK_SKEW_S:
+        raise InvalidField("created", "is in the future")
+    if expires <= created:
+        raise InvalidField("expires", "must be after created")
+    if expires - created > MAX_EXPIRY_S:
+        raise InvalidField("expires", f"must be at most {MAX_EXPIRY_S // DAY_S} days after created")
+    if expires <= now:
+        raise InvalidField("expires", "has already passed")
+
+
+def _read_alert(value: dict[str, object]) -> AlertBody:
+    r = Reader(value, "alert")
+    r.integer("v", VERSION, VERSION)
+    origin = r.blob("origin", KEY_BYTES)
+    created = check_hour("created", r.integer("created", 0, _MAX_TIME))
+    expires = r.integer("expires", 0, _MAX_TIME)
+    incident = r.text("incident", 10)
+    incident_date = parse_date("incident", incident)
+    created_date = datetime.datetime.fromtimestamp(created, datetime.UTC).date()
+    if incident_date > created_date + datetime.timedelta(days=1):
+        raise InvalidField("incident", "is after the alert was created")
+    if (created_date - incident_date).days > MAX_INCIDENT_AGE_DAYS:
+        raise InvalidField("incident", "is too long ago")
+    region = check_region("region", r.text("region", MAX_REGION_CHARS))
+    cats = r.items("categories", MAX_CATEGORIES)
+    if not cats:
+        raise InvalidField("categories", "must name at least one category")
+    categories = tuple(check_choice("categories", c, CATEGORIES) for c in cats)
+    if len(set(categories)) != len(categories):
+        raise InvalidField("categories", "must not repeat a category")
+    danger = r.integer("danger", DANGER_LEVELS[0], DANGER_LEVELS[-1])
+    indicators = []
+    for item in r.items("indicators", MAX_INDICATORS):
+        if not isinstance(item, tuple) or len(item) != 3:
+            raise InvalidField("indicators", "each is [kind, blinded, hint]")
+        kind, blinded, hint = item
+        check_choice("indicators", kind, INDICATOR_KINDS)
+        if not isinstance(blinded, bytes) or len(blinded) != 32:
+            raise InvalidField("indicators", "a blinded value is 32 bytes")
+        if hint is not None and (not isinstance(hint, str) or not 0 < len(hint) <= MAX_HINT_CHARS):
+            raise InvalidField("indicators", f"a hint is at most {MAX_HINT_CHARS} characters")
+        indicators.append(Indicator(str(kind), blinded, hint))
+    if len({(i.kind, i.blinded) for i in indicators}) != len(indicators):
+        raise InvalidField("indicators", "must not repeat an indicator")
+    description = check_text("description", r.text("description", MAX_DESCRIPTION_CHARS))
+    lang = check_lang("lang", r.text("lang", 16))
+    hops = r.integer("hops", 0, MAX_HOPS)
+    tlp = check_choice("tlp", r.raw("tlp"), TLP_LABELS)
+    if tlp == "RED" and hops != 0:
+        raise InvalidField("hops", "a TLP:RED alert never leaves its node, so hops must be 0")
+    supersedes = r.blob("supersedes", ID_BYTES, optional=True)
+    r.finish()
+    assert origin is not None
+    return AlertBody(
+        origin=origin,
+        created=created,
+        expires=expires,
+        incident=incident,
+        region=region,
+        categories=categories,
+        danger=danger,
+        indicators=tuple(indicators),
+        description=description,
+        lang=lang,
+        hops=hops,
+        tlp=tlp,
+        supersedes=supersedes,
+    )
+
+
+def _read_retraction(value: dict[str, object]) -> RetractionBody:
+    r = Reader(value, "retraction")
+    r.integer("v", VERSION, VERSION)
+    origin = r.blob("origin", KEY_BYTES)
+    alert = r.blob("alert", ID_BYTES)
+    reason = check_choice("reason", r.raw("reason"), RETRACTION_REASONS)
+    created = check_hour("created", r.integer("created", 0, _MAX_TIME))
+    expires = r.integer("expires", 0, _MAX_TIME)
+    r.finish()
+    assert origin is not None and alert is not None
+    return RetractionBody(origin, alert, reason, created, expires)
+
+
+def verify_alert(data: bytes, now: int, limits: Limits = DEFAULT_LIMITS) -> VerifiedAlert:
+    """Check an alert envelope received as ``data`` at time ``now``.
+
+    Raises LimitExceeded, MalformedObject, BadSignature or InvalidField.
+    """
+    env = open_envelope(data, Kind.ALERT, limits)
+    return _verified_alert(env, now, limits)
+
+
+def _verified_alert(env: Envelope, now: int, limits: Limits) -> VerifiedAlert:
+    body = _read_alert(decode_body(env, limits))
+    if body.origin != env.signer:
+        raise InvalidField("origin", "is not the key that signed the alert")
+    _check_times(body.created, body.expires, now)
+    return VerifiedAlert(env, body, _PROOF)
+
+
+def verify_retraction(data: bytes, now: int, limits: Limits = DEFAULT_LIMITS) -> VerifiedRetraction:
+    """Check a retraction envelope received as ``data`` at time ``now``.
+
+    Raises LimitExceeded, MalformedObject, BadSignature or InvalidField.
+    """
+    env = open_envelope(data, Kind.RETRACTION, limits)
+    body = _read_retraction(decode_body(env, limits))
+    if body.origin != env.signer:
+        raise InvalidField("origin", "is not the key that signed the retraction")
+    _check_times(body.created, body.expires, now)
+    return VerifiedRetraction(env, body, _PROOF)
+
+
+def sign_alert(body: AlertBody, key: nacl.signing.SigningKey, now: int) -> VerifiedAlert:
+    """Sign ``body`` with the origin's ``key`` and check it as a receiver would.
+
+    Raises InvalidField (or another ProtocolError) if any receiver would refuse it.
+    """
+    if body.origin != bytes(key.verify_key):
+        raise LocalProtocolError("the alert's origin is not the signing key")
+    return verify_alert(sign(Kind.ALERT, body.to_bytes(), key).to_bytes(), now)
+
+
+def sign_retraction(
+    body: RetractionBody, key: nacl.signing.SigningKey, now: int
+) -> VerifiedRetraction:
+    """Sign a retraction with the origin's ``key``, checking it as a receiver would."""
+    if body.origin != bytes(key.verify_key):
+        raise LocalProtocolError("the retraction's origin is not the signing key")
+    return verify_retraction(sign(Kind.RETRACTION, body.to_bytes(), key).to_bytes(), now)

@@ -1,0 +1,93 @@
+"""Bounded, canonical msgpack.
+
+Rule: ``unpack`` never builds a value larger than its ``Limits`` allow, accepts only
+nil, bool, int, str, bin, array and map (no floats, no extension types), and accepts
+only the canonical encoding: re-packing the value gives back the very same bytes. So
+one value has one encoding and an object id is a function of its content.
+Every failure is a ``RemoteProtocolError``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgpack
+
+from .errors import LimitExceeded, MalformedObject
+from .limits import DEFAULT_LIMITS, Limits
+
+Value = Any  # None | bool | int | str | bytes | tuple[Value, ...] | dict[str, Value]
+
+
+def pack(value: Value) -> bytes:
+    """Encode ``value`` canonically (maps keep the insertion order the caller chose)."""
+    return msgpack.packb(value, use_bin_type=True)  # type: ignore[no-any-return]
+
+
+def _refuse_ext(code: int, data: bytes) -> Value:
+    raise MalformedObject("extension types are not allowed")
+
+
+def _check_shape(value: Value, depth: int, limits: Limits) -> None:
+    if depth > limits.depth:
+        raise LimitExceeded(f"nesting deeper than {limits.depth} levels")
+    if value is None or isinstance(value, (bool, int, str, bytes)):
+        return
+    if isinstance(value, tuple):
+        for item in value:
+            _check_shape(item, depth + 1, limits)
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise MalformedObject("map keys must be strings")
+            _check_shape(item, depth + 1, limits)
+        return
+    raise MalformedObject(f"values of type {type(value).__name__} are not allowed")
+
+
+def unpack(data: bytes, limits: Limits = DEFAULT_LIMITS, *, max_bytes: int | None = None) -> Value:
+    """Decode one canonical msgpack value from ``data``.
+
+    Raises LimitExceeded if ``data`` or anything in it is larger than allowed, and
+    MalformedObject if it is not exactly one canonical value of the allowed types.
+    """
+    cap = limits.body_bytes if max_bytes is None else max_bytes
+    if not isinstance(data, bytes):
+        raise MalformedObject("expected bytes")
+    if len(data) > cap:
+        raise LimitExceeded(f"{len(data)} bytes is more than the limit of {cap}")
+    try:
+        value = msgpack.unpackb(
+            data,
+            raw=False,
+            use_list=False,
+            strict_map_key=True,
+            ext_hook=_refuse_ext,
+            max_str_len=limits.str_bytes,
+            max_bin_len=limits.bin_bytes,
+            max_array_len=limits.array_len,
+            max_map_len=limits.map_len,
+            max_ext_len=0,
+        )
+    except MalformedObject:
+        raise
+    except (
+        ValueError,
+        TypeError,
+        msgpack.ExtraData,
+        msgpack.FormatError,
+        msgpack.StackError,
+    ) as exc:
+        # msgpack reports a length over a max_* limit as a ValueError too; either way
+        # the bytes are not something we accept.
+        text = str(exc)
+        if "exceeds max" in text:
+            raise LimitExceeded(f"msgpack value too large ({text})") from None
+        raise MalformedObject(f"not valid msgpack ({type(exc).__name__})") from None
+    except RecursionError:
+        raise LimitExceeded("nesting too deep") from None
+    _check_shape(value, 0, limits)
+    if pack(value) != data:
+        raise MalformedObject("not in canonical encoding")
+    return value

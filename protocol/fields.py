@@ -1,0 +1,139 @@
+"""Field readers and the closed vocabularies shared by every body.
+
+Rule: a body is read with ``Reader``, which takes each expected key exactly once and
+refuses unknown keys, wrong types and out-of-range values with an ``InvalidField``
+naming the field. The closed lists here are the protocol's: every node knows every
+value, so each can show it in its reader's language.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from collections.abc import Mapping
+
+from .errors import InvalidField, MalformedObject
+
+CATEGORIES: tuple[str, ...] = (
+    "violence",
+    "sexual-assault",
+    "robbery",
+    "non-payment",
+    "condom-refusal",
+    "recording",
+    "blackmail",
+    "stalking",
+    "police-impersonation",
+    "time-waster",
+    "other",
+)
+
+# Jasmine's three tiers; higher is worse.
+DANGER_LEVELS: tuple[int, ...] = (1, 2, 3)
+
+TLP_LABELS: tuple[str, ...] = ("CLEAR", "GREEN", "AMBER", "AMBER+STRICT", "RED")
+
+INDICATOR_KINDS: tuple[str, ...] = ("phone", "email", "handle", "plate", "other")
+
+RETRACTION_REASONS: tuple[str, ...] = (
+    "mistaken",
+    "resolved",
+    "duplicate",
+    "reporter-request",
+    "superseded",
+    "other",
+)
+
+_REGION_RE = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,6}){0,2}$")
+_LANG_RE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8}){0,2}$")
+
+
+class Reader:
+    """Reads the fields of a decoded body map, each exactly once."""
+
+    def __init__(self, body: Mapping[str, object], what: str) -> None:
+        self._body = dict(body)
+        self._what = what
+
+    def raw(self, key: str) -> object:
+        if key not in self._body:
+            raise InvalidField(key, f"missing from the {self._what}")
+        return self._body.pop(key)
+
+    def finish(self) -> None:
+        if self._body:
+            extra = ", ".join(sorted(self._body))
+            raise MalformedObject(f"unknown fields in the {self._what}: {extra}")
+
+    def integer(self, key: str, lo: int, hi: int) -> int:
+        value = self.raw(key)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidField(key, "must be an integer")
+        if not lo <= value <= hi:
+            raise InvalidField(key, f"must be between {lo} and {hi}, not {value}")
+        return value
+
+    def blob(self, key: str, length: int, *, optional: bool = False) -> bytes | None:
+        value = self.raw(key)
+        if value is None and optional:
+            return None
+        if not isinstance(value, bytes) or len(value) != length:
+            raise InvalidField(key, f"must be {length} bytes")
+        return value
+
+    def text(self, key: str, max_chars: int) -> str:
+        value = self.raw(key)
+        if not isinstance(value, str):
+            raise InvalidField(key, "must be text")
+        if len(value) > max_chars:
+            raise InvalidField(key, f"is {len(value)} characters, more than {max_chars}")
+        return value
+
+    def items(self, key: str, max_len: int) -> tuple[object, ...]:
+        value = self.raw(key)
+        if not isinstance(value, tuple):
+            raise InvalidField(key, "must be a list")
+        if len(value) > max_len:
+            raise InvalidField(key, f"has {len(value)} items, more than {max_len}")
+        return value
+
+
+def check_region(field: str, region: str) -> str:
+    if not _REGION_RE.match(region):
+        raise InvalidField(field, "must be a region code like GB, GB-LND or FR-75")
+    return region
+
+
+def check_lang(field: str, lang: str) -> str:
+    if not _LANG_RE.match(lang):
+        raise InvalidField(field, "must be a language tag like en, fr or pt-BR")
+    return lang
+
+
+def check_choice(field: str, value: object, choices: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise InvalidField(field, f"must be one of {', '.join(choices)}")
+    return value
+
+
+def check_hour(field: str, value: int) -> int:
+    if value % 3600:
+        raise InvalidField(field, "must be coarsened to a whole hour")
+    return value
+
+
+def parse_date(field: str, value: str) -> datetime.date:
+    try:
+        if len(value) != 10:
+            raise ValueError(value)
+        return datetime.date.fromisoformat(value)
+    except ValueError:
+        raise InvalidField(field, "must be a date written YYYY-MM-DD") from None
+
+
+def check_text(field: str, value: str) -> str:
+    """Refuse control characters other than newline and tab in free text."""
+    for ch in value:
+        if (ord(ch) < 32 and ch not in "\n\t") or 0x7F <= ord(ch) < 0xA0:
+            raise InvalidField(field, "contains control characters")
+    return value
