@@ -1,0 +1,189 @@
+"""The key store: the data key, wrapped, and the node's secrets sealed under it.
+
+Rule: the data key exists in plaintext only in memory of an unlocked node. On disk it
+is wrapped (XChaCha20-Poly1305) by a key derived from the admin passphrase with
+Argon2id, or, in development mode, by a random key kept in ``data.key`` beside it.
+Everything else secret (the node's signing key, its TLS key password) is sealed under
+the data key. Changing the passphrase rewraps the data key and re-encrypts nothing.
+
+File ``keys.bin`` (msgpack map): v, mode ("passphrase" | "keyfile"), salt, opslimit,
+memlimit, wrapped (nonce || ciphertext of the data key), signing (sealed seed).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import msgpack
+import nacl.exceptions
+import nacl.pwhash.argon2id as argon2id
+import nacl.secret
+import nacl.signing
+import nacl.utils
+
+from .errors import NotANode, UsageError, WrongPassphrase
+from .files import write_private
+
+KEYSTORE_FILE = "keys.bin"
+KEYFILE_FILE = "data.key"
+KEY_BYTES = 32
+# About 80 ms here: paid once per unlock, and per guess by anyone who steals the disk.
+WRAP_OPSLIMIT = 3
+WRAP_MEMLIMIT_BYTES = 64 * 1024 * 1024
+MIN_PASSPHRASE_CHARS = 10
+_WRAP_AD = b"alertnode:v1:wrapped-data-key"
+_SIGNING_AD = b"alertnode:v1:signing-seed"
+
+
+@dataclass(frozen=True, slots=True)
+class Unlocked:
+    """What an unlocked key store yields."""
+
+    data_key: bytes
+    signing_key: nacl.signing.SigningKey
+
+
+def _derive(passphrase: str, salt: bytes, ops: int, mem: int) -> bytes:
+    return argon2id.kdf(KEY_BYTES, passphrase.encode(), salt, opslimit=ops, memlimit=mem)  # type: ignore[no-any-return]
+
+
+def check_passphrase_strength(passphrase: str) -> None:
+    """Raise UsageError for a passphrase too short to protect a seized disk."""
+    if len(passphrase) < MIN_PASSPHRASE_CHARS:
+        raise UsageError(
+            f"the passphrase must have at least {MIN_PASSPHRASE_CHARS} characters; "
+            "a few random words are best"
+        )
+
+
+def read_passphrase_file(path: str) -> str:
+    """The passphrase in ``path`` (its first line). Raises UsageError."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError:
+        raise UsageError("the passphrase file cannot be read") from None
+    except UnicodeDecodeError:
+        raise UsageError("the passphrase file is not UTF-8 text") from None
+    passphrase = text.splitlines()[0] if text else ""
+    if not passphrase:
+        raise UsageError("the passphrase file is empty")
+    return passphrase
+
+
+def _wrap(data_key: bytes, wrapping_key: bytes) -> bytes:
+    return bytes(nacl.secret.Aead(wrapping_key).encrypt(data_key, _WRAP_AD))
+
+
+def create(data_dir: Path, passphrase: str | None) -> Unlocked:
+    """Make a new key store in ``data_dir``; ``None`` means development key-file mode."""
+    data_key = nacl.utils.random(KEY_BYTES)
+    signing_key = nacl.signing.SigningKey.generate()
+    salt = nacl.utils.random(argon2id.SALTBYTES)
+    if passphrase is None:
+        wrapping_key = nacl.utils.random(KEY_BYTES)
+        write_private(data_dir / KEYFILE_FILE, wrapping_key)
+        mode = "keyfile"
+    else:
+        check_passphrase_strength(passphrase)
+        wrapping_key = _derive(passphrase, salt, WRAP_OPSLIMIT, WRAP_MEMLIMIT_BYTES)
+        mode = "passphrase"
+    sealed_seed = nacl.secret.Aead(data_key).encrypt(bytes(signing_key), _SIGNING_AD)
+    doc = {
+        "v": 1,
+        "mode": mode,
+        "salt": salt,
+        "opslimit": WRAP_OPSLIMIT,
+        "memlimit": WRAP_MEMLIMIT_BYTES,
+        "wrapped": _wrap(data_key, wrapping_key),
+        "signing": bytes(sealed_seed),
+    }
+    write_private(data_dir / KEYSTORE_FILE, msgpack.packb(doc, use_bin_type=True))
+    return Unlocked(data_key, signing_key)
+
+
+def _load(data_dir: Path) -> dict[str, object]:
+    try:
+        raw = (data_dir / KEYSTORE_FILE).read_bytes()
+    except FileNotFoundError:
+        raise NotANode(
+            f"{data_dir} holds no alertnode key store; run 'alertnode init' first"
+        ) from None
+    try:
+        doc = msgpack.unpackb(raw, raw=False, max_bin_len=1024, max_str_len=64)
+    except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError):
+        raise NotANode("the key store is damaged or was wiped") from None
+    if not isinstance(doc, dict) or doc.get("v") != 1:
+        raise NotANode("the key store is damaged or was wiped")
+    return doc
+
+
+def mode(data_dir: Path) -> str:
+    """'passphrase' or 'keyfile'. Raises NotANode."""
+    return str(_load(data_dir)["mode"])
+
+
+def unlock(data_dir: Path, passphrase: str | None) -> Unlocked:
+    """Unwrap the data key. Raises NotANode, WrongPassphrase or UsageError."""
+    doc = _load(data_dir)
+    if doc["mode"] == "keyfile":
+        try:
+            wrapping_key = (data_dir / KEYFILE_FILE).read_bytes()
+        except FileNotFoundError:
+            raise NotANode("the key file data.key is missing") from None
+    else:
+        if passphrase is None:
+            raise UsageError("this node is protected by a passphrase; give --passphrase-file")
+        salt, ops, mem = doc["salt"], doc["opslimit"], doc["memlimit"]
+        assert isinstance(salt, bytes) and isinstance(ops, int) and isinstance(mem, int)
+        wrapping_key = _derive(passphrase, salt, ops, mem)
+    wrapped, sealed = doc["wrapped"], doc["signing"]
+    assert isinstance(wrapped, bytes) and isinstance(sealed, bytes)
+    try:
+        data_key = nacl.secret.Aead(wrapping_key).decrypt(wrapped, _WRAP_AD)
+    except (nacl.exceptions.CryptoError, ValueError):
+        if doc["mode"] == "keyfile":
+            raise NotANode("the key file does not open this key store") from None
+        raise WrongPassphrase("that passphrase does not unlock this node") from None
+    try:
+        seed = nacl.secret.Aead(data_key).decrypt(sealed, _SIGNING_AD)
+    except (nacl.exceptions.CryptoError, ValueError):
+        raise NotANode("the key store is damaged") from None
+    return Unlocked(bytes(data_key), nacl.signing.SigningKey(bytes(seed)))
+
+
+def rewrap(data_dir: Path, old: str | None, new: str) -> None:
+    """Change the passphrase (or move from key-file mode to a passphrase).
+
+    Only the wrapped data key changes; no data is re-encrypted.
+    Raises WrongPassphrase, UsageError or NotANode.
+    """
+    check_passphrase_strength(new)
+    unlocked = unlock(data_dir, old)
+    doc = _load(data_dir)
+    salt = nacl.utils.random(argon2id.SALTBYTES)
+    doc.update(
+        mode="passphrase",
+        salt=salt,
+        opslimit=WRAP_OPSLIMIT,
+        memlimit=WRAP_MEMLIMIT_BYTES,
+        wrapped=_wrap(unlocked.data_key, _derive(new, salt, WRAP_OPSLIMIT, WRAP_MEMLIMIT_BYTES)),
+    )
+    write_private(data_dir / KEYSTORE_FILE, msgpack.packb(doc, use_bin_type=True))
+    keyfile = data_dir / KEYFILE_FILE
+    if keyfile.exists():
+        overwrite_and_remove(keyfile)
+
+
+def overwrite_and_remove(path: Path) -> None:
+    """Overwrite a small secret file with random bytes, sync, then unlink it."""
+    try:
+        size = path.stat().st_size
+        with path.open("r+b") as f:
+            f.write(os.urandom(max(size, 1)))
+            f.flush()
+            os.fsync(f.fileno())
+        path.unlink()
+    except FileNotFoundError:
+        pass

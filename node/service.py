@@ -1,0 +1,219 @@
+"""Alerts as the node's people see them: publish, retract, list and check.
+
+Rule: every alert this node signs goes through ``protocol.alert.sign_alert`` (so it
+is checked exactly as a receiver would check it) and every check blinds the member's
+input in the bounded pool and compares blinded values only; no plaintext indicator is
+stored, logged or returned.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import nacl.signing
+
+from federation.clock import Clock
+from protocol.alert import (
+    AlertBody,
+    Indicator,
+    RetractionBody,
+    coarsen_hour,
+    read_stored_alert,
+    sign_alert,
+    sign_retraction,
+)
+from protocol.errors import ProtocolError
+from protocol.fields import CATEGORIES, RETRACTION_REASONS, TLP_LABELS
+from protocol.limits import DAY_S
+
+from .blinding import Blinder
+from .errors import NotFound, UsageError
+from .settings import Settings
+from .store import Store, StoredAlert
+
+log = logging.getLogger(__name__)
+
+Notify = Callable[[], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """What a caseworker (or the CLI) asks to publish, before blinding."""
+
+    categories: Sequence[str]
+    danger: int
+    region: str
+    indicators: Sequence[tuple[str, str]] = ()  # (kind, plaintext)
+    description: str = ""
+    lang: str = "en"
+    hops: int | None = None
+    tlp: str = "GREEN"
+    expires_days: int | None = None
+    incident: str | None = None
+    supersedes: bytes | None = None
+
+
+def alert_json(alert: StoredAlert, names: dict[bytes, str]) -> dict[str, Any]:
+    """The shape ``alert list`` and ``check`` print for one alert."""
+    body = read_stored_alert(alert.envelope)
+    return {
+        "id": alert.id.hex(),
+        "origin": alert.origin.hex(),
+        "organisation": names.get(alert.origin, "another organisation"),
+        "created": body.created,
+        "expires": body.expires,
+        "incident": body.incident,
+        "region": body.region,
+        "categories": list(body.categories),
+        "danger": body.danger,
+        "description": body.description,
+        "lang": body.lang,
+        "hops": body.hops,
+        "tlp": body.tlp,
+        "indicators": [i.kind for i in body.indicators],
+        "supersedes": body.supersedes.hex() if body.supersedes else None,
+    }
+
+
+def parse_alert_id(text: str) -> bytes:
+    try:
+        raw = bytes.fromhex(text.strip())
+    except ValueError:
+        raw = b""
+    if len(raw) != 32:
+        raise UsageError("an alert id is 64 hexadecimal characters, as 'alert list' shows")
+    return raw
+
+
+class AlertService:
+    def __init__(
+        self,
+        store: Store,
+        signing_key: nacl.signing.SigningKey,
+        clock: Clock,
+        blinder: Blinder,
+        settings: Settings,
+        names: Callable[[], dict[bytes, str]],
+    ) -> None:
+        self._store = store
+        self._key = signing_key
+        self._clock = clock
+        self._blinder = blinder
+        self._settings = settings
+        self._names = names
+        self._listeners: list[Notify] = []
+
+    @property
+    def origin(self) -> bytes:
+        return bytes(self._key.verify_key)
+
+    def on_new_item(self, listener: Notify) -> None:
+        """Call ``listener`` after anything new is stored (federation pokes peers)."""
+        self._listeners.append(listener)
+
+    async def notify(self) -> None:
+        for listener in self._listeners:
+            await listener()
+
+    async def _blind_all(self, pairs: Sequence[tuple[str, str]]) -> tuple[Indicator, ...]:
+        region = self._settings["phone_region"]
+        out = []
+        for kind, text in pairs:
+            try:
+                _, blinded = await self._blinder.blind(kind, text, region)
+            except ProtocolError as exc:
+                raise UsageError(f"{kind}: {exc}") from None
+            out.append(Indicator(kind, blinded))
+        return tuple(dict.fromkeys(out))
+
+    async def publish(self, draft: Draft) -> bytes:
+        """Sign and store an alert; returns its id. Raises UsageError."""
+        for cat in draft.categories:
+            if cat not in CATEGORIES:
+                raise UsageError(f"unknown category {cat!r}; use one of {', '.join(CATEGORIES)}")
+        if draft.tlp not in TLP_LABELS:
+            raise UsageError(f"unknown TLP label; use one of {', '.join(TLP_LABELS)}")
+        now = self._clock.now()
+        created = coarsen_hour(now)
+        days = draft.expires_days or self._settings["alert_expiry_days"]
+        if not 1 <= days <= 365:
+            raise UsageError("an alert expires after 1 to 365 days")
+        hops = self._settings["alert_hops"] if draft.hops is None else draft.hops
+        if draft.tlp == "RED":
+            hops = 0
+        today = datetime.datetime.fromtimestamp(now, datetime.UTC).date().isoformat()
+        if draft.supersedes is not None:
+            old = await self._store.alerts.get_alert(draft.supersedes, now)
+            if old is None or old.origin != self.origin:
+                raise UsageError("only an active alert published by this node can be superseded")
+        body = AlertBody(
+            origin=self.origin,
+            created=created,
+            expires=created + days * DAY_S,
+            incident=draft.incident or today,
+            region=draft.region.strip().upper(),
+            categories=tuple(dict.fromkeys(draft.categories)),
+            danger=draft.danger,
+            indicators=await self._blind_all(draft.indicators),
+            description=draft.description.strip(),
+            lang=draft.lang,
+            hops=hops,
+            tlp=draft.tlp,
+            supersedes=draft.supersedes,
+        )
+        try:
+            verified = sign_alert(body, self._key, now)
+        except ProtocolError as exc:
+            raise UsageError(str(exc)) from None
+        await self._store.alerts.put_alert(verified, hops=0, received_from=None, now=now)
+        log.info("published alert %s", verified.id.hex()[:12])
+        await self.notify()
+        return verified.id
+
+    async def retract(self, alert_id: bytes, reason: str = "other") -> bytes:
+        """Sign and store a retraction of one of this node's alerts. Raises UsageError/NotFound."""
+        if reason not in RETRACTION_REASONS:
+            raise UsageError(f"unknown reason; use one of {', '.join(RETRACTION_REASONS)}")
+        now = self._clock.now()
+        alert = await self._store.alerts.get_alert(alert_id, now)
+        if alert is None:
+            raise NotFound("no active alert has that id")
+        if alert.origin != self.origin:
+            raise UsageError("only the organisation that published an alert can retract it")
+        expires = read_stored_alert(alert.envelope).expires
+        body = RetractionBody(self.origin, alert_id, reason, coarsen_hour(now), expires)
+        verified = sign_retraction(body, self._key, now)
+        await self._store.alerts.put_retraction(verified, hops=0, received_from=None, now=now)
+        log.info("retracted alert %s", alert_id.hex()[:12])
+        await self.notify()
+        return verified.id
+
+    async def list(self, *, region: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        rows = await self._store.alerts.list_active(self._clock.now(), region=region, limit=limit)
+        names = self._names()
+        return [alert_json(a, names) for a in rows]
+
+    async def check(self, kind: str, text: str) -> dict[str, Any]:
+        """Aggregate the active alerts matching one indicator. Raises UsageError."""
+        indicator = await self._blind_all([(kind, text)])
+        found = await self._store.alerts.find_by_indicator(
+            kind, indicator[0].blinded, self._clock.now()
+        )
+        names = self._names()
+        alerts = sorted(
+            (alert_json(a, names) for a in found),
+            key=lambda a: (a["incident"], a["created"]),
+            reverse=True,
+        )
+        return {
+            "matches": len(alerts),
+            "organisations": len({a["origin"] for a in alerts}),
+            "max_danger": max((a["danger"] for a in alerts), default=0),
+            "categories": sorted({c for a in alerts for c in a["categories"]}),
+            "latest": alerts[0]["incident"] if alerts else None,
+            "alerts": alerts,
+        }

@@ -1,0 +1,310 @@
+"""Alerts, retractions, tombstones and the changes-feed log.
+
+Rule: an alert id is stored at most once, ever, while it is unexpired: a retracted
+or superseded alert leaves a tombstone row (no body, no indicators, no log entry)
+that keeps a late copy from coming back. Every row the feed serves has exactly one
+log position; positions only grow. Bodies are sealed at rest; indicator and region
+columns hold keyed tags.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import aiosqlite
+
+from protocol.alert import VerifiedAlert, VerifiedRetraction
+
+from ..crypto import RowCrypto
+from .db import Database
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAlert:
+    id: bytes
+    origin: bytes
+    hops: int
+    received_from: bytes | None
+    envelope: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class FeedRow:
+    pos: int
+    kind: str  # 'a' alert, 'r' retraction
+    id: bytes
+    origin: bytes
+    hops: int
+    max_hops: int
+    tlp: str
+    received_from: bytes | None
+    expires: int
+    alert_id: bytes  # the alert a retraction names (the alert itself for 'a')
+
+
+class AlertStore:
+    """The alerts side of the store."""
+
+    def __init__(self, db: Database, crypto: RowCrypto) -> None:
+        self._db = db
+        self._crypto = crypto
+
+    def indicator_tag(self, kind: str, blinded: bytes) -> bytes:
+        return self._crypto.tag("indicator", kind.encode() + b":" + blinded)
+
+    def region_tag(self, region: str) -> bytes:
+        return self._crypto.tag("region", region.encode())
+
+    async def is_blocked(self, origin: bytes) -> bool:
+        row = await self._db.fetchone("SELECT 1 FROM blocked_origins WHERE origin = ?", (origin,))
+        return row is not None
+
+    async def put_alert(
+        self, alert: VerifiedAlert, *, hops: int, received_from: bytes | None, now: int
+    ) -> bool:
+        """Store a verified alert. False if its id is already known (or tombstoned)."""
+        body = alert.body
+        async with self._db.transaction() as conn:
+            async with conn.execute(
+                "SELECT origin, state FROM alerts WHERE id = ?", (alert.id,)
+            ) as cur:
+                existing = await cur.fetchone()
+            if existing is not None:
+                if existing[0] == body.origin or existing[1] == "active":
+                    return False
+                # A tombstone laid by another origin's claim on this id is void.
+                await conn.execute("DELETE FROM alerts WHERE id = ?", (alert.id,))
+                await conn.execute(
+                    "DELETE FROM log WHERE id IN (SELECT id FROM retractions WHERE alert_id = ?)",
+                    (alert.id,),
+                )
+                await conn.execute("DELETE FROM retractions WHERE alert_id = ?", (alert.id,))
+            if body.supersedes is not None:
+                await self._supersede(conn, body.supersedes, body.origin, body.expires, now)
+            await conn.execute(
+                "INSERT INTO alerts (id, origin, state, created, expires, hops, max_hops, tlp,"
+                " received_from, region_tag, stored_at, body_enc)"
+                " VALUES (?, ?, 'active', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    alert.id,
+                    body.origin,
+                    body.created,
+                    body.expires,
+                    hops,
+                    body.hops,
+                    body.tlp,
+                    received_from,
+                    self.region_tag(body.region),
+                    now,
+                    self._crypto.seal("alerts", "body", alert.id, alert.envelope.to_bytes()),
+                ),
+            )
+            await conn.executemany(
+                "INSERT OR IGNORE INTO indicators (tag, alert_id) VALUES (?, ?)",
+                [(self.indicator_tag(i.kind, i.blinded), alert.id) for i in body.indicators],
+            )
+            await conn.execute("INSERT INTO log (kind, id) VALUES ('a', ?)", (alert.id,))
+        return True
+
+    async def _supersede(
+        self, db: aiosqlite.Connection, old_id: bytes, origin: bytes, expires: int, now: int
+    ) -> None:
+        async with db.execute("SELECT origin FROM alerts WHERE id = ?", (old_id,)) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            # Not seen yet: a tombstone keeps the older alert out if it arrives later.
+            await db.execute(
+                "INSERT INTO alerts (id, origin, state, created, expires, hops, max_hops, tlp,"
+                " stored_at) VALUES (?, ?, 'superseded', 0, ?, 0, 0, 'RED', ?)",
+                (old_id, origin, expires, now),
+            )
+        elif row[0] == origin:
+            await self._drop_content(db, old_id, "superseded")
+
+    @staticmethod
+    async def _drop_content(db: aiosqlite.Connection, alert_id: bytes, state: str) -> None:
+        await db.execute(
+            "UPDATE alerts SET state = ?, body_enc = NULL, region_tag = NULL WHERE id = ?",
+            (state, alert_id),
+        )
+        await db.execute("DELETE FROM indicators WHERE alert_id = ?", (alert_id,))
+        await db.execute("DELETE FROM log WHERE id = ?", (alert_id,))
+
+    async def put_retraction(
+        self, retraction: VerifiedRetraction, *, hops: int, received_from: bytes | None, now: int
+    ) -> bool:
+        """Store a verified retraction and drop its alert's content.
+
+        False if it is already known, or if the alert it names is from another origin.
+        """
+        body = retraction.body
+        async with self._db.transaction() as conn:
+            async with conn.execute(
+                "SELECT 1 FROM retractions WHERE alert_id = ?", (body.alert,)
+            ) as cur:
+                if await cur.fetchone() is not None:
+                    return False
+            async with conn.execute(
+                "SELECT origin, expires FROM alerts WHERE id = ?", (body.alert,)
+            ) as cur:
+                row = await cur.fetchone()
+            if row is not None and row[0] != body.origin:
+                return False
+            if row is None:
+                await conn.execute(
+                    "INSERT INTO alerts (id, origin, state, created, expires, hops, max_hops,"
+                    " tlp, stored_at) VALUES (?, ?, 'retracted', 0, ?, 0, 0, 'RED', ?)",
+                    (body.alert, body.origin, body.expires, now),
+                )
+            else:
+                await self._drop_content(conn, body.alert, "retracted")
+            await conn.execute(
+                "INSERT INTO retractions (alert_id, id, origin, expires, hops, received_from,"
+                " stored_at, envelope_enc) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    body.alert,
+                    retraction.id,
+                    body.origin,
+                    max(body.expires, row[1] if row else 0),
+                    hops,
+                    received_from,
+                    now,
+                    self._crypto.seal(
+                        "retractions", "envelope", retraction.id, retraction.envelope.to_bytes()
+                    ),
+                ),
+            )
+            await conn.execute("INSERT INTO log (kind, id) VALUES ('r', ?)", (retraction.id,))
+        await self._db.checkpoint()
+        return True
+
+    def _open_alert(self, alert_id: bytes, sealed: bytes) -> bytes:
+        return self._crypto.open("alerts", "body", alert_id, sealed)
+
+    async def get_alert(self, alert_id: bytes, now: int) -> StoredAlert | None:
+        row = await self._db.fetchone(
+            "SELECT id, origin, hops, received_from, body_enc FROM alerts"
+            " WHERE id = ? AND state = 'active' AND expires > ?",
+            (alert_id, now),
+        )
+        if row is None:
+            return None
+        return StoredAlert(row[0], row[1], row[2], row[3], self._open_alert(row[0], row[4]))
+
+    async def get_envelopes(self, ids: list[bytes], now: int) -> dict[bytes, bytes]:
+        """Envelopes of the active alerts and retractions among ``ids``, by id."""
+        found: dict[bytes, bytes] = {}
+        if not ids:
+            return found
+        marks = ",".join("?" * len(ids))
+        for row in await self._db.fetchall(
+            f"SELECT id, body_enc FROM alerts WHERE id IN ({marks})"  # noqa: S608
+            " AND state = 'active' AND expires > ?",
+            (*ids, now),
+        ):
+            found[row[0]] = self._open_alert(row[0], row[1])
+        for row in await self._db.fetchall(
+            f"SELECT id, envelope_enc FROM retractions WHERE id IN ({marks})"  # noqa: S608
+            " AND expires > ?",
+            (*ids, now),
+        ):
+            found[row[0]] = self._crypto.open("retractions", "envelope", row[0], row[1])
+        return found
+
+    async def known_ids(self, ids: list[bytes]) -> set[bytes]:
+        """Which of ``ids`` this node already has: alerts (any state) or retractions."""
+        if not ids:
+            return set()
+        marks = ",".join("?" * len(ids))
+        rows = await self._db.fetchall(
+            f"SELECT id FROM alerts WHERE id IN ({marks})"  # noqa: S608
+            f" UNION SELECT id FROM retractions WHERE id IN ({marks})",
+            (*ids, *ids),
+        )
+        return {r[0] for r in rows}
+
+    async def find_by_indicator(self, kind: str, blinded: bytes, now: int) -> list[StoredAlert]:
+        rows = await self._db.fetchall(
+            "SELECT a.id, a.origin, a.hops, a.received_from, a.body_enc"
+            " FROM indicators i JOIN alerts a ON a.id = i.alert_id"
+            " WHERE i.tag = ? AND a.state = 'active' AND a.expires > ?",
+            (self.indicator_tag(kind, blinded), now),
+        )
+        return [StoredAlert(r[0], r[1], r[2], r[3], self._open_alert(r[0], r[4])) for r in rows]
+
+    async def list_active(
+        self, now: int, *, limit: int = 100, offset: int = 0, region: str | None = None
+    ) -> list[StoredAlert]:
+        """Active alerts, newest first, optionally only those for ``region``."""
+        where, params = "state = 'active' AND expires > ?", [now]
+        if region is not None:
+            where += " AND region_tag = ?"
+            params.append(self.region_tag(region))  # type: ignore[arg-type]
+        rows = await self._db.fetchall(
+            f"SELECT id, origin, hops, received_from, body_enc FROM alerts WHERE {where}"  # noqa: S608
+            " ORDER BY created DESC, stored_at DESC LIMIT ? OFFSET ?",
+            (*params, limit, offset),
+        )
+        return [StoredAlert(r[0], r[1], r[2], r[3], self._open_alert(r[0], r[4])) for r in rows]
+
+    async def feed(self, since: int, limit: int) -> list[FeedRow]:
+        """Log entries after ``since``, in log order (unfiltered; callers filter)."""
+        rows = await self._db.fetchall(
+            "SELECT l.pos, l.kind, l.id,"
+            " COALESCE(a.origin, r.origin), COALESCE(a.hops, r.hops),"
+            " COALESCE(a.max_hops, ra.max_hops, 0), COALESCE(a.tlp, ra.tlp, 'CLEAR'),"
+            " COALESCE(a.received_from, r.received_from), COALESCE(a.expires, r.expires),"
+            " COALESCE(r.alert_id, l.id)"
+            " FROM log l"
+            " LEFT JOIN alerts a ON l.kind = 'a' AND a.id = l.id"
+            " LEFT JOIN retractions r ON l.kind = 'r' AND r.id = l.id"
+            " LEFT JOIN alerts ra ON ra.id = r.alert_id"
+            " WHERE l.pos > ? ORDER BY l.pos LIMIT ?",
+            (since, limit),
+        )
+        return [FeedRow(*r) for r in rows]
+
+    async def last_pos(self) -> int:
+        row = await self._db.fetchone("SELECT COALESCE(MAX(pos), 0) FROM log")
+        return int(row[0]) if row else 0
+
+    async def purge_expired(self, now: int) -> dict[str, int]:
+        """Delete expired alerts, tombstones and retractions."""
+        async with self._db.transaction() as conn:
+            cur = await conn.execute(
+                "DELETE FROM log WHERE id IN (SELECT id FROM alerts WHERE expires <= ?)"
+                " OR id IN (SELECT id FROM retractions WHERE expires <= ?)",
+                (now, now),
+            )
+            cur = await conn.execute("DELETE FROM alerts WHERE expires <= ?", (now,))
+            alerts = cur.rowcount
+            cur = await conn.execute("DELETE FROM retractions WHERE expires <= ?", (now,))
+            retractions = cur.rowcount
+        if alerts or retractions:
+            await self._db.checkpoint()
+        return {"alerts": alerts, "retractions": retractions}
+
+    async def purge_origin(self, origin: bytes) -> int:
+        """Delete everything ``origin`` originated (peer removal with purge)."""
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "DELETE FROM log WHERE id IN (SELECT id FROM alerts WHERE origin = ?)"
+                " OR id IN (SELECT id FROM retractions WHERE origin = ?)",
+                (origin, origin),
+            )
+            cur = await conn.execute("DELETE FROM alerts WHERE origin = ?", (origin,))
+            count = cur.rowcount
+            await conn.execute("DELETE FROM retractions WHERE origin = ?", (origin,))
+        await self._db.checkpoint()
+        return count
+
+    async def counts(self, now: int) -> dict[str, int]:
+        row = await self._db.fetchone(
+            "SELECT"
+            " (SELECT COUNT(*) FROM alerts WHERE state = 'active' AND expires > ?),"
+            " (SELECT COUNT(*) FROM retractions WHERE expires > ?),"
+            " (SELECT COALESCE(MAX(pos), 0) FROM log)",
+            (now, now),
+        )
+        assert row is not None
+        return {"alerts": row[0], "retractions": row[1], "log_position": row[2]}

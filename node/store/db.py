@@ -1,0 +1,100 @@
+"""Opening the SQLite database with the pragmas that keep deleted data off the disk.
+
+Rule: one connection per node, WAL with synchronous=FULL (an acknowledged write
+survives power loss), secure_delete=ON (freed pages are zeroed), and a TRUNCATE
+checkpoint after every deletion so that old page images do not linger in the WAL.
+Writes go through ``Database.transaction()``, which serialises them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+from collections.abc import AsyncIterator, Iterable
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from ..errors import StoreError
+from .schema import MIGRATIONS
+
+DB_FILE = "store.db"
+
+
+class Database:
+    """One aiosqlite connection with serialised write transactions."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self.conn = conn
+        self._write_lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: Path) -> Database:
+        """Open (creating if needed) and migrate. Raises StoreError."""
+        try:
+            conn = await aiosqlite.connect(path, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(f"the store cannot be opened ({exc})") from None
+        db = cls(conn)
+        try:
+            for pragma in (
+                "PRAGMA journal_mode=WAL",
+                "PRAGMA synchronous=FULL",
+                "PRAGMA secure_delete=ON",
+                "PRAGMA foreign_keys=ON",
+                "PRAGMA journal_size_limit=0",
+                "PRAGMA busy_timeout=5000",
+            ):
+                await conn.execute(pragma)
+            await db._migrate()
+        except sqlite3.DatabaseError as exc:
+            await conn.close()
+            raise StoreError(f"the store is damaged or not a database ({exc})") from None
+        return db
+
+    async def _migrate(self) -> None:
+        async with self.conn.execute("PRAGMA user_version") as cur:
+            row = await cur.fetchone()
+        version = int(row[0]) if row else 0
+        if version > len(MIGRATIONS):
+            raise StoreError("the store was made by a newer alertnode; upgrade first")
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            await self.conn.executescript(
+                f"BEGIN;\n{script}\nPRAGMA user_version={number};\nCOMMIT;"
+            )
+
+    async def close(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            await self.checkpoint()
+        await self.conn.close()
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """A serialised IMMEDIATE transaction; rolled back if the block raises."""
+        async with self._write_lock:
+            await self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                await self.conn.execute("ROLLBACK")
+                raise
+            await self.conn.execute("COMMIT")
+
+    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        async with self.conn.execute(sql, tuple(params)) as cur:
+            return list(await cur.fetchall())
+
+    async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
+        async with self.conn.execute(sql, tuple(params)) as cur:
+            return await cur.fetchone()
+
+    async def checkpoint(self) -> None:
+        """Move the WAL into the database and truncate it (after deletions)."""
+        async with self._write_lock:
+            await self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    async def integrity_ok(self) -> bool:
+        row = await self.fetchone("PRAGMA integrity_check")
+        return row is not None and row[0] == "ok"

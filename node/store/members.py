@@ -1,0 +1,194 @@
+"""Members and invites.
+
+Rule: a member is a sealed nickname, a keyed nickname tag (for unique, case-blind
+lookup), an Argon2id passphrase hash and a role; nothing else. Invite codes are stored
+only as keyed tags, so a copy of the database cannot be used to sign up.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import sqlite3
+import unicodedata
+from dataclasses import dataclass
+
+import nacl.exceptions
+import nacl.pwhash.argon2id as argon2id
+
+from ..crypto import RowCrypto
+from ..errors import Forbidden, NotFound, UsageError
+from .db import Database
+
+ROLES = ("member", "caseworker", "admin")
+MIN_NICK_CHARS = 3
+MAX_NICK_CHARS = 32
+MIN_PASSPHRASE_CHARS = 10
+MAX_PASSPHRASE_CHARS = 512
+PASS_OPSLIMIT = 2
+PASS_MEMLIMIT_BYTES = 32 * 1024 * 1024
+INVITE_CODE_BYTES = 10
+# Verified against when the nickname is unknown, so a wrong nickname costs the same time.
+_DUMMY_HASH = argon2id.str(b"alertnode-dummy", opslimit=PASS_OPSLIMIT, memlimit=PASS_MEMLIMIT_BYTES)
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    id: int
+    nickname: str
+    role: str
+    created: int
+
+
+def normalise_nickname(nickname: str) -> str:
+    """Raise UsageError unless ``nickname`` is 3-32 printable characters without spaces."""
+    nick = unicodedata.normalize("NFKC", nickname).strip()
+    if not MIN_NICK_CHARS <= len(nick) <= MAX_NICK_CHARS:
+        raise UsageError(f"a nickname has {MIN_NICK_CHARS} to {MAX_NICK_CHARS} characters")
+    if any(not ch.isprintable() or ch.isspace() for ch in nick):
+        raise UsageError("a nickname has no spaces or invisible characters")
+    return nick
+
+
+def check_passphrase(passphrase: str) -> None:
+    if not MIN_PASSPHRASE_CHARS <= len(passphrase) <= MAX_PASSPHRASE_CHARS:
+        raise UsageError(
+            f"a passphrase has at least {MIN_PASSPHRASE_CHARS} characters; a few words are best"
+        )
+
+
+def hash_passphrase(passphrase: str) -> str:
+    """Argon2id hash (slow: call it off the event loop)."""
+    return bytes(
+        argon2id.str(passphrase.encode(), opslimit=PASS_OPSLIMIT, memlimit=PASS_MEMLIMIT_BYTES)
+    ).decode()
+
+
+def passphrase_matches(stored: str | None, passphrase: str) -> bool:
+    """Constant-work check (slow: call it off the event loop)."""
+    try:
+        return bool(argon2id.verify((stored or "").encode() or _DUMMY_HASH, passphrase.encode()))
+    except (nacl.exceptions.InvalidkeyError, nacl.exceptions.CryptoError, ValueError):
+        return False
+
+
+def normalise_invite(code: str) -> str:
+    return "".join(ch for ch in code.upper() if ch.isalnum())
+
+
+def new_invite_code() -> str:
+    raw = base64.b32encode(secrets.token_bytes(INVITE_CODE_BYTES)).decode().rstrip("=")
+    return "-".join(raw[i : i + 4] for i in range(0, len(raw), 4))
+
+
+class MemberStore:
+    def __init__(self, db: Database, crypto: RowCrypto) -> None:
+        self._db = db
+        self._crypto = crypto
+
+    def _nick_tag(self, nickname: str) -> bytes:
+        return self._crypto.tag("nickname", normalise_nickname(nickname).casefold().encode())
+
+    async def create_invite(self, role: str, expires: int, now: int) -> str:
+        if role not in ROLES:
+            raise UsageError(f"a role is one of {', '.join(ROLES)}")
+        code = new_invite_code()
+        tag = self._crypto.tag("invite", normalise_invite(code).encode())
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO invites (code_tag, role, created, expires) VALUES (?, ?, ?, ?)",
+                (tag, role, now, expires),
+            )
+        return code
+
+    async def list_invites(self, now: int) -> list[dict[str, object]]:
+        rows = await self._db.fetchall(
+            "SELECT role, created, expires FROM invites WHERE expires > ? ORDER BY created", (now,)
+        )
+        return [{"role": r[0], "created": r[1], "expires": r[2]} for r in rows]
+
+    async def redeem_invite(self, code: str, nickname: str, pass_hash: str, now: int) -> Member:
+        """Create a member from an invite, consuming it. Raises UsageError or Forbidden."""
+        nick = normalise_nickname(nickname)
+        tag = self._crypto.tag("invite", normalise_invite(code).encode())
+        async with self._db.transaction() as conn:
+            async with conn.execute(
+                "SELECT role FROM invites WHERE code_tag = ? AND expires > ?", (tag, now)
+            ) as cur:
+                row = await cur.fetchone()
+            if row is None:
+                raise Forbidden("that invite code is not valid or has expired")
+            role = row[0]
+            try:
+                cur2 = await conn.execute(
+                    "INSERT INTO members (nick_tag, nick_enc, pass_hash, role, created)"
+                    " VALUES (?, x'', ?, ?, ?)",
+                    (self._nick_tag(nick), pass_hash, role, now),
+                )
+            except sqlite3.IntegrityError:
+                raise UsageError("that nickname is taken; choose another") from None
+            member_id = int(cur2.lastrowid or 0)
+            await conn.execute(
+                "UPDATE members SET nick_enc = ? WHERE id = ?",
+                (self._crypto.seal("members", "nick", member_id, nick.encode()), member_id),
+            )
+            await conn.execute("DELETE FROM invites WHERE code_tag = ?", (tag,))
+        return Member(member_id, nick, role, now)
+
+    async def credentials(self, nickname: str) -> tuple[Member | None, str | None]:
+        """The member with ``nickname`` and their passphrase hash, or (None, None)."""
+        try:
+            tag = self._nick_tag(nickname)
+        except UsageError:
+            return None, None
+        row = await self._db.fetchone(
+            "SELECT id, nick_enc, role, created, pass_hash FROM members"
+            " WHERE nick_tag = ? AND revoked = 0",
+            (tag,),
+        )
+        if row is None:
+            return None, None
+        return self._member(row), row[4]
+
+    def _member(self, row: sqlite3.Row) -> Member:
+        nick = self._crypto.open("members", "nick", row[0], row[1]).decode()
+        return Member(row[0], nick, row[2], row[3])
+
+    async def get(self, member_id: int) -> Member:
+        row = await self._db.fetchone(
+            "SELECT id, nick_enc, role, created FROM members WHERE id = ? AND revoked = 0",
+            (member_id,),
+        )
+        if row is None:
+            raise NotFound("no such member")
+        return self._member(row)
+
+    async def list(self) -> list[Member]:
+        rows = await self._db.fetchall(
+            "SELECT id, nick_enc, role, created FROM members WHERE revoked = 0 ORDER BY id"
+        )
+        return [self._member(r) for r in rows]
+
+    async def set_pass_hash(self, member_id: int, pass_hash: str) -> None:
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "UPDATE members SET pass_hash = ? WHERE id = ?", (pass_hash, member_id)
+            )
+
+    async def delete(self, member_id: int) -> None:
+        """Delete a member and every report they made."""
+        async with self._db.transaction() as conn:
+            await conn.execute("DELETE FROM reports WHERE member_id = ?", (member_id,))
+            cur = await conn.execute("DELETE FROM members WHERE id = ?", (member_id,))
+            if cur.rowcount == 0:
+                raise NotFound("no such member")
+        await self._db.checkpoint()
+
+    async def purge_invites(self, now: int) -> int:
+        async with self._db.transaction() as conn:
+            cur = await conn.execute("DELETE FROM invites WHERE expires <= ?", (now,))
+            return cur.rowcount
+
+    async def count(self) -> int:
+        row = await self._db.fetchone("SELECT COUNT(*) FROM members WHERE revoked = 0")
+        return int(row[0]) if row else 0

@@ -1,0 +1,115 @@
+"""Schema migrations, applied in order; ``PRAGMA user_version`` records the last one.
+
+Rule: a migration is never edited once released; a change is a new entry at the end.
+Columns named ``*_enc`` hold values sealed by ``node.crypto.RowCrypto``; columns named
+``*_tag`` hold keyed tags. Nothing else here holds member data or report text.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the first schema.
+    """
+    CREATE TABLE meta (
+        name TEXT PRIMARY KEY,
+        value BLOB NOT NULL
+    );
+    -- The changes feed: every alert and retraction this node serves gets a position.
+    CREATE TABLE log (
+        pos INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL CHECK (kind IN ('a', 'r')),
+        id BLOB NOT NULL UNIQUE
+    );
+    -- One row per alert id ever seen and not yet expired. A row whose state is not
+    -- 'active' is a tombstone: it has no body, and it keeps a late copy out.
+    CREATE TABLE alerts (
+        id BLOB PRIMARY KEY,
+        origin BLOB NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('active', 'retracted', 'superseded')),
+        created INTEGER NOT NULL,
+        expires INTEGER NOT NULL,
+        hops INTEGER NOT NULL,
+        max_hops INTEGER NOT NULL,
+        tlp TEXT NOT NULL,
+        received_from BLOB,
+        region_tag BLOB,
+        stored_at INTEGER NOT NULL,
+        body_enc BLOB
+    ) WITHOUT ROWID;
+    CREATE INDEX alerts_expires ON alerts (expires);
+    CREATE INDEX alerts_origin ON alerts (origin);
+    CREATE INDEX alerts_region ON alerts (region_tag, created);
+    CREATE TABLE indicators (
+        tag BLOB NOT NULL,
+        alert_id BLOB NOT NULL REFERENCES alerts (id) ON DELETE CASCADE,
+        PRIMARY KEY (tag, alert_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX indicators_alert ON indicators (alert_id);
+    CREATE TABLE retractions (
+        alert_id BLOB PRIMARY KEY,
+        id BLOB NOT NULL UNIQUE,
+        origin BLOB NOT NULL,
+        expires INTEGER NOT NULL,
+        hops INTEGER NOT NULL,
+        received_from BLOB,
+        stored_at INTEGER NOT NULL,
+        envelope_enc BLOB NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX retractions_expires ON retractions (expires);
+    CREATE TABLE blocked_origins (
+        origin BLOB PRIMARY KEY,
+        created INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE peers (
+        key BLOB PRIMARY KEY,
+        name_tag BLOB NOT NULL,
+        card_enc BLOB NOT NULL,
+        accept TEXT NOT NULL CHECK (accept IN ('none', 'direct', 'relay')),
+        share INTEGER NOT NULL,
+        suspended INTEGER NOT NULL DEFAULT 0,
+        proxy TEXT,
+        cursor INTEGER NOT NULL DEFAULT 0,
+        epoch BLOB,
+        last_sync INTEGER,
+        items_received INTEGER NOT NULL DEFAULT 0,
+        lag INTEGER,
+        last_error TEXT,
+        added INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE members (
+        id INTEGER PRIMARY KEY,
+        nick_tag BLOB NOT NULL UNIQUE,
+        nick_enc BLOB NOT NULL,
+        pass_hash TEXT NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('member', 'caseworker', 'admin')),
+        created INTEGER NOT NULL,
+        revoked INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE invites (
+        code_tag BLOB PRIMARY KEY,
+        role TEXT NOT NULL CHECK (role IN ('member', 'caseworker', 'admin')),
+        created INTEGER NOT NULL,
+        expires INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE reports (
+        id INTEGER PRIMARY KEY,
+        member_id INTEGER REFERENCES members (id) ON DELETE CASCADE,
+        created INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        alert_id BLOB,
+        body_enc BLOB NOT NULL
+    );
+    CREATE INDEX reports_member ON reports (member_id);
+    CREATE INDEX reports_created ON reports (created);
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY,
+        at INTEGER NOT NULL,
+        entry_enc BLOB NOT NULL
+    );
+    CREATE INDEX audit_at ON audit (at);
+    CREATE TABLE settings (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    """,
+)
