@@ -25,6 +25,7 @@ from . import config as config_mod
 from . import control, initialise
 from .errors import NodeError, UsageError
 
+Runner = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
 DANGER_WORDS = {0: "none", 1: "nuisance", 2: "risky", 3: "dangerous"}
 log = logging.getLogger("alertnode")
 
@@ -44,7 +45,7 @@ def _emit(args: argparse.Namespace, result: dict[str, Any], text: str) -> None:
         sys.stdout.write(text + ("\n" if text and not text.endswith("\n") else ""))
 
 
-def _remote(
+def remote(
     name: str,
     build: Callable[[argparse.Namespace], dict[str, Any]],
     show: Callable[[dict[str, Any]], str],
@@ -217,7 +218,19 @@ def _show_status(result: dict[str, Any]) -> str:
 
 # --- the parser ----------------------------------------------------------------------
 
-Runner = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
+
+def add_command(
+    subparsers: Any, name: str, runner: Runner, help_text: str, json_flag: bool = False
+) -> argparse.ArgumentParser:
+    """Add a command that takes --data (and --json if asked)."""
+    p = subparsers.add_parser(name, help=help_text, description=help_text)
+    p.add_argument(
+        "--data", metavar="DIR", help="data directory (default $ALERTNODE_DATA or ./data)"
+    )
+    if json_flag:
+        p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(runner=runner)
+    return p
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -260,7 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = cmd(
         sub,
         "unlock",
-        _remote("unlock", _unlock_args, lambda r: "Unlocked."),
+        remote("unlock", _unlock_args, lambda r: "Unlocked."),
         "Unlock a running node.",
         True,
     )
@@ -269,7 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmd(sub, "card", _card, "Print this node's card.", True)
 
     p = cmd(
-        sub, "status", _remote("status", lambda a: {}, _show_status), "Show the node's state.", True
+        sub, "status", remote("status", lambda a: {}, _show_status), "Show the node's state.", True
     )
 
     alert = sub.add_parser("alert", help="publish, list and retract alerts")
@@ -277,7 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = cmd(
         asub,
         "publish",
-        _remote("alert.publish", _publish_args, lambda r: r["id"]),
+        remote("alert.publish", _publish_args, lambda r: r["id"]),
         "Publish an alert.",
         True,
     )
@@ -296,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = cmd(
         asub,
         "list",
-        _remote("alert.list", lambda a: {"region": a.region}, _show_alerts),
+        remote("alert.list", lambda a: {"region": a.region}, _show_alerts),
         "List active alerts.",
         True,
     )
@@ -304,7 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = cmd(
         asub,
         "retract",
-        _remote(
+        remote(
             "alert.retract",
             lambda a: {"id": a.id, "reason": a.reason},
             lambda r: f"Retracted {r['id']}.",
@@ -315,7 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id")
     p.add_argument("--reason", default="other")
 
-    p = cmd(sub, "check", _remote("check", _check_args, _show_check), "Check an identifier.", True)
+    p = cmd(sub, "check", remote("check", _check_args, _show_check), "Check an identifier.", True)
     group = p.add_mutually_exclusive_group(required=True)
     for kind in ("phone", "email", "handle", "plate"):
         group.add_argument(f"--{kind}")
@@ -325,13 +338,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = cmd(
         isub,
         "create",
-        _remote("invite.create", lambda a: {"role": a.role, "days": a.days}, lambda r: r["code"]),
+        remote("invite.create", lambda a: {"role": a.role, "days": a.days}, lambda r: r["code"]),
         "Create an invite code.",
         True,
     )
     p.add_argument("--role", default="member", choices=("member", "caseworker", "admin"))
     p.add_argument("--days", type=int, help="days the code stays valid")
+    # Each area registers its own commands (peer, sync, pair, backup, wipe, demo, ...).
+    for register in EXTENSIONS:
+        register(sub)
     return parser
+
+
+# Functions that add more subcommands: register(subparsers) -> None.
+EXTENSIONS: list[Callable[[Any], None]] = []
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -47,7 +47,8 @@ from .limits import (
 from .signing import ID_BYTES, KEY_BYTES, Envelope, Kind, decode_body, open_envelope, sign
 
 VERSION = 1
-_MAX_TIME = 2**40
+# Far beyond any real time, yet inside what datetime can represent (year 9999).
+_MAX_TIME = 2**37
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +122,16 @@ class RetractionBody:
         )
 
 
-_PROOF = object()
+@dataclass(frozen=True, slots=True, eq=False)
+class _Proof:
+    # Issued by the verify functions for one exact (envelope, body) pair, so that
+    # dataclasses.replace() cannot carry it over to a body that was never verified.
+    envelope: Envelope
+    body: object
+
+
+def _proven(proof: object, envelope: Envelope, body: object) -> bool:
+    return isinstance(proof, _Proof) and proof.envelope is envelope and proof.body is body
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +143,7 @@ class VerifiedAlert:
     _proof: object = field(repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if self._proof is not _PROOF:
+        if not _proven(self._proof, self.envelope, self.body):
             raise LocalProtocolError("a VerifiedAlert is made only by verify_alert()")
 
     @property
@@ -150,7 +160,7 @@ class VerifiedRetraction:
     _proof: object = field(repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if self._proof is not _PROOF:
+        if not _proven(self._proof, self.envelope, self.body):
             raise LocalProtocolError("a VerifiedRetraction is made only by verify_retraction()")
 
     @property
@@ -261,7 +271,7 @@ def _verified_alert(env: Envelope, now: int, limits: Limits) -> VerifiedAlert:
     if body.origin != env.signer:
         raise InvalidField("origin", "is not the key that signed the alert")
     _check_times(body.created, body.expires, now)
-    return VerifiedAlert(env, body, _PROOF)
+    return VerifiedAlert(env, body, _Proof(env, body))
 
 
 def verify_retraction(data: bytes, now: int, limits: Limits = DEFAULT_LIMITS) -> VerifiedRetraction:
@@ -274,7 +284,7 @@ def verify_retraction(data: bytes, now: int, limits: Limits = DEFAULT_LIMITS) ->
     if body.origin != env.signer:
         raise InvalidField("origin", "is not the key that signed the retraction")
     _check_times(body.created, body.expires, now)
-    return VerifiedRetraction(env, body, _PROOF)
+    return VerifiedRetraction(env, body, _Proof(env, body))
 
 
 def sign_alert(body: AlertBody, key: nacl.signing.SigningKey, now: int) -> VerifiedAlert:
@@ -294,3 +304,20 @@ def sign_retraction(
     if body.origin != bytes(key.verify_key):
         raise LocalProtocolError("the retraction's origin is not the signing key")
     return verify_retraction(sign(Kind.RETRACTION, body.to_bytes(), key).to_bytes(), now)
+
+
+def read_stored_alert(data: bytes) -> AlertBody:
+    """Decode an alert envelope this node verified when it stored it.
+
+    The signature and times were checked on receipt (``verify_alert``); reading it back
+    for display checks the framing and fields again but not the clock.
+    Raises a ProtocolError if the bytes are not an alert.
+    """
+    env = open_envelope(data, Kind.ALERT)
+    return _read_alert(decode_body(env, DEFAULT_LIMITS))
+
+
+def read_stored_retraction(data: bytes) -> RetractionBody:
+    """Decode a retraction envelope this node verified when it stored it."""
+    env = open_envelope(data, Kind.RETRACTION)
+    return _read_retraction(decode_body(env, DEFAULT_LIMITS))

@@ -2,8 +2,9 @@
 
 Rule: ``unpack`` never builds a value larger than its ``Limits`` allow, accepts only
 nil, bool, int, str, bin, array and map (no floats, no extension types), and accepts
-only the canonical encoding: re-packing the value gives back the very same bytes. So
-one value has one encoding and an object id is a function of its content.
+only the canonical encoding: re-packing the value gives back the very same bytes
+(smallest forms, map keys sorted and unique). So one value has one encoding and an
+object id is a function of its content.
 Every failure is a ``RemoteProtocolError``.
 """
 
@@ -19,9 +20,19 @@ from .limits import DEFAULT_LIMITS, Limits
 Value = Any  # None | bool | int | str | bytes | tuple[Value, ...] | dict[str, Value]
 
 
+def _sorted_maps(value: Value) -> Value:
+    # Map keys go out sorted (code point order, which is UTF-8 byte order), so that
+    # equal maps have one encoding whatever order the caller built them in.
+    if isinstance(value, dict):
+        return {key: _sorted_maps(value[key]) for key in sorted(value)}
+    if isinstance(value, (tuple, list)):
+        return tuple(_sorted_maps(item) for item in value)
+    return value
+
+
 def pack(value: Value) -> bytes:
-    """Encode ``value`` canonically (maps keep the insertion order the caller chose)."""
-    return msgpack.packb(value, use_bin_type=True)  # type: ignore[no-any-return]
+    """Encode ``value`` canonically: smallest forms, map keys sorted."""
+    return msgpack.packb(_sorted_maps(value), use_bin_type=True)  # type: ignore[no-any-return]
 
 
 def _refuse_ext(code: int, data: bytes) -> Value:
@@ -72,12 +83,13 @@ def unpack(data: bytes, limits: Limits = DEFAULT_LIMITS, *, max_bytes: int | Non
         )
     except MalformedObject:
         raise
+    except (msgpack.StackError, RecursionError):
+        raise LimitExceeded("nesting too deep") from None
     except (
         ValueError,
         TypeError,
         msgpack.ExtraData,
         msgpack.FormatError,
-        msgpack.StackError,
     ) as exc:
         # msgpack reports a length over a max_* limit as a ValueError too; either way
         # the bytes are not something we accept.
@@ -85,8 +97,6 @@ def unpack(data: bytes, limits: Limits = DEFAULT_LIMITS, *, max_bytes: int | Non
         if "exceeds max" in text:
             raise LimitExceeded(f"msgpack value too large ({text})") from None
         raise MalformedObject(f"not valid msgpack ({type(exc).__name__})") from None
-    except RecursionError:
-        raise LimitExceeded("nesting too deep") from None
     _check_shape(value, 0, limits)
     if pack(value) != data:
         raise MalformedObject("not in canonical encoding")

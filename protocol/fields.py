@@ -99,13 +99,13 @@ class Reader:
 
 
 def check_region(field: str, region: str) -> str:
-    if not _REGION_RE.match(region):
+    if not _REGION_RE.fullmatch(region):
         raise InvalidField(field, "must be a region code like GB, GB-LND or FR-75")
     return region
 
 
 def check_lang(field: str, lang: str) -> str:
-    if not _LANG_RE.match(lang):
+    if not _LANG_RE.fullmatch(lang):
         raise InvalidField(field, "must be a language tag like en, fr or pt-BR")
     return lang
 
@@ -124,11 +124,13 @@ def check_hour(field: str, value: int) -> int:
 
 def parse_date(field: str, value: str) -> datetime.date:
     try:
-        if len(value) != 10:
-            raise ValueError(value)
-        return datetime.date.fromisoformat(value)
+        date = datetime.date.fromisoformat(value)
     except ValueError:
-        raise InvalidField(field, "must be a date written YYYY-MM-DD") from None
+        date = None
+    # fromisoformat also reads "2024-W01-1" and "20240101"; only one spelling is canonical.
+    if date is None or date.isoformat() != value:
+        raise InvalidField(field, "must be a date written YYYY-MM-DD")
+    return date
 
 
 def check_text(field: str, value: str) -> str:
