@@ -179,3 +179,7 @@ class Node:
                 "members": await self.store.members.count(),
             }
         return info
+
+
+# How aiohttp applications (control socket, web, federation) find their node.
+NODE_KEY: web.AppKey[Node] = web.AppKey("node", Node)

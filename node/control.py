@@ -19,6 +19,7 @@ from aiohttp import web
 
 from protocol.errors import ProtocolError
 
+from .app import NODE_KEY
 from .errors import NodeError, NotRunning, UsageError
 from .service import Draft, parse_alert_id
 
@@ -139,7 +140,7 @@ async def _stop(node: Node, args: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _dispatch(request: web.Request) -> web.Response:
-    node: Node = request.app["node"]
+    node: Node = request.app[NODE_KEY]
     handler = COMMANDS.get(request.match_info["name"])
     if handler is None:
         return web.json_response({"error": "unknown command"}, status=404)
@@ -164,7 +165,7 @@ async def _dispatch(request: web.Request) -> web.Response:
 
 def control_app(node: Node) -> web.Application:
     app = web.Application(client_max_size=MAX_REQUEST_BYTES)
-    app["node"] = node
+    app[NODE_KEY] = node
     app.router.add_post("/v1/{name}", _dispatch)
     return app
 

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from ..app import NODE_KEY
+
 if TYPE_CHECKING:
     from ..app import Node
 
@@ -32,7 +34,7 @@ async def _headers(request: web.Request, handler):  # type: ignore[no-untyped-de
 
 
 async def _status_page(request: web.Request) -> web.Response:
-    node: Node = request.app["node"]
+    node: Node = request.app[NODE_KEY]
     state = "locked" if node.locked else "running"
     name = html.escape(node.config.name)
     body = (
@@ -45,6 +47,6 @@ async def _status_page(request: web.Request) -> web.Response:
 
 def web_app(node: Node) -> web.Application:
     app = web.Application(middlewares=[_headers], client_max_size=64 * 1024)
-    app["node"] = node
+    app[NODE_KEY] = node
     app.router.add_get("/", _status_page)
     return app

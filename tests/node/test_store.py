@@ -1,0 +1,170 @@
+"""The alert store: idempotent ingest, tombstones, supersede, retraction, expiry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nacl.signing
+import pytest
+
+from node.store import Store
+from protocol.alert import (
+    AlertBody,
+    Indicator,
+    RetractionBody,
+    coarsen_hour,
+    sign_alert,
+    sign_retraction,
+)
+
+NOW = 1_790_000_000
+KEY_A = nacl.signing.SigningKey(bytes(range(32)))
+KEY_B = nacl.signing.SigningKey(bytes(range(1, 33)))
+
+
+def alert(key: nacl.signing.SigningKey = KEY_A, text: str = "x", **kw: object):  # type: ignore[no-untyped-def]
+    fields: dict[str, object] = dict(
+        origin=bytes(key.verify_key),
+        created=coarsen_hour(NOW),
+        expires=coarsen_hour(NOW) + 30 * 86400,
+        incident="2026-09-01",
+        region="GB-LND",
+        categories=("violence",),
+        danger=3,
+        indicators=(Indicator("phone", b"\x07" * 32),),
+        description=text,
+        lang="en",
+        hops=2,
+        tlp="GREEN",
+    )
+    fields.update(kw)
+    return sign_alert(AlertBody(**fields), key, NOW)  # type: ignore[arg-type]
+
+
+def retraction(target: bytes, key: nacl.signing.SigningKey = KEY_A, expires: int = NOW + 86400):  # type: ignore[no-untyped-def]
+    body = RetractionBody(bytes(key.verify_key), target, "mistaken", coarsen_hour(NOW), expires)
+    return sign_retraction(body, key, NOW)
+
+
+@pytest.fixture
+async def store(tmp_path: Path):  # type: ignore[no-untyped-def]
+    s = await Store.open(tmp_path, b"\x01" * 32)
+    yield s
+    await s.close()
+
+
+async def test_ingest_is_idempotent(store: Store) -> None:
+    a = alert()
+    assert await store.alerts.put_alert(a, hops=1, received_from=None, now=NOW)
+    assert not await store.alerts.put_alert(a, hops=1, received_from=None, now=NOW)
+    assert (await store.alerts.counts(NOW))["alerts"] == 1
+    assert [r.id for r in await store.alerts.feed(0, 10)] == [a.id]
+
+
+async def test_lookup_by_indicator_and_kind(store: Store) -> None:
+    a = alert()
+    await store.alerts.put_alert(a, hops=0, received_from=None, now=NOW)
+    assert [x.id for x in await store.alerts.find_by_indicator("phone", b"\x07" * 32, NOW)] == [
+        a.id
+    ]
+    assert await store.alerts.find_by_indicator("email", b"\x07" * 32, NOW) == []
+    assert await store.alerts.find_by_indicator("phone", b"\x08" * 32, NOW) == []
+
+
+async def test_retraction_drops_content_and_blocks_resurrection(store: Store) -> None:
+    a = alert()
+    await store.alerts.put_alert(a, hops=0, received_from=None, now=NOW)
+    assert await store.alerts.put_retraction(retraction(a.id), hops=0, received_from=None, now=NOW)
+    assert await store.alerts.find_by_indicator("phone", b"\x07" * 32, NOW) == []
+    assert await store.alerts.get_alert(a.id, NOW) is None
+    # A late copy of the alert does not come back.
+    assert not await store.alerts.put_alert(a, hops=1, received_from=None, now=NOW)
+    assert await store.alerts.list_active(NOW) == []
+    assert [r.kind for r in await store.alerts.feed(0, 10)] == ["r"]
+
+
+async def test_retraction_before_alert_is_a_tombstone(store: Store) -> None:
+    a = alert()
+    assert await store.alerts.put_retraction(retraction(a.id), hops=1, received_from=None, now=NOW)
+    assert not await store.alerts.put_alert(a, hops=1, received_from=None, now=NOW)
+    assert await store.alerts.list_active(NOW) == []
+
+
+async def test_retraction_by_another_origin_is_refused(store: Store) -> None:
+    a = alert()
+    await store.alerts.put_alert(a, hops=0, received_from=None, now=NOW)
+    assert not await store.alerts.put_retraction(
+        retraction(a.id, KEY_B), hops=1, received_from=None, now=NOW
+    )
+    assert (await store.alerts.get_alert(a.id, NOW)) is not None
+
+
+async def test_bogus_tombstone_from_another_origin_is_void(store: Store) -> None:
+    a = alert()
+    await store.alerts.put_retraction(retraction(a.id, KEY_B), hops=1, received_from=None, now=NOW)
+    assert await store.alerts.put_alert(a, hops=1, received_from=None, now=NOW)
+    assert (await store.alerts.get_alert(a.id, NOW)) is not None
+    # The real origin can still retract it.
+    assert await store.alerts.put_retraction(retraction(a.id), hops=0, received_from=None, now=NOW)
+
+
+async def test_supersede_replaces_and_blocks_the_old_one(store: Store) -> None:
+    old = alert(text="old")
+    new = alert(text="new", supersedes=old.id)
+    await store.alerts.put_alert(old, hops=0, received_from=None, now=NOW)
+    await store.alerts.put_alert(new, hops=0, received_from=None, now=NOW)
+    assert [x.id for x in await store.alerts.list_active(NOW)] == [new.id]
+    assert not await store.alerts.put_alert(old, hops=0, received_from=None, now=NOW)
+
+
+async def test_supersede_arriving_first_keeps_the_old_one_out(store: Store) -> None:
+    old = alert(text="old")
+    new = alert(text="new", supersedes=old.id)
+    await store.alerts.put_alert(new, hops=1, received_from=None, now=NOW)
+    assert not await store.alerts.put_alert(old, hops=1, received_from=None, now=NOW)
+    assert [x.id for x in await store.alerts.list_active(NOW)] == [new.id]
+
+
+async def test_other_origin_cannot_supersede(store: Store) -> None:
+    old = alert(text="old")
+    await store.alerts.put_alert(old, hops=0, received_from=None, now=NOW)
+    rogue = alert(KEY_B, text="rogue", supersedes=old.id)
+    await store.alerts.put_alert(rogue, hops=1, received_from=None, now=NOW)
+    assert {x.id for x in await store.alerts.list_active(NOW)} == {old.id, rogue.id}
+
+
+async def test_expired_alerts_are_purged_and_never_returned(store: Store) -> None:
+    a = alert()
+    await store.alerts.put_alert(a, hops=0, received_from=None, now=NOW)
+    later = a.body.expires + 1
+    assert await store.alerts.find_by_indicator("phone", b"\x07" * 32, later) == []
+    assert await store.alerts.list_active(later) == []
+    assert (await store.alerts.purge_expired(later))["alerts"] == 1
+    assert await store.alerts.feed(0, 10) == []
+
+
+async def test_sealed_rows_do_not_open_elsewhere(store: Store) -> None:
+    sealed = store.crypto.seal("reports", "body", 1, b"secret")
+    assert store.crypto.open("reports", "body", 1, sealed) == b"secret"
+    from node.errors import StoreError
+
+    with pytest.raises(StoreError):
+        store.crypto.open("reports", "body", 2, sealed)
+
+
+async def test_wrong_data_key_cannot_read(tmp_path: Path) -> None:
+    s = await Store.open(tmp_path, b"\x01" * 32)
+    a = alert()
+    await s.alerts.put_alert(a, hops=0, received_from=None, now=NOW)
+    await s.close()
+    other = await Store.open(tmp_path, b"\x02" * 32)
+    try:
+        # The keyed indicator column does not match under another key ...
+        assert await other.alerts.find_by_indicator("phone", b"\x07" * 32, NOW) == []
+        # ... and the sealed body does not open.
+        from node.errors import StoreError
+
+        with pytest.raises(StoreError):
+            await other.alerts.get_alert(a.id, NOW)
+    finally:
+        await other.close()
