@@ -7,11 +7,14 @@ run at once, off the event loop; more callers wait their turn.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from protocol import indicators
 
 MAX_CONCURRENT_BLINDINGS = 2
+T = TypeVar("T")
 
 
 class Blinder:
@@ -27,7 +30,7 @@ class Blinder:
         )
         return normalised, blinded
 
-    async def run(self, fn, *args):  # type: ignore[no-untyped-def]
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run another slow hash (passphrases) in the same bounded pool."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, fn, *args)

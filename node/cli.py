@@ -49,7 +49,9 @@ def remote(
     name: str,
     build: Callable[[argparse.Namespace], dict[str, Any]],
     show: Callable[[dict[str, Any]], str],
-):  # type: ignore[no-untyped-def]
+) -> Runner:
+    """A runner that sends control command ``name`` and prints its answer."""
+
     async def run(args: argparse.Namespace) -> int:
         result = await control.call(config_mod.data_dir(args.data), name, build(args))
         _emit(args, result, show(result))
@@ -223,7 +225,7 @@ def add_command(
     subparsers: Any, name: str, runner: Runner, help_text: str, json_flag: bool = False
 ) -> argparse.ArgumentParser:
     """Add a command that takes --data (and --json if asked)."""
-    p = subparsers.add_parser(name, help=help_text, description=help_text)
+    p: argparse.ArgumentParser = subparsers.add_parser(name, help=help_text, description=help_text)
     p.add_argument(
         "--data", metavar="DIR", help="data directory (default $ALERTNODE_DATA or ./data)"
     )
@@ -240,7 +242,9 @@ def build_parser() -> argparse.ArgumentParser:
     def cmd(
         subparsers: Any, name: str, runner: Runner, help_text: str, json_flag: bool = False
     ) -> argparse.ArgumentParser:
-        p = subparsers.add_parser(name, help=help_text, description=help_text)
+        p: argparse.ArgumentParser = subparsers.add_parser(
+            name, help=help_text, description=help_text
+        )
         p.add_argument(
             "--data", metavar="DIR", help="data directory (default $ALERTNODE_DATA or ./data)"
         )
@@ -357,7 +361,8 @@ EXTENSIONS: list[Callable[[Any], None]] = []
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return asyncio.run(args.runner(args))
+        code: int = asyncio.run(args.runner(args))
+        return code
     except NodeError as exc:
         sys.stderr.write(f"alertnode: {exc.message}\n")
         return exc.exit_code

@@ -46,7 +46,7 @@ class Unlocked:
 
 
 def _derive(passphrase: str, salt: bytes, ops: int, mem: int) -> bytes:
-    return argon2id.kdf(KEY_BYTES, passphrase.encode(), salt, opslimit=ops, memlimit=mem)  # type: ignore[no-any-return]
+    return argon2id.kdf(KEY_BYTES, passphrase.encode(), salt, opslimit=ops, memlimit=mem)
 
 
 def check_passphrase_strength(passphrase: str) -> None:
