@@ -1,0 +1,530 @@
+"""Alerts and retractions: every validation rule, and every security invariant, once each."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+from typing import Any
+
+import pytest
+
+from protocol.alert import (
+    AlertBody,
+    Indicator,
+    VerifiedAlert,
+    VerifiedRetraction,
+    coarsen_hour,
+    sign_alert,
+    sign_retraction,
+    verify_alert,
+    verify_retraction,
+)
+from protocol.encoding import pack
+from protocol.errors import (
+    BadSignature,
+    InvalidField,
+    LimitExceeded,
+    LocalProtocolError,
+    MalformedObject,
+    ProtocolError,
+)
+from protocol.fields import CATEGORIES, INDICATOR_KINDS, RETRACTION_REASONS, TLP_LABELS
+from protocol.limits import (
+    DAY_S,
+    HOUR_S,
+    MAX_CATEGORIES,
+    MAX_CLOCK_SKEW_S,
+    MAX_DESCRIPTION_CHARS,
+    MAX_EXPIRY_S,
+    MAX_HINT_CHARS,
+    MAX_HOPS,
+    MAX_INCIDENT_AGE_DAYS,
+    MAX_INDICATORS,
+    MAX_REGION_CHARS,
+    Limits,
+)
+from protocol.signing import Envelope, Kind, sign
+
+from . import (
+    BLINDED_1,
+    BLINDED_2,
+    CREATED,
+    DELETE,
+    EXPIRES,
+    KEY_A,
+    KEY_B,
+    NOW,
+    ORIGIN_A,
+    ORIGIN_B,
+    alert_body,
+    body_map,
+    retraction_body,
+    signed,
+)
+
+OLDEST_INCIDENT = datetime.date(2025, 1, 1) - datetime.timedelta(days=MAX_INCIDENT_AGE_DAYS)
+
+
+def refused(data: bytes, field: str, now: int = NOW) -> InvalidField:
+    """Assert that verify_alert refuses ``data`` naming ``field``, with a sentence."""
+    with pytest.raises(InvalidField) as info:
+        verify_alert(data, now)
+    assert_names(info.value, field)
+    return info.value
+
+
+def assert_names(exc: InvalidField, field: str) -> None:
+    assert exc.field == field
+    assert str(exc) == f"{field}: {exc.message.removeprefix(field + ': ')}"
+    message = str(exc).removeprefix(field + ": ")
+    # A sentence a person can act on: several words, no Python reprs of our types.
+    assert len(message.split()) >= 2, message
+    assert "Error" not in message and "<" not in message, message
+    assert exc.status_hint == 422
+
+
+# --- the happy path ----------------------------------------------------------------
+
+
+def test_a_valid_alert_verifies_to_an_equal_body() -> None:
+    body = alert_body()
+    verified = verify_alert(signed(body.to_bytes()), NOW)
+    assert verified.body == body
+    assert verified.envelope.signer == ORIGIN_A
+    assert verified.envelope.body == body.to_bytes()
+    assert verified.id == verified.envelope.id
+
+
+def test_sign_alert_checks_what_it_signs_as_a_receiver_would() -> None:
+    verified = sign_alert(alert_body(), KEY_A, NOW)
+    assert verify_alert(verified.envelope.to_bytes(), NOW).body == alert_body()
+    with pytest.raises(InvalidField):
+        sign_alert(alert_body(danger=4), KEY_A, NOW)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"indicators": ()},
+        {"supersedes": bytes(32)},
+        {"tlp": "RED", "hops": 0},
+        {"hops": MAX_HOPS},
+        {"hops": 0, "tlp": "CLEAR"},
+        {"description": ""},
+        {"description": "é" * MAX_DESCRIPTION_CHARS},
+        {"description": "tab\tand\nnewline are fine"},
+        {"categories": CATEGORIES[:MAX_CATEGORIES]},
+        {"region": "GB"},
+        {"region": "FR-75"},
+        {"region": "GB-ENG-LND"},
+        {"lang": "pt-BR"},
+        {"lang": "fra"},
+        {"incident": "2025-01-02"},  # the day after created: time zones differ
+        {"incident": OLDEST_INCIDENT.isoformat()},
+        {"expires": CREATED + MAX_EXPIRY_S},
+        {"indicators": (Indicator("phone", BLINDED_1, "x" * MAX_HINT_CHARS),)},
+        {"indicators": (Indicator("phone", BLINDED_1), Indicator("email", BLINDED_1))},
+        {
+            "indicators": tuple(
+                Indicator(INDICATOR_KINDS[i % 5], bytes([i]) * 32) for i in range(MAX_INDICATORS)
+            )
+        },
+    ],
+)
+def test_edge_values_that_are_allowed(changes: dict[str, Any]) -> None:
+    body = alert_body(**changes)
+    assert verify_alert(signed(body.to_bytes()), NOW).body == body
+
+
+# --- one test per field rule -------------------------------------------------------
+
+BAD_ALERT_FIELDS: list[tuple[str, object]] = [
+    ("v", DELETE),
+    ("v", 2),
+    ("v", 0),
+    ("v", "1"),
+    ("v", True),
+    ("origin", DELETE),
+    ("origin", ORIGIN_A[:31]),
+    ("origin", ORIGIN_A + b"\x00"),
+    ("origin", ORIGIN_A.hex()),
+    ("origin", None),
+    ("created", DELETE),
+    ("created", CREATED + 1),
+    ("created", CREATED + 60),
+    ("created", -HOUR_S),
+    ("created", "2025-01-01T01:00:00Z"),
+    ("created", 2**40),
+    ("created", coarsen_hour(2**38)),  # past year 9999: must not crash the date check
+    ("expires", DELETE),
+    ("expires", None),
+    ("expires", -1),
+    ("expires", 2**40),
+    ("incident", DELETE),
+    ("incident", 20241230),
+    ("incident", "2024-12-30T10:00"),
+    ("incident", "2024-13-01"),
+    ("incident", "2024-02-30"),
+    ("incident", "30/12/2024"),
+    ("incident", "2024-W52-1"),
+    ("incident", "20241230  "),
+    ("incident", "2024-12-3"),
+    ("incident", "2025-01-03"),
+    ("incident", (OLDEST_INCIDENT - datetime.timedelta(days=1)).isoformat()),
+    ("region", DELETE),
+    ("region", ""),
+    ("region", "gb"),
+    ("region", "GBR"),
+    ("region", "GB\n"),
+    ("region", "GB-"),
+    ("region", "GB-LONDON1"),
+    ("region", "GB-A-B-C"),
+    ("region", "51.5,-0.12"),
+    ("region", "X" * (MAX_REGION_CHARS + 1)),
+    ("region", 44),
+    ("categories", DELETE),
+    ("categories", ()),
+    ("categories", "violence"),
+    ("categories", ("violence", "violence")),
+    ("categories", ("murder",)),
+    ("categories", ("Violence",)),
+    ("categories", (1,)),
+    ("categories", CATEGORIES[: MAX_CATEGORIES + 1]),
+    ("danger", DELETE),
+    ("danger", 0),
+    ("danger", 4),
+    ("danger", -1),
+    ("danger", "3"),
+    ("danger", True),
+    ("indicators", DELETE),
+    ("indicators", None),
+    ("indicators", ((),)),
+    ("indicators", (("phone", BLINDED_1),)),
+    ("indicators", (("phone", BLINDED_1, None, None),)),
+    ("indicators", ("phone",)),
+    ("indicators", (("fax", BLINDED_1, None),)),
+    ("indicators", (("PHONE", BLINDED_1, None),)),
+    ("indicators", ((None, BLINDED_1, None),)),
+    ("indicators", (("phone", BLINDED_1[:31], None),)),
+    ("indicators", (("phone", BLINDED_1.hex(), None),)),
+    ("indicators", (("phone", BLINDED_1, ""),)),
+    ("indicators", (("phone", BLINDED_1, "x" * (MAX_HINT_CHARS + 1)),)),
+    ("indicators", (("phone", BLINDED_1, 23),)),
+    ("indicators", (("phone", BLINDED_1, None), ("phone", BLINDED_1, "23"))),
+    ("indicators", tuple(("phone", bytes([i]) * 32, None) for i in range(MAX_INDICATORS + 1))),
+    ("description", DELETE),
+    ("description", None),
+    ("description", b"text"),
+    ("description", "x" * (MAX_DESCRIPTION_CHARS + 1)),
+    ("description", "nul\x00byte"),
+    ("description", "escape\x1b[2J"),
+    ("description", "carriage\rreturn"),
+    ("description", "delete\x7f"),
+    ("description", "c1 control\x85"),
+    ("lang", DELETE),
+    ("lang", ""),
+    ("lang", "EN"),
+    ("lang", "english"),
+    ("lang", "en\n"),
+    ("lang", "en_GB"),
+    ("lang", "e"),
+    ("lang", "en-" + "x" * 14),
+    ("lang", 1),
+    ("hops", DELETE),
+    ("hops", -1),
+    ("hops", MAX_HOPS + 1),
+    ("hops", "1"),
+    ("hops", None),
+    ("tlp", DELETE),
+    ("tlp", "red"),
+    ("tlp", "WHITE"),
+    ("tlp", "TLP:RED"),
+    ("tlp", None),
+    ("tlp", 1),
+    ("supersedes", DELETE),
+    ("supersedes", b""),
+    ("supersedes", bytes(31)),
+    ("supersedes", bytes(32).hex()),
+]
+
+
+@pytest.mark.parametrize(("field", "value"), BAD_ALERT_FIELDS)
+def test_each_invalid_alert_field_is_named(field: str, value: object) -> None:
+    refused(signed(body_map(alert_body(), **{field: value})), field)
+
+
+def test_every_alert_field_has_a_refusal_case() -> None:
+    covered = {field for field, _ in BAD_ALERT_FIELDS}
+    assert covered == set(body_map(alert_body()))
+
+
+@pytest.mark.parametrize("label", TLP_LABELS)
+def test_every_tlp_label_is_allowed_with_zero_hops(label: str) -> None:
+    verify_alert(signed(alert_body(tlp=label, hops=0).to_bytes()), NOW)
+
+
+@pytest.mark.parametrize("hops", range(1, MAX_HOPS + 1))
+def test_red_alerts_never_leave_their_node(hops: int) -> None:
+    exc = refused(signed(alert_body(tlp="RED", hops=hops).to_bytes()), "hops")
+    assert "RED" in str(exc)
+
+
+def test_an_unknown_field_is_malformed() -> None:
+    with pytest.raises(MalformedObject, match="unknown fields in the alert: extra"):
+        verify_alert(signed(body_map(alert_body(), extra=1)), NOW)
+
+
+@pytest.mark.parametrize("body", [pack(()), pack(1), pack(None), pack("alert")])
+def test_a_body_that_is_not_a_map_is_malformed(body: bytes) -> None:
+    with pytest.raises(MalformedObject):
+        verify_alert(signed(body), NOW)
+
+
+def test_a_signed_but_non_canonical_body_is_malformed() -> None:
+    canonical = alert_body().to_bytes()
+    # danger is a positive fixint (0x03); a signer writes it as uint8 0xcc 0x03 instead.
+    assert canonical.count(b"\xa6danger\x03") == 1
+    longer = canonical.replace(b"\xa6danger\x03", b"\xa6danger\xcc\x03")
+    with pytest.raises(MalformedObject, match="canonical"):
+        verify_alert(signed(longer), NOW)
+
+
+def test_a_signed_body_with_unsorted_keys_is_malformed() -> None:
+    import msgpack
+
+    value = body_map(alert_body())
+    unsorted = msgpack.packb(dict(reversed(value.items())), use_bin_type=True)
+    with pytest.raises(MalformedObject, match="canonical"):
+        verify_alert(signed(unsorted), NOW)
+
+
+def test_the_body_keys_are_sorted_on_the_wire() -> None:
+    import msgpack
+
+    keys = list(msgpack.unpackb(alert_body().to_bytes()))
+    assert keys == sorted(keys)
+
+
+# --- times -------------------------------------------------------------------------
+
+
+def test_expiry_in_the_past_is_refused() -> None:
+    data = signed(alert_body().to_bytes())
+    verify_alert(data, EXPIRES - 1)
+    refused(data, "expires", now=EXPIRES)
+    refused(data, "expires", now=EXPIRES + DAY_S)
+
+
+def test_expiry_must_follow_created_and_is_capped() -> None:
+    refused(signed(alert_body(expires=CREATED).to_bytes()), "expires")
+    refused(signed(alert_body(expires=CREATED - 1).to_bytes()), "expires")
+    exc = refused(signed(alert_body(expires=CREATED + MAX_EXPIRY_S + 1).to_bytes()), "expires")
+    assert "365 days" in str(exc)
+
+
+def test_created_in_the_future_beyond_the_allowed_skew_is_refused() -> None:
+    data = signed(alert_body().to_bytes())
+    verify_alert(data, CREATED - MAX_CLOCK_SKEW_S)
+    refused(data, "created", now=CREATED - MAX_CLOCK_SKEW_S - 1)
+    refused(data, "created", now=CREATED - HOUR_S)
+
+
+def test_coarsen_hour_rounds_down() -> None:
+    assert coarsen_hour(CREATED + 3599) == CREATED
+    assert coarsen_hour(CREATED) == CREATED
+
+
+# --- signatures, origins and domain separation -------------------------------------
+
+
+def test_envelope_signer_must_be_the_body_origin() -> None:
+    # KEY_B signs a body that claims ORIGIN_A: the signature is fine, the claim is not.
+    exc = refused(signed(alert_body().to_bytes(), key=KEY_B), "origin")
+    assert "signed" in str(exc)
+    refused(signed(alert_body(origin=ORIGIN_B).to_bytes(), key=KEY_A), "origin")
+
+
+def test_sign_alert_refuses_a_key_that_is_not_the_origin() -> None:
+    with pytest.raises(LocalProtocolError, match="origin"):
+        sign_alert(alert_body(origin=ORIGIN_B), KEY_A, NOW)
+    with pytest.raises(LocalProtocolError, match="origin"):
+        sign_retraction(retraction_body(origin=ORIGIN_B), KEY_A, NOW)
+
+
+def test_a_changed_body_does_not_verify() -> None:
+    env = sign(Kind.ALERT, alert_body().to_bytes(), KEY_A)
+    other = Envelope(Kind.ALERT, env.signer, alert_body(danger=1).to_bytes(), env.sig)
+    with pytest.raises(BadSignature):
+        verify_alert(other.to_bytes(), NOW)
+
+
+def test_an_alert_signature_does_not_verify_as_a_retraction() -> None:
+    alert = sign(Kind.ALERT, retraction_body().to_bytes(), KEY_A)
+    # The same bytes relabelled as a retraction: the domain tag differs, so does the sig.
+    relabelled = Envelope(Kind.RETRACTION, alert.signer, alert.body, alert.sig)
+    with pytest.raises(BadSignature):
+        verify_retraction(relabelled.to_bytes(), NOW)
+    # And an alert envelope offered as a retraction is refused by its kind.
+    with pytest.raises(MalformedObject):
+        verify_retraction(alert.to_bytes(), NOW)
+
+
+def test_a_retraction_signature_does_not_verify_as_an_alert() -> None:
+    retraction = sign(Kind.RETRACTION, alert_body().to_bytes(), KEY_A)
+    relabelled = Envelope(Kind.ALERT, retraction.signer, retraction.body, retraction.sig)
+    with pytest.raises(BadSignature):
+        verify_alert(relabelled.to_bytes(), NOW)
+    with pytest.raises(MalformedObject):
+        verify_alert(retraction.to_bytes(), NOW)
+
+
+@pytest.mark.parametrize("kind", [Kind.CARD, Kind.ROTATION, Kind.REQUEST])
+def test_other_kinds_signatures_do_not_verify_as_alerts(kind: Kind) -> None:
+    other = sign(kind, alert_body().to_bytes(), KEY_A)
+    relabelled = Envelope(Kind.ALERT, other.signer, other.body, other.sig)
+    with pytest.raises(BadSignature):
+        verify_alert(relabelled.to_bytes(), NOW)
+
+
+def test_signature_is_checked_before_the_body_is_decoded() -> None:
+    # Garbage body under a bad signature: BadSignature, not MalformedObject.
+    env = Envelope(Kind.ALERT, ORIGIN_A, b"\xc1garbage", bytes(64))
+    with pytest.raises(BadSignature):
+        verify_alert(env.to_bytes(), NOW)
+
+
+def test_stricter_limits_apply_to_the_body() -> None:
+    data = signed(alert_body().to_bytes())
+    with pytest.raises(LimitExceeded):
+        verify_alert(data, NOW, Limits(body_bytes=64))
+
+
+# --- verified objects --------------------------------------------------------------
+
+
+def test_verified_alert_cannot_be_constructed_directly() -> None:
+    verified = verify_alert(signed(alert_body().to_bytes()), NOW)
+    for proof in (None, object(), "proof"):
+        with pytest.raises(LocalProtocolError, match="verify_alert"):
+            VerifiedAlert(verified.envelope, verified.body, proof)
+    with pytest.raises(TypeError):
+        VerifiedAlert(verified.envelope, verified.body)  # type: ignore[call-arg]
+
+
+def test_a_proof_cannot_be_moved_to_another_body() -> None:
+    verified = verify_alert(signed(alert_body().to_bytes()), NOW)
+    forged = alert_body(danger=1, description="not what was signed")
+    with pytest.raises(LocalProtocolError):
+        dataclasses.replace(verified, body=forged)
+    with pytest.raises(LocalProtocolError):
+        VerifiedAlert(verified.envelope, forged, verified._proof)
+    other = sign(Kind.ALERT, forged.to_bytes(), KEY_A)
+    with pytest.raises(LocalProtocolError):
+        dataclasses.replace(verified, envelope=other)
+
+
+def test_verified_objects_are_frozen() -> None:
+    verified = verify_alert(signed(alert_body().to_bytes()), NOW)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        verified.body = alert_body(danger=1)  # type: ignore[misc]
+
+
+def test_verified_retraction_cannot_be_constructed_directly() -> None:
+    verified = verify_retraction(signed(retraction_body().to_bytes(), Kind.RETRACTION), NOW)
+    with pytest.raises(LocalProtocolError, match="verify_retraction"):
+        VerifiedRetraction(verified.envelope, verified.body, object())
+    with pytest.raises(LocalProtocolError):
+        dataclasses.replace(verified, body=retraction_body(reason="other"))
+
+
+# --- retractions -------------------------------------------------------------------
+
+
+def test_a_valid_retraction_verifies() -> None:
+    body = retraction_body()
+    verified = sign_retraction(body, KEY_A, NOW)
+    again = verify_retraction(verified.envelope.to_bytes(), NOW)
+    assert again.body == body
+    assert again.id == verified.id
+
+
+@pytest.mark.parametrize("reason", RETRACTION_REASONS)
+def test_every_retraction_reason_is_allowed(reason: str) -> None:
+    sign_retraction(retraction_body(reason=reason), KEY_A, NOW)
+
+
+BAD_RETRACTION_FIELDS: list[tuple[str, object]] = [
+    ("v", DELETE),
+    ("v", 2),
+    ("origin", DELETE),
+    ("origin", ORIGIN_A[:31]),
+    ("alert", DELETE),
+    ("alert", bytes(31)),
+    ("alert", bytes(32).hex()),
+    ("alert", None),
+    ("reason", DELETE),
+    ("reason", "because"),
+    ("reason", None),
+    ("created", DELETE),
+    ("created", CREATED + 1),
+    ("created", -HOUR_S),
+    ("expires", DELETE),
+    ("expires", "never"),
+]
+
+
+@pytest.mark.parametrize(("field", "value"), BAD_RETRACTION_FIELDS)
+def test_each_invalid_retraction_field_is_named(field: str, value: object) -> None:
+    data = signed(body_map(retraction_body(), **{field: value}), Kind.RETRACTION)
+    with pytest.raises(InvalidField) as info:
+        verify_retraction(data, NOW)
+    assert_names(info.value, field)
+
+
+def test_every_retraction_field_has_a_refusal_case() -> None:
+    assert {f for f, _ in BAD_RETRACTION_FIELDS} == set(body_map(retraction_body()))
+
+
+@pytest.mark.parametrize(
+    ("changes", "now", "field"),
+    [
+        ({}, EXPIRES, "expires"),
+        ({}, CREATED - MAX_CLOCK_SKEW_S - 1, "created"),
+        ({"expires": CREATED}, NOW, "expires"),
+        ({"expires": CREATED + MAX_EXPIRY_S + 1}, NOW, "expires"),
+        ({"origin": ORIGIN_B}, NOW, "origin"),
+    ],
+)
+def test_retraction_times_and_origin(changes: dict[str, Any], now: int, field: str) -> None:
+    data = signed(retraction_body(**changes).to_bytes(), Kind.RETRACTION)
+    with pytest.raises(InvalidField) as info:
+        verify_retraction(data, now)
+    assert info.value.field == field
+
+
+def test_an_unknown_retraction_field_is_malformed() -> None:
+    data = signed(body_map(retraction_body(), note="hi"), Kind.RETRACTION)
+    with pytest.raises(MalformedObject):
+        verify_retraction(data, NOW)
+
+
+# --- the error tree ----------------------------------------------------------------
+
+
+def test_every_refusal_is_a_protocol_error_with_a_status_hint() -> None:
+    cases: list[tuple[bytes, type[ProtocolError], int]] = [
+        (b"\x00" * 20_000, LimitExceeded, 413),
+        (b"\xc1", MalformedObject, 400),
+        (Envelope(Kind.ALERT, ORIGIN_A, b"\x80", bytes(64)).to_bytes(), BadSignature, 403),
+        (signed(alert_body(danger=9).to_bytes()), InvalidField, 422),
+    ]
+    for data, error, status in cases:
+        with pytest.raises(error) as info:
+            verify_alert(data, NOW)
+        assert info.value.status_hint == status
+
+
+def test_alert_body_fields_match_the_decoder() -> None:
+    names = [f.name for f in dataclasses.fields(AlertBody)]
+    assert set(names) | {"v"} == set(body_map(alert_body()))
+    assert BLINDED_1 != BLINDED_2

@@ -1,0 +1,189 @@
+"""Regenerate the golden vectors in this folder.
+
+Run from the repository root, only when the wire format changes on purpose:
+
+    .venv/bin/python -m tests.vectors.make_vectors
+
+tests/protocol/test_vectors.py never calls this script: it recomputes every value from
+the inputs stored in the JSON and compares byte for byte, so an accidental change to
+the encoding, a domain tag or the blinding parameters fails a test instead of quietly
+rewriting the expected bytes. Everything here is deterministic: fixed seeds, fixed
+times, and Ed25519 signatures, which are deterministic by construction.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import nacl.signing
+
+from protocol.alert import AlertBody, Indicator, RetractionBody, verify_alert, verify_retraction
+from protocol.fields import INDICATOR_KINDS
+from protocol.indicators import (
+    BLIND_MEMLIMIT_BYTES,
+    BLIND_OPSLIMIT,
+    BLINDED_BYTES,
+    blind,
+    kind_salt,
+    normalise,
+)
+from protocol.signing import Kind, sign
+
+HERE = Path(__file__).parent
+
+SEED = bytes(range(32))
+CREATED = 1_735_693_200  # 2025-01-01T01:00:00Z
+NOW = CREATED + 1800
+EXPIRES = CREATED + 30 * 86400
+
+INDICATOR_INPUTS: list[dict[str, str]] = [
+    {"kind": "phone", "text": "07700 900123", "region": "GB"},
+    {"kind": "phone", "text": "+44 7700 900123", "region": "GB"},
+    {"kind": "phone", "text": "0044-7700-900-123", "region": "GB"},
+    {"kind": "phone", "text": "+33 6 12 34 56 78", "region": "GB"},
+    {"kind": "email", "text": "  Client.Name@Example.ORG ", "region": ""},
+    {"kind": "handle", "text": "Instagram:@Some_Body", "region": ""},
+    {"kind": "plate", "text": "ab12 cde", "region": ""},
+    {"kind": "other", "text": "  Drives a  Red VAN ", "region": ""},
+]
+
+
+def indicator_vectors() -> dict[str, Any]:
+    cases = []
+    for item in INDICATOR_INPUTS:
+        cases.append(
+            {
+                **item,
+                "normalised": normalise(item["kind"], item["text"], item["region"]),
+                "blinded": blind(item["kind"], item["text"], item["region"]).hex(),
+            }
+        )
+    return {
+        "comment": "Indicator normalisation and Argon2id blinding; see docs/protocol.md.",
+        "argon2id": {
+            "opslimit": BLIND_OPSLIMIT,
+            "memlimit_bytes": BLIND_MEMLIMIT_BYTES,
+            "output_bytes": BLINDED_BYTES,
+        },
+        "salts": {kind: kind_salt(kind).hex() for kind in INDICATOR_KINDS},
+        "cases": cases,
+    }
+
+
+def alert_inputs(full_id: bytes | None) -> list[dict[str, Any]]:
+    full = {
+        "name": "full",
+        "created": CREATED,
+        "expires": EXPIRES,
+        "incident": "2024-12-30",
+        "region": "GB-LND",
+        "categories": ["violence", "robbery"],
+        "danger": 3,
+        "indicators": [
+            {"kind": "phone", "text": "07700 900123", "region": "GB", "hint": "23"},
+            {"kind": "handle", "text": "Instagram:@Some_Body", "region": "", "hint": None},
+        ],
+        "description": "Took the money back by force.\nDrives a red van. Café near the station.",
+        "lang": "en",
+        "hops": 2,
+        "tlp": "AMBER",
+        "supersedes": None,
+    }
+    if full_id is None:
+        return [full]
+    superseding = {
+        **full,
+        "name": "superseding-red",
+        "region": "FR-75",
+        "categories": ["time-waster"],
+        "danger": 1,
+        "indicators": [],
+        "description": "",
+        "lang": "fr",
+        "hops": 0,
+        "tlp": "RED",
+        "supersedes": full_id.hex(),
+    }
+    return [full, superseding]
+
+
+def alert_body(key: nacl.signing.SigningKey, case: dict[str, Any]) -> AlertBody:
+    indicators = tuple(
+        Indicator(i["kind"], blind(i["kind"], i["text"], i["region"]), i["hint"])
+        for i in case["indicators"]
+    )
+    return AlertBody(
+        origin=bytes(key.verify_key),
+        created=case["created"],
+        expires=case["expires"],
+        incident=case["incident"],
+        region=case["region"],
+        categories=tuple(case["categories"]),
+        danger=case["danger"],
+        indicators=indicators,
+        description=case["description"],
+        lang=case["lang"],
+        hops=case["hops"],
+        tlp=case["tlp"],
+        supersedes=None if case["supersedes"] is None else bytes.fromhex(case["supersedes"]),
+    )
+
+
+def expected(kind: Kind, body: bytes, key: nacl.signing.SigningKey) -> dict[str, str]:
+    env = sign(kind, body, key)
+    return {
+        "body_hex": body.hex(),
+        "envelope_hex": env.to_bytes().hex(),
+        "id_hex": env.id.hex(),
+        "sig_hex": env.sig.hex(),
+    }
+
+
+def signed_vectors() -> dict[str, Any]:
+    key = nacl.signing.SigningKey(SEED)
+    first = alert_body(key, alert_inputs(None)[0])
+    full_id = sign(Kind.ALERT, first.to_bytes(), key).id
+    alerts = []
+    for case in alert_inputs(full_id):
+        body = alert_body(key, case)
+        for item, indicator in zip(case["indicators"], body.indicators, strict=True):
+            item["blinded"] = indicator.blinded.hex()
+        out = expected(Kind.ALERT, body.to_bytes(), key)
+        verify_alert(bytes.fromhex(out["envelope_hex"]), NOW)
+        alerts.append({"input": case, **out})
+    retraction = RetractionBody(bytes(key.verify_key), full_id, "mistaken", CREATED, EXPIRES)
+    out = expected(Kind.RETRACTION, retraction.to_bytes(), key)
+    verify_retraction(bytes.fromhex(out["envelope_hex"]), NOW)
+    return {
+        "comment": "Signed alerts and a retraction; the key is Ed25519 from seed.",
+        "seed_hex": SEED.hex(),
+        "public_key_hex": bytes(key.verify_key).hex(),
+        "now": NOW,
+        "tags": {kind.value: kind.tag.decode() for kind in Kind},
+        "alerts": alerts,
+        "retraction": {
+            "input": {
+                "alert": full_id.hex(),
+                "reason": retraction.reason,
+                "created": retraction.created,
+                "expires": retraction.expires,
+            },
+            **out,
+        },
+    }
+
+
+def write(name: str, value: dict[str, Any]) -> None:
+    text = json.dumps(value, indent=2, ensure_ascii=False) + "\n"
+    (HERE / name).write_text(text, encoding="utf-8")
+
+
+def main() -> None:
+    write("indicators.json", indicator_vectors())
+    write("signed.json", signed_vectors())
+
+
+if __name__ == "__main__":
+    main()
