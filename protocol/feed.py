@@ -1,0 +1,462 @@
+"""Changes-feed messages: how a node asks a peer what it may have and fetches it.
+
+Rule: every message has a hard byte cap and a count cap, both enforced by msgpack
+before a value is built (``LimitExceeded``), and is read field by field
+(``InvalidField`` / ``MalformedObject``). Encoding runs the decoder on its own output,
+so a node never sends what a peer would refuse. These messages travel as the bodies
+of signed requests (protocol.request) to versioned paths, so they carry no version.
+
+The exchange (positions are the server's log numbers, valid within one epoch):
+
+    ChangesRequest  {"since": int, "limit": int, "epoch": bin16 | nil}
+    ChangesResponse {"epoch": bin16, "entries": [[dpos, kind, id, hops], ...],
+                     "next": int, "more": bool}
+    BodiesRequest   {"epoch": bin16 | nil, "positions": [dpos, ...], "ids": [bin32, ...]}
+    BodiesResponse  {"items": [envelope bytes, ...]}
+    IdsRequest      {"after": bin32 | nil, "limit": int}
+    IdsResponse     {"epoch": bin16, "head": int, "entries": [[kind, id, hops], ...],
+                     "more": bool}
+    Poke            {"head": int | nil}
+
+Map keys go out sorted (protocol.encoding). Positions in a list travel as deltas:
+the first as itself, each next one as the difference from the one before (always
+>= 1), so the list is strictly increasing by construction and a nearby position
+costs one byte.
+
+Sizes (measured in tests/protocol/test_feed.py):
+- idle sync: a ChangesRequest with an epoch is 45 bytes and an empty ChangesResponse
+  is 50 bytes (positions near 10**5), 95 bytes of payload for the round trip, plus
+  the ~420-character request signature header (protocol.request) and HTTP framing;
+- a FeedEntry is 39 bytes when its position is within 127 of the one before; 40 to
+  47 bytes otherwise (the first entry of a page, or a gap in what the peer may see);
+- fetching a missing alert by position adds about 1 byte to the BodiesRequest and 3
+  bytes of framing around its envelope in the BodiesResponse: about 43 bytes over the
+  alert's own bytes during catch-up. Fetching by id (after an epoch change) costs 34
+  bytes of id instead of about 1.
+
+Epochs: the server answers every ChangesRequest with its current epoch. If it differs
+from the one the requester sent, the requester's cursor means nothing, and the
+server returns no entries; the requester lists ids with IdsRequest (sorted by id, in
+pages), fetches by id only what it lacks, then resumes the feed from the ``head`` of
+the first IdsResponse page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from .encoding import Value, pack, unpack
+from .errors import InvalidField, LocalProtocolError, MalformedObject
+from .fields import Reader
+from .limits import MAX_ENVELOPE_BYTES, MAX_HOPS, Limits
+from .signing import ID_BYTES
+
+EPOCH_BYTES = 16
+FEED_KINDS: tuple[str, ...] = ("a", "r")  # alert, retraction
+MAX_POS = 2**53 - 1
+MAX_FEED_ENTRIES = 1000
+MAX_IDS_PAGE = 1000
+MAX_BATCH_IDS = 256
+# A page of 1000 entries is at most ~47 KB; the caps leave room and stop there.
+MAX_CHANGES_RESPONSE_BYTES = 64 * 1024
+MAX_IDS_RESPONSE_BYTES = 64 * 1024
+MAX_BODIES_REQUEST_BYTES = 16 * 1024
+# A server stops adding envelopes before this; the requester asks again for the rest.
+MAX_BODIES_RESPONSE_BYTES = 1024 * 1024
+MAX_SMALL_MESSAGE_BYTES = 128
+# {"items": [...]}: a map header, the key, and an array header of at most 3 bytes.
+_BODIES_RESPONSE_FRAME_BYTES = 1 + 6 + 3
+
+_SMALL_LIMITS = Limits(
+    envelope_bytes=MAX_SMALL_MESSAGE_BYTES,
+    body_bytes=MAX_SMALL_MESSAGE_BYTES,
+    str_bytes=16,
+    bin_bytes=ID_BYTES,
+    array_len=0,
+    map_len=4,
+    depth=1,
+)
+_CHANGES_LIMITS = Limits(
+    envelope_bytes=MAX_CHANGES_RESPONSE_BYTES,
+    body_bytes=MAX_CHANGES_RESPONSE_BYTES,
+    str_bytes=16,
+    bin_bytes=ID_BYTES,
+    array_len=MAX_FEED_ENTRIES,
+    map_len=4,
+    depth=3,
+)
+_IDS_LIMITS = Limits(
+    envelope_bytes=MAX_IDS_RESPONSE_BYTES,
+    body_bytes=MAX_IDS_RESPONSE_BYTES,
+    str_bytes=16,
+    bin_bytes=ID_BYTES,
+    array_len=MAX_IDS_PAGE,
+    map_len=4,
+    depth=3,
+)
+_BODIES_REQUEST_LIMITS = Limits(
+    envelope_bytes=MAX_BODIES_REQUEST_BYTES,
+    body_bytes=MAX_BODIES_REQUEST_BYTES,
+    str_bytes=16,
+    bin_bytes=ID_BYTES,
+    array_len=MAX_BATCH_IDS,
+    map_len=4,
+    depth=2,
+)
+_BODIES_RESPONSE_LIMITS = Limits(
+    envelope_bytes=MAX_BODIES_RESPONSE_BYTES,
+    body_bytes=MAX_BODIES_RESPONSE_BYTES,
+    str_bytes=16,
+    bin_bytes=MAX_ENVELOPE_BYTES,
+    array_len=MAX_BATCH_IDS,
+    map_len=2,
+    depth=2,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEntry:
+    """One log entry a peer may have: its position, kind ("a"/"r"), id and hops.
+
+    ``hops`` is how many trust edges the item crossed to reach the serving node
+    (0: the server is its origin); the receiver stores ``hops + 1``.
+    """
+
+    pos: int
+    kind: str
+    id: bytes
+    hops: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChangesRequest:
+    """ "What may I have after position ``since``?" ``epoch`` is None on a first sync."""
+
+    since: int
+    limit: int
+    epoch: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChangesResponse:
+    """Entries in log order; ``next`` is the cursor to save once they are durable."""
+
+    epoch: bytes
+    entries: tuple[FeedEntry, ...]
+    next: int
+    more: bool
+
+
+@dataclass(frozen=True, slots=True)
+class BodiesRequest:
+    """Envelopes wanted, by log position (within ``epoch``) and/or by id."""
+
+    positions: tuple[int, ...] = ()
+    ids: tuple[bytes, ...] = ()
+    epoch: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BodiesResponse:
+    """Envelope bytes, each to be verified by its kind; missing ones are left out."""
+
+    items: tuple[bytes, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class IdEntry:
+    """One id a peer may have, for the id diff after an epoch change."""
+
+    kind: str
+    id: bytes
+    hops: int
+
+
+@dataclass(frozen=True, slots=True)
+class IdsRequest:
+    """A page of ids greater than ``after`` (None: from the start), sorted by id."""
+
+    after: bytes | None
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class IdsResponse:
+    """A page of ids; ``head`` is the server's last log position when it answered."""
+
+    epoch: bytes
+    head: int
+    entries: tuple[IdEntry, ...]
+    more: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Poke:
+    """ "I stored something new": the receiver pulls now. ``head`` is the poker's last
+    log position, if it wants to say."""
+
+    head: int | None = None
+
+
+_Message = TypeVar("_Message")
+
+
+def _encode(message: _Message, wire: Value, decode: Callable[[bytes], _Message]) -> bytes:
+    """Pack ``wire`` and check it decodes back to ``message``."""
+    try:
+        data = pack(wire)
+    except (TypeError, ValueError, OverflowError):
+        raise LocalProtocolError(f"a {type(message).__name__} field has the wrong type") from None
+    if decode(data) != message:
+        raise LocalProtocolError(f"the {type(message).__name__} does not survive encoding")
+    return data
+
+
+def _read_map(data: bytes, limits: Limits, what: str) -> Reader:
+    value = unpack(data, limits)
+    if not isinstance(value, dict):
+        raise MalformedObject(f"a {what} is a map")
+    return Reader(value, what)
+
+
+def _epoch(r: Reader, key: str, *, optional: bool) -> bytes | None:
+    return r.blob(key, EPOCH_BYTES, optional=optional)
+
+
+def _bool(r: Reader, key: str) -> bool:
+    value = r.raw(key)
+    if not isinstance(value, bool):
+        raise InvalidField(key, "must be true or false")
+    return value
+
+
+def _delta_encode(positions: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(p - q for p, q in zip(positions, (0, *positions), strict=False))
+
+
+def _delta_decode(key: str, deltas: tuple[object, ...]) -> tuple[int, ...]:
+    positions: list[int] = []
+    last = 0
+    for i, delta in enumerate(deltas):
+        if isinstance(delta, bool) or not isinstance(delta, int):
+            raise InvalidField(key, "each position is an integer")
+        if delta < (0 if i == 0 else 1):
+            raise InvalidField(key, "positions must be strictly increasing")
+        last += delta
+        if last > MAX_POS:
+            raise InvalidField(key, f"a position is at most {MAX_POS}")
+        positions.append(last)
+    return tuple(positions)
+
+
+def _entry_fields(key: str, kind: object, id_: object, hops: object) -> tuple[str, bytes, int]:
+    if not isinstance(kind, str) or kind not in FEED_KINDS:
+        raise InvalidField(key, 'an entry\'s kind is "a" (alert) or "r" (retraction)')
+    if not isinstance(id_, bytes) or len(id_) != ID_BYTES:
+        raise InvalidField(key, f"an entry's id is {ID_BYTES} bytes")
+    if isinstance(hops, bool) or not isinstance(hops, int) or not 0 <= hops <= MAX_HOPS:
+        raise InvalidField(key, f"an entry's hops is between 0 and {MAX_HOPS}")
+    return kind, id_, hops
+
+
+# ChangesRequest
+
+
+def decode_changes_request(data: bytes) -> ChangesRequest:
+    """Raises LimitExceeded, MalformedObject or InvalidField."""
+    r = _read_map(data, _SMALL_LIMITS, "changes request")
+    since = r.integer("since", 0, MAX_POS)
+    limit = r.integer("limit", 1, MAX_FEED_ENTRIES)
+    epoch = _epoch(r, "epoch", optional=True)
+    r.finish()
+    return ChangesRequest(since, limit, epoch)
+
+
+def encode_changes_request(message: ChangesRequest) -> bytes:
+    """Raises LocalProtocolError or InvalidField for a request a server would refuse."""
+    wire = {"since": message.since, "limit": message.limit, "epoch": message.epoch}
+    return _encode(message, wire, decode_changes_request)
+
+
+# ChangesResponse
+
+
+def decode_changes_response(data: bytes) -> ChangesResponse:
+    """Raises LimitExceeded, MalformedObject or InvalidField."""
+    r = _read_map(data, _CHANGES_LIMITS, "changes response")
+    epoch = _epoch(r, "epoch", optional=False)
+    raw = r.items("entries", MAX_FEED_ENTRIES)
+    deltas: list[object] = []
+    rest: list[tuple[object, object, object]] = []
+    for item in raw:
+        if not isinstance(item, tuple) or len(item) != 4:
+            raise InvalidField("entries", "each entry is [position, kind, id, hops]")
+        deltas.append(item[0])
+        rest.append((item[1], item[2], item[3]))
+    positions = _delta_decode("entries", tuple(deltas))
+    entries = tuple(
+        FeedEntry(pos, *_entry_fields("entries", *fields))
+        for pos, fields in zip(positions, rest, strict=True)
+    )
+    next_pos = r.integer("next", 0, MAX_POS)
+    if entries and entries[-1].pos > next_pos:
+        raise InvalidField("next", "must not be before the last entry")
+    more = _bool(r, "more")
+    r.finish()
+    assert epoch is not None
+    return ChangesResponse(epoch, entries, next_pos, more)
+
+
+def encode_changes_response(message: ChangesResponse) -> bytes:
+    """Raises LocalProtocolError or InvalidField (entries out of order, too many, ...)."""
+    entries = message.entries
+    deltas = _delta_encode(tuple(e.pos for e in entries))
+    wire = {
+        "epoch": message.epoch,
+        "entries": tuple((d, e.kind, e.id, e.hops) for d, e in zip(deltas, entries, strict=True)),
+        "next": message.next,
+        "more": message.more,
+    }
+    return _encode(message, wire, decode_changes_response)
+
+
+# BodiesRequest
+
+
+def decode_bodies_request(data: bytes) -> BodiesRequest:
+    """Raises LimitExceeded, MalformedObject or InvalidField."""
+    r = _read_map(data, _BODIES_REQUEST_LIMITS, "bodies request")
+    epoch = _epoch(r, "epoch", optional=True)
+    positions = _delta_decode("positions", r.items("positions", MAX_BATCH_IDS))
+    raw_ids = r.items("ids", MAX_BATCH_IDS)
+    r.finish()
+    ids: list[bytes] = []
+    for id_ in raw_ids:
+        if not isinstance(id_, bytes) or len(id_) != ID_BYTES:
+            raise InvalidField("ids", f"each id is {ID_BYTES} bytes")
+        ids.append(id_)
+    if len(set(ids)) != len(ids):
+        raise InvalidField("ids", "must not repeat an id")
+    if not positions and not ids:
+        raise InvalidField("ids", "a bodies request asks for at least one item")
+    if len(positions) + len(ids) > MAX_BATCH_IDS:
+        raise InvalidField("ids", f"a bodies request asks for at most {MAX_BATCH_IDS} items")
+    if positions and epoch is None:
+        raise InvalidField("epoch", "is needed to ask by position")
+    return BodiesRequest(positions, tuple(ids), epoch)
+
+
+def encode_bodies_request(message: BodiesRequest) -> bytes:
+    """Raises LocalProtocolError or InvalidField."""
+    wire = {
+        "epoch": message.epoch,
+        "positions": _delta_encode(message.positions),
+        "ids": message.ids,
+    }
+    return _encode(message, wire, decode_bodies_request)
+
+
+# BodiesResponse
+
+
+def decode_bodies_response(data: bytes) -> BodiesResponse:
+    """Raises LimitExceeded, MalformedObject or InvalidField. Items are not verified."""
+    r = _read_map(data, _BODIES_RESPONSE_LIMITS, "bodies response")
+    raw = r.items("items", MAX_BATCH_IDS)
+    r.finish()
+    items: list[bytes] = []
+    for item in raw:
+        if not isinstance(item, bytes) or not item:
+            raise InvalidField("items", "each item is the bytes of an envelope")
+        items.append(item)
+    return BodiesResponse(tuple(items))
+
+
+def fit_bodies_response(items: Iterable[bytes]) -> BodiesResponse:
+    """The longest leading run of ``items`` that fits one BodiesResponse.
+
+    A server passes the envelopes it found, in the order asked; the requester asks
+    again for any it wanted and did not get.
+    """
+    taken: list[bytes] = []
+    size = _BODIES_RESPONSE_FRAME_BYTES
+    for item in items:
+        size += len(item) + (2 if len(item) < 2**8 else 3 if len(item) < 2**16 else 5)
+        if len(taken) == MAX_BATCH_IDS or size > MAX_BODIES_RESPONSE_BYTES:
+            break
+        taken.append(item)
+    return BodiesResponse(tuple(taken))
+
+
+def encode_bodies_response(message: BodiesResponse) -> bytes:
+    """Raises LimitExceeded if the items are too many or too large together."""
+    return _encode(message, {"items": message.items}, decode_bodies_response)
+
+
+# IdsRequest / IdsResponse
+
+
+def decode_ids_request(data: bytes) -> IdsRequest:
+    """Raises LimitExceeded, MalformedObject or InvalidField."""
+    r = _read_map(data, _SMALL_LIMITS, "ids request")
+    after = r.blob("after", ID_BYTES, optional=True)
+    limit = r.integer("limit", 1, MAX_IDS_PAGE)
+    r.finish()
+    return IdsRequest(after, limit)
+
+
+def encode_ids_request(message: IdsRequest) -> bytes:
+    """Raises LocalProtocolError or InvalidField."""
+    return _encode(message, {"after": message.after, "limit": message.limit}, decode_ids_request)
+
+
+def decode_ids_response(data: bytes) -> IdsResponse:
+    """Raises LimitExceeded, MalformedObject or InvalidField."""
+    r = _read_map(data, _IDS_LIMITS, "ids response")
+    epoch = _epoch(r, "epoch", optional=False)
+    head = r.integer("head", 0, MAX_POS)
+    entries: list[IdEntry] = []
+    for item in r.items("entries", MAX_IDS_PAGE):
+        if not isinstance(item, tuple) or len(item) != 3:
+            raise InvalidField("entries", "each entry is [kind, id, hops]")
+        entry = IdEntry(*_entry_fields("entries", *item))
+        if entries and entry.id <= entries[-1].id:
+            raise InvalidField("entries", "must be sorted by id, without repeats")
+        entries.append(entry)
+    more = _bool(r, "more")
+    r.finish()
+    assert epoch is not None
+    return IdsResponse(epoch, head, tuple(entries), more)
+
+
+def encode_ids_response(message: IdsResponse) -> bytes:
+    """Raises LocalProtocolError or InvalidField."""
+    wire = {
+        "epoch": message.epoch,
+        "head": message.head,
+        "entries": tuple((e.kind, e.id, e.hops) for e in message.entries),
+        "more": message.more,
+    }
+    return _encode(message, wire, decode_ids_response)
+
+
+# Poke
+
+
+def decode_poke(data: bytes) -> Poke:
+    """Raises LimitExceeded, MalformedObject or InvalidField."""
+    r = _read_map(data, _SMALL_LIMITS, "poke")
+    head = r.raw("head")
+    if head is not None and (
+        isinstance(head, bool) or not isinstance(head, int) or not 0 <= head <= MAX_POS
+    ):
+        raise InvalidField("head", f"must be a position between 0 and {MAX_POS}")
+    r.finish()
+    return Poke(head)
+
+
+def encode_poke(message: Poke) -> bytes:
+    """Raises LocalProtocolError or InvalidField."""
+    return _encode(message, {"head": message.head}, decode_poke)
