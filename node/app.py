@@ -24,6 +24,7 @@ from .blinding import Blinder
 from .config import Config
 from .errors import AlreadyRunning, Locked, UsageError
 from .jobs import RETENTION_INTERVAL_S, Jobs
+from .peering import Peering
 from .service import AlertService
 from .settings import Settings
 from .store import Store
@@ -52,6 +53,8 @@ class Node:
         self._unlock_lock = asyncio.Lock()
         self.stopped = asyncio.Event()
         self.web_url = ""
+        self.peering: Peering | None = None
+        self._names: dict[bytes, str] = {}
 
     # --- lifecycle ------------------------------------------------------------
 
@@ -120,11 +123,28 @@ class Node:
                 store, unlocked.signing_key, self.clock, self.blinder, settings, self.peer_names
             )
             self.store = store
+            peering = Peering(
+                self.data_dir,
+                self.config,
+                unlocked.signing_key,
+                unlocked.data_key,
+                store,
+                self.clock,
+                lambda: self.locked,
+            )
+            peering.on_change = self.refresh_peer_names
+            await peering.start()
+            self.peering = peering
+            self.service.on_new_item(peering.new_local_item)
+            await self.refresh_peer_names()
             self.jobs.every("retention", RETENTION_INTERVAL_S, self.run_retention)
             log.info("node unlocked")
 
     async def stop(self) -> None:
         await self.jobs.stop()
+        if self.peering is not None:
+            await self.peering.stop()
+            self.peering = None
         for runner in reversed(self._runners):
             await runner.cleanup()
         self._runners.clear()
@@ -149,10 +169,21 @@ class Node:
         return self.store, self.service, self.settings
 
     def peer_names(self) -> dict[bytes, str]:
+        """Organisation names by node key: this node's and its peers' (cached)."""
+        return self._names
+
+    async def refresh_peer_names(self) -> None:
         names: dict[bytes, str] = {}
+        if self.store is not None:
+            names.update({p.key: p.name for p in await self.store.peers.list()})
         if self.signing_key is not None:
             names[bytes(self.signing_key.verify_key)] = self.config.name
-        return names
+        self._names = names
+
+    def require_peering(self) -> Peering:
+        self.require()
+        assert self.peering is not None
+        return self.peering
 
     async def run_retention(self) -> dict[str, Any]:
         store, _, settings = self.require()
@@ -171,6 +202,7 @@ class Node:
             "key": self.config.key,
             "locked": self.locked,
             "web": self.web_url,
+            "federation": self.peering.url if self.peering else None,
             "jobs": self.jobs.last,
         }
         if self.store is not None:

@@ -1,11 +1,14 @@
-"""Making this node's card (placeholder until protocol/card.py lands)."""
+"""This node's card: the signed line of text admins exchange to pair."""
 
 from __future__ import annotations
 
-from typing import Any
+import nacl.signing
 
-from .config import Config
+from protocol.card import make_card
 
 
-def make_card_text(cfg: Config, signing_key: Any, fingerprint: bytes, now: int) -> str:
-    return f"alertnode-card-pending:{cfg.key}"
+def make_card_text(
+    name: str, url: str, signing_key: nacl.signing.SigningKey, fingerprint: bytes | None, now: int
+) -> str:
+    """The card for this node, signed at ``now``, valid for the protocol's default year."""
+    return make_card(signing_key, name, (url,), fingerprint, now).to_text()

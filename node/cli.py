@@ -95,7 +95,11 @@ async def _init(args: argparse.Namespace) -> int:
             if passphrase is None
             else ""
         )
-        + f"\nNode card (give this to organisations you pair with):\n{result['card']}\n"
+        + (
+            f"\nNode card (give this to organisations you pair with):\n{result['card']}\n"
+            if result["card"]
+            else "\nThe node card is shown by 'alertnode card' once the node runs.\n"
+        )
         f"\nFirst admin invite code: {result['invite']}\n"
         f"\nStart it with: alertnode run --data {result['data']}\n"
     )
@@ -348,14 +352,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--role", default="member", choices=("member", "caseworker", "admin"))
     p.add_argument("--days", type=int, help="days the code stays valid")
-    # Each area registers its own commands (peer, sync, pair, backup, wipe, demo, ...).
-    for register in EXTENSIONS:
-        register(sub)
+    # Each area registers its own commands.
+    from . import cli_federation
+
+    cli_federation.register(sub)
     return parser
-
-
-# Functions that add more subcommands: register(subparsers) -> None.
-EXTENSIONS: list[Callable[[Any], None]] = []
 
 
 def main(argv: list[str] | None = None) -> int:

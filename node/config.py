@@ -31,6 +31,7 @@ class Config:
     region: str
     key: str  # the node's public key, hex
     allow_http: bool = False  # plain HTTP between nodes, loopback only (tests)
+    socks_proxy: str = ""  # socks5://HOST:PORT for onion peers (Tor)
 
 
 def parse_hostport(text: str, what: str) -> tuple[str, int]:

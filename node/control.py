@@ -164,6 +164,8 @@ async def _dispatch(request: web.Request) -> web.Response:
 
 
 def control_app(node: Node) -> web.Application:
+    from . import control_federation  # noqa: F401  (registers its commands)
+
     app = web.Application(client_max_size=MAX_REQUEST_BYTES)
     app[NODE_KEY] = node
     app.router.add_post("/v1/{name}", _dispatch)

@@ -25,14 +25,14 @@ _REGION_RE = re.compile(r"^([A-Z]{2}(-[A-Z0-9]{1,6}){0,2})?$")
 
 
 def _validate(
-    name: str, web: str, fed: str, public_url: str | None, region: str
+    name: str, web: str, fed: str, public_url: str | None, region: str, allow_http: bool
 ) -> tuple[str, str]:
     name = name.strip()
     if not 1 <= len(name) <= 80 or any(not ch.isprintable() for ch in name):
         raise UsageError("--name must be 1 to 80 printable characters")
     config_mod.parse_hostport(web, "--web")
     config_mod.parse_hostport(fed, "--fed")
-    url = public_url or f"https://{fed}"
+    url = public_url or f"{'http' if allow_http else 'https'}://{fed}"
     if not re.match(r"^(https|http)://[^\s/]+(/[^\s]*)?$", url):
         raise UsageError("--public-url must be a URL like https://node.example.org:8443")
     if not _REGION_RE.match(region.upper()):
@@ -52,7 +52,7 @@ async def init_node(
     allow_http: bool = False,
 ) -> dict[str, Any]:
     """Create a node in ``data``. Raises UsageError or AlreadyInitialised."""
-    name, url = _validate(name, web, fed, public_url, region)
+    name, url = _validate(name, web, fed, public_url, region, allow_http)
     if passphrase is not None:
         keystore.check_passphrase_strength(passphrase)
     if (data / config_mod.CONFIG_FILE).exists() or (data / keystore.KEYSTORE_FILE).exists():
@@ -94,7 +94,8 @@ async def init_node(
     return {
         "data": str(data),
         "key": cfg.key,
-        "card": card_text(data, cfg, unlocked.signing_key),
+        # With port 0 the port is chosen at start, so the card comes from the running node.
+        "card": None if url.endswith(":0") else card_text(data, cfg, unlocked.signing_key),
         "invite": invite,
         "web": web,
         "fed": fed,
@@ -105,7 +106,8 @@ def card_text(data: Path, cfg: Config, signing_key: Any) -> str:
     """This node's card as one line of text (signed now, valid for a year)."""
     from .cards import make_card_text
 
-    return make_card_text(cfg, signing_key, tls.fingerprint(data), int(time.time()))
+    fingerprint = None if cfg.public_url.startswith("http://") else tls.fingerprint(data)
+    return make_card_text(cfg.name, cfg.public_url, signing_key, fingerprint, int(time.time()))
 
 
 async def read_card(data: Path) -> dict[str, Any]:

@@ -43,7 +43,7 @@ async def make_node(short_tmp: Path) -> AsyncIterator[NodeFactory]:
             public_url=None,
             region=region,
             passphrase=passphrase,  # type: ignore[arg-type]
-            allow_http=True,
+            allow_http=bool(kw.pop("allow_http", False)),
         )
         node = Node(data, config_mod.load(data), **kw)  # type: ignore[arg-type]
         await node.start(passphrase)  # type: ignore[arg-type]

@@ -9,6 +9,8 @@ columns hold keyed tags.
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import aiosqlite
@@ -17,6 +19,8 @@ from protocol.alert import VerifiedAlert, VerifiedRetraction
 
 from ..crypto import RowCrypto
 from .db import Database
+
+EPOCH_BYTES = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,22 +251,67 @@ class AlertStore:
         )
         return [StoredAlert(r[0], r[1], r[2], r[3], self._open_alert(r[0], r[4])) for r in rows]
 
+    _FEED_SELECT = (
+        "SELECT l.pos, l.kind, l.id,"
+        " COALESCE(a.origin, r.origin), COALESCE(a.hops, r.hops),"
+        " COALESCE(a.max_hops, ra.max_hops, 0), COALESCE(a.tlp, ra.tlp, 'RED'),"
+        " COALESCE(a.received_from, r.received_from), COALESCE(a.expires, r.expires, 0),"
+        " COALESCE(r.alert_id, l.id)"
+        " FROM log l"
+        " LEFT JOIN alerts a ON l.kind = 'a' AND a.id = l.id"
+        " LEFT JOIN retractions r ON l.kind = 'r' AND r.id = l.id"
+        " LEFT JOIN alerts ra ON ra.id = r.alert_id"
+    )
+
     async def feed(self, since: int, limit: int) -> list[FeedRow]:
         """Log entries after ``since``, in log order (unfiltered; callers filter)."""
         rows = await self._db.fetchall(
-            "SELECT l.pos, l.kind, l.id,"
-            " COALESCE(a.origin, r.origin), COALESCE(a.hops, r.hops),"
-            " COALESCE(a.max_hops, ra.max_hops, 0), COALESCE(a.tlp, ra.tlp, 'CLEAR'),"
-            " COALESCE(a.received_from, r.received_from), COALESCE(a.expires, r.expires),"
-            " COALESCE(r.alert_id, l.id)"
-            " FROM log l"
-            " LEFT JOIN alerts a ON l.kind = 'a' AND a.id = l.id"
-            " LEFT JOIN retractions r ON l.kind = 'r' AND r.id = l.id"
-            " LEFT JOIN alerts ra ON ra.id = r.alert_id"
-            " WHERE l.pos > ? ORDER BY l.pos LIMIT ?",
-            (since, limit),
+            self._FEED_SELECT + " WHERE l.pos > ? ORDER BY l.pos LIMIT ?", (since, limit)
         )
         return [FeedRow(*r) for r in rows]
+
+    async def rows_at(self, positions: Sequence[int]) -> list[FeedRow]:
+        """The log entries at ``positions`` (those that still exist)."""
+        if not positions:
+            return []
+        marks = ",".join("?" * len(positions))
+        rows = await self._db.fetchall(
+            self._FEED_SELECT + f" WHERE l.pos IN ({marks}) ORDER BY l.pos", tuple(positions)
+        )
+        return [FeedRow(*r) for r in rows]
+
+    async def rows_by_id(self, ids: Sequence[bytes]) -> list[FeedRow]:
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        rows = await self._db.fetchall(
+            self._FEED_SELECT + f" WHERE l.id IN ({marks}) ORDER BY l.pos", tuple(ids)
+        )
+        return [FeedRow(*r) for r in rows]
+
+    async def ids_after(self, after: bytes | None, limit: int) -> list[FeedRow]:
+        """Log entries in id order after ``after`` (for the id-diff after an epoch change)."""
+        rows = await self._db.fetchall(
+            self._FEED_SELECT + " WHERE l.id > ? ORDER BY l.id LIMIT ?", (after or b"", limit)
+        )
+        return [FeedRow(*r) for r in rows]
+
+    async def epoch(self) -> bytes:
+        """The feed epoch: a new one whenever the log is reset (a restore from backup)."""
+        row = await self._db.fetchone("SELECT value FROM meta WHERE name = 'epoch'")
+        if row is not None:
+            return bytes(row[0])
+        return await self.new_epoch()
+
+    async def new_epoch(self) -> bytes:
+        epoch = secrets.token_bytes(EPOCH_BYTES)
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO meta (name, value) VALUES ('epoch', ?)"
+                " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                (epoch,),
+            )
+        return epoch
 
     async def last_pos(self) -> int:
         row = await self._db.fetchone("SELECT COALESCE(MAX(pos), 0) FROM log")

@@ -1,0 +1,92 @@
+"""Peers and the trust policy: who we serve what, and what we accept from whom.
+
+Rule: an alert travels only along trust edges and only while its hop count stays
+within the limit its origin chose; TLP:RED never leaves; nothing is served back to
+its origin or to the peer it came from; a suspended peer gets nothing and gives
+nothing. Every such decision is one of the pure functions here, so each has its own
+test.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from protocol.limits import MAX_HOPS
+
+ACCEPT_MODES = ("none", "direct", "relay")
+
+
+@dataclass(frozen=True, slots=True)
+class Peer:
+    key: bytes
+    name: str
+    urls: tuple[str, ...]
+    fingerprint: bytes | None
+    accept: str = "relay"
+    share: bool = True
+    suspended: bool = False
+    proxy: str | None = None
+    cursor: int = 0
+    epoch: bytes | None = None
+
+    @property
+    def short(self) -> str:
+        """A short, loggable peer id (a key prefix, not the key)."""
+        return self.key.hex()[:8]
+
+
+class Entry(Protocol):
+    """What the serving side knows of one feed entry."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def origin(self) -> bytes: ...
+    @property
+    def hops(self) -> int: ...
+    @property
+    def max_hops(self) -> int: ...
+    @property
+    def tlp(self) -> str: ...
+    @property
+    def received_from(self) -> bytes | None: ...
+    @property
+    def expires(self) -> int: ...
+
+
+def may_serve(peer: Peer, entry: Entry, now: int) -> bool:
+    """Whether ``peer`` is entitled to ``entry`` (an alert 'a' or retraction 'r')."""
+    if peer.suspended or not peer.share:
+        return False
+    if entry.expires <= now or entry.origin == peer.key or entry.received_from == peer.key:
+        return False
+    if entry.tlp == "RED":
+        return False
+    # A retraction goes wherever its alert could go.
+    return entry.hops + 1 <= entry.max_hops
+
+
+def may_pull(peer: Peer) -> bool:
+    return not peer.suspended and peer.accept != "none"
+
+
+def may_accept_alert(peer: Peer, origin: bytes, own_key: bytes) -> bool:
+    """Accept-policy on receipt: none, direct (only what the peer originated), relay."""
+    if peer.suspended or origin == own_key:
+        return False
+    if peer.accept == "direct":
+        return origin == peer.key
+    return peer.accept == "relay"
+
+
+def received_hops(peer: Peer, origin: bytes, claimed_hops: int) -> int:
+    """Our distance from the origin when ``peer`` says it holds an item at ``claimed_hops``.
+
+    A peer that is the origin is one hop away. Any other peer is at least one hop from
+    the origin, so we are at least two, whatever it claims: a relay that lies about
+    hops can reset the count only to itself, never below.
+    """
+    if origin == peer.key:
+        return 1
+    return min(max(claimed_hops + 1, 2), MAX_HOPS + 1)

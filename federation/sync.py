@@ -1,0 +1,337 @@
+"""Sync: pulling each peer's changes feed, and poking peers when we have news.
+
+Rule: each peer has its own worker (its own pokes, timer, backoff and in-flight
+request), so a slow or dead peer never delays another. A pull asks for ids first and
+fetches only bodies this node lacks, in bounded batches; every body is verified
+before it is stored; the cursor is saved only after the batch it covers is durable.
+Ingest is idempotent on id, so a repeated or overlapping pull changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+import nacl.signing
+
+from protocol import feed
+from protocol.alert import verify_alert, verify_retraction
+from protocol.errors import ProtocolError
+from protocol.signing import parse_envelope
+
+from .clock import Clock
+from .errors import FederationError
+from .interfaces import FeedStore, PeerStore
+from .peers import Peer, may_accept_alert, may_pull, received_hops
+from .transport import Transport
+
+log = logging.getLogger(__name__)
+
+SYNC_INTERVAL_S = 300.0
+SYNC_JITTER = 0.2
+MAX_BACKOFF_S = 3600.0
+FIRST_BACKOFF_S = 5.0
+MAX_PAGES_PER_PULL = 1000
+POKE_TIMEOUT_S = 5.0
+
+
+@dataclass
+class PullResult:
+    peer: str
+    stored: int = 0
+    refused: int = 0
+    known: int = 0
+    bodies: int = 0
+    pages: int = 0
+    error: str | None = None
+    refusals: list[str] = field(default_factory=list)
+
+
+class Syncer:
+    """Owns one worker per peer; pulls on pokes, on a jittered timer and on demand."""
+
+    def __init__(
+        self,
+        key: nacl.signing.SigningKey,
+        store: FeedStore,
+        peers: PeerStore,
+        transport: Transport,
+        clock: Clock,
+        on_stored: Callable[[Peer], Awaitable[None]],
+        *,
+        interval_s: float = SYNC_INTERVAL_S,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._key = key
+        self._own = bytes(key.verify_key)
+        self._store = store
+        self._peers = peers
+        self._transport = transport
+        self._clock = clock
+        self._on_stored = on_stored
+        self._interval_s = interval_s
+        self._rng = rng or random.Random()
+        self._wake: dict[bytes, asyncio.Event] = {}
+        self._poke_out: dict[bytes, asyncio.Event] = {}
+        self._locks: dict[bytes, asyncio.Lock] = {}
+        self._tasks: dict[bytes, list[asyncio.Task[None]]] = {}
+        # Called with (peer key, item id) for every body received: benchmarks and
+        # tests count bodies per edge with it.
+        self.observer: Callable[[bytes, bytes], None] | None = None
+
+    # --- workers ------------------------------------------------------------------
+
+    async def start(self) -> None:
+        for peer in await self._peers.list():
+            self.ensure_worker(peer.key)
+
+    def ensure_worker(self, key: bytes) -> None:
+        if key in self._tasks:
+            return
+        self._wake[key] = asyncio.Event()
+        self._poke_out[key] = asyncio.Event()
+        self._locks[key] = asyncio.Lock()
+        loop = asyncio.get_running_loop()
+        self._tasks[key] = [
+            loop.create_task(self._pull_worker(key), name=f"pull-{key.hex()[:8]}"),
+            loop.create_task(self._poke_worker(key), name=f"poke-{key.hex()[:8]}"),
+        ]
+        self._wake[key].set()  # pull once at start
+
+    async def stop_worker(self, key: bytes) -> None:
+        for task in self._tasks.pop(key, []):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._wake.pop(key, None)
+        self._poke_out.pop(key, None)
+        self._locks.pop(key, None)
+
+    async def stop(self) -> None:
+        for key in list(self._tasks):
+            await self.stop_worker(key)
+
+    def _delay(self, failures: int) -> float:
+        if failures:
+            base: float = min(MAX_BACKOFF_S, FIRST_BACKOFF_S * 2.0 ** (failures - 1))
+        else:
+            base = self._interval_s
+        jitter: float = self._rng.uniform(-SYNC_JITTER, SYNC_JITTER)
+        return base * (1 + jitter)
+
+    async def _pull_worker(self, key: bytes) -> None:
+        failures = 0
+        wake = self._wake[key]
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout=self._delay(failures))
+            wake.clear()
+            peer = await self._peers.get(key)
+            if peer is None:
+                return
+            if not may_pull(peer):
+                continue
+            try:
+                result = await self.pull(peer)
+            except Exception:
+                log.exception("pull from peer %s failed", peer.short)
+                failures += 1
+                continue
+            failures = failures + 1 if result.error else 0
+
+    async def _poke_worker(self, key: bytes) -> None:
+        wanted = self._poke_out[key]
+        while True:
+            await wanted.wait()
+            wanted.clear()
+            peer = await self._peers.get(key)
+            if peer is None:
+                return
+            if peer.suspended or not peer.share:
+                continue
+            try:
+                await asyncio.wait_for(
+                    self._transport.post(peer, "/poke", feed.encode_poke(feed.Poke()), 64),
+                    timeout=POKE_TIMEOUT_S,
+                )
+            except (FederationError, TimeoutError) as exc:
+                log.info("poke to peer %s failed: %s", peer.short, exc)
+
+    def wake(self, key: bytes) -> None:
+        """Pull from ``key`` as soon as its worker is free (a poke arrived)."""
+        event = self._wake.get(key)
+        if event is not None:
+            event.set()
+
+    def poke(self, key: bytes) -> None:
+        """Tell one peer we have something for it (e.g. after resuming it)."""
+        event = self._poke_out.get(key)
+        if event is not None:
+            event.set()
+
+    def poke_all(self, exclude: bytes | None = None) -> None:
+        """Tell every peer we share with that we have something new."""
+        for key, event in self._poke_out.items():
+            if key != exclude:
+                event.set()
+
+    async def sync_all(self) -> list[PullResult]:
+        """Pull from every peer now, concurrently; one failure does not stop the others."""
+        peers = [p for p in await self._peers.list() if may_pull(p)]
+        return list(await asyncio.gather(*(self.pull(p) for p in peers)))
+
+    # --- one pull -----------------------------------------------------------------
+
+    async def pull(self, peer: Peer) -> PullResult:
+        """Pull everything new from ``peer``. Errors are recorded, not raised."""
+        lock = self._locks.setdefault(peer.key, asyncio.Lock())
+        async with lock:
+            result = PullResult(peer.short)
+            fresh = await self._peers.get(peer.key)
+            if fresh is None:
+                result.error = "no longer a peer"
+                return result
+            try:
+                await self._pull(fresh, result)
+            except (FederationError, ProtocolError) as exc:
+                result.error = str(exc)
+                await self._peers.record_error(peer.key, result.error, self._clock.now())
+                log.info("sync with peer %s failed: %s", peer.short, result.error)
+            if result.stored:
+                await self._on_stored(fresh)
+            return result
+
+    async def _pull(self, peer: Peer, result: PullResult) -> None:
+        cursor, epoch = peer.cursor, peer.epoch
+        for _ in range(MAX_PAGES_PER_PULL):
+            request = feed.ChangesRequest(cursor, feed.MAX_FEED_ENTRIES, epoch)
+            raw = await self._transport.post(
+                peer,
+                "/changes",
+                feed.encode_changes_request(request),
+                feed.MAX_CHANGES_RESPONSE_BYTES,
+            )
+            response = feed.decode_changes_response(raw)
+            result.pages += 1
+            if epoch is not None and response.epoch != epoch:
+                cursor = await self._resync_by_ids(peer, result)
+                epoch = response.epoch
+                await self._save(peer, epoch, cursor, result, response.next)
+                continue
+            epoch = response.epoch
+            entries = list(response.entries)
+            known = await self._store.known_ids([e.id for e in entries])
+            missing = [e for e in entries if e.id not in known]
+            result.known += len(entries) - len(missing)
+            for start in range(0, len(missing), feed.MAX_BATCH_IDS):
+                batch = missing[start : start + feed.MAX_BATCH_IDS]
+                request_b = feed.BodiesRequest(positions=tuple(e.pos for e in batch), epoch=epoch)
+                await self._fetch_and_store(peer, request_b, {e.id: e.hops for e in batch}, result)
+            cursor = max(cursor, response.next)
+            await self._save(peer, epoch, cursor, result, cursor)
+            if not response.more:
+                return
+
+    async def _resync_by_ids(self, peer: Peer, result: PullResult) -> int:
+        """The peer's log was reset: list its ids, fetch only the unknown ones."""
+        after: bytes | None = None
+        head: int | None = None
+        for _ in range(MAX_PAGES_PER_PULL):
+            raw = await self._transport.post(
+                peer,
+                "/ids",
+                feed.encode_ids_request(feed.IdsRequest(after, feed.MAX_IDS_PAGE)),
+                feed.MAX_IDS_RESPONSE_BYTES,
+            )
+            page = feed.decode_ids_response(raw)
+            result.pages += 1
+            if head is None:
+                head = page.head
+            entries = list(page.entries)
+            known = await self._store.known_ids([e.id for e in entries])
+            missing = [e for e in entries if e.id not in known]
+            result.known += len(entries) - len(missing)
+            for start in range(0, len(missing), feed.MAX_BATCH_IDS):
+                batch = missing[start : start + feed.MAX_BATCH_IDS]
+                request = feed.BodiesRequest(ids=tuple(e.id for e in batch))
+                await self._fetch_and_store(peer, request, {e.id: e.hops for e in batch}, result)
+            if not page.more or not entries:
+                break
+            after = entries[-1].id
+        return head or 0
+
+    async def _fetch_and_store(
+        self, peer: Peer, request: feed.BodiesRequest, hops: dict[bytes, int], result: PullResult
+    ) -> None:
+        raw = await self._transport.post(
+            peer, "/bodies", feed.encode_bodies_request(request), feed.MAX_BODIES_RESPONSE_BYTES
+        )
+        items = feed.decode_bodies_response(raw).items
+        result.bodies += len(items)
+        if self.observer is not None:
+            for item in items:
+                self.observer(peer.key, parse_envelope(item).id)
+        await self._ingest(peer, items, hops, result)
+
+    async def _ingest(
+        self, peer: Peer, items: Sequence[bytes], hops: dict[bytes, int], result: PullResult
+    ) -> None:
+        now = self._clock.now()
+        for data in items:
+            try:
+                env = parse_envelope(data)
+                claimed = hops.get(env.id)
+                if claimed is None:
+                    raise FederationError("the peer sent something that was not asked for")
+                if env.kind.value == "alert":
+                    alert = verify_alert(data, now)
+                    origin = alert.body.origin
+                    if not may_accept_alert(peer, origin, self._own):
+                        raise FederationError("not accepted from this peer by the trust list")
+                    if await self._store.is_blocked(origin):
+                        raise FederationError("its origin is blocked")
+                    our_hops = received_hops(peer, origin, claimed)
+                    if our_hops > alert.body.hops:
+                        raise FederationError("it travelled further than its hop limit")
+                    stored = await self._store.put_alert(
+                        alert, hops=our_hops, received_from=peer.key, now=now
+                    )
+                elif env.kind.value == "retraction":
+                    retraction = verify_retraction(data, now)
+                    origin = retraction.body.origin
+                    if origin == self._own:
+                        raise FederationError("a retraction of our own alert from a peer")
+                    stored = await self._store.put_retraction(
+                        retraction,
+                        hops=received_hops(peer, origin, claimed),
+                        received_from=peer.key,
+                        now=now,
+                    )
+                else:
+                    raise FederationError("not an alert or retraction")
+            except (ProtocolError, FederationError) as exc:
+                result.refused += 1
+                if len(result.refusals) < 10:
+                    result.refusals.append(str(exc))
+                log.info("refused an item from peer %s: %s", peer.short, exc)
+                continue
+            if stored:
+                result.stored += 1
+            else:
+                result.known += 1
+
+    async def _save(
+        self, peer: Peer, epoch: bytes, cursor: int, result: PullResult, head: int
+    ) -> None:
+        await self._peers.save_progress(
+            peer.key,
+            epoch=epoch,
+            cursor=cursor,
+            received=result.stored,
+            lag=max(0, head - cursor),
+            now=self._clock.now(),
+        )

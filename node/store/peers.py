@@ -1,0 +1,194 @@
+"""The trust list: peers, their sync progress, and the origin block list.
+
+Rule: a peer's card (name, URLs, certificate fingerprint) is sealed; only its key,
+the admin's policy and sync counters are in the clear, which is what the federation
+server needs to authenticate a caller without decrypting anything per request.
+"""
+
+from __future__ import annotations
+
+import builtins
+import sqlite3
+from typing import Any
+
+import msgpack
+
+from federation.peers import ACCEPT_MODES, Peer
+
+from ..crypto import RowCrypto
+from ..errors import NotFound, UsageError
+from .db import Database
+
+_COLUMNS = (
+    "key, card_enc, accept, share, suspended, proxy, cursor, epoch,"
+    " last_sync, items_received, lag, last_error, added"
+)
+
+
+class PeerStore:
+    def __init__(self, db: Database, crypto: RowCrypto) -> None:
+        self._db = db
+        self._crypto = crypto
+
+    def _name_tag(self, name: str) -> bytes:
+        return self._crypto.tag("peer-name", name.strip().casefold().encode())
+
+    def _seal_card(self, key: bytes, name: str, urls: tuple[str, ...], fp: bytes | None) -> bytes:
+        doc = msgpack.packb({"name": name, "urls": list(urls), "tls": fp}, use_bin_type=True)
+        return self._crypto.seal("peers", "card", key, doc)
+
+    def _row(self, row: sqlite3.Row) -> tuple[Peer, dict[str, Any]]:
+        card = msgpack.unpackb(self._crypto.open("peers", "card", row[0], row[1]), raw=False)
+        peer = Peer(
+            key=row[0],
+            name=card["name"],
+            urls=tuple(card["urls"]),
+            fingerprint=card["tls"],
+            accept=row[2],
+            share=bool(row[3]),
+            suspended=bool(row[4]),
+            proxy=row[5],
+            cursor=row[6],
+            epoch=row[7],
+        )
+        stats = {
+            "last_sync": row[8],
+            "items_received": row[9],
+            "lag": row[10],
+            "last_error": row[11],
+            "added": row[12],
+        }
+        return peer, stats
+
+    async def add(
+        self,
+        key: bytes,
+        name: str,
+        urls: tuple[str, ...],
+        fingerprint: bytes | None,
+        *,
+        accept: str,
+        share: bool,
+        proxy: str | None,
+        now: int,
+    ) -> Peer:
+        """Add a peer, or update the card of a known one (keeping its policy and cursor)."""
+        if accept not in ACCEPT_MODES:
+            raise UsageError(f"--accept is one of {', '.join(ACCEPT_MODES)}")
+        sealed = self._seal_card(key, name, urls, fingerprint)
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO peers (key, name_tag, card_enc, accept, share, proxy, added)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET name_tag = excluded.name_tag,"
+                " card_enc = excluded.card_enc",
+                (key, self._name_tag(name), sealed, accept, int(share), proxy, now),
+            )
+        peer = await self.get(key)
+        assert peer is not None
+        return peer
+
+    async def get(self, key: bytes) -> Peer | None:
+        row = await self._db.fetchone(f"SELECT {_COLUMNS} FROM peers WHERE key = ?", (key,))  # noqa: S608
+        return None if row is None else self._row(row)[0]
+
+    async def list(self) -> list[Peer]:
+        return [p for p, _ in await self.list_with_stats()]
+
+    async def list_with_stats(self) -> builtins.list[tuple[Peer, dict[str, Any]]]:
+        rows = await self._db.fetchall(f"SELECT {_COLUMNS} FROM peers ORDER BY added, key")  # noqa: S608
+        return [self._row(r) for r in rows]
+
+    async def find(self, key_or_name: str) -> Peer:
+        """A peer by its key (hex, or a unique prefix of 8+ characters) or its name.
+
+        Raises NotFound or UsageError (ambiguous).
+        """
+        text = key_or_name.strip()
+        row = await self._db.fetchone(
+            f"SELECT {_COLUMNS} FROM peers WHERE name_tag = ?",  # noqa: S608
+            (self._name_tag(text),),
+        )
+        if row is not None:
+            return self._row(row)[0]
+        lowered = text.lower()
+        if len(lowered) >= 8 and all(c in "0123456789abcdef" for c in lowered):
+            matches = [p for p in await self.list() if p.key.hex().startswith(lowered)]
+            if len(matches) == 1:
+                return matches[0]
+            if len(matches) > 1:
+                raise UsageError("that key prefix matches more than one peer; give more of it")
+        raise NotFound("no peer has that name or key; see 'alertnode peer list'")
+
+    async def set_policy(
+        self,
+        key: bytes,
+        *,
+        accept: str | None = None,
+        share: bool | None = None,
+        suspended: bool | None = None,
+        proxy: str | None = None,
+    ) -> None:
+        if accept is not None and accept not in ACCEPT_MODES:
+            raise UsageError(f"--accept is one of {', '.join(ACCEPT_MODES)}")
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "UPDATE peers SET accept = COALESCE(?, accept), share = COALESCE(?, share),"
+                " suspended = COALESCE(?, suspended), proxy = COALESCE(?, proxy) WHERE key = ?",
+                (
+                    accept,
+                    None if share is None else int(share),
+                    None if suspended is None else int(suspended),
+                    proxy,
+                    key,
+                ),
+            )
+
+    async def remove(self, key: bytes) -> None:
+        async with self._db.transaction() as conn:
+            cur = await conn.execute("DELETE FROM peers WHERE key = ?", (key,))
+            if cur.rowcount == 0:
+                raise NotFound("no such peer")
+        await self._db.checkpoint()
+
+    async def save_progress(
+        self, key: bytes, *, epoch: bytes, cursor: int, received: int, lag: int, now: int
+    ) -> None:
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "UPDATE peers SET epoch = ?, cursor = ?, items_received = items_received + ?,"
+                " lag = ?, last_sync = ?, last_error = NULL WHERE key = ?",
+                (epoch, cursor, received, lag, now, key),
+            )
+
+    async def record_error(self, key: bytes, error: str, now: int) -> None:
+        async with self._db.transaction() as conn:
+            await conn.execute("UPDATE peers SET last_error = ? WHERE key = ?", (error[:300], key))
+
+    async def replace_key(self, old: bytes, new: bytes) -> None:
+        """A peer rotated its key: move its row (policy, cursor) to the new key."""
+        row = await self._db.fetchone(f"SELECT {_COLUMNS} FROM peers WHERE key = ?", (old,))  # noqa: S608
+        if row is None:
+            raise NotFound("no such peer")
+        peer, _ = self._row(row)
+        sealed = self._seal_card(new, peer.name, peer.urls, peer.fingerprint)
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "UPDATE peers SET key = ?, card_enc = ? WHERE key = ?", (new, sealed, old)
+            )
+
+    # --- origin block list ------------------------------------------------------
+
+    async def block_origin(self, origin: bytes, now: int) -> None:
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "INSERT OR IGNORE INTO blocked_origins (origin, created) VALUES (?, ?)",
+                (origin, now),
+            )
+
+    async def unblock_origin(self, origin: bytes) -> None:
+        async with self._db.transaction() as conn:
+            await conn.execute("DELETE FROM blocked_origins WHERE origin = ?", (origin,))
+
+    async def blocked_origins(self) -> builtins.list[bytes]:
+        return [r[0] for r in await self._db.fetchall("SELECT origin FROM blocked_origins")]

@@ -1,0 +1,143 @@
+"""Federation between real in-process nodes: HTTPS on loopback, real SQLite files."""
+
+from __future__ import annotations
+
+import random
+
+from node.app import Node
+from tests.conftest import NodeFactory
+from tests.federation.nodes import count_bodies, draft, eventually, has_alert, pair
+
+
+async def caught_up(node: Node, peer_name: str) -> bool:
+    """``node`` has read ``peer_name``'s whole feed, without a sync error."""
+    peers = {p["name"]: p for p in await node.require_peering().list_peers()}
+    return peers[peer_name]["lag"] == 0 and not peers[peer_name]["last_error"]
+
+
+async def chain(make_node: NodeFactory) -> tuple[Node, Node, Node]:
+    a, b, c = [await make_node(name) for name in ("A", "B", "C")]
+    await pair(a, b)
+    await pair(b, c)
+    return a, b, c
+
+
+async def test_hops_limit_along_a_chain(make_node: NodeFactory) -> None:
+    a, b, c = await chain(make_node)
+    far = await a.require()[1].publish(draft(1, hops=2, phone="07700 900123"))
+    near = await a.require()[1].publish(draft(2, hops=1))
+    local = await a.require()[1].publish(draft(3, hops=0))
+    red = await a.require()[1].publish(draft(4, hops=2, tlp="RED"))
+    await eventually(lambda: has_alert(c, far))
+    assert await has_alert(b, near)
+    # Give a late relay every chance before asserting absence.
+    await b.require_peering().sync_now()
+    await c.require_peering().sync_now()
+    assert not await has_alert(c, near)
+    assert not await has_alert(b, local) and not await has_alert(b, red)
+    result = await c.require()[1].check("phone", "+44 7700 900123")
+    assert (result["matches"], result["organisations"], result["max_danger"]) == (1, 1, 3)
+    assert result["alerts"][0]["organisation"] == "another organisation"
+    result = await b.require()[1].check("phone", "+44 7700 900123")
+    assert result["alerts"][0]["organisation"] == "A"
+
+
+async def test_retraction_travels_and_no_resurrection(make_node: NodeFactory) -> None:
+    a, b, c = await chain(make_node)
+    service = a.require()[1]
+    alert_id = await service.publish(draft(1, hops=2))
+    await eventually(lambda: has_alert(c, alert_id))
+    await service.retract(alert_id, "mistaken")
+
+    async def gone() -> bool:
+        return not await has_alert(b, alert_id) and not await has_alert(c, alert_id)
+
+    await eventually(gone)
+    # A peer that offers the alert again (a late copy) does not bring it back.
+    store_c = c.require()[0]
+    envelope = None
+    assert not await has_alert(c, alert_id)
+    await b.require_peering().sync_now()
+    await c.require_peering().sync_now()
+    assert not await has_alert(c, alert_id)
+    assert envelope is None and (await store_c.alerts.counts(c.clock.now()))["retractions"] == 1
+
+
+async def test_superseding_alert_replaces_everywhere(make_node: NodeFactory) -> None:
+    a, b, c = await chain(make_node)
+    service = a.require()[1]
+    old = await service.publish(draft(1, hops=2))
+    await eventually(lambda: has_alert(c, old))
+    new = await service.publish(draft(2, hops=2, supersedes=old))
+    await eventually(lambda: has_alert(c, new))
+    assert not await has_alert(b, old) and not await has_alert(c, old)
+
+
+async def test_suspended_and_removed_peers(make_node: NodeFactory) -> None:
+    a, b, _ = await chain(make_node)
+    pa = a.require_peering()
+    b_key = bytes.fromhex(b.config.key)
+    await pa.set_peer(b.config.key, suspended=True)
+    hidden = await a.require()[1].publish(draft(1))
+    results = await b.require_peering().sync_now()
+    assert any(r["error"] and "403" in r["error"] for r in results)
+    assert not await has_alert(b, hidden)
+    peers = {p["key"]: p for p in await b.require_peering().list_peers()}
+    assert peers[a.config.key]["last_error"]
+    await pa.set_peer(b.config.key, suspended=False)
+    await eventually(lambda: has_alert(b, hidden))
+    # B removes A with purge: everything A originated is gone from B.
+    result = await b.require_peering().remove_peer("A", purge=True)
+    assert result["purged"] >= 1 and not await has_alert(b, hidden)
+    assert await b.require()[0].peers.get(bytes.fromhex(a.config.key)) is None
+    assert b_key  # B's key stays valid for A, but B no longer pulls from A
+
+
+async def test_accept_direct_refuses_relayed_alerts(make_node: NodeFactory) -> None:
+    a, b, c = await chain(make_node)
+    await c.require_peering().set_peer("B", accept="direct")
+    relayed = await a.require()[1].publish(draft(1, hops=3))
+    own = await b.require()[1].publish(draft(2, hops=1))
+    await eventually(lambda: has_alert(c, own))
+    await eventually(lambda: has_alert(b, relayed))
+    await c.require_peering().sync_now()
+    assert await caught_up(c, "B")
+    assert not await has_alert(c, relayed)
+
+
+async def test_blocked_origin_is_dropped_whoever_brings_it(make_node: NodeFactory) -> None:
+    a, b, c = await chain(make_node)
+    await c.require()[0].peers.block_origin(bytes.fromhex(a.config.key), c.clock.now())
+    blocked = await a.require()[1].publish(draft(1, hops=3))
+    await eventually(lambda: has_alert(b, blocked))
+    await c.require_peering().sync_now()
+    assert await caught_up(c, "B")
+    assert not await has_alert(c, blocked)
+    # B, which does not block A, relays it; C's block holds whoever brings it.
+    await c.require()[0].peers.unblock_origin(bytes.fromhex(a.config.key))
+    assert not await has_alert(c, blocked)
+
+
+async def test_ten_node_random_graph_converges_once_per_edge(make_node: NodeFactory) -> None:
+    rng = random.Random(7)
+    nodes = [await make_node(f"N{i}") for i in range(10)]
+    edges: set[tuple[int, int]] = set()
+    for i in range(1, 10):  # a random spanning tree keeps the graph connected ...
+        edges.add((rng.randrange(i), i))
+    while len(edges) < 20:  # ... plus random edges up to average degree 4
+        x, y = sorted(rng.sample(range(10), 2))
+        edges.add((x, y))
+    for x, y in edges:
+        await pair(nodes[x], nodes[y])
+    seen = count_bodies(nodes)
+    ids = [await nodes[i].require()[1].publish(draft(i, hops=6)) for i in (0, 3, 7)]
+
+    async def converged() -> bool:
+        for node in nodes:
+            for alert_id in ids:
+                if not await has_alert(node, alert_id):
+                    return False
+        return True
+
+    await eventually(converged, timeout=30)
+    assert seen and max(seen.values()) == 1, "an alert body crossed the same edge twice"
