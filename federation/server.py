@@ -25,6 +25,7 @@ from .clock import Clock
 from .errors import Unauthorised
 from .interfaces import FeedRowLike, FeedStore, PeerStore
 from .peers import Peer, may_serve
+from .transport import read_bounded
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +62,8 @@ async def authenticate(request: web.Request, handler):  # type: ignore[no-untype
         return _refuse(503, "locked")
     if request.content_length is not None and request.content_length > MAX_REQUEST_BYTES:
         return _refuse(413, "request too large")
-    body = await request.content.read(MAX_REQUEST_BYTES + 1)
-    if len(body) > MAX_REQUEST_BYTES:
+    body = await read_bounded(request.content, MAX_REQUEST_BYTES)
+    if body is None:
         return _refuse(413, "request too large")
     now = state.clock.now()
     try:

@@ -44,6 +44,18 @@ def _client_ssl() -> Any:
     return ctx
 
 
+async def read_bounded(stream: aiohttp.StreamReader, limit: int) -> bytes | None:
+    """Read ``stream`` to its end; None if it holds more than ``limit`` bytes."""
+    chunks: list[bytes] = []
+    total = 0
+    async for chunk in stream.iter_chunked(64 * 1024):
+        total += len(chunk)
+        if total > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 class Transport:
     """Signed, pinned, bounded POSTs to peers; one connection pool per proxy."""
 
@@ -129,10 +141,12 @@ class Transport:
                 ssl=ssl_arg,
                 allow_redirects=False,
             ) as resp:
-                data = await resp.content.read(max_response_bytes + 1)
-                self.bytes_received += len(data)
-                if len(data) > max_response_bytes:
+                if (resp.content_length or 0) > max_response_bytes:
                     raise PeerRefused("the peer's answer was larger than allowed", 502)
+                data = await read_bounded(resp.content, max_response_bytes)
+                if data is None:
+                    raise PeerRefused("the peer's answer was larger than allowed", 502)
+                self.bytes_received += len(data)
                 if resp.status >= 300:
                     reason = data[:200].decode("utf-8", "replace").strip() or resp.reason or ""
                     raise PeerRefused(f"the peer refused: {resp.status} {reason}", resp.status)

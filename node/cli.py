@@ -100,7 +100,7 @@ async def _init(args: argparse.Namespace) -> int:
             if result["card"]
             else "\nThe node card is shown by 'alertnode card' once the node runs.\n"
         )
-        f"\nFirst admin invite code: {result['invite']}\n"
+        + f"\nFirst admin invite code: {result['invite']}\n"
         f"\nStart it with: alertnode run --data {result['data']}\n"
     )
     _emit(args, result, text)

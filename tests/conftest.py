@@ -50,6 +50,15 @@ async def make_node(short_tmp: Path) -> AsyncIterator[NodeFactory]:
         started.append(node)
         return node
 
+    async def restart(node: Node, **kw: object) -> Node:
+        """Stop ``node`` and start a new Node on the same data directory."""
+        await node.stop()
+        again = Node(node.data_dir, config_mod.load(node.data_dir), **kw)  # type: ignore[arg-type]
+        await again.start(kw.pop("passphrase", None))  # type: ignore[arg-type]
+        started.append(again)
+        return again
+
+    factory.restart = restart  # type: ignore[attr-defined]
     yield factory
     for node in started:
         await node.stop()
