@@ -1,12 +1,19 @@
-"""CLI commands for federation: peer add/list/set/remove/block/unblock and sync."""
+"""CLI commands for federation: peer add/list/set/remove/block/unblock, sync and pair."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import json
+import os
 import sys
 from typing import Any
 
+from . import config as config_mod
+from . import control
 from .cli import _Parser, add_command, remote
+from .errors import NodeError, UsageError
 
 
 def _show_peers(result: dict[str, Any]) -> str:
@@ -145,3 +152,106 @@ def register(sub: Any) -> None:
     add_command(
         sub, "sync", remote("sync", lambda a: {}, _show_sync), "Sync with every peer now.", True
     )
+    register_pairing(sub)
+
+
+# --- pairing -------------------------------------------------------------------------
+
+PAIR_INTERFACES_ENV = "ALERTNODE_PAIR_INTERFACES"
+PAIR_POLL_S = 0.5
+
+
+def _pair_interfaces(args: argparse.Namespace) -> list[str] | None:
+    """--interface flags, else $ALERTNODE_PAIR_INTERFACES (comma-separated), else all."""
+    if args.interface:
+        return list(args.interface)
+    env = os.environ.get(PAIR_INTERFACES_ENV, "")
+    found = [part.strip() for part in env.split(",") if part.strip()]
+    return found or None
+
+
+def _ask(question: str) -> bool:
+    try:
+        return input(question).strip().lower() in ("y", "yes")
+    except EOFError:
+        return False
+
+
+async def _pair(args: argparse.Namespace) -> int:
+    data = config_mod.data_dir(args.data)
+    accept_key = None
+    if args.accept_key is not None:
+        accept_key = args.accept_key.strip().lower()
+        if len(accept_key) != 64 or any(c not in "0123456789abcdef" for c in accept_key):
+            raise UsageError("--accept-key is a node key: 64 hexadecimal characters")
+    # Prompt only a person at a terminal; a script adds nothing unless it named a key.
+    interactive = accept_key is None and not args.json and sys.stdin.isatty()
+
+    def say(text: str) -> None:
+        if not args.json:
+            print(text, flush=True)
+
+    start: dict[str, Any] = {"seconds": args.seconds, "interfaces": _pair_interfaces(args)}
+    await control.call(data, "pair.start", start)
+    say(
+        f"Pairing mode for {args.seconds} s: this node is visible on the local network."
+        " Press Ctrl-C to stop."
+    )
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + args.seconds
+    discovered: dict[str, dict[str, Any]] = {}
+    added: list[dict[str, Any]] = []
+    accept_args = {"accept": args.accept or "relay", "share": args.share}
+    try:
+        while loop.time() < deadline:
+            status = await control.call(data, "pair.status")
+            for found in status["discovered"]:
+                if found["key"] in discovered:
+                    continue
+                discovered[found["key"]] = found
+                name, sas = found["name"], found["sas"]
+                say(f"Found {name} ({found['key'][:16]}); short authentication string {sas}")
+                question = f"Add {name}? Both admins should see {sas} [y/N] "
+                if found["key"] == accept_key or (
+                    interactive and await loop.run_in_executor(None, _ask, question)
+                ):
+                    result = await control.call(
+                        data, "pair.accept", {"key": found["key"], **accept_args}
+                    )
+                    added.append(result)
+                    say(_show_added(result))
+            if not status["active"]:
+                break
+            await asyncio.sleep(PAIR_POLL_S)
+    finally:
+        with contextlib.suppress(NodeError):
+            await control.call(data, "pair.stop")
+    say(f"Pairing mode ended; found {len(discovered)} node(s), added {len(added)}.")
+    if args.json:
+        print(json.dumps({"discovered": list(discovered.values()), "added": added}))
+    return 0
+
+
+def register_pairing(sub: Any) -> None:
+    p = add_command(
+        sub,
+        "pair",
+        _pair,
+        "Advertise this node on the local network for a while and add nodes found there "
+        "after their admin confirms the short authentication string.",
+        True,
+    )
+    p.add_argument("--seconds", type=int, default=60, help="how long to advertise (1-600)")
+    p.add_argument(
+        "--interface",
+        action="append",
+        metavar="IP",
+        help=f"advertise only on this address (repeatable; default ${PAIR_INTERFACES_ENV} "
+        "or every interface)",
+    )
+    p.add_argument(
+        "--accept-key",
+        metavar="KEY",
+        help="without a terminal: add the node with this key once it is discovered",
+    )
+    _add_policy_flags(p)
