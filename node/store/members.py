@@ -184,6 +184,22 @@ class MemberStore:
                 raise NotFound("no such member")
         await self._db.checkpoint()
 
+    async def revoke(self, member_id: int) -> None:
+        """Stop a member from logging in (their reports stay until retention purges them)."""
+        async with self._db.transaction() as conn:
+            cur = await conn.execute(
+                "UPDATE members SET revoked = 1 WHERE id = ? AND revoked = 0", (member_id,)
+            )
+            if cur.rowcount == 0:
+                raise NotFound("no such member")
+
+    async def pass_hash(self, member_id: int) -> str | None:
+        """The passphrase hash of an active member (feeds derive their secret from it)."""
+        row = await self._db.fetchone(
+            "SELECT pass_hash FROM members WHERE id = ? AND revoked = 0", (member_id,)
+        )
+        return None if row is None else str(row[0])
+
     async def purge_invites(self, now: int) -> int:
         async with self._db.transaction() as conn:
             cur = await conn.execute("DELETE FROM invites WHERE expires <= ?", (now,))

@@ -74,6 +74,15 @@ class ReportStore:
         )
         return [self._report(r) for r in rows]
 
+    async def by_alert(self, alert_id: bytes) -> Report | None:
+        """The report an alert was published from, if it is still kept."""
+        row = await self._db.fetchone(
+            "SELECT id, member_id, created, status, alert_id, body_enc FROM reports"
+            " WHERE alert_id = ? ORDER BY id DESC LIMIT 1",
+            (alert_id,),
+        )
+        return None if row is None else self._report(row)
+
     async def set_status(self, report_id: int, status: str, alert_id: bytes | None = None) -> None:
         async with self._db.transaction() as conn:
             await conn.execute(

@@ -1,0 +1,420 @@
+"""Caseworker pages: the review queue, the alert editor (redaction helper, preview,
+publish), and this node's published alerts (retract, supersede).
+
+Rule: reports are decrypted only for caseworkers and admins; an alert is published
+only from a complete, valid editor form, never beyond the sharing the member allowed,
+and never while flagged identifiers in its text are unresolved unless the caseworker
+ticks that they keep them knowingly. The preview shows the exact fields peers
+receive, blinded values included. Every publish, retract and decline is audited with
+the actor's member id and role, never a nickname.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+from typing import Any
+
+from aiohttp import web
+from multidict import MultiDict, MultiDictProxy
+
+from protocol.alert import coarsen_hour, read_stored_alert
+from protocol.fields import CATEGORIES, INDICATOR_KINDS, RETRACTION_REASONS, TLP_LABELS
+from protocol.limits import (
+    DAY_S,
+    MAX_CATEGORIES,
+    MAX_DESCRIPTION_CHARS,
+    MAX_HOPS,
+    MAX_INCIDENT_AGE_DAYS,
+    MAX_INDICATORS,
+)
+
+from ..errors import NotFound, UsageError
+from ..service import Draft, parse_alert_id
+from ..store import Report
+from .app import need, redirect, render, state, translator
+from .forms import INDICATOR_ERRORS, Form
+from .i18n import INDICATOR_LABELS, LANGUAGES, SHARE_LABELS, Translator
+from .members import DANGER_CHOICES, today
+from .redaction import MAX_FINDINGS, find_identifiers, remove_text
+
+log = logging.getLogger(__name__)
+
+SHARE_HOPS_CAP = {"no": None, "node": 0, "peers": 1, "network": MAX_HOPS}
+MAX_INDICATOR_FIELD_CHARS = 4000
+
+
+async def _audit(request: web.Request, action: str, **fields: Any) -> None:
+    me = need(request, "caseworker")
+    store, _, _ = state(request).node.require()
+    entry = {"actor": me.member_id, "role": me.role, "action": action, **fields}
+    await store.audit.append(state(request).node.clock.now(), entry)
+
+
+async def queue(request: web.Request) -> web.Response:
+    need(request, "caseworker")
+    store, _, _ = state(request).node.require()
+    reports = [r for r in await store.reports.list() if r.status in ("new", "reviewed")]
+    return render(request, "review.html", reports=reports, done=request.query.get("done"))
+
+
+async def _report(request: web.Request) -> Report:
+    store, _, _ = state(request).node.require()
+    try:
+        return await store.reports.get(int(request.match_info["id"]))
+    except (ValueError, NotFound):
+        raise web.HTTPNotFound() from None
+
+
+def _initial_from_report(report: Report, settings: Any) -> dict[str, Any]:
+    c = report.content
+    cap = SHARE_HOPS_CAP.get(c.get("share", "no"))
+    text = "\n\n".join(p for p in (c.get("person", ""), c.get("text", "")) if p)
+    values: dict[str, Any] = {
+        "categories": list(c.get("categories", [])),
+        "danger": str(c.get("danger", "")),
+        "region": c.get("region", ""),
+        "incident": c.get("incident", ""),
+        "description": text,
+        "lang": c.get("lang", "en"),
+        "hops": str(min(settings["alert_hops"], cap if cap is not None else 0)),
+        "tlp": "GREEN" if cap != 0 else "RED",
+        "expires_days": str(settings["alert_expiry_days"]),
+    }
+    for kind, value in c.get("indicators", {}).items():
+        values[kind] = value
+    return values
+
+
+def _initial_from_alert(body: Any, report: Report | None, settings: Any) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "categories": list(body.categories),
+        "danger": str(body.danger),
+        "region": body.region,
+        "incident": body.incident,
+        "description": body.description,
+        "lang": body.lang if body.lang in LANGUAGES else "en",
+        "hops": str(body.hops),
+        "tlp": body.tlp,
+        "expires_days": str(settings["alert_expiry_days"]),
+    }
+    if report is not None:
+        for kind, value in report.content.get("indicators", {}).items():
+            values[kind] = value
+    return values
+
+
+def _cap(report: Report | None) -> int:
+    if report is None:
+        return MAX_HOPS
+    cap = SHARE_HOPS_CAP.get(report.content.get("share", "no"))
+    return MAX_HOPS if cap is None else cap
+
+
+def _read_indicators(form: Form, t: Translator, region: str) -> list[tuple[str, str]]:
+    from protocol.errors import ProtocolError
+    from protocol.indicators import normalise
+
+    pairs: list[tuple[str, str]] = []
+    for kind in INDICATOR_KINDS:
+        raw = form.text(kind, required=False, max_chars=MAX_INDICATOR_FIELD_CHARS, multiline=True)
+        for number, line in enumerate(raw.splitlines(), start=1):
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                normalise(kind, line, region)
+            except ProtocolError:
+                message = t.gettext(INDICATOR_ERRORS[kind])
+                form.error(kind, t.gettext("Line %(n)d: %(error)s", n=number, error=message))
+                break
+            pairs.append((kind, line))
+    if len(pairs) > MAX_INDICATORS:
+        form.error("other", t.gettext("At most %(n)d identifiers in one alert.", n=MAX_INDICATORS))
+    return pairs
+
+
+def _read_draft(
+    request: web.Request, form: Form, cap: int, supersedes: bytes | None
+) -> Draft | None:
+    t = translator(request)
+    _, _, settings = state(request).node.require()
+    categories = form.choices("categories", CATEGORIES, minimum=1, maximum=MAX_CATEGORIES)
+    danger = form.choice("danger", DANGER_CHOICES)
+    region = form.region("region", settings["regions"])
+    incident = form.date("incident", today=today(request), max_age_days=MAX_INCIDENT_AGE_DAYS)
+    indicators = _read_indicators(form, t, settings["phone_region"])
+    description = form.text(
+        "description", required=False, max_chars=MAX_DESCRIPTION_CHARS, multiline=True
+    )
+    lang = form.choice("lang", LANGUAGES)
+    hops = form.integer("hops", 0, cap)
+    tlp = form.choice("tlp", TLP_LABELS)
+    expires_days = form.integer("expires_days", 1, 365)
+    if not form.ok or hops is None or expires_days is None:
+        return None
+    return Draft(
+        categories=categories,
+        danger=int(danger),
+        region=region,
+        indicators=indicators,
+        description=description,
+        lang=lang,
+        hops=0 if tlp == "RED" else hops,
+        tlp=tlp,
+        expires_days=expires_days,
+        incident=incident,
+        supersedes=supersedes,
+    )
+
+
+def _apply_fixes(data: MultiDict[Any]) -> None:
+    """Move flagged identifiers into indicator fields, or remove them, as ticked."""
+    description = data.get("description", "")
+    if not isinstance(description, str):
+        return
+    for i in range(MAX_FINDINGS):
+        found, fix = data.get(f"find_{i}"), data.get(f"fix_{i}")
+        kind, suggestion = data.get(f"kind_{i}"), data.get(f"sugg_{i}")
+        if not all(isinstance(v, str) for v in (found, fix, kind, suggestion)):
+            continue
+        if fix not in ("move", "remove") or kind not in INDICATOR_KINDS or not found:
+            continue
+        description = remove_text(description, found)
+        if fix == "move":
+            existing = data.get(kind, "")
+            existing = existing if isinstance(existing, str) else ""
+            data[kind] = (existing.strip() + "\n" + str(suggestion)).strip()
+    data["description"] = description
+
+
+async def _preview(request: web.Request, draft: Draft) -> dict[str, Any]:
+    """The alert body exactly as peers will receive it (blinded values included)."""
+    node = state(request).node
+    _, service, settings = node.require()
+    now = node.clock.now()
+    created = coarsen_hour(now)
+    indicators = []
+    for kind, value in draft.indicators:
+        _, blinded = await node.blinder.blind(kind, value, settings["phone_region"])
+        indicators.append([kind, blinded.hex(), None])
+    return {
+        "v": 1,
+        "origin": service.origin.hex(),
+        "created": created,
+        "expires": created + (draft.expires_days or 1) * DAY_S,
+        "incident": draft.incident,
+        "region": draft.region.upper(),
+        "categories": list(dict.fromkeys(draft.categories)),
+        "danger": draft.danger,
+        "indicators": indicators,
+        "description": draft.description,
+        "lang": draft.lang,
+        "hops": draft.hops,
+        "tlp": draft.tlp,
+        "supersedes": draft.supersedes.hex() if draft.supersedes else None,
+    }
+
+
+def _editor(
+    request: web.Request,
+    form: Form,
+    *,
+    report: Report | None,
+    supersedes: bytes | None,
+    action: str,
+    status: int = 200,
+    preview: dict[str, Any] | None = None,
+    message: str = "",
+) -> web.Response:
+    _, _, settings = state(request).node.require()
+    description = form.values.get("description", "")
+    findings = find_identifiers(
+        description if isinstance(description, str) else "", settings["phone_region"]
+    )
+    return render(
+        request,
+        "editor.html",
+        status=status,
+        form=form,
+        report=report,
+        supersedes=supersedes.hex() if supersedes else None,
+        action=action,
+        cap=_cap(report),
+        findings=findings,
+        preview=preview,
+        preview_json=json.dumps(preview, indent=2, ensure_ascii=False) if preview else "",
+        message=message,
+        regions=settings["regions"],
+        categories=CATEGORIES,
+        kinds=INDICATOR_KINDS,
+        indicator_labels=INDICATOR_LABELS,
+        shares=SHARE_LABELS,
+        tlps=TLP_LABELS,
+        max_description=MAX_DESCRIPTION_CHARS,
+    )
+
+
+async def edit_report(request: web.Request) -> web.Response:
+    need(request, "caseworker")
+    report = await _report(request)
+    _, _, settings = state(request).node.require()
+    form = Form(_initial_from_report(report, settings), translator(request))
+    form.values = _initial_from_report(report, settings)
+    action = f"/review/{report.id}"
+    return _editor(request, form, report=report, supersedes=None, action=action)
+
+
+async def new_alert(request: web.Request) -> web.Response:
+    need(request, "caseworker")
+    _, _, settings = state(request).node.require()
+    form = Form({}, translator(request))
+    form.values = {
+        "lang": translator(request).lang,
+        "hops": str(settings["alert_hops"]),
+        "tlp": "GREEN",
+        "expires_days": str(settings["alert_expiry_days"]),
+        "incident": today(request).isoformat(),
+    }
+    return _editor(request, form, report=None, supersedes=None, action="/review/new")
+
+
+async def _old_alert(request: web.Request) -> tuple[bytes, Any]:
+    _, service, _ = state(request).node.require()
+    try:
+        alert_id = parse_alert_id(request.match_info["alert"])
+    except UsageError:
+        raise web.HTTPNotFound() from None
+    store, _, _ = state(request).node.require()
+    stored = await store.alerts.get_alert(alert_id, state(request).node.clock.now())
+    if stored is None or stored.origin != service.origin:
+        raise web.HTTPNotFound()
+    return alert_id, read_stored_alert(stored.envelope)
+
+
+async def supersede_page(request: web.Request) -> web.Response:
+    need(request, "caseworker")
+    alert_id, body = await _old_alert(request)
+    store, _, settings = state(request).node.require()
+    report = await store.reports.by_alert(alert_id)
+    form = Form({}, translator(request))
+    form.values = _initial_from_alert(body, report, settings)
+    return _editor(
+        request, form, report=report, supersedes=alert_id, action=f"/supersede/{alert_id.hex()}"
+    )
+
+
+async def _submit(
+    request: web.Request, report: Report | None, supersedes: bytes | None, action: str
+) -> web.Response:
+    t = translator(request)
+    data: MultiDict[Any] = MultiDict(await request.post())
+    button = data.get("action")
+    if button == "apply":
+        _apply_fixes(data)
+    form = Form(MultiDictProxy(data), t)
+    draft = _read_draft(request, form, _cap(report), supersedes)
+    kw: dict[str, Any] = {"report": report, "supersedes": supersedes, "action": action}
+    if draft is None or button not in ("preview", "publish"):
+        return _editor(request, form, status=200 if button == "apply" else 400, **kw)
+    if report is not None and report.content.get("share") == "no":
+        message = t.gettext("The member did not allow this report to be shared as an alert.")
+        return _editor(request, form, status=400, message=message, **kw)
+    _, _, settings = state(request).node.require()
+    unresolved = find_identifiers(draft.description, settings["phone_region"])
+    preview = await _preview(request, draft)
+    if button == "preview":
+        return _editor(request, form, preview=preview, **kw)
+    if unresolved and not form.flag("keep_findings"):
+        form.error(
+            "description",
+            t.gettext(
+                "The text still contains identifiers. Move or remove them, "
+                "or tick the box to keep them knowingly."
+            ),
+        )
+        return _editor(request, form, status=400, preview=preview, **kw)
+    node = state(request).node
+    store, service, _ = node.require()
+    try:
+        alert_id = await service.publish(draft)
+    except UsageError as exc:
+        return _editor(request, form, status=400, message=exc.message, **kw)
+    extra = {"supersedes": supersedes.hex()} if supersedes else {}
+    await _audit(request, "publish", alert=alert_id.hex(), **extra)
+    if report is not None:
+        await store.reports.set_status(report.id, "published", alert_id)
+    return redirect("/published?done=published")
+
+
+async def submit_report(request: web.Request) -> web.Response:
+    need(request, "caseworker")
+    report = await _report(request)
+    return await _submit(request, report, None, f"/review/{report.id}")
+
+
+async def submit_new(request: web.Request) -> web.Response:
+    need(request, "caseworker")
+    return await _submit(request, None, None, "/review/new")
+
+
+async def submit_supersede(request: web.Request) -> web.Response:
+    need(request, "caseworker")
+    alert_id, _ = await _old_alert(request)
+    store, _, _ = state(request).node.require()
+    report = await store.reports.by_alert(alert_id)
+    return await _submit(request, report, alert_id, f"/supersede/{alert_id.hex()}")
+
+
+async def decline(request: web.Request) -> web.Response:
+    need(request, "caseworker")
+    report = await _report(request)
+    store, _, _ = state(request).node.require()
+    await store.reports.set_status(report.id, "declined")
+    await _audit(request, "decline", report=report.id)
+    return redirect("/review?done=declined")
+
+
+async def published(request: web.Request) -> web.Response:
+    need(request, "caseworker")
+    _, service, _ = state(request).node.require()
+    own = [a for a in await service.list(limit=1000) if a["origin"] == service.origin.hex()]
+    return render(
+        request,
+        "published.html",
+        alerts=own,
+        reasons=RETRACTION_REASONS,
+        done=request.query.get("done"),
+    )
+
+
+async def retract(request: web.Request) -> web.Response:
+    need(request, "caseworker")
+    t = translator(request)
+    alert_id, _ = await _old_alert(request)
+    form = Form(await request.post(), t)
+    reason = form.choice("reason", RETRACTION_REASONS)
+    if not form.ok:
+        raise web.HTTPBadRequest()
+    _, service, _ = state(request).node.require()
+    await service.retract(alert_id, reason)
+    await _audit(request, "retract", alert=alert_id.hex(), reason=reason)
+    return redirect("/published?done=retracted")
+
+
+def expiry_date(created: int, days: int) -> str:
+    return datetime.datetime.fromtimestamp(created + days * DAY_S, datetime.UTC).date().isoformat()
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    router.add_get("/review", queue, name="review")
+    router.add_get("/review/new", new_alert, name="new_alert")
+    router.add_post("/review/new", submit_new)
+    router.add_get(r"/review/{id:\d+}", edit_report, name="edit_report")
+    router.add_post(r"/review/{id:\d+}", submit_report)
+    router.add_post(r"/review/{id:\d+}/decline", decline, name="decline")
+    router.add_get("/published", published, name="published")
+    router.add_get("/supersede/{alert:[0-9a-f]{64}}", supersede_page, name="supersede")
+    router.add_post("/supersede/{alert:[0-9a-f]{64}}", submit_supersede)
+    router.add_post("/published/{alert:[0-9a-f]{64}}/retract", retract, name="retract")

@@ -1,0 +1,168 @@
+"""Outreach pages: a member's Atom feed (a secret URL) and the printable bulletin.
+
+Rule: a feed URL names a member, their regions and language, and carries a keyed tag
+(under the node's data key) over those and the member's passphrase hash, so it works
+in a feed reader without a session, stops working when the member is revoked or
+deleted, and changes when they change their passphrase. Feeds and bulletins carry
+only what members already see: alerts' structured parts in the chosen language and
+their redacted descriptions.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime
+import hmac
+from typing import Any
+
+from aiohttp import web
+
+from protocol.errors import ProtocolError
+from protocol.fields import check_region
+
+from .app import need, render, state, translator
+from .forms import Form
+from .i18n import LANGUAGES, Translator
+
+MAX_FEED_ALERTS = 50
+MAX_BULLETIN_ALERTS = 60
+MAX_FEED_REGIONS = 10
+FETCH_LIMIT = 200
+
+
+def _encode(payload: str) -> str:
+    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+
+
+def _decode(text: str) -> str | None:
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+
+
+def _tag(store: Any, payload: str, pass_hash: str) -> str:
+    return str(store.crypto.tag("feed", f"{payload}\n{pass_hash}".encode()).hex())
+
+
+async def feed_token(store: Any, member_id: int, regions: list[str], lang: str) -> str:
+    pass_hash = await store.members.pass_hash(member_id)
+    payload = f"{member_id}|{','.join(regions)}|{lang}"
+    return f"{_encode(payload)}.{_tag(store, payload, pass_hash or '')}"
+
+
+async def read_token(store: Any, token: str) -> tuple[int, list[str], str] | None:
+    encoded, _, tag = token.partition(".")
+    payload = _decode(encoded)
+    if payload is None or payload.count("|") != 2:
+        return None
+    member, regions_text, lang = payload.split("|")
+    if not member.isdigit() or lang not in LANGUAGES:
+        return None
+    pass_hash = await store.members.pass_hash(int(member))
+    if pass_hash is None or not hmac.compare_digest(_tag(store, payload, pass_hash), tag):
+        return None
+    regions = [r for r in regions_text.split(",") if r]
+    return int(member), regions, lang
+
+
+async def _alerts(request: web.Request, regions: list[str], limit: int) -> list[dict[str, Any]]:
+    _, service, _ = state(request).node.require()
+    alerts: list[dict[str, Any]] = []
+    if regions:
+        for region in regions:
+            alerts += await service.list(region=region, limit=FETCH_LIMIT)
+    else:
+        alerts = await service.list(limit=FETCH_LIMIT)
+    alerts.sort(key=lambda a: (a["created"], a["incident"]), reverse=True)
+    return alerts[:limit]
+
+
+async def feed_page(request: web.Request) -> web.Response:
+    """Where a member picks regions and a language and gets their secret feed URL."""
+    me = need(request)
+    t = translator(request)
+    store, _, settings = state(request).node.require()
+    form = Form(request.query, t)
+    regions = form.choices("region", settings["regions"], minimum=0, maximum=MAX_FEED_REGIONS)
+    lang = form.choice("lang", LANGUAGES, required=False) or t.lang
+    url = ""
+    if form.ok and "lang" in request.query:
+        token = await feed_token(store, me.member_id, regions, lang)
+        url = f"{request.url.origin()}/feed/{token}.atom"
+    return render(
+        request,
+        "feed.html",
+        status=200 if form.ok else 400,
+        form=form,
+        regions=settings["regions"],
+        feed_url=url,
+        chosen_lang=lang,
+    )
+
+
+async def atom(request: web.Request) -> web.Response:
+    store, _, _ = state(request).node.require()
+    found = await read_token(store, request.match_info["token"])
+    if found is None:
+        raise web.HTTPNotFound()
+    _, regions, lang = found
+    t = Translator(lang)
+    alerts = await _alerts(request, regions, MAX_FEED_ALERTS)
+    updated = max((a["created"] for a in alerts), default=state(request).node.clock.now())
+    page = (
+        state(request)
+        .env.get_template("feed.xml")
+        .render(
+            **t.template_globals(),
+            node_name=state(request).node.config.name,
+            lang=lang,
+            alerts=alerts,
+            updated=_iso(updated),
+            iso=_iso,
+            feed_id=f"urn:alertnode:feed:{request.match_info['token'][:16]}",
+            site=str(request.url.origin()),
+        )
+    )
+    return web.Response(text=page, content_type="application/atom+xml", charset="utf-8")
+
+
+def _iso(t: int) -> str:
+    return datetime.datetime.fromtimestamp(t, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+async def bulletin(request: web.Request) -> web.Response:
+    """Recent alerts for one region in a chosen language, laid out for printing."""
+    need(request)
+    t = translator(request)
+    _, _, settings = state(request).node.require()
+    form = Form(request.query, t)
+    chosen = ""
+    if settings["regions"]:
+        chosen = form.choice("region", settings["regions"], required=False)
+    else:
+        raw = form.text("region", required=False, max_chars=20).upper()
+        try:
+            chosen = check_region("region", raw) if raw else ""
+        except ProtocolError:
+            form.error("region", t.gettext("Write a region code like GB, GB-LND or FR-75."))
+    lang = form.choice("lang", LANGUAGES, required=False) or t.lang
+    if not form.ok or "lang" not in request.query:
+        return render(
+            request,
+            "bulletin_form.html",
+            status=200 if form.ok else 400,
+            form=form,
+            regions=settings["regions"],
+        )
+    reader = Translator(lang)
+    alerts = await _alerts(request, [chosen] if chosen else [], MAX_BULLETIN_ALERTS)
+    now = state(request).node.clock.now()
+    return render(request, "bulletin.html", t=reader, alerts=alerts, region=chosen, printed=now)
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    router.add_get("/feed", feed_page, name="feed")
+    router.add_get("/feed/{token:[A-Za-z0-9_-]{1,200}\\.[0-9a-f]{32}}.atom", atom, name="atom")
+    router.add_get("/bulletin", bulletin, name="bulletin")

@@ -1,0 +1,221 @@
+"""Member pages: check an identifier, browse recent alerts, report an incident, and
+see, download or delete one's own reports.
+
+Rule: what a member checks travels only in a POST body (never in a URL, so never in
+history or a log), is blinded in the node's pool and compared blinded; a check is
+rate-limited per member and per client. A report stores exactly what the member
+entered, sealed; a member sees and downloads only their own reports.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from protocol.fields import CATEGORIES
+from protocol.limits import MAX_CATEGORIES, MAX_INCIDENT_AGE_DAYS
+
+from ..errors import NotFound
+from .app import client_key, need, redirect, render, state, translator
+from .forms import Form
+from .i18n import INDICATOR_LABELS, SHARE_LABELS
+
+log = logging.getLogger(__name__)
+
+CHECK_KINDS = ("phone", "email", "handle", "plate")
+REPORT_INDICATOR_KINDS = ("phone", "email", "handle", "plate")
+MAX_REPORT_CHARS = 4000
+MAX_PERSON_CHARS = 500
+MAX_BROWSE_ALERTS = 100
+BROWSE_FETCH_LIMIT = 500
+DANGER_CHOICES = ("1", "2", "3")
+
+
+def today(request: web.Request) -> datetime.date:
+    now = state(request).node.clock.now()
+    return datetime.datetime.fromtimestamp(now, datetime.UTC).date()
+
+
+# --- check -------------------------------------------------------------------------
+
+
+async def check_page(request: web.Request) -> web.Response:
+    need(request)
+    return render(request, "check.html", form=Form({}, translator(request)), result=None)
+
+
+async def check(request: web.Request) -> web.Response:
+    st, t = state(request), translator(request)
+    me = need(request)
+    _, service, settings = st.node.require()
+    form = Form(await request.post(), t)
+    kind = form.choice("kind", CHECK_KINDS)
+    value = form.indicator("value", kind, settings["phone_region"], required=True) if kind else ""
+    if not form.ok:
+        return render(request, "check.html", status=400, form=form, result=None)
+    now = st.node.clock.now()
+    member_key = str(me.member_id).encode()
+    client = client_key(request, "check")
+    per_member = int(settings["checks_per_hour"])
+    if not (
+        st.limits.check_member.allowed(member_key, now, per_member)
+        and st.limits.check_client.allowed(client, now)
+    ):
+        form.error("value", t.gettext("You have made many checks this hour. Try again later."))
+        return render(request, "check.html", status=429, form=form, result=None)
+    st.limits.check_member.hit(member_key, now)
+    st.limits.check_client.hit(client, now)
+    result = await service.check(kind, value)
+    return render(request, "check.html", form=form, result=result, checked=value)
+
+
+# --- browse ------------------------------------------------------------------------
+
+
+async def browse(request: web.Request) -> web.Response:
+    st, t = state(request), translator(request)
+    need(request)
+    _, service, settings = st.node.require()
+    regions: list[str] = settings["regions"]
+    form = Form(request.query, t)
+    picked = form.choices("region", regions, minimum=0, maximum=len(regions) or 1)
+    category = form.choice("category", CATEGORIES, required=False)
+    danger = form.choice("danger", DANGER_CHOICES, required=False)
+    alerts: list[dict[str, Any]] = []
+    if form.ok:
+        if picked:
+            for region in picked:
+                alerts += await service.list(region=region, limit=BROWSE_FETCH_LIMIT)
+        else:
+            alerts = await service.list(limit=BROWSE_FETCH_LIMIT)
+        if category:
+            alerts = [a for a in alerts if category in a["categories"]]
+        if danger:
+            alerts = [a for a in alerts if a["danger"] >= int(danger)]
+        alerts.sort(key=lambda a: (a["created"], a["incident"]), reverse=True)
+    return render(
+        request,
+        "alerts.html",
+        status=200 if form.ok else 400,
+        form=form,
+        regions=regions,
+        categories=CATEGORIES,
+        alerts=alerts[:MAX_BROWSE_ALERTS],
+        more=len(alerts) > MAX_BROWSE_ALERTS,
+    )
+
+
+# --- reports -----------------------------------------------------------------------
+
+
+def report_context(request: web.Request, form: Form) -> dict[str, Any]:
+    _, _, settings = state(request).node.require()
+    return {
+        "form": form,
+        "regions": settings["regions"],
+        "categories": CATEGORIES,
+        "kinds": REPORT_INDICATOR_KINDS,
+        "indicator_labels": INDICATOR_LABELS,
+        "shares": SHARE_LABELS,
+        "today": today(request).isoformat(),
+    }
+
+
+async def report_page(request: web.Request) -> web.Response:
+    need(request)
+    return render(request, "report.html", **report_context(request, Form({}, translator(request))))
+
+
+async def report(request: web.Request) -> web.Response:
+    st, t = state(request), translator(request)
+    me = need(request)
+    store, _, settings = st.node.require()
+    form = Form(await request.post(), t)
+    categories = form.choices("categories", CATEGORIES, minimum=1, maximum=MAX_CATEGORIES)
+    incident = form.date("incident", today=today(request), max_age_days=MAX_INCIDENT_AGE_DAYS)
+    region = form.region("region", settings["regions"])
+    danger = form.choice("danger", DANGER_CHOICES)
+    indicators = {
+        kind: value
+        for kind in REPORT_INDICATOR_KINDS
+        if (value := form.indicator(kind, kind, settings["phone_region"]))
+    }
+    person = form.text("person", required=False, max_chars=MAX_PERSON_CHARS, multiline=True)
+    text = form.text("text", max_chars=MAX_REPORT_CHARS, multiline=True)
+    share = form.choice("share", SHARE_LABELS)
+    if not form.ok:
+        return render(request, "report.html", status=400, **report_context(request, form))
+    content = {
+        "categories": categories,
+        "incident": incident,
+        "region": region,
+        "danger": int(danger),
+        "indicators": indicators,
+        "person": person,
+        "text": text,
+        "share": share,
+        "lang": t.lang,
+    }
+    report_id = await store.reports.create(me.member_id, content, st.node.clock.now())
+    log.info("report %d received", report_id)
+    return redirect("/reports?done=sent")
+
+
+async def my_reports(request: web.Request) -> web.Response:
+    st = state(request)
+    me = need(request)
+    store, _, _ = st.node.require()
+    reports = await store.reports.list(member_id=me.member_id)
+    return render(request, "reports.html", reports=reports, sent=request.query.get("done"))
+
+
+async def _own_report(request: web.Request) -> Any:
+    me = need(request)
+    store, _, _ = state(request).node.require()
+    try:
+        report_id = int(request.match_info["id"])
+        found = await store.reports.get(report_id)
+    except (ValueError, NotFound):
+        raise web.HTTPNotFound() from None
+    if found.member_id != me.member_id:
+        raise web.HTTPNotFound()
+    return found
+
+
+async def download_report(request: web.Request) -> web.Response:
+    found = await _own_report(request)
+    doc = {
+        "report": found.id,
+        "created": datetime.datetime.fromtimestamp(found.created, datetime.UTC).isoformat(),
+        "status": found.status,
+        "alert": found.alert_id.hex() if found.alert_id else None,
+        "content": found.content,
+    }
+    return web.Response(
+        text=json.dumps(doc, indent=2, ensure_ascii=False) + "\n",
+        content_type="application/json",
+        charset="utf-8",
+        headers={"Content-Disposition": f'attachment; filename="report-{found.id}.json"'},
+    )
+
+
+async def delete_report(request: web.Request) -> web.Response:
+    found = await _own_report(request)
+    store, _, _ = state(request).node.require()
+    await store.reports.delete(found.id, member_id=found.member_id)
+    return redirect("/reports?done=deleted")
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    router.add_get("/check", check_page, name="check")
+    router.add_post("/check", check)
+    router.add_get("/alerts", browse, name="alerts")
+    router.add_get("/report", report_page, name="report")
+    router.add_post("/report", report)
+    router.add_get("/reports", my_reports, name="reports")
+    router.add_get(r"/reports/{id:\d+}.json", download_report, name="report_download")
+    router.add_post(r"/reports/{id:\d+}/delete", delete_report, name="report_delete")
