@@ -17,7 +17,7 @@ from typing import Any
 
 import aiohttp
 import nacl.signing
-from aiohttp_socks import ProxyConnector
+from aiohttp_socks import ProxyConnectionError, ProxyConnector, ProxyError, ProxyTimeoutError
 
 from protocol.card import is_loopback_url, is_onion_url
 from protocol.request import REQUEST_HEADER, sign_request
@@ -157,6 +157,11 @@ class Transport:
             raise PeerUnreachable("the peer did not answer in time") from None
         except (aiohttp.ClientError, OSError) as exc:
             raise PeerUnreachable(f"the peer cannot be reached ({type(exc).__name__})") from None
+        except (ProxyConnectionError, ProxyTimeoutError, ProxyError) as exc:
+            # aiohttp-socks errors are not ClientErrors: a dead Tor or a refused CONNECT.
+            raise PeerUnreachable(
+                f"the peer cannot be reached through the SOCKS proxy ({type(exc).__name__})"
+            ) from None
 
     async def close(self) -> None:
         for session in self._sessions.values():

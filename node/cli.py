@@ -86,6 +86,7 @@ async def _init(args: argparse.Namespace) -> int:
         region=args.region,
         passphrase=passphrase,
         allow_http=args.allow_http,
+        socks_proxy=args.socks_proxy or "",
     )
     text = (
         f"Initialised node {args.name!r} in {result['data']}.\n"
@@ -273,6 +274,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--region", default="", metavar="CC", help="default region, like GB or GB-LND")
     p.add_argument(
         "--allow-http", action="store_true", help="plain HTTP federation on loopback (tests)"
+    )
+    p.add_argument(
+        "--socks-proxy",
+        metavar="URL",
+        help="SOCKS5 proxy for .onion peers (Tor: socks5://127.0.0.1:9050)",
     )
 
     p = cmd(sub, "run", _run, "Run the node (web, federation and control socket).")
