@@ -1,0 +1,136 @@
+"""Key rotation, receiving side, between real nodes: POST /fed/v1/rotate over HTTPS.
+
+A announces to B that it moves from its old key to a new one, in a request signed by
+the old key. B moves A's trust-list entry (name, policy, URLs, pin) to the new key.
+Someone else's rotation and a rotation whose new-key proof does not verify are
+refused, and leave B's trust list as it was.
+"""
+
+from __future__ import annotations
+
+import nacl.signing
+import pytest
+
+from federation.errors import PeerRefused
+from federation.peers import Peer
+from federation.transport import Transport
+from node.app import Node
+from protocol import feed
+from protocol.rotation import RotationBody, sign_rotation
+from protocol.signing import Kind, sign
+from tests.conftest import NodeFactory
+from tests.federation.nodes import pair
+
+MAX_ROTATE_RESPONSE_BYTES = 1024
+
+
+def key_of(node: Node) -> bytes:
+    return bytes.fromhex(node.config.key)
+
+
+async def entry(owner: Node, peer: Node) -> Peer:
+    """``owner``'s trust-list entry for ``peer`` (how ``owner`` reaches it)."""
+    found = await owner.require()[0].peers.get(key_of(peer))
+    assert found is not None
+    return found
+
+
+async def post_rotate(
+    sender: Node, key: nacl.signing.SigningKey, to: Peer, statement: bytes
+) -> bytes:
+    transport = Transport(key, sender.clock)
+    try:
+        return await transport.post(to, "/rotate", statement, MAX_ROTATE_RESPONSE_BYTES)
+    finally:
+        await transport.close()
+
+
+async def changes_as(sender: Node, key: nacl.signing.SigningKey, to: Peer) -> feed.ChangesResponse:
+    transport = Transport(key, sender.clock)
+    try:
+        raw = await transport.post(
+            to,
+            "/changes",
+            feed.encode_changes_request(feed.ChangesRequest(0, 10, None)),
+            feed.MAX_CHANGES_RESPONSE_BYTES,
+        )
+    finally:
+        await transport.close()
+    return feed.decode_changes_response(raw)
+
+
+async def test_rotation_moves_the_peer_entry_to_the_new_key(make_node: NodeFactory) -> None:
+    a, b = await make_node("A"), await make_node("B")
+    await pair(a, b)
+    await b.require_peering().set_peer("A", accept="direct", share=False)
+    before = await entry(b, a)
+    old_key: nacl.signing.SigningKey = a.signing_key
+    new_key = nacl.signing.SigningKey.generate()
+    new = bytes(new_key.verify_key)
+    statement = sign_rotation(old_key, new_key, a.clock.now()).envelope.to_bytes()
+
+    assert await post_rotate(a, old_key, await entry(a, b), statement) == b""
+
+    peers_b = b.require()[0].peers
+    assert await peers_b.get(key_of(a)) is None
+    moved = await peers_b.get(new)
+    assert moved is not None
+    assert (moved.name, moved.urls, moved.fingerprint) == (
+        before.name,
+        before.urls,
+        before.fingerprint,
+    )
+    assert (moved.accept, moved.share, moved.suspended) == ("direct", False, False)
+    listed = {p["key"]: p for p in await b.require_peering().list_peers()}
+    assert set(listed) == {new.hex()} and listed[new.hex()]["name"] == "A"
+
+    # B now authenticates A by the new key only.
+    await b.require_peering().set_peer("A", share=True)
+    response = await changes_as(a, new_key, await entry(a, b))
+    assert response.epoch
+    with pytest.raises(PeerRefused) as refused:
+        await changes_as(a, old_key, await entry(a, b))
+    assert refused.value.peer_status == 403
+    # The statement cannot be played again: the old key is no longer a peer.
+    with pytest.raises(PeerRefused) as refused:
+        await post_rotate(a, old_key, await entry(a, b), statement)
+    assert refused.value.peer_status == 403
+
+
+async def test_rotation_of_another_nodes_key_is_refused(make_node: NodeFactory) -> None:
+    a, b, c = await make_node("A"), await make_node("B"), await make_node("C")
+    await pair(a, b)
+    await pair(c, b)
+    new_key = nacl.signing.SigningKey.generate()
+    # A's genuine statement, but C sends it: a node can only rotate its own key.
+    statement = sign_rotation(a.signing_key, new_key, a.clock.now()).envelope.to_bytes()
+    with pytest.raises(PeerRefused) as refused:
+        await post_rotate(c, c.signing_key, await entry(c, b), statement)
+    assert refused.value.peer_status == 403
+    peers_b = b.require()[0].peers
+    assert await peers_b.get(key_of(a)) is not None
+    assert await peers_b.get(key_of(c)) is not None
+    assert await peers_b.get(bytes(new_key.verify_key)) is None
+
+
+async def test_forged_rotation_is_refused(make_node: NodeFactory) -> None:
+    a, b = await make_node("A"), await make_node("B")
+    await pair(a, b)
+    old_key: nacl.signing.SigningKey = a.signing_key
+    stolen = bytes(nacl.signing.SigningKey.generate().verify_key)
+    # Signed by A's old key, but the "new" key never signed the proof: a rotation
+    # onto a key A does not hold (say, one copied from elsewhere).
+    now = a.clock.now()
+    good = sign_rotation(old_key, nacl.signing.SigningKey.generate(), now).body
+    body = RotationBody(key_of(a), stolen, good.created, good.proof)
+    forged = sign(Kind.ROTATION, body.to_bytes(), old_key).to_bytes()
+    with pytest.raises(PeerRefused) as refused:
+        await post_rotate(a, old_key, await entry(a, b), forged)
+    assert refused.value.peer_status == 403
+    # Garbage is refused as malformed, with no change either.
+    with pytest.raises(PeerRefused) as refused:
+        await post_rotate(a, old_key, await entry(a, b), b"\x93not a rotation")
+    assert 400 <= refused.value.peer_status < 500
+    peers_b = b.require()[0].peers
+    assert await peers_b.get(key_of(a)) is not None
+    assert await peers_b.get(stolen) is None
