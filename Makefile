@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DATA ?= ./data
 
-.PHONY: run test lint typecheck pytest demo bench bench-quick clean
+.PHONY: run test lint typecheck pytest demo bench bench-quick clean translations
 
 $(BIN)/alertnode: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ bench: $(BIN)/alertnode
 
 bench-quick: $(BIN)/alertnode
 	$(BIN)/python -m bench --quick
+
+# Extract the web app's strings, merge them into each language's .po, compile the .mo.
+translations: $(BIN)/alertnode
+	$(BIN)/python node/locale/catalogues.py all
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -36,15 +36,15 @@ from .app import (
     visit,
 )
 from .forms import Form
-from .i18n import LANGUAGES, Translator
+from .i18n import LANGUAGES, N_, Translator
 from .ratelimit import key_of
 
 log = logging.getLogger(__name__)
 
 DONE_MESSAGES = {
-    "deleted": "Your account and your reports are deleted.",
-    "passphrase": "Your passphrase is changed.",
-    "logout": "You are logged out.",
+    "deleted": N_("Your account and your reports are deleted."),
+    "passphrase": N_("Your passphrase is changed."),
+    "logout": N_("You are logged out."),
 }
 
 

@@ -184,6 +184,7 @@ async def headers_middleware(request: web.Request, handler: Handler) -> web.Stre
     return response
 
 
+SOMETHING_WRONG = i18n.N_("Something went wrong. Please try again.")
 ERROR_TITLES = {
     400: i18n.N_("That request could not be read."),
     403: i18n.N_("You are not allowed to see this page."),
@@ -196,7 +197,7 @@ ERROR_TITLES = {
 
 def error_page(request: web.Request, status: int, message: str | None = None) -> web.Response:
     t = translator(request)
-    text = message or t.gettext(ERROR_TITLES.get(status, i18n.N_("Something went wrong.")))
+    text = message or t.gettext(ERROR_TITLES.get(status, SOMETHING_WRONG))
     return render(request, "error.html", status=status, message=text)
 
 
