@@ -37,6 +37,12 @@ MAX_BACKOFF_S = 3600.0
 FIRST_BACKOFF_S = 5.0
 MAX_PAGES_PER_PULL = 1000
 POKE_TIMEOUT_S = 5.0
+STOP_TIMEOUT_S = 5.0
+
+
+def _cancelled() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 @dataclass
@@ -103,10 +109,14 @@ class Syncer:
         self._wake[key].set()  # pull once at start
 
     async def stop_worker(self, key: bytes) -> None:
-        for task in self._tasks.pop(key, []):
+        tasks = self._tasks.pop(key, [])
+        for task in tasks:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if tasks:
+            # A cancellation that lands exactly as an HTTP timeout fires can be turned
+            # into a TimeoutError by the client; the workers re-check, and we never
+            # wait on them for long.
+            await asyncio.wait(tasks, timeout=STOP_TIMEOUT_S)
         self._wake.pop(key, None)
         self._poke_out.pop(key, None)
         self._locks.pop(key, None)
@@ -126,7 +136,7 @@ class Syncer:
     async def _pull_worker(self, key: bytes) -> None:
         failures = 0
         wake = self._wake[key]
-        while True:
+        while not _cancelled():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=self._delay(failures))
             wake.clear()
@@ -145,7 +155,7 @@ class Syncer:
 
     async def _poke_worker(self, key: bytes) -> None:
         wanted = self._poke_out[key]
-        while True:
+        while not _cancelled():
             await wanted.wait()
             wanted.clear()
             peer = await self._peers.get(key)
