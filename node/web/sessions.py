@@ -36,6 +36,9 @@ class Sessions:
     def __len__(self) -> int:
         return len(self._by_id)
 
+    def __contains__(self, session_id: object) -> bool:
+        return session_id in self._by_id
+
     def create(self, member_id: int, role: str, nickname: str, now: int) -> Session:
         session = Session(
             id=secrets.token_urlsafe(SESSION_ID_BYTES),
