@@ -10,8 +10,9 @@ nonce window, in that order; only then does a handler run, and it serves only wh
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import nacl.signing
 from aiohttp import web
@@ -25,6 +26,7 @@ from .clock import Clock
 from .errors import Unauthorised
 from .interfaces import FeedRowLike, FeedStore, PeerStore
 from .peers import Peer, may_serve
+from .quota import PeerRateLimiter
 from .transport import read_bounded
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,8 @@ class ServerState:
     on_poke: Callable[[Peer], Awaitable[None]]
     locked: Callable[[], bool]
     nonces: NonceWindow
+    limiter: PeerRateLimiter = field(default_factory=PeerRateLimiter)
+    monotonic: Callable[[], float] = time.monotonic
 
 
 STATE_KEY: web.AppKey[ServerState] = web.AppKey("federation", ServerState)
@@ -82,6 +86,8 @@ async def authenticate(request: web.Request, handler):  # type: ignore[no-untype
         return _refuse(403, "unknown node")
     if peer.suspended:
         return _refuse(403, "suspended")
+    if not state.limiter.allow(peer.key, state.monotonic()):
+        return _refuse(429, "too many requests; slow down")
     if state.nonces.seen(auth.origin, auth.nonce, auth.timestamp, now):
         return _refuse(401, "replayed request")
     request[PEER_KEY] = peer

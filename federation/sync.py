@@ -27,6 +27,7 @@ from .clock import Clock
 from .errors import FederationError
 from .interfaces import FeedStore, PeerStore
 from .peers import Peer, may_accept_alert, may_pull, received_hops
+from .quota import MAX_ACTIVE_ALERTS_PER_ORIGIN
 from .transport import Transport
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,9 @@ class Syncer:
         *,
         interval_s: float = SYNC_INTERVAL_S,
         rng: random.Random | None = None,
+        max_per_origin: int = MAX_ACTIVE_ALERTS_PER_ORIGIN,
     ) -> None:
+        self.max_per_origin = max_per_origin
         self._key = key
         self._own = bytes(key.verify_key)
         self._store = store
@@ -291,6 +294,7 @@ class Syncer:
         self, peer: Peer, items: Sequence[bytes], hops: dict[bytes, int], result: PullResult
     ) -> None:
         now = self._clock.now()
+        per_origin: dict[bytes, int] = {}
         for data in items:
             try:
                 env = parse_envelope(data)
@@ -304,12 +308,17 @@ class Syncer:
                         raise FederationError("not accepted from this peer by the trust list")
                     if await self._store.is_blocked(origin):
                         raise FederationError("its origin is blocked")
+                    if origin not in per_origin:
+                        per_origin[origin] = await self._store.count_active(origin, now)
+                    if per_origin[origin] >= self.max_per_origin:
+                        raise FederationError("its origin is over its quota of stored alerts")
                     our_hops = received_hops(peer, origin, claimed)
                     if our_hops > alert.body.hops:
                         raise FederationError("it travelled further than its hop limit")
                     stored = await self._store.put_alert(
                         alert, hops=our_hops, received_from=peer.key, now=now
                     )
+                    per_origin[origin] += int(stored)
                 elif env.kind.value == "retraction":
                     retraction = verify_retraction(data, now)
                     origin = retraction.body.origin

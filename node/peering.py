@@ -86,6 +86,7 @@ class Peering:
             locked=self._locked,
             nonces=NonceWindow(),
         )
+        self.server_state = state
         runner = web.AppRunner(federation_app(state), access_log=None)
         await runner.setup()
         plain = self._config.allow_http and _is_loopback(host)
@@ -191,6 +192,7 @@ class Peering:
         await self.syncer.stop_worker(peer.key)
         await self._store.peers.remove(peer.key)
         purged = await self._store.alerts.purge_origin(peer.key) if purge else 0
+        self.server_state.limiter.forget({p.key for p in await self._store.peers.list()})
         await self._changed()
         return {"key": peer.key.hex(), "name": peer.name, "purged": purged}
 

@@ -63,6 +63,13 @@ class AlertStore:
         row = await self._db.fetchone("SELECT 1 FROM blocked_origins WHERE origin = ?", (origin,))
         return row is not None
 
+    async def count_active(self, origin: bytes, now: int) -> int:
+        row = await self._db.fetchone(
+            "SELECT COUNT(*) FROM alerts WHERE origin = ? AND state = 'active' AND expires > ?",
+            (origin, now),
+        )
+        return int(row[0]) if row else 0
+
     async def put_alert(
         self, alert: VerifiedAlert, *, hops: int, received_from: bytes | None, now: int
     ) -> bool:

@@ -81,6 +81,9 @@ class FakeFeed:
     async def is_blocked(self, origin: bytes) -> bool:
         return False
 
+    async def count_active(self, origin: bytes, now: int) -> int:
+        return 0
+
     async def put_alert(self, *a: object, **k: object) -> bool:
         return False
 

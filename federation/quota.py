@@ -1,0 +1,54 @@
+"""Rate limits and quotas that keep a hostile or broken peer from exhausting a node.
+
+Rule: every per-peer structure here is bounded by the trust list (only known peers get
+a bucket), every limit is a named constant, and time comes from the caller.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Requests a peer may make to our federation port: a steady rate and a burst.
+PEER_REQUESTS_PER_S = 20.0
+PEER_REQUEST_BURST = 200
+# Active alerts we keep from any one origin: bounds what one origin can make us store.
+MAX_ACTIVE_ALERTS_PER_ORIGIN = 50_000
+
+
+@dataclass
+class TokenBucket:
+    rate_per_s: float
+    burst: float
+    tokens: float
+    updated: float
+
+    def allow(self, now: float, cost: float = 1.0) -> bool:
+        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate_per_s)
+        self.updated = now
+        if self.tokens >= cost:
+            self.tokens -= cost
+            return True
+        return False
+
+
+class PeerRateLimiter:
+    """One token bucket per known peer key."""
+
+    def __init__(
+        self, rate_per_s: float = PEER_REQUESTS_PER_S, burst: float = PEER_REQUEST_BURST
+    ) -> None:
+        self._rate = rate_per_s
+        self._burst = burst
+        self._buckets: dict[bytes, TokenBucket] = {}
+
+    def allow(self, key: bytes, now: float) -> bool:
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = TokenBucket(self._rate, self._burst, self._burst, now)
+        return bucket.allow(now)
+
+    def forget(self, keep: set[bytes]) -> None:
+        """Drop buckets of keys no longer on the trust list."""
+        for key in list(self._buckets):
+            if key not in keep:
+                del self._buckets[key]
