@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 DATA ?= ./data
+SRC := $(wildcard protocol federation node tests bench)
 
 .PHONY: run test lint typecheck pytest demo bench bench-quick clean translations
 
@@ -19,8 +20,8 @@ run: $(BIN)/alertnode
 	$(BIN)/alertnode run --data $(DATA)
 
 lint: $(BIN)/alertnode
-	$(BIN)/ruff check protocol federation node tests bench
-	$(BIN)/ruff format --check protocol federation node tests bench
+	$(BIN)/ruff check $(SRC)
+	$(BIN)/ruff format --check $(SRC)
 
 typecheck: $(BIN)/alertnode
 	$(BIN)/mypy
