@@ -23,7 +23,7 @@ LANGUAGES = ("fr", "es", "pt", "ro", "ru")
 
 
 def pybabel(*args: str) -> None:
-    CommandLineInterface().run(["pybabel", "-q", *args])
+    CommandLineInterface().run(["pybabel", "-q", *args])  # type: ignore[no-untyped-call]
 
 
 def extract() -> None:
