@@ -104,7 +104,7 @@ async def trust_change(request: web.Request) -> web.Response:
         if op == "set":
             args["accept"] = form.choice("accept", ACCEPT_MODES)
             args["share"] = form.flag("share")
-            args["suspend"] = form.flag("suspended")
+            args["suspended"] = form.flag("suspended")
         elif form.flag("purge"):
             args["purge"] = True
     if not form.ok:

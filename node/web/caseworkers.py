@@ -11,7 +11,6 @@ the actor's member id and role, never a nickname.
 
 from __future__ import annotations
 
-import datetime
 import json
 import logging
 from typing import Any
@@ -33,7 +32,7 @@ from protocol.limits import (
 from ..errors import NotFound, UsageError
 from ..service import Draft, parse_alert_id
 from ..store import Report
-from .app import need, redirect, render, state, translator
+from .app import error_page, need, redirect, render, state, translator
 from .forms import INDICATOR_ERRORS, Form
 from .i18n import INDICATOR_LABELS, LANGUAGES, SHARE_LABELS, Translator
 from .members import DANGER_CHOICES, today
@@ -396,15 +395,11 @@ async def retract(request: web.Request) -> web.Response:
     form = Form(await request.post(), t)
     reason = form.choice("reason", RETRACTION_REASONS)
     if not form.ok:
-        raise web.HTTPBadRequest()
+        return error_page(request, 400, t.gettext("Choose a reason for the retraction."))
     _, service, _ = state(request).node.require()
     await service.retract(alert_id, reason)
     await _audit(request, "retract", alert=alert_id.hex(), reason=reason)
     return redirect("/published?done=retracted")
-
-
-def expiry_date(created: int, days: int) -> str:
-    return datetime.datetime.fromtimestamp(created + days * DAY_S, datetime.UTC).date().isoformat()
 
 
 def add_routes(router: web.UrlDispatcher) -> None:

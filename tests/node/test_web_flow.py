@@ -3,15 +3,18 @@ retract, supersede; downloads, feeds, bulletins and account deletion."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 
 from tests.node.test_web_support import Site, Visitor, site_fixture  # noqa: F401
 
+INCIDENT = (datetime.date.today() - datetime.timedelta(days=3)).isoformat()
+
 PHONE = "07700 900123"
 REPORT = {
     "categories": ["violence", "robbery"],
-    "incident": "2026-09-20",
+    "incident": INCIDENT,
     "region": "GB-LND",
     "danger": "3",
     "phone": PHONE,
@@ -105,6 +108,10 @@ async def test_report_review_publish_check_retract(site: Site) -> None:
 
     status, html, _ = await worker.get("/published")
     alert_id = re.search(r'action="/published/([0-9a-f]{64})/retract"', html).group(1)  # type: ignore[union-attr]
+    status, html, _ = await worker.post(
+        f"/published/{alert_id}/retract", {"reason": "because"}, page="/published"
+    )
+    assert status == 400 and "Choose a reason for the retraction." in html
     status, html, _ = await worker.post(
         f"/published/{alert_id}/retract", {"reason": "mistaken"}, page="/published"
     )

@@ -3,6 +3,7 @@ Each shows a clear message on the page and stores nothing."""
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 import aiohttp
@@ -10,9 +11,11 @@ import pytest
 
 from tests.node.test_web_support import PASSPHRASE, Site, Visitor, site_fixture  # noqa: F401
 
+INCIDENT = (datetime.date.today() - datetime.timedelta(days=3)).isoformat()
+
 GOOD_REPORT = {
     "categories": "violence",
-    "incident": "2026-09-20",
+    "incident": INCIDENT,
     "region": "GB-LND",
     "danger": "2",
     "phone": "+447700900123",
@@ -23,7 +26,7 @@ GOOD_ALERT = {
     "categories": "violence",
     "danger": "2",
     "region": "GB-LND",
-    "incident": "2026-09-20",
+    "incident": INCIDENT,
     "description": "Refused to pay.",
     "lang": "en",
     "hops": "1",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -121,7 +122,7 @@ class Site:
 
 @pytest.fixture(name="site")
 async def site_fixture(make_node: Any) -> AsyncIterator[Site]:
-    node = await make_node(clock=StillClock())
+    node = await make_node(clock=StillClock(int(time.time())))
     settings = node.require()[2]
     settings.set("regions", ["GB-LND", "GB-MAN"])
     server = TestServer(web_app(node))
