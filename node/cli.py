@@ -323,11 +323,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = cmd(
         asub,
         "list",
-        remote("alert.list", lambda a: {"region": a.region}, _show_alerts),
-        "List active alerts.",
+        remote("alert.list", lambda a: {"region": a.region, "limit": a.limit}, _show_alerts),
+        "List active alerts, newest first.",
         True,
     )
     p.add_argument("--region")
+    p.add_argument("--limit", type=int, help="at most this many (default: all)")
     p = cmd(
         asub,
         "retract",

@@ -106,7 +106,14 @@ async def _publish(node: Node, args: dict[str, Any]) -> dict[str, Any]:
 async def _list(node: Node, args: dict[str, Any]) -> dict[str, Any]:
     _, service, _ = node.require()
     region = args.get("region")
-    return {"alerts": await service.list(region=region if isinstance(region, str) else None)}
+    limit = _int(args, "limit")
+    if limit is not None and limit < 1:
+        raise UsageError("--limit must be at least 1")
+    return {
+        "alerts": await service.list(
+            region=region if isinstance(region, str) else None, limit=limit or -1
+        )
+    }
 
 
 @command("alert.retract")

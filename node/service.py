@@ -193,6 +193,7 @@ class AlertService:
         return verified.id
 
     async def list(self, *, region: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """Active alerts, newest first; ``limit`` -1 means all."""
         rows = await self._store.alerts.list_active(self._clock.now(), region=region, limit=limit)
         names = self._names()
         return [alert_json(a, names) for a in rows]
