@@ -49,6 +49,7 @@ class ServerState:
     locked: Callable[[], bool]
     nonces: NonceWindow
     limiter: PeerRateLimiter = field(default_factory=PeerRateLimiter)
+    on_rotate: Callable[[bytes, bytes], Awaitable[None]] | None = None
     monotonic: Callable[[], float] = time.monotonic
 
 
@@ -204,7 +205,11 @@ async def rotate(request: web.Request) -> web.Response:
     rotation = verify_rotation(request[BODY_KEY], state.clock.now())
     if rotation.body.old != peer.key:
         raise Unauthorised("a node can only rotate its own key", 403)
+    if await state.peers.get(rotation.body.new) is not None:
+        raise Unauthorised("that key already belongs to a peer", 409)
     await state.peers.replace_key(rotation.body.old, rotation.body.new)
+    if state.on_rotate is not None:
+        await state.on_rotate(rotation.body.old, rotation.body.new)
     log.info("peer %s rotated its key", peer.short)
     return web.Response(status=204)
 

@@ -85,6 +85,7 @@ class Peering:
             on_poke=self._poked,
             locked=self._locked,
             nonces=NonceWindow(),
+            on_rotate=self._rotated,
         )
         self.server_state = state
         runner = web.AppRunner(federation_app(state), access_log=None)
@@ -107,6 +108,12 @@ class Peering:
 
     async def _stored(self, source: Peer) -> None:
         self.syncer.poke_all(exclude=source.key)
+
+    async def _rotated(self, old: bytes, new: bytes) -> None:
+        """A peer moved to a new key: its worker follows, and so does the name cache."""
+        await self.syncer.stop_worker(old)
+        self.syncer.ensure_worker(new)
+        await self._changed()
 
     async def _poked(self, peer: Peer) -> None:
         self.syncer.wake(peer.key)
