@@ -8,9 +8,11 @@ web and federation answer "locked") or unlocked (the data key in memory only).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import logging
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,7 @@ log = logging.getLogger(__name__)
 LOCK_FILE = "lock"
 CONTROL_SOCKET = "control.sock"
 MAX_SOCKET_PATH = 100
+WIPE_STOP_S = 0.5
 
 
 class Node:
@@ -160,6 +163,35 @@ class Node:
             self._lock_fd = None
         self.stopped.set()
 
+    async def wipe(self) -> dict[str, Any]:
+        """Panic wipe (node.wipe): the wrapped key first, then stop, then every file.
+
+        The node stops afterwards. Used by ``alertnode wipe`` and the admin page.
+        """
+        from . import wipe
+
+        started = time.monotonic()
+        files = wipe.destroy_keys(self.data_dir)
+        log.warning("panic wipe: key store destroyed")
+        self.data_key = self.signing_key = None
+        self.service = self.settings = None
+        # Stop writers before the database goes; an in-flight request may wait on
+        # them, but never longer than this.
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.jobs.stop(), WIPE_STOP_S)
+        if self.peering is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.peering.stop(), WIPE_STOP_S)
+            self.peering = None
+        if self.store is not None:
+            store, self.store = self.store, None
+            with contextlib.suppress(Exception):
+                # No checkpoint: the WAL is about to be overwritten, not merged.
+                await asyncio.wait_for(store.db.conn.close(), WIPE_STOP_S)
+        files += wipe.destroy_rest(self.data_dir)
+        self.stopped.set()
+        return {"wiped": True, "files": files, "seconds": round(time.monotonic() - started, 3)}
+
     # --- helpers for the control socket and the web app -------------------------
 
     def require(self) -> tuple[Store, AlertService, Settings]:
@@ -194,6 +226,8 @@ class Node:
         )
         audit = await store.audit.purge_older_than(now - settings["audit_retention_days"] * 86400)
         invites = await store.members.purge_invites(now)
+        if store.db.checkpoint_pending:
+            await store.db.checkpoint()
         return {**purged, "reports": reports, "audit": audit, "invites": invites}
 
     async def status(self) -> dict[str, Any]:

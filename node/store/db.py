@@ -29,6 +29,7 @@ class Database:
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self.conn = conn
         self._write_lock = asyncio.Lock()
+        self.checkpoint_pending = False
 
     @classmethod
     async def open(cls, path: Path) -> Database:
@@ -82,18 +83,28 @@ class Database:
                 raise
             await self.conn.execute("COMMIT")
 
+    # Reads run as one call on the database thread, so that no statement stays open
+    # across an await: an open statement would make a checkpoint fail as "locked".
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
-        async with self.conn.execute(sql, tuple(params)) as cur:
-            return list(await cur.fetchall())
+        return list(await self.conn.execute_fetchall(sql, tuple(params)))
 
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
-        async with self.conn.execute(sql, tuple(params)) as cur:
-            return await cur.fetchone()
+        rows = await self.conn.execute_fetchall(sql, tuple(params))
+        return next(iter(rows), None)
 
     async def checkpoint(self) -> None:
-        """Move the WAL into the database and truncate it (after deletions)."""
+        """Move the WAL into the database and truncate it (after deletions).
+
+        If SQLite cannot checkpoint right now, ``checkpoint_pending`` stays set and the
+        next deletion or the hourly retention job tries again.
+        """
         async with self._write_lock:
-            await self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            try:
+                await self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.OperationalError:
+                self.checkpoint_pending = True
+                return
+            self.checkpoint_pending = False
 
     async def integrity_ok(self) -> bool:
         row = await self.fetchone("PRAGMA integrity_check")
