@@ -1,0 +1,205 @@
+"""Fast benchmark data: pre-signed alerts from fixed keys, bulk-loaded into a store.
+
+Rule: nothing here changes what a node stores. Alerts are real v1 envelopes signed by
+fixed origin keys (the first of each batch is checked with ``verify_alert``, exactly
+as a receiver would); rows are written with the production schema, sealing and tags
+(``node.store`` internals), only in large transactions instead of one per alert.
+Blinding (Argon2id) is done once per distinct plaintext indicator; the bulk of the
+alerts carry stand-in 32-byte blinded values, which to the store are indistinguishable
+from real ones.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import nacl.signing
+
+from node.store import Store
+from protocol import indicators
+from protocol.alert import AlertBody, Indicator, coarsen_hour, verify_alert
+from protocol.limits import DAY_S, MAX_HOPS
+from protocol.signing import Envelope, Kind, object_id
+
+ORIGIN_COUNT = 40
+BULK_BATCH_ROWS = 50_000
+EXPIRY_DAYS = 90
+_TAG = Kind.ALERT.tag
+
+
+def origin_key(i: int) -> nacl.signing.SigningKey:
+    """Fixed origin key number ``i`` (the same in every run)."""
+    return nacl.signing.SigningKey(hashlib.sha256(b"alertnode-bench-origin-%d" % i).digest())
+
+
+_KEYS: dict[int, nacl.signing.SigningKey] = {}
+
+
+def _key(i: int) -> nacl.signing.SigningKey:
+    key = _KEYS.get(i)
+    if key is None:
+        key = _KEYS[i] = origin_key(i)
+    return key
+
+
+@dataclass(frozen=True, slots=True)
+class SignedAlert:
+    """A pre-signed alert and the columns the store keeps beside it."""
+
+    id: bytes
+    origin: bytes
+    created: int
+    expires: int
+    max_hops: int
+    tlp: str
+    region: str
+    envelope: bytes
+    indicators: tuple[tuple[str, bytes], ...]
+
+
+def stand_in_blinded(n: int) -> bytes:
+    """A 32-byte value standing for the blinded indicator of alert ``n``."""
+    return hashlib.blake2b(b"bench-indicator-%d" % n, digest_size=32).digest()
+
+
+def blind_phones(numbers: Sequence[str], region: str = "GB") -> dict[str, bytes]:
+    """Real Argon2id blinding, once per distinct number."""
+    return {n: indicators.blind("phone", n, region) for n in dict.fromkeys(numbers)}
+
+
+def make_alerts(
+    count: int,
+    now: int,
+    *,
+    start: int = 0,
+    hops: int = MAX_HOPS,
+    origins: Sequence[int] = tuple(range(ORIGIN_COUNT)),
+    extra: dict[int, bytes] | None = None,
+    keys: Sequence[nacl.signing.SigningKey] | None = None,
+) -> list[SignedAlert]:
+    """``count`` distinct signed alerts numbered from ``start``, round-robin over origins.
+
+    ``extra`` maps an alert number to a real blinded phone value it also carries.
+    ``keys`` overrides the origin keys (e.g. a node's own key).
+    """
+    created = coarsen_hour(now) - 3600
+    expires = created + EXPIRY_DAYS * DAY_S
+    incident = datetime.datetime.fromtimestamp(created, datetime.UTC).date().isoformat()
+    signers = list(keys) if keys is not None else [_key(i) for i in origins]
+    publics = [bytes(k.verify_key) for k in signers]
+    extra = extra or {}
+    out: list[SignedAlert] = []
+    for n in range(start, start + count):
+        k = n % len(signers)
+        inds = [Indicator("phone", stand_in_blinded(n))]
+        if n in extra:
+            inds.append(Indicator("phone", extra[n]))
+        body = AlertBody(
+            origin=publics[k],
+            created=created,
+            expires=expires,
+            incident=incident,
+            region="GB-LND",
+            categories=("violence", "robbery"),
+            danger=3,
+            indicators=tuple(inds),
+            description=(
+                f"Benchmark alert {n}: refused to pay, became aggressive at the door, "
+                "followed the worker to the street."
+            ),
+            lang="en",
+            hops=hops,
+            tlp="GREEN",
+        ).to_bytes()
+        sig = signers[k].sign(_TAG + body).signature
+        envelope = Envelope(Kind.ALERT, publics[k], body, sig).to_bytes()
+        out.append(
+            SignedAlert(
+                object_id(Kind.ALERT, body),
+                publics[k],
+                created,
+                expires,
+                hops,
+                "GREEN",
+                "GB-LND",
+                envelope,
+                tuple((i.kind, i.blinded) for i in inds),
+            )
+        )
+    if out:
+        # The generator makes exactly what a receiver accepts.
+        checked = verify_alert(out[0].envelope, now)
+        assert checked.id == out[0].id
+    return out
+
+
+async def bulk_insert(
+    store: Store,
+    alerts: Sequence[SignedAlert],
+    *,
+    hops: int,
+    received_from: bytes | None,
+    now: int,
+) -> None:
+    """Write ``alerts`` as ``AlertStore.put_alert`` would, in large transactions.
+
+    Only for benchmark set-up: synchronous=OFF and a large page cache while loading,
+    restored afterwards. The schema, sealing and tags are the store's own.
+    """
+    db, crypto, alerts_store = store.db, store.crypto, store.alerts
+    region_tags: dict[str, bytes] = {}
+    await db.conn.execute("PRAGMA synchronous=OFF")
+    await db.conn.execute("PRAGMA cache_size=-1000000")
+    try:
+        for start in range(0, len(alerts), BULK_BATCH_ROWS):
+            batch = alerts[start : start + BULK_BATCH_ROWS]
+            rows, ind_rows, log_rows = [], [], []
+            for a in batch:
+                tag = region_tags.get(a.region)
+                if tag is None:
+                    tag = region_tags[a.region] = alerts_store.region_tag(a.region)
+                rows.append(
+                    (
+                        a.id,
+                        a.origin,
+                        a.created,
+                        a.expires,
+                        hops,
+                        a.max_hops,
+                        a.tlp,
+                        received_from,
+                        tag,
+                        now,
+                        crypto.seal("alerts", "body", a.id, a.envelope),
+                    )
+                )
+                ind_rows.extend(
+                    (alerts_store.indicator_tag(kind, blinded), a.id)
+                    for kind, blinded in a.indicators
+                )
+                log_rows.append((a.id,))
+            async with db.transaction() as conn:
+                await conn.executemany(
+                    "INSERT INTO alerts (id, origin, state, created, expires, hops, max_hops,"
+                    " tlp, received_from, region_tag, stored_at, body_enc)"
+                    " VALUES (?, ?, 'active', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
+                await conn.executemany(
+                    "INSERT OR IGNORE INTO indicators (tag, alert_id) VALUES (?, ?)", ind_rows
+                )
+                await conn.executemany("INSERT INTO log (kind, id) VALUES ('a', ?)", log_rows)
+    finally:
+        await db.conn.execute("PRAGMA cache_size=-2000")
+        await db.conn.execute("PRAGMA synchronous=FULL")
+    await db.checkpoint()
+
+
+def cleanup() -> None:
+    """Remove the shared data sets built during this run (bench.shared)."""
+    from . import shared
+
+    shared.cleanup()

@@ -1,0 +1,146 @@
+"""The pull scenario shared by the ingest and catch-up benchmarks.
+
+Node A (an ``alertnode run`` child, so serving does not share B's core) holds
+``old + n`` relayed alerts; node B (in this process) already holds the first ``old``
+and its cursor says so. B then pulls once through the real sync path: changes feed,
+bodies, envelope decode, signature and field checks, store. Optionally through a
+counting proxy (wire bytes) and under pyinstrument (the profile of B's side).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nacl.signing
+
+from protocol.alert import verify_alert
+from protocol.signing import Kind, parse_envelope
+
+from .data import SignedAlert, bulk_insert, make_alerts
+from .nodes import NodeProcess, card_for, make_dir, node_key, open_store, start_node
+from .proxy import CountingProxy
+
+# The alerts on A came to it from a node that is not in the benchmark.
+RELAY_KEY = hashlib.sha256(b"alertnode-bench-relay").digest()
+
+
+@dataclass
+class PullRun:
+    n: int
+    seconds: float = 0.0
+    stored: int = 0
+    refused: int = 0
+    bodies: int = 0
+    round_trips: int = 0
+    bytes_sent: int = 0
+    bytes_received: int = 0
+    wire_up: int = 0
+    wire_down: int = 0
+    alert_bytes: int = 0
+    fetched_twice: int = 0
+    distinct_bodies: int = 0
+    errors: list[str] = field(default_factory=list)
+    profile_text: str = ""
+
+
+def verify_rate(alerts: list[SignedAlert], count: int = 5000) -> tuple[float, float]:
+    """(bare Ed25519 verifications/s, full ``verify_alert`` checks/s) on these envelopes."""
+    sample = alerts[:count]
+    envs = [parse_envelope(a.envelope) for a in sample]
+    keys = {e.signer: nacl.signing.VerifyKey(e.signer) for e in envs}
+    msgs = [(keys[e.signer], Kind.ALERT.tag + e.body, e.sig) for e in envs]
+    t0 = time.perf_counter()
+    for key, msg, sig in msgs:
+        key.verify(msg, sig)
+    bare = len(msgs) / (time.perf_counter() - t0)
+    now = int(time.time())
+    t0 = time.perf_counter()
+    for a in sample:
+        verify_alert(a.envelope, now)
+    full = len(sample) / (time.perf_counter() - t0)
+    return bare, full
+
+
+async def pull_once(
+    root: Path, n: int, *, old: int = 0, proxy: bool = False, profile: bool = False
+) -> tuple[PullRun, list[SignedAlert]]:
+    now = int(time.time())
+    alerts = make_alerts(old + n, now)
+    a_dir, b_dir = await make_dir(root, "A"), await make_dir(root, "B")
+    a_key = node_key(a_dir)
+    store = await open_store(a_dir)
+    await bulk_insert(store, alerts, hops=1, received_from=RELAY_KEY, now=now)
+    epoch = await store.alerts.epoch()
+    await store.close()
+    if old:
+        store = await open_store(b_dir)
+        await bulk_insert(store, alerts[:old], hops=2, received_from=a_key, now=now)
+        await store.close()
+
+    run = PullRun(n, alert_bytes=sum(len(a.envelope) for a in alerts[old:]))
+    a_proc = NodeProcess(a_dir)
+    counting: CountingProxy | None = None
+    b = None
+    try:
+        await a_proc.start()
+        b = await start_node(b_dir)
+        pb = b.require_peering()
+        await a_proc.call("peer.add", {"card": pb.card(), "accept": "relay"})
+        url = None
+        if proxy:
+            port = int(card_url_port(a_dir))
+            counting = CountingProxy("127.0.0.1", port)
+            await counting.start()
+            url = counting.url
+        # accept=none: B's worker leaves A alone until the timed pull below.
+        await pb.add_peer(card_for(a_dir, url), "none", True, None)
+        store_b = b.require()[0]
+        if old:
+            await store_b.peers.save_progress(
+                a_key, epoch=epoch, cursor=old, received=0, lag=0, now=now
+            )
+        await pb.set_peer("A", accept="relay")
+        seen: Counter[bytes] = Counter()
+        pb.syncer.observer = lambda _peer, item: seen.update((item,))
+        transport = pb.transport
+        sent0, recv0, trips0 = transport.bytes_sent, transport.bytes_received, transport.round_trips
+        profiler = None
+        if profile:
+            from pyinstrument import Profiler
+
+            profiler = Profiler(async_mode="enabled", interval=0.0005)
+            profiler.start()
+        t0 = time.perf_counter()
+        results = await pb.sync_now()
+        run.seconds = time.perf_counter() - t0
+        if profiler is not None:
+            profiler.stop()
+            run.profile_text = profiler.output_text(unicode=False, color=False)
+        run.stored = sum(r["stored"] for r in results)
+        run.refused = sum(r["refused"] for r in results)
+        run.bodies = sum(r["bodies"] for r in results)
+        run.errors = [r["error"] for r in results if r["error"]]
+        run.round_trips = transport.round_trips - trips0
+        run.bytes_sent = transport.bytes_sent - sent0
+        run.bytes_received = transport.bytes_received - recv0
+        run.fetched_twice = sum(1 for c in seen.values() if c > 1)
+        run.distinct_bodies = len(seen)
+        if counting is not None:
+            run.wire_up, run.wire_down = counting.up, counting.down
+    finally:
+        if b is not None:
+            await b.stop()
+        await a_proc.stop()
+        if counting is not None:
+            await counting.stop()
+    return run, alerts
+
+
+def card_url_port(data: Path) -> str:
+    from node import config as config_mod
+
+    return config_mod.load(data).fed.rsplit(":", 1)[1]
