@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DATA ?= ./data
 SRC := $(wildcard protocol federation node tests bench)
 
-.PHONY: run test lint typecheck pytest demo bench bench-quick clean translations
+.PHONY: run test lint typecheck pytest demo bench bench-quick clean audit lock translations
 
 $(BIN)/alertnode: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,3 +46,23 @@ translations: $(BIN)/alertnode
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
+
+# Audit the locked runtime dependencies for known vulnerabilities. pip-audit needs a
+# vulnerability database (OSV or PyPI's JSON API); where neither can be reached, this
+# says so plainly and does not pretend the audit passed.
+audit: $(BIN)/alertnode
+	@$(BIN)/pip-audit -r requirements.lock --no-deps --progress-spinner off > .audit.log 2>&1; \
+	rc=$$?; \
+	if grep -qE "NameResolutionError|ConnectionError|not found on PyPI" .audit.log; then \
+		echo "pip-audit: NOT AUDITED: no vulnerability database is reachable from this machine"; \
+	elif [ $$rc -ne 0 ]; then cat .audit.log; exit $$rc; \
+	else cat .audit.log; fi
+
+# Regenerate requirements.lock from a clean install of the runtime dependencies.
+lock:
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/pip install --quiet .
+	{ echo "# The runtime dependency set of alertnode, as installed by 'pip install .'."; \
+	  echo "# Audited by \`make audit\` (pip-audit). Regenerate with \`make lock\`."; \
+	  .venv-lock/bin/pip freeze | grep -v '^alertnode'; } > requirements.lock
+	rm -rf .venv-lock
