@@ -95,7 +95,14 @@ async def test_forged_altered_and_mislabelled_items_are_refused(
         kind="r",
         claimed_id=bad_retraction.id,
     )
-    # 6. One honest alert, so we know the pull itself worked.
+    # 6. Signed by EVIL but dated in the far future, and one already expired.
+    future = body(EVIL, now + 30 * 86400, "from the future")
+    future_env = sign(Kind.ALERT, future.to_bytes(), EVIL)
+    future_id = feed.add(future_env.to_bytes(), origin=evil, claimed_id=future_env.id)
+    stale = body(EVIL, now - 10 * 86400, "long expired")
+    stale_env = sign(Kind.ALERT, stale.to_bytes(), EVIL)
+    stale_id = feed.add(stale_env.to_bytes(), origin=evil, claimed_id=stale_env.id)
+    # 7. One honest alert, so we know the pull itself worked.
     honest_id = feed.add(good.envelope.to_bytes(), origin=evil, claimed_id=good.id)
     await b.require_peering().sync_now()
     await eventually(lambda: has_alert(b, honest_id))
@@ -103,7 +110,7 @@ async def test_forged_altered_and_mislabelled_items_are_refused(
     assert await caught_up(b, "Evil")
     # ... and stored only the honest one.
     assert (await b.require()[0].alerts.counts(now))["alerts"] == 1
-    for refused in (forged_id, altered_id, claimed_id, other.id, swapped_id):
+    for refused in (forged_id, altered_id, claimed_id, other.id, swapped_id, future_id, stale_id):
         assert not await has_alert(b, refused)
 
 
