@@ -360,9 +360,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--role", default="member", choices=("member", "caseworker", "admin"))
     p.add_argument("--days", type=int, help="days the code stays valid")
     # Each area registers its own commands.
-    from . import cli_federation
+    from . import cli_federation, cli_ops
 
     cli_federation.register(sub)
+    cli_ops.register(sub)  # passphrase, backup, wipe and demo (offline: wipe, restore, demo)
     return parser
 
 

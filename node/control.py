@@ -171,7 +171,7 @@ async def _dispatch(request: web.Request) -> web.Response:
 
 
 def control_app(node: Node) -> web.Application:
-    from . import control_federation, control_pairing  # noqa: F401  (register their commands)
+    from . import control_federation, control_ops, control_pairing  # noqa: F401  (register)
 
     app = web.Application(client_max_size=MAX_REQUEST_BYTES)
     app[NODE_KEY] = node
