@@ -57,6 +57,7 @@ class Node:
         self.stopped = asyncio.Event()
         self.web_url = ""
         self.peering: Peering | None = None
+        self.previous_keys: list[Any] = []
         self._names: dict[bytes, str] = {}
 
     # --- lifecycle ------------------------------------------------------------
@@ -125,23 +126,37 @@ class Node:
             self.service = AlertService(
                 store, unlocked.signing_key, self.clock, self.blinder, settings, self.peer_names
             )
+            self.service.set_keys(unlocked.signing_key, unlocked.previous)
+            self.previous_keys = list(unlocked.previous)
             self.store = store
-            peering = Peering(
-                self.data_dir,
-                self.config,
-                unlocked.signing_key,
-                unlocked.data_key,
-                store,
-                self.clock,
-                lambda: self.locked,
-            )
-            peering.on_change = self.refresh_peer_names
-            await peering.start()
-            self.peering = peering
-            self.service.on_new_item(peering.new_local_item)
-            await self.refresh_peer_names()
+            await self._start_peering(unlocked.signing_key)
+            self.service.on_new_item(self._new_local_item)
             self.jobs.every("retention", RETENTION_INTERVAL_S, self.run_retention)
             log.info("node unlocked")
+
+    async def _start_peering(self, key: Any) -> None:
+        assert self.store is not None and self.data_key is not None
+        peering = Peering(
+            self.data_dir, self.config, key, self.data_key, self.store, self.clock,
+            lambda: self.locked,
+        )  # fmt: skip
+        peering.on_change = self.refresh_peer_names
+        await peering.start()
+        self.peering = peering
+        await self.refresh_peer_names()
+
+    async def _new_local_item(self) -> None:
+        if self.peering is not None:
+            await self.peering.new_local_item()
+
+    async def switch_signing_key(self, new: Any, old: Any) -> None:
+        """After a key rotation: sign, serve and sync as ``new`` (``old`` still retracts)."""
+        assert self.service is not None
+        self.previous_keys.append(old)
+        self.signing_key = new
+        self.service.set_keys(new, self.previous_keys)
+        await self.require_peering().switch_key(new)
+        await self.refresh_peer_names()
 
     async def stop(self) -> None:
         await self.jobs.stop()
@@ -208,8 +223,9 @@ class Node:
         names: dict[bytes, str] = {}
         if self.store is not None:
             names.update({p.key: p.name for p in await self.store.peers.list()})
-        if self.signing_key is not None:
-            names[bytes(self.signing_key.verify_key)] = self.config.name
+        for key in [*self.previous_keys, self.signing_key]:
+            if key is not None:
+                names[bytes(key.verify_key)] = self.config.name
         self._names = names
 
     def require_peering(self) -> Peering:

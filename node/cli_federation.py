@@ -49,6 +49,14 @@ def _show_sync(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _show_rotation(result: dict[str, Any]) -> str:
+    lines = [f"The node key is now {result['key'][:16]}...; {len(result['told'])} peer(s) told."]
+    for miss in result["missed"]:
+        lines.append(f"  NOT told: {miss['name']} ({miss['error']}); send them the new card.")
+    lines.append(f"New card:\n{result['card']}")
+    return "\n".join(lines)
+
+
 def _card_arg(args: argparse.Namespace) -> str:
     if args.card == "-":
         return sys.stdin.read()
@@ -63,6 +71,17 @@ def _add_policy_flags(p: argparse.ArgumentParser) -> None:
 
 
 def register(sub: Any) -> None:
+    key = sub.add_parser("key", help="this node's signing key")
+    ksub = key.add_subparsers(dest="key_command", required=True, parser_class=_Parser)
+    p = add_command(
+        ksub,
+        "rotate",
+        remote("key.rotate", lambda a: {"confirm": a.yes}, _show_rotation),
+        "Rotate the node's signing key and tell every peer (signed with the old key).",
+        True,
+    )
+    p.add_argument("--yes", action="store_true", help="really rotate")
+
     peer = sub.add_parser("peer", help="the trust list: peers and blocked origins")
     psub = peer.add_subparsers(dest="peer_command", required=True, parser_class=_Parser)
 

@@ -113,3 +113,12 @@ async def _sync(node: Node, args: dict[str, Any]) -> dict[str, Any]:
         "stored": sum(r["stored"] for r in results),
         "errors": sum(1 for r in results if r["error"]),
     }
+
+
+@command("key.rotate")
+async def _key_rotate(node: Node, args: dict[str, Any]) -> dict[str, Any]:
+    from .rotation import rotate_key
+
+    if args.get("confirm") is not True:
+        raise UsageError("rotating the node key needs --yes (peers that miss it must re-add you)")
+    return await rotate_key(node)

@@ -43,6 +43,8 @@ class Unlocked:
 
     data_key: bytes
     signing_key: nacl.signing.SigningKey
+    # Keys this node signed with before a rotation: kept to retract its older alerts.
+    previous: tuple[nacl.signing.SigningKey, ...] = ()
 
 
 def _derive(passphrase: str, salt: bytes, ops: int, mem: int) -> bytes:
@@ -146,11 +148,34 @@ def unlock(data_dir: Path, passphrase: str | None) -> Unlocked:
         if doc["mode"] == "keyfile":
             raise NotANode("the key file does not open this key store") from None
         raise WrongPassphrase("that passphrase does not unlock this node") from None
+    box = nacl.secret.Aead(data_key)
     try:
-        seed = nacl.secret.Aead(data_key).decrypt(sealed, _SIGNING_AD)
-    except (nacl.exceptions.CryptoError, ValueError):
+        seed = box.decrypt(sealed, _SIGNING_AD)
+        previous = tuple(
+            nacl.signing.SigningKey(bytes(box.decrypt(old, _SIGNING_AD)))
+            for old in doc.get("previous", [])  # type: ignore[attr-defined]
+        )
+    except (nacl.exceptions.CryptoError, ValueError, TypeError):
         raise NotANode("the key store is damaged") from None
-    return Unlocked(bytes(data_key), nacl.signing.SigningKey(bytes(seed)))
+    return Unlocked(bytes(data_key), nacl.signing.SigningKey(bytes(seed)), previous)
+
+
+MAX_PREVIOUS_KEYS = 16
+
+
+def rotate_signing_key(data_dir: Path, data_key: bytes, new: nacl.signing.SigningKey) -> None:
+    """Make ``new`` the node's signing key, keeping the current one among the previous.
+
+    Raises NotANode (or UsageError when too many keys were rotated away).
+    """
+    doc = _load(data_dir)
+    previous = list(doc.get("previous", []))  # type: ignore[call-overload]
+    if len(previous) >= MAX_PREVIOUS_KEYS:
+        raise UsageError("this node has rotated its key too many times to keep the old ones")
+    box = nacl.secret.Aead(data_key)
+    doc["previous"] = [*previous, doc["signing"]]
+    doc["signing"] = bytes(box.encrypt(bytes(new), _SIGNING_AD))
+    write_private(data_dir / KEYSTORE_FILE, msgpack.packb(doc, use_bin_type=True))
 
 
 def rewrap(data_dir: Path, old: str | None, new: str) -> None:

@@ -62,10 +62,7 @@ class Peering:
         self._store = store
         self._clock = clock
         self._locked = locked
-        self.transport = Transport(
-            key, clock, allow_http=config.allow_http, socks_proxy=config.socks_proxy or None
-        )
-        self.syncer = Syncer(key, store.alerts, store.peers, self.transport, clock, self._stored)
+        self.transport, self.syncer = self._sync_parts(key)
         self._runner: web.AppRunner | None = None
         self.url = config.public_url
         # Called after the trust list changes (the node refreshes its name cache).
@@ -74,6 +71,27 @@ class Peering:
     async def _changed(self) -> None:
         if self.on_change is not None:
             await self.on_change()
+
+    def _sync_parts(self, key: nacl.signing.SigningKey) -> tuple[Transport, Syncer]:
+        transport = Transport(
+            key,
+            self._clock,
+            allow_http=self._config.allow_http,
+            socks_proxy=self._config.socks_proxy or None,
+        )
+        syncer = Syncer(
+            key, self._store.alerts, self._store.peers, transport, self._clock, self._stored
+        )
+        return transport, syncer
+
+    async def switch_key(self, key: nacl.signing.SigningKey) -> None:
+        """Serve, sign and sync as ``key`` from now on (after a key rotation)."""
+        await self.syncer.stop()
+        await self.transport.close()
+        self._key = key
+        self.server_state.key = key
+        self.transport, self.syncer = self._sync_parts(key)
+        await self.syncer.start()
 
     async def start(self) -> None:
         host, port = parse_hostport(self._config.fed, "--fed")

@@ -101,6 +101,7 @@ class AlertService:
     ) -> None:
         self._store = store
         self._key = signing_key
+        self._previous: dict[bytes, nacl.signing.SigningKey] = {}
         self._clock = clock
         self._blinder = blinder
         self._settings = settings
@@ -110,6 +111,13 @@ class AlertService:
     @property
     def origin(self) -> bytes:
         return bytes(self._key.verify_key)
+
+    def set_keys(
+        self, current: nacl.signing.SigningKey, previous: Sequence[nacl.signing.SigningKey]
+    ) -> None:
+        """Sign with ``current`` from now on; ``previous`` keys still retract old alerts."""
+        self._key = current
+        self._previous = {bytes(k.verify_key): k for k in previous}
 
     def on_new_item(self, listener: Notify) -> None:
         """Call ``listener`` after anything new is stored (federation pokes peers)."""
@@ -148,6 +156,8 @@ class AlertService:
         today = datetime.datetime.fromtimestamp(now, datetime.UTC).date().isoformat()
         if draft.supersedes is not None:
             old = await self._store.alerts.get_alert(draft.supersedes, now)
+            # Only the same key can supersede (peers check the origin); after a key
+            # rotation an older alert is retracted and published anew instead.
             if old is None or old.origin != self.origin:
                 raise UsageError("only an active alert published by this node can be superseded")
         body = AlertBody(
@@ -182,11 +192,12 @@ class AlertService:
         alert = await self._store.alerts.get_alert(alert_id, now)
         if alert is None:
             raise NotFound("no active alert has that id")
-        if alert.origin != self.origin:
+        key = self._key if alert.origin == self.origin else self._previous.get(alert.origin)
+        if key is None:
             raise UsageError("only the organisation that published an alert can retract it")
         expires = read_stored_alert(alert.envelope).expires
-        body = RetractionBody(self.origin, alert_id, reason, coarsen_hour(now), expires)
-        verified = sign_retraction(body, self._key, now)
+        body = RetractionBody(alert.origin, alert_id, reason, coarsen_hour(now), expires)
+        verified = sign_retraction(body, key, now)
         await self._store.alerts.put_retraction(verified, hops=0, received_from=None, now=now)
         log.info("retracted alert %s", alert_id.hex()[:12])
         await self.notify()
