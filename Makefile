@@ -16,7 +16,7 @@ $(BIN)/alertnode: pyproject.toml
 venv: $(BIN)/alertnode
 
 run: $(BIN)/alertnode
-	@test -f $(DATA)/node.toml || $(BIN)/alertnode init --data $(DATA) --name "Local node" --no-passphrase
+	@test -f $(DATA)/node.json || $(BIN)/alertnode init --data $(DATA) --name "Local node" --no-passphrase
 	$(BIN)/alertnode run --data $(DATA)
 
 lint: $(BIN)/alertnode
