@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 DATA ?= ./data
+WEB ?= 127.0.0.1:8080
+FED ?= 127.0.0.1:8443
 SRC := $(wildcard protocol federation node tests bench)
 
 .PHONY: run test lint typecheck pytest demo bench bench-quick clean audit lock translations
@@ -16,7 +18,8 @@ $(BIN)/alertnode: pyproject.toml
 venv: $(BIN)/alertnode
 
 run: $(BIN)/alertnode
-	@test -f $(DATA)/node.json || $(BIN)/alertnode init --data $(DATA) --name "Local node" --no-passphrase
+	@test -f $(DATA)/node.json || $(BIN)/alertnode init --data $(DATA) --name "Local node" \
+		--no-passphrase --web $(WEB) --fed $(FED)
 	$(BIN)/alertnode run --data $(DATA)
 
 lint: $(BIN)/alertnode
