@@ -28,7 +28,7 @@ from protocol.errors import (
     MalformedObject,
     ProtocolError,
 )
-from protocol.fields import CATEGORIES, INDICATOR_KINDS, RETRACTION_REASONS, TLP_LABELS
+from protocol.fields import CATEGORIES, INDICATOR_KINDS, TLP_LABELS
 from protocol.limits import (
     DAY_S,
     HOUR_S,
@@ -435,77 +435,6 @@ def test_verified_retraction_cannot_be_constructed_directly() -> None:
         VerifiedRetraction(verified.envelope, verified.body, object())
     with pytest.raises(LocalProtocolError):
         dataclasses.replace(verified, body=retraction_body(reason="other"))
-
-
-# --- retractions -------------------------------------------------------------------
-
-
-def test_a_valid_retraction_verifies() -> None:
-    body = retraction_body()
-    verified = sign_retraction(body, KEY_A, NOW)
-    again = verify_retraction(verified.envelope.to_bytes(), NOW)
-    assert again.body == body
-    assert again.id == verified.id
-
-
-@pytest.mark.parametrize("reason", RETRACTION_REASONS)
-def test_every_retraction_reason_is_allowed(reason: str) -> None:
-    sign_retraction(retraction_body(reason=reason), KEY_A, NOW)
-
-
-BAD_RETRACTION_FIELDS: list[tuple[str, object]] = [
-    ("v", DELETE),
-    ("v", 2),
-    ("origin", DELETE),
-    ("origin", ORIGIN_A[:31]),
-    ("alert", DELETE),
-    ("alert", bytes(31)),
-    ("alert", bytes(32).hex()),
-    ("alert", None),
-    ("reason", DELETE),
-    ("reason", "because"),
-    ("reason", None),
-    ("created", DELETE),
-    ("created", CREATED + 1),
-    ("created", -HOUR_S),
-    ("expires", DELETE),
-    ("expires", "never"),
-]
-
-
-@pytest.mark.parametrize(("field", "value"), BAD_RETRACTION_FIELDS)
-def test_each_invalid_retraction_field_is_named(field: str, value: object) -> None:
-    data = signed(body_map(retraction_body(), **{field: value}), Kind.RETRACTION)
-    with pytest.raises(InvalidField) as info:
-        verify_retraction(data, NOW)
-    assert_names(info.value, field)
-
-
-def test_every_retraction_field_has_a_refusal_case() -> None:
-    assert {f for f, _ in BAD_RETRACTION_FIELDS} == set(body_map(retraction_body()))
-
-
-@pytest.mark.parametrize(
-    ("changes", "now", "field"),
-    [
-        ({}, EXPIRES, "expires"),
-        ({}, CREATED - MAX_CLOCK_SKEW_S - 1, "created"),
-        ({"expires": CREATED}, NOW, "expires"),
-        ({"expires": CREATED + MAX_EXPIRY_S + 1}, NOW, "expires"),
-        ({"origin": ORIGIN_B}, NOW, "origin"),
-    ],
-)
-def test_retraction_times_and_origin(changes: dict[str, Any], now: int, field: str) -> None:
-    data = signed(retraction_body(**changes).to_bytes(), Kind.RETRACTION)
-    with pytest.raises(InvalidField) as info:
-        verify_retraction(data, now)
-    assert info.value.field == field
-
-
-def test_an_unknown_retraction_field_is_malformed() -> None:
-    data = signed(body_map(retraction_body(), note="hi"), Kind.RETRACTION)
-    with pytest.raises(MalformedObject):
-        verify_retraction(data, NOW)
 
 
 # --- the error tree ----------------------------------------------------------------
