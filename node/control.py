@@ -32,6 +32,9 @@ Handler = Callable[["Node", dict[str, Any]], Awaitable[dict[str, Any]]]
 COMMANDS: dict[str, Handler] = {}
 MAX_REQUEST_BYTES = 1024 * 1024
 CLIENT_TIMEOUT_S = 120
+# Whole-number arguments beyond this are refused before they reach SQLite (64-bit).
+MAX_INT_ARG = 2**53
+MAX_INVITE_DAYS = 365
 
 
 def command(name: str) -> Callable[[Handler], Handler]:
@@ -55,7 +58,17 @@ def _int(args: dict[str, Any], key: str, default: int | None = None) -> int | No
         return None
     if isinstance(value, bool) or not isinstance(value, int):
         raise UsageError(f"{key} must be a whole number")
+    if abs(value) > MAX_INT_ARG:
+        raise UsageError(f"{key} is out of range")
     return value
+
+
+def _check_utf8(args: dict[str, Any]) -> None:
+    """JSON can carry lone surrogates ("\\ud800"), which no UTF-8 store or encoder takes."""
+    try:
+        json.dumps(args, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise UsageError("the request holds text that is not valid Unicode") from None
 
 
 @command("status")
@@ -136,6 +149,8 @@ async def _invite(node: Node, args: dict[str, Any]) -> dict[str, Any]:
     role = _str(args, "role", "member")
     now = node.clock.now()
     days = _int(args, "days") or settings["invite_expiry_days"]
+    if not 1 <= days <= MAX_INVITE_DAYS:
+        raise UsageError(f"an invite is valid for 1 to {MAX_INVITE_DAYS} days")
     code = await store.members.create_invite(role, now + days * 86400, now)
     return {"code": code, "role": role, "expires": now + days * 86400}
 
@@ -155,8 +170,9 @@ async def _dispatch(request: web.Request) -> web.Response:
         args = await request.json(loads=json.loads) if request.can_read_body else {}
         if not isinstance(args, dict):
             raise UsageError("the request must be a JSON object")
+        _check_utf8(args)
         result = await handler(node, args)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, UnicodeDecodeError):
         return web.json_response({"error": "the request is not JSON"}, status=400)
     except NodeError as exc:
         return web.json_response({"error": exc.message}, status=exc.status)

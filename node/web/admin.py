@@ -240,7 +240,8 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_post("/admin/trust", trust_change)
     router.add_get("/admin/members", members_page, name="admin_members")
     router.add_post("/admin/invites", create_invite, name="admin_invites")
-    router.add_post(r"/admin/members/{id:\d+}/revoke", revoke_member, name="admin_revoke")
+    # Row ids are SQLite's 64-bit integers: a longer run of digits is no page (not a 500).
+    router.add_post(r"/admin/members/{id:[0-9]{1,18}}/revoke", revoke_member, name="admin_revoke")
     router.add_get("/admin/audit", audit_page, name="admin_audit")
     router.add_get("/admin/settings", settings_page, name="admin_settings")
     router.add_post("/admin/settings", save_settings)

@@ -265,7 +265,13 @@ async def context_middleware(request: web.Request, handler: Handler) -> web.Stre
 
 
 async def csrf_ok(request: web.Request) -> bool:
-    form = await request.post()
+    """Whether the POST carries this visitor's token. Raises 400 for a body that is not
+    a form at all (text that is not in its charset, an unknown charset, broken
+    multipart framing), so no handler ever reads one."""
+    try:
+        form = await request.post()
+    except (ValueError, LookupError):
+        raise web.HTTPBadRequest() from None
     given = form.get("csrf")
     current = session(request)
     if current is not None:

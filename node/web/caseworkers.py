@@ -406,9 +406,10 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/review", queue, name="review")
     router.add_get("/review/new", new_alert, name="new_alert")
     router.add_post("/review/new", submit_new)
-    router.add_get(r"/review/{id:\d+}", edit_report, name="edit_report")
-    router.add_post(r"/review/{id:\d+}", submit_report)
-    router.add_post(r"/review/{id:\d+}/decline", decline, name="decline")
+    # Row ids are SQLite's 64-bit integers: a longer run of digits is no page (not a 500).
+    router.add_get(r"/review/{id:[0-9]{1,18}}", edit_report, name="edit_report")
+    router.add_post(r"/review/{id:[0-9]{1,18}}", submit_report)
+    router.add_post(r"/review/{id:[0-9]{1,18}}/decline", decline, name="decline")
     router.add_get("/published", published, name="published")
     router.add_get("/supersede/{alert:[0-9a-f]{64}}", supersede_page, name="supersede")
     router.add_post("/supersede/{alert:[0-9a-f]{64}}", submit_supersede)

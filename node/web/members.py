@@ -217,5 +217,6 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/report", report_page, name="report")
     router.add_post("/report", report)
     router.add_get("/reports", my_reports, name="reports")
-    router.add_get(r"/reports/{id:\d+}.json", download_report, name="report_download")
-    router.add_post(r"/reports/{id:\d+}/delete", delete_report, name="report_delete")
+    # Row ids are SQLite's 64-bit integers: a longer run of digits is no page (not a 500).
+    router.add_get(r"/reports/{id:[0-9]{1,18}}.json", download_report, name="report_download")
+    router.add_post(r"/reports/{id:[0-9]{1,18}}/delete", delete_report, name="report_delete")
