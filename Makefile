@@ -7,7 +7,7 @@ WEB ?= 127.0.0.1:8080
 FED ?= 127.0.0.1:8443
 SRC := $(wildcard protocol federation node tests bench)
 
-.PHONY: run test lint typecheck pytest demo bench bench-quick clean audit lock translations
+.PHONY: run test lint typecheck pytest demo bench bench-quick clean audit lock translations fuzz
 
 $(BIN)/alertnode: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -69,3 +69,15 @@ lock:
 	  echo "# Audited by \`make audit\` (pip-audit). Regenerate with \`make lock\`."; \
 	  .venv-lock/bin/pip freeze | grep -v '^alertnode'; } > requirements.lock
 	rm -rf .venv-lock
+
+# Long fuzzing run of every protocol decoder with atheris (libFuzzer), seeded from
+# tests/fuzz/corpus/. New interesting inputs go to a temporary folder; a crash is saved
+# as tests/fuzz/corpus/found-* (keep it: the test suite replays every corpus file).
+FUZZ_SECONDS ?= 300
+fuzz: $(BIN)/alertnode
+	@$(BIN)/python -c "import atheris" 2>/dev/null || $(BIN)/python -m pip install --quiet atheris \
+	|| { echo "make fuzz: atheris could not be installed (it needs a wheel for this Python or clang to build); the Hypothesis fuzz tests still run with 'make pytest'"; exit 1; }
+	@work=$$(mktemp -d) && \
+	$(BIN)/python fuzz/fuzz_decoders.py $$work tests/fuzz/corpus -max_total_time=$(FUZZ_SECONDS) \
+		-artifact_prefix=tests/fuzz/corpus/found- -print_final_stats=1; \
+	rc=$$?; rm -rf $$work; exit $$rc
