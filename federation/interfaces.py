@@ -39,6 +39,11 @@ class FeedStore(Protocol):
     async def put_retraction(
         self, retraction: VerifiedRetraction, *, hops: int, received_from: bytes | None, now: int
     ) -> bool: ...
+    async def put_batch(
+        self,
+        items: Sequence[tuple[VerifiedAlert | VerifiedRetraction, int, bytes | None]],
+        now: int,
+    ) -> list[bool]: ...
 
 
 class PeerStore(Protocol):

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import nacl.signing
 
 from protocol import feed
-from protocol.alert import verify_alert, verify_retraction
+from protocol.alert import VerifiedAlert, VerifiedRetraction, verify_alert, verify_retraction
 from protocol.errors import ProtocolError
 from protocol.signing import parse_envelope
 
@@ -293,8 +293,12 @@ class Syncer:
     async def _ingest(
         self, peer: Peer, items: Sequence[bytes], hops: dict[bytes, int], result: PullResult
     ) -> None:
+        """Verify every item, apply the trust policy, then store the accepted ones in
+        one batch (one transaction, one fsync)."""
         now = self._clock.now()
         per_origin: dict[bytes, int] = {}
+        blocked: dict[bytes, bool] = {}
+        accepted: list[tuple[VerifiedAlert | VerifiedRetraction, int, bytes | None]] = []
         for data in items:
             try:
                 env = parse_envelope(data)
@@ -306,7 +310,9 @@ class Syncer:
                     origin = alert.body.origin
                     if not may_accept_alert(peer, origin, self._own):
                         raise FederationError("not accepted from this peer by the trust list")
-                    if await self._store.is_blocked(origin):
+                    if origin not in blocked:
+                        blocked[origin] = await self._store.is_blocked(origin)
+                    if blocked[origin]:
                         raise FederationError("its origin is blocked")
                     if origin not in per_origin:
                         per_origin[origin] = await self._store.count_active(origin, now)
@@ -315,21 +321,14 @@ class Syncer:
                     our_hops = received_hops(peer, origin, claimed)
                     if our_hops > alert.body.hops:
                         raise FederationError("it travelled further than its hop limit")
-                    stored = await self._store.put_alert(
-                        alert, hops=our_hops, received_from=peer.key, now=now
-                    )
-                    per_origin[origin] += int(stored)
+                    per_origin[origin] += 1
+                    accepted.append((alert, our_hops, peer.key))
                 elif env.kind.value == "retraction":
                     retraction = verify_retraction(data, now)
                     origin = retraction.body.origin
                     if origin == self._own:
                         raise FederationError("a retraction of our own alert from a peer")
-                    stored = await self._store.put_retraction(
-                        retraction,
-                        hops=received_hops(peer, origin, claimed),
-                        received_from=peer.key,
-                        now=now,
-                    )
+                    accepted.append((retraction, received_hops(peer, origin, claimed), peer.key))
                 else:
                     raise FederationError("not an alert or retraction")
             except (ProtocolError, FederationError) as exc:
@@ -337,11 +336,11 @@ class Syncer:
                 if len(result.refusals) < 10:
                     result.refusals.append(str(exc))
                 log.info("refused an item from peer %s: %s", peer.short, exc)
-                continue
-            if stored:
-                result.stored += 1
-            else:
-                result.known += 1
+        if not accepted:
+            return
+        stored = await self._store.put_batch(accepted, now)
+        result.stored += sum(stored)
+        result.known += len(stored) - sum(stored)
 
     async def _save(
         self, peer: Peer, epoch: bytes, cursor: int, result: PullResult, head: int

@@ -75,6 +75,9 @@ class Transport:
         self._timeout = aiohttp.ClientTimeout(total=timeout_s, sock_connect=CONNECT_TIMEOUT_S)
         self._sessions: dict[str | None, aiohttp.ClientSession] = {}
         self._ssl = _client_ssl()
+        # aiohttp keys its connection pool by the ssl argument's identity: one
+        # Fingerprint object per pinned certificate lets connections be reused.
+        self._pins: dict[bytes, aiohttp.Fingerprint] = {}
         self.bytes_sent = 0
         self.bytes_received = 0
         self.round_trips = 0
@@ -104,7 +107,10 @@ class Transport:
             if scheme == "https":
                 if peer.fingerprint is None:
                     continue
-                return url.rstrip("/"), proxy, aiohttp.Fingerprint(peer.fingerprint)
+                pin = self._pins.get(peer.fingerprint)
+                if pin is None:
+                    pin = self._pins[peer.fingerprint] = aiohttp.Fingerprint(peer.fingerprint)
+                return url.rstrip("/"), proxy, pin
             if scheme == "http" and (onion or (self._allow_http and is_loopback_url(url))):
                 return url.rstrip("/"), proxy, False
         raise TransportNotAllowed(

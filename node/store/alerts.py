@@ -21,6 +21,9 @@ from ..crypto import RowCrypto
 from .db import Database
 
 EPOCH_BYTES = 16
+# One item to store: a verified alert or retraction, our hop count, and the peer it
+# came from (None for this node's own).
+BatchItem = tuple[VerifiedAlert | VerifiedRetraction, int, bytes | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,52 +77,94 @@ class AlertStore:
         self, alert: VerifiedAlert, *, hops: int, received_from: bytes | None, now: int
     ) -> bool:
         """Store a verified alert. False if its id is already known (or tombstoned)."""
-        body = alert.body
+        return (await self.put_batch([(alert, hops, received_from)], now))[0]
+
+    async def put_retraction(
+        self, retraction: VerifiedRetraction, *, hops: int, received_from: bytes | None, now: int
+    ) -> bool:
+        """Store a verified retraction and drop its alert's content.
+
+        False if it is already known, or if the alert it names is from another origin.
+        """
+        return (await self.put_batch([(retraction, hops, received_from)], now))[0]
+
+    async def put_batch(self, items: Sequence[BatchItem], now: int) -> list[bool]:
+        """Store verified alerts and retractions in one transaction (one fsync).
+
+        Returns, per item, whether it was new. A TRUNCATE checkpoint follows if anything
+        was deleted (a retraction or a superseded alert), so no old page lingers in the WAL.
+        """
+        results: list[bool] = []
+        deleted = False
         async with self._db.transaction() as conn:
-            async with conn.execute(
-                "SELECT origin, state FROM alerts WHERE id = ?", (alert.id,)
-            ) as cur:
-                existing = await cur.fetchone()
-            if existing is not None:
-                if existing[0] == body.origin or existing[1] == "active":
-                    return False
-                # A tombstone laid by another origin's claim on this id is void.
-                await conn.execute("DELETE FROM alerts WHERE id = ?", (alert.id,))
-                await conn.execute(
-                    "DELETE FROM log WHERE id IN (SELECT id FROM retractions WHERE alert_id = ?)",
-                    (alert.id,),
-                )
-                await conn.execute("DELETE FROM retractions WHERE alert_id = ?", (alert.id,))
-            if body.supersedes is not None:
-                await self._supersede(conn, body.supersedes, body.origin, body.expires, now)
+            for item, hops, received_from in items:
+                if isinstance(item, VerifiedAlert):
+                    stored, dropped = await self._insert_alert(conn, item, hops, received_from, now)
+                else:
+                    stored, dropped = await self._insert_retraction(
+                        conn, item, hops, received_from, now
+                    )
+                results.append(stored)
+                deleted = deleted or dropped
+        if deleted:
+            await self._db.checkpoint()
+        return results
+
+    async def _insert_alert(
+        self,
+        conn: aiosqlite.Connection,
+        alert: VerifiedAlert,
+        hops: int,
+        received_from: bytes | None,
+        now: int,
+    ) -> tuple[bool, bool]:
+        body = alert.body
+        async with conn.execute(
+            "SELECT origin, state FROM alerts WHERE id = ?", (alert.id,)
+        ) as cur:
+            existing = await cur.fetchone()
+        if existing is not None:
+            if existing[0] == body.origin or existing[1] == "active":
+                return False, False
+            # A tombstone laid by another origin's claim on this id is void.
+            await conn.execute("DELETE FROM alerts WHERE id = ?", (alert.id,))
             await conn.execute(
-                "INSERT INTO alerts (id, origin, state, created, expires, hops, max_hops, tlp,"
-                " received_from, region_tag, stored_at, body_enc)"
-                " VALUES (?, ?, 'active', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    alert.id,
-                    body.origin,
-                    body.created,
-                    body.expires,
-                    hops,
-                    body.hops,
-                    body.tlp,
-                    received_from,
-                    self.region_tag(body.region),
-                    now,
-                    self._crypto.seal("alerts", "body", alert.id, alert.envelope.to_bytes()),
-                ),
+                "DELETE FROM log WHERE id IN (SELECT id FROM retractions WHERE alert_id = ?)",
+                (alert.id,),
             )
-            await conn.executemany(
-                "INSERT OR IGNORE INTO indicators (tag, alert_id) VALUES (?, ?)",
-                [(self.indicator_tag(i.kind, i.blinded), alert.id) for i in body.indicators],
-            )
-            await conn.execute("INSERT INTO log (kind, id) VALUES ('a', ?)", (alert.id,))
-        return True
+            await conn.execute("DELETE FROM retractions WHERE alert_id = ?", (alert.id,))
+        dropped = False
+        if body.supersedes is not None:
+            dropped = await self._supersede(conn, body.supersedes, body.origin, body.expires, now)
+        await conn.execute(
+            "INSERT INTO alerts (id, origin, state, created, expires, hops, max_hops, tlp,"
+            " received_from, region_tag, stored_at, body_enc)"
+            " VALUES (?, ?, 'active', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                alert.id,
+                body.origin,
+                body.created,
+                body.expires,
+                hops,
+                body.hops,
+                body.tlp,
+                received_from,
+                self.region_tag(body.region),
+                now,
+                self._crypto.seal("alerts", "body", alert.id, alert.envelope.to_bytes()),
+            ),
+        )
+        await conn.executemany(
+            "INSERT OR IGNORE INTO indicators (tag, alert_id) VALUES (?, ?)",
+            [(self.indicator_tag(i.kind, i.blinded), alert.id) for i in body.indicators],
+        )
+        await conn.execute("INSERT INTO log (kind, id) VALUES ('a', ?)", (alert.id,))
+        return True, dropped
 
     async def _supersede(
         self, db: aiosqlite.Connection, old_id: bytes, origin: bytes, expires: int, now: int
-    ) -> None:
+    ) -> bool:
+        """Drop (or tombstone ahead of time) the alert ``old_id``; True if content went."""
         async with db.execute("SELECT origin FROM alerts WHERE id = ?", (old_id,)) as cur:
             row = await cur.fetchone()
         if row is None:
@@ -131,6 +176,8 @@ class AlertStore:
             )
         elif row[0] == origin:
             await self._drop_content(db, old_id, "superseded")
+            return True
+        return False
 
     @staticmethod
     async def _drop_content(db: aiosqlite.Connection, alert_id: bytes, state: str) -> None:
@@ -141,53 +188,52 @@ class AlertStore:
         await db.execute("DELETE FROM indicators WHERE alert_id = ?", (alert_id,))
         await db.execute("DELETE FROM log WHERE id = ?", (alert_id,))
 
-    async def put_retraction(
-        self, retraction: VerifiedRetraction, *, hops: int, received_from: bytes | None, now: int
-    ) -> bool:
-        """Store a verified retraction and drop its alert's content.
-
-        False if it is already known, or if the alert it names is from another origin.
-        """
+    async def _insert_retraction(
+        self,
+        conn: aiosqlite.Connection,
+        retraction: VerifiedRetraction,
+        hops: int,
+        received_from: bytes | None,
+        now: int,
+    ) -> tuple[bool, bool]:
         body = retraction.body
-        async with self._db.transaction() as conn:
-            async with conn.execute(
-                "SELECT 1 FROM retractions WHERE alert_id = ?", (body.alert,)
-            ) as cur:
-                if await cur.fetchone() is not None:
-                    return False
-            async with conn.execute(
-                "SELECT origin, expires FROM alerts WHERE id = ?", (body.alert,)
-            ) as cur:
-                row = await cur.fetchone()
-            if row is not None and row[0] != body.origin:
-                return False
-            if row is None:
-                await conn.execute(
-                    "INSERT INTO alerts (id, origin, state, created, expires, hops, max_hops,"
-                    " tlp, stored_at) VALUES (?, ?, 'retracted', 0, ?, 0, 0, 'RED', ?)",
-                    (body.alert, body.origin, body.expires, now),
-                )
-            else:
-                await self._drop_content(conn, body.alert, "retracted")
+        async with conn.execute(
+            "SELECT 1 FROM retractions WHERE alert_id = ?", (body.alert,)
+        ) as cur:
+            if await cur.fetchone() is not None:
+                return False, False
+        async with conn.execute(
+            "SELECT origin, expires FROM alerts WHERE id = ?", (body.alert,)
+        ) as cur:
+            row = await cur.fetchone()
+        if row is not None and row[0] != body.origin:
+            return False, False
+        if row is None:
             await conn.execute(
-                "INSERT INTO retractions (alert_id, id, origin, expires, hops, received_from,"
-                " stored_at, envelope_enc) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    body.alert,
-                    retraction.id,
-                    body.origin,
-                    max(body.expires, row[1] if row else 0),
-                    hops,
-                    received_from,
-                    now,
-                    self._crypto.seal(
-                        "retractions", "envelope", retraction.id, retraction.envelope.to_bytes()
-                    ),
-                ),
+                "INSERT INTO alerts (id, origin, state, created, expires, hops, max_hops,"
+                " tlp, stored_at) VALUES (?, ?, 'retracted', 0, ?, 0, 0, 'RED', ?)",
+                (body.alert, body.origin, body.expires, now),
             )
-            await conn.execute("INSERT INTO log (kind, id) VALUES ('r', ?)", (retraction.id,))
-        await self._db.checkpoint()
-        return True
+        else:
+            await self._drop_content(conn, body.alert, "retracted")
+        await conn.execute(
+            "INSERT INTO retractions (alert_id, id, origin, expires, hops, received_from,"
+            " stored_at, envelope_enc) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                body.alert,
+                retraction.id,
+                body.origin,
+                max(body.expires, row[1] if row else 0),
+                hops,
+                received_from,
+                now,
+                self._crypto.seal(
+                    "retractions", "envelope", retraction.id, retraction.envelope.to_bytes()
+                ),
+            ),
+        )
+        await conn.execute("INSERT INTO log (kind, id) VALUES ('r', ?)", (retraction.id,))
+        return True, True
 
     def _open_alert(self, alert_id: bytes, sealed: bytes) -> bytes:
         return self._crypto.open("alerts", "body", alert_id, sealed)

@@ -84,6 +84,9 @@ class FakeFeed:
     async def count_active(self, origin: bytes, now: int) -> int:
         return 0
 
+    async def put_batch(self, items: Sequence[object], now: int) -> list[bool]:
+        return [False] * len(items)
+
     async def put_alert(self, *a: object, **k: object) -> bool:
         return False
 
