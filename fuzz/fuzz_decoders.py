@@ -14,6 +14,7 @@ the seeds (``python -m fuzz.make_corpus``) and any crash worth keeping, named
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 
@@ -30,10 +31,8 @@ _TARGETS = tuple(TARGETS.values())
 
 def test_one_input(data: bytes) -> None:
     for target in _TARGETS:
-        try:
+        with contextlib.suppress(ProtocolError):
             target(data)
-        except ProtocolError:
-            pass
 
 
 def main() -> None:
