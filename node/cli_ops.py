@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import getpass
 import sys
 import time
 from pathlib import Path
@@ -30,7 +31,7 @@ def _read(path: str | None, what: str) -> str:
     from .keystore import read_passphrase_file
 
     if not path:
-        raise UsageError(f"give the {what} passphrase with a file")
+        raise UsageError(f"give the {what} passphrase in a file (--passphrase-file F)")
     return read_passphrase_file(path)
 
 
@@ -57,7 +58,10 @@ async def _restore(args: argparse.Namespace) -> int:
     from . import backup
 
     data = config_mod.data_dir(args.data)
-    passphrase = _read(args.passphrase_file, "admin")
+    if args.passphrase_file or not sys.stdin.isatty():
+        passphrase = _read(args.passphrase_file, "admin")
+    else:
+        passphrase = getpass.getpass("Admin passphrase of the backup: ")
     result = await backup.restore(Path(args.input).absolute(), data, passphrase)
     text = (
         f"Restored the node into {data}: {result['alerts']} alerts.\n"
