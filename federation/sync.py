@@ -47,6 +47,14 @@ def _cancelled() -> bool:
 
 
 @dataclass
+class _OriginCache:
+    """Per-pull answers about origins, so a pull asks the store once per origin."""
+
+    active: dict[bytes, int] = field(default_factory=dict)
+    blocked: dict[bytes, bool] = field(default_factory=dict)
+
+
+@dataclass
 class PullResult:
     peer: str
     stored: int = 0
@@ -219,6 +227,7 @@ class Syncer:
             return result
 
     async def _pull(self, peer: Peer, result: PullResult) -> None:
+        cache = _OriginCache()
         cursor, epoch = peer.cursor, peer.epoch
         for _ in range(MAX_PAGES_PER_PULL):
             request = feed.ChangesRequest(cursor, feed.MAX_FEED_ENTRIES, epoch)
@@ -231,7 +240,7 @@ class Syncer:
             response = feed.decode_changes_response(raw)
             result.pages += 1
             if epoch is not None and response.epoch != epoch:
-                cursor = await self._resync_by_ids(peer, result)
+                cursor = await self._resync_by_ids(peer, result, cache)
                 epoch = response.epoch
                 await self._save(peer, epoch, cursor, result, response.next)
                 continue
@@ -243,13 +252,15 @@ class Syncer:
             for start in range(0, len(missing), feed.MAX_BATCH_IDS):
                 batch = missing[start : start + feed.MAX_BATCH_IDS]
                 request_b = feed.BodiesRequest(positions=tuple(e.pos for e in batch), epoch=epoch)
-                await self._fetch_and_store(peer, request_b, {e.id: e.hops for e in batch}, result)
+                await self._fetch_and_store(
+                    peer, request_b, {e.id: e.hops for e in batch}, result, cache
+                )
             cursor = max(cursor, response.next)
             await self._save(peer, epoch, cursor, result, cursor)
             if not response.more:
                 return
 
-    async def _resync_by_ids(self, peer: Peer, result: PullResult) -> int:
+    async def _resync_by_ids(self, peer: Peer, result: PullResult, cache: _OriginCache) -> int:
         """The peer's log was reset: list its ids, fetch only the unknown ones."""
         after: bytes | None = None
         head: int | None = None
@@ -271,14 +282,21 @@ class Syncer:
             for start in range(0, len(missing), feed.MAX_BATCH_IDS):
                 batch = missing[start : start + feed.MAX_BATCH_IDS]
                 request = feed.BodiesRequest(ids=tuple(e.id for e in batch))
-                await self._fetch_and_store(peer, request, {e.id: e.hops for e in batch}, result)
+                await self._fetch_and_store(
+                    peer, request, {e.id: e.hops for e in batch}, result, cache
+                )
             if not page.more or not entries:
                 break
             after = entries[-1].id
         return head or 0
 
     async def _fetch_and_store(
-        self, peer: Peer, request: feed.BodiesRequest, hops: dict[bytes, int], result: PullResult
+        self,
+        peer: Peer,
+        request: feed.BodiesRequest,
+        hops: dict[bytes, int],
+        result: PullResult,
+        cache: _OriginCache,
     ) -> None:
         raw = await self._transport.post(
             peer, "/bodies", feed.encode_bodies_request(request), feed.MAX_BODIES_RESPONSE_BYTES
@@ -288,16 +306,20 @@ class Syncer:
         if self.observer is not None:
             for item in items:
                 self.observer(peer.key, parse_envelope(item).id)
-        await self._ingest(peer, items, hops, result)
+        await self._ingest(peer, items, hops, result, cache)
 
     async def _ingest(
-        self, peer: Peer, items: Sequence[bytes], hops: dict[bytes, int], result: PullResult
+        self,
+        peer: Peer,
+        items: Sequence[bytes],
+        hops: dict[bytes, int],
+        result: PullResult,
+        cache: _OriginCache,
     ) -> None:
         """Verify every item, apply the trust policy, then store the accepted ones in
         one batch (one transaction, one fsync)."""
         now = self._clock.now()
-        per_origin: dict[bytes, int] = {}
-        blocked: dict[bytes, bool] = {}
+        per_origin, blocked = cache.active, cache.blocked
         accepted: list[tuple[VerifiedAlert | VerifiedRetraction, int, bytes | None]] = []
         for data in items:
             try:

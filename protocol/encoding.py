@@ -49,10 +49,13 @@ def _check_shape(value: Value, depth: int, limits: Limits) -> None:
             _check_shape(item, depth + 1, limits)
         return
     if isinstance(value, dict):
-        for key, item in value.items():
+        keys = list(value)
+        for key in keys:
             if not isinstance(key, str):
                 raise MalformedObject("map keys must be strings")
-            _check_shape(item, depth + 1, limits)
+            _check_shape(value[key], depth + 1, limits)
+        if keys != sorted(keys):
+            raise MalformedObject("not in canonical encoding (map keys out of order)")
         return
     raise MalformedObject(f"values of type {type(value).__name__} are not allowed")
 
@@ -98,6 +101,9 @@ def unpack(data: bytes, limits: Limits = DEFAULT_LIMITS, *, max_bytes: int | Non
             raise LimitExceeded(f"msgpack value too large ({text})") from None
         raise MalformedObject(f"not valid msgpack ({type(exc).__name__})") from None
     _check_shape(value, 0, limits)
-    if pack(value) != data:
+    # _check_shape has seen every map's keys in sorted order, so packing the value as
+    # it is gives the canonical bytes; anything else (longer int forms, duplicate
+    # keys) shows up as a difference.
+    if msgpack.packb(value, use_bin_type=True) != data:
         raise MalformedObject("not in canonical encoding")
     return value

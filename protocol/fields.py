@@ -133,9 +133,11 @@ def parse_date(field: str, value: str) -> datetime.date:
     return date
 
 
+_CONTROL_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
 def check_text(field: str, value: str) -> str:
     """Refuse control characters other than newline and tab in free text."""
-    for ch in value:
-        if (ord(ch) < 32 and ch not in "\n\t") or 0x7F <= ord(ch) < 0xA0:
-            raise InvalidField(field, "contains control characters")
+    if _CONTROL_RE.search(value):
+        raise InvalidField(field, "contains control characters")
     return value

@@ -94,21 +94,78 @@ class AlertStore:
         Returns, per item, whether it was new. A TRUNCATE checkpoint follows if anything
         was deleted (a retraction or a superseded alert), so no old page lingers in the WAL.
         """
-        results: list[bool] = []
+        results: list[bool] = [False] * len(items)
         deleted = False
         async with self._db.transaction() as conn:
-            for item, hops, received_from in items:
+            # Plain new alerts (the bulk of any catch-up) go in with three statements
+            # for the whole batch; anything that needs a decision goes one by one.
+            ids = [item.id for item, _, _ in items]
+            marks = ",".join("?" * len(ids))
+            existing = {
+                row[0]
+                for row in await conn.execute_fetchall(
+                    f"SELECT id FROM alerts WHERE id IN ({marks})"  # noqa: S608
+                    f" UNION SELECT alert_id FROM retractions WHERE alert_id IN ({marks})",
+                    (*ids, *ids),
+                )
+            }
+            bulk: dict[bytes, int] = {}
+            for n, (item, _, _) in enumerate(items):
+                if (
+                    isinstance(item, VerifiedAlert)
+                    and item.body.supersedes is None
+                    and item.id not in existing
+                    and item.id not in bulk
+                ):
+                    bulk[item.id] = n
+            in_bulk = set(bulk.values())
+            if bulk:
+                await self._insert_plain_alerts(conn, [items[n] for n in in_bulk], now)
+                for n in in_bulk:
+                    results[n] = True
+            for n, (item, hops, received_from) in enumerate(items):
+                if n in in_bulk:
+                    continue
                 if isinstance(item, VerifiedAlert):
                     stored, dropped = await self._insert_alert(conn, item, hops, received_from, now)
                 else:
                     stored, dropped = await self._insert_retraction(
                         conn, item, hops, received_from, now
                     )
-                results.append(stored)
+                results[n] = stored
                 deleted = deleted or dropped
         if deleted:
             await self._db.checkpoint()
         return results
+
+    async def _insert_plain_alerts(
+        self, conn: aiosqlite.Connection, items: Sequence[BatchItem], now: int
+    ) -> None:
+        rows: list[tuple[object, ...]] = []
+        tags: list[tuple[bytes, bytes]] = []
+        log: list[tuple[bytes]] = []
+        for item, hops, received_from in items:
+            assert isinstance(item, VerifiedAlert)
+            body = item.body
+            rows.append(
+                (
+                    item.id, body.origin, body.created, body.expires, hops, body.hops, body.tlp,
+                    received_from, self.region_tag(body.region), now,
+                    self._crypto.seal("alerts", "body", item.id, item.envelope.to_bytes()),
+                )
+            )  # fmt: skip
+            tags.extend((self.indicator_tag(i.kind, i.blinded), item.id) for i in body.indicators)
+            log.append((item.id,))
+        await conn.executemany(
+            "INSERT INTO alerts (id, origin, state, created, expires, hops, max_hops, tlp,"
+            " received_from, region_tag, stored_at, body_enc)"
+            " VALUES (?, ?, 'active', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        await conn.executemany(
+            "INSERT OR IGNORE INTO indicators (tag, alert_id) VALUES (?, ?)", tags
+        )
+        await conn.executemany("INSERT INTO log (kind, id) VALUES ('a', ?)", log)
 
     async def _insert_alert(
         self,

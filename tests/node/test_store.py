@@ -168,3 +168,21 @@ async def test_wrong_data_key_cannot_read(tmp_path: Path) -> None:
             await other.alerts.get_alert(a.id, NOW)
     finally:
         await other.close()
+
+
+async def test_batch_mixes_plain_alerts_duplicates_tombstones_and_retractions(
+    store: Store,
+) -> None:
+    first, second, gone = alert(text="1"), alert(text="2"), alert(text="gone")
+    await store.alerts.put_retraction(retraction(gone.id), hops=1, received_from=None, now=NOW)
+    newer = alert(text="newer", supersedes=first.id)
+    results = await store.alerts.put_batch(
+        [(first, 1, None), (second, 1, None), (first, 1, None), (gone, 1, None),
+         (newer, 1, None), (retraction(second.id), 1, None)],
+        NOW,
+    )  # fmt: skip
+    assert results == [True, True, False, False, True, True]
+    assert [a.id for a in await store.alerts.list_active(NOW)] == [newer.id]
+    feed = await store.alerts.feed(0, 100)
+    assert len(feed) == len({r.id for r in feed})
+    assert await store.alerts.find_by_indicator("phone", b"\x07" * 32, NOW) != []
