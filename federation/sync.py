@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 
 import nacl.signing
@@ -44,6 +44,33 @@ STOP_TIMEOUT_S = 5.0
 def _cancelled() -> bool:
     task = asyncio.current_task()
     return task is not None and task.cancelling() > 0
+
+
+class _Writer:
+    """Stores one batch while the caller fetches and verifies the next.
+
+    At most one write is in flight; leaving the ``async with`` block waits for it, so
+    a cursor saved after the block covers only durable batches. A failed write
+    surfaces at the next ``submit`` or on leaving the block.
+    """
+
+    def __init__(self) -> None:
+        self._pending: asyncio.Task[None] | None = None
+
+    async def submit(self, write: Coroutine[object, object, None]) -> None:
+        await self._wait()
+        self._pending = asyncio.ensure_future(write)
+
+    async def _wait(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            await pending
+
+    async def __aenter__(self) -> _Writer:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._wait()
 
 
 @dataclass
@@ -249,12 +276,15 @@ class Syncer:
             known = await self._store.known_ids([e.id for e in entries])
             missing = [e for e in entries if e.id not in known]
             result.known += len(entries) - len(missing)
-            for start in range(0, len(missing), feed.MAX_BATCH_IDS):
-                batch = missing[start : start + feed.MAX_BATCH_IDS]
-                request_b = feed.BodiesRequest(positions=tuple(e.pos for e in batch), epoch=epoch)
-                await self._fetch_and_store(
-                    peer, request_b, {e.id: e.hops for e in batch}, result, cache
-                )
+            async with _Writer() as writer:
+                for start in range(0, len(missing), feed.MAX_BATCH_IDS):
+                    batch = missing[start : start + feed.MAX_BATCH_IDS]
+                    request_b = feed.BodiesRequest(
+                        positions=tuple(e.pos for e in batch), epoch=epoch
+                    )
+                    await self._fetch_and_store(
+                        peer, request_b, {e.id: e.hops for e in batch}, result, cache, writer
+                    )
             cursor = max(cursor, response.next)
             await self._save(peer, epoch, cursor, result, cursor)
             if not response.more:
@@ -279,12 +309,13 @@ class Syncer:
             known = await self._store.known_ids([e.id for e in entries])
             missing = [e for e in entries if e.id not in known]
             result.known += len(entries) - len(missing)
-            for start in range(0, len(missing), feed.MAX_BATCH_IDS):
-                batch = missing[start : start + feed.MAX_BATCH_IDS]
-                request = feed.BodiesRequest(ids=tuple(e.id for e in batch))
-                await self._fetch_and_store(
-                    peer, request, {e.id: e.hops for e in batch}, result, cache
-                )
+            async with _Writer() as writer:
+                for start in range(0, len(missing), feed.MAX_BATCH_IDS):
+                    batch = missing[start : start + feed.MAX_BATCH_IDS]
+                    request = feed.BodiesRequest(ids=tuple(e.id for e in batch))
+                    await self._fetch_and_store(
+                        peer, request, {e.id: e.hops for e in batch}, result, cache, writer
+                    )
             if not page.more or not entries:
                 break
             after = entries[-1].id
@@ -297,6 +328,7 @@ class Syncer:
         hops: dict[bytes, int],
         result: PullResult,
         cache: _OriginCache,
+        writer: _Writer,
     ) -> None:
         raw = await self._transport.post(
             peer, "/bodies", feed.encode_bodies_request(request), feed.MAX_BODIES_RESPONSE_BYTES
@@ -306,7 +338,7 @@ class Syncer:
         if self.observer is not None:
             for item in items:
                 self.observer(peer.key, parse_envelope(item).id)
-        await self._ingest(peer, items, hops, result, cache)
+        await self._ingest(peer, items, hops, result, cache, writer)
 
     async def _ingest(
         self,
@@ -315,9 +347,11 @@ class Syncer:
         hops: dict[bytes, int],
         result: PullResult,
         cache: _OriginCache,
+        writer: _Writer,
     ) -> None:
-        """Verify every item, apply the trust policy, then store the accepted ones in
-        one batch (one transaction, one fsync)."""
+        """Verify every item and apply the trust policy, then hand the accepted ones to
+        ``writer`` to store as one batch (one transaction, one fsync) while the next
+        batch is fetched and verified."""
         now = self._clock.now()
         per_origin, blocked = cache.active, cache.blocked
         accepted: list[tuple[VerifiedAlert | VerifiedRetraction, int, bytes | None]] = []
@@ -360,9 +394,13 @@ class Syncer:
                 log.info("refused an item from peer %s: %s", peer.short, exc)
         if not accepted:
             return
-        stored = await self._store.put_batch(accepted, now)
-        result.stored += sum(stored)
-        result.known += len(stored) - sum(stored)
+
+        async def store() -> None:
+            stored = await self._store.put_batch(accepted, now)
+            result.stored += sum(stored)
+            result.known += len(stored) - sum(stored)
+
+        await writer.submit(store())
 
     async def _save(
         self, peer: Peer, epoch: bytes, cursor: int, result: PullResult, head: int
