@@ -26,7 +26,7 @@ costs one byte.
 Sizes (measured in tests/protocol/test_feed.py):
 - idle sync: a ChangesRequest with an epoch is 45 bytes and an empty ChangesResponse
   is 50 bytes (positions near 10**5), 95 bytes of payload for the round trip, plus
-  the ~420-character request signature header (protocol.request) and HTTP framing;
+  the ~167-character request signature header (protocol.request) and HTTP framing;
 - a FeedEntry is 39 bytes when its position is within 127 of the one before; 40 to
   47 bytes otherwise (the first entry of a page, or a gap in what the peer may see);
 - fetching a missing alert by position adds about 1 byte to the BodiesRequest and 3
