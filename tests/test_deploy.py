@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml  # type: ignore[import-untyped]
 
 from node import config as config_mod
 
@@ -76,10 +77,6 @@ def test_tor_accepts_the_shipped_configuration() -> None:
 
 def test_compose_file_describes_three_hardened_nodes() -> None:
     text = (DEPLOY / "container" / "compose.yaml").read_text()
-    try:
-        import yaml  # type: ignore[import-untyped]
-    except ImportError:
-        pytest.skip("no YAML parser installed")
     doc = yaml.safe_load(text)
     services = doc["services"]
     assert sorted(services) == ["a", "b", "c"]
