@@ -44,7 +44,17 @@ from .limits import (
     MAX_REGION_CHARS,
     Limits,
 )
-from .signing import ID_BYTES, KEY_BYTES, Envelope, Kind, decode_body, open_envelope, sign
+from .signing import (
+    ID_BYTES,
+    KEY_BYTES,
+    Envelope,
+    Kind,
+    Proof,
+    decode_body,
+    open_envelope,
+    proven,
+    sign,
+)
 
 VERSION = 1
 # Far beyond any real time, yet inside what datetime can represent (year 9999).
@@ -122,18 +132,6 @@ class RetractionBody:
         )
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class _Proof:
-    # Issued by the verify functions for one exact (envelope, body) pair, so that
-    # dataclasses.replace() cannot carry it over to a body that was never verified.
-    envelope: Envelope
-    body: object
-
-
-def _proven(proof: object, envelope: Envelope, body: object) -> bool:
-    return isinstance(proof, _Proof) and proof.envelope is envelope and proof.body is body
-
-
 @dataclass(frozen=True, slots=True)
 class VerifiedAlert:
     """An alert whose signature and fields were checked. Made only by ``verify_alert``."""
@@ -143,7 +141,7 @@ class VerifiedAlert:
     _proof: object = field(repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if not _proven(self._proof, self.envelope, self.body):
+        if not proven(self._proof, self.envelope, self.body):
             raise LocalProtocolError("a VerifiedAlert is made only by verify_alert()")
 
     @property
@@ -160,7 +158,7 @@ class VerifiedRetraction:
     _proof: object = field(repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if not _proven(self._proof, self.envelope, self.body):
+        if not proven(self._proof, self.envelope, self.body):
             raise LocalProtocolError("a VerifiedRetraction is made only by verify_retraction()")
 
     @property
@@ -271,7 +269,7 @@ def _verified_alert(env: Envelope, now: int, limits: Limits) -> VerifiedAlert:
     if body.origin != env.signer:
         raise InvalidField("origin", "is not the key that signed the alert")
     _check_times(body.created, body.expires, now)
-    return VerifiedAlert(env, body, _Proof(env, body))
+    return VerifiedAlert(env, body, Proof(env, body))
 
 
 def verify_retraction(data: bytes, now: int, limits: Limits = DEFAULT_LIMITS) -> VerifiedRetraction:
@@ -284,7 +282,7 @@ def verify_retraction(data: bytes, now: int, limits: Limits = DEFAULT_LIMITS) ->
     if body.origin != env.signer:
         raise InvalidField("origin", "is not the key that signed the retraction")
     _check_times(body.created, body.expires, now)
-    return VerifiedRetraction(env, body, _Proof(env, body))
+    return VerifiedRetraction(env, body, Proof(env, body))
 
 
 def sign_alert(body: AlertBody, key: nacl.signing.SigningKey, now: int) -> VerifiedAlert:

@@ -34,7 +34,7 @@ from .encoding import pack
 from .errors import InvalidField, LimitExceeded, LocalProtocolError, MalformedObject
 from .fields import Reader, check_hour, check_text
 from .limits import DAY_S, MAX_CLOCK_SKEW_S, MAX_NAME_CHARS, Limits
-from .signing import KEY_BYTES, Envelope, Kind, decode_body, open_envelope, sign
+from .signing import KEY_BYTES, Envelope, Kind, Proof, decode_body, open_envelope, proven, sign
 
 VERSION = 1
 CARD_TEXT_PREFIX = "alertnode-card:1:"
@@ -93,19 +93,6 @@ class NodeCard:
         )
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class _Proof:
-    # Issued by the verify function for one exact (envelope, body) pair, so that
-    # dataclasses.replace() cannot carry it over to a body that was never verified.
-    # (The same pattern as protocol.alert.)
-    envelope: Envelope
-    body: object
-
-
-def _proven(proof: object, envelope: Envelope, body: object) -> bool:
-    return isinstance(proof, _Proof) and proof.envelope is envelope and proof.body is body
-
-
 @dataclass(frozen=True, slots=True)
 class VerifiedCard:
     """A card whose self-signature, fields and validity were checked."""
@@ -115,7 +102,7 @@ class VerifiedCard:
     _proof: object = field(repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if not _proven(self._proof, self.envelope, self.body):
+        if not proven(self._proof, self.envelope, self.body):
             raise LocalProtocolError("a VerifiedCard is made only by verify_card()")
 
     @property
@@ -314,7 +301,7 @@ def verify_card(data: bytes, now: int, limits: Limits = CARD_LIMITS) -> Verified
     if card.key != env.signer:
         raise InvalidField("key", "is not the key that signed the card")
     _check_validity(card, now)
-    return VerifiedCard(env, card, _Proof(env, card))
+    return VerifiedCard(env, card, Proof(env, card))
 
 
 def sign_card(card: NodeCard, key: nacl.signing.SigningKey, now: int) -> VerifiedCard:

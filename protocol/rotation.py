@@ -28,7 +28,17 @@ from .encoding import pack
 from .errors import BadSignature, InvalidField, LocalProtocolError
 from .fields import Reader, check_hour
 from .limits import DEFAULT_LIMITS, MAX_CLOCK_SKEW_S, Limits
-from .signing import KEY_BYTES, SIG_BYTES, Envelope, Kind, decode_body, open_envelope, sign
+from .signing import (
+    KEY_BYTES,
+    SIG_BYTES,
+    Envelope,
+    Kind,
+    Proof,
+    decode_body,
+    open_envelope,
+    proven,
+    sign,
+)
 
 VERSION = 1
 PROOF_PURPOSE = b"alertnode:v1:rotation-proof:"
@@ -61,19 +71,6 @@ class RotationBody:
         )
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class _Proof:
-    # Issued by the verify function for one exact (envelope, body) pair, so that
-    # dataclasses.replace() cannot carry it over to a body that was never verified.
-    # (The same pattern as protocol.alert.)
-    envelope: Envelope
-    body: object
-
-
-def _proven(proof: object, envelope: Envelope, body: object) -> bool:
-    return isinstance(proof, _Proof) and proof.envelope is envelope and proof.body is body
-
-
 @dataclass(frozen=True, slots=True)
 class VerifiedRotation:
     """A rotation statement signed by both keys. Made only by ``verify_rotation``."""
@@ -83,7 +80,7 @@ class VerifiedRotation:
     _proof: object = field(repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if not _proven(self._proof, self.envelope, self.body):
+        if not proven(self._proof, self.envelope, self.body):
             raise LocalProtocolError("a VerifiedRotation is made only by verify_rotation()")
 
     @property
@@ -134,7 +131,7 @@ def verify_rotation(data: bytes, now: int, limits: Limits = DEFAULT_LIMITS) -> V
         raise BadSignature("the new key's signature on the rotation does not verify") from None
     if body.created > now + MAX_CLOCK_SKEW_S:
         raise InvalidField("created", "is in the future; check this computer's clock")
-    return VerifiedRotation(env, body, _Proof(env, body))
+    return VerifiedRotation(env, body, Proof(env, body))
 
 
 def sign_rotation(

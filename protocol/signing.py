@@ -61,6 +61,23 @@ class Envelope:
         return pack((self.kind.value, self.signer, self.body, self.sig))
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class Proof:
+    """Issued by a verify function for one exact (envelope, body) pair.
+
+    A ``Verified*`` object accepts only a proof issued for its own envelope and body
+    (compared by identity), so ``dataclasses.replace()`` cannot carry a proof over to
+    a body that was never verified.
+    """
+
+    envelope: Envelope
+    body: object
+
+
+def proven(proof: object, envelope: Envelope, body: object) -> bool:
+    return isinstance(proof, Proof) and proof.envelope is envelope and proof.body is body
+
+
 def object_id(kind: Kind, body: bytes) -> bytes:
     """SHA-256 of the kind's domain tag and the body: the object's id."""
     return hashlib.sha256(kind.tag + body).digest()
