@@ -63,17 +63,20 @@ def bfs(n: int, edges: list[tuple[int, int]], start: int) -> dict[int, int]:
 
 
 def _record_arrivals(node: Node, index: int, arrivals: dict[bytes, dict[int, float]]) -> None:
-    """Time each alert as the node's store commits it (wraps this instance's put_alert)."""
+    """Time each alert as the node's store commits it (wraps this instance's put_batch,
+    which both publishing and the sync path go through)."""
     alerts = node.require()[0].alerts
-    put = alerts.put_alert
+    put = alerts.put_batch
 
-    async def timed_put(alert, **kw):  # type: ignore[no-untyped-def]
-        stored = await put(alert, **kw)
-        if stored:
-            arrivals.setdefault(alert.id, {})[index] = time.perf_counter()
+    async def timed_put(items, now):  # type: ignore[no-untyped-def]
+        stored = await put(items, now)
+        at = time.perf_counter()
+        for (item, _, _), new in zip(items, stored, strict=True):
+            if new:
+                arrivals.setdefault(item.id, {})[index] = at
         return stored
 
-    alerts.put_alert = timed_put  # type: ignore[method-assign]
+    alerts.put_batch = timed_put  # type: ignore[method-assign]
 
 
 async def one_graph(root: Path, n: int, alerts: int, rng: random.Random) -> None:

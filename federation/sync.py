@@ -272,23 +272,35 @@ class Syncer:
                 await self._save(peer, epoch, cursor, result, response.next)
                 continue
             epoch = response.epoch
-            entries = list(response.entries)
-            known = await self._store.known_ids([e.id for e in entries])
-            missing = [e for e in entries if e.id not in known]
-            result.known += len(entries) - len(missing)
-            async with _Writer() as writer:
-                for start in range(0, len(missing), feed.MAX_BATCH_IDS):
-                    batch = missing[start : start + feed.MAX_BATCH_IDS]
-                    request_b = feed.BodiesRequest(
-                        positions=tuple(e.pos for e in batch), epoch=epoch
-                    )
-                    await self._fetch_and_store(
-                        peer, request_b, {e.id: e.hops for e in batch}, result, cache, writer
-                    )
+            await self._fetch_missing(peer, response.entries, epoch, result, cache)
             cursor = max(cursor, response.next)
             await self._save(peer, epoch, cursor, result, cursor)
             if not response.more:
                 return
+
+    async def _fetch_missing(
+        self,
+        peer: Peer,
+        entries: Sequence[feed.FeedEntry | feed.IdEntry],
+        epoch: bytes | None,
+        result: PullResult,
+        cache: _OriginCache,
+    ) -> None:
+        """Fetch and store the bodies of ``entries`` this node lacks, in bounded batches:
+        by log position within ``epoch``, or by id when there is none (an id-diff)."""
+        known = await self._store.known_ids([e.id for e in entries])
+        missing = [e for e in entries if e.id not in known]
+        result.known += len(entries) - len(missing)
+        async with _Writer() as writer:
+            for start in range(0, len(missing), feed.MAX_BATCH_IDS):
+                batch = missing[start : start + feed.MAX_BATCH_IDS]
+                if epoch is not None:
+                    positions = tuple(e.pos for e in batch if isinstance(e, feed.FeedEntry))
+                    request = feed.BodiesRequest(positions=positions, epoch=epoch)
+                else:
+                    request = feed.BodiesRequest(ids=tuple(e.id for e in batch))
+                hops = {e.id: e.hops for e in batch}
+                await self._fetch_and_store(peer, request, hops, result, cache, writer)
 
     async def _resync_by_ids(self, peer: Peer, result: PullResult, cache: _OriginCache) -> int:
         """The peer's log was reset: list its ids, fetch only the unknown ones."""
@@ -306,16 +318,7 @@ class Syncer:
             if head is None:
                 head = page.head
             entries = list(page.entries)
-            known = await self._store.known_ids([e.id for e in entries])
-            missing = [e for e in entries if e.id not in known]
-            result.known += len(entries) - len(missing)
-            async with _Writer() as writer:
-                for start in range(0, len(missing), feed.MAX_BATCH_IDS):
-                    batch = missing[start : start + feed.MAX_BATCH_IDS]
-                    request = feed.BodiesRequest(ids=tuple(e.id for e in batch))
-                    await self._fetch_and_store(
-                        peer, request, {e.id: e.hops for e in batch}, result, cache, writer
-                    )
+            await self._fetch_missing(peer, entries, None, result, cache)
             if not page.more or not entries:
                 break
             after = entries[-1].id
