@@ -300,7 +300,7 @@ def create_app(node: Node) -> web.Application:
     from pathlib import Path
 
     from ..app import NODE_KEY
-    from . import accounts, admin, caseworkers, feeds, members
+    from . import accounts, admin, caseworkers, feeds, members, panic
 
     app = web.Application(
         middlewares=[headers_middleware, errors_middleware, context_middleware],
@@ -314,5 +314,6 @@ def create_app(node: Node) -> web.Application:
     members.add_routes(app.router)
     caseworkers.add_routes(app.router)
     admin.add_routes(app.router)
+    panic.add_routes(app.router)
     feeds.add_routes(app.router)
     return app

@@ -1,0 +1,70 @@
+"""The admin's panic-wipe button.
+
+Rule: the wipe runs only for a logged-in admin who ticks the confirmation and types the
+node passphrase (on a key-file node, which has none, their own passphrase), through a
+CSRF-checked POST; wrong passphrases count against the admin's login limit. The answer
+is a neutral page, and the node stops: its keys and files are gone (node.wipe).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from .. import keystore
+from ..errors import NodeError
+from ..store.members import passphrase_matches
+from .app import need, render, state, translator
+from .forms import Form
+from .ratelimit import key_of
+
+log = logging.getLogger(__name__)
+
+
+def _node_passphrase_opens(data_dir: object, passphrase: str) -> bool:
+    try:
+        keystore.unlock(data_dir, passphrase)  # type: ignore[arg-type]
+    except NodeError:
+        return False
+    return True
+
+
+async def wipe_page(request: web.Request) -> web.Response:
+    need(request, "admin")
+    return render(request, "admin_wipe.html", form=Form({}, translator(request)))
+
+
+async def wipe_now(request: web.Request) -> web.Response:
+    me = need(request, "admin")
+    st, t = state(request), translator(request)
+    node = st.node
+    form = Form(await request.post(), t)
+    passphrase = form.secret("passphrase")
+    if not form.flag("confirm"):
+        form.error("confirm", t.gettext("Tick the box to confirm."))
+    now = node.clock.now()
+    account = key_of("login-account", me.nickname.casefold())
+    if form.ok and not st.limits.login_account.allowed(account, now):
+        form.error("passphrase", t.gettext("Too many attempts. Wait a while and try again."))
+    if form.ok:
+        if keystore.mode(node.data_dir) == "passphrase":
+            ok = await node.blinder.run(_node_passphrase_opens, node.data_dir, passphrase)
+        else:
+            store, _, _ = node.require()
+            _, pass_hash = await store.members.credentials(me.nickname)
+            ok = await node.blinder.run(passphrase_matches, pass_hash, passphrase)
+        if not ok:
+            st.limits.login_account.hit(account, now)
+            form.error("passphrase", t.gettext("That passphrase is not right."))
+    if not form.ok:
+        return render(request, "admin_wipe.html", status=400, form=form)
+    log.warning("panic wipe requested from the admin page")
+    st.sessions.drop_member(me.member_id)
+    await node.wipe()
+    return web.Response(text="Done.\n", content_type="text/plain")
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    router.add_get("/admin/wipe", wipe_page, name="admin_wipe")
+    router.add_post("/admin/wipe", wipe_now)
