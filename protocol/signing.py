@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import nacl.exceptions
 import nacl.signing
@@ -52,12 +52,22 @@ class Envelope:
     signer: bytes
     body: bytes
     sig: bytes
+    # The exact bytes it arrived as (set by parse_envelope only), so that a receiver
+    # stores and forwards what it received, never a re-encoding. Not an init field:
+    # dataclasses.replace() gives a changed envelope no stale bytes.
+    raw: bytes | None = field(default=None, init=False, repr=False, compare=False)
+    _id: bytes = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_id", object_id(self.kind, self.body))
 
     @property
     def id(self) -> bytes:
-        return object_id(self.kind, self.body)
+        return self._id
 
     def to_bytes(self) -> bytes:
+        if self.raw is not None:
+            return self.raw
         return pack((self.kind.value, self.signer, self.body, self.sig))
 
 
@@ -131,7 +141,10 @@ def parse_envelope(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Envelope:
         raise LimitExceeded(f"body of {len(body)} bytes exceeds {limits.body_bytes}")
     if not isinstance(sig, bytes) or len(sig) != SIG_BYTES:
         raise MalformedObject("signature must be 64 bytes")
-    return Envelope(kind, signer, body, sig)
+    env = Envelope(kind, signer, body, sig)
+    # unpack() checked that re-packing gives ``data`` back, so ``raw`` is canonical.
+    object.__setattr__(env, "raw", data)
+    return env
 
 
 def open_envelope(data: bytes, expected: Kind, limits: Limits = DEFAULT_LIMITS) -> Envelope:

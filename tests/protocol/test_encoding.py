@@ -354,3 +354,17 @@ def test_body_over_the_body_limit_is_refused() -> None:
     env = Envelope(Kind.ALERT, ORIGIN_A, b"\x00" * 101, b"s" * 64)
     with pytest.raises(LimitExceeded):
         parse_envelope(env.to_bytes(), small)
+
+
+def test_a_received_envelope_keeps_its_exact_bytes_and_a_changed_one_does_not() -> None:
+    import dataclasses
+
+    import nacl.signing
+
+    from protocol.signing import Kind, parse_envelope, sign
+
+    data = sign(Kind.ALERT, b"\x80", nacl.signing.SigningKey(b"\x01" * 32)).to_bytes()
+    received = parse_envelope(data)
+    assert received.raw is data and received.to_bytes() is data
+    changed = dataclasses.replace(received, body=b"\x81")
+    assert changed.raw is None and changed.to_bytes() != data and changed.id != received.id
