@@ -63,6 +63,11 @@ def remote(
 # --- offline commands ----------------------------------------------------------------
 
 
+def _listens_everywhere(hostport: str) -> bool:
+    host, _ = config_mod.parse_hostport(hostport, "--fed")
+    return host in ("0.0.0.0", "::")  # noqa: S104 (detecting it, not binding)
+
+
 async def _init(args: argparse.Namespace) -> int:
     passphrase = None
     if args.passphrase_file and args.no_passphrase:
@@ -94,6 +99,12 @@ async def _init(args: argparse.Namespace) -> int:
             "WARNING: no passphrase: the data key sits in data.key beside the data; "
             "anyone who copies the directory can read it. Use this only for testing.\n"
             if passphrase is None
+            else ""
+        )
+        + (
+            "NOTE: the federation URL in the card listens on every address "
+            "(0.0.0.0 or ::); give --public-url with an address peers can reach.\n"
+            if not args.public_url and _listens_everywhere(args.fed)
             else ""
         )
         + (
