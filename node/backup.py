@@ -28,7 +28,6 @@ beside it, not a passphrase.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import json
@@ -50,6 +49,7 @@ import nacl.exceptions
 from . import keystore
 from .config import CONFIG_FILE
 from .errors import NotANode, UsageError
+from .files import fsync_dir
 from .store.db import DB_FILE
 from .tls import CERT_FILE, KEY_FILE
 
@@ -373,16 +373,7 @@ async def restore(backup: Path, data_dir: Path, passphrase: str) -> dict[str, An
         data_dir.mkdir(mode=0o700, exist_ok=True)
         for path in staging.iterdir():
             os.replace(path, data_dir / path.name)
-        _fsync_dir(data_dir)
+        fsync_dir(data_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return {"data": str(data_dir), "created": manifest.get("created"), **counts}
-
-
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)

@@ -19,6 +19,7 @@ import stat
 import time
 from pathlib import Path
 
+from .files import fsync_dir
 from .keystore import KEYFILE_FILE, KEYSTORE_FILE
 from .store.db import DB_FILE
 from .tls import KEY_FILE
@@ -60,7 +61,7 @@ def shred(path: Path, pattern: bytes) -> bool:
 def destroy_keys(data_dir: Path) -> int:
     """Step one, the part that matters: the wrapped key and the key file."""
     count = sum(shred(data_dir / name, os.urandom(OVERWRITE_CHUNK_BYTES)) for name in KEY_FILES)
-    _sync_dir(data_dir)
+    fsync_dir(data_dir)
     return count
 
 
@@ -76,7 +77,7 @@ def destroy_rest(data_dir: Path) -> int:
                 path.rmdir()
         elif shred(path, pattern):
             count += 1
-    _sync_dir(data_dir)
+    fsync_dir(data_dir)
     return count
 
 
@@ -87,12 +88,3 @@ def wipe_offline(data_dir: Path) -> dict[str, float | int]:
     for name in SPARE:
         shred(data_dir / name, b"\0")
     return {"files": count, "seconds": round(time.monotonic() - started, 3)}
-
-
-def _sync_dir(data_dir: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(data_dir, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
