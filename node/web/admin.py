@@ -3,8 +3,8 @@
 Rule: only admins reach these pages. An invite code is shown once, on the page that
 answers its creation (never in a URL); the audit log shows member ids and roles,
 never nicknames; a setting is saved only when every value on the form is valid.
-The trust list reads federation state through ``trust_list`` and changes it through
-``federation_actions``, which find nothing when federation is not part of this node.
+The trust list reads the peers as ``alertnode peer list`` shows them and changes them
+through federation's control commands (``federation_actions``).
 """
 
 from __future__ import annotations
@@ -28,32 +28,10 @@ MAX_AUDIT_ENTRIES = 500
 
 
 async def trust_list(node: Any) -> list[dict[str, Any]]:
-    """The peers of this node with their sync status, or [] when there is no federation.
-
-    Reads ``node.peers`` or ``node.store.peers`` (a peer store with ``list_with_stats``).
-    """
-    source = getattr(node, "peers", None)
-    if source is None or not hasattr(source, "list_with_stats"):
-        store = getattr(node, "store", None)
-        source = getattr(store, "peers", None)
-    if source is None or not hasattr(source, "list_with_stats"):
+    """The peers of this node with their sync status (as ``alertnode peer list``)."""
+    if getattr(node, "peering", None) is None:
         return []
-    peers = []
-    for peer, stats in await source.list_with_stats():
-        peers.append(
-            {
-                "key": peer.key.hex(),
-                "name": peer.name,
-                "urls": list(peer.urls),
-                "accept": peer.accept,
-                "share": peer.share,
-                "suspended": peer.suspended,
-                "last_sync": stats.get("last_sync"),
-                "lag": stats.get("lag"),
-                "items_received": stats.get("items_received", 0),
-                "last_error": stats.get("last_error"),
-            }
-        )
+    peers: list[dict[str, Any]] = await node.require_peering().list_peers()
     return peers
 
 
