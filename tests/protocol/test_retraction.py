@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import datetime
 from typing import Any
 
 import pytest
 
 from protocol.alert import (
     sign_retraction,
-    verify_alert,
     verify_retraction,
 )
 from protocol.errors import (
@@ -21,7 +19,6 @@ from protocol.limits import (
     HOUR_S,
     MAX_CLOCK_SKEW_S,
     MAX_EXPIRY_S,
-    MAX_INCIDENT_AGE_DAYS,
 )
 from protocol.signing import Kind
 
@@ -37,27 +34,7 @@ from . import (
     retraction_body,
     signed,
 )
-
-OLDEST_INCIDENT = datetime.date(2025, 1, 1) - datetime.timedelta(days=MAX_INCIDENT_AGE_DAYS)
-
-
-def refused(data: bytes, field: str, now: int = NOW) -> InvalidField:
-    """Assert that verify_alert refuses ``data`` naming ``field``, with a sentence."""
-    with pytest.raises(InvalidField) as info:
-        verify_alert(data, now)
-    assert_names(info.value, field)
-    return info.value
-
-
-def assert_names(exc: InvalidField, field: str) -> None:
-    assert exc.field == field
-    assert str(exc) == f"{field}: {exc.message.removeprefix(field + ': ')}"
-    message = str(exc).removeprefix(field + ": ")
-    # A sentence a person can act on: several words, no Python reprs of our types.
-    assert len(message.split()) >= 2, message
-    assert "Error" not in message and "<" not in message, message
-    assert exc.status_hint == 422
-
+from .test_alert import assert_names
 
 # --- retractions -------------------------------------------------------------------
 
