@@ -18,7 +18,7 @@ from node import keystore
 from node.store import Store
 from protocol.alert import AlertBody, coarsen_hour, sign_alert
 from tests.e2e.cli import COMMAND, RunningNode, alertnode_json
-from tests.e2e.test_federation_cli import free_port, init, peer_both_ways, wait_for
+from tests.e2e.test_federation_cli import init, peer_both_ways, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -97,4 +97,3 @@ def test_fifty_kills_lose_nothing_acknowledged(short_tmp: Path) -> None:
         assert active == len(present)
     finally:
         db.close()
-    assert free_port()  # ports are released
