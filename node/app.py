@@ -13,6 +13,7 @@ import fcntl
 import logging
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,16 @@ LOCK_FILE = "lock"
 CONTROL_SOCKET = "control.sock"
 MAX_SOCKET_PATH = 100
 WIPE_STOP_S = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class Unlocked:
+    """What an unlocked node has: the open store, its services and its settings."""
+
+    store: Store
+    alerts: AlertService
+    settings: Settings
+    trust: Peering
 
 
 class Node:
@@ -214,6 +225,12 @@ class Node:
         if self.store is None or self.service is None or self.settings is None:
             raise Locked("the node is locked; unlock it with 'alertnode unlock'")
         return self.store, self.service, self.settings
+
+    def unlocked(self) -> Unlocked:
+        """The unlocked node's parts, by name. Raises Locked."""
+        store, service, settings = self.require()
+        assert self.peering is not None
+        return Unlocked(store, service, settings, self.peering)
 
     def peer_names(self) -> dict[bytes, str]:
         """Organisation names by node key: this node's and its peers' (cached)."""
