@@ -25,8 +25,8 @@ QUICK_SIZES = (10_000,)
 
 
 async def id_list_exchange(r: Running) -> dict[str, float]:
-    t = r.b.require_peering().transport
-    store_b = r.b.require()[0]
+    t = r.b.unlocked().trust.transport
+    store_b = r.b.unlocked().store
     peer = await peer_of(r.b, r.a_key)
     sent, recv, trips = t.bytes_sent, t.bytes_received, t.round_trips
     up, down = r.proxy.up, r.proxy.down
@@ -64,7 +64,7 @@ async def run(quick: bool) -> None:
             await asyncio.sleep(SETTLE_S)
             await idle_pull(r)
             idle = await idle_pull(r)
-            r.a.require_peering().server_state.limiter = PeerRateLimiter(1e9, 1e9)
+            r.a.unlocked().trust.server_state.limiter = PeerRateLimiter(1e9, 1e9)
             naive = await id_list_exchange(r)
         note(f"baseline at {n}: {naive}")
         feed_bytes = idle["sent"] + idle["received"]

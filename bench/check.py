@@ -35,7 +35,8 @@ async def run(quick: bool) -> None:
         pair = await pair_at(n)
         node = await start_node(pair.a_dir)
         try:
-            store, service, _ = node.require()
+            unlocked = node.unlocked()
+            store, service = unlocked.store, unlocked.alerts
             numbers = [x for ab in zip(PHONES_HIT, PHONES_MISS, strict=True) for x in ab]
             total, blind, lookup, matches = [], [], [], []
             for i in range(samples):
@@ -45,7 +46,7 @@ async def run(quick: bool) -> None:
                 total.append((time.perf_counter() - t0) * 1000)
                 matches.append(result["matches"])
                 t0 = time.perf_counter()
-                _, blinded = await node.blinder.blind("phone", number, "GB")
+                _, blinded = await node.hashes.blind("phone", number, "GB")
                 blind.append((time.perf_counter() - t0) * 1000)
                 for _ in range(LOOKUP_REPEAT):
                     t0 = time.perf_counter()

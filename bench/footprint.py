@@ -35,13 +35,13 @@ async def run(quick: bool) -> None:
         # A new peer C whose cursor stands PULLED_ALERTS before A's head.
         c_dir = await make_dir(pair.root, f"C{int(time.time())}")
         c = await start_node(c_dir)
-        pc = c.require_peering()
+        pc = c.unlocked().trust
         await proc.call("peer.add", {"card": pc.card(), "accept": "relay"})
         await pc.add_peer(card_for(pair.a_dir), "none", True, None)
         status = await proc.call("status")
         head = int(status["counts"]["log_position"])  # type: ignore[index]
         a_key = node_key(pair.a_dir)
-        store_c = c.require()[0]
+        store_c = c.unlocked().store
         await pc.set_peer("A", accept="relay")
         await store_c.peers.save_progress(
             a_key,

@@ -22,10 +22,10 @@ SETTLE_S = 1.0
 
 async def idle_pull(r: Running) -> dict[str, int]:
     """One pull by B from A; what it cost."""
-    t = r.b.require_peering().transport
+    t = r.b.unlocked().trust.transport
     sent, recv, trips = t.bytes_sent, t.bytes_received, t.round_trips
     up, down, conns = r.proxy.up, r.proxy.down, r.proxy.connections
-    results = await r.b.require_peering().sync_now()
+    results = await r.b.unlocked().trust.sync_now()
     assert all(x["error"] is None and x["bodies"] == 0 for x in results), results
     return {
         "sent": t.bytes_sent - sent,
@@ -44,7 +44,7 @@ async def run(quick: bool) -> None:
             await asyncio.sleep(SETTLE_S)  # the pulls every worker makes at start
             warm = await idle_pull(r)
             warm = await idle_pull(r)
-            await r.b.require_peering().transport.close()
+            await r.b.unlocked().trust.transport.close()
             cold = await idle_pull(r)
         note(f"idle sync at {n}: {warm}")
         payload = warm["sent"] + warm["received"]

@@ -72,13 +72,13 @@ async def start_node(data: Path) -> Node:
 
 
 async def pair(a: Node, b: Node) -> None:
-    pa, pb = a.require_peering(), b.require_peering()
+    pa, pb = a.unlocked().trust, b.unlocked().trust
     await pa.add_peer(pb.card(), "relay", True, None)
     await pb.add_peer(pa.card(), "relay", True, None)
 
 
 async def peer_of(node: Node, key: bytes) -> Peer:
-    store, _, _ = node.require()
+    store = node.unlocked().store
     peer = await store.peers.get(key)
     assert peer is not None
     return peer

@@ -65,7 +65,7 @@ def bfs(n: int, edges: list[tuple[int, int]], start: int) -> dict[int, int]:
 def _record_arrivals(node: Node, index: int, arrivals: dict[bytes, dict[int, float]]) -> None:
     """Time each alert as the node's store commits it (wraps this instance's put_batch,
     which both publishing and the sync path go through)."""
-    alerts = node.require()[0].alerts
+    alerts = node.unlocked().store.alerts
     put = alerts.put_batch
 
     async def timed_put(items, now):  # type: ignore[no-untyped-def]
@@ -101,7 +101,7 @@ async def one_graph(root: Path, n: int, alerts: int, rng: random.Random) -> None
             def observe(peer: bytes, item: bytes, me: bytes = me) -> None:
                 seen[(peer, me, item)] += 1
 
-            node.require_peering().syncer.observer = observe
+            node.unlocked().trust.syncer.observer = observe
         times, missed, entitled_counts = [], 0, []
         for k in range(alerts):
             origin = rng.randrange(n)
@@ -116,7 +116,7 @@ async def one_graph(root: Path, n: int, alerts: int, rng: random.Random) -> None
                 hops=MAX_HOPS,
             )
             start = time.perf_counter()
-            alert_id = await nodes[origin].require()[1].publish(draft)
+            alert_id = await nodes[origin].unlocked().alerts.publish(draft)
             deadline = start + WAIT_S
             while not entitled <= set(arrivals.get(alert_id, {})):
                 if time.perf_counter() > deadline:

@@ -88,7 +88,7 @@ async def pull_once(
     try:
         await a_proc.start()
         b = await start_node(b_dir)
-        pb = b.require_peering()
+        pb = b.unlocked().trust
         await a_proc.call("peer.add", {"card": pb.card(), "accept": "relay"})
         url = None
         if proxy:
@@ -98,7 +98,7 @@ async def pull_once(
             url = counting.url
         # accept=none: B's worker leaves A alone until the timed pull below.
         await pb.add_peer(card_for(a_dir, url), "none", True, None)
-        store_b = b.require()[0]
+        store_b = b.unlocked().store
         if old:
             await store_b.peers.save_progress(
                 a_key, epoch=epoch, cursor=old, received=0, lag=0, now=now

@@ -120,7 +120,7 @@ async def running(pair: Pair) -> AsyncIterator[Running]:
     try:
         a = await start_node(pair.a_dir)
         b = await start_node(pair.b_dir)
-        pb = b.require_peering()
+        pb = b.unlocked().trust
         # Re-adding keeps policy and cursor; only the URL changes (to the proxy).
         await pb.add_peer(card_for(pair.a_dir, proxy.url), "relay", True, None)
         yield Running(a, b, proxy, node_key(pair.a_dir))

@@ -1,14 +1,16 @@
 """The composition root: builds a node from its data directory and wires its parts.
 
 Rule: this is the only module that knows every component; each component receives
-exactly what it uses. A node is either locked (nothing decrypted, the store closed;
-web and federation answer "locked") or unlocked (the data key in memory only).
+exactly what it uses. A node is either ``Locked`` (nothing decrypted, the store
+closed; web and federation answer "locked") or ``Unlocked`` (the data key in memory
+only, the store open, the services built): two types, never one object with
+optional parts. Every background task is started here, through ``Jobs``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import dataclasses
 import fcntl
 import logging
 import os
@@ -17,15 +19,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import nacl.signing
 from aiohttp import web
 
 from federation.clock import Clock, SystemClock
 
+from . import backup, keystore, rotation
 from . import config as config_mod
-from . import keystore
-from .blinding import Blinder
+from .blinding import SlowHashPool
 from .config import Config
-from .errors import AlreadyRunning, Locked, UsageError
+from .errors import AlreadyRunning, UsageError
+from .errors import Locked as LockedError
 from .jobs import RETENTION_INTERVAL_S, Jobs
 from .peering import Peering
 from .service import AlertService
@@ -38,6 +42,23 @@ LOCK_FILE = "lock"
 CONTROL_SOCKET = "control.sock"
 MAX_SOCKET_PATH = 100
 WIPE_STOP_S = 0.5
+# A stop never waits longer than this for any one part (a hung peer, a slow job).
+STOP_PART_S = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class NodeKeys:
+    """The secrets an unlocked node holds in memory, and nowhere else."""
+
+    data_key: bytes
+    signing: nacl.signing.SigningKey
+    # Keys this node signed with before a rotation: kept to retract its older alerts.
+    previous: tuple[nacl.signing.SigningKey, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Locked:
+    """A node waiting for its passphrase: it holds nothing decrypted."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,28 +69,38 @@ class Unlocked:
     alerts: AlertService
     settings: Settings
     trust: Peering
+    keys: NodeKeys
 
 
 class Node:
+    """One node: its data directory, its listeners and its state (locked or unlocked)."""
+
     def __init__(self, data_dir: Path, config: Config, clock: Clock | None = None) -> None:
         self.data_dir = data_dir
         self.config = config
         self.clock = clock or SystemClock()
-        self.blinder = Blinder()
+        self.hashes = SlowHashPool()
         self.jobs = Jobs(self.clock)
-        self.store: Store | None = None
-        self.settings: Settings | None = None
-        self.service: AlertService | None = None
-        self.signing_key: Any = None
-        self.data_key: bytes | None = None
+        self.stopped = asyncio.Event()
+        self.web_url = ""
+        self._state: Locked | Unlocked = Locked()
         self._lock_fd: int | None = None
         self._runners: list[web.AppRunner] = []
         self._unlock_lock = asyncio.Lock()
-        self.stopped = asyncio.Event()
-        self.web_url = ""
-        self.peering: Peering | None = None
-        self.previous_keys: list[Any] = []
         self._names: dict[bytes, str] = {}
+
+    # --- state ----------------------------------------------------------------
+
+    @property
+    def locked(self) -> bool:
+        return isinstance(self._state, Locked)
+
+    def unlocked(self) -> Unlocked:
+        """The unlocked node's parts, by name. Raises errors.Locked."""
+        state = self._state
+        if not isinstance(state, Unlocked):
+            raise LockedError("the node is locked; unlock it with 'alertnode unlock'")
+        return state
 
     # --- lifecycle ------------------------------------------------------------
 
@@ -115,72 +146,49 @@ class Node:
         if passphrase is not None or keystore.mode(self.data_dir) == "keyfile":
             await self.unlock(passphrase)
 
-    @property
-    def locked(self) -> bool:
-        return self.store is None
-
     async def unlock(self, passphrase: str | None) -> None:
         """Open the key store and the store. Raises WrongPassphrase, UsageError."""
         async with self._unlock_lock:
             if not self.locked:
                 return
-            unlocked = await self.blinder.run(keystore.unlock, self.data_dir, passphrase)
-            store = await Store.open(self.data_dir, unlocked.data_key)
+            opened = await self.hashes.run(keystore.unlock, self.data_dir, passphrase)
+            keys = NodeKeys(opened.data_key, opened.signing_key, tuple(opened.previous))
+            store = await Store.open(self.data_dir, keys.data_key)
             settings = Settings(await store.settings.all())
             if not settings["phone_region"] and self.config.region:
                 settings.set("phone_region", self.config.region[:2])
             if not settings["regions"] and self.config.region:
                 settings.set("regions", [self.config.region])
-            self.data_key = unlocked.data_key
-            self.signing_key = unlocked.signing_key
-            self.settings = settings
-            self.service = AlertService(
-                store, unlocked.signing_key, self.clock, self.blinder, settings, self.peer_names
+            alerts = AlertService(
+                store, keys.signing, self.clock, self.hashes, settings, self.peer_names
             )
-            self.service.set_keys(unlocked.signing_key, unlocked.previous)
-            self.previous_keys = list(unlocked.previous)
-            self.store = store
-            await self._start_peering(unlocked.signing_key)
-            self.service.on_new_item(self._new_local_item)
+            alerts.set_keys(keys.signing, keys.previous)
+            trust = Peering(
+                self.data_dir, self.config, keys.signing, keys.data_key, store, self.clock,
+                lambda: self.locked,
+            )  # fmt: skip
+            trust.on_change = self.refresh_peer_names
+            # The federation port answers "locked" until the state below is set, and
+            # nothing sees an Unlocked whose parts are not yet started.
+            await trust.start()
+            self._state = Unlocked(store, alerts, settings, trust, keys)
+            await self.refresh_peer_names()
+            alerts.on_new_item(trust.new_local_item)
             self.jobs.every("retention", RETENTION_INTERVAL_S, self.run_retention)
             log.info("node unlocked")
 
-    async def _start_peering(self, key: Any) -> None:
-        assert self.store is not None and self.data_key is not None
-        peering = Peering(
-            self.data_dir, self.config, key, self.data_key, self.store, self.clock,
-            lambda: self.locked,
-        )  # fmt: skip
-        peering.on_change = self.refresh_peer_names
-        await peering.start()
-        self.peering = peering
-        await self.refresh_peer_names()
-
-    async def _new_local_item(self) -> None:
-        if self.peering is not None:
-            await self.peering.new_local_item()
-
-    async def switch_signing_key(self, new: Any, old: Any) -> None:
-        """After a key rotation: sign, serve and sync as ``new`` (``old`` still retracts)."""
-        assert self.service is not None
-        self.previous_keys.append(old)
-        self.signing_key = new
-        self.service.set_keys(new, self.previous_keys)
-        await self.require_peering().switch_key(new)
-        await self.refresh_peer_names()
-
     async def stop(self) -> None:
-        await self.jobs.stop()
-        if self.peering is not None:
-            await self.peering.stop()
-            self.peering = None
+        """Stop everything; each part gets at most ``STOP_PART_S``."""
+        await self.jobs.stop(STOP_PART_S)
+        state, self._state = self._state, Locked()
+        if isinstance(state, Unlocked):
+            await _bounded(state.trust.stop(), STOP_PART_S, "federation")
         for runner in reversed(self._runners):
-            await runner.cleanup()
+            await _bounded(runner.cleanup(), STOP_PART_S, "listener")
         self._runners.clear()
-        if self.store is not None:
-            await self.store.close()
-            self.store = None
-        self.blinder.close()
+        if isinstance(state, Unlocked):
+            await state.store.close()
+        self.hashes.close()
         if self._lock_fd is not None:
             # Only the holder of the lock owns the socket; a refused second run must
             # not remove the running node's socket.
@@ -199,59 +207,73 @@ class Node:
         started = time.monotonic()
         files = wipe.destroy_keys(self.data_dir)
         log.warning("panic wipe: key store destroyed")
-        self.data_key = self.signing_key = None
-        self.service = self.settings = None
+        state, self._state = self._state, Locked()
         # Stop writers before the database goes; an in-flight request may wait on
         # them, but never longer than this.
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.jobs.stop(), WIPE_STOP_S)
-        if self.peering is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.peering.stop(), WIPE_STOP_S)
-            self.peering = None
-        if self.store is not None:
-            store, self.store = self.store, None
-            with contextlib.suppress(Exception):
-                # No checkpoint: the WAL is about to be overwritten, not merged.
-                await asyncio.wait_for(store.db.conn.close(), WIPE_STOP_S)
+        await _bounded(self.jobs.stop(WIPE_STOP_S), WIPE_STOP_S, "jobs")
+        if isinstance(state, Unlocked):
+            await _bounded(state.trust.stop(), WIPE_STOP_S, "federation")
+            # No checkpoint: the WAL is about to be overwritten, not merged.
+            await _bounded(state.store.db.conn.close(), WIPE_STOP_S, "store")
         files += wipe.destroy_rest(self.data_dir)
         self.stopped.set()
         return {"wiped": True, "files": files, "seconds": round(time.monotonic() - started, 3)}
 
+    # --- operations that need the node's secrets ---------------------------------
+
+    async def rotate_key(self) -> dict[str, Any]:
+        """Tell every peer, then sign, serve and sync as a new key. Raises Locked."""
+        state = self.unlocked()
+        old = state.keys.signing
+        new = nacl.signing.SigningKey.generate()
+        told, missed = await rotation.announce(
+            old, new, await state.store.peers.list(), self.clock, self.config
+        )
+        keystore.rotate_signing_key(self.data_dir, state.keys.data_key, new)
+        self.config = dataclasses.replace(self.config, key=bytes(new.verify_key).hex())
+        config_mod.save(self.data_dir, self.config)
+        keys = NodeKeys(state.keys.data_key, new, (*state.keys.previous, old))
+        state.alerts.set_keys(new, keys.previous)
+        self._state = dataclasses.replace(state, keys=keys)
+        await state.trust.switch_key(new)
+        await self.refresh_peer_names()
+        log.info("rotated the node key; %d peer(s) told, %d not", len(told), len(missed))
+        card = state.trust.card()
+        return {"key": self.config.key, "told": told, "missed": missed, "card": card}
+
+    async def create_backup(self, out: Path) -> dict[str, Any]:
+        """An encrypted online backup to ``out``. Raises Locked, UsageError."""
+        state = self.unlocked()
+        return await asyncio.to_thread(
+            backup.create, self.data_dir, state.keys.data_key, out, self.clock.now()
+        )
+
+    async def change_passphrase(self, old: str | None, new: str) -> None:
+        """Rewrap the data key under ``new``. Raises Locked, UsageError, WrongPassphrase."""
+        self.unlocked()
+        if old is None and keystore.mode(self.data_dir) == "passphrase":
+            raise UsageError("give the current passphrase with --old-file F")
+        # Two Argon2id derivations: off the event loop, through the bounded pool.
+        await self.hashes.run(keystore.rewrap, self.data_dir, old, new)
+
     # --- helpers for the control socket and the web app -------------------------
-
-    def require(self) -> tuple[Store, AlertService, Settings]:
-        """The unlocked parts. Raises Locked."""
-        if self.store is None or self.service is None or self.settings is None:
-            raise Locked("the node is locked; unlock it with 'alertnode unlock'")
-        return self.store, self.service, self.settings
-
-    def unlocked(self) -> Unlocked:
-        """The unlocked node's parts, by name. Raises Locked."""
-        store, service, settings = self.require()
-        assert self.peering is not None
-        return Unlocked(store, service, settings, self.peering)
 
     def peer_names(self) -> dict[bytes, str]:
         """Organisation names by node key: this node's and its peers' (cached)."""
         return self._names
 
     async def refresh_peer_names(self) -> None:
+        state = self._state
         names: dict[bytes, str] = {}
-        if self.store is not None:
-            names.update({p.key: p.name for p in await self.store.peers.list()})
-        for key in [*self.previous_keys, self.signing_key]:
-            if key is not None:
+        if isinstance(state, Unlocked):
+            names.update({p.key: p.name for p in await state.store.peers.list()})
+            for key in [*state.keys.previous, state.keys.signing]:
                 names[bytes(key.verify_key)] = self.config.name
         self._names = names
 
-    def require_peering(self) -> Peering:
-        self.require()
-        assert self.peering is not None
-        return self.peering
-
     async def run_retention(self) -> dict[str, Any]:
-        store, _, settings = self.require()
+        state = self.unlocked()
+        store, settings = state.store, state.settings
         now = self.clock.now()
         purged = await store.alerts.purge_expired(now)
         reports = await store.reports.purge_older_than(
@@ -264,20 +286,31 @@ class Node:
         return {**purged, "reports": reports, "audit": audit, "invites": invites}
 
     async def status(self) -> dict[str, Any]:
+        state = self._state
         info: dict[str, Any] = {
             "name": self.config.name,
             "key": self.config.key,
             "locked": self.locked,
             "web": self.web_url,
-            "federation": self.peering.url if self.peering else None,
+            "federation": state.trust.url if isinstance(state, Unlocked) else None,
             "jobs": self.jobs.last,
         }
-        if self.store is not None:
+        if isinstance(state, Unlocked):
             info["counts"] = {
-                **await self.store.alerts.counts(self.clock.now()),
-                "members": await self.store.members.count(),
+                **await state.store.alerts.counts(self.clock.now()),
+                "members": await state.store.members.count(),
             }
         return info
+
+
+async def _bounded(work: Any, seconds: float, what: str) -> None:
+    """Await ``work`` for at most ``seconds``; a part that fails or hangs is logged."""
+    try:
+        await asyncio.wait_for(work, seconds)
+    except TimeoutError:
+        log.warning("stopping %s took longer than %.1f s; left behind", what, seconds)
+    except Exception as exc:
+        log.warning("stopping %s failed: %s", what, type(exc).__name__)
 
 
 # How aiohttp applications (control socket, web, federation) find their node.

@@ -1,7 +1,8 @@
-"""A small bounded pool for indicator blinding.
+"""The bounded pool for every slow hash: indicator blinding, unlock and passphrases.
 
-Rule: each blinding holds tens of MiB while it runs, so at most ``MAX_CONCURRENT_BLINDINGS``
-run at once, off the event loop; more callers wait their turn.
+Rule: each slow hash holds tens of MiB while it runs, so at most
+``MAX_CONCURRENT_SLOW_HASHES`` run at once, off the event loop; more callers wait
+their turn.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ from typing import Any, TypeVar
 
 from protocol import indicators
 
-MAX_CONCURRENT_BLINDINGS = 2
+MAX_CONCURRENT_SLOW_HASHES = 2
 T = TypeVar("T")
 
 
-class Blinder:
-    def __init__(self, workers: int = MAX_CONCURRENT_BLINDINGS) -> None:
+class SlowHashPool:
+    def __init__(self, workers: int = MAX_CONCURRENT_SLOW_HASHES) -> None:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="blind")
 
     async def blind(self, kind: str, text: str, default_region: str) -> tuple[str, bytes]:
@@ -31,7 +32,7 @@ class Blinder:
         return normalised, blinded
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run another slow hash (passphrases) in the same bounded pool."""
+        """Run another slow hash (unlock, passphrases) in the same bounded pool."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, fn, *args)
 

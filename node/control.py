@@ -84,7 +84,7 @@ async def _unlock(node: Node, args: dict[str, Any]) -> dict[str, Any]:
 
 @command("alert.publish")
 async def _publish(node: Node, args: dict[str, Any]) -> dict[str, Any]:
-    _, service, _ = node.require()
+    service = node.unlocked().alerts
     indicators = args.get("indicators", [])
     if not isinstance(indicators, list) or not all(
         isinstance(i, list) and len(i) == 2 and all(isinstance(x, str) for x in i)
@@ -117,7 +117,7 @@ async def _publish(node: Node, args: dict[str, Any]) -> dict[str, Any]:
 
 @command("alert.list")
 async def _list(node: Node, args: dict[str, Any]) -> dict[str, Any]:
-    _, service, _ = node.require()
+    service = node.unlocked().alerts
     region = args.get("region")
     limit = _int(args, "limit")
     if limit is not None and limit < 1:
@@ -131,7 +131,7 @@ async def _list(node: Node, args: dict[str, Any]) -> dict[str, Any]:
 
 @command("alert.retract")
 async def _retract(node: Node, args: dict[str, Any]) -> dict[str, Any]:
-    _, service, _ = node.require()
+    service = node.unlocked().alerts
     alert_id = parse_alert_id(_str(args, "id"))
     retraction = await service.retract(alert_id, _str(args, "reason", "other"))
     return {"id": alert_id.hex(), "retraction": retraction.hex()}
@@ -139,13 +139,14 @@ async def _retract(node: Node, args: dict[str, Any]) -> dict[str, Any]:
 
 @command("check")
 async def _check(node: Node, args: dict[str, Any]) -> dict[str, Any]:
-    _, service, _ = node.require()
+    service = node.unlocked().alerts
     return await service.check(_str(args, "kind"), _str(args, "value"))
 
 
 @command("invite.create")
 async def _invite(node: Node, args: dict[str, Any]) -> dict[str, Any]:
-    store, _, settings = node.require()
+    unlocked = node.unlocked()
+    store, settings = unlocked.store, unlocked.settings
     role = _str(args, "role", "member")
     now = node.clock.now()
     days = _int(args, "days") or settings["invite_expiry_days"]

@@ -30,13 +30,13 @@ def _bool(args: dict[str, Any], name: str) -> bool | None:
 
 @command("card")
 async def _card(node: Node, args: dict[str, Any]) -> dict[str, Any]:
-    peering = node.require_peering()
+    peering = node.unlocked().trust
     return {"card": peering.card(), "key": node.config.key, "url": peering.url}
 
 
 @command("peer.add")
 async def _peer_add(node: Node, args: dict[str, Any]) -> dict[str, Any]:
-    peering = node.require_peering()
+    peering = node.unlocked().trust
     card = args.get("card")
     if not isinstance(card, str) or not card.strip():
         raise UsageError("give the peer's card (the line 'alertnode card' prints)")
@@ -53,15 +53,15 @@ async def _peer_add(node: Node, args: dict[str, Any]) -> dict[str, Any]:
 
 @command("peer.list")
 async def _peer_list(node: Node, args: dict[str, Any]) -> dict[str, Any]:
-    peering = node.require_peering()
-    store, _, _ = node.require()
+    peering = node.unlocked().trust
+    store = node.unlocked().store
     blocked = [o.hex() for o in await store.peers.blocked_origins()]
     return {"peers": await peering.list_peers(), "blocked_origins": blocked}
 
 
 @command("peer.set")
 async def _peer_set(node: Node, args: dict[str, Any]) -> dict[str, Any]:
-    peering = node.require_peering()
+    peering = node.unlocked().trust
     accept = args.get("accept")
     peer = await peering.set_peer(
         str(args.get("peer", "")),
@@ -80,14 +80,14 @@ async def _peer_set(node: Node, args: dict[str, Any]) -> dict[str, Any]:
 
 @command("peer.remove")
 async def _peer_remove(node: Node, args: dict[str, Any]) -> dict[str, Any]:
-    peering = node.require_peering()
+    peering = node.unlocked().trust
     result = await peering.remove_peer(str(args.get("peer", "")), bool(args.get("purge")))
     return result
 
 
 @command("peer.block")
 async def _peer_block(node: Node, args: dict[str, Any]) -> dict[str, Any]:
-    store, _, _ = node.require()
+    store = node.unlocked().store
     origin = _key(args.get("origin"))
     if origin.hex() == node.config.key:
         raise UsageError("a node cannot block itself")
@@ -98,7 +98,7 @@ async def _peer_block(node: Node, args: dict[str, Any]) -> dict[str, Any]:
 
 @command("peer.unblock")
 async def _peer_unblock(node: Node, args: dict[str, Any]) -> dict[str, Any]:
-    store, _, _ = node.require()
+    store = node.unlocked().store
     origin = _key(args.get("origin"))
     await store.peers.unblock_origin(origin)
     return {"origin": origin.hex(), "blocked": False}
@@ -106,7 +106,7 @@ async def _peer_unblock(node: Node, args: dict[str, Any]) -> dict[str, Any]:
 
 @command("sync")
 async def _sync(node: Node, args: dict[str, Any]) -> dict[str, Any]:
-    peering = node.require_peering()
+    peering = node.unlocked().trust
     results = await peering.sync_now()
     return {
         "peers": results,
@@ -117,8 +117,6 @@ async def _sync(node: Node, args: dict[str, Any]) -> dict[str, Any]:
 
 @command("key.rotate")
 async def _key_rotate(node: Node, args: dict[str, Any]) -> dict[str, Any]:
-    from .rotation import rotate_key
-
     if args.get("confirm") is not True:
         raise UsageError("rotating the node key needs --yes (peers that miss it must re-add you)")
-    return await rotate_key(node)
+    return await node.rotate_key()

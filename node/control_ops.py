@@ -6,11 +6,9 @@ passphrase); the others need an unlocked node, like every other command.
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import backup, keystore
 from .control import command
 from .errors import UsageError
 
@@ -20,30 +18,23 @@ if TYPE_CHECKING:
 
 @command("passphrase.change")
 async def _passphrase_change(node: Node, args: dict[str, Any]) -> dict[str, Any]:
-    node.require()
+    node.unlocked()
     old, new = args.get("old"), args.get("new")
     if old is not None and not isinstance(old, str):
         raise UsageError("the old passphrase must be text")
     if not isinstance(new, str) or not new:
         raise UsageError("give the new passphrase with --new-file F")
-    if old is None and keystore.mode(node.data_dir) == "passphrase":
-        raise UsageError("give the current passphrase with --old-file F")
-    # Two Argon2id derivations: off the event loop, through the bounded pool.
-    await node.blinder.run(keystore.rewrap, node.data_dir, old, new)
+    await node.change_passphrase(old, new)
     return {"changed": True, "mode": "passphrase"}
 
 
 @command("backup.create")
 async def _backup_create(node: Node, args: dict[str, Any]) -> dict[str, Any]:
-    node.require()
+    node.unlocked()
     out = args.get("out")
     if not isinstance(out, str) or not out:
         raise UsageError("give the backup file with --out FILE")
-    data_key = node.data_key
-    assert data_key is not None
-    return await asyncio.to_thread(
-        backup.create, node.data_dir, data_key, Path(out), node.clock.now()
-    )
+    return await node.create_backup(Path(out))
 
 
 @command("wipe")

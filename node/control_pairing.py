@@ -32,13 +32,13 @@ async def _pair_start(node: Node, args: dict[str, Any]) -> dict[str, Any]:
 
 @command("pair.status")
 async def _pair_status(node: Node, args: dict[str, Any]) -> dict[str, Any]:
-    node.require_peering()
+    node.unlocked()
     return pairing_mode(node).status()
 
 
 @command("pair.accept")
 async def _pair_accept(node: Node, args: dict[str, Any]) -> dict[str, Any]:
-    node.require_peering()
+    node.unlocked()
     share = _bool(args, "share")
     accept = args.get("accept") or "relay"
     if not isinstance(accept, str):
@@ -50,5 +50,5 @@ async def _pair_accept(node: Node, args: dict[str, Any]) -> dict[str, Any]:
 
 @command("pair.stop")
 async def _pair_stop(node: Node, args: dict[str, Any]) -> dict[str, Any]:
-    node.require_peering()
+    node.unlocked()
     return await pairing_mode(node).stop()

@@ -172,13 +172,13 @@ async def _start_nodes(root: Path, n: int) -> list[Node]:
 
 async def _pair(nodes: list[Node], edges: list[tuple[int, int]]) -> None:
     for a, b in edges:
-        pa, pb = nodes[a].require_peering(), nodes[b].require_peering()
+        pa, pb = nodes[a].unlocked().trust, nodes[b].unlocked().trust
         await pa.add_peer(pb.card(), "relay", True, None)
         await pb.add_peer(pa.card(), "relay", True, None)
 
 
 async def _has(node: Node, alert_id: bytes) -> bool:
-    store, _, _ = node.require()
+    store = node.unlocked().store
     return await store.alerts.get_alert(alert_id, node.clock.now()) is not None
 
 
@@ -196,7 +196,7 @@ async def _publish_and_watch(nodes: list[Node], display: _Display, stop: asyncio
     spreads: list[_Spread] = []
     for k, (lang, categories, danger, indicator, text) in enumerate(SAMPLES):
         origin = k % len(nodes)
-        _, service, _ = nodes[origin].require()
+        service = nodes[origin].unlocked().alerts
         alert_id = await service.publish(
             Draft(
                 categories=categories,
@@ -257,7 +257,7 @@ async def run_demo(n: int, out: TextIO) -> int:
         if not stop.is_set():
             display.say("\nEach node's member web app, with a ready member invite code:")
             for i, node in enumerate(nodes):
-                store, _, _ = node.require()
+                store = node.unlocked().store
                 now = node.clock.now()
                 code = await store.members.create_invite("member", now + INVITE_DAYS * 86400, now)
                 display.say(f"  {display.names[i]:<24} {node.web_url}  invite: {code}")

@@ -1,16 +1,17 @@
 """Background jobs with an owner.
 
-Rule: every background task the node runs is started here, so that each one's
-failure is logged (never lost) and each one is cancelled when the node stops.
-Periodic jobs record what they last did for ``alertnode status``.
+Rule: every background task the node runs is started here (the syncer supervises its
+own per-peer workers the same way), so that each one's failure is logged, never
+lost, a failed loop restarts after a backoff instead of dying silently, and every
+task is cancelled within a bounded time when the node stops. Periodic jobs record
+what they last did for ``alertnode status``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from federation.clock import Clock
@@ -18,6 +19,9 @@ from federation.clock import Clock
 log = logging.getLogger(__name__)
 
 RETENTION_INTERVAL_S = 3600
+FIRST_RESTART_S = 1.0
+MAX_RESTART_S = 300.0
+STOP_TIMEOUT_S = 5.0
 
 
 class Jobs:
@@ -25,20 +29,46 @@ class Jobs:
         self._clock = clock
         self._tasks: set[asyncio.Task[None]] = set()
         self.last: dict[str, dict[str, Any]] = {}
+        self.restarts: dict[str, int] = {}
 
     def spawn(self, name: str, coro: Awaitable[None]) -> asyncio.Task[None]:
+        """Run ``coro`` once in the background; a failure is logged, never lost."""
+
         async def owned() -> None:
             try:
                 await coro
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("background task %s failed", name)
+            except Exception as exc:
+                log.error("background task %s failed: %s", name, type(exc).__name__)
 
         task = asyncio.get_running_loop().create_task(owned(), name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
+
+    def supervise(self, name: str, loop: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run the long-lived ``loop``; if it raises, log it and start it again after
+        a backoff that doubles from ``FIRST_RESTART_S`` to ``MAX_RESTART_S``."""
+
+        async def supervisor() -> None:
+            delay = FIRST_RESTART_S
+            while True:
+                try:
+                    await loop()
+                    return
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    self.restarts[name] = self.restarts.get(name, 0) + 1
+                    # The type only: an exception's text may quote member data.
+                    log.error(
+                        "%s failed (%s); restarting in %.0f s", name, type(exc).__name__, delay
+                    )
+                await self._clock.sleep(delay)
+                delay = min(delay * 2, MAX_RESTART_S)
+
+        self.spawn(name, supervisor())
 
     def every(
         self, name: str, interval_s: float, job: Callable[[], Awaitable[dict[str, Any]]]
@@ -53,7 +83,7 @@ class Jobs:
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
-                    log.exception("job %s failed", name)
+                    log.error("job %s failed: %s", name, type(exc).__name__)
                     self.last[name] = {
                         "at": self._clock.now(),
                         "ok": False,
@@ -61,11 +91,14 @@ class Jobs:
                     }
                 await self._clock.sleep(interval_s)
 
-        self.spawn(name, loop())
+        self.supervise(name, loop)
 
-    async def stop(self) -> None:
-        for task in list(self._tasks):
+    async def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
+        """Cancel every task and wait for them, but never longer than ``timeout_s``."""
+        tasks = list(self._tasks)
+        for task in tasks:
             task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=timeout_s)
+            for task in pending:
+                log.warning("background task %s did not stop in time", task.get_name())

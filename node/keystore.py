@@ -38,8 +38,8 @@ _SIGNING_AD = b"alertnode:v1:signing-seed"
 
 
 @dataclass(frozen=True, slots=True)
-class Unlocked:
-    """What an unlocked key store yields."""
+class OpenedKeys:
+    """What an opened key store yields (node.app.NodeKeys holds it while unlocked)."""
 
     data_key: bytes
     signing_key: nacl.signing.SigningKey
@@ -78,7 +78,7 @@ def _wrap(data_key: bytes, wrapping_key: bytes) -> bytes:
     return bytes(nacl.secret.Aead(wrapping_key).encrypt(data_key, _WRAP_AD))
 
 
-def create(data_dir: Path, passphrase: str | None) -> Unlocked:
+def create(data_dir: Path, passphrase: str | None) -> OpenedKeys:
     """Make a new key store in ``data_dir``; ``None`` means development key-file mode."""
     data_key = nacl.utils.random(KEY_BYTES)
     signing_key = nacl.signing.SigningKey.generate()
@@ -102,7 +102,7 @@ def create(data_dir: Path, passphrase: str | None) -> Unlocked:
         "signing": bytes(sealed_seed),
     }
     write_private(data_dir / KEYSTORE_FILE, msgpack.packb(doc, use_bin_type=True))
-    return Unlocked(data_key, signing_key)
+    return OpenedKeys(data_key, signing_key)
 
 
 def _load(data_dir: Path) -> dict[str, object]:
@@ -126,7 +126,7 @@ def mode(data_dir: Path) -> str:
     return str(_load(data_dir)["mode"])
 
 
-def unlock(data_dir: Path, passphrase: str | None) -> Unlocked:
+def unlock(data_dir: Path, passphrase: str | None) -> OpenedKeys:
     """Unwrap the data key. Raises NotANode, WrongPassphrase or UsageError."""
     doc = _load(data_dir)
     if doc["mode"] == "keyfile":
@@ -157,7 +157,7 @@ def unlock(data_dir: Path, passphrase: str | None) -> Unlocked:
         )
     except (nacl.exceptions.CryptoError, ValueError, TypeError):
         raise NotANode("the key store is damaged") from None
-    return Unlocked(bytes(data_key), nacl.signing.SigningKey(bytes(seed)), previous)
+    return OpenedKeys(bytes(data_key), nacl.signing.SigningKey(bytes(seed)), previous)
 
 
 MAX_PREVIOUS_KEYS = 16

@@ -49,7 +49,7 @@ class PairingMode:
         """Advertise for ``seconds`` (restarting any session). Raises UsageError."""
         if not 1 <= seconds <= MAX_PAIRING_S:
             raise UsageError(f"--seconds must be between 1 and {MAX_PAIRING_S}")
-        peering = self._node.require_peering()
+        peering = self._node.unlocked().trust
         await self.stop()
         clock = self._node.clock
         card = parse_card_text(peering.card(), clock.now())
@@ -92,7 +92,7 @@ class PairingMode:
         return self.status()
 
     def status(self) -> dict[str, Any]:
-        peering = self._node.require_peering()
+        peering = self._node.unlocked().trust
         return {
             "active": self.active,
             "until": self._until,
@@ -115,7 +115,7 @@ class PairingMode:
                 "no node with that key was discovered in this pairing session; "
                 "both nodes must run 'alertnode pair' at the same time"
             )
-        return await self._node.require_peering().add_peer(card.to_text(), accept, share, None)
+        return await self._node.unlocked().trust.add_peer(card.to_text(), accept, share, None)
 
 
 _SESSIONS: weakref.WeakKeyDictionary[Node, PairingMode] = weakref.WeakKeyDictionary()

@@ -8,43 +8,40 @@ could not be told keep refusing the node until their admin adds its new card.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
 
 import nacl.signing
 
+from federation.clock import Clock
 from federation.errors import FederationError
+from federation.peers import Peer
 from federation.transport import Transport
 from protocol.rotation import sign_rotation
 
-from . import config as config_mod
-from . import keystore
-
-if TYPE_CHECKING:
-    from .app import Node
+from .config import Config
 
 log = logging.getLogger(__name__)
 
 MAX_ROTATE_RESPONSE_BYTES = 1024
 
 
-async def rotate_key(node: Node) -> dict[str, Any]:
-    """Rotate ``node``'s signing key. Raises Locked (or UsageError)."""
-    store, _, _ = node.require()
-    node.require_peering()
-    old: nacl.signing.SigningKey = node.signing_key
-    new = nacl.signing.SigningKey.generate()
-    statement = sign_rotation(old, new, node.clock.now()).envelope.to_bytes()
-    told, missed = [], []
+async def announce(
+    old: nacl.signing.SigningKey,
+    new: nacl.signing.SigningKey,
+    peers: Sequence[Peer],
+    clock: Clock,
+    config: Config,
+) -> tuple[list[str], list[dict[str, str]]]:
+    """Send the rotation statement to every peer, signed by ``old``: (told, missed)."""
+    statement = sign_rotation(old, new, clock.now()).envelope.to_bytes()
+    told: list[str] = []
+    missed: list[dict[str, str]] = []
     transport = Transport(
-        old,
-        node.clock,
-        allow_http=node.config.allow_http,
-        socks_proxy=node.config.socks_proxy or None,
+        old, clock, allow_http=config.allow_http, socks_proxy=config.socks_proxy or None
     )
     try:
-        for peer in await store.peers.list():
+        for peer in peers:
             try:
                 await transport.post(peer, "/rotate", statement, MAX_ROTATE_RESPONSE_BYTES)
                 told.append(peer.name)
@@ -52,11 +49,4 @@ async def rotate_key(node: Node) -> dict[str, Any]:
                 missed.append({"name": peer.name, "error": str(exc)})
     finally:
         await transport.close()
-    assert node.data_key is not None
-    keystore.rotate_signing_key(node.data_dir, node.data_key, new)
-    node.config = dataclasses.replace(node.config, key=bytes(new.verify_key).hex())
-    config_mod.save(node.data_dir, node.config)
-    await node.switch_signing_key(new, old)
-    log.info("rotated the node key; %d peer(s) told, %d not", len(told), len(missed))
-    card = node.require_peering().card()
-    return {"key": node.config.key, "told": told, "missed": missed, "card": card}
+    return told, missed

@@ -30,7 +30,7 @@ from protocol.errors import ProtocolError
 from protocol.fields import CATEGORIES, RETRACTION_REASONS, TLP_LABELS
 from protocol.limits import DAY_S
 
-from .blinding import Blinder
+from .blinding import SlowHashPool
 from .errors import NotFound, UsageError
 from .settings import Settings
 from .store import Store, StoredAlert
@@ -95,7 +95,7 @@ class AlertService:
         store: Store,
         signing_key: nacl.signing.SigningKey,
         clock: Clock,
-        blinder: Blinder,
+        hashes: SlowHashPool,
         settings: Settings,
         names: Callable[[], dict[bytes, str]],
     ) -> None:
@@ -103,7 +103,7 @@ class AlertService:
         self._key = signing_key
         self._previous: dict[bytes, nacl.signing.SigningKey] = {}
         self._clock = clock
-        self._blinder = blinder
+        self._hashes = hashes
         self._settings = settings
         self._names = names
         self._listeners: list[Notify] = []
@@ -132,7 +132,7 @@ class AlertService:
         out = []
         for kind, text in pairs:
             try:
-                _, blinded = await self._blinder.blind(kind, text, region)
+                _, blinded = await self._hashes.blind(kind, text, region)
             except ProtocolError as exc:
                 raise UsageError(f"{kind}: {exc}") from None
             out.append(Indicator(kind, blinded))

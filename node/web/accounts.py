@@ -105,7 +105,7 @@ async def signup_page(request: web.Request) -> web.Response:
 
 async def signup(request: web.Request) -> web.Response:
     st, t = state(request), translator(request)
-    store, _, _ = st.node.require()
+    store = st.node.unlocked().store
     form = Form(await request.post(), t)
     code = form.text("invite", max_chars=64)
     nick = _nickname(form, t)
@@ -118,7 +118,7 @@ async def signup(request: web.Request) -> web.Response:
         form.error("invite", t.gettext("Too many attempts. Wait a while and try again."))
         return render(request, "signup.html", status=429, form=form)
     st.limits.signup_client.hit(client, now)
-    pass_hash = await st.node.blinder.run(hash_passphrase, passphrase)
+    pass_hash = await st.node.hashes.run(hash_passphrase, passphrase)
     try:
         member = await store.members.redeem_invite(code, nick, pass_hash, now)
     except Forbidden:
@@ -138,7 +138,7 @@ async def login_page(request: web.Request) -> web.Response:
 
 async def login(request: web.Request) -> web.Response:
     st, t = state(request), translator(request)
-    store, _, _ = st.node.require()
+    store = st.node.unlocked().store
     form = Form(await request.post(), t)
     nick = _nickname(form, t)
     passphrase = form.secret("passphrase")
@@ -155,7 +155,7 @@ async def login(request: web.Request) -> web.Response:
         return render(request, "login.html", status=429, form=form)
     limits.login_client.hit(client, now)
     member, pass_hash = await store.members.credentials(nick)
-    matches = await st.node.blinder.run(passphrase_matches, pass_hash, passphrase)
+    matches = await st.node.hashes.run(passphrase_matches, pass_hash, passphrase)
     if member is None or not matches:
         limits.login_account.hit(account, now)
         form.error("passphrase", t.gettext("That nickname and passphrase do not match."))
@@ -195,14 +195,14 @@ async def _verify_current(request: web.Request, form: Form, name: str) -> bool:
     passphrase = form.secret(name)
     if name in form.errors:
         return False
-    store, _, _ = st.node.require()
+    store = st.node.unlocked().store
     now = st.node.clock.now()
     account = key_of("login-account", me.nickname.casefold())
     if not st.limits.login_account.allowed(account, now):
         form.error(name, t.gettext("Too many attempts. Wait a while and try again."))
         return False
     _, pass_hash = await store.members.credentials(me.nickname)
-    if not await st.node.blinder.run(passphrase_matches, pass_hash, passphrase):
+    if not await st.node.hashes.run(passphrase_matches, pass_hash, passphrase):
         st.limits.login_account.hit(account, now)
         form.error(name, t.gettext("That is not your current passphrase."))
         return False
@@ -218,8 +218,8 @@ async def change_passphrase(request: web.Request) -> web.Response:
         await _verify_current(request, form, "current")
     if not form.ok:
         return render(request, "account.html", status=400, form=form, delete_form=None)
-    store, _, _ = st.node.require()
-    await store.members.set_pass_hash(me.member_id, await st.node.blinder.run(hash_passphrase, new))
+    store = st.node.unlocked().store
+    await store.members.set_pass_hash(me.member_id, await st.node.hashes.run(hash_passphrase, new))
     st.sessions.drop_member(me.member_id)
     _start_session(request, me.member_id, me.role, me.nickname)
     return redirect("/?done=passphrase")
@@ -236,7 +236,7 @@ async def delete_account(request: web.Request) -> web.Response:
     if not form.ok:
         blank = Form({}, t)
         return render(request, "account.html", status=400, form=blank, delete_form=form)
-    store, _, _ = st.node.require()
+    store = st.node.unlocked().store
     await store.members.delete(me.member_id)
     st.sessions.drop_member(me.member_id)
     visit(request).session = None

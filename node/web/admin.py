@@ -29,9 +29,7 @@ MAX_AUDIT_ENTRIES = 500
 
 async def trust_list(node: Any) -> list[dict[str, Any]]:
     """The peers of this node with their sync status (as ``alertnode peer list``)."""
-    if getattr(node, "peering", None) is None:
-        return []
-    peers: list[dict[str, Any]] = await node.require_peering().list_peers()
+    peers: list[dict[str, Any]] = await node.unlocked().trust.list_peers()
     return peers
 
 
@@ -105,7 +103,8 @@ async def members_page(
 ) -> web.Response:
     need(request, "admin")
     node = state(request).node
-    store, _, settings = node.require()
+    unlocked = node.unlocked()
+    store, settings = unlocked.store, unlocked.settings
     return render(
         request,
         "admin_members.html",
@@ -122,7 +121,7 @@ async def members_page(
 async def create_invite(request: web.Request) -> web.Response:
     need(request, "admin")
     node = state(request).node
-    store, _, _ = node.require()
+    store = node.unlocked().store
     form = Form(await request.post(), translator(request))
     role = form.choice("role", ROLES)
     days = form.integer("days", 1, 365)
@@ -136,7 +135,7 @@ async def create_invite(request: web.Request) -> web.Response:
 async def revoke_member(request: web.Request) -> web.Response:
     me = need(request, "admin")
     st = state(request)
-    store, _, _ = st.node.require()
+    store = st.node.unlocked().store
     member_id = int(request.match_info["id"])
     if member_id == me.member_id:
         raise UsageError("you cannot revoke yourself; ask another admin")
@@ -151,7 +150,7 @@ async def revoke_member(request: web.Request) -> web.Response:
 
 async def audit_page(request: web.Request) -> web.Response:
     need(request, "admin")
-    store, _, _ = state(request).node.require()
+    store = state(request).node.unlocked().store
     return render(request, "admin_audit.html", entries=await store.audit.list(MAX_AUDIT_ENTRIES))
 
 
@@ -174,7 +173,7 @@ async def settings_page(
     saved: bool = False,
 ) -> web.Response:
     need(request, "admin")
-    _, _, settings = state(request).node.require()
+    settings = state(request).node.unlocked().settings
     return render(
         request,
         "admin_settings.html",
@@ -188,7 +187,8 @@ async def settings_page(
 async def save_settings(request: web.Request) -> web.Response:
     need(request, "admin")
     st = state(request)
-    store, _, settings = st.node.require()
+    unlocked = st.node.unlocked()
+    store, settings = unlocked.store, unlocked.settings
     form = Form(await request.post(), translator(request))
     raw: dict[str, Any] = {}
     clean: dict[str, Any] = {}

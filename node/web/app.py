@@ -246,7 +246,7 @@ async def context_middleware(request: web.Request, handler: Handler) -> web.Stre
     else:
         sid = request.cookies.get(SESSION_COOKIE)
         if sid:
-            idle_s = int(node.require()[2]["session_idle_minutes"]) * 60
+            idle_s = int(node.unlocked().settings["session_idle_minutes"]) * 60
             current = st.sessions.get(sid, node.clock.now(), idle_s)
             if current is None:
                 v.set_session = ""

@@ -68,7 +68,7 @@ async def read_token(store: Any, token: str) -> tuple[int, list[str], str] | Non
 
 
 async def _alerts(request: web.Request, regions: list[str], limit: int) -> list[dict[str, Any]]:
-    _, service, _ = state(request).node.require()
+    service = state(request).node.unlocked().alerts
     alerts: list[dict[str, Any]] = []
     if regions:
         for region in regions:
@@ -83,7 +83,8 @@ async def feed_page(request: web.Request) -> web.Response:
     """Where a member picks regions and a language and gets their secret feed URL."""
     me = need(request)
     t = translator(request)
-    store, _, settings = state(request).node.require()
+    unlocked = state(request).node.unlocked()
+    store, settings = unlocked.store, unlocked.settings
     form = Form(request.query, t)
     regions = form.choices("region", settings["regions"], minimum=0, maximum=MAX_FEED_REGIONS)
     lang = form.choice("lang", LANGUAGES, required=False) or t.lang
@@ -103,7 +104,7 @@ async def feed_page(request: web.Request) -> web.Response:
 
 
 async def atom(request: web.Request) -> web.Response:
-    store, _, _ = state(request).node.require()
+    store = state(request).node.unlocked().store
     found = await read_token(store, request.match_info["token"])
     if found is None:
         raise web.HTTPNotFound()
@@ -136,7 +137,7 @@ async def bulletin(request: web.Request) -> web.Response:
     """Recent alerts for one region in a chosen language, laid out for printing."""
     need(request)
     t = translator(request)
-    _, _, settings = state(request).node.require()
+    settings = state(request).node.unlocked().settings
     form = Form(request.query, t)
     chosen = ""
     if settings["regions"]:

@@ -51,7 +51,8 @@ async def check_page(request: web.Request) -> web.Response:
 async def check(request: web.Request) -> web.Response:
     st, t = state(request), translator(request)
     me = need(request)
-    _, service, settings = st.node.require()
+    unlocked = st.node.unlocked()
+    service, settings = unlocked.alerts, unlocked.settings
     form = Form(await request.post(), t)
     kind = form.choice("kind", CHECK_KINDS)
     value = form.indicator("value", kind, settings["phone_region"], required=True) if kind else ""
@@ -79,7 +80,8 @@ async def check(request: web.Request) -> web.Response:
 async def browse(request: web.Request) -> web.Response:
     st, t = state(request), translator(request)
     need(request)
-    _, service, settings = st.node.require()
+    unlocked = st.node.unlocked()
+    service, settings = unlocked.alerts, unlocked.settings
     regions: list[str] = settings["regions"]
     form = Form(request.query, t)
     picked = form.choices("region", regions, minimum=0, maximum=len(regions) or 1)
@@ -113,7 +115,7 @@ async def browse(request: web.Request) -> web.Response:
 
 
 def report_context(request: web.Request, form: Form) -> dict[str, Any]:
-    _, _, settings = state(request).node.require()
+    settings = state(request).node.unlocked().settings
     return {
         "form": form,
         "regions": settings["regions"],
@@ -133,7 +135,8 @@ async def report_page(request: web.Request) -> web.Response:
 async def report(request: web.Request) -> web.Response:
     st, t = state(request), translator(request)
     me = need(request)
-    store, _, settings = st.node.require()
+    unlocked = st.node.unlocked()
+    store, settings = unlocked.store, unlocked.settings
     form = Form(await request.post(), t)
     categories = form.choices("categories", CATEGORIES, minimum=1, maximum=MAX_CATEGORIES)
     incident = form.date("incident", today=today(request), max_age_days=MAX_INCIDENT_AGE_DAYS)
@@ -168,14 +171,14 @@ async def report(request: web.Request) -> web.Response:
 async def my_reports(request: web.Request) -> web.Response:
     st = state(request)
     me = need(request)
-    store, _, _ = st.node.require()
+    store = st.node.unlocked().store
     reports = await store.reports.list(member_id=me.member_id)
     return render(request, "reports.html", reports=reports, sent=request.query.get("done"))
 
 
 async def _own_report(request: web.Request) -> Any:
     me = need(request)
-    store, _, _ = state(request).node.require()
+    store = state(request).node.unlocked().store
     try:
         report_id = int(request.match_info["id"])
         found = await store.reports.get(report_id)
@@ -205,7 +208,7 @@ async def download_report(request: web.Request) -> web.Response:
 
 async def delete_report(request: web.Request) -> web.Response:
     found = await _own_report(request)
-    store, _, _ = state(request).node.require()
+    store = state(request).node.unlocked().store
     await store.reports.delete(found.id, member_id=found.member_id)
     return redirect("/reports?done=deleted")
 

@@ -49,11 +49,11 @@ async def wipe_now(request: web.Request) -> web.Response:
         form.error("passphrase", t.gettext("Too many attempts. Wait a while and try again."))
     if form.ok:
         if keystore.mode(node.data_dir) == "passphrase":
-            ok = await node.blinder.run(_node_passphrase_opens, node.data_dir, passphrase)
+            ok = await node.hashes.run(_node_passphrase_opens, node.data_dir, passphrase)
         else:
-            store, _, _ = node.require()
+            store = node.unlocked().store
             _, pass_hash = await store.members.credentials(me.nickname)
-            ok = await node.blinder.run(passphrase_matches, pass_hash, passphrase)
+            ok = await node.hashes.run(passphrase_matches, pass_hash, passphrase)
         if not ok:
             st.limits.login_account.hit(account, now)
             form.error("passphrase", t.gettext("That passphrase is not right."))

@@ -26,7 +26,7 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = WAIT
 
 async def pair(a: Node, b: Node, accept: str = "relay") -> None:
     """Make ``a`` and ``b`` peers of each other (both directions)."""
-    pa, pb = a.require_peering(), b.require_peering()
+    pa, pb = a.unlocked().trust, b.unlocked().trust
     await pa.add_peer(pb.card(), accept, True, None)
     await pb.add_peer(pa.card(), accept, True, None)
 
@@ -45,7 +45,7 @@ def draft(n: int = 0, *, hops: int = 2, phone: str | None = None, **kw: object) 
 
 
 async def has_alert(node: Node, alert_id: bytes) -> bool:
-    store, _, _ = node.require()
+    store = node.unlocked().store
     return await store.alerts.get_alert(alert_id, node.clock.now()) is not None
 
 
@@ -58,5 +58,5 @@ def count_bodies(nodes: list[Node]) -> Counter[tuple[bytes, bytes, bytes]]:
         def observe(peer: bytes, item: bytes, me: bytes = me) -> None:
             seen[(peer, me, item)] += 1
 
-        node.require_peering().syncer.observer = observe
+        node.unlocked().trust.syncer.observer = observe
     return seen

@@ -55,9 +55,9 @@ async def hostile(make_node: NodeFactory) -> AsyncIterator[tuple[FakeFeed, Node,
     victim = Peer(bytes.fromhex(b.config.key), "B", (), None)
     runner, url = await start_hostile_peer(EVIL, victim, feed)
     card = make_card(EVIL, "Evil", (url,), None, b.clock.now()).to_text()
-    await b.require_peering().add_peer(card, "relay", True, None)
+    await b.unlocked().trust.add_peer(card, "relay", True, None)
     yield feed, b, c
-    await b.require_peering().remove_peer("Evil", purge=False)
+    await b.unlocked().trust.remove_peer("Evil", purge=False)
     await runner.cleanup()
 
 
@@ -104,12 +104,12 @@ async def test_forged_altered_and_mislabelled_items_are_refused(
     stale_id = feed.add(stale_env.to_bytes(), origin=evil, claimed_id=stale_env.id)
     # 7. One honest alert, so we know the pull itself worked.
     honest_id = feed.add(good.envelope.to_bytes(), origin=evil, claimed_id=good.id)
-    await b.require_peering().sync_now()
+    await b.unlocked().trust.sync_now()
     await eventually(lambda: has_alert(b, honest_id))
     # B read the hostile peer's whole feed (so every item was offered) ...
     assert await caught_up(b, "Evil")
     # ... and stored only the honest one.
-    assert (await b.require()[0].alerts.counts(now))["alerts"] == 1
+    assert (await b.unlocked().store.alerts.counts(now))["alerts"] == 1
     for refused in (forged_id, altered_id, claimed_id, other.id, swapped_id, future_id, stale_id):
         assert not await has_alert(b, refused)
 
@@ -127,9 +127,9 @@ async def test_relay_that_lies_about_hops_is_bounded(hostile: tuple[FakeFeed, No
     feed.add(
         two_hops.envelope.to_bytes(), origin=bytes(OTHER.verify_key), claimed_id=two_hops.id, hops=0
     )
-    await b.require_peering().sync_now()
+    await b.unlocked().trust.sync_now()
     await eventually(lambda: has_alert(b, two_hops.id))
     assert await caught_up(b, "Evil")
     assert not await has_alert(b, one_hop.id)
-    await c.require_peering().sync_now()
+    await c.unlocked().trust.sync_now()
     assert not await has_alert(c, two_hops.id)

@@ -27,13 +27,13 @@ async def test_silent_peer_does_not_delay_honest_peers(make_node: NodeFactory) -
         a = await make_node("A", allow_http=True)
         b = await make_node("B", allow_http=True)
         card = make_card(SILENT, "Silent", (f"http://127.0.0.1:{port}",), None, a.clock.now())
-        await a.require_peering().add_peer(card.to_text(), "relay", True, None)
+        await a.unlocked().trust.add_peer(card.to_text(), "relay", True, None)
         await pair(a, b)
         # A pokes both peers and the silent one hangs; B still gets the alert at once.
-        alert_id = await a.require()[1].publish(draft(1))
+        alert_id = await a.unlocked().alerts.publish(draft(1))
         await eventually(lambda: has_alert(b, alert_id), timeout=5)
         # A's pull from B completes while its pull from the silent peer is stuck.
-        b_alert = await b.require()[1].publish(draft(2))
+        b_alert = await b.unlocked().alerts.publish(draft(2))
         await eventually(lambda: has_alert(a, b_alert), timeout=5)
         assert accepted, "the silent peer was contacted"
     finally:

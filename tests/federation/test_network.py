@@ -13,7 +13,7 @@ from tests.federation.nodes import count_bodies, draft, eventually, has_alert, p
 
 async def caught_up(node: Node, peer_name: str) -> bool:
     """``node`` has read ``peer_name``'s whole feed, without a sync error."""
-    peers = {p["name"]: p for p in await node.require_peering().list_peers()}
+    peers = {p["name"]: p for p in await node.unlocked().trust.list_peers()}
     return peers[peer_name]["lag"] == 0 and not peers[peer_name]["last_error"]
 
 
@@ -26,30 +26,30 @@ async def chain(make_node: NodeFactory) -> tuple[Node, Node, Node]:
 
 async def test_hops_limit_along_a_chain(make_node: NodeFactory) -> None:
     a, b, c = await chain(make_node)
-    far = await a.require()[1].publish(draft(1, hops=2, phone="07700 900123"))
-    near = await a.require()[1].publish(draft(2, hops=1))
-    local = await a.require()[1].publish(draft(3, hops=0))
-    red = await a.require()[1].publish(draft(4, hops=2, tlp="RED"))
+    far = await a.unlocked().alerts.publish(draft(1, hops=2, phone="07700 900123"))
+    near = await a.unlocked().alerts.publish(draft(2, hops=1))
+    local = await a.unlocked().alerts.publish(draft(3, hops=0))
+    red = await a.unlocked().alerts.publish(draft(4, hops=2, tlp="RED"))
     await eventually(lambda: has_alert(c, far))
     assert await has_alert(b, near)
     # Give a late relay every chance before asserting absence.
-    await b.require_peering().sync_now()
-    await c.require_peering().sync_now()
+    await b.unlocked().trust.sync_now()
+    await c.unlocked().trust.sync_now()
     assert not await has_alert(c, near)
     assert not await has_alert(b, local) and not await has_alert(b, red)
-    result = await c.require()[1].check("phone", "+44 7700 900123")
+    result = await c.unlocked().alerts.check("phone", "+44 7700 900123")
     assert (result["matches"], result["organisations"], result["max_danger"]) == (1, 1, 3)
     assert result["alerts"][0]["organisation"] == "another organisation"
-    result = await b.require()[1].check("phone", "+44 7700 900123")
+    result = await b.unlocked().alerts.check("phone", "+44 7700 900123")
     assert result["alerts"][0]["organisation"] == "A"
 
 
 async def test_retraction_travels_and_no_resurrection(make_node: NodeFactory) -> None:
     a, b, c = await chain(make_node)
-    service = a.require()[1]
+    service = a.unlocked().alerts
     alert_id = await service.publish(draft(1, hops=2))
     await eventually(lambda: has_alert(c, alert_id))
-    stored = await c.require()[0].alerts.get_alert(alert_id, c.clock.now())
+    stored = await c.unlocked().store.alerts.get_alert(alert_id, c.clock.now())
     assert stored is not None
     late_copy = stored.envelope
     await service.retract(alert_id, "mistaken")
@@ -59,18 +59,18 @@ async def test_retraction_travels_and_no_resurrection(make_node: NodeFactory) ->
 
     await eventually(gone)
     # A late copy of the alert, offered again after the retraction, does not come back.
-    store_c = c.require()[0]
+    store_c = c.unlocked().store
     again = verify_alert(late_copy, c.clock.now())
     assert not await store_c.alerts.put_alert(again, hops=2, received_from=None, now=c.clock.now())
-    await b.require_peering().sync_now()
-    await c.require_peering().sync_now()
+    await b.unlocked().trust.sync_now()
+    await c.unlocked().trust.sync_now()
     assert not await has_alert(c, alert_id)
     assert (await store_c.alerts.counts(c.clock.now()))["retractions"] == 1
 
 
 async def test_superseding_alert_replaces_everywhere(make_node: NodeFactory) -> None:
     a, b, c = await chain(make_node)
-    service = a.require()[1]
+    service = a.unlocked().alerts
     old = await service.publish(draft(1, hops=2))
     await eventually(lambda: has_alert(c, old))
     new = await service.publish(draft(2, hops=2, supersedes=old))
@@ -80,44 +80,44 @@ async def test_superseding_alert_replaces_everywhere(make_node: NodeFactory) -> 
 
 async def test_suspended_and_removed_peers(make_node: NodeFactory) -> None:
     a, b, _ = await chain(make_node)
-    pa = a.require_peering()
+    pa = a.unlocked().trust
     await pa.set_peer(b.config.key, suspended=True)
-    hidden = await a.require()[1].publish(draft(1))
-    results = await b.require_peering().sync_now()
+    hidden = await a.unlocked().alerts.publish(draft(1))
+    results = await b.unlocked().trust.sync_now()
     assert any(r["error"] and "403" in r["error"] for r in results)
     assert not await has_alert(b, hidden)
-    peers = {p["key"]: p for p in await b.require_peering().list_peers()}
+    peers = {p["key"]: p for p in await b.unlocked().trust.list_peers()}
     assert peers[a.config.key]["last_error"]
     await pa.set_peer(b.config.key, suspended=False)
     await eventually(lambda: has_alert(b, hidden))
     # B removes A with purge: everything A originated is gone from B.
-    result = await b.require_peering().remove_peer("A", purge=True)
+    result = await b.unlocked().trust.remove_peer("A", purge=True)
     assert result["purged"] >= 1 and not await has_alert(b, hidden)
-    assert await b.require()[0].peers.get(bytes.fromhex(a.config.key)) is None
+    assert await b.unlocked().store.peers.get(bytes.fromhex(a.config.key)) is None
 
 
 async def test_accept_direct_refuses_relayed_alerts(make_node: NodeFactory) -> None:
     a, b, c = await chain(make_node)
-    await c.require_peering().set_peer("B", accept="direct")
-    relayed = await a.require()[1].publish(draft(1, hops=3))
-    own = await b.require()[1].publish(draft(2, hops=1))
+    await c.unlocked().trust.set_peer("B", accept="direct")
+    relayed = await a.unlocked().alerts.publish(draft(1, hops=3))
+    own = await b.unlocked().alerts.publish(draft(2, hops=1))
     await eventually(lambda: has_alert(c, own))
     await eventually(lambda: has_alert(b, relayed))
-    await c.require_peering().sync_now()
+    await c.unlocked().trust.sync_now()
     assert await caught_up(c, "B")
     assert not await has_alert(c, relayed)
 
 
 async def test_blocked_origin_is_dropped_whoever_brings_it(make_node: NodeFactory) -> None:
     a, b, c = await chain(make_node)
-    await c.require()[0].peers.block_origin(bytes.fromhex(a.config.key), c.clock.now())
-    blocked = await a.require()[1].publish(draft(1, hops=3))
+    await c.unlocked().store.peers.block_origin(bytes.fromhex(a.config.key), c.clock.now())
+    blocked = await a.unlocked().alerts.publish(draft(1, hops=3))
     await eventually(lambda: has_alert(b, blocked))
-    await c.require_peering().sync_now()
+    await c.unlocked().trust.sync_now()
     assert await caught_up(c, "B")
     assert not await has_alert(c, blocked)
     # B, which does not block A, relays it; C's block holds whoever brings it.
-    await c.require()[0].peers.unblock_origin(bytes.fromhex(a.config.key))
+    await c.unlocked().store.peers.unblock_origin(bytes.fromhex(a.config.key))
     assert not await has_alert(c, blocked)
 
 
@@ -134,7 +134,7 @@ async def test_ten_node_random_graph_converges_once_per_edge(make_node: NodeFact
         await pair(nodes[x], nodes[y])
     seen = count_bodies(nodes)
     started = time.perf_counter()
-    ids = [await nodes[i].require()[1].publish(draft(i, hops=6)) for i in (0, 3, 7)]
+    ids = [await nodes[i].unlocked().alerts.publish(draft(i, hops=6)) for i in (0, 3, 7)]
 
     async def converged() -> bool:
         for node in nodes:

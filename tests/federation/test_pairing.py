@@ -144,9 +144,9 @@ async def test_two_nodes_discover_each_other_and_pair_by_key(
     (alpha,) = found_b
     assert (bravo["name"], alpha["name"]) == ("Bravo", "Alpha")
     assert bravo["sas"] == alpha["sas"]
-    assert bravo["urls"] == [b.require_peering().url]
+    assert bravo["urls"] == [b.unlocked().trust.url]
     # Discovery trusts nothing by itself.
-    assert await a.require()[0].peers.get(key_of(b)) is None
+    assert await a.unlocked().store.peers.get(key_of(b)) is None
 
     # A key that was not discovered is refused; a discovered one is added.
     with pytest.raises(NotFound):
@@ -158,7 +158,7 @@ async def test_two_nodes_discover_each_other_and_pair_by_key(
     await control(b, "pair.stop")
     assert not pairing_mode(a).active and not pairing_mode(b).active
 
-    alert_id = await a.require()[1].publish(draft(1, hops=1))
+    alert_id = await a.unlocked().alerts.publish(draft(1, hops=1))
     await eventually(lambda: has_alert(b, alert_id), timeout=8)
 
 
@@ -204,14 +204,14 @@ async def test_cli_pair_adds_only_the_named_key(
     listed = json.loads(capsys.readouterr().out)
     assert code == 0 and listed["added"] == []
     assert [d["key"] for d in listed["discovered"]] == [b.config.key]
-    assert await a.require()[0].peers.get(key_of(b)) is None
+    assert await a.unlocked().store.peers.get(key_of(b)) is None
 
     code = await asyncio.to_thread(cli.main, [*argv, "--json", "--accept-key", b.config.key])
     result = json.loads(capsys.readouterr().out)
     assert code == 0
     assert [p["key"] for p in result["added"]] == [b.config.key]
-    assert result["added"][0]["sas"] == a.require_peering().sas(key_of(b))
-    assert await a.require()[0].peers.get(key_of(b)) is not None
+    assert result["added"][0]["sas"] == a.unlocked().trust.sas(key_of(b))
+    assert await a.unlocked().store.peers.get(key_of(b)) is not None
     assert not pairing_mode(a).active
     await control(b, "pair.stop")
 

@@ -40,13 +40,13 @@ async def network(make_node: NodeFactory) -> AsyncIterator[tuple[list[Node], dic
     for x, y in EDGES:
         for src, dst in ((x, y), (y, x)):
             # src reaches dst through its own proxy, so a cut is a real broken link.
-            port = urllib.parse.urlsplit(nodes[dst].require_peering().url).port
+            port = urllib.parse.urlsplit(nodes[dst].unlocked().trust.url).port
             proxy = LinkProxy(port)  # type: ignore[arg-type]
             await proxy.start()
             links[(src, dst)] = proxy
-            card = nodes[dst].require_peering().card()
-            info = await nodes[src].require_peering().add_peer(card, "relay", True, None)
-            store = nodes[src].require()[0].peers
+            card = nodes[dst].unlocked().trust.card()
+            info = await nodes[src].unlocked().trust.add_peer(card, "relay", True, None)
+            store = nodes[src].unlocked().store.peers
             peer = await store.get(bytes.fromhex(info["key"]))
             assert peer is not None
             await store.add(
@@ -60,8 +60,8 @@ async def network(make_node: NodeFactory) -> AsyncIterator[tuple[list[Node], dic
 
 async def test_partition_and_heal_converge_exactly(network: tuple[list[Node], dict]) -> None:  # type: ignore[type-arg]
     nodes, links = network
-    before = await nodes[0].require()[1].publish(draft(0, hops=6))
-    doomed = await nodes[3].require()[1].publish(draft(1, hops=6))
+    before = await nodes[0].unlocked().alerts.publish(draft(0, hops=6))
+    doomed = await nodes[3].unlocked().alerts.publish(draft(1, hops=6))
     for node in nodes:
         await eventually(lambda node=node: has_alert(node, before))
         await eventually(lambda node=node: has_alert(node, doomed))
@@ -71,16 +71,16 @@ async def test_partition_and_heal_converge_exactly(network: tuple[list[Node], di
         links[(y, x)].cut()
     published: dict[bytes, tuple[int, int]] = {}  # id -> (origin node, max hops)
     for origin, hops in ((0, 6), (1, 1), (2, 2), (3, 6), (4, 1)):
-        alert_id = await nodes[origin].require()[1].publish(draft(10 + origin, hops=hops))
+        alert_id = await nodes[origin].unlocked().alerts.publish(draft(10 + origin, hops=hops))
         published[alert_id] = (origin, hops)
     # Retractions on both sides during the partition.
-    await nodes[3].require()[1].retract(doomed, "mistaken")
-    await nodes[0].require()[1].retract(before, "resolved")
+    await nodes[3].unlocked().alerts.retract(doomed, "mistaken")
+    await nodes[0].unlocked().alerts.retract(before, "resolved")
     side_a = next(i for i, (o, h) in published.items() if (o, h) == (0, 6))
-    await nodes[0].require()[1].retract(side_a, "duplicate")
+    await nodes[0].unlocked().alerts.retract(side_a, "duplicate")
     del published[side_a]
     for node in nodes:
-        await node.require_peering().sync_now()
+        await node.unlocked().trust.sync_now()
     assert await has_alert(nodes[4], before), "the far side cannot have heard yet"
     assert not await has_alert(nodes[3], side_a)
 
@@ -92,10 +92,10 @@ async def test_partition_and_heal_converge_exactly(network: tuple[list[Node], di
     async def converged() -> bool:
         for _ in range(2):
             for node in nodes:
-                await node.require_peering().sync_now()
+                await node.unlocked().trust.sync_now()
         for n, node in enumerate(nodes):
-            store = node.require()[0]
-            have = {bytes.fromhex(a["id"]) for a in await node.require()[1].list(limit=-1)}
+            store = node.unlocked().store
+            have = {bytes.fromhex(a["id"]) for a in await node.unlocked().alerts.list(limit=-1)}
             if have != entitled[n]:
                 return False
             for gone in (before, doomed, side_a):

@@ -30,14 +30,15 @@ async def test_flooding_peer_gets_429_while_honest_peer_syncs(make_node: NodeFac
     honest = await make_node("Honest")
     await pair(a, flood)
     await pair(a, honest)
-    a.require_peering().server_state.limiter = PeerRateLimiter(rate_per_s=1, burst=5)
+    a.unlocked().trust.server_state.limiter = PeerRateLimiter(rate_per_s=1, burst=5)
     path = "/fed/v1/changes"
     body = feed.encode_changes_request(feed.ChangesRequest(0, 10))
     statuses = [
-        (await post(a, path, body, signed(flood.signing_key, a, path, body)))[0] for _ in range(12)
+        (await post(a, path, body, signed(flood.unlocked().keys.signing, a, path, body)))[0]
+        for _ in range(12)
     ]
     assert statuses.count(429) >= 5 and statuses[0] == 200
-    alert_id = await a.require()[1].publish(draft(1))
+    alert_id = await a.unlocked().alerts.publish(draft(1))
     await eventually(lambda: has_alert(honest, alert_id))
 
 
@@ -47,10 +48,10 @@ async def test_per_origin_quota_bounds_what_a_peer_can_make_us_store(
     a = await make_node("A")
     b = await make_node("B")
     await pair(a, b)
-    b.require_peering().syncer.max_per_origin = 3
-    ids = [await a.require()[1].publish(draft(i)) for i in range(6)]
-    await b.require_peering().sync_now()
+    b.unlocked().trust.syncer.max_per_origin = 3
+    ids = [await a.unlocked().alerts.publish(draft(i)) for i in range(6)]
+    await b.unlocked().trust.sync_now()
     await eventually(lambda: has_alert(b, ids[2]))
-    await b.require_peering().sync_now()
+    await b.unlocked().trust.sync_now()
     stored = [await has_alert(b, i) for i in ids]
     assert stored == [True, True, True, False, False, False]

@@ -30,7 +30,7 @@ def _ssl() -> ssl.SSLContext:
 
 
 async def post(node: Node, path: str, body: bytes, header: str | None) -> tuple[int, bytes]:
-    url = node.require_peering().url + path
+    url = node.unlocked().trust.url + path
     headers = {REQUEST_HEADER: header} if header is not None else {}
     async with (
         aiohttp.ClientSession() as session,
@@ -52,18 +52,18 @@ def signed(key: nacl.signing.SigningKey, node: Node, path: str, body: bytes, **k
 
 
 async def snapshot(node: Node) -> dict[str, int]:
-    return await node.require()[0].alerts.counts(node.clock.now())
+    return await node.unlocked().store.alerts.counts(node.clock.now())
 
 
 async def test_crafted_requests_are_refused(make_node: NodeFactory) -> None:
     a = await make_node("A")
     b = await make_node("B")
     await pair(a, b)
-    await a.require()[1].publish(draft(1))
+    await a.unlocked().alerts.publish(draft(1))
     before = await snapshot(a)
     path = "/fed/v1/changes"
     body = feed.encode_changes_request(feed.ChangesRequest(0, 10))
-    b_signing = b.signing_key
+    b_signing = b.unlocked().keys.signing
 
     # Unsigned, garbage header, stranger's key, wrong destination, wrong path, stale clock.
     assert (await post(a, path, body, None))[0] == 401
@@ -95,12 +95,12 @@ async def test_crafted_requests_are_refused(make_node: NodeFactory) -> None:
     assert (await post(a, path, deep, signed(b_signing, a, path, deep)))[0] in (400, 413)
 
     # A suspended peer gets 403 and no data.
-    await a.require_peering().set_peer("B", suspended=True)
+    await a.unlocked().trust.set_peer("B", suspended=True)
     status, data = await post(a, path, body, signed(b_signing, a, path, body))
     assert status == 403 and b"alert" not in data
     # Nothing stored changed, and the node still serves its honest peers.
     assert await snapshot(a) == before
-    await a.require_peering().set_peer("B", suspended=False)
+    await a.unlocked().trust.set_peer("B", suspended=False)
     status, _ = await post(a, path, body, signed(b_signing, a, path, body))
     assert status == 200
 
@@ -109,9 +109,9 @@ async def test_certificate_pin_and_plain_http_rules(make_node: NodeFactory) -> N
     a = await make_node("A")
     b = await make_node("B")
     await pair(a, b)
-    peer_b = await a.require()[0].peers.get(bytes.fromhex(b.config.key))
+    peer_b = await a.unlocked().store.peers.get(bytes.fromhex(b.config.key))
     assert peer_b is not None
-    transport = a.require_peering().transport
+    transport = a.unlocked().trust.transport
     ok = feed.encode_changes_request(feed.ChangesRequest(0, 1))
     await transport.post(peer_b, "/changes", ok, feed.MAX_CHANGES_RESPONSE_BYTES)
     # A node presenting another certificate is refused.
@@ -123,7 +123,7 @@ async def test_certificate_pin_and_plain_http_rules(make_node: NodeFactory) -> N
     with pytest.raises(TransportNotAllowed):
         transport.route(plain)
     # ... and with it, only to loopback.
-    flagged = Transport(a.signing_key, a.clock, allow_http=True)
+    flagged = Transport(a.unlocked().keys.signing, a.clock, allow_http=True)
     try:
         assert flagged.route(plain)[0] == "http://127.0.0.1:9"
         with pytest.raises(TransportNotAllowed):

@@ -30,7 +30,7 @@ def key_of(node: Node) -> bytes:
 
 async def entry(owner: Node, peer: Node) -> Peer:
     """``owner``'s trust-list entry for ``peer`` (how ``owner`` reaches it)."""
-    found = await owner.require()[0].peers.get(key_of(peer))
+    found = await owner.unlocked().store.peers.get(key_of(peer))
     assert found is not None
     return found
 
@@ -62,16 +62,16 @@ async def changes_as(sender: Node, key: nacl.signing.SigningKey, to: Peer) -> fe
 async def test_rotation_moves_the_peer_entry_to_the_new_key(make_node: NodeFactory) -> None:
     a, b = await make_node("A"), await make_node("B")
     await pair(a, b)
-    await b.require_peering().set_peer("A", accept="direct", share=False)
+    await b.unlocked().trust.set_peer("A", accept="direct", share=False)
     before = await entry(b, a)
-    old_key: nacl.signing.SigningKey = a.signing_key
+    old_key: nacl.signing.SigningKey = a.unlocked().keys.signing
     new_key = nacl.signing.SigningKey.generate()
     new = bytes(new_key.verify_key)
     statement = sign_rotation(old_key, new_key, a.clock.now()).envelope.to_bytes()
 
     assert await post_rotate(a, old_key, await entry(a, b), statement) == b""
 
-    peers_b = b.require()[0].peers
+    peers_b = b.unlocked().store.peers
     assert await peers_b.get(key_of(a)) is None
     moved = await peers_b.get(new)
     assert moved is not None
@@ -81,11 +81,11 @@ async def test_rotation_moves_the_peer_entry_to_the_new_key(make_node: NodeFacto
         before.fingerprint,
     )
     assert (moved.accept, moved.share, moved.suspended) == ("direct", False, False)
-    listed = {p["key"]: p for p in await b.require_peering().list_peers()}
+    listed = {p["key"]: p for p in await b.unlocked().trust.list_peers()}
     assert set(listed) == {new.hex()} and listed[new.hex()]["name"] == "A"
 
     # B now authenticates A by the new key only.
-    await b.require_peering().set_peer("A", share=True)
+    await b.unlocked().trust.set_peer("A", share=True)
     response = await changes_as(a, new_key, await entry(a, b))
     assert response.epoch
     with pytest.raises(PeerRefused) as refused:
@@ -103,11 +103,11 @@ async def test_rotation_of_another_nodes_key_is_refused(make_node: NodeFactory) 
     await pair(c, b)
     new_key = nacl.signing.SigningKey.generate()
     # A's genuine statement, but C sends it: a node can only rotate its own key.
-    statement = sign_rotation(a.signing_key, new_key, a.clock.now()).envelope.to_bytes()
+    statement = sign_rotation(a.unlocked().keys.signing, new_key, a.clock.now()).envelope.to_bytes()
     with pytest.raises(PeerRefused) as refused:
-        await post_rotate(c, c.signing_key, await entry(c, b), statement)
+        await post_rotate(c, c.unlocked().keys.signing, await entry(c, b), statement)
     assert refused.value.peer_status == 403
-    peers_b = b.require()[0].peers
+    peers_b = b.unlocked().store.peers
     assert await peers_b.get(key_of(a)) is not None
     assert await peers_b.get(key_of(c)) is not None
     assert await peers_b.get(bytes(new_key.verify_key)) is None
@@ -116,7 +116,7 @@ async def test_rotation_of_another_nodes_key_is_refused(make_node: NodeFactory) 
 async def test_forged_rotation_is_refused(make_node: NodeFactory) -> None:
     a, b = await make_node("A"), await make_node("B")
     await pair(a, b)
-    old_key: nacl.signing.SigningKey = a.signing_key
+    old_key: nacl.signing.SigningKey = a.unlocked().keys.signing
     stolen = bytes(nacl.signing.SigningKey.generate().verify_key)
     # Signed by A's old key, but the "new" key never signed the proof: a rotation
     # onto a key A does not hold (say, one copied from elsewhere).
@@ -131,6 +131,6 @@ async def test_forged_rotation_is_refused(make_node: NodeFactory) -> None:
     with pytest.raises(PeerRefused) as refused:
         await post_rotate(a, old_key, await entry(a, b), b"\x93not a rotation")
     assert 400 <= refused.value.peer_status < 500
-    peers_b = b.require()[0].peers
+    peers_b = b.unlocked().store.peers
     assert await peers_b.get(key_of(a)) is not None
     assert await peers_b.get(stolen) is None

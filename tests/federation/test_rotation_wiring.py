@@ -18,9 +18,9 @@ async def test_syncer_and_names_follow_a_rotation(make_node: NodeFactory) -> Non
     await pair(a, b)
     new_key = nacl.signing.SigningKey.generate()
     new = bytes(new_key.verify_key)
-    statement = sign_rotation(a.signing_key, new_key, a.clock.now()).envelope.to_bytes()
-    await post_rotate(a, a.signing_key, await entry(a, b), statement)
-    syncer = b.require_peering().syncer
+    statement = sign_rotation(a.unlocked().keys.signing, new_key, a.clock.now()).envelope.to_bytes()
+    await post_rotate(a, a.unlocked().keys.signing, await entry(a, b), statement)
+    syncer = b.unlocked().trust.syncer
     assert new in syncer._tasks and key_of(a) not in syncer._tasks
     assert b.peer_names().get(new) == "A" and key_of(a) not in b.peer_names()
 
@@ -32,9 +32,11 @@ async def test_rotation_onto_another_peers_key_is_refused(make_node: NodeFactory
     # B's entry for C sits under a key A also holds (a rotation proof needs the new
     # key, so the conflicting case is a key both know); A then tries to move onto it.
     squatted = nacl.signing.SigningKey.generate()
-    await b.require()[0].peers.replace_key(key_of(c), bytes(squatted.verify_key))
-    statement = sign_rotation(a.signing_key, squatted, a.clock.now()).envelope.to_bytes()
+    await b.unlocked().store.peers.replace_key(key_of(c), bytes(squatted.verify_key))
+    statement = sign_rotation(
+        a.unlocked().keys.signing, squatted, a.clock.now()
+    ).envelope.to_bytes()
     with pytest.raises(PeerRefused) as refused:
-        await post_rotate(a, a.signing_key, await entry(a, b), statement)
+        await post_rotate(a, a.unlocked().keys.signing, await entry(a, b), statement)
     assert refused.value.peer_status == 409
-    assert await b.require()[0].peers.get(key_of(a)) is not None
+    assert await b.unlocked().store.peers.get(key_of(a)) is not None

@@ -74,14 +74,14 @@ async def test_peer_reached_only_through_its_proxy(
     make_node: NodeFactory, proxy: Socks5Server
 ) -> None:
     a, b = await make_node("A"), await make_node("B")
-    pa, pb = a.require_peering(), b.require_peering()
+    pa, pb = a.unlocked().trust, b.unlocked().trust
     await pb.add_peer(pa.card(), "relay", True, proxy.url)
     await pa.add_peer(pb.card(), "relay", True, None)
     a_port = int(pa.url.rsplit(":", 1)[1])
 
-    alert_id = await a.require()[1].publish(draft(1, hops=1, phone="07700 900456"))
+    alert_id = await a.unlocked().alerts.publish(draft(1, hops=1, phone="07700 900456"))
     await eventually(lambda: has_alert(b, alert_id), timeout=8)
-    result = await b.require()[1].check("phone", "+44 7700 900456")
+    result = await b.unlocked().alerts.check("phone", "+44 7700 900456")
     assert result["matches"] == 1
     assert proxy.connections >= 1
     assert set(proxy.targets) == {("127.0.0.1", a_port)}
@@ -100,7 +100,7 @@ async def test_onion_peer_through_the_configured_socks_proxy(
     # names only the onion address.
     a = await start_node("A", public_url=f"http://{onion}:0", allow_http=True)
     b = await start_node("B", public_url=None, socks_proxy=proxy.url)
-    pa, pb = a.require_peering(), b.require_peering()
+    pa, pb = a.unlocked().trust, b.unlocked().trust
     assert pa.url.startswith(f"http://{onion}:")
     a_port = int(pa.url.rsplit(":", 1)[1])
     await pb.add_peer(pa.card(), "relay", True, None)
@@ -112,13 +112,13 @@ async def test_onion_peer_through_the_configured_socks_proxy(
     assert proxy.refused >= 1 and proxy.connections == 0
     proxy.names.add(onion)
 
-    alert_id = await a.require()[1].publish(draft(2, hops=1))
+    alert_id = await a.unlocked().alerts.publish(draft(2, hops=1))
     await eventually(lambda: has_alert(b, alert_id), timeout=8)
     assert proxy.connections >= 1
     # The proxy, not B, resolved the onion name (rdns), and it was the only target.
     assert set(proxy.targets) == {(onion, a_port)}
     # And back: A reaches B directly over pinned HTTPS.
-    back = await b.require()[1].publish(draft(3, hops=1))
+    back = await b.unlocked().alerts.publish(draft(3, hops=1))
     await eventually(lambda: has_alert(a, back), timeout=8)
     assert set(proxy.targets) == {(onion, a_port)}
 

@@ -106,7 +106,7 @@ CONTROL_CASES: list[tuple[str, Any]] = [
 
 async def test_control_commands_refuse_what_they_cannot_encode(make_node: NodeFactory) -> None:
     node = await make_node("A")
-    store = node.require()[0]
+    store = node.unlocked().store
     now = node.clock.now()
     before = (await store.alerts.counts(now), len(await store.members.list_invites(now)))
     connector = aiohttp.UnixConnector(path=str(node.data_dir / "control.sock"))

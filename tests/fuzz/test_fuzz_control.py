@@ -111,7 +111,7 @@ class Socket:
             return resp.status, answer
 
     async def snapshot(self) -> dict[str, Any]:
-        store = self.node.require()[0]
+        store = self.node.unlocked().store
         now = self.node.clock.now()
         return {
             "counts": await store.alerts.counts(now),
@@ -131,7 +131,7 @@ async def socket(make_node: NodeFactory) -> AsyncIterator[Socket]:
     a = await make_node("A")
     b = await make_node("B")
     await pair(a, b)
-    await a.require()[1].publish(draft(1, phone="+447700900123"))
+    await a.unlocked().alerts.publish(draft(1, phone="+447700900123"))
     connector = aiohttp.UnixConnector(path=str(a.data_dir / "control.sock"))
     async with aiohttp.ClientSession(connector=connector) as http:
         s = Socket(a, http)

@@ -55,7 +55,7 @@ class Target:
 
     async def post(self, path: str, body: bytes, method: str = "POST") -> int:
         header = sign_request(
-            self.b.signing_key,  # type: ignore[arg-type]
+            self.b.unlocked().keys.signing,  # type: ignore[arg-type]
             method,
             path,
             body,
@@ -63,7 +63,7 @@ class Target:
             self.a.clock.now(),
             secrets.token_bytes(16),
         )
-        url = self.a.require_peering().url + path
+        url = self.a.unlocked().trust.url + path
         async with self.http.request(
             method, url, data=body, headers={REQUEST_HEADER: header}, ssl=_ssl()
         ) as resp:
@@ -72,7 +72,7 @@ class Target:
             return resp.status
 
     async def snapshot(self) -> dict[str, Any]:
-        store = self.a.require()[0]
+        store = self.a.unlocked().store
         now = self.a.clock.now()
         rows = await store.alerts.feed(0, 10_000)
         peers = [(p.key, p.accept, p.share, p.suspended) for p in await store.peers.list()]
@@ -89,12 +89,12 @@ async def target(make_node: NodeFactory) -> AsyncIterator[Target]:
     a = await make_node("A")
     b = await make_node("B")
     await pair(a, b)
-    service = a.require()[1]
+    service = a.unlocked().alerts
     first = await service.publish(draft(1))
     await service.publish(draft(2, phone="+447700900123"))
     await service.retract(first, "mistaken")
     # The per-peer rate limit is tested elsewhere; here every request must reach a handler.
-    a.require_peering().server_state.limiter = PeerRateLimiter(1e9, 1e9)
+    a.unlocked().trust.server_state.limiter = PeerRateLimiter(1e9, 1e9)
     async with aiohttp.ClientSession() as http:
         t = Target(a, b, http)
         t.before = await t.snapshot()  # type: ignore[attr-defined]

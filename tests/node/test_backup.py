@@ -33,7 +33,7 @@ async def _start(data: Path, passphrase: str | None = PASSPHRASE) -> Node:
 
 
 async def _snapshot_of(node: Node) -> dict[str, object]:
-    store, _, _ = node.require()
+    store = node.unlocked().store
     feed = await store.alerts.feed(0, 100_000)
     ids = [row.id for row in feed]
     return {
@@ -52,7 +52,8 @@ async def test_backup_under_load_restores_an_identical_node(
     a = await make_node("A", passphrase=PASSPHRASE)
     b = await make_node("B")
     await pair(a, b)
-    store, service, _ = a.require()
+    unlocked = a.unlocked()
+    store, service = unlocked.store, unlocked.alerts
     now = a.clock.now()
     code = await store.members.create_invite("caseworker", now + 3600, now)
     member = await store.members.redeem_invite(code, "BackupNick", hash_passphrase("x" * 12), now)
@@ -87,7 +88,7 @@ async def test_backup_under_load_restores_an_identical_node(
         after = await _snapshot_of(a2)
         # The snapshot is one consistent moment: exactly the log up to its position.
         cut = int(result["log_position"])  # type: ignore[call-overload]
-        assert 1 <= cut <= (await a.require()[0].alerts.last_pos())
+        assert 1 <= cut <= (await a.unlocked().store.alerts.last_pos())
         expected_feed = [entry for entry in before["feed"] if entry[0] <= cut]  # type: ignore[attr-defined]
         assert after["feed"] == expected_feed
         assert restored["alerts"] == len(expected_feed) == result["alerts"]
@@ -99,9 +100,9 @@ async def test_backup_under_load_restores_an_identical_node(
         }
         for part in ("members", "peers", "settings", "reports"):
             assert after[part] == before[part], part
-        assert await a2.require()[0].epoch() != await store.epoch()
+        assert await a2.unlocked().store.epoch() != await store.epoch()
         assert a2.config == a.config
-        assert (await a2.require()[1].check("phone", "+447700900321"))["matches"] == 1
+        assert (await a2.unlocked().alerts.check("phone", "+447700900321"))["matches"] == 1
     finally:
         await a2.stop()
 
@@ -112,7 +113,7 @@ async def test_a_peer_resyncs_with_the_restored_node_without_bodies(
     a = await make_node("A", passphrase=PASSPHRASE)
     b = await make_node("B")
     await pair(a, b)
-    ids = [await a.require()[1].publish(draft(n)) for n in range(5)]
+    ids = [await a.unlocked().alerts.publish(draft(n)) for n in range(5)]
     await eventually(lambda: has_alert(b, ids[-1]))
     out = short_tmp / "a.backup"
     await _take(a, out)
@@ -122,13 +123,13 @@ async def test_a_peer_resyncs_with_the_restored_node_without_bodies(
     try:
         seen = count_bodies([b])
         # A's address changed (ephemeral port): its admin gives B the card again.
-        await b.require_peering().add_peer(a2.require_peering().card(), "relay", True, None)
-        fresh = await a2.require()[1].publish(draft(99))
+        await b.unlocked().trust.add_peer(a2.unlocked().trust.card(), "relay", True, None)
+        fresh = await a2.unlocked().alerts.publish(draft(99))
         await eventually(lambda: has_alert(b, fresh))
-        await b.require_peering().sync_now()
+        await b.unlocked().trust.sync_now()
         assert [item for (_, _, item) in seen] == [fresh]
-        peer = await b.require()[0].peers.get(bytes.fromhex(a2.config.key))
-        assert peer is not None and peer.epoch == await a2.require()[0].epoch()
+        peer = await b.unlocked().store.peers.get(bytes.fromhex(a2.config.key))
+        assert peer is not None and peer.epoch == await a2.unlocked().store.epoch()
     finally:
         await a2.stop()
 
@@ -154,7 +155,7 @@ async def test_damaged_backups_are_refused_and_write_nothing(
 ) -> None:
     a = await make_node("A", passphrase=PASSPHRASE)
     for n in range(3):
-        await a.require()[1].publish(draft(n))
+        await a.unlocked().alerts.publish(draft(n))
     out = short_tmp / "a.backup"
     await _take(a, out)
     good = out.read_bytes()

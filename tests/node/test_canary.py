@@ -31,7 +31,8 @@ def scan(data: Path) -> list[tuple[str, str]]:
 
 async def test_no_canary_on_disk_after_use_and_deletion(make_node: NodeFactory) -> None:
     node = await make_node(passphrase="admin passphrase 0001")
-    store, service, _ = node.require()
+    unlocked = node.unlocked()
+    store, service = unlocked.store, unlocked.alerts
     now = node.clock.now()
     code = await store.members.create_invite("member", now + 3600, now)
     member = await store.members.redeem_invite(code, NICK, hash_passphrase(PASSPHRASE), now)

@@ -39,7 +39,8 @@ async def _next_run(node: Node, clock: SteppedClock, days: float) -> dict[str, o
 async def test_each_purge_runs_on_time_and_status_shows_it(make_node: NodeFactory) -> None:
     clock = SteppedClock()
     node = await make_node("A", clock=clock)
-    store, service, settings = node.require()
+    unlocked = node.unlocked()
+    store, service, settings = unlocked.store, unlocked.alerts, unlocked.settings
     t0 = clock.now()
     # init's admin invite is dated by the real clock; drop it so counts are exact.
     await store.members.purge_invites(2**40)

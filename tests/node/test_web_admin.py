@@ -10,7 +10,7 @@ from tests.node.test_web_support import Site, site_fixture  # noqa: F401
 
 async def test_trust_list_add_change_and_remove_a_peer(site: Site, make_node: Any) -> None:
     other = await make_node(name="Other organisation")
-    card = other.peering.card()
+    card = other.unlocked().trust.card()
     admin = await site.member("root", "admin")
     _, html, _ = await admin.get("/admin/trust")
     assert "No peers yet" in html and "Add a peer" in html
@@ -43,7 +43,7 @@ async def test_settings_are_saved_and_used(site: Site) -> None:
     fields["checks_per_hour"] = "5"
     status, html, _ = await admin.post("/admin/settings", fields, page="/admin/settings")
     assert status == 303, html
-    settings = site.node.require()[2]
+    settings = site.node.unlocked().settings
     assert settings["regions"] == ["FR-13", "FR-75"] and settings["checks_per_hour"] == 5
     assert (await site.store.settings.all())["regions"] == ["FR-13", "FR-75"]
     _, html, _ = await admin.get("/report")

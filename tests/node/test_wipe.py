@@ -21,7 +21,8 @@ ADMIN = "wipe passphrase 0042"
 
 async def _fill(node: object) -> None:
     """Put every kind of canary into the node's store."""
-    store, service, _ = node.require()  # type: ignore[attr-defined]
+    unlocked = node.unlocked()
+    store, service = unlocked.store, unlocked.alerts
     now = node.clock.now()  # type: ignore[attr-defined]
     code = await store.members.create_invite("member", now + 3600, now)
     member = await store.members.redeem_invite(code, NICK, hash_passphrase(PASSPHRASE), now)
@@ -53,14 +54,14 @@ async def test_wipe_of_a_running_node_during_sync(make_node: NodeFactory) -> Non
     b = await make_node("B")
     await pair(a, b)
     await _fill(a)
-    first = await b.require()[1].publish(draft(0))
+    first = await b.unlocked().alerts.publish(draft(0))
     await eventually(lambda: has_alert(a, first))
     stop_load = asyncio.Event()
 
     async def load() -> None:
         n = 1
         while not stop_load.is_set():
-            await b.require()[1].publish(draft(n))
+            await b.unlocked().alerts.publish(draft(n))
             n += 1
             await asyncio.sleep(0.005)
 

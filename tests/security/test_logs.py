@@ -151,7 +151,7 @@ async def web_flow(base: str, member_invite: str, caseworker_invite: str) -> Non
 
 
 async def _invites(node: Node) -> tuple[str, str]:
-    store = node.require()[0]
+    store = node.unlocked().store
     now = node.clock.now()
     member = await store.members.create_invite("member", now + 86400, now)
     caseworker = await store.members.create_invite("caseworker", now + 86400, now)
@@ -173,14 +173,14 @@ async def test_in_process_logs_at_debug_hold_no_member_data_or_addresses(
         b"\x01" * 32,
         a.clock.now(),
     ).to_text()
-    await a.require_peering().add_peer(dead, "relay", True, None)
+    await a.unlocked().trust.add_peer(dead, "relay", True, None)
     assert a.web_url
     await web_flow(a.web_url, *await _invites(a))
-    await a.require_peering().sync_now()
-    await b.require_peering().sync_now()
+    await a.unlocked().trust.sync_now()
+    await b.unlocked().trust.sync_now()
 
     async def b_has_the_retraction() -> bool:
-        return (await b.require()[0].alerts.counts(b.clock.now()))["retractions"] == 1
+        return (await b.unlocked().store.alerts.counts(b.clock.now()))["retractions"] == 1
 
     await eventually(b_has_the_retraction)
     records = caplog.records

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import aiohttp
 from aiohttp.test_utils import TestClient
 
-from node.blinding import Blinder
+from node.blinding import SlowHashPool
 from node.store.members import _DUMMY_HASH, passphrase_matches
 from tests.federation.nodes import draft
 from tests.node.test_web_support import PASSPHRASE, Site, Visitor, csrf_of, site_fixture  # noqa: F401
@@ -21,7 +21,7 @@ T = TypeVar("T")
 # --- login brute force, nickname enumeration ---------------------------------------------
 
 
-class CountingBlinder(Blinder):
+class CountingPool(SlowHashPool):
     """The node's bounded pool, counting which slow functions ran through it."""
 
     def __init__(self) -> None:
@@ -40,9 +40,9 @@ def _page_text(html: str) -> str:
 
 async def test_login_does_not_tell_unknown_nicknames_from_wrong_passphrases(site: Site) -> None:
     await (await site.visitor()).signup("alice")
-    counting = CountingBlinder()
-    site.node.blinder.close()
-    site.node.blinder = counting
+    counting = CountingPool()
+    site.node.hashes.close()
+    site.node.hashes = counting
     v = await site.visitor()
     known = await v.login("alice", "wrong passphrase!")
     unknown = await v.login("nobody-here", "wrong passphrase!")
@@ -115,10 +115,10 @@ async def test_login_brute_force_is_limited_per_account_and_per_client(site: Sit
 
 
 async def test_bulk_check_of_phone_numbers_is_limited(site: Site) -> None:
-    settings = site.node.require()[2]
+    settings = site.node.unlocked().settings
     settings.set("checks_per_hour", 5)
     settings.set("session_idle_minutes", 1440)
-    await site.node.require()[1].publish(draft(1, region="GB-LND", phone="+447700900007"))
+    await site.node.unlocked().alerts.publish(draft(1, region="GB-LND", phone="+447700900007"))
     mallory = await site.member("mallory")
     results = []
     for n in range(8):
