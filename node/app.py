@@ -25,7 +25,7 @@ from . import config as config_mod
 from . import keystore
 from .blinding import Blinder
 from .config import Config
-from .errors import AlreadyRunning, Locked, UsageError
+from .errors import AlreadyRunning, Locked, NodeError, UsageError
 from .jobs import RETENTION_INTERVAL_S, Jobs
 from .peering import Peering
 from .service import AlertService
@@ -118,6 +118,25 @@ class Node:
     @property
     def locked(self) -> bool:
         return self.store is None
+
+    @property
+    def name(self) -> str:
+        """The organisation's name (``node.json``)."""
+        return self.config.name
+
+    @property
+    def hashes(self) -> Blinder:
+        """The bounded pool for slow hashes (indicator blinding, passphrases)."""
+        return self.blinder
+
+    @property
+    def has_passphrase(self) -> bool:
+        """Whether the key store opens with a passphrase (not a key file)."""
+        return keystore.mode(self.data_dir) == "passphrase"
+
+    async def passphrase_opens(self, passphrase: str) -> bool:
+        """Whether ``passphrase`` opens the key store; checked in the hash pool."""
+        return await self.blinder.run(_key_store_opens, self.data_dir, passphrase)
 
     async def unlock(self, passphrase: str | None) -> None:
         """Open the key store and the store. Raises WrongPassphrase, UsageError."""
@@ -278,6 +297,14 @@ class Node:
                 "members": await self.store.members.count(),
             }
         return info
+
+
+def _key_store_opens(data_dir: Path, passphrase: str) -> bool:
+    try:
+        keystore.unlock(data_dir, passphrase)
+    except NodeError:
+        return False
+    return True
 
 
 # How aiohttp applications (control socket, web, federation) find their node.

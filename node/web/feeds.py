@@ -21,7 +21,7 @@ from aiohttp import web
 from protocol.errors import ProtocolError
 from protocol.fields import check_region
 
-from .app import need, render, state, translator
+from .context import host, need, render, state, translator, unlocked
 from .forms import Form
 from .i18n import LANGUAGES, Translator
 
@@ -68,7 +68,7 @@ async def read_token(store: Any, token: str) -> tuple[int, list[str], str] | Non
 
 
 async def _alerts(request: web.Request, regions: list[str], limit: int) -> list[dict[str, Any]]:
-    _, service, _ = state(request).node.require()
+    service = unlocked(request).alerts
     alerts: list[dict[str, Any]] = []
     if regions:
         for region in regions:
@@ -83,7 +83,8 @@ async def feed_page(request: web.Request) -> web.Response:
     """Where a member picks regions and a language and gets their secret feed URL."""
     me = need(request)
     t = translator(request)
-    store, _, settings = state(request).node.require()
+    parts = unlocked(request)
+    store, settings = parts.store, parts.settings
     form = Form(request.query, t)
     regions = form.choices("region", settings["regions"], minimum=0, maximum=MAX_FEED_REGIONS)
     lang = form.choice("lang", LANGUAGES, required=False) or t.lang
@@ -103,20 +104,20 @@ async def feed_page(request: web.Request) -> web.Response:
 
 
 async def atom(request: web.Request) -> web.Response:
-    store, _, _ = state(request).node.require()
+    store = unlocked(request).store
     found = await read_token(store, request.match_info["token"])
     if found is None:
         raise web.HTTPNotFound()
     _, regions, lang = found
     t = Translator(lang)
     alerts = await _alerts(request, regions, MAX_FEED_ALERTS)
-    updated = max((a["created"] for a in alerts), default=state(request).node.clock.now())
+    updated = max((a["created"] for a in alerts), default=host(request).clock.now())
     page = (
         state(request)
         .env.get_template("feed.xml")
         .render(
             **t.template_globals(),
-            node_name=state(request).node.config.name,
+            node_name=host(request).name,
             lang=lang,
             alerts=alerts,
             updated=_iso(updated),
@@ -136,7 +137,7 @@ async def bulletin(request: web.Request) -> web.Response:
     """Recent alerts for one region in a chosen language, laid out for printing."""
     need(request)
     t = translator(request)
-    _, _, settings = state(request).node.require()
+    settings = unlocked(request).settings
     form = Form(request.query, t)
     chosen = ""
     if settings["regions"]:
@@ -158,7 +159,7 @@ async def bulletin(request: web.Request) -> web.Response:
         )
     reader = Translator(lang)
     alerts = await _alerts(request, [chosen] if chosen else [], MAX_BULLETIN_ALERTS)
-    now = state(request).node.clock.now()
+    now = host(request).clock.now()
     return render(request, "bulletin.html", t=reader, alerts=alerts, region=chosen, printed=now)
 
 

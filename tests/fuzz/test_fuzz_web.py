@@ -142,14 +142,14 @@ async def admin(site: Site) -> AsyncIterator[Admin]:
     limits = site.state.limits
     for limit in vars(limits).values():
         limit.limit = 10**9  # rate limits are tested elsewhere: reach the handlers
-    site.node.require()[2].set("checks_per_hour", 10000)
+    site.node.unlocked().settings.set("checks_per_hour", 10000)
     member = await site.member("member1")
     await member.post(
         "/report",
         {**FORMS["/report"], "categories": "violence"},
     )
     report = (await site.store.reports.list())[0].id
-    alert = await site.node.require()[1].publish(draft(1, region="GB-LND"))
+    alert = await site.node.unlocked().alerts.publish(draft(1, region="GB-LND"))
     visitor = await site.member("root", "admin")
     yield Admin(
         site, visitor, await visitor.token("/check"), {"report": str(report), "alert": alert.hex()}

@@ -43,7 +43,7 @@ async def test_settings_are_saved_and_used(site: Site) -> None:
     fields["checks_per_hour"] = "5"
     status, html, _ = await admin.post("/admin/settings", fields, page="/admin/settings")
     assert status == 303, html
-    settings = site.node.require()[2]
+    settings = site.node.unlocked().settings
     assert settings["regions"] == ["FR-13", "FR-75"] and settings["checks_per_hour"] == 5
     assert (await site.store.settings.all())["regions"] == ["FR-13", "FR-75"]
     _, html, _ = await admin.get("/report")

@@ -130,7 +130,7 @@ async def test_supersede_keeps_indicators_from_the_report(site: Site) -> None:
     fields["action"] = "publish"
     status, html, _ = await worker.post("/review/1", fields)
     assert status == 303, html
-    old = (await site.node.require()[1].list())[0]["id"]
+    old = (await site.node.unlocked().alerts.list())[0]["id"]
     status, html, _ = await worker.get(f"/supersede/{old}")
     assert status == 200 and "Replace an alert" in html
     fields = editor_fields(html)
@@ -139,7 +139,7 @@ async def test_supersede_keeps_indicators_from_the_report(site: Site) -> None:
     fields["action"] = "publish"
     status, html, _ = await worker.post(f"/supersede/{old}", fields)
     assert status == 303, html
-    alerts = await site.node.require()[1].list()
+    alerts = await site.node.unlocked().alerts.list()
     assert [a["danger"] for a in alerts] == [2]
     assert alerts[0]["supersedes"] == old
     _, html, _ = await member.post("/check", {"kind": "phone", "value": PHONE})
@@ -164,7 +164,7 @@ async def test_publish_refused_with_unresolved_identifiers_or_no_consent(site: S
     fields["keep_findings"] = "yes"
     status, html, _ = await worker.post("/review/2", fields)
     assert status == 400 and "did not allow" in html
-    assert await site.node.require()[1].list() == []
+    assert await site.node.unlocked().alerts.list() == []
 
 
 async def test_member_downloads_and_deletes_only_own_reports(site: Site) -> None:

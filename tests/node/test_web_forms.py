@@ -45,7 +45,7 @@ async def snapshot(site: Site) -> dict[str, Any]:
         "members": [(m.id, m.role) for m in await store.members.list()],
         "invites": len(await store.members.list_invites(now)),
         "reports": [(r.id, r.status) for r in await store.reports.list()],
-        "alerts": await site.node.require()[1].list(),
+        "alerts": await site.node.unlocked().alerts.list(),
         "audit": await store.audit.list(),
         "settings": await store.settings.all(),
     }

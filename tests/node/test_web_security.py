@@ -94,7 +94,7 @@ async def test_secure_cookie_flag_over_https(make_node: Any) -> None:
 
 
 async def test_hostile_text_is_shown_as_text_everywhere(site: Site) -> None:
-    _, service, _ = site.node.require()
+    service = site.node.unlocked().alerts
     await service.publish(
         Draft(
             categories=["violence"],

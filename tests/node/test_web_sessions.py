@@ -147,8 +147,8 @@ async def test_login_limit_per_client(site: Site) -> None:
 
 
 async def test_check_limit_per_member_and_per_client(site: Site) -> None:
-    site.node.require()[2].set("checks_per_hour", 3)
-    site.node.require()[2].set("session_idle_minutes", 1440)
+    site.node.unlocked().settings.set("checks_per_hour", 3)
+    site.node.unlocked().settings.set("session_idle_minutes", 1440)
     alice = await site.member("alice")
     for _ in range(3):
         status, _, _ = await alice.post("/check", {"kind": "plate", "value": "AB12CDE"})
@@ -159,7 +159,7 @@ async def test_check_limit_per_member_and_per_client(site: Site) -> None:
     status, _, _ = await alice.post("/check", {"kind": "plate", "value": "AB12CDE"})
     assert status == 200
 
-    site.node.require()[2].set("checks_per_hour", 100)
+    site.node.unlocked().settings.set("checks_per_hour", 100)
     site.state.limits.check_client.limit = 2
     site.node.clock.advance(3600)  # type: ignore[attr-defined]
     bob = await site.member("bobby")

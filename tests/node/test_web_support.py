@@ -97,7 +97,7 @@ class Site:
 
     @property
     def store(self) -> Any:
-        return self.node.require()[0]
+        return self.node.unlocked().store
 
     async def visitor(self, **headers: str) -> Visitor:
         client: TestClient[Any, Any] = TestClient(self.server, headers=headers or None)
@@ -123,7 +123,7 @@ class Site:
 @pytest.fixture(name="site")
 async def site_fixture(make_node: Any) -> AsyncIterator[Site]:
     node = await make_node(clock=StillClock(int(time.time())))
-    settings = node.require()[2]
+    settings = node.unlocked().settings
     settings.set("regions", ["GB-LND", "GB-MAN"])
     server = TestServer(web_app(node))
     await server.start_server()

@@ -148,7 +148,7 @@ async def test_session_fixation_with_a_planted_cookie_or_token(site: Site) -> No
 
 
 async def test_script_injection_through_every_text_field(site: Site) -> None:
-    settings = site.node.require()[2]
+    settings = site.node.unlocked().settings
     admin = await site.member("root", "admin")
     # A nickname can hold no spaces, so it gets the markup without them.
     nick_markup = "<script>alert(1)</script>"
@@ -189,7 +189,7 @@ async def test_script_injection_through_every_text_field(site: Site) -> None:
         page=f"/review/{report}",
     )
     assert status == 303, html
-    alert_id = (await site.node.require()[1].list())[0]["id"]
+    alert_id = (await site.node.unlocked().alerts.list())[0]["id"]
     # Forms that show back what was typed, with markup in every text field.
     echoes = [
         ("/signup", "/signup", {"invite": HOSTILE, "nickname": HOSTILE, "passphrase": "x"}),
@@ -253,10 +253,10 @@ async def test_markup_in_a_peers_alert_and_name_is_shown_as_text(
     b = await make_node(peer_name)
     a = site.node
     await pair(a, b)
-    alert_id = await b.require()[1].publish(
+    alert_id = await b.unlocked().alerts.publish(
         draft(1, region="GB-LND", phone="+447700900123", description=HOSTILE)
     )
-    await a.require_peering().sync_now()
+    await a.unlocked().trust.sync_now()
     await eventually(lambda: has_alert(a, alert_id))
     admin = await site.member("root", "admin")
     status, html, _ = await admin.post(

@@ -115,10 +115,10 @@ async def test_login_brute_force_is_limited_per_account_and_per_client(site: Sit
 
 
 async def test_bulk_check_of_phone_numbers_is_limited(site: Site) -> None:
-    settings = site.node.require()[2]
+    settings = site.node.unlocked().settings
     settings.set("checks_per_hour", 5)
     settings.set("session_idle_minutes", 1440)
-    await site.node.require()[1].publish(draft(1, region="GB-LND", phone="+447700900007"))
+    await site.node.unlocked().alerts.publish(draft(1, region="GB-LND", phone="+447700900007"))
     mallory = await site.member("mallory")
     results = []
     for n in range(8):
