@@ -15,10 +15,11 @@ from typing import Any
 from aiohttp import web
 
 from ..errors import NodeError, NotFound, UsageError
-from ..settings import SETTINGS, validate
+from ..settings import MAX_SETTING_CHARS, SETTINGS, validate
 from ..store.members import ROLES
 from .context import host, need, redirect, render, state, translator, unlocked
 from .forms import Form
+from .i18n import Translator
 
 log = logging.getLogger(__name__)
 
@@ -130,15 +131,19 @@ async def audit_page(request: web.Request) -> web.Response:
     return render(request, "admin_audit.html", entries=await store.audit.list(MAX_AUDIT_ENTRIES))
 
 
-def _settings_rows(values: dict[str, Any]) -> list[dict[str, Any]]:
-    rows = []
-    for s in SETTINGS:
-        value = values.get(s.name, s.default)
-        shown = " ".join(value) if isinstance(value, list) else str(value)
-        rows.append(
-            {"name": s.name, "help": s.help, "value": shown, "lo": s.minimum, "hi": s.maximum}
-        )
-    return rows
+def _settings_rows(values: dict[str, Any], t: Translator) -> list[dict[str, Any]]:
+    """The table's rows for the form: the key only as the field's name; people read
+    the label, the help and what values are allowed, in their language."""
+    return [
+        {
+            "name": s.name,
+            "label": t.gettext(s.label),
+            "help": t.gettext(s.help),
+            "allowed": s.kind.describe(t.gettext),
+            "value": s.kind.show(values.get(s.name, s.default)),
+        }
+        for s in SETTINGS
+    ]
 
 
 async def settings_page(
@@ -154,7 +159,7 @@ async def settings_page(
         request,
         "admin_settings.html",
         status=400 if errors else 200,
-        rows=_settings_rows(values or settings.as_dict()),
+        rows=_settings_rows(values or settings.as_dict(), translator(request)),
         errors=errors or {},
         saved=saved or request.query.get("done") == "saved",
     )
@@ -164,13 +169,16 @@ async def save_settings(request: web.Request) -> web.Response:
     need(request, "admin")
     parts = unlocked(request)
     store, settings = parts.store, parts.settings
-    form = Form(await request.post(), translator(request))
+    t = translator(request)
+    form = Form(await request.post(), t)
     raw: dict[str, Any] = {}
     clean: dict[str, Any] = {}
     for s in SETTINGS:
-        raw[s.name] = form.text(s.name, required=False, max_chars=1000)
+        raw[s.name] = form.text(s.name, required=False, max_chars=MAX_SETTING_CHARS)
+        if s.name in form.errors:
+            continue
         try:
-            clean[s.name] = validate(s.name, raw[s.name])
+            clean[s.name] = validate(s.name, raw[s.name], t.gettext)
         except UsageError as exc:
             form.error(s.name, exc.message)
     if not form.ok:
