@@ -21,6 +21,7 @@ from aiohttp import web
 from protocol.errors import ProtocolError
 from protocol.fields import check_region
 
+from ..store import Store
 from .context import host, need, render, state, translator, unlocked
 from .forms import Form
 from .i18n import LANGUAGES, Translator
@@ -42,17 +43,17 @@ def _decode(text: str) -> str | None:
         return None
 
 
-def _tag(store: Any, payload: str, pass_hash: str) -> str:
+def _tag(store: Store, payload: str, pass_hash: str) -> str:
     return str(store.crypto.tag("feed", f"{payload}\n{pass_hash}".encode()).hex())
 
 
-async def feed_token(store: Any, member_id: int, regions: list[str], lang: str) -> str:
+async def feed_token(store: Store, member_id: int, regions: list[str], lang: str) -> str:
     pass_hash = await store.members.pass_hash(member_id)
     payload = f"{member_id}|{','.join(regions)}|{lang}"
     return f"{_encode(payload)}.{_tag(store, payload, pass_hash or '')}"
 
 
-async def read_token(store: Any, token: str) -> tuple[int, list[str], str] | None:
+async def read_token(store: Store, token: str) -> tuple[int, list[str], str] | None:
     encoded, _, tag = token.partition(".")
     payload = _decode(encoded)
     if payload is None or payload.count("|") != 2:
