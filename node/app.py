@@ -28,7 +28,7 @@ from . import backup, keystore, rotation
 from . import config as config_mod
 from .blinding import SlowHashPool
 from .config import Config
-from .errors import AlreadyRunning, UsageError
+from .errors import AlreadyRunning, NodeError, UsageError
 from .errors import Locked as LockedError
 from .jobs import RETENTION_INTERVAL_S, Jobs
 from .peering import Peering
@@ -94,6 +94,20 @@ class Node:
     @property
     def locked(self) -> bool:
         return isinstance(self._state, Locked)
+
+    @property
+    def name(self) -> str:
+        """The organisation's name (``node.json``)."""
+        return self.config.name
+
+    @property
+    def has_passphrase(self) -> bool:
+        """Whether the key store opens with a passphrase (not a key file)."""
+        return keystore.mode(self.data_dir) == "passphrase"
+
+    async def passphrase_opens(self, passphrase: str) -> bool:
+        """Whether ``passphrase`` opens the key store; checked in the slow-hash pool."""
+        return await self.hashes.run(_key_store_opens, self.data_dir, passphrase)
 
     def unlocked(self) -> Unlocked:
         """The unlocked node's parts, by name. Raises errors.Locked."""
@@ -301,6 +315,14 @@ class Node:
                 "members": await state.store.members.count(),
             }
         return info
+
+
+def _key_store_opens(data_dir: Path, passphrase: str) -> bool:
+    try:
+        keystore.unlock(data_dir, passphrase)
+    except NodeError:
+        return False
+    return True
 
 
 async def _bounded(work: Any, seconds: float, what: str) -> None:

@@ -1,77 +1,244 @@
-"""Node settings: one table of (name, default, help) that drives the admin page, the
-config file, the docs and a test that every setting is documented.
+"""Node settings: one declarative table (``SETTINGS``) that drives validation (the admin
+page, the CLI), the admin page's labels and help, and the settings section of
+docs/admin-guide.md (``python -m node.settings --markdown``).
 
 Rule: a setting is read through ``Settings``, which validates every value an admin
-sets; an unknown name or a bad value is a UsageError and changes nothing.
+sets; an unknown name or a bad value is a UsageError whose message names the setting
+by its label, in words, and changes nothing. Labels, help and messages are marked
+for translation here and translated where they are shown.
 """
 
 from __future__ import annotations
 
 import re
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from .errors import UsageError
 
+Translate = Callable[[str], str]
+
 _REGION_RE = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,6}){0,2}$")
+_COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
+MAX_REGIONS = 50
+MAX_SETTING_CHARS = 1000
+DOCS_BEGIN = "<!-- settings:begin -->"
+DOCS_END = "<!-- settings:end -->"
+
+
+def N_(message: str) -> str:
+    """Mark a string for extraction (node/locale); it is translated where it is shown."""
+    return message
+
+
+def _english(message: str) -> str:
+    return message
+
+
+class Kind(Protocol):
+    """What values a setting takes: how to read one, show one and describe them."""
+
+    def parse(self, value: object, label: str, t: Translate) -> Any:
+        """The value to store. Raises UsageError naming the setting by ``label``."""
+        ...
+
+    def show(self, value: Any) -> str:
+        """The value as an admin types it into a form field."""
+        ...
+
+    def describe(self, t: Translate) -> str:
+        """One sentence on what values are allowed."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class WholeNumber:
+    minimum: int
+    maximum: int
+
+    def parse(self, value: object, label: str, t: Translate) -> int:
+        try:
+            if isinstance(value, bool) or not isinstance(value, (int, str)):
+                raise ValueError
+            number = int(value.strip()) if isinstance(value, str) else value
+        except ValueError:
+            raise UsageError(
+                t(N_("%(label)s must be a whole number.")) % {"label": label}
+            ) from None
+        if not self.minimum <= number <= self.maximum:
+            raise UsageError(
+                t(N_("%(label)s must be between %(lo)d and %(hi)d."))
+                % {"label": label, "lo": self.minimum, "hi": self.maximum}
+            )
+        return number
+
+    def show(self, value: Any) -> str:
+        return str(value)
+
+    def describe(self, t: Translate) -> str:
+        return t(N_("A whole number from %(lo)d to %(hi)d.")) % {
+            "lo": self.minimum,
+            "hi": self.maximum,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class CountryCode:
+    """A two-letter ISO 3166-1 country code, or nothing."""
+
+    def parse(self, value: object, label: str, t: Translate) -> str:
+        code = str(value).strip().upper()
+        if code and not _COUNTRY_RE.match(code):
+            raise UsageError(
+                t(N_("%(label)s must be a two-letter country code like GB or FR."))
+                % {"label": label}
+            )
+        return code
+
+    def show(self, value: Any) -> str:
+        return str(value)
+
+    def describe(self, t: Translate) -> str:
+        return t(N_("A two-letter country code like GB or FR, or nothing."))
+
+
+@dataclass(frozen=True, slots=True)
+class RegionList:
+    """Region codes (ISO 3166-2 style), stored sorted and without repeats."""
+
+    max_items: int = MAX_REGIONS
+
+    def parse(self, value: object, label: str, t: Translate) -> list[str]:
+        items = value.replace(",", " ").split() if isinstance(value, str) else value
+        if not isinstance(items, list) or len(items) > self.max_items:
+            raise UsageError(
+                t(N_("%(label)s can list at most %(n)d region codes."))
+                % {"label": label, "n": self.max_items}
+            )
+        codes = [str(i).strip().upper() for i in items]
+        for code in codes:
+            if not _REGION_RE.match(code):
+                raise UsageError(
+                    t(N_("%(label)s: %(code)s is not a region code like GB, GB-LND or FR-75."))
+                    % {"label": label, "code": code[:40]}
+                )
+        return sorted(set(codes))
+
+    def show(self, value: Any) -> str:
+        return " ".join(value) if isinstance(value, list) else str(value)
+
+    def describe(self, t: Translate) -> str:
+        return t(N_("Region codes like GB-LND or FR-75, separated by spaces, at most %(n)d.")) % {
+            "n": self.max_items
+        }
 
 
 @dataclass(frozen=True, slots=True)
 class Setting:
+    """One row of the table. ``name`` is the key (config, form field, CLI); people read
+    ``label`` and ``help``."""
+
     name: str
+    kind: Kind
     default: Any
+    label: str
     help: str
-    minimum: int | None = None
-    maximum: int | None = None
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("regions", [], "Region codes members can choose for reports and browsing."),
-    Setting("phone_region", "", "Country (ISO 3166-1, like GB) for phone numbers without a code."),
-    Setting("report_retention_days", 90, "Days a raw report is kept before it is purged.", 1, 3650),
-    Setting("audit_retention_days", 365, "Days audit entries are kept.", 1, 3650),
-    Setting("alert_expiry_days", 90, "Default days until a published alert expires.", 1, 365),
-    Setting("alert_hops", 2, "Default hops a published alert may travel.", 0, 6),
-    Setting("invite_expiry_days", 14, "Days an invite code stays valid.", 1, 365),
     Setting(
-        "session_idle_minutes", 30, "Minutes of inactivity before a web session ends.", 5, 1440
+        "regions",
+        RegionList(),
+        [],
+        N_("Regions"),
+        N_(
+            "The regions members can choose when they report an incident, browse alerts "
+            "or print a bulletin. When empty, members may give any region code; a node "
+            "set up with a region starts with that one."
+        ),
     ),
-    Setting("checks_per_hour", 60, "Checks one member may make per hour.", 1, 10000),
+    Setting(
+        "phone_region",
+        CountryCode(),
+        "",
+        N_("Country for phone numbers"),
+        N_(
+            "The country assumed for a phone number written without its international "
+            "code, as members usually write local numbers. A node set up with a region "
+            "starts with that region's country."
+        ),
+    ),
+    Setting(
+        "report_retention_days",
+        WholeNumber(1, 3650),
+        90,
+        N_("Days to keep reports"),
+        N_("How long a member's report is kept before it is deleted for good."),
+    ),
+    Setting(
+        "audit_retention_days",
+        WholeNumber(1, 3650),
+        365,
+        N_("Days to keep the audit log"),
+        N_("How long the record of who published, retracted or declined what is kept."),
+    ),
+    Setting(
+        "alert_expiry_days",
+        WholeNumber(1, 365),
+        90,
+        N_("Days an alert lasts"),
+        N_(
+            "How long a newly published alert stays up, here and at other organisations, "
+            "unless the caseworker chooses otherwise."
+        ),
+    ),
+    Setting(
+        "alert_hops",
+        WholeNumber(0, 6),
+        2,
+        N_("Default hops"),
+        N_(
+            "How far a newly published alert may travel, unless the caseworker chooses "
+            "otherwise: 0 keeps it on this node, 1 shares it with the organisations we "
+            "work with directly, and each further hop lets it go one step further."
+        ),
+    ),
+    Setting(
+        "invite_expiry_days",
+        WholeNumber(1, 365),
+        14,
+        N_("Days an invite lasts"),
+        N_("How long a new invite code can be used to sign up."),
+    ),
+    Setting(
+        "session_idle_minutes",
+        WholeNumber(5, 1440),
+        30,
+        N_("Minutes before an idle login ends"),
+        N_("A member who does nothing for this long is logged out and must log in again."),
+    ),
+    Setting(
+        "checks_per_hour",
+        WholeNumber(1, 10000),
+        60,
+        N_("Checks per member per hour"),
+        N_(
+            "How many identifiers one member may check in an hour; this slows down "
+            "anyone trying to guess numbers."
+        ),
+    ),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
 
 
-def validate(name: str, value: Any) -> Any:
-    """The value to store for ``name``. Raises UsageError."""
+def validate(name: str, value: object, t: Translate = _english) -> Any:
+    """The value to store for ``name``; messages go through ``t``. Raises UsageError."""
     setting = BY_NAME.get(name)
     if setting is None:
-        raise UsageError(f"there is no setting called {name!r}")
-    if isinstance(setting.default, bool) or not isinstance(setting.default, (int, str, list)):
-        raise UsageError(f"{name} cannot be changed here")
-    if isinstance(setting.default, int):
-        try:
-            number = int(value)
-        except (TypeError, ValueError):
-            raise UsageError(f"{name} must be a whole number") from None
-        lo, hi = setting.minimum, setting.maximum
-        if (lo is not None and number < lo) or (hi is not None and number > hi):
-            raise UsageError(f"{name} must be between {lo} and {hi}")
-        return number
-    if name == "regions":
-        items = value.replace(",", " ").split() if isinstance(value, str) else value
-        if not isinstance(items, list) or len(items) > 50:
-            raise UsageError("regions is a list of at most 50 region codes")
-        codes = [str(i).strip().upper() for i in items]
-        for code in codes:
-            if not _REGION_RE.match(code):
-                raise UsageError(f"{code!r} is not a region code like GB, GB-LND or FR-75")
-        return sorted(set(codes))
-    if name == "phone_region":
-        code = str(value).strip().upper()
-        if code and not re.match(r"^[A-Z]{2}$", code):
-            raise UsageError("phone_region is a two-letter country code like GB or FR")
-        return code
-    raise UsageError(f"{name} cannot be changed here")
+        raise UsageError(t(N_("There is no setting called %(name)s.")) % {"name": name[:64]})
+    return setting.kind.parse(value, t(setting.label), t)
 
 
 class Settings:
@@ -90,3 +257,53 @@ class Settings:
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self._values)
+
+
+# --- the docs --------------------------------------------------------------------
+
+
+def markdown() -> str:
+    """The settings section of docs/admin-guide.md, between (and with) its markers."""
+    lines = [
+        DOCS_BEGIN,
+        "<!-- Generated from node/settings.py by `python -m node.settings --markdown`;"
+        " edit the table there, not this list. -->",
+        "",
+    ]
+    for s in SETTINGS:
+        default = s.kind.show(s.default) or "none"
+        lines.append(
+            f"- **{s.label}** (`{s.name}`): {s.help} {s.kind.describe(_english)}"
+            f" Default: {default}."
+        )
+    lines.append(DOCS_END)
+    return "\n".join(lines) + "\n"
+
+
+def with_markdown(document: str) -> str:
+    """``document`` with its settings section replaced by ``markdown()``. Raises
+    UsageError when the markers are missing."""
+    start, end = document.find(DOCS_BEGIN), document.find(DOCS_END)
+    if start < 0 or end < start:
+        raise UsageError(f"the document has no {DOCS_BEGIN} ... {DOCS_END} section")
+    rest = document[end + len(DOCS_END) :]
+    return document[:start] + markdown() + rest.removeprefix("\n")
+
+
+def main(argv: list[str]) -> int:
+    """``--markdown``: print the docs section; ``--update FILE``: rewrite it in FILE."""
+    if argv == ["--markdown"]:
+        sys.stdout.write(markdown())
+        return 0
+    if len(argv) == 2 and argv[0] == "--update":
+        with open(argv[1], encoding="utf-8") as f:
+            text = f.read()
+        with open(argv[1], "w", encoding="utf-8") as f:
+            f.write(with_markdown(text))
+        return 0
+    sys.stderr.write("usage: python -m node.settings --markdown | --update docs/admin-guide.md\n")
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

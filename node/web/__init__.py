@@ -2,24 +2,22 @@
 
 Rule: no access log, no external resources, every response carries the safety
 headers; a locked node answers every page with "locked" and decrypts nothing. The
-modules split by responsibility: ``app`` (factory, middlewares, rendering),
-``sessions``, ``csrf``, ``ratelimit``, ``i18n``, ``forms``, ``redaction``, and the
-pages: ``accounts``, ``members``, ``caseworkers``, ``admin``, ``feeds``.
+web app is built from a ``Host`` (``host``: what it needs from the node), never the
+whole node. The modules split by responsibility: ``app`` (factory, middlewares),
+``context`` (state, rendering, redirects: what the pages share), ``sessions``,
+``csrf``, ``ratelimit``, ``i18n``, ``forms``, ``redaction``, and the pages:
+``accounts``, ``members``, ``caseworkers``, ``admin``, ``feeds``, ``panic``.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from aiohttp import web
 
 from .app import SAFETY_HEADERS, create_app
+from .host import Host
 
-if TYPE_CHECKING:
-    from ..app import Node
-
-__all__ = ["SAFETY_HEADERS", "web_app"]
+__all__ = ["SAFETY_HEADERS", "Host", "web_app"]
 
 
-def web_app(node: Node) -> web.Application:
-    return create_app(node)
+def web_app(host: Host) -> web.Application:
+    return create_app(host)

@@ -24,7 +24,7 @@ from ..store.members import (
     hash_passphrase,
     passphrase_matches,
 )
-from .app import (
+from .context import (
     client_key,
     need,
     redirect,
@@ -33,6 +33,7 @@ from .app import (
     session,
     state,
     translator,
+    unlocked,
     visit,
 )
 from .forms import Form
@@ -87,7 +88,7 @@ def _start_session(request: web.Request, member_id: int, role: str, nickname: st
     old = session(request)
     if old is not None:
         st.sessions.drop(old.id)
-    new = st.sessions.create(member_id, role, nickname, st.node.clock.now())
+    new = st.sessions.create(member_id, role, nickname, st.host.clock.now())
     v = visit(request)
     v.session = new
     v.set_session = new.id
@@ -105,20 +106,20 @@ async def signup_page(request: web.Request) -> web.Response:
 
 async def signup(request: web.Request) -> web.Response:
     st, t = state(request), translator(request)
-    store = st.node.unlocked().store
+    store = unlocked(request).store
     form = Form(await request.post(), t)
     code = form.text("invite", max_chars=64)
     nick = _nickname(form, t)
     passphrase = _new_passphrase(form, t)
     if not form.ok:
         return render(request, "signup.html", status=400, form=form)
-    now = st.node.clock.now()
+    now = st.host.clock.now()
     client = client_key(request, "signup")
     if not st.limits.signup_client.allowed(client, now):
         form.error("invite", t.gettext("Too many attempts. Wait a while and try again."))
         return render(request, "signup.html", status=429, form=form)
     st.limits.signup_client.hit(client, now)
-    pass_hash = await st.node.hashes.run(hash_passphrase, passphrase)
+    pass_hash = await st.host.hashes.run(hash_passphrase, passphrase)
     try:
         member = await store.members.redeem_invite(code, nick, pass_hash, now)
     except Forbidden:
@@ -138,13 +139,13 @@ async def login_page(request: web.Request) -> web.Response:
 
 async def login(request: web.Request) -> web.Response:
     st, t = state(request), translator(request)
-    store = st.node.unlocked().store
+    store = unlocked(request).store
     form = Form(await request.post(), t)
     nick = _nickname(form, t)
     passphrase = form.secret("passphrase")
     if not form.ok:
         return render(request, "login.html", status=400, form=form)
-    now = st.node.clock.now()
+    now = st.host.clock.now()
     account = key_of("login-account", nick.casefold())
     client = client_key(request, "login")
     limits = st.limits
@@ -155,7 +156,7 @@ async def login(request: web.Request) -> web.Response:
         return render(request, "login.html", status=429, form=form)
     limits.login_client.hit(client, now)
     member, pass_hash = await store.members.credentials(nick)
-    matches = await st.node.hashes.run(passphrase_matches, pass_hash, passphrase)
+    matches = await st.host.hashes.run(passphrase_matches, pass_hash, passphrase)
     if member is None or not matches:
         limits.login_account.hit(account, now)
         form.error("passphrase", t.gettext("That nickname and passphrase do not match."))
@@ -195,14 +196,14 @@ async def _verify_current(request: web.Request, form: Form, name: str) -> bool:
     passphrase = form.secret(name)
     if name in form.errors:
         return False
-    store = st.node.unlocked().store
-    now = st.node.clock.now()
+    store = unlocked(request).store
+    now = st.host.clock.now()
     account = key_of("login-account", me.nickname.casefold())
     if not st.limits.login_account.allowed(account, now):
         form.error(name, t.gettext("Too many attempts. Wait a while and try again."))
         return False
     _, pass_hash = await store.members.credentials(me.nickname)
-    if not await st.node.hashes.run(passphrase_matches, pass_hash, passphrase):
+    if not await st.host.hashes.run(passphrase_matches, pass_hash, passphrase):
         st.limits.login_account.hit(account, now)
         form.error(name, t.gettext("That is not your current passphrase."))
         return False
@@ -218,8 +219,8 @@ async def change_passphrase(request: web.Request) -> web.Response:
         await _verify_current(request, form, "current")
     if not form.ok:
         return render(request, "account.html", status=400, form=form, delete_form=None)
-    store = st.node.unlocked().store
-    await store.members.set_pass_hash(me.member_id, await st.node.hashes.run(hash_passphrase, new))
+    store = unlocked(request).store
+    await store.members.set_pass_hash(me.member_id, await st.host.hashes.run(hash_passphrase, new))
     st.sessions.drop_member(me.member_id)
     _start_session(request, me.member_id, me.role, me.nickname)
     return redirect("/?done=passphrase")
@@ -236,7 +237,7 @@ async def delete_account(request: web.Request) -> web.Response:
     if not form.ok:
         blank = Form({}, t)
         return render(request, "account.html", status=400, form=blank, delete_form=form)
-    store = st.node.unlocked().store
+    store = unlocked(request).store
     await store.members.delete(me.member_id)
     st.sessions.drop_member(me.member_id)
     visit(request).session = None
@@ -262,19 +263,19 @@ async def switch_language(request: web.Request) -> web.Response:
 async def unlock(request: web.Request) -> web.Response:
     st = state(request)
     t = translator(request)
-    if not st.node.locked:
+    if not st.host.locked:
         return redirect("/")
     form = Form(await request.post(), t)
     passphrase = form.secret("passphrase", max_chars=MAX_PASSPHRASE_CHARS)
     if not form.ok:
         return render_locked(request, form.errors["passphrase"], 400)
-    now = st.node.clock.now()
+    now = st.host.clock.now()
     client = client_key(request, "unlock")
     if not st.limits.unlock_client.allowed(client, now):
         return render_locked(request, t.gettext("Too many attempts. Wait a while and try again."))
     st.limits.unlock_client.hit(client, now)
     try:
-        await st.node.unlock(passphrase)
+        await st.host.unlock(passphrase)
     except WrongPassphrase:
         return render_locked(request, t.gettext("Wrong passphrase."), 401)
     return redirect("/")

@@ -3,8 +3,8 @@
 Rule: only admins reach these pages. An invite code is shown once, on the page that
 answers its creation (never in a URL); the audit log shows member ids and roles,
 never nicknames; a setting is saved only when every value on the form is valid.
-The trust list reads the peers as ``alertnode peer list`` shows them and changes them
-through federation's control commands (``federation_actions``).
+The trust list is read and changed through the node's trust-list operations
+(``unlocked(request).trust``), the same ones ``alertnode peer`` uses.
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ from typing import Any
 from aiohttp import web
 
 from ..errors import NodeError, NotFound, UsageError
-from ..settings import SETTINGS, validate
+from ..settings import MAX_SETTING_CHARS, SETTINGS, validate
 from ..store.members import ROLES
-from .app import need, redirect, render, state, translator
+from .context import host, need, redirect, render, state, translator, unlocked
 from .forms import Form
+from .i18n import Translator
 
 log = logging.getLogger(__name__)
 
@@ -27,32 +28,13 @@ MAX_CARD_CHARS = 4000
 MAX_AUDIT_ENTRIES = 500
 
 
-async def trust_list(node: Any) -> list[dict[str, Any]]:
-    """The peers of this node with their sync status (as ``alertnode peer list``)."""
-    peers: list[dict[str, Any]] = await node.unlocked().trust.list_peers()
-    return peers
-
-
-def federation_actions() -> dict[str, Any]:
-    """The control commands federation registers for changing the trust list, if any."""
-    from .. import control
-
-    return {
-        name: control.COMMANDS[name]
-        for name in ("peer.add", "peer.set", "peer.remove")
-        if name in control.COMMANDS
-    }
-
-
 async def trust_page(request: web.Request, message: str = "", status: int = 200) -> web.Response:
     need(request, "admin")
-    node = state(request).node
     return render(
         request,
         "admin_trust.html",
         status=status,
-        peers=await trust_list(node),
-        actions=federation_actions(),
+        peers=await unlocked(request).trust.list_peers(),
         accept_modes=ACCEPT_MODES,
         message=message,
         form=Form({}, translator(request)),
@@ -60,39 +42,34 @@ async def trust_page(request: web.Request, message: str = "", status: int = 200)
 
 
 async def trust_change(request: web.Request) -> web.Response:
-    """Add a peer from a card, change a peer's policy, or remove one (via federation)."""
+    """Add a peer from a card, change a peer's policy, or remove one."""
     need(request, "admin")
     t = translator(request)
-    node = state(request).node
-    actions = federation_actions()
+    trust = unlocked(request).trust
     form = Form(await request.post(), t)
     op = form.choice("op", ("add", "set", "remove"))
     if not form.ok:
         return await trust_page(request, t.gettext("Choose what to do."), 400)
-    args: dict[str, Any]
     if op == "add":
         card = form.text("card", max_chars=MAX_CARD_CHARS)
         accept = form.choice("accept", ACCEPT_MODES)
-        args = {"card": card, "accept": accept, "share": form.flag("share")}
+        share = form.flag("share")
     else:
         key = form.text("key", max_chars=128)
-        args = {"peer": key}
         if op == "set":
-            args["accept"] = form.choice("accept", ACCEPT_MODES)
-            args["share"] = form.flag("share")
-            args["suspended"] = form.flag("suspended")
-        elif form.flag("purge"):
-            args["purge"] = True
+            accept = form.choice("accept", ACCEPT_MODES)
+            share = form.flag("share")
+            suspended = form.flag("suspended")
     if not form.ok:
         problems = "; ".join(f"{k}: {v}" for k, v in form.errors.items())
         return await trust_page(request, problems, 400)
-    command = actions.get(f"peer.{op}")
-    if command is None:
-        return await trust_page(
-            request, t.gettext("Federation is not available on this node yet."), 400
-        )
     try:
-        await command(node, args)
+        if op == "add":
+            await trust.add_peer(card, accept, share, None)
+        elif op == "set":
+            await trust.set_peer(key, accept=accept, share=share, suspended=suspended)
+        else:
+            await trust.remove_peer(key, form.flag("purge"))
     except NodeError as exc:
         return await trust_page(request, exc.message, exc.status)
     return redirect("/admin/trust")
@@ -102,9 +79,9 @@ async def members_page(
     request: web.Request, *, code: str = "", form: Form | None = None, status: int = 200
 ) -> web.Response:
     need(request, "admin")
-    node = state(request).node
-    unlocked = node.unlocked()
-    store, settings = unlocked.store, unlocked.settings
+    node = host(request)
+    parts = unlocked(request)
+    store, settings = parts.store, parts.settings
     return render(
         request,
         "admin_members.html",
@@ -120,8 +97,8 @@ async def members_page(
 
 async def create_invite(request: web.Request) -> web.Response:
     need(request, "admin")
-    node = state(request).node
-    store = node.unlocked().store
+    node = host(request)
+    store = unlocked(request).store
     form = Form(await request.post(), translator(request))
     role = form.choice("role", ROLES)
     days = form.integer("days", 1, 365)
@@ -135,7 +112,7 @@ async def create_invite(request: web.Request) -> web.Response:
 async def revoke_member(request: web.Request) -> web.Response:
     me = need(request, "admin")
     st = state(request)
-    store = st.node.unlocked().store
+    store = unlocked(request).store
     member_id = int(request.match_info["id"])
     if member_id == me.member_id:
         raise UsageError("you cannot revoke yourself; ask another admin")
@@ -150,19 +127,23 @@ async def revoke_member(request: web.Request) -> web.Response:
 
 async def audit_page(request: web.Request) -> web.Response:
     need(request, "admin")
-    store = state(request).node.unlocked().store
+    store = unlocked(request).store
     return render(request, "admin_audit.html", entries=await store.audit.list(MAX_AUDIT_ENTRIES))
 
 
-def _settings_rows(values: dict[str, Any]) -> list[dict[str, Any]]:
-    rows = []
-    for s in SETTINGS:
-        value = values.get(s.name, s.default)
-        shown = " ".join(value) if isinstance(value, list) else str(value)
-        rows.append(
-            {"name": s.name, "help": s.help, "value": shown, "lo": s.minimum, "hi": s.maximum}
-        )
-    return rows
+def _settings_rows(values: dict[str, Any], t: Translator) -> list[dict[str, Any]]:
+    """The table's rows for the form: the key only as the field's name; people read
+    the label, the help and what values are allowed, in their language."""
+    return [
+        {
+            "name": s.name,
+            "label": t.gettext(s.label),
+            "help": t.gettext(s.help),
+            "allowed": s.kind.describe(t.gettext),
+            "value": s.kind.show(values.get(s.name, s.default)),
+        }
+        for s in SETTINGS
+    ]
 
 
 async def settings_page(
@@ -173,12 +154,12 @@ async def settings_page(
     saved: bool = False,
 ) -> web.Response:
     need(request, "admin")
-    settings = state(request).node.unlocked().settings
+    settings = unlocked(request).settings
     return render(
         request,
         "admin_settings.html",
         status=400 if errors else 200,
-        rows=_settings_rows(values or settings.as_dict()),
+        rows=_settings_rows(values or settings.as_dict(), translator(request)),
         errors=errors or {},
         saved=saved or request.query.get("done") == "saved",
     )
@@ -186,16 +167,18 @@ async def settings_page(
 
 async def save_settings(request: web.Request) -> web.Response:
     need(request, "admin")
-    st = state(request)
-    unlocked = st.node.unlocked()
-    store, settings = unlocked.store, unlocked.settings
-    form = Form(await request.post(), translator(request))
+    parts = unlocked(request)
+    store, settings = parts.store, parts.settings
+    t = translator(request)
+    form = Form(await request.post(), t)
     raw: dict[str, Any] = {}
     clean: dict[str, Any] = {}
     for s in SETTINGS:
-        raw[s.name] = form.text(s.name, required=False, max_chars=1000)
+        raw[s.name] = form.text(s.name, required=False, max_chars=MAX_SETTING_CHARS)
+        if s.name in form.errors:
+            continue
         try:
-            clean[s.name] = validate(s.name, raw[s.name])
+            clean[s.name] = validate(s.name, raw[s.name], t.gettext)
         except UsageError as exc:
             form.error(s.name, exc.message)
     if not form.ok:

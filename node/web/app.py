@@ -1,40 +1,48 @@
-"""The web app's factory, middlewares and page rendering.
+"""The web app's factory and middlewares.
 
 Rule: every response (pages, redirects, errors, static files, feeds) passes the
 headers middleware, so each carries the safety headers; every POST passes the CSRF
 check before its handler runs; a locked node answers every page with the "locked"
 page and decrypts nothing; templates autoescape everything. No access log, and the
-log never names a member, an indicator, report text or a client address.
+log never names a member, an indicator, report text or a client address. This
+module imports the pages; the pages import ``context``, never this module.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
 
 import jinja2
 from aiohttp import web
 
-from ..errors import NodeError, WrongPassphrase
-from . import i18n
-from .csrf import CsrfKeys, tokens_match
-from .i18n import LANGUAGES, Translator
-from .ratelimit import Limits, key_of
-from .sessions import Session, Sessions
+from protocol.errors import ProtocolError
 
-if TYPE_CHECKING:
-    from ..app import Node
+from ..errors import NodeError, WrongPassphrase
+from . import accounts, admin, caseworkers, feeds, i18n, members, panic
+from .context import (
+    ERROR_TITLES,
+    LANG_COOKIE,
+    PRE_COOKIE,
+    SESSION_COOKIE,
+    STATE_KEY,
+    WebState,
+    error_page,
+    redirect,
+    render_locked,
+    session,
+    state,
+    translator,
+    visit,
+)
+from .csrf import tokens_match
+from .host import Host
+from .i18n import LANGUAGES, Translator
 
 log = logging.getLogger(__name__)
 
 MAX_REQUEST_BYTES = 64 * 1024
-SESSION_COOKIE = "an_session"
-PRE_COOKIE = "an_pre"
-LANG_COOKIE = "an_lang"
-QUICK_EXIT_URL = "https://www.bbc.com/weather"
-ROLE_RANK = {"member": 0, "caseworker": 1, "admin": 2}
 
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self';"
@@ -52,108 +60,6 @@ SAFETY_HEADERS = {
 }
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-@dataclass
-class WebState:
-    node: Node
-    env: jinja2.Environment
-    sessions: Sessions = field(default_factory=Sessions)
-    csrf: CsrfKeys = field(default_factory=CsrfKeys)
-    limits: Limits = field(default_factory=Limits)
-
-
-STATE_KEY: web.AppKey[WebState] = web.AppKey("web_state", WebState)
-
-
-@dataclass
-class Visit:
-    """What one request knows about its visitor, and which cookies to set on the way out."""
-
-    t: Translator
-    session: Session | None = None
-    pre: str | None = None
-    set_pre: bool = False
-    set_session: str | None = None  # None: leave the cookie alone; "": delete it
-    set_lang: str | None = None
-
-
-VISIT_KEY: web.RequestKey[Visit] = web.RequestKey("visit", Visit)
-
-
-def visit(request: web.Request) -> Visit:
-    found = request.get(VISIT_KEY)
-    if found is None:
-        found = Visit(Translator(i18n.negotiate(request.headers.get("Accept-Language", ""))))
-        request[VISIT_KEY] = found
-    return found
-
-
-def state(request: web.Request) -> WebState:
-    return request.app[STATE_KEY]
-
-
-def translator(request: web.Request) -> Translator:
-    return visit(request).t
-
-
-def session(request: web.Request) -> Session | None:
-    return visit(request).session
-
-
-def client_key(request: web.Request, purpose: str) -> bytes:
-    return key_of(purpose, request.remote or "")
-
-
-def need(request: web.Request, role: str = "member") -> Session:
-    """The logged-in session with at least ``role``. Raises a redirect to log in, or 403."""
-    current = session(request)
-    if current is None:
-        raise web.HTTPSeeOther("/login")
-    if ROLE_RANK[current.role] < ROLE_RANK[role]:
-        raise web.HTTPForbidden()
-    return current
-
-
-def redirect(location: str) -> web.Response:
-    return web.Response(status=303, headers={"Location": location})
-
-
-def csrf_token(request: web.Request) -> str:
-    current = session(request)
-    if current is not None:
-        return current.csrf
-    v = visit(request)
-    if v.pre is None:
-        v.pre = CsrfKeys.new_pre_session()
-        v.set_pre = True
-    return state(request).csrf.pre_session_token(v.pre)
-
-
-def render(
-    request: web.Request,
-    template: str,
-    *,
-    status: int = 200,
-    t: Translator | None = None,
-    **ctx: Any,
-) -> web.Response:
-    st = state(request)
-    t = t or translator(request)
-    current = session(request)
-    page = st.env.get_template(template).render(
-        **t.template_globals(),
-        lang=t.lang,
-        languages=LANGUAGES,
-        me=current,
-        rank=ROLE_RANK[current.role] if current else -1,
-        csrf=csrf_token(request),
-        path=request.path,
-        node_name=st.node.config.name,
-        quick_exit_url=QUICK_EXIT_URL,
-        **ctx,
-    )
-    return web.Response(text=page, content_type="text/html", charset="utf-8", status=status)
 
 
 # --- middlewares (outermost first) -------------------------------------------------------
@@ -184,23 +90,6 @@ async def headers_middleware(request: web.Request, handler: Handler) -> web.Stre
     return response
 
 
-SOMETHING_WRONG = i18n.N_("Something went wrong. Please try again.")
-ERROR_TITLES = {
-    400: i18n.N_("That request could not be read."),
-    403: i18n.N_("You are not allowed to see this page."),
-    404: i18n.N_("There is no such page."),
-    405: i18n.N_("That is not how this page is used."),
-    413: i18n.N_("That form was too large. Shorten the text and try again."),
-    429: i18n.N_("Too many attempts. Wait a while and try again."),
-}
-
-
-def error_page(request: web.Request, status: int, message: str | None = None) -> web.Response:
-    t = translator(request)
-    text = message or t.gettext(ERROR_TITLES.get(status, SOMETHING_WRONG))
-    return render(request, "error.html", status=status, message=text)
-
-
 @web.middleware
 async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
@@ -215,14 +104,17 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         if exc.status == 503:
             return render_locked(request)
         return error_page(request, exc.status, exc.message)
+    except ProtocolError as exc:
+        # A rule of the protocol broken by what the visitor sent: their mistake, not a
+        # crash. The message may quote what they sent, so the page says only what
+        # kind of problem it was.
+        status = exc.status_hint if 400 <= exc.status_hint < 500 else 400
+        t = translator(request)
+        return error_page(request, status, t.gettext(ERROR_TITLES.get(status, ERROR_TITLES[400])))
     except Exception:
         route = request.match_info.route.name or "?"
         log.exception("web page %s failed", route)
         return error_page(request, 500)
-
-
-def render_locked(request: web.Request, message: str = "", status: int = 503) -> web.Response:
-    return render(request, "locked.html", status=status, message=message)
 
 
 @web.middleware
@@ -238,16 +130,16 @@ async def context_middleware(request: web.Request, handler: Handler) -> web.Stre
         v.pre = pre
     if request.path.startswith("/static/"):
         return await handler(request)
-    node = st.node
-    if node.locked:
+    host = st.host
+    if host.locked:
         st.sessions.clear()
         if not (request.path == "/unlock" and request.method == "POST"):
             return render_locked(request)
     else:
         sid = request.cookies.get(SESSION_COOKIE)
         if sid:
-            idle_s = int(node.unlocked().settings["session_idle_minutes"]) * 60
-            current = st.sessions.get(sid, node.clock.now(), idle_s)
+            idle_s = int(host.unlocked().settings["session_idle_minutes"]) * 60
+            current = st.sessions.get(sid, host.clock.now(), idle_s)
             if current is None:
                 v.set_session = ""
             v.session = current
@@ -296,18 +188,12 @@ def make_env() -> jinja2.Environment:
     return env
 
 
-def create_app(node: Node) -> web.Application:
-    from pathlib import Path
-
-    from ..app import NODE_KEY
-    from . import accounts, admin, caseworkers, feeds, members, panic
-
+def create_app(host: Host) -> web.Application:
     app = web.Application(
         middlewares=[headers_middleware, errors_middleware, context_middleware],
         client_max_size=MAX_REQUEST_BYTES,
     )
-    app[NODE_KEY] = node
-    app[STATE_KEY] = WebState(node=node, env=make_env())
+    app[STATE_KEY] = WebState(host=host, env=make_env())
     static = Path(__file__).resolve().parent.parent / "static"
     app.router.add_static("/static/", static, show_index=False, follow_symlinks=False)
     accounts.add_routes(app.router)

@@ -32,7 +32,7 @@ from protocol.limits import (
 from ..errors import NotFound, UsageError
 from ..service import Draft, parse_alert_id
 from ..store import Report
-from .app import error_page, need, redirect, render, state, translator
+from .context import error_page, host, need, redirect, render, translator, unlocked
 from .forms import INDICATOR_ERRORS, Form
 from .i18n import INDICATOR_LABELS, LANGUAGES, SHARE_LABELS, Translator
 from .members import DANGER_CHOICES, today
@@ -46,20 +46,20 @@ MAX_INDICATOR_FIELD_CHARS = 4000
 
 async def _audit(request: web.Request, action: str, **fields: Any) -> None:
     me = need(request, "caseworker")
-    store = state(request).node.unlocked().store
+    store = unlocked(request).store
     entry = {"actor": me.member_id, "role": me.role, "action": action, **fields}
-    await store.audit.append(state(request).node.clock.now(), entry)
+    await store.audit.append(host(request).clock.now(), entry)
 
 
 async def queue(request: web.Request) -> web.Response:
     need(request, "caseworker")
-    store = state(request).node.unlocked().store
+    store = unlocked(request).store
     reports = [r for r in await store.reports.list() if r.status in ("new", "reviewed")]
     return render(request, "review.html", reports=reports, done=request.query.get("done"))
 
 
 async def _report(request: web.Request) -> Report:
-    store = state(request).node.unlocked().store
+    store = unlocked(request).store
     try:
         return await store.reports.get(int(request.match_info["id"]))
     except (ValueError, NotFound):
@@ -138,7 +138,7 @@ def _read_draft(
     request: web.Request, form: Form, cap: int, supersedes: bytes | None
 ) -> Draft | None:
     t = translator(request)
-    settings = state(request).node.unlocked().settings
+    settings = unlocked(request).settings
     categories = form.choices("categories", CATEGORIES, minimum=1, maximum=MAX_CATEGORIES)
     danger = form.choice("danger", DANGER_CHOICES)
     region = form.region("region", settings["regions"])
@@ -190,9 +190,9 @@ def _apply_fixes(data: MultiDict[Any]) -> None:
 
 async def _preview(request: web.Request, draft: Draft) -> dict[str, Any]:
     """The alert body exactly as peers will receive it (blinded values included)."""
-    node = state(request).node
-    unlocked = node.unlocked()
-    service, settings = unlocked.alerts, unlocked.settings
+    node = host(request)
+    parts = node.unlocked()
+    service, settings = parts.alerts, parts.settings
     now = node.clock.now()
     created = coarsen_hour(now)
     indicators = []
@@ -228,7 +228,7 @@ def _editor(
     preview: dict[str, Any] | None = None,
     message: str = "",
 ) -> web.Response:
-    settings = state(request).node.unlocked().settings
+    settings = unlocked(request).settings
     description = form.values.get("description", "")
     findings = find_identifiers(
         description if isinstance(description, str) else "", settings["phone_region"]
@@ -259,7 +259,7 @@ def _editor(
 async def edit_report(request: web.Request) -> web.Response:
     need(request, "caseworker")
     report = await _report(request)
-    settings = state(request).node.unlocked().settings
+    settings = unlocked(request).settings
     form = Form(_initial_from_report(report, settings), translator(request))
     form.values = _initial_from_report(report, settings)
     action = f"/review/{report.id}"
@@ -268,7 +268,7 @@ async def edit_report(request: web.Request) -> web.Response:
 
 async def new_alert(request: web.Request) -> web.Response:
     need(request, "caseworker")
-    settings = state(request).node.unlocked().settings
+    settings = unlocked(request).settings
     form = Form({}, translator(request))
     form.values = {
         "lang": translator(request).lang,
@@ -281,13 +281,13 @@ async def new_alert(request: web.Request) -> web.Response:
 
 
 async def _old_alert(request: web.Request) -> tuple[bytes, Any]:
-    service = state(request).node.unlocked().alerts
+    service = unlocked(request).alerts
     try:
         alert_id = parse_alert_id(request.match_info["alert"])
     except UsageError:
         raise web.HTTPNotFound() from None
-    store = state(request).node.unlocked().store
-    stored = await store.alerts.get_alert(alert_id, state(request).node.clock.now())
+    store = unlocked(request).store
+    stored = await store.alerts.get_alert(alert_id, host(request).clock.now())
     if stored is None or stored.origin != service.origin:
         raise web.HTTPNotFound()
     return alert_id, read_stored_alert(stored.envelope)
@@ -296,8 +296,8 @@ async def _old_alert(request: web.Request) -> tuple[bytes, Any]:
 async def supersede_page(request: web.Request) -> web.Response:
     need(request, "caseworker")
     alert_id, body = await _old_alert(request)
-    unlocked = state(request).node.unlocked()
-    store, settings = unlocked.store, unlocked.settings
+    parts = unlocked(request)
+    store, settings = parts.store, parts.settings
     report = await store.reports.by_alert(alert_id)
     form = Form({}, translator(request))
     form.values = _initial_from_alert(body, report, settings)
@@ -322,7 +322,7 @@ async def _submit(
     if report is not None and report.content.get("share") == "no":
         message = t.gettext("The member did not allow this report to be shared as an alert.")
         return _editor(request, form, status=400, message=message, **kw)
-    settings = state(request).node.unlocked().settings
+    settings = unlocked(request).settings
     unresolved = find_identifiers(draft.description, settings["phone_region"])
     preview = await _preview(request, draft)
     if button == "preview":
@@ -336,9 +336,8 @@ async def _submit(
             ),
         )
         return _editor(request, form, status=400, preview=preview, **kw)
-    node = state(request).node
-    unlocked = node.unlocked()
-    store, service = unlocked.store, unlocked.alerts
+    parts = unlocked(request)
+    store, service = parts.store, parts.alerts
     try:
         alert_id = await service.publish(draft)
     except UsageError as exc:
@@ -364,7 +363,7 @@ async def submit_new(request: web.Request) -> web.Response:
 async def submit_supersede(request: web.Request) -> web.Response:
     need(request, "caseworker")
     alert_id, _ = await _old_alert(request)
-    store = state(request).node.unlocked().store
+    store = unlocked(request).store
     report = await store.reports.by_alert(alert_id)
     return await _submit(request, report, alert_id, f"/supersede/{alert_id.hex()}")
 
@@ -372,7 +371,7 @@ async def submit_supersede(request: web.Request) -> web.Response:
 async def decline(request: web.Request) -> web.Response:
     need(request, "caseworker")
     report = await _report(request)
-    store = state(request).node.unlocked().store
+    store = unlocked(request).store
     await store.reports.set_status(report.id, "declined")
     await _audit(request, "decline", report=report.id)
     return redirect("/review?done=declined")
@@ -380,7 +379,7 @@ async def decline(request: web.Request) -> web.Response:
 
 async def published(request: web.Request) -> web.Response:
     need(request, "caseworker")
-    service = state(request).node.unlocked().alerts
+    service = unlocked(request).alerts
     own = [a for a in await service.list(limit=1000) if a["origin"] == service.origin.hex()]
     return render(
         request,
@@ -399,7 +398,7 @@ async def retract(request: web.Request) -> web.Response:
     reason = form.choice("reason", RETRACTION_REASONS)
     if not form.ok:
         return error_page(request, 400, t.gettext("Choose a reason for the retraction."))
-    service = state(request).node.unlocked().alerts
+    service = unlocked(request).alerts
     await service.retract(alert_id, reason)
     await _audit(request, "retract", alert=alert_id.hex(), reason=reason)
     return redirect("/published?done=retracted")

@@ -21,7 +21,8 @@ from aiohttp import web
 from protocol.errors import ProtocolError
 from protocol.fields import check_region
 
-from .app import need, render, state, translator
+from ..store import Store
+from .context import host, need, render, state, translator, unlocked
 from .forms import Form
 from .i18n import LANGUAGES, Translator
 
@@ -42,17 +43,17 @@ def _decode(text: str) -> str | None:
         return None
 
 
-def _tag(store: Any, payload: str, pass_hash: str) -> str:
+def _tag(store: Store, payload: str, pass_hash: str) -> str:
     return str(store.crypto.tag("feed", f"{payload}\n{pass_hash}".encode()).hex())
 
 
-async def feed_token(store: Any, member_id: int, regions: list[str], lang: str) -> str:
+async def feed_token(store: Store, member_id: int, regions: list[str], lang: str) -> str:
     pass_hash = await store.members.pass_hash(member_id)
     payload = f"{member_id}|{','.join(regions)}|{lang}"
     return f"{_encode(payload)}.{_tag(store, payload, pass_hash or '')}"
 
 
-async def read_token(store: Any, token: str) -> tuple[int, list[str], str] | None:
+async def read_token(store: Store, token: str) -> tuple[int, list[str], str] | None:
     encoded, _, tag = token.partition(".")
     payload = _decode(encoded)
     if payload is None or payload.count("|") != 2:
@@ -68,7 +69,7 @@ async def read_token(store: Any, token: str) -> tuple[int, list[str], str] | Non
 
 
 async def _alerts(request: web.Request, regions: list[str], limit: int) -> list[dict[str, Any]]:
-    service = state(request).node.unlocked().alerts
+    service = unlocked(request).alerts
     alerts: list[dict[str, Any]] = []
     if regions:
         for region in regions:
@@ -83,8 +84,8 @@ async def feed_page(request: web.Request) -> web.Response:
     """Where a member picks regions and a language and gets their secret feed URL."""
     me = need(request)
     t = translator(request)
-    unlocked = state(request).node.unlocked()
-    store, settings = unlocked.store, unlocked.settings
+    parts = unlocked(request)
+    store, settings = parts.store, parts.settings
     form = Form(request.query, t)
     regions = form.choices("region", settings["regions"], minimum=0, maximum=MAX_FEED_REGIONS)
     lang = form.choice("lang", LANGUAGES, required=False) or t.lang
@@ -104,20 +105,20 @@ async def feed_page(request: web.Request) -> web.Response:
 
 
 async def atom(request: web.Request) -> web.Response:
-    store = state(request).node.unlocked().store
+    store = unlocked(request).store
     found = await read_token(store, request.match_info["token"])
     if found is None:
         raise web.HTTPNotFound()
     _, regions, lang = found
     t = Translator(lang)
     alerts = await _alerts(request, regions, MAX_FEED_ALERTS)
-    updated = max((a["created"] for a in alerts), default=state(request).node.clock.now())
+    updated = max((a["created"] for a in alerts), default=host(request).clock.now())
     page = (
         state(request)
         .env.get_template("feed.xml")
         .render(
             **t.template_globals(),
-            node_name=state(request).node.config.name,
+            node_name=host(request).name,
             lang=lang,
             alerts=alerts,
             updated=_iso(updated),
@@ -137,7 +138,7 @@ async def bulletin(request: web.Request) -> web.Response:
     """Recent alerts for one region in a chosen language, laid out for printing."""
     need(request)
     t = translator(request)
-    settings = state(request).node.unlocked().settings
+    settings = unlocked(request).settings
     form = Form(request.query, t)
     chosen = ""
     if settings["regions"]:
@@ -159,7 +160,7 @@ async def bulletin(request: web.Request) -> web.Response:
         )
     reader = Translator(lang)
     alerts = await _alerts(request, [chosen] if chosen else [], MAX_BULLETIN_ALERTS)
-    now = state(request).node.clock.now()
+    now = host(request).clock.now()
     return render(request, "bulletin.html", t=reader, alerts=alerts, region=chosen, printed=now)
 
 

@@ -20,7 +20,7 @@ from protocol.fields import CATEGORIES
 from protocol.limits import MAX_CATEGORIES, MAX_INCIDENT_AGE_DAYS
 
 from ..errors import NotFound
-from .app import client_key, need, redirect, render, state, translator
+from .context import client_key, host, need, redirect, render, state, translator, unlocked
 from .forms import Form
 from .i18n import INDICATOR_LABELS, SHARE_LABELS
 
@@ -36,7 +36,7 @@ DANGER_CHOICES = ("1", "2", "3")
 
 
 def today(request: web.Request) -> datetime.date:
-    now = state(request).node.clock.now()
+    now = host(request).clock.now()
     return datetime.datetime.fromtimestamp(now, datetime.UTC).date()
 
 
@@ -51,14 +51,14 @@ async def check_page(request: web.Request) -> web.Response:
 async def check(request: web.Request) -> web.Response:
     st, t = state(request), translator(request)
     me = need(request)
-    unlocked = st.node.unlocked()
-    service, settings = unlocked.alerts, unlocked.settings
+    parts = unlocked(request)
+    service, settings = parts.alerts, parts.settings
     form = Form(await request.post(), t)
     kind = form.choice("kind", CHECK_KINDS)
     value = form.indicator("value", kind, settings["phone_region"], required=True) if kind else ""
     if not form.ok:
         return render(request, "check.html", status=400, form=form, result=None)
-    now = st.node.clock.now()
+    now = st.host.clock.now()
     member_key = str(me.member_id).encode()
     client = client_key(request, "check")
     per_member = int(settings["checks_per_hour"])
@@ -78,10 +78,10 @@ async def check(request: web.Request) -> web.Response:
 
 
 async def browse(request: web.Request) -> web.Response:
-    st, t = state(request), translator(request)
+    t = translator(request)
     need(request)
-    unlocked = st.node.unlocked()
-    service, settings = unlocked.alerts, unlocked.settings
+    parts = unlocked(request)
+    service, settings = parts.alerts, parts.settings
     regions: list[str] = settings["regions"]
     form = Form(request.query, t)
     picked = form.choices("region", regions, minimum=0, maximum=len(regions) or 1)
@@ -115,7 +115,7 @@ async def browse(request: web.Request) -> web.Response:
 
 
 def report_context(request: web.Request, form: Form) -> dict[str, Any]:
-    settings = state(request).node.unlocked().settings
+    settings = unlocked(request).settings
     return {
         "form": form,
         "regions": settings["regions"],
@@ -135,8 +135,8 @@ async def report_page(request: web.Request) -> web.Response:
 async def report(request: web.Request) -> web.Response:
     st, t = state(request), translator(request)
     me = need(request)
-    unlocked = st.node.unlocked()
-    store, settings = unlocked.store, unlocked.settings
+    parts = unlocked(request)
+    store, settings = parts.store, parts.settings
     form = Form(await request.post(), t)
     categories = form.choices("categories", CATEGORIES, minimum=1, maximum=MAX_CATEGORIES)
     incident = form.date("incident", today=today(request), max_age_days=MAX_INCIDENT_AGE_DAYS)
@@ -163,22 +163,21 @@ async def report(request: web.Request) -> web.Response:
         "share": share,
         "lang": t.lang,
     }
-    report_id = await store.reports.create(me.member_id, content, st.node.clock.now())
+    report_id = await store.reports.create(me.member_id, content, st.host.clock.now())
     log.info("report %d received", report_id)
     return redirect("/reports?done=sent")
 
 
 async def my_reports(request: web.Request) -> web.Response:
-    st = state(request)
     me = need(request)
-    store = st.node.unlocked().store
+    store = unlocked(request).store
     reports = await store.reports.list(member_id=me.member_id)
     return render(request, "reports.html", reports=reports, sent=request.query.get("done"))
 
 
 async def _own_report(request: web.Request) -> Any:
     me = need(request)
-    store = state(request).node.unlocked().store
+    store = unlocked(request).store
     try:
         report_id = int(request.match_info["id"])
         found = await store.reports.get(report_id)
@@ -208,7 +207,7 @@ async def download_report(request: web.Request) -> web.Response:
 
 async def delete_report(request: web.Request) -> web.Response:
     found = await _own_report(request)
-    store = state(request).node.unlocked().store
+    store = unlocked(request).store
     await store.reports.delete(found.id, member_id=found.member_id)
     return redirect("/reports?done=deleted")
 

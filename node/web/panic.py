@@ -12,22 +12,12 @@ import logging
 
 from aiohttp import web
 
-from .. import keystore
-from ..errors import NodeError
 from ..store.members import passphrase_matches
-from .app import need, render, state, translator
+from .context import host, need, render, state, translator, unlocked
 from .forms import Form
 from .ratelimit import key_of
 
 log = logging.getLogger(__name__)
-
-
-def _node_passphrase_opens(data_dir: object, passphrase: str) -> bool:
-    try:
-        keystore.unlock(data_dir, passphrase)  # type: ignore[arg-type]
-    except NodeError:
-        return False
-    return True
 
 
 async def wipe_page(request: web.Request) -> web.Response:
@@ -38,7 +28,7 @@ async def wipe_page(request: web.Request) -> web.Response:
 async def wipe_now(request: web.Request) -> web.Response:
     me = need(request, "admin")
     st, t = state(request), translator(request)
-    node = st.node
+    node = host(request)
     form = Form(await request.post(), t)
     passphrase = form.secret("passphrase")
     if not form.flag("confirm"):
@@ -48,10 +38,10 @@ async def wipe_now(request: web.Request) -> web.Response:
     if form.ok and not st.limits.login_account.allowed(account, now):
         form.error("passphrase", t.gettext("Too many attempts. Wait a while and try again."))
     if form.ok:
-        if keystore.mode(node.data_dir) == "passphrase":
-            ok = await node.hashes.run(_node_passphrase_opens, node.data_dir, passphrase)
+        if node.has_passphrase:
+            ok = await node.passphrase_opens(passphrase)
         else:
-            store = node.unlocked().store
+            store = unlocked(request).store
             _, pass_hash = await store.members.credentials(me.nickname)
             ok = await node.hashes.run(passphrase_matches, pass_hash, passphrase)
         if not ok:

@@ -1,0 +1,164 @@
+"""What every web page shares: the app's state, the visitor, rendering and redirects.
+
+Rule: page modules import their helpers from here and never from ``app`` (which
+imports the pages), so node/web has no import cycle. Handlers reach the node only
+through ``host(request)`` (a ``Host``) and its unlocked parts through
+``unlocked(request)``, by name; a locked node raises Locked, which the errors
+middleware answers with the "locked" page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import jinja2
+from aiohttp import web
+
+from . import i18n
+from .csrf import CsrfKeys
+from .host import Host
+from .i18n import LANGUAGES, Translator
+from .ratelimit import Limits, key_of
+from .sessions import Session, Sessions
+
+if TYPE_CHECKING:
+    from ..app import Unlocked
+
+SESSION_COOKIE = "an_session"
+PRE_COOKIE = "an_pre"
+LANG_COOKIE = "an_lang"
+QUICK_EXIT_URL = "https://www.bbc.com/weather"
+ROLE_RANK = {"member": 0, "caseworker": 1, "admin": 2}
+
+
+@dataclass
+class WebState:
+    host: Host
+    env: jinja2.Environment
+    sessions: Sessions = field(default_factory=Sessions)
+    csrf: CsrfKeys = field(default_factory=CsrfKeys)
+    limits: Limits = field(default_factory=Limits)
+
+
+STATE_KEY: web.AppKey[WebState] = web.AppKey("web_state", WebState)
+
+
+@dataclass
+class Visit:
+    """What one request knows about its visitor, and which cookies to set on the way out."""
+
+    t: Translator
+    session: Session | None = None
+    pre: str | None = None
+    set_pre: bool = False
+    set_session: str | None = None  # None: leave the cookie alone; "": delete it
+    set_lang: str | None = None
+
+
+VISIT_KEY: web.RequestKey[Visit] = web.RequestKey("visit", Visit)
+
+
+def visit(request: web.Request) -> Visit:
+    found = request.get(VISIT_KEY)
+    if found is None:
+        found = Visit(Translator(i18n.negotiate(request.headers.get("Accept-Language", ""))))
+        request[VISIT_KEY] = found
+    return found
+
+
+def state(request: web.Request) -> WebState:
+    return request.app[STATE_KEY]
+
+
+def host(request: web.Request) -> Host:
+    return state(request).host
+
+
+def unlocked(request: web.Request) -> Unlocked:
+    """The node's open store, services and settings, by name. Raises Locked."""
+    return state(request).host.unlocked()
+
+
+def translator(request: web.Request) -> Translator:
+    return visit(request).t
+
+
+def session(request: web.Request) -> Session | None:
+    return visit(request).session
+
+
+def client_key(request: web.Request, purpose: str) -> bytes:
+    return key_of(purpose, request.remote or "")
+
+
+def need(request: web.Request, role: str = "member") -> Session:
+    """The logged-in session with at least ``role``. Raises a redirect to log in, or 403."""
+    current = session(request)
+    if current is None:
+        raise web.HTTPSeeOther("/login")
+    if ROLE_RANK[current.role] < ROLE_RANK[role]:
+        raise web.HTTPForbidden()
+    return current
+
+
+def redirect(location: str) -> web.Response:
+    return web.Response(status=303, headers={"Location": location})
+
+
+def csrf_token(request: web.Request) -> str:
+    current = session(request)
+    if current is not None:
+        return current.csrf
+    v = visit(request)
+    if v.pre is None:
+        v.pre = CsrfKeys.new_pre_session()
+        v.set_pre = True
+    return state(request).csrf.pre_session_token(v.pre)
+
+
+def render(
+    request: web.Request,
+    template: str,
+    *,
+    status: int = 200,
+    t: Translator | None = None,
+    **ctx: Any,
+) -> web.Response:
+    st = state(request)
+    t = t or translator(request)
+    current = session(request)
+    page = st.env.get_template(template).render(
+        **t.template_globals(),
+        lang=t.lang,
+        languages=LANGUAGES,
+        me=current,
+        rank=ROLE_RANK[current.role] if current else -1,
+        csrf=csrf_token(request),
+        path=request.path,
+        node_name=st.host.name,
+        quick_exit_url=QUICK_EXIT_URL,
+        **ctx,
+    )
+    return web.Response(text=page, content_type="text/html", charset="utf-8", status=status)
+
+
+SOMETHING_WRONG = i18n.N_("Something went wrong. Please try again.")
+ERROR_TITLES = {
+    400: i18n.N_("That request could not be read."),
+    403: i18n.N_("You are not allowed to see this page."),
+    404: i18n.N_("There is no such page."),
+    405: i18n.N_("That is not how this page is used."),
+    413: i18n.N_("That form was too large. Shorten the text and try again."),
+    429: i18n.N_("Too many attempts. Wait a while and try again."),
+}
+
+
+def error_page(request: web.Request, status: int, message: str | None = None) -> web.Response:
+    t = translator(request)
+    text = message or t.gettext(ERROR_TITLES.get(status, SOMETHING_WRONG))
+    return render(request, "error.html", status=status, message=text)
+
+
+def render_locked(request: web.Request, message: str = "", status: int = 503) -> web.Response:
+    return render(request, "locked.html", status=status, message=message)
