@@ -149,49 +149,36 @@ async def bulk_insert(
     Only for benchmark set-up: synchronous=OFF and a large page cache while loading,
     restored afterwards. The schema, sealing and tags are the store's own.
     """
-    db, crypto, alerts_store = store.db, store.crypto, store.alerts
+    db, alerts_store = store.db, store.alerts
     region_tags: dict[str, bytes] = {}
     await db.conn.execute("PRAGMA synchronous=OFF")
     await db.conn.execute("PRAGMA cache_size=-1000000")
     try:
         for start in range(0, len(alerts), BULK_BATCH_ROWS):
             batch = alerts[start : start + BULK_BATCH_ROWS]
-            rows, ind_rows, log_rows = [], [], []
+            rows = []
             for a in batch:
                 tag = region_tags.get(a.region)
                 if tag is None:
                     tag = region_tags[a.region] = alerts_store.region_tag(a.region)
                 rows.append(
-                    (
+                    alerts_store.row_for(
                         a.id,
                         a.origin,
                         a.created,
                         a.expires,
-                        hops,
                         a.max_hops,
                         a.tlp,
-                        received_from,
                         tag,
+                        a.envelope,
+                        a.indicators,
+                        hops,
+                        received_from,
                         now,
-                        crypto.seal("alerts", "body", a.id, a.envelope),
                     )
                 )
-                ind_rows.extend(
-                    (alerts_store.indicator_tag(kind, blinded), a.id)
-                    for kind, blinded in a.indicators
-                )
-                log_rows.append((a.id,))
             async with db.transaction() as conn:
-                await conn.executemany(
-                    "INSERT INTO alerts (id, origin, state, created, expires, hops, max_hops,"
-                    " tlp, received_from, region_tag, stored_at, body_enc)"
-                    " VALUES (?, ?, 'active', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    rows,
-                )
-                await conn.executemany(
-                    "INSERT OR IGNORE INTO indicators (tag, alert_id) VALUES (?, ?)", ind_rows
-                )
-                await conn.executemany("INSERT INTO log (kind, id) VALUES ('a', ?)", log_rows)
+                await alerts_store.insert_active(conn, rows)
     finally:
         await db.conn.execute("PRAGMA cache_size=-2000")
         await db.conn.execute("PRAGMA synchronous=FULL")

@@ -70,13 +70,3 @@ def server_context(data_dir: Path, data_key: bytes) -> ssl.SSLContext:
         str(data_dir / CERT_FILE), str(data_dir / KEY_FILE), password=_password(data_key)
     )
     return ctx
-
-
-def client_context() -> ssl.SSLContext:
-    """A TLS 1.3 client context that checks nothing itself: the caller pins the
-    peer's certificate fingerprint (aiohttp.Fingerprint) on every connection."""
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    return ctx

@@ -9,7 +9,7 @@ Building goes through the same decoder, so a node can never sign what it would r
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import nacl.signing
 
@@ -50,9 +50,9 @@ from .signing import (
     Envelope,
     Kind,
     Proof,
+    Verified,
     decode_body,
     open_envelope,
-    proven,
     sign,
 )
 
@@ -132,38 +132,18 @@ class RetractionBody:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class VerifiedAlert:
+class VerifiedAlert(Verified[AlertBody]):
     """An alert whose signature and fields were checked. Made only by ``verify_alert``."""
 
-    envelope: Envelope
-    body: AlertBody
-    _proof: object = field(repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        if not proven(self._proof, self.envelope, self.body):
-            raise LocalProtocolError("a VerifiedAlert is made only by verify_alert()")
-
-    @property
-    def id(self) -> bytes:
-        return self.envelope.id
+    __slots__ = ()
+    made_by = "verify_alert()"
 
 
-@dataclass(frozen=True, slots=True)
-class VerifiedRetraction:
+class VerifiedRetraction(Verified[RetractionBody]):
     """A retraction whose signature and fields were checked."""
 
-    envelope: Envelope
-    body: RetractionBody
-    _proof: object = field(repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        if not proven(self._proof, self.envelope, self.body):
-            raise LocalProtocolError("a VerifiedRetraction is made only by verify_retraction()")
-
-    @property
-    def id(self) -> bytes:
-        return self.envelope.id
+    __slots__ = ()
+    made_by = "verify_retraction()"
 
 
 def coarsen_hour(t: int) -> int:

@@ -25,7 +25,7 @@ import hashlib
 import ipaddress
 import re
 import urllib.parse
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import nacl.signing
 
@@ -34,7 +34,16 @@ from .encoding import pack
 from .errors import InvalidField, LimitExceeded, LocalProtocolError, MalformedObject
 from .fields import Reader, check_hour, check_text
 from .limits import DAY_S, MAX_CLOCK_SKEW_S, MAX_NAME_CHARS, Limits
-from .signing import KEY_BYTES, Envelope, Kind, Proof, decode_body, open_envelope, proven, sign
+from .signing import (
+    KEY_BYTES,
+    Envelope,
+    Kind,
+    Proof,
+    Verified,
+    decode_body,
+    open_envelope,
+    sign,
+)
 
 VERSION = 1
 CARD_TEXT_PREFIX = "alertnode-card:1:"
@@ -93,25 +102,15 @@ class NodeCard:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class VerifiedCard:
+class VerifiedCard(Verified[NodeCard]):
     """A card whose self-signature, fields and validity were checked."""
 
-    envelope: Envelope
-    body: NodeCard
-    _proof: object = field(repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        if not proven(self._proof, self.envelope, self.body):
-            raise LocalProtocolError("a VerifiedCard is made only by verify_card()")
+    __slots__ = ()
+    made_by = "verify_card()"
 
     @property
     def key(self) -> bytes:
         return self.body.key
-
-    @property
-    def id(self) -> bytes:
-        return self.envelope.id
 
     def to_text(self) -> str:
         return encode_card_text(self.envelope)

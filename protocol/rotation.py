@@ -18,25 +18,24 @@ the bytes are the very ones the new key signed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import nacl.exceptions
 import nacl.signing
 
 from .alert import coarsen_hour
 from .encoding import pack
-from .errors import BadSignature, InvalidField, LocalProtocolError
+from .errors import BadSignature, InvalidField
 from .fields import Reader, check_hour
 from .limits import DEFAULT_LIMITS, MAX_CLOCK_SKEW_S, Limits
 from .signing import (
     KEY_BYTES,
     SIG_BYTES,
-    Envelope,
     Kind,
     Proof,
+    Verified,
     decode_body,
     open_envelope,
-    proven,
     sign,
 )
 
@@ -71,17 +70,11 @@ class RotationBody:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class VerifiedRotation:
+class VerifiedRotation(Verified[RotationBody]):
     """A rotation statement signed by both keys. Made only by ``verify_rotation``."""
 
-    envelope: Envelope
-    body: RotationBody
-    _proof: object = field(repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        if not proven(self._proof, self.envelope, self.body):
-            raise LocalProtocolError("a VerifiedRotation is made only by verify_rotation()")
+    __slots__ = ()
+    made_by = "verify_rotation()"
 
     @property
     def old(self) -> bytes:
@@ -90,10 +83,6 @@ class VerifiedRotation:
     @property
     def new(self) -> bytes:
         return self.body.new
-
-    @property
-    def id(self) -> bytes:
-        return self.envelope.id
 
 
 def _core(old: bytes, new: bytes, created: int) -> bytes:

@@ -17,13 +17,16 @@ from __future__ import annotations
 import enum
 import hashlib
 from dataclasses import dataclass, field
+from typing import ClassVar, Generic, TypeVar
 
 import nacl.exceptions
 import nacl.signing
 
 from .encoding import pack, unpack
-from .errors import BadSignature, LimitExceeded, MalformedObject
+from .errors import BadSignature, LimitExceeded, LocalProtocolError, MalformedObject
 from .limits import DEFAULT_LIMITS, Limits
+
+B = TypeVar("B")
 
 KEY_BYTES = 32
 SIG_BYTES = 64
@@ -86,6 +89,26 @@ class Proof:
 
 def proven(proof: object, envelope: Envelope, body: object) -> bool:
     return isinstance(proof, Proof) and proof.envelope is envelope and proof.body is body
+
+
+@dataclass(frozen=True, slots=True)
+class Verified(Generic[B]):
+    """An object whose signature and fields were checked: made only by its verify
+    function, which issues the ``Proof`` for exactly this envelope and body. Each
+    kind subclasses it (``VerifiedAlert``, ``VerifiedCard``...) and adds only names."""
+
+    made_by: ClassVar[str] = "its verify function"
+    envelope: Envelope
+    body: B
+    _proof: object = field(repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not proven(self._proof, self.envelope, self.body):
+            raise LocalProtocolError(f"a {type(self).__name__} is made only by {self.made_by}")
+
+    @property
+    def id(self) -> bytes:
+        return self.envelope.id
 
 
 def object_id(kind: Kind, body: bytes) -> bytes:

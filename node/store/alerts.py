@@ -27,6 +27,15 @@ BatchItem = tuple[VerifiedAlert | VerifiedRetraction, int, bytes | None]
 
 
 @dataclass(frozen=True, slots=True)
+class ActiveRow:
+    """One active alert as written: the alerts row, its indicator tags, its id."""
+
+    row: tuple[object, ...]
+    tags: list[tuple[bytes, bytes]]
+    id: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class StoredAlert:
     id: bytes
     origin: bytes
@@ -138,34 +147,65 @@ class AlertStore:
             await self._db.checkpoint()
         return results
 
-    async def _insert_plain_alerts(
-        self, conn: aiosqlite.Connection, items: Sequence[BatchItem], now: int
-    ) -> None:
-        rows: list[tuple[object, ...]] = []
-        tags: list[tuple[bytes, bytes]] = []
-        log: list[tuple[bytes]] = []
-        for item, hops, received_from in items:
-            assert isinstance(item, VerifiedAlert)
-            body = item.body
-            rows.append(
-                (
-                    item.id, body.origin, body.created, body.expires, hops, body.hops, body.tlp,
-                    received_from, self.region_tag(body.region), now,
-                    self._crypto.seal("alerts", "body", item.id, item.envelope.to_bytes()),
-                )
-            )  # fmt: skip
-            tags.extend((self.indicator_tag(i.kind, i.blinded), item.id) for i in body.indicators)
-            log.append((item.id,))
+    def active_row(
+        self, alert: VerifiedAlert, hops: int, received_from: bytes | None, now: int
+    ) -> ActiveRow:
+        """What ``insert_active`` writes for one verified alert."""
+        body = alert.body
+        return self.row_for(
+            alert.id, body.origin, body.created, body.expires, body.hops, body.tlp,
+            self.region_tag(body.region), alert.envelope.to_bytes(),
+            [(i.kind, i.blinded) for i in body.indicators], hops, received_from, now,
+        )  # fmt: skip
+
+    def row_for(
+        self,
+        alert_id: bytes,
+        origin: bytes,
+        created: int,
+        expires: int,
+        max_hops: int,
+        tlp: str,
+        region_tag: bytes,
+        envelope: bytes,
+        indicators: Sequence[tuple[str, bytes]],
+        hops: int,
+        received_from: bytes | None,
+        now: int,
+    ) -> ActiveRow:
+        """The row, tags and log entry of one active alert (bench/ loads through this)."""
+        row = (
+            alert_id, origin, created, expires, hops, max_hops, tlp, received_from,
+            region_tag, now, self._crypto.seal("alerts", "body", alert_id, envelope),
+        )  # fmt: skip
+        tags = [(self.indicator_tag(kind, blinded), alert_id) for kind, blinded in indicators]
+        return ActiveRow(row, tags, alert_id)
+
+    @staticmethod
+    async def insert_active(conn: aiosqlite.Connection, rows: Sequence[ActiveRow]) -> None:
+        """The one statement set that stores active alerts (with their tags and log)."""
         await conn.executemany(
             "INSERT INTO alerts (id, origin, state, created, expires, hops, max_hops, tlp,"
             " received_from, region_tag, stored_at, body_enc)"
             " VALUES (?, ?, 'active', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            rows,
+            [r.row for r in rows],
         )
         await conn.executemany(
-            "INSERT OR IGNORE INTO indicators (tag, alert_id) VALUES (?, ?)", tags
+            "INSERT OR IGNORE INTO indicators (tag, alert_id) VALUES (?, ?)",
+            [tag for r in rows for tag in r.tags],
         )
-        await conn.executemany("INSERT INTO log (kind, id) VALUES ('a', ?)", log)
+        await conn.executemany(
+            "INSERT INTO log (kind, id) VALUES ('a', ?)", [(r.id,) for r in rows]
+        )
+
+    async def _insert_plain_alerts(
+        self, conn: aiosqlite.Connection, items: Sequence[BatchItem], now: int
+    ) -> None:
+        rows = []
+        for item, hops, received_from in items:
+            assert isinstance(item, VerifiedAlert)
+            rows.append(self.active_row(item, hops, received_from, now))
+        await self.insert_active(conn, rows)
 
     async def _insert_alert(
         self,
@@ -193,29 +233,7 @@ class AlertStore:
         dropped = False
         if body.supersedes is not None:
             dropped = await self._supersede(conn, body.supersedes, body.origin, body.expires, now)
-        await conn.execute(
-            "INSERT INTO alerts (id, origin, state, created, expires, hops, max_hops, tlp,"
-            " received_from, region_tag, stored_at, body_enc)"
-            " VALUES (?, ?, 'active', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                alert.id,
-                body.origin,
-                body.created,
-                body.expires,
-                hops,
-                body.hops,
-                body.tlp,
-                received_from,
-                self.region_tag(body.region),
-                now,
-                self._crypto.seal("alerts", "body", alert.id, alert.envelope.to_bytes()),
-            ),
-        )
-        await conn.executemany(
-            "INSERT OR IGNORE INTO indicators (tag, alert_id) VALUES (?, ?)",
-            [(self.indicator_tag(i.kind, i.blinded), alert.id) for i in body.indicators],
-        )
-        await conn.execute("INSERT INTO log (kind, id) VALUES ('a', ?)", (alert.id,))
+        await self.insert_active(conn, [self.active_row(alert, hops, received_from, now)])
         return True, dropped
 
     async def _supersede(

@@ -23,7 +23,6 @@ from .db import Database
 ROLES = ("member", "caseworker", "admin")
 MIN_NICK_CHARS = 3
 MAX_NICK_CHARS = 32
-MIN_PASSPHRASE_CHARS = 10
 MAX_PASSPHRASE_CHARS = 512
 PASS_OPSLIMIT = 2
 PASS_MEMLIMIT_BYTES = 32 * 1024 * 1024
@@ -48,13 +47,6 @@ def normalise_nickname(nickname: str) -> str:
     if any(not ch.isprintable() or ch.isspace() for ch in nick):
         raise UsageError("a nickname has no spaces or invisible characters")
     return nick
-
-
-def check_passphrase(passphrase: str) -> None:
-    if not MIN_PASSPHRASE_CHARS <= len(passphrase) <= MAX_PASSPHRASE_CHARS:
-        raise UsageError(
-            f"a passphrase has at least {MIN_PASSPHRASE_CHARS} characters; a few words are best"
-        )
 
 
 def hash_passphrase(passphrase: str) -> str:

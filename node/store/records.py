@@ -14,8 +14,6 @@ from ..crypto import RowCrypto
 from ..errors import NotFound
 from .db import Database
 
-REPORT_STATUSES = ("new", "reviewed", "published", "declined")
-
 
 @dataclass(frozen=True, slots=True)
 class Report:

@@ -16,11 +16,11 @@ import unicodedata
 from aiohttp import web
 
 from ..errors import Forbidden, UsageError, WrongPassphrase
+from ..keystore import MIN_PASSPHRASE_CHARS
 from ..store.members import (
     MAX_NICK_CHARS,
     MAX_PASSPHRASE_CHARS,
     MIN_NICK_CHARS,
-    MIN_PASSPHRASE_CHARS,
     hash_passphrase,
     passphrase_matches,
 )
