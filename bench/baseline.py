@@ -67,20 +67,23 @@ async def run(quick: bool) -> None:
             r.a.unlocked().trust.server_state.limiter = PeerRateLimiter(1e9, 1e9)
             naive = await id_list_exchange(r)
         note(f"baseline at {n}: {naive}")
-        feed_bytes = idle["sent"] + idle["received"]
-        detail = {"alerts": n, **naive, "changes_feed_bytes": feed_bytes}
-        emit(f"baseline.{n}.id_list_bytes", naive["bytes"], "bytes", detail=detail)
+        feed_bytes = None if idle is None else idle["sent"] + idle["received"]
+        detail = {"alerts": n, **naive, "changes_feed_payload_bytes": feed_bytes}
+        emit(f"baseline.{n}.id_list_payload_bytes", naive["bytes"], "bytes", detail=detail)
         emit(
             f"baseline.{n}.id_list_round_trips", naive["round_trips"], "round trips", detail=detail
         )
         emit(f"baseline.{n}.id_list_seconds", naive["seconds"], "s", detail=detail)
+        wire_ratio = None
+        if idle is not None:
+            wire_ratio = round(naive["wire"] / (idle["wire_up"] + idle["wire_down"]), 1)
         emit(
-            f"baseline.{n}.saving_ratio",
-            naive["bytes"] / feed_bytes,
+            f"baseline.{n}.payload_saving_ratio",
+            None if feed_bytes is None else naive["bytes"] / feed_bytes,
             "x",
             detail={
                 **detail,
-                "note": "id-list bytes / changes-feed idle bytes, same nodes, same run",
-                "wire_ratio": round(naive["wire"] / (idle["wire_up"] + idle["wire_down"]), 1),
+                "note": "id-list payload bytes / changes-feed idle payload bytes, same run",
+                "wire_ratio": wire_ratio,
             },
         )

@@ -2,8 +2,8 @@
 
 Split into its two parts, each timed on its own: blinding (normalise + Argon2id in
 the node's bounded pool) and lookup (``find_by_indicator``: the keyed-tag index,
-the join and opening the matching bodies). Half the queries match three alerts each,
-half match nothing.
+the join and opening the matching bodies), one lookup per query. Half the queries
+match three alerts each, half match nothing.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ FULL_SIZES = (10_000, 1_000_000)
 QUICK_SIZES = (10_000,)
 FULL_SAMPLES = 200
 QUICK_SAMPLES = 30
-LOOKUP_REPEAT = 10
 TARGET_P99_MS = 100.0
 TARGET_LOOKUP_MS = 2.0
 
@@ -48,10 +47,11 @@ async def run(quick: bool) -> None:
                 t0 = time.perf_counter()
                 _, blinded = await node.hashes.blind("phone", number, "GB")
                 blind.append((time.perf_counter() - t0) * 1000)
-                for _ in range(LOOKUP_REPEAT):
-                    t0 = time.perf_counter()
-                    await store.alerts.find_by_indicator("phone", blinded, node.clock.now())
-                    lookup.append((time.perf_counter() - t0) * 1000)
+                # One timed lookup per query: repeats of the same query would find its
+                # pages cached and pull the p99 down.
+                t0 = time.perf_counter()
+                await store.alerts.find_by_indicator("phone", blinded, node.clock.now())
+                lookup.append((time.perf_counter() - t0) * 1000)
         finally:
             await node.stop()
         hits = sum(1 for m in matches if m)

@@ -25,7 +25,10 @@ def render(lines: list[str]) -> str:
         f = json.loads(line)
         target = "" if f["target"] is None else _num(f["target"])
         met = {True: "yes", False: "**no**", None: ""}[f["met"]]
-        out.append(f"| {f['name']} | {_num(f['value'])} | {f['unit']} | {target} | {met} |")
+        value = "not measured" if f["value"] is None else _num(f["value"])
+        if f["value"] is None and f["target"] is not None:
+            met = "**not measured**"
+        out.append(f"| {f['name']} | {value} | {f['unit']} | {target} | {met} |")
     return "\n".join(out)
 
 

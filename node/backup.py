@@ -39,6 +39,7 @@ import struct
 import tarfile
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -201,10 +202,19 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes | None, path: Path | None 
         tar.addfile(info, io.BytesIO(data))
 
 
-def create(data_dir: Path, data_key: bytes, out: Path, now: int) -> dict[str, Any]:
+def create(
+    data_dir: Path,
+    data_key: bytes,
+    out: Path,
+    now: int,
+    *,
+    after_snapshot: Callable[[], None] | None = None,
+) -> dict[str, Any]:
     """Write an encrypted backup of the node in ``data_dir`` to ``out``.
 
-    Blocking: call it in a thread. Raises UsageError.
+    ``after_snapshot`` runs once the snapshot is taken, before the file is written
+    (tests hold the backup there while the node keeps writing). Blocking: call it in
+    a thread. Raises UsageError.
     """
     if not out.is_absolute():
         raise UsageError("--out must be an absolute path")
@@ -223,6 +233,8 @@ def create(data_dir: Path, data_key: bytes, out: Path, now: int) -> dict[str, An
     tmp_out = out.with_name(f".{out.name}.{secrets.token_hex(4)}.tmp")
     try:
         counts = snapshot(data_dir, tmp_db)
+        if after_snapshot is not None:
+            after_snapshot()
         with _open_new(tmp_out) as f:
             writer = _SealingWriter(f, _body_key(data_key, salt))
             header = {

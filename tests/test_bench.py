@@ -1,7 +1,9 @@
 """The benchmarks keep working: ``python -m bench --quick`` prints well-formed figures.
 
 Only the shape is asserted (every line is a JSON object with the required keys and
-types); never a time or a size, which depend on the machine.
+types, every bytes figure named for what it counts); never a time or a size, which
+depend on the machine. The judging rules are tested on their own: each figure is
+judged against its own target, and a figure that was not measured is never met.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.report import REQUIRED_KEYS
+from bench import idle_sync
+from bench.report import REQUIRED_KEYS, judge
+from bench.table import render
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPECTED_PREFIXES = (
@@ -47,13 +51,68 @@ def test_quick_bench_prints_one_well_formed_figure_per_line() -> None:
         assert isinstance(figure, dict)
         assert set(REQUIRED_KEYS) <= set(figure)
         assert isinstance(figure["name"], str) and figure["name"]
-        assert isinstance(figure["value"], int | float) and not isinstance(figure["value"], bool)
+        value = figure["value"]
+        assert value is None or (isinstance(value, int | float) and not isinstance(value, bool))
         assert isinstance(figure["unit"], str) and figure["unit"]
         assert figure["target"] is None or isinstance(figure["target"], int | float)
         assert figure["met"] in (True, False, None)
-        assert (figure["met"] is None) == (figure["target"] is None)
+        assert (figure["met"] is None) == (figure["target"] is None or value is None)
+        if figure["unit"].startswith("bytes"):
+            assert "payload" in figure["name"] or "wire" in figure["name"], figure["name"]
         assert isinstance(figure["detail"], dict)
         names.append(figure["name"])
     assert len(set(names)) == len(names)
     for prefix in EXPECTED_PREFIXES:
         assert any(name.startswith(prefix) for name in names), prefix
+
+
+def test_a_figure_is_judged_against_its_own_target() -> None:
+    assert judge(258, 512) is True
+    assert judge(663, 512) is False
+    assert judge(663, 768) is True
+    assert judge(0.4, 0.5, at_most=False) is False
+    assert judge(258, None) is None
+
+
+def test_a_figure_that_was_not_measured_is_never_met() -> None:
+    assert judge(None, 512) is None
+    assert judge(None, 0.5, at_most=False) is None
+
+
+def _counters(**kw: int) -> dict[str, int]:
+    names = ("sent", "received", "round_trips", "wire_up", "wire_down", "new_connections")
+    return {name: kw.get(name, 0) for name in names}
+
+
+def test_an_idle_sync_that_did_not_happen_is_not_measured(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    before = _counters(sent=100, received=100, round_trips=3)
+    # No peer pulled: no results at all (all() over them would say "no error").
+    assert idle_sync.pull_cost([], before, before) is None
+    # A result came back, but nothing crossed the transport.
+    assert idle_sync.pull_cost([{"error": None, "bodies": 0}], before, before) is None
+    figures = idle_sync.emit_figures(10, None, None, store_bytes=1)
+    assert [f["value"] for f in figures] == [None] * 4
+    assert [f["met"] for f in figures] == [None] * 4
+    table = render(capsys.readouterr().out.splitlines())
+    assert table.count("**not measured**") == 3  # the three figures with a target
+
+
+def test_idle_sync_judges_payload_and_wire_bytes_each_on_its_own_target(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    before = _counters(sent=1000, received=2000, round_trips=5, wire_up=10, wire_down=20)
+    after = _counters(sent=1100, received=2158, round_trips=6, wire_up=310, wire_down=383)
+    warm = idle_sync.pull_cost([{"error": None, "bodies": 0}], before, after)
+    assert warm is not None and warm["sent"] + warm["received"] == 258
+    figures = {f["name"]: f for f in idle_sync.emit_figures(10, warm, warm, store_bytes=1)}
+    capsys.readouterr()
+    payload, wire = figures["idle_sync.10.payload_bytes"], figures["idle_sync.10.wire_bytes_warm"]
+    assert (payload["value"], payload["target"], payload["met"]) == (258, 512, True)
+    assert (wire["value"], wire["target"], wire["met"]) == (663, 768, True)
+    over = _counters(sent=1100, received=2158, round_trips=6, wire_up=420, wire_down=383)
+    warm = idle_sync.pull_cost([{"error": None, "bodies": 0}], before, over)
+    figures = {f["name"]: f for f in idle_sync.emit_figures(10, warm, warm, store_bytes=1)}
+    assert figures["idle_sync.10.wire_bytes_warm"]["met"] is False  # 773 > 768
+    assert figures["idle_sync.10.payload_bytes"]["met"] is True

@@ -2,17 +2,80 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from node import control, keystore
+from node.errors import NodeError
+
 COMMAND = [sys.executable, "-m", "node.cli"]
 START_TIMEOUT_S = 30
+READY_POLL_S = 0.05
+
+
+def wanted_state(data: Path, extra: tuple[str, ...]) -> str:
+    """The state a started node must reach before a test may use it: ``unlocked``
+    when it has its key at start (a passphrase file, or key-file mode), else
+    ``locked`` (it waits for ``alertnode unlock``)."""
+    if "--passphrase-file" in extra or keystore.mode(data) == "keyfile":
+        return "unlocked"
+    return "locked"
+
+
+def is_ready(status: dict[str, Any], want: str) -> bool:
+    """Unlocked means the store is open and the federation port is listening."""
+    if want == "locked":
+        return status.get("locked") is True
+    return status.get("locked") is False and bool(status.get("federation"))
+
+
+def ask_status(data: Path) -> dict[str, Any] | None:
+    """The node's status through its control socket, or None while it does not answer."""
+    if not (data / "control.sock").exists():
+        return None
+    try:
+        return asyncio.run(control.call(data, "status"))
+    except NodeError:
+        return None
+
+
+def wait_until_ready(
+    ask: Callable[[], dict[str, Any] | None],
+    want: str,
+    exited: Callable[[], str | None],
+    *,
+    timeout_s: float,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, Any]:
+    """Poll ``ask`` until the node is in state ``want``; return that status.
+
+    Raises AssertionError if the node exits or is not there by the deadline, saying
+    what it last answered (only the locked flag and whether federation listens:
+    statuses carry names and keys, which stay out of test output).
+    """
+    deadline = clock() + timeout_s
+    last = "no answer"
+    while True:
+        failure = exited()
+        if failure is not None:
+            raise AssertionError(f"node exited before it was {want}: {failure}")
+        status = ask()
+        if status is not None:
+            if is_ready(status, want):
+                return status
+            last = f"locked={status.get('locked')}, federation={bool(status.get('federation'))}"
+        if clock() >= deadline:
+            raise AssertionError(f"node not {want} within {timeout_s} s; last answer: {last}")
+        sleep(READY_POLL_S)
 
 
 def alertnode(
@@ -33,10 +96,16 @@ def alertnode_json(*args: str) -> dict[str, Any]:
 
 
 class RunningNode:
-    """``alertnode run`` in a subprocess, stopped with SIGTERM (or killed)."""
+    """``alertnode run`` in a subprocess, stopped with SIGTERM (or killed).
+
+    Returns once the node is in the state the test asked for (see ``wanted_state``),
+    not on its first answer: a node given a key answers "locked" until it has
+    unlocked and started federation.
+    """
 
     def __init__(self, data: Path, *extra: str) -> None:
         self.data = data
+        want = wanted_state(data, extra)
         self.proc = subprocess.Popen(
             [*COMMAND, "run", "--data", str(data), *extra],
             stdout=subprocess.PIPE,
@@ -44,18 +113,18 @@ class RunningNode:
             text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"node exited: {self.proc.stderr.read()}")  # type: ignore[union-attr]
-            if (data / "control.sock").exists():
-                result = alertnode("status", "--data", str(data), "--json", check=False)
-                if result.returncode == 0:
-                    self.status = json.loads(result.stdout)
-                    return
-            time.sleep(0.1)
-        self.stop()
-        raise AssertionError("node did not start in time")
+        try:
+            self.status = wait_until_ready(
+                lambda: ask_status(data), want, self._exited, timeout_s=START_TIMEOUT_S
+            )
+        except AssertionError:
+            self.stop()
+            raise
+
+    def _exited(self) -> str | None:
+        if self.proc.poll() is None:
+            return None
+        return f"exit code {self.proc.returncode}: {self.proc.stderr.read()}"  # type: ignore[union-attr]
 
     def stop(self) -> str:
         """SIGTERM and wait; returns what the node wrote to stderr (its log)."""

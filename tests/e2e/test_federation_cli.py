@@ -1,5 +1,6 @@
 """Three nodes driven only through the CLI contract: cards, peers, publish, check,
-retract, suspend, remove, and a node killed and restarted mid-sync."""
+retract, suspend, remove, and a node killed while idle that catches up on restart
+(test_crash.py kills one in the middle of a catch-up)."""
 
 from __future__ import annotations
 
@@ -87,7 +88,7 @@ def test_three_nodes_through_the_cli(short_tmp: Path) -> None:
         alertnode("peer", "set", "--data", str(b), "Org a", "--resume")
         wait_for(lambda: matches(b, "+447700900333") == 1)
 
-        # B is killed in the middle of work and restarted: it catches up from its cursor.
+        # B is killed (idle), misses 20 alerts, and catches up from its cursor on restart.
         nodes["b"].kill()
         for i in range(20):
             alertnode(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import struct
+import threading
 import time
 from pathlib import Path
 
@@ -20,6 +21,8 @@ from tests.federation.nodes import count_bodies, draft, eventually, has_alert, p
 
 PASSPHRASE = "backup passphrase 4471"
 LOAD_ALERTS = 40
+OVERLAP_WRITES = 5
+HOLD_TIMEOUT_S = 30.0
 
 
 async def _take(node: Node, out: Path) -> dict[str, object]:
@@ -62,21 +65,54 @@ async def test_backup_under_load_restores_an_identical_node(
     first = await service.publish(draft(0, phone="07700 900321"))
     await eventually(lambda: has_alert(b, first))
 
+    # The load writes OVERLAP_WRITES alerts, then the backup starts; the backup holds
+    # after its snapshot until the load has committed OVERLAP_WRITES more, so writes
+    # overlap the backup by construction, not by timing.
+    load_running = asyncio.Event()
+    snapshot_taken, overlapped = threading.Event(), threading.Event()
+    backup_over = asyncio.Event()  # ends the load even if the backup did not hold
+    commits: list[float] = []  # when each load alert was committed (monotonic)
+
     async def load() -> None:
-        for n in range(1, LOAD_ALERTS + 1):
+        n, after_snapshot = 1, 0
+        while n <= LOAD_ALERTS or not (overlapped.is_set() or backup_over.is_set()):
             await service.publish(draft(n))
+            commits.append(time.monotonic())
+            if snapshot_taken.is_set():
+                after_snapshot += 1
+                if after_snapshot >= OVERLAP_WRITES:
+                    overlapped.set()
+            if n == OVERLAP_WRITES:
+                load_running.set()
+            n += 1
+
+    def hold_until_overlapped() -> None:
+        snapshot_taken.set()
+        if not overlapped.wait(HOLD_TIMEOUT_S):
+            raise AssertionError("the load wrote nothing while the backup was held")
 
     out = short_tmp / "a.backup"
     publishing = asyncio.create_task(load())
-    await asyncio.sleep(0.05)
+    await load_running.wait()
     started = time.monotonic()
-    result = await _take(a, out)
-    took = time.monotonic() - started
+    result = await asyncio.to_thread(
+        backup.create,
+        a.data_dir,
+        a.unlocked().keys.data_key,
+        out,
+        now,
+        after_snapshot=hold_until_overlapped,
+    )
+    ended = time.monotonic()
+    backup_over.set()
     await publishing
+    during = sum(1 for t in commits if started < t < ended)
     print(
         f"backup under load: {result['bytes']} bytes, {result['alerts']} alerts, "
-        f"{took:.3f} s round trip ({result['seconds']} s in the node)"
+        f"{ended - started:.3f} s, {during} of {len(commits)} load alerts committed during it"
     )
+    assert sum(1 for t in commits if t < started) >= OVERLAP_WRITES
+    assert during >= OVERLAP_WRITES
     before = await _snapshot_of(a)
     assert out.stat().st_mode & 0o777 == 0o600
     assert b"backup" not in out.read_bytes()[len(backup.MAGIC) :]
@@ -91,6 +127,8 @@ async def test_backup_under_load_restores_an_identical_node(
         assert 1 <= cut <= (await a.unlocked().store.alerts.last_pos())
         expected_feed = [entry for entry in before["feed"] if entry[0] <= cut]  # type: ignore[attr-defined]
         assert after["feed"] == expected_feed
+        # Alerts committed after the snapshot (while the backup ran) are not in it.
+        assert len(before["feed"]) - len(expected_feed) >= OVERLAP_WRITES  # type: ignore[arg-type]
         assert restored["alerts"] == len(expected_feed) == result["alerts"]
         ids = {entry[2] for entry in expected_feed}
         assert after["envelopes"] == {

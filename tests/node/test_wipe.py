@@ -17,6 +17,16 @@ from tests.federation.nodes import draft, eventually, has_alert, pair
 from tests.node.test_canary import DESCRIPTION, NICK, PASSPHRASE, PHONE_RAW, SENTENCE, scan
 
 ADMIN = "wipe passphrase 0042"
+# Distinctive bytes stored in clear (a meta row), so they can be found in any file.
+WAL_CANARY = b"wal-canary-5f1c9e0b7a2d4e86"
+
+
+async def _plant_in_wal(node: object, canary: bytes) -> None:
+    """Commit ``canary`` in clear through the node's own connection, without a
+    checkpoint: it is then in store.db-wal and not yet in store.db."""
+    store = node.unlocked().store
+    async with store.db.transaction() as conn:
+        await conn.execute("INSERT INTO meta (name, value) VALUES ('wal_canary', ?)", (canary,))
 
 
 async def _fill(node: object) -> None:
@@ -67,8 +77,11 @@ async def test_wipe_of_a_running_node_during_sync(make_node: NodeFactory) -> Non
 
     publishing = asyncio.create_task(load())
     await asyncio.sleep(0.2)
-    # A canary written to the WAL just before the wipe is still there to find.
-    assert (a.data_dir / "store.db-wal").exists()
+    # A canary committed just before the wipe sits in the WAL only (no checkpoint
+    # since), in clear: the wipe must destroy the WAL as well as the database.
+    await _plant_in_wal(a, WAL_CANARY)
+    assert WAL_CANARY in (a.data_dir / "store.db-wal").read_bytes()
+    assert WAL_CANARY not in (a.data_dir / "store.db").read_bytes()
     started = time.monotonic()
     result = await control.call(a.data_dir, "wipe", {"confirm": True})
     elapsed = time.monotonic() - started
@@ -79,6 +92,7 @@ async def test_wipe_of_a_running_node_during_sync(make_node: NodeFactory) -> Non
     assert a.stopped.is_set() and a.locked
     await a.stop()
     _assert_destroyed(a.data_dir)
+    assert [p.name for p in a.data_dir.rglob("*") if WAL_CANARY in p.read_bytes()] == []
     # The other node carries on.
     assert not b.locked
 
