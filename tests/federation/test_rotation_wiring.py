@@ -36,5 +36,5 @@ async def test_rotation_onto_another_peers_key_is_refused(make_node: NodeFactory
     statement = sign_rotation(a.signing_key, squatted, a.clock.now()).envelope.to_bytes()
     with pytest.raises(PeerRefused) as refused:
         await post_rotate(a, a.signing_key, await entry(a, b), statement)
-    assert refused.value.peer_status == 409
+    assert refused.value.status == 409
     assert await b.require()[0].peers.get(key_of(a)) is not None
