@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import nacl.signing
 
 from federation.errors import FederationError
-from federation.transport import Transport
+from federation.https import HttpsTransport
 from protocol.rotation import sign_rotation
 
 from . import config as config_mod
@@ -37,7 +37,7 @@ async def rotate_key(node: Node) -> dict[str, Any]:
     new = nacl.signing.SigningKey.generate()
     statement = sign_rotation(old, new, node.clock.now()).envelope.to_bytes()
     told, missed = [], []
-    transport = Transport(
+    transport = HttpsTransport(
         old,
         node.clock,
         allow_http=node.config.allow_http,

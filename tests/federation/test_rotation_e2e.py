@@ -12,8 +12,8 @@ import nacl.signing
 import pytest
 
 from federation.errors import PeerRefused
+from federation.https import HttpsTransport
 from federation.peers import Peer
-from federation.transport import Transport
 from node.app import Node
 from protocol import feed
 from protocol.rotation import RotationBody, sign_rotation
@@ -38,7 +38,7 @@ async def entry(owner: Node, peer: Node) -> Peer:
 async def post_rotate(
     sender: Node, key: nacl.signing.SigningKey, to: Peer, statement: bytes
 ) -> bytes:
-    transport = Transport(key, sender.clock)
+    transport = HttpsTransport(key, sender.clock)
     try:
         return await transport.post(to, "/rotate", statement, MAX_ROTATE_RESPONSE_BYTES)
     finally:
@@ -46,7 +46,7 @@ async def post_rotate(
 
 
 async def changes_as(sender: Node, key: nacl.signing.SigningKey, to: Peer) -> feed.ChangesResponse:
-    transport = Transport(key, sender.clock)
+    transport = HttpsTransport(key, sender.clock)
     try:
         raw = await transport.post(
             to,
