@@ -24,7 +24,7 @@ from protocol.request import REQUEST_HEADER
 from .clock import Clock
 from .errors import PeerRefused, PeerUnreachable, TransportNotAllowed
 from .peers import Peer
-from .server import FederationServer
+from .server import FederationServer, Reply
 from .transport import BASE_PATH, sign_for
 
 SCHEME = "mem"
@@ -101,8 +101,13 @@ class MemoryNetwork:
         server = self.servers.get(destination)
         if server is None:
             raise PeerUnreachable("the peer cannot be reached (ConnectionRefusedError)")
-        early = server.refuse_early(len(body))
-        reply = early or await server.handle("POST", path, {REQUEST_HEADER: header}, body)
+        try:
+            early = server.refuse_early(len(body))
+            reply = early or await server.handle("POST", path, {REQUEST_HEADER: header}, body)
+        except Exception:
+            # What an HTTP server does with a handler's crash: a 500, not the crash
+            # itself inside the client.
+            reply = Reply(500, b"500: Internal Server Error", "text/plain")
         self.log.append(Delivery(source, destination, path, reply.status))
         del self.log[:-MAX_LOGGED_REQUESTS]
         if link.latency_s:

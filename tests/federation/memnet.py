@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,7 +44,7 @@ def alert_body(
         origin=bytes(key.verify_key),
         created=coarsen_hour(now),
         expires=coarsen_hour(now) + 30 * DAY_S,
-        incident="2026-11-01",
+        incident=time.strftime("%Y-%m-%d", time.gmtime(now - DAY_S)),
         region="GB",
         categories=("violence",),
         danger=3,
@@ -186,6 +187,7 @@ class MemNet:
     async def close(self) -> None:
         for node in self.nodes:
             await node.syncer.stop()
+        for node in self.nodes:
             await node.store.close()
 
 
