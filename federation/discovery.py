@@ -36,6 +36,7 @@ from protocol.card import MAX_CARD_TEXT_CHARS, VerifiedCard, parse_card_text
 from protocol.errors import MalformedObject, ProtocolError
 
 from .clock import Clock
+from .errors import DiscoveryError as DiscoveryError  # re-exported: callers catch it here
 
 log = logging.getLogger(__name__)
 
@@ -48,14 +49,6 @@ MAX_TXT_CHUNKS = -(-MAX_CARD_TEXT_CHARS // TXT_CHUNK_CHARS)
 MAX_SIGHTINGS = 32
 MAX_PENDING_NAMES = 64
 RESOLVE_TIMEOUT_MS = 3000
-
-
-class DiscoveryError(Exception):
-    """Advertising could not start (no usable interface, bad address)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 def instance_name(key: bytes) -> str:

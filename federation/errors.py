@@ -1,11 +1,17 @@
 """The federation layer's error tree.
 
-    FederationError               base; message is a sentence for the admin's status view
+Rule: every error federation/ raises on purpose is a ``FederationError`` and carries,
+in ``status``, the HTTP status that best describes it, so the I/O layers map errors
+to responses without knowing each class.
+
+    FederationError               base (status 502); message is a sentence for the
+    │                             admin's status view
     ├── PeerUnreachable            connection failed or timed out
-    ├── PeerRefused                the peer answered with an error status
+    ├── PeerRefused                the peer answered with an error; ``status`` is its status
     ├── PinMismatch                the peer's TLS certificate is not the pinned one
     ├── TransportNotAllowed        a URL we must not use (plain HTTP off loopback, ...)
-    └── Unauthorised               an inbound request is not from a peer we serve
+    ├── Unauthorised               an inbound request we refuse; ``status`` 401/403/409
+    └── DiscoveryError             pairing discovery could not start (status 503)
 
 Protocol errors from a peer's bytes (protocol.errors.RemoteProtocolError) pass
 through unchanged; the server maps them to 4xx with their ``status_hint``.
@@ -30,9 +36,11 @@ class PeerUnreachable(FederationError):
 
 
 class PeerRefused(FederationError):
+    """The peer answered with an error; ``status`` is the status it answered with."""
+
     def __init__(self, message: str, status: int) -> None:
         super().__init__(message)
-        self.peer_status = status
+        self.status = status
 
 
 class PinMismatch(FederationError):
@@ -44,8 +52,14 @@ class TransportNotAllowed(FederationError):
 
 
 class Unauthorised(FederationError):
-    """An inbound request we refuse; ``status`` is 401 or 403."""
+    """An inbound request we refuse; ``status`` is 401, 403 or 409."""
 
     def __init__(self, message: str, status: int = 401) -> None:
         super().__init__(message)
         self.status = status
+
+
+class DiscoveryError(FederationError):
+    """Advertising for pairing could not start (no usable interface, bad address)."""
+
+    status = 503

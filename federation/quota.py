@@ -1,7 +1,8 @@
 """Rate limits and quotas that keep a hostile or broken peer from exhausting a node.
 
 Rule: every per-peer structure here is bounded by the trust list (only known peers get
-a bucket), every limit is a named constant, and time comes from the caller.
+a bucket), every limit is a named constant, and time comes from the caller (the
+server passes its injected Clock's ``monotonic()``), so a test can step it.
 """
 
 from __future__ import annotations

@@ -1,21 +1,22 @@
-"""The federation server: the routes peers call, behind request authentication.
+"""The federation server logic: the routes peers call, behind request authentication,
+with no I/O of its own (``federation.https.federation_app`` puts it behind aiohttp,
+``federation.memory`` calls it directly).
 
-Rule: size caps are checked before any work; then the request signature, the
-destination, the clock window, the caller's standing on the trust list and the
-nonce window, in that order; only then does a handler run, and it serves only what
-``peers.may_serve`` allows that caller. Unknown, suspended and unshared callers get
-401/403 and no data. Every refusal leaves storage untouched.
+Rule: the node must be unlocked and size caps are checked before any work; then the
+request signature, the destination, the clock window, the caller's standing on the
+trust list, the caller's rate limit and the nonce window, in that order; only then
+does a route run, and it serves only what ``peers.may_serve`` allows that caller.
+Unknown, suspended and unshared callers get 401/403 and no data. Every refusal leaves
+storage untouched.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 import nacl.signing
-from aiohttp import web
 
 from protocol import feed
 from protocol.errors import ProtocolError
@@ -27,20 +28,35 @@ from .errors import Unauthorised
 from .interfaces import FeedRowLike, FeedStore, PeerStore
 from .peers import Peer, may_serve
 from .quota import PeerRateLimiter
-from .transport import read_bounded
+from .transport import BASE_PATH
 
 log = logging.getLogger(__name__)
 
-BASE_PATH = "/fed/v1"
 MAX_REQUEST_BYTES = feed.MAX_BODIES_REQUEST_BYTES
 # How many log rows one changes request may scan while filtering for the caller.
 MAX_SCAN_ROWS = 4 * feed.MAX_FEED_ENTRIES
-PEER_KEY: web.RequestKey[Peer] = web.RequestKey("peer", Peer)
-BODY_KEY: web.RequestKey[bytes] = web.RequestKey("body", bytes)
+MSGPACK = "application/msgpack"
+TEXT = "text/plain"
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What the server answers: an HTTP status, a body and its content type."""
+
+    status: int
+    body: bytes = b""
+    content_type: str = MSGPACK
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+def refuse(status: int, text: str) -> Reply:
+    return Reply(status, text.encode(), TEXT)
 
 
 @dataclass
 class ServerState:
+    """What the server works with; ``key`` and ``limiter`` may be replaced while it runs."""
+
     key: nacl.signing.SigningKey
     store: FeedStore
     peers: PeerStore
@@ -50,59 +66,70 @@ class ServerState:
     nonces: NonceWindow
     limiter: PeerRateLimiter = field(default_factory=PeerRateLimiter)
     on_rotate: Callable[[bytes, bytes], Awaitable[None]] | None = None
-    monotonic: Callable[[], float] = time.monotonic
 
 
-STATE_KEY: web.AppKey[ServerState] = web.AppKey("federation", ServerState)
+Route = Callable[[ServerState, Peer, bytes], Awaitable[Reply]]
 
 
-def _refuse(status: int, text: str) -> web.Response:
-    return web.Response(status=status, text=text, content_type="text/plain")
+class FederationServer:
+    """Answers one authenticated federation request at a time, transport-neutral."""
 
+    def __init__(self, state: ServerState) -> None:
+        self.state = state
 
-@web.middleware
-async def authenticate(request: web.Request, handler):  # type: ignore[no-untyped-def]
-    state = request.app[STATE_KEY]
-    if state.locked():
-        return _refuse(503, "locked")
-    if request.content_length is not None and request.content_length > MAX_REQUEST_BYTES:
-        return _refuse(413, "request too large")
-    body = await read_bounded(request.content, MAX_REQUEST_BYTES)
-    if body is None:
-        return _refuse(413, "request too large")
-    now = state.clock.now()
-    try:
-        auth = verify_request(
-            request.headers.get(REQUEST_HEADER, ""),
-            request.method,
-            request.raw_path,
-            body,
-            bytes(state.key.verify_key),
-            now,
-        )
-    except ProtocolError as exc:
-        return _refuse(401, exc.message)
-    peer = await state.peers.get(auth.origin)
-    if peer is None:
-        return _refuse(403, "unknown node")
-    if peer.suspended:
-        return _refuse(403, "suspended")
-    if not state.limiter.allow(peer.key, state.monotonic()):
-        return _refuse(429, "too many requests; slow down")
-    if state.nonces.seen(auth.origin, auth.nonce, auth.timestamp, now):
-        return _refuse(401, "replayed request")
-    request[PEER_KEY] = peer
-    request[BODY_KEY] = body
-    try:
-        return await handler(request)
-    except ProtocolError as exc:
-        return _refuse(exc.status_hint, exc.message)
-    except Unauthorised as exc:
-        return _refuse(exc.status, exc.message)
+    def refuse_early(self, content_length: int | None) -> Reply | None:
+        """The refusals due before a request body is read (locked, declared size)."""
+        if self.state.locked():
+            return refuse(503, "locked")
+        if content_length is not None and content_length > MAX_REQUEST_BYTES:
+            return self.too_large()
+        return None
 
+    def too_large(self) -> Reply:
+        return refuse(413, "request too large")
 
-def _msgpack(data: bytes) -> web.Response:
-    return web.Response(body=data, content_type="application/msgpack")
+    async def handle(
+        self, method: str, raw_path: str, headers: Mapping[str, str], body: bytes
+    ) -> Reply:
+        """Authenticate the request, then run its route.
+
+        Refusals are replies; only a failure of the store itself raises."""
+        early = self.refuse_early(len(body))
+        if early is not None:
+            return early
+        state = self.state
+        now = state.clock.now()
+        try:
+            auth = verify_request(
+                headers.get(REQUEST_HEADER, ""),
+                method,
+                raw_path,
+                body,
+                bytes(state.key.verify_key),
+                now,
+            )
+        except ProtocolError as exc:
+            return refuse(401, exc.message)
+        peer = await state.peers.get(auth.origin)
+        if peer is None:
+            return refuse(403, "unknown node")
+        if peer.suspended:
+            return refuse(403, "suspended")
+        if not state.limiter.allow(peer.key, state.clock.monotonic()):
+            return refuse(429, "too many requests; slow down")
+        if state.nonces.seen(auth.origin, auth.nonce, auth.timestamp, now):
+            return refuse(401, "replayed request")
+        route = ROUTES.get(raw_path.partition("?")[0])
+        if route is None:
+            return refuse(404, "404: Not Found")
+        if method != "POST":
+            return Reply(405, b"405: Method Not Allowed", TEXT, {"Allow": "POST"})
+        try:
+            return await route(state, peer, body)
+        except ProtocolError as exc:
+            return refuse(exc.status_hint, exc.message)
+        except Unauthorised as exc:
+            return refuse(exc.status, exc.message)
 
 
 def _require_share(peer: Peer) -> None:
@@ -110,13 +137,13 @@ def _require_share(peer: Peer) -> None:
         raise Unauthorised("this node does not share with you", 403)
 
 
-async def changes(request: web.Request) -> web.Response:
-    state, peer = request.app[STATE_KEY], request[PEER_KEY]
+async def changes(state: ServerState, peer: Peer, body: bytes) -> Reply:
     _require_share(peer)
-    req = feed.decode_changes_request(request[BODY_KEY])
+    req = feed.decode_changes_request(body)
     epoch = await state.store.epoch()
     if req.epoch is not None and req.epoch != epoch:
-        return _msgpack(feed.encode_changes_response(feed.ChangesResponse(epoch, (), 0, False)))
+        empty = feed.ChangesResponse(epoch, (), 0, False)
+        return Reply(200, feed.encode_changes_response(empty))
     now = state.clock.now()
     limit = min(req.limit, feed.MAX_FEED_ENTRIES)
     entries: list[feed.FeedEntry] = []
@@ -139,13 +166,12 @@ async def changes(request: web.Request) -> web.Response:
     if not more:
         more = cursor < await state.store.last_pos()
     response = feed.ChangesResponse(epoch, tuple(entries), cursor, more)
-    return _msgpack(feed.encode_changes_response(response))
+    return Reply(200, feed.encode_changes_response(response))
 
 
-async def bodies(request: web.Request) -> web.Response:
-    state, peer = request.app[STATE_KEY], request[PEER_KEY]
+async def bodies(state: ServerState, peer: Peer, body: bytes) -> Reply:
     _require_share(peer)
-    req = feed.decode_bodies_request(request[BODY_KEY])
+    req = feed.decode_bodies_request(body)
     now = state.clock.now()
     rows: list[FeedRowLike] = []
     if req.positions:
@@ -158,19 +184,18 @@ async def bodies(request: web.Request) -> web.Response:
     found = await state.store.get_envelopes(wanted, now)
     items = tuple(found[i] for i in wanted if i in found)
     # What does not fit under the response cap is simply asked for again next pull.
-    return _msgpack(feed.encode_bodies_response(feed.fit_bodies_response(items)))
+    return Reply(200, feed.encode_bodies_response(feed.fit_bodies_response(items)))
 
 
-async def ids(request: web.Request) -> web.Response:
+async def ids(state: ServerState, peer: Peer, body: bytes) -> Reply:
     """Entitled ids in id order, for the id-diff after an epoch change.
 
     The requester pages on from the last id it was given, so a page is only cut short
     after at least one entry; a caller entitled to nothing in MAX_SCAN_ROWS
     consecutive ids gets ``more=False`` there (a bound on work, documented).
     """
-    state, peer = request.app[STATE_KEY], request[PEER_KEY]
     _require_share(peer)
-    req = feed.decode_ids_request(request[BODY_KEY])
+    req = feed.decode_ids_request(body)
     now = state.clock.now()
     head = await state.store.last_pos()
     limit = min(req.limit, feed.MAX_IDS_PAGE)
@@ -189,20 +214,18 @@ async def ids(request: web.Request) -> web.Response:
             more = True
             break
     response = feed.IdsResponse(await state.store.epoch(), head, tuple(entries), more)
-    return _msgpack(feed.encode_ids_response(response))
+    return Reply(200, feed.encode_ids_response(response))
 
 
-async def poke(request: web.Request) -> web.Response:
-    state, peer = request.app[STATE_KEY], request[PEER_KEY]
-    feed.decode_poke(request[BODY_KEY])
+async def poke(state: ServerState, peer: Peer, body: bytes) -> Reply:
+    feed.decode_poke(body)
     await state.on_poke(peer)
-    return web.Response(status=204)
+    return Reply(204)
 
 
-async def rotate(request: web.Request) -> web.Response:
+async def rotate(state: ServerState, peer: Peer, body: bytes) -> Reply:
     """A peer announces its new key, signed with its old (current) key."""
-    state, peer = request.app[STATE_KEY], request[PEER_KEY]
-    rotation = verify_rotation(request[BODY_KEY], state.clock.now())
+    rotation = verify_rotation(body, state.clock.now())
     if rotation.body.old != peer.key:
         raise Unauthorised("a node can only rotate its own key", 403)
     if await state.peers.get(rotation.body.new) is not None:
@@ -211,15 +234,13 @@ async def rotate(request: web.Request) -> web.Response:
     if state.on_rotate is not None:
         await state.on_rotate(rotation.body.old, rotation.body.new)
     log.info("peer %s rotated its key", peer.short)
-    return web.Response(status=204)
+    return Reply(204)
 
 
-def federation_app(state: ServerState) -> web.Application:
-    app = web.Application(middlewares=[authenticate], client_max_size=MAX_REQUEST_BYTES)
-    app[STATE_KEY] = state
-    app.router.add_post(BASE_PATH + "/changes", changes)
-    app.router.add_post(BASE_PATH + "/bodies", bodies)
-    app.router.add_post(BASE_PATH + "/ids", ids)
-    app.router.add_post(BASE_PATH + "/poke", poke)
-    app.router.add_post(BASE_PATH + "/rotate", rotate)
-    return app
+ROUTES: Mapping[str, Route] = {
+    BASE_PATH + "/changes": changes,
+    BASE_PATH + "/bodies": bodies,
+    BASE_PATH + "/ids": ids,
+    BASE_PATH + "/poke": poke,
+    BASE_PATH + "/rotate": rotate,
+}

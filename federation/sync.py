@@ -5,6 +5,9 @@ request), so a slow or dead peer never delays another. A pull asks for ids first
 fetches only bodies this node lacks, in bounded batches; every body is verified
 before it is stored; the cursor is saved only after the batch it covers is durable.
 Ingest is idempotent on id, so a repeated or overlapping pull changes nothing.
+Every worker is supervised: an unexpected error is logged (a peer key prefix and the
+error's type, never its text) and the worker restarts after a backoff; stopping
+waits for the workers at most STOP_TIMEOUT_S. Every wait is on the injected Clock.
 """
 
 from __future__ import annotations
@@ -23,12 +26,12 @@ from protocol.alert import VerifiedAlert, VerifiedRetraction, verify_alert, veri
 from protocol.errors import ProtocolError
 from protocol.signing import parse_envelope
 
-from .clock import Clock
-from .errors import FederationError
+from .clock import Clock, within
+from .errors import FederationError, PeerUnreachable
 from .interfaces import FeedStore, PeerStore
 from .peers import Peer, may_accept_alert, may_pull, received_hops
 from .quota import MAX_ACTIVE_ALERTS_PER_ORIGIN
-from .transport import Transport
+from .transport import REQUEST_TIMEOUT_S, Transport
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +42,9 @@ FIRST_BACKOFF_S = 5.0
 MAX_PAGES_PER_PULL = 1000
 POKE_TIMEOUT_S = 5.0
 STOP_TIMEOUT_S = 5.0
+# A worker that crashed waits this long before its first restart, doubling to the max.
+FIRST_RESTART_S = 1.0
+MAX_RESTART_S = 300.0
 
 
 def _cancelled() -> bool:
@@ -126,6 +132,8 @@ class Syncer:
         # Called with (peer key, item id) for every body received: benchmarks and
         # tests count bodies per edge with it.
         self.observer: Callable[[bytes, bytes], None] | None = None
+        # How many times a crashed worker was restarted (the status view, tests).
+        self.restarts = 0
 
     # --- workers ------------------------------------------------------------------
 
@@ -141,27 +149,78 @@ class Syncer:
         self._locks[key] = asyncio.Lock()
         loop = asyncio.get_running_loop()
         self._tasks[key] = [
-            loop.create_task(self._pull_worker(key), name=f"pull-{key.hex()[:8]}"),
-            loop.create_task(self._poke_worker(key), name=f"poke-{key.hex()[:8]}"),
+            loop.create_task(
+                self._supervise("pull", key, self._pull_worker), name=f"pull-{key.hex()[:8]}"
+            ),
+            loop.create_task(
+                self._supervise("poke", key, self._poke_worker), name=f"poke-{key.hex()[:8]}"
+            ),
         ]
-        self._wake[key].set()  # pull once at start
 
     async def stop_worker(self, key: bytes) -> None:
-        tasks = self._tasks.pop(key, [])
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            # A cancellation that lands exactly as an HTTP timeout fires can be turned
-            # into a TimeoutError by the client; the workers re-check, and we never
-            # wait on them for long.
-            await asyncio.wait(tasks, timeout=STOP_TIMEOUT_S)
-        self._wake.pop(key, None)
-        self._poke_out.pop(key, None)
-        self._locks.pop(key, None)
+        """Stop ``key``'s workers; returns within STOP_TIMEOUT_S whatever they do."""
+        await self._stop_keys([key])
 
     async def stop(self) -> None:
-        for key in list(self._tasks):
-            await self.stop_worker(key)
+        """Stop every worker at once; returns within STOP_TIMEOUT_S whatever they do."""
+        await self._stop_keys(list(self._tasks))
+
+    async def _stop_keys(self, keys: list[bytes]) -> None:
+        tasks = [task for key in keys for task in self._tasks.pop(key, [])]
+        for key in keys:
+            self._wake.pop(key, None)
+            self._poke_out.pop(key, None)
+            self._locks.pop(key, None)
+        for task in tasks:
+            task.cancel()
+        if not tasks:
+            return
+        # A cancellation that lands exactly as an HTTP timeout fires can be turned
+        # into a TimeoutError by the client; the workers re-check, and we never wait
+        # on them for long.
+        with contextlib.suppress(TimeoutError):
+            await within(self._clock, STOP_TIMEOUT_S, asyncio.wait(tasks))
+        stuck = sum(not task.done() for task in tasks)
+        if stuck:
+            log.warning(
+                "%d sync worker(s) did not stop in %.0f s; left behind", stuck, STOP_TIMEOUT_S
+            )
+
+    async def _supervise(
+        self, kind: str, key: bytes, worker: Callable[[bytes], Awaitable[None]]
+    ) -> None:
+        """Run ``worker`` until it returns; after a crash, log it and restart it with
+        backoff. Never logs the error's text, which may hold member data."""
+        crashes = 0
+        while True:
+            try:
+                await worker(key)
+                return
+            except Exception as exc:
+                crashes += 1
+                delay = min(MAX_RESTART_S, FIRST_RESTART_S * 2.0 ** (crashes - 1))
+                log.error(
+                    "%s worker for peer %s crashed (%s); restart %d in %.0f s",
+                    kind, key.hex()[:8], type(exc).__name__, crashes, delay,
+                )  # fmt: skip
+                self.restarts += 1
+            await self._clock.sleep(delay)
+
+    async def _wait(self, event: asyncio.Event, seconds: float) -> None:
+        """Until ``event`` is set or ``seconds`` pass on the clock, whichever is first."""
+        with contextlib.suppress(TimeoutError):
+            await within(self._clock, seconds, event.wait())
+
+    async def _post(self, peer: Peer, path: str, body: bytes, max_response_bytes: int) -> bytes:
+        """``transport.post`` with a timeout on the injected clock, whatever the transport."""
+        try:
+            return await within(
+                self._clock,
+                REQUEST_TIMEOUT_S,
+                self._transport.post(peer, path, body, max_response_bytes),
+            )
+        except TimeoutError:
+            raise PeerUnreachable("the peer did not answer in time") from None
 
     def _delay(self, failures: int) -> float:
         if failures:
@@ -174,21 +233,16 @@ class Syncer:
     async def _pull_worker(self, key: bytes) -> None:
         failures = 0
         wake = self._wake[key]
+        wake.set()  # pull once at start, and at once after a restart
         while not _cancelled():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), timeout=self._delay(failures))
+            await self._wait(wake, self._delay(failures))
             wake.clear()
             peer = await self._peers.get(key)
             if peer is None:
                 return
             if not may_pull(peer):
                 continue
-            try:
-                result = await self.pull(peer)
-            except Exception:
-                log.exception("pull from peer %s failed", peer.short)
-                failures += 1
-                continue
+            result = await self.pull(peer)
             failures = failures + 1 if result.error else 0
 
     async def _poke_worker(self, key: bytes) -> None:
@@ -202,9 +256,10 @@ class Syncer:
             if peer.suspended or not peer.share:
                 continue
             try:
-                await asyncio.wait_for(
+                await within(
+                    self._clock,
+                    POKE_TIMEOUT_S,
                     self._transport.post(peer, "/poke", feed.encode_poke(feed.Poke()), 64),
-                    timeout=POKE_TIMEOUT_S,
                 )
             except (FederationError, TimeoutError) as exc:
                 log.info("poke to peer %s failed: %s", peer.short, exc)
@@ -258,7 +313,7 @@ class Syncer:
         cursor, epoch = peer.cursor, peer.epoch
         for _ in range(MAX_PAGES_PER_PULL):
             request = feed.ChangesRequest(cursor, feed.MAX_FEED_ENTRIES, epoch)
-            raw = await self._transport.post(
+            raw = await self._post(
                 peer,
                 "/changes",
                 feed.encode_changes_request(request),
@@ -307,7 +362,7 @@ class Syncer:
         after: bytes | None = None
         head: int | None = None
         for _ in range(MAX_PAGES_PER_PULL):
-            raw = await self._transport.post(
+            raw = await self._post(
                 peer,
                 "/ids",
                 feed.encode_ids_request(feed.IdsRequest(after, feed.MAX_IDS_PAGE)),
@@ -333,7 +388,7 @@ class Syncer:
         cache: _OriginCache,
         writer: _Writer,
     ) -> None:
-        raw = await self._transport.post(
+        raw = await self._post(
             peer, "/bodies", feed.encode_bodies_request(request), feed.MAX_BODIES_RESPONSE_BYTES
         )
         items = feed.decode_bodies_response(raw).items

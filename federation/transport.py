@@ -1,175 +1,45 @@
-"""The authenticated transport between nodes (client side).
+"""The client side of federation, as the syncer and the rotation announcer see it.
 
-Rule: every outbound request is signed (protocol.request), has a timeout, and reads
-at most a named number of response bytes. HTTPS connections are pinned to the TLS
-certificate fingerprint from the peer's card, so no certificate authority is
-trusted; onion URLs (and peers with a proxy set) go through a SOCKS5 proxy; plain
-HTTP is used only to loopback addresses and only when the node was started with the
-explicit test flag.
+Rule: the federation logic talks to peers only through ``Transport``: one signed,
+bounded POST under ``BASE_PATH`` that returns the answer body or raises a
+``FederationError``. ``federation.https.HttpsTransport`` is the pinned-HTTPS
+implementation; ``federation.memory.MemoryTransport`` the in-memory one for tests.
+Both sign requests the same way (``sign_for``).
 """
 
 from __future__ import annotations
 
-import logging
 import secrets
-import urllib.parse
-from typing import Any
+from typing import Protocol
 
-import aiohttp
 import nacl.signing
-from aiohttp_socks import ProxyConnectionError, ProxyConnector, ProxyError, ProxyTimeoutError
 
-from protocol.card import is_loopback_url, is_onion_url
-from protocol.request import REQUEST_HEADER, sign_request
+from protocol.request import sign_request
 
-from .clock import Clock
-from .errors import PeerRefused, PeerUnreachable, PinMismatch, TransportNotAllowed
 from .peers import Peer
 
-log = logging.getLogger(__name__)
-
-REQUEST_TIMEOUT_S = 15.0
-CONNECT_TIMEOUT_S = 5.0
+# Every federation route lives under this path, on both sides.
 BASE_PATH = "/fed/v1"
+REQUEST_TIMEOUT_S = 15.0
+NONCE_BYTES = 16
 
 
-def _client_ssl() -> Any:
-    import ssl
-
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
-    # The certificate is pinned by fingerprint on every request instead.
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    return ctx
-
-
-async def read_bounded(stream: aiohttp.StreamReader, limit: int) -> bytes | None:
-    """Read ``stream`` to its end; None if it holds more than ``limit`` bytes."""
-    chunks: list[bytes] = []
-    total = 0
-    async for chunk in stream.iter_chunked(64 * 1024):
-        total += len(chunk)
-        if total > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-class Transport:
-    """Signed, pinned, bounded POSTs to peers; one connection pool per proxy."""
-
-    def __init__(
-        self,
-        key: nacl.signing.SigningKey,
-        clock: Clock,
-        *,
-        allow_http: bool = False,
-        socks_proxy: str | None = None,
-        timeout_s: float = REQUEST_TIMEOUT_S,
-    ) -> None:
-        self._key = key
-        self._clock = clock
-        self._allow_http = allow_http
-        self._socks_proxy = socks_proxy
-        self._timeout = aiohttp.ClientTimeout(total=timeout_s, sock_connect=CONNECT_TIMEOUT_S)
-        self._sessions: dict[str | None, aiohttp.ClientSession] = {}
-        self._ssl = _client_ssl()
-        # aiohttp keys its connection pool by the ssl argument's identity: one
-        # Fingerprint object per pinned certificate lets connections be reused.
-        self._pins: dict[bytes, aiohttp.Fingerprint] = {}
-        self.bytes_sent = 0
-        self.bytes_received = 0
-        self.round_trips = 0
-
-    def _session(self, proxy: str | None) -> aiohttp.ClientSession:
-        session = self._sessions.get(proxy)
-        if session is None or session.closed:
-            connector: aiohttp.BaseConnector
-            if proxy is None:
-                connector = aiohttp.TCPConnector(limit_per_host=4, ssl=self._ssl)
-            else:
-                connector = ProxyConnector.from_url(proxy, rdns=True, ssl=self._ssl)
-            session = aiohttp.ClientSession(
-                connector=connector, timeout=self._timeout, auto_decompress=False
-            )
-            self._sessions[proxy] = session
-        return session
-
-    def route(self, peer: Peer) -> tuple[str, str | None, Any]:
-        """(base URL, proxy, ssl argument) for ``peer``. Raises TransportNotAllowed."""
-        for url in peer.urls:
-            scheme = urllib.parse.urlsplit(url).scheme
-            onion = is_onion_url(url)
-            proxy = peer.proxy or (self._socks_proxy if onion else None)
-            if onion and proxy is None:
-                continue
-            if scheme == "https":
-                if peer.fingerprint is None:
-                    continue
-                pin = self._pins.get(peer.fingerprint)
-                if pin is None:
-                    pin = self._pins[peer.fingerprint] = aiohttp.Fingerprint(peer.fingerprint)
-                return url.rstrip("/"), proxy, pin
-            if scheme == "http" and (onion or (self._allow_http and is_loopback_url(url))):
-                return url.rstrip("/"), proxy, False
-        raise TransportNotAllowed(
-            "no usable federation URL for this peer (plain HTTP is only allowed to loopback "
-            "with the test flag, and onion URLs need a SOCKS proxy)"
-        )
-
+class Transport(Protocol):
     async def post(self, peer: Peer, path: str, body: bytes, max_response_bytes: int) -> bytes:
-        """POST ``body`` to ``peer``'s ``path`` (under /fed/v1) and return the response body.
+        """POST ``body`` to ``peer``'s ``path`` (under BASE_PATH); the answer's body.
 
-        Raises PeerUnreachable, PeerRefused, PinMismatch or TransportNotAllowed.
+        Raises PeerUnreachable, PeerRefused (with the peer's ``status``), PinMismatch
+        or TransportNotAllowed.
         """
-        base, proxy, ssl_arg = self.route(peer)
-        full_path = BASE_PATH + path
-        split = urllib.parse.urlsplit(base)
-        prefix = split.path.rstrip("/")
-        header = sign_request(
-            self._key,
-            "POST",
-            prefix + full_path,
-            body,
-            peer.key,
-            self._clock.now(),
-            secrets.token_bytes(16),
-        )
-        url = f"{split.scheme}://{split.netloc}{prefix}{full_path}"
-        self.bytes_sent += len(body) + len(header)
-        self.round_trips += 1
-        try:
-            async with self._session(proxy).post(
-                url,
-                data=body,
-                headers={REQUEST_HEADER: header, "Content-Type": "application/msgpack"},
-                ssl=ssl_arg,
-                allow_redirects=False,
-            ) as resp:
-                if (resp.content_length or 0) > max_response_bytes:
-                    raise PeerRefused("the peer's answer was larger than allowed", 502)
-                data = await read_bounded(resp.content, max_response_bytes)
-                if data is None:
-                    raise PeerRefused("the peer's answer was larger than allowed", 502)
-                self.bytes_received += len(data)
-                if resp.status >= 300:
-                    reason = data[:200].decode("utf-8", "replace").strip() or resp.reason or ""
-                    raise PeerRefused(f"the peer refused: {resp.status} {reason}", resp.status)
-                return data
-        except aiohttp.ServerFingerprintMismatch:
-            raise PinMismatch("the peer's TLS certificate is not the one in its card") from None
-        except TimeoutError:
-            raise PeerUnreachable("the peer did not answer in time") from None
-        except (aiohttp.ClientError, OSError) as exc:
-            raise PeerUnreachable(f"the peer cannot be reached ({type(exc).__name__})") from None
-        except (ProxyConnectionError, ProxyTimeoutError, ProxyError) as exc:
-            # aiohttp-socks errors are not ClientErrors: a dead Tor or a refused CONNECT.
-            raise PeerUnreachable(
-                f"the peer cannot be reached through the SOCKS proxy ({type(exc).__name__})"
-            ) from None
+        ...
 
-    async def close(self) -> None:
-        for session in self._sessions.values():
-            await session.close()
-        self._sessions.clear()
+    async def close(self) -> None: ...
+
+
+def sign_for(
+    key: nacl.signing.SigningKey, peer: Peer, signed_path: str, body: bytes, now: int
+) -> str:
+    """The request header for a POST of ``body`` to ``signed_path`` on ``peer``."""
+    return sign_request(
+        key, "POST", signed_path, body, peer.key, now, secrets.token_bytes(NONCE_BYTES)
+    )

@@ -18,10 +18,10 @@ import nacl.signing
 from aiohttp import web
 
 from federation.clock import Clock
+from federation.https import HttpsTransport, federation_app
 from federation.peers import Peer
-from federation.server import ServerState, federation_app
+from federation.server import FederationServer, ServerState
 from federation.sync import PullResult, Syncer
-from federation.transport import Transport
 from protocol.card import parse_card_text, short_auth_string
 from protocol.errors import ProtocolError
 from protocol.request import NonceWindow
@@ -72,8 +72,8 @@ class Peering:
         if self.on_change is not None:
             await self.on_change()
 
-    def _sync_parts(self, key: nacl.signing.SigningKey) -> tuple[Transport, Syncer]:
-        transport = Transport(
+    def _sync_parts(self, key: nacl.signing.SigningKey) -> tuple[HttpsTransport, Syncer]:
+        transport = HttpsTransport(
             key,
             self._clock,
             allow_http=self._config.allow_http,
@@ -106,7 +106,7 @@ class Peering:
             on_rotate=self._rotated,
         )
         self.server_state = state
-        runner = web.AppRunner(federation_app(state), access_log=None)
+        runner = web.AppRunner(federation_app(FederationServer(state)), access_log=None)
         await runner.setup()
         plain = self._config.allow_http and _is_loopback(host)
         ssl_ctx = None if plain else tls.server_context(self._data_dir, self._data_key)

@@ -15,8 +15,8 @@ import nacl.signing
 
 from federation.clock import Clock
 from federation.errors import FederationError
+from federation.https import HttpsTransport
 from federation.peers import Peer
-from federation.transport import Transport
 from protocol.rotation import sign_rotation
 
 from .config import Config
@@ -37,7 +37,7 @@ async def announce(
     statement = sign_rotation(old, new, clock.now()).envelope.to_bytes()
     told: list[str] = []
     missed: list[dict[str, str]] = []
-    transport = Transport(
+    transport = HttpsTransport(
         old, clock, allow_http=config.allow_http, socks_proxy=config.socks_proxy or None
     )
     try:

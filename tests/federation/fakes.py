@@ -11,8 +11,9 @@ import nacl.signing
 from aiohttp import web
 
 from federation.clock import SystemClock
+from federation.https import federation_app
 from federation.peers import Peer
-from federation.server import ServerState, federation_app
+from federation.server import FederationServer, ServerState
 from protocol.request import NonceWindow
 
 EPOCH = b"\x05" * 16
@@ -129,7 +130,7 @@ async def start_hostile_peer(
         locked=lambda: False,
         nonces=NonceWindow(),
     )
-    runner = web.AppRunner(federation_app(state), access_log=None)
+    runner = web.AppRunner(federation_app(FederationServer(state)), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()

@@ -108,19 +108,6 @@ async def test_accept_direct_refuses_relayed_alerts(make_node: NodeFactory) -> N
     assert not await has_alert(c, relayed)
 
 
-async def test_blocked_origin_is_dropped_whoever_brings_it(make_node: NodeFactory) -> None:
-    a, b, c = await chain(make_node)
-    await c.unlocked().store.peers.block_origin(bytes.fromhex(a.config.key), c.clock.now())
-    blocked = await a.unlocked().alerts.publish(draft(1, hops=3))
-    await eventually(lambda: has_alert(b, blocked))
-    await c.unlocked().trust.sync_now()
-    assert await caught_up(c, "B")
-    assert not await has_alert(c, blocked)
-    # B, which does not block A, relays it; C's block holds whoever brings it.
-    await c.unlocked().store.peers.unblock_origin(bytes.fromhex(a.config.key))
-    assert not await has_alert(c, blocked)
-
-
 async def test_ten_node_random_graph_converges_once_per_edge(make_node: NodeFactory) -> None:
     rng = random.Random(7)
     nodes = [await make_node(f"N{i}") for i in range(10)]

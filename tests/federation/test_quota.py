@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from federation.clock import FakeClock
+from federation.errors import PeerRefused
 from federation.quota import PeerRateLimiter, TokenBucket
 from protocol import feed
-from tests.conftest import NodeFactory
-from tests.federation.nodes import draft, eventually, has_alert, pair
-from tests.federation.test_requests import post, signed
+from tests.federation.memnet import MemNet
 
 
 def test_token_bucket_refills_at_its_rate() -> None:
@@ -24,34 +24,39 @@ def test_limiter_is_per_peer_and_forgets_removed_peers() -> None:
     assert limiter.allow(b"a", 0)
 
 
-async def test_flooding_peer_gets_429_while_honest_peer_syncs(make_node: NodeFactory) -> None:
-    a = await make_node("A")
-    flood = await make_node("Flood")
-    honest = await make_node("Honest")
-    await pair(a, flood)
-    await pair(a, honest)
-    a.unlocked().trust.server_state.limiter = PeerRateLimiter(rate_per_s=1, burst=5)
-    path = "/fed/v1/changes"
-    body = feed.encode_changes_request(feed.ChangesRequest(0, 10))
-    statuses = [
-        (await post(a, path, body, signed(flood.unlocked().keys.signing, a, path, body)))[0]
-        for _ in range(12)
-    ]
-    assert statuses.count(429) >= 5 and statuses[0] == 200
-    alert_id = await a.unlocked().alerts.publish(draft(1))
-    await eventually(lambda: has_alert(honest, alert_id))
-
-
-async def test_per_origin_quota_bounds_what_a_peer_can_make_us_store(
-    make_node: NodeFactory,
+async def test_flooding_peer_gets_429_while_honest_peer_syncs(
+    memnet: MemNet, clock: FakeClock
 ) -> None:
-    a = await make_node("A")
-    b = await make_node("B")
-    await pair(a, b)
-    b.unlocked().trust.syncer.max_per_origin = 3
-    ids = [await a.unlocked().alerts.publish(draft(i)) for i in range(6)]
-    await b.unlocked().trust.sync_now()
-    await eventually(lambda: has_alert(b, ids[2]))
-    await b.unlocked().trust.sync_now()
-    stored = [await has_alert(b, i) for i in ids]
-    assert stored == [True, True, True, False, False, False]
+    a, flood, honest = [await memnet.node(n) for n in ("a", "flood", "honest")]
+    await memnet.pair(a, flood)
+    await memnet.pair(a, honest)
+    a.state.limiter = PeerRateLimiter(rate_per_s=1, burst=5)
+    body = feed.encode_changes_request(feed.ChangesRequest(0, 10))
+    peer_a = await flood.peer(a)
+
+    async def status() -> int:
+        try:
+            await flood.transport.post(peer_a, "/changes", body, feed.MAX_CHANGES_RESPONSE_BYTES)
+        except PeerRefused as exc:
+            return exc.status
+        return 200
+
+    # Time stands still: exactly the burst is served, then 429 until time moves.
+    assert [await status() for _ in range(12)] == [200] * 5 + [429] * 7
+    clock.advance(1)
+    assert [await status() for _ in range(2)] == [200, 429]
+    alert_id = await a.publish("for the honest peer")
+    result = await honest.pull(a)
+    assert result.error is None and await honest.has(alert_id)
+
+
+async def test_per_origin_quota_bounds_what_a_peer_can_make_us_store(memnet: MemNet) -> None:
+    a, b = await memnet.node("a"), await memnet.node("b")
+    await memnet.pair(a, b)
+    b.syncer.max_per_origin = 3
+    ids = [await a.publish(f"alert {i}") for i in range(6)]
+    result = await b.pull(a)
+    assert result.stored == 3 and result.refused == 3
+    assert result.refusals[0] == "its origin is over its quota of stored alerts"
+    await b.pull(a)
+    assert [await b.has(i) for i in ids] == [True, True, True, False, False, False]

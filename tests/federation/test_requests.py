@@ -11,8 +11,8 @@ import nacl.signing
 import pytest
 
 from federation.errors import PinMismatch, TransportNotAllowed
+from federation.https import HttpsTransport
 from federation.peers import Peer
-from federation.transport import Transport
 from node.app import Node
 from protocol import feed
 from protocol.request import REQUEST_HEADER, sign_request
@@ -123,7 +123,7 @@ async def test_certificate_pin_and_plain_http_rules(make_node: NodeFactory) -> N
     with pytest.raises(TransportNotAllowed):
         transport.route(plain)
     # ... and with it, only to loopback.
-    flagged = Transport(a.unlocked().keys.signing, a.clock, allow_http=True)
+    flagged = HttpsTransport(a.unlocked().keys.signing, a.clock, allow_http=True)
     try:
         assert flagged.route(plain)[0] == "http://127.0.0.1:9"
         with pytest.raises(TransportNotAllowed):

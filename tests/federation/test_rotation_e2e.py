@@ -12,8 +12,8 @@ import nacl.signing
 import pytest
 
 from federation.errors import PeerRefused
+from federation.https import HttpsTransport
 from federation.peers import Peer
-from federation.transport import Transport
 from node.app import Node
 from protocol import feed
 from protocol.rotation import RotationBody, sign_rotation
@@ -38,7 +38,7 @@ async def entry(owner: Node, peer: Node) -> Peer:
 async def post_rotate(
     sender: Node, key: nacl.signing.SigningKey, to: Peer, statement: bytes
 ) -> bytes:
-    transport = Transport(key, sender.clock)
+    transport = HttpsTransport(key, sender.clock)
     try:
         return await transport.post(to, "/rotate", statement, MAX_ROTATE_RESPONSE_BYTES)
     finally:
@@ -46,7 +46,7 @@ async def post_rotate(
 
 
 async def changes_as(sender: Node, key: nacl.signing.SigningKey, to: Peer) -> feed.ChangesResponse:
-    transport = Transport(key, sender.clock)
+    transport = HttpsTransport(key, sender.clock)
     try:
         raw = await transport.post(
             to,
@@ -90,11 +90,11 @@ async def test_rotation_moves_the_peer_entry_to_the_new_key(make_node: NodeFacto
     assert response.epoch
     with pytest.raises(PeerRefused) as refused:
         await changes_as(a, old_key, await entry(a, b))
-    assert refused.value.peer_status == 403
+    assert refused.value.status == 403
     # The statement cannot be played again: the old key is no longer a peer.
     with pytest.raises(PeerRefused) as refused:
         await post_rotate(a, old_key, await entry(a, b), statement)
-    assert refused.value.peer_status == 403
+    assert refused.value.status == 403
 
 
 async def test_rotation_of_another_nodes_key_is_refused(make_node: NodeFactory) -> None:
@@ -106,7 +106,7 @@ async def test_rotation_of_another_nodes_key_is_refused(make_node: NodeFactory) 
     statement = sign_rotation(a.unlocked().keys.signing, new_key, a.clock.now()).envelope.to_bytes()
     with pytest.raises(PeerRefused) as refused:
         await post_rotate(c, c.unlocked().keys.signing, await entry(c, b), statement)
-    assert refused.value.peer_status == 403
+    assert refused.value.status == 403
     peers_b = b.unlocked().store.peers
     assert await peers_b.get(key_of(a)) is not None
     assert await peers_b.get(key_of(c)) is not None
@@ -126,11 +126,11 @@ async def test_forged_rotation_is_refused(make_node: NodeFactory) -> None:
     forged = sign(Kind.ROTATION, body.to_bytes(), old_key).to_bytes()
     with pytest.raises(PeerRefused) as refused:
         await post_rotate(a, old_key, await entry(a, b), forged)
-    assert refused.value.peer_status == 403
+    assert refused.value.status == 403
     # Garbage is refused as malformed, with no change either.
     with pytest.raises(PeerRefused) as refused:
         await post_rotate(a, old_key, await entry(a, b), b"\x93not a rotation")
-    assert 400 <= refused.value.peer_status < 500
+    assert 400 <= refused.value.status < 500
     peers_b = b.unlocked().store.peers
     assert await peers_b.get(key_of(a)) is not None
     assert await peers_b.get(stolen) is None

@@ -1,0 +1,213 @@
+"""Federation over HTTPS: the pinned client (``HttpsTransport``) and the aiohttp
+adapter that serves a ``FederationServer`` (``federation_app``). The only module in
+federation/ that speaks aiohttp to peers.
+
+Rule: every outbound request is signed (protocol.request), has a timeout, and reads
+at most a named number of response bytes. HTTPS connections are pinned to the TLS
+certificate fingerprint from the peer's card, so no certificate authority is
+trusted; onion URLs (and peers with a proxy set) go through a SOCKS5 proxy; plain
+HTTP is used only to loopback addresses and only when the node was started with the
+explicit test flag. The server adapter reads at most MAX_REQUEST_BYTES of a request
+and leaves every decision to ``FederationServer``.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import urllib.parse
+from typing import Any
+
+import aiohttp
+import nacl.signing
+from aiohttp import web
+from aiohttp_socks import ProxyConnectionError, ProxyConnector, ProxyError, ProxyTimeoutError
+
+from protocol.card import is_loopback_url, is_onion_url
+from protocol.request import REQUEST_HEADER
+
+from .clock import Clock
+from .errors import PeerRefused, PeerUnreachable, PinMismatch, TransportNotAllowed
+from .peers import Peer
+from .server import MAX_REQUEST_BYTES, FederationServer, Reply
+from .transport import BASE_PATH, REQUEST_TIMEOUT_S, sign_for
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT_S = 5.0
+READ_CHUNK_BYTES = 64 * 1024
+
+
+def client_ssl_context() -> ssl.SSLContext:
+    """TLS 1.3 without CA checks: every connection is pinned by fingerprint instead."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    # The certificate is pinned by fingerprint on every request instead.
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+async def read_bounded(stream: aiohttp.StreamReader, limit: int) -> bytes | None:
+    """Read ``stream`` to its end; None if it holds more than ``limit`` bytes."""
+    chunks: list[bytes] = []
+    total = 0
+    async for chunk in stream.iter_chunked(READ_CHUNK_BYTES):
+        total += len(chunk)
+        if total > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class HttpsTransport:
+    """Signed, pinned, bounded POSTs to peers; one connection pool per proxy.
+
+    Implements ``federation.transport.Transport``; ``bytes_sent``, ``bytes_received``
+    and ``round_trips`` count what crossed (benchmarks and tests read them)."""
+
+    def __init__(
+        self,
+        key: nacl.signing.SigningKey,
+        clock: Clock,
+        *,
+        allow_http: bool = False,
+        socks_proxy: str | None = None,
+        timeout_s: float = REQUEST_TIMEOUT_S,
+    ) -> None:
+        self._key = key
+        self._clock = clock
+        self._allow_http = allow_http
+        self._socks_proxy = socks_proxy
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s, sock_connect=CONNECT_TIMEOUT_S)
+        self._sessions: dict[str | None, aiohttp.ClientSession] = {}
+        self._ssl = client_ssl_context()
+        # aiohttp keys its connection pool by the ssl argument's identity: one
+        # Fingerprint object per pinned certificate lets connections be reused.
+        self._pins: dict[bytes, aiohttp.Fingerprint] = {}
+        self.bytes_sent = 0
+        self.bytes_received = 0
+        self.round_trips = 0
+
+    def _session(self, proxy: str | None) -> aiohttp.ClientSession:
+        session = self._sessions.get(proxy)
+        if session is None or session.closed:
+            connector: aiohttp.BaseConnector
+            if proxy is None:
+                connector = aiohttp.TCPConnector(limit_per_host=4, ssl=self._ssl)
+            else:
+                connector = ProxyConnector.from_url(proxy, rdns=True, ssl=self._ssl)
+            session = aiohttp.ClientSession(
+                connector=connector, timeout=self._timeout, auto_decompress=False
+            )
+            self._sessions[proxy] = session
+        return session
+
+    def route(self, peer: Peer) -> tuple[str, str | None, Any]:
+        """(base URL, proxy, ssl argument) for ``peer``. Raises TransportNotAllowed."""
+        for url in peer.urls:
+            scheme = urllib.parse.urlsplit(url).scheme
+            onion = is_onion_url(url)
+            proxy = peer.proxy or (self._socks_proxy if onion else None)
+            if onion and proxy is None:
+                continue
+            if scheme == "https":
+                if peer.fingerprint is None:
+                    continue
+                pin = self._pins.get(peer.fingerprint)
+                if pin is None:
+                    pin = self._pins[peer.fingerprint] = aiohttp.Fingerprint(peer.fingerprint)
+                return url.rstrip("/"), proxy, pin
+            if scheme == "http" and (onion or (self._allow_http and is_loopback_url(url))):
+                return url.rstrip("/"), proxy, False
+        raise TransportNotAllowed(
+            "no usable federation URL for this peer (plain HTTP is only allowed to loopback "
+            "with the test flag, and onion URLs need a SOCKS proxy)"
+        )
+
+    async def post(self, peer: Peer, path: str, body: bytes, max_response_bytes: int) -> bytes:
+        """POST ``body`` to ``peer``'s ``path`` (under /fed/v1) and return the response body.
+
+        Raises PeerUnreachable, PeerRefused, PinMismatch or TransportNotAllowed.
+        """
+        base, proxy, ssl_arg = self.route(peer)
+        full_path = BASE_PATH + path
+        split = urllib.parse.urlsplit(base)
+        prefix = split.path.rstrip("/")
+        header = sign_for(self._key, peer, prefix + full_path, body, self._clock.now())
+        url = f"{split.scheme}://{split.netloc}{prefix}{full_path}"
+        self.bytes_sent += len(body) + len(header)
+        self.round_trips += 1
+        try:
+            async with self._session(proxy).post(
+                url,
+                data=body,
+                headers={REQUEST_HEADER: header, "Content-Type": "application/msgpack"},
+                ssl=ssl_arg,
+                allow_redirects=False,
+            ) as resp:
+                if (resp.content_length or 0) > max_response_bytes:
+                    raise PeerRefused("the peer's answer was larger than allowed", 502)
+                data = await read_bounded(resp.content, max_response_bytes)
+                if data is None:
+                    raise PeerRefused("the peer's answer was larger than allowed", 502)
+                self.bytes_received += len(data)
+                if resp.status >= 300:
+                    reason = data[:200].decode("utf-8", "replace").strip() or resp.reason or ""
+                    raise PeerRefused(f"the peer refused: {resp.status} {reason}", resp.status)
+                return data
+        except aiohttp.ServerFingerprintMismatch:
+            raise PinMismatch("the peer's TLS certificate is not the one in its card") from None
+        except TimeoutError:
+            raise PeerUnreachable("the peer did not answer in time") from None
+        except (aiohttp.ClientError, OSError) as exc:
+            raise PeerUnreachable(f"the peer cannot be reached ({type(exc).__name__})") from None
+        except (ProxyConnectionError, ProxyTimeoutError, ProxyError) as exc:
+            # aiohttp-socks errors are not ClientErrors: a dead Tor or a refused CONNECT.
+            raise PeerUnreachable(
+                f"the peer cannot be reached through the SOCKS proxy ({type(exc).__name__})"
+            ) from None
+
+    async def close(self) -> None:
+        for session in self._sessions.values():
+            await session.close()
+        self._sessions.clear()
+
+
+# --- the server side: aiohttp in front of a FederationServer ------------------------
+
+SERVER_KEY: web.AppKey[FederationServer] = web.AppKey("federation", FederationServer)
+
+
+def _response(reply: Reply) -> web.Response:
+    if reply.content_type == "text/plain":
+        return web.Response(
+            status=reply.status, text=reply.body.decode(), content_type="text/plain"
+        )
+    if not reply.body:
+        return web.Response(status=reply.status, headers=reply.headers)
+    return web.Response(
+        status=reply.status, body=reply.body, content_type=reply.content_type, headers=reply.headers
+    )
+
+
+async def _serve(request: web.Request) -> web.StreamResponse:
+    server = request.app[SERVER_KEY]
+    early = server.refuse_early(request.content_length)
+    if early is not None:
+        return _response(early)
+    body = await read_bounded(request.content, MAX_REQUEST_BYTES)
+    if body is None:
+        return _response(server.too_large())
+    reply = await server.handle(request.method, request.raw_path, request.headers, body)
+    return _response(reply)
+
+
+def federation_app(server: FederationServer) -> web.Application:
+    """An aiohttp application serving ``server`` on every federation route."""
+    app = web.Application(client_max_size=MAX_REQUEST_BYTES)
+    app[SERVER_KEY] = server
+    # Every path goes to the server, which refuses unknown routes (404) only after
+    # authentication, as aiohttp's router behind a middleware did.
+    app.router.add_route("*", "/{tail:.*}", _serve)
+    return app

@@ -1,0 +1,220 @@
+"""Nodes on the in-memory network, on one fake clock: the real Syncer, server logic,
+trust rules and SQLite stores, with no sockets and no real time.
+
+A ``MemNode`` is wired the way node/peering.py wires a node (pokes wake the puller,
+a stored batch pokes the other peers, a rotation moves the worker), minus HTTPS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import nacl.signing
+import pytest
+
+from federation.clock import SETTLE_TIMEOUT_S, FakeClock
+from federation.memory import MemoryNetwork, MemoryTransport, address
+from federation.peers import Peer
+from federation.server import FederationServer, ServerState
+from federation.sync import PullResult, Syncer
+from node.store import Store
+from protocol.alert import (
+    AlertBody,
+    Indicator,
+    RetractionBody,
+    coarsen_hour,
+    sign_alert,
+    sign_retraction,
+)
+from protocol.request import NonceWindow
+from protocol.rotation import sign_rotation
+
+DAY_S = 86400
+
+
+def alert_body(
+    key: nacl.signing.SigningKey, now: int, text: str, *, hops: int = 2, tlp: str = "GREEN"
+) -> AlertBody:
+    return AlertBody(
+        origin=bytes(key.verify_key),
+        created=coarsen_hour(now),
+        expires=coarsen_hour(now) + 30 * DAY_S,
+        incident=time.strftime("%Y-%m-%d", time.gmtime(now - DAY_S)),
+        region="GB",
+        categories=("violence",),
+        danger=3,
+        indicators=(Indicator("phone", secrets.token_bytes(32)),),
+        description=text,
+        lang="en",
+        hops=hops,
+        tlp=tlp,
+    )
+
+
+@dataclass
+class MemNode:
+    name: str
+    key: nacl.signing.SigningKey
+    store: Store
+    state: ServerState
+    transport: MemoryTransport
+    syncer: Syncer
+    net: MemNet
+
+    @property
+    def addr(self) -> str:
+        return address(self.name)
+
+    @property
+    def pub(self) -> bytes:
+        return bytes(self.key.verify_key)
+
+    async def publish(self, text: str = "alert", *, hops: int = 2, tlp: str = "GREEN") -> bytes:
+        now = self.net.clock.now()
+        alert = sign_alert(alert_body(self.key, now, text, hops=hops, tlp=tlp), self.key, now)
+        await self.store.alerts.put_alert(alert, hops=0, received_from=None, now=now)
+        self.syncer.poke_all()
+        return alert.id
+
+    async def retract(self, alert_id: bytes, key: nacl.signing.SigningKey | None = None) -> bytes:
+        signer = key or self.key
+        now = self.net.clock.now()
+        body = RetractionBody(
+            bytes(signer.verify_key), alert_id, "mistaken", coarsen_hour(now), now + 30 * DAY_S
+        )
+        retraction = sign_retraction(body, signer, now)
+        await self.store.alerts.put_retraction(retraction, hops=0, received_from=None, now=now)
+        self.syncer.poke_all()
+        return retraction.id
+
+    async def has(self, alert_id: bytes) -> bool:
+        return await self.store.alerts.get_alert(alert_id, self.net.clock.now()) is not None
+
+    async def peer(self, other: MemNode) -> Peer:
+        found = await self.store.peers.get(other.pub)
+        assert found is not None
+        return found
+
+    async def pull(self, other: MemNode) -> PullResult:
+        return await self.syncer.pull(await self.peer(other))
+
+    async def rotate(self) -> nacl.signing.SigningKey:
+        """Move to a new key, telling every peer first (as node/rotation.py does)."""
+        new = nacl.signing.SigningKey.generate()
+        statement = sign_rotation(self.key, new, self.net.clock.now()).envelope.to_bytes()
+        for peer in await self.store.peers.list():
+            await self.transport.post(peer, "/rotate", statement, 1024)
+        old_syncer = self.syncer
+        await old_syncer.stop()
+        self.key = self.state.key = new
+        self.transport, self.syncer = self.net.sync_parts(self)
+        await self.syncer.start()
+        return new
+
+
+class MemNet:
+    """Builds MemNodes on one MemoryNetwork and one FakeClock; closes them all."""
+
+    def __init__(self, root: Path, clock: FakeClock, *, workers: bool = False) -> None:
+        self.root = root
+        self.clock = clock
+        self.network = MemoryNetwork(clock)
+        self.nodes: list[MemNode] = []
+        # With workers off, nothing syncs unless a test calls pull(): race orders stay
+        # exactly as the test writes them.
+        self.workers = workers
+
+    def sync_parts(self, node: MemNode) -> tuple[MemoryTransport, Syncer]:
+        transport = MemoryTransport(node.key, self.clock, self.network, node.addr)
+
+        async def stored(source: Peer) -> None:
+            node.syncer.poke_all(exclude=source.key)
+
+        syncer = Syncer(
+            node.key, node.store.alerts, node.store.peers, transport, self.clock, stored
+        )
+        return transport, syncer
+
+    async def node(self, name: str) -> MemNode:
+        path = self.root / name
+        path.mkdir()
+        store = await Store.open(path, secrets.token_bytes(32))
+        key = nacl.signing.SigningKey.generate()
+        holder: list[MemNode] = []
+
+        async def poked(peer: Peer) -> None:
+            holder[0].syncer.wake(peer.key)
+
+        async def rotated(old: bytes, new: bytes) -> None:
+            await holder[0].syncer.stop_worker(old)
+            if self.workers:
+                holder[0].syncer.ensure_worker(new)
+
+        state = ServerState(
+            key=key,
+            store=store.alerts,
+            peers=store.peers,
+            clock=self.clock,
+            on_poke=poked,
+            locked=lambda: False,
+            nonces=NonceWindow(),
+            on_rotate=rotated,
+        )
+        node = MemNode(name, key, store, state, None, None, self)  # type: ignore[arg-type]
+        holder.append(node)
+        node.transport, node.syncer = self.sync_parts(node)
+        self.network.attach(node.addr, FederationServer(state))
+        self.nodes.append(node)
+        return node
+
+    async def add_peer(self, owner: MemNode, other: MemNode, accept: str = "relay") -> None:
+        await owner.store.peers.add(
+            other.pub, other.name, (other.addr,), None,
+            accept=accept, share=True, proxy=None, now=self.clock.now(),
+        )  # fmt: skip
+        if self.workers:
+            owner.syncer.ensure_worker(other.pub)
+
+    async def pair(self, a: MemNode, b: MemNode, accept: str = "relay") -> None:
+        await self.add_peer(a, b, accept)
+        await self.add_peer(b, a, accept)
+
+    async def close(self) -> None:
+        for node in self.nodes:
+            await node.syncer.stop()
+        for node in self.nodes:
+            await node.store.close()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def memnet(tmp_path: Path, clock: FakeClock) -> AsyncIterator[MemNet]:
+    """Nodes that sync only when a test says so (no background workers)."""
+    net = MemNet(tmp_path, clock)
+    yield net
+    await net.close()
+
+
+@pytest.fixture
+async def livenet(tmp_path: Path, clock: FakeClock) -> AsyncIterator[MemNet]:
+    """Nodes with their background workers running, on the fake clock."""
+    net = MemNet(tmp_path, clock, workers=True)
+    yield net
+    await net.close()
+
+
+async def until(check: Callable[[], Awaitable[bool]], timeout_s: float = SETTLE_TIMEOUT_S) -> None:
+    """Let the event loop run until ``check`` holds (real SQLite answers from a thread);
+    fails after ``timeout_s`` of real time. Fake time does not move."""
+    async with asyncio.timeout(timeout_s):
+        while not await check():
+            await asyncio.sleep(0)
