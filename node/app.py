@@ -26,6 +26,7 @@ from .blinding import Blinder
 from .config import Config
 from .errors import AlreadyRunning, Locked, UsageError
 from .jobs import RETENTION_INTERVAL_S, Jobs
+from .pairing import PairingMode
 from .peering import Peering
 from .service import AlertService
 from .settings import Settings
@@ -59,6 +60,7 @@ class Node:
         self.peering: Peering | None = None
         self.previous_keys: list[Any] = []
         self._names: dict[bytes, str] = {}
+        self.pairing = PairingMode(self)
 
     # --- lifecycle ------------------------------------------------------------
 
@@ -75,7 +77,7 @@ class Node:
     async def start(self, passphrase: str | None = None) -> None:
         """Bind the control socket and web port; unlock if a key is at hand."""
         self.acquire_lock()
-        from .control import control_app
+        from .commands.control import control_app
         from .web import web_app
 
         sock = self.data_dir / CONTROL_SOCKET

@@ -37,7 +37,7 @@ async def trust_list(node: Any) -> list[dict[str, Any]]:
 
 def federation_actions() -> dict[str, Any]:
     """The control commands federation registers for changing the trust list, if any."""
-    from .. import control
+    from ..commands import control
 
     return {
         name: control.COMMANDS[name]
