@@ -143,6 +143,7 @@ COMMANDS = (
                 cli_required=True,
                 missing="give the backup file with --out FILE",
                 outside=True,
+                example="/nonexistent/alertnode-backup",
             ),
         ),
         handler=_backup_create,
