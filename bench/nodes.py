@@ -18,8 +18,9 @@ from pathlib import Path
 
 from federation.peers import Peer
 from node import config as config_mod
-from node import control, keystore
+from node import keystore
 from node.app import Node
+from node.commands import client as control
 from node.errors import NodeError
 from node.initialise import card_text, init_node
 from node.store import Store

@@ -31,6 +31,7 @@ from .config import Config
 from .errors import AlreadyRunning, NodeError, UsageError
 from .errors import Locked as LockedError
 from .jobs import RETENTION_INTERVAL_S, Jobs
+from .pairing import PairingMode
 from .peering import Peering
 from .service import AlertService
 from .settings import Settings
@@ -88,6 +89,7 @@ class Node:
         self._runners: list[web.AppRunner] = []
         self._unlock_lock = asyncio.Lock()
         self._names: dict[bytes, str] = {}
+        self.pairing = PairingMode(self)
 
     # --- state ----------------------------------------------------------------
 
@@ -131,7 +133,7 @@ class Node:
     async def start(self, passphrase: str | None = None) -> None:
         """Bind the control socket and web port; unlock if a key is at hand."""
         self.acquire_lock()
-        from .control import control_app
+        from .commands.control import control_app
         from .web import web_app
 
         sock = self.data_dir / CONTROL_SOCKET

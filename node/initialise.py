@@ -116,7 +116,7 @@ def card_text(data: Path, cfg: Config, signing_key: Any) -> str:
 
 async def read_card(data: Path) -> dict[str, Any]:
     """The card of the node in ``data``: from the running node, else offline."""
-    from . import control
+    from .commands import client as control
     from .errors import NotRunning
 
     try:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import weakref
 from typing import TYPE_CHECKING, Any
 
 from federation.discovery import Discovery, DiscoveryError
@@ -116,14 +115,3 @@ class PairingMode:
                 "both nodes must run 'alertnode pair' at the same time"
             )
         return await self._node.unlocked().trust.add_peer(card.to_text(), accept, share, None)
-
-
-_SESSIONS: weakref.WeakKeyDictionary[Node, PairingMode] = weakref.WeakKeyDictionary()
-
-
-def pairing_mode(node: Node) -> PairingMode:
-    """The node's pairing mode (made on first use)."""
-    mode = _SESSIONS.get(node)
-    if mode is None:
-        mode = _SESSIONS[node] = PairingMode(node)
-    return mode

@@ -90,9 +90,22 @@ def alertnode(
     return result
 
 
+def declared_output(args: tuple[str, ...]) -> tuple[str, ...]:
+    """The top-level keys the command table declares for the command ``args`` name."""
+    from node.commands.cli import TABLE
+
+    for command in TABLE:
+        if command.cli and args[: len(command.words)] == command.words:
+            return command.output
+    raise AssertionError(f"no command in the table for {args[:2]}")
+
+
 def alertnode_json(*args: str) -> dict[str, Any]:
-    out = alertnode(*args, "--json").stdout
-    return json.loads(out)  # type: ignore[no-any-return]
+    """Run a command with --json; its answer must hold the keys the table declares."""
+    out: dict[str, Any] = json.loads(alertnode(*args, "--json").stdout)
+    missing = set(declared_output(args)) - set(out)
+    assert not missing, f"alertnode {' '.join(args[:2])} --json lacks {sorted(missing)}"
+    return out
 
 
 class RunningNode:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from node import control
+from node.commands import client as control
 from node.errors import NodeError
 from tests.e2e.cli import RunningNode, alertnode, alertnode_json
 from tests.node.test_canary import DESCRIPTION, scan
@@ -103,8 +103,7 @@ def test_a_locked_node_refuses_everything_until_unlocked(short_tmp: Path) -> Non
         assert node.status["locked"] is True
         assert "counts" not in node.status
         # Every control command except the few above answers "locked".
-        from node import control_federation, control_ops, control_pairing  # noqa: F401
-        from node.control import COMMANDS
+        from node.commands.control import COMMANDS
 
         async def ask_all() -> dict[str, str]:
             answers = {}

@@ -27,9 +27,8 @@ from federation.discovery import (
 )
 from node import cli
 from node.app import Node
-from node.control import COMMANDS
+from node.commands.control import COMMANDS
 from node.errors import NotFound, UsageError
-from node.pairing import pairing_mode
 from protocol.card import make_card
 from protocol.errors import MalformedObject, ProtocolError
 from tests.conftest import NodeFactory
@@ -156,7 +155,7 @@ async def test_two_nodes_discover_each_other_and_pair_by_key(
     await control(b, "pair.accept", key=a.config.key, accept="direct")
     await control(a, "pair.stop")
     await control(b, "pair.stop")
-    assert not pairing_mode(a).active and not pairing_mode(b).active
+    assert not a.pairing.active and not b.pairing.active
 
     alert_id = await a.unlocked().alerts.publish(draft(1, hops=1))
     await eventually(lambda: has_alert(b, alert_id), timeout=8)
@@ -169,11 +168,11 @@ async def test_advertises_only_while_pairing(make_node: NodeFactory, watcher: Wa
     await asyncio.sleep(1.5)
     assert watcher.events == []
     await control(a, "pair.start", seconds=2, interfaces=LOOPBACK)
-    assert pairing_mode(a).active
+    assert a.pairing.active
     await eventually(lambda: _true(watcher.saw(name, ServiceStateChange.Added)), timeout=5)
     # After the period ends the node says goodbye and stops answering.
     await eventually(lambda: _true(watcher.saw(name, ServiceStateChange.Removed)), timeout=6)
-    assert not pairing_mode(a).active
+    assert not a.pairing.active
     assert (await control(a, "pair.status"))["active"] is False
     fresh = AsyncZeroconf(interfaces=LOOPBACK)
     try:
@@ -190,7 +189,7 @@ async def test_pairing_limits(make_node: NodeFactory) -> None:
         await control(a, "pair.start", seconds=0, interfaces=LOOPBACK)
     with pytest.raises(UsageError):
         await control(a, "pair.start", seconds=10, interfaces=["not-an-address"])
-    assert not pairing_mode(a).active
+    assert not a.pairing.active
 
 
 async def test_cli_pair_adds_only_the_named_key(
@@ -212,7 +211,7 @@ async def test_cli_pair_adds_only_the_named_key(
     assert [p["key"] for p in result["added"]] == [b.config.key]
     assert result["added"][0]["sas"] == a.unlocked().trust.sas(key_of(b))
     assert await a.unlocked().store.peers.get(key_of(b)) is not None
-    assert not pairing_mode(a).active
+    assert not a.pairing.active
     await control(b, "pair.stop")
 
 

@@ -1,13 +1,13 @@
-"""Fuzzing the control socket: every registered command with arbitrary JSON.
+"""Fuzzing the control socket: every route of the command table with arbitrary JSON.
 
 Every answer must be a JSON object, either a result or ``{"error": sentence}``, and
-never a 500 (an internal error). Valid random input may legitimately change state (an
-alert published, an invite made), so the "changes nothing" check runs only where the
-input is invalid by type: every argument the command reads given a float, a map or a
-list of those. Commands that would reach outside the test are given only such values:
-``wipe`` and ``key.rotate`` never get ``confirm: true``, ``backup.create`` never a
-path, ``passphrase.change`` never a new passphrase, ``pair.start`` never a number of
-seconds.
+never a 500 (an internal error). What each command reads comes from the table
+(node/commands/), never a copy here. Valid random input may legitimately change state
+(an alert published, an invite made), so the "changes nothing" checks make exactly one
+argument wrong at a time, the others valid (the table's examples), so that a checked
+argument can never hide an unchecked one. Arguments the table marks ``outside`` (a
+valid value would act outside the test: wipe, key rotation, a backup path, a new
+passphrase, pairing) only ever get values their kind refuses.
 """
 
 from __future__ import annotations
@@ -21,60 +21,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from node import control
 from node.app import Node
+from node.commands.control import ROUTES
+from node.commands.table import Arg, Command
+from node.errors import UsageError
 from tests.conftest import NodeFactory
 from tests.federation.nodes import draft, pair
 
-# The arguments each command reads (from node/control*.py).
-ARGS: dict[str, tuple[str, ...]] = {
-    "status": (),
-    "unlock": ("passphrase",),
-    "alert.publish": (
-        "categories",
-        "danger",
-        "region",
-        "indicators",
-        "description",
-        "lang",
-        "hops",
-        "tlp",
-        "expires_days",
-        "incident",
-        "supersedes",
-    ),
-    "alert.list": ("region", "limit"),
-    "alert.retract": ("id", "reason"),
-    "check": ("kind", "value"),
-    "invite.create": ("role", "days"),
-    "stop": (),
-    "card": (),
-    "peer.add": ("card", "accept", "share", "proxy"),
-    "peer.list": (),
-    "peer.set": ("peer", "accept", "share", "suspended"),
-    "peer.remove": ("peer", "purge"),
-    "peer.block": ("origin", "purge"),
-    "peer.unblock": ("origin",),
-    "sync": (),
-    "key.rotate": ("confirm",),
-    "passphrase.change": ("old", "new"),
-    "backup.create": ("out",),
-    "wipe": ("confirm",),
-    "pair.start": ("seconds", "interfaces"),
-    "pair.status": (),
-    "pair.accept": ("key", "accept", "share"),
-    "pair.stop": (),
-}
-# Arguments that, valid, would act outside the test: only invalid types are sent.
-OUTSIDE = {
-    "backup.create": {"out"},
-    "passphrase.change": {"new"},
-    "wipe": {"confirm"},
-    "key.rotate": {"confirm"},
-    "pair.start": {"seconds"},
-}
-# Commands that only read: they may ignore an argument they cannot use.
-READ_ONLY = {"status", "alert.list", "card", "peer.list", "pair.status", "pair.stop"}
+# Every route except "stop", which would stop the test's node.
+FUZZED: dict[str, Command] = {name: c for name, c in ROUTES.items() if name != "stop"}
+ARGS: dict[str, tuple[Arg, ...]] = {name: c.args for name, c in FUZZED.items()}
 SETTINGS = settings(
     max_examples=250,
     deadline=None,
@@ -82,11 +38,19 @@ SETTINGS = settings(
 )
 
 
-def test_every_registered_command_is_fuzzed() -> None:
-    control.control_app  # noqa: B018  (importing it registers every command)
-    from node import control_federation, control_ops, control_pairing  # noqa: F401
+def refused(arg: Arg, value: Any) -> bool:
+    """Whether the table refuses ``value`` for ``arg`` (a confirmation refuses false)."""
+    if value is None:  # null is absent: the default applies
+        return arg.required
+    try:
+        checked = arg.kind.check(arg.name, value)
+    except UsageError:
+        return True
+    return checked is False and getattr(arg.kind, "only_true", False)
 
-    assert set(control.COMMANDS) == set(ARGS)
+
+def examples(command: Command) -> dict[str, Any]:
+    return {arg.name: arg.valid_example() for arg in command.args}
 
 
 class Socket:
@@ -123,6 +87,8 @@ class Socket:
             "members": [(m.id, m.role) for m in await store.members.list()],
             "invites": len(await store.members.list_invites(now)),
             "settings": await store.settings.all(),
+            "pairing": self.node.pairing.active,
+            "key": self.node.config.key,
         }
 
 
@@ -165,29 +131,25 @@ invalid_values = st.recursive(
 )
 
 
-def _safe(name: str, args: dict[str, Any]) -> bool:
-    """No argument in OUTSIDE[name] carries a value that would act outside the test."""
-    for key in OUTSIDE.get(name, ()):
-        value = args.get(key)
-        if key == "confirm" and value is True:
-            return False
-        if key in ("out", "new") and isinstance(value, str):
-            return False
-        if key == "seconds" and (value is None or isinstance(value, int)):
-            return False
-    return True
-
-
 @st.composite
 def commands(draw: st.DrawFn, values: st.SearchStrategy[Any]) -> tuple[str, dict[str, Any]]:
-    name = draw(st.sampled_from(sorted(ARGS)))
-    keys = draw(st.lists(st.sampled_from(ARGS[name]), unique=True)) if ARGS[name] else []
-    args = {key: draw(values) for key in keys}
-    args |= draw(st.dictionaries(st.text(max_size=6), values, max_size=2))
-    if name == "pair.start":
-        args["seconds"] = draw(invalid_values)
-    if not _safe(name, args):
-        args = {k: v for k, v in args.items() if k not in OUTSIDE[name]}
+    name = draw(st.sampled_from(sorted(FUZZED)))
+    args: dict[str, Any] = {}
+    for arg in ARGS[name]:
+        if arg.outside:
+            # Absent is safe only where absence acts on nothing (no default that acts).
+            if arg.default is None and draw(st.booleans()):
+                continue
+            args[arg.name] = draw(values.filter(lambda v, a=arg: refused(a, v)))
+        elif draw(st.booleans()):
+            args[arg.name] = draw(values)
+    args |= draw(
+        st.dictionaries(st.text(max_size=6), values, max_size=2).map(
+            lambda extra: {k: v for k, v in extra.items() if k not in args}
+        )
+    )
+    for arg in ARGS[name]:
+        assert not arg.outside or arg.name not in args or refused(arg, args[arg.name])
     return name, args
 
 
@@ -197,37 +159,13 @@ async def test_arbitrary_arguments_never_cause_an_internal_error(
     socket: Socket, case: tuple[str, dict[str, Any]]
 ) -> None:
     name, args = case
-    if name == "stop":
-        return  # it only asks the node to stop; the test's node must keep running
     await socket.call(name, json.dumps(args).encode())
 
 
-# Each command's valid arguments; the near-valid strategy changes one or two of them.
-B_KEY = "ab" * 32
-VALID: dict[str, dict[str, Any]] = {
-    "unlock": {"passphrase": "anything"},
-    "alert.publish": {
-        "categories": ["violence"],
-        "danger": 3,
-        "region": "GB",
-        "indicators": [["phone", "+447700900123"]],
-        "description": "Refused to pay.",
-        "lang": "en",
-        "hops": 1,
-        "tlp": "GREEN",
-        "expires_days": 30,
-        "incident": None,
-    },
-    "alert.list": {"region": "GB", "limit": 10},
-    "alert.retract": {"id": "00" * 32, "reason": "mistaken"},
-    "check": {"kind": "phone", "value": "+447700900123"},
-    "invite.create": {"role": "member", "days": 3},
-    "peer.add": {"card": "alertnode-card:1:AAAA", "accept": "relay", "share": True},
-    "peer.set": {"peer": "B", "accept": "relay", "share": True, "suspended": False},
-    "peer.remove": {"peer": "nobody", "purge": False},
-    "peer.block": {"origin": B_KEY, "purge": False},
-    "peer.unblock": {"origin": B_KEY},
-    "pair.accept": {"key": B_KEY, "accept": "relay", "share": True},
+# Near-valid: the table's examples with one or two values changed, for the commands
+# none of whose arguments acts outside the test.
+NEAR: dict[str, Command] = {
+    name: c for name, c in FUZZED.items() if c.args and not any(a.outside for a in c.args)
 }
 awkward = st.sampled_from(
     (
@@ -258,8 +196,9 @@ awkward = st.sampled_from(
 
 @st.composite
 def near_valid(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
-    name = draw(st.sampled_from(sorted(VALID)))
-    args = dict(VALID[name])
+    name = draw(st.sampled_from(sorted(NEAR)))
+    args = examples(NEAR[name])
+    args.pop("supersedes", None)  # an unknown id refuses the whole alert
     for _ in range(draw(st.integers(1, 2))):
         key = draw(st.sampled_from(sorted(args) or ["extra"]))
         if draw(st.integers(0, 4)) == 0:
@@ -278,23 +217,51 @@ async def test_valid_arguments_with_one_or_two_awkward_values(
     await socket.call(name, json.dumps(args).encode())
 
 
-@SETTINGS
-@given(commands(invalid_values))
-async def test_arguments_of_the_wrong_type_change_nothing(
-    socket: Socket, case: tuple[str, dict[str, Any]]
-) -> None:
-    name, args = case
-    if name in ("stop", "sync") or not set(args) & set(ARGS[name]):
-        return  # nothing to refuse: the command reads no argument, or none was given
+# Every (command, argument, value its kind refuses), from the table.
+ONE_WRONG = [
+    (name, arg.name, value)
+    for name, command in sorted(FUZZED.items())
+    for arg in command.args
+    for value in arg.kind.wrong()
+]
+
+
+async def assert_one_wrong_refused(socket: Socket, name: str, key: str, value: Any) -> None:
+    args = examples(FUZZED[name]) | {key: value}
     before = await socket.snapshot()
     status, answer = await socket.call(name, json.dumps(args).encode())
-    assert status >= 400 or name in READ_ONLY, (name, args, answer)
-    assert await socket.snapshot() == before, (name, args)
+    assert status == 400, (name, key, value, answer)
+    # The refusal names the wrong argument: no other argument was the reason.
+    assert key in answer["error"], (name, key, value, answer)
+    assert await socket.snapshot() == before, (name, key, value)
+
+
+def test_every_argument_has_wrong_values() -> None:
+    bare = [(n, a.name) for n, c in FUZZED.items() for a in c.args if not a.kind.wrong()]
+    assert bare == [] and len(ONE_WRONG) > 100
+
+
+async def test_one_argument_of_the_wrong_kind_changes_nothing(socket: Socket) -> None:
+    # One node pair for all of them (a fixture per case would take minutes).
+    for name, key, value in ONE_WRONG:
+        await assert_one_wrong_refused(socket, name, key, value)
+
+
+WRONG_ONE = st.sampled_from([(n, a) for n, c in sorted(FUZZED.items()) for a in c.args])
+
+
+@SETTINGS
+@given(WRONG_ONE, invalid_values)
+async def test_one_argument_of_any_wrong_type_changes_nothing(
+    socket: Socket, target: tuple[str, Arg], value: Any
+) -> None:
+    name, arg = target
+    await assert_one_wrong_refused(socket, name, arg.name, value)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 @given(
-    st.sampled_from(sorted(ARGS)),
+    st.sampled_from(sorted(FUZZED)),
     st.binary(max_size=200) | json_values.map(lambda v: json.dumps(v).encode()),
 )
 async def test_bodies_that_are_not_json_objects(socket: Socket, name: str, body: bytes) -> None:

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from node import backup, control
+from node import backup
 from node import config as config_mod
 from node.app import Node
+from node.commands import client as control
 from node.errors import NodeError, UsageError, WrongPassphrase
 from node.store.members import hash_passphrase
 from tests.conftest import NodeFactory

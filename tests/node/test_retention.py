@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 
 from federation.clock import FakeClock
-from node import control
 from node.app import Node
+from node.commands import client as control
 from node.jobs import RETENTION_INTERVAL_S
 from node.store.members import hash_passphrase
 from tests.conftest import NodeFactory

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from node import control, keystore, wipe
+from node import keystore, wipe
+from node.commands import client as control
 from node.errors import NodeError, NotANode, UsageError
 from node.service import Draft
 from node.store.members import hash_passphrase
@@ -139,13 +140,15 @@ def test_shred_does_not_follow_symlinks(tmp_path: Path) -> None:
 
 
 def test_wipe_refuses_without_yes_and_outside_a_node(tmp_path: Path) -> None:
-    import argparse
+    from node.commands.cli import build_parser, run
 
-    from node.cli_ops import _wipe
+    def wipe(*flags: str) -> int:
+        ns = build_parser().parse_args(["wipe", "--data", str(tmp_path), *flags])
+        return asyncio.run(run(ns.row, ns))
 
     (tmp_path / "precious.txt").write_text("not a node")
     with pytest.raises(UsageError, match="--yes"):
-        asyncio.run(_wipe(argparse.Namespace(yes=False, data=str(tmp_path), json=False)))
+        wipe()
     with pytest.raises(UsageError, match="holds no alertnode node"):
-        asyncio.run(_wipe(argparse.Namespace(yes=True, data=str(tmp_path), json=False)))
+        wipe("--yes")
     assert (tmp_path / "precious.txt").read_text() == "not a node"
