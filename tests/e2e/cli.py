@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import os
 import signal
@@ -13,7 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from node import control, keystore
+from node import keystore
+from node.commands import client as control
 from node.errors import NodeError
 
 COMMAND = [sys.executable, "-m", "node.cli"]
@@ -41,10 +43,12 @@ def ask_status(data: Path) -> dict[str, Any] | None:
     """The node's status through its control socket, or None while it does not answer."""
     if not (data / "control.sock").exists():
         return None
-    try:
-        return asyncio.run(control.call(data, "status"))
-    except NodeError:
-        return None
+    # In a thread of its own, so that async tests (already in an event loop) can ask too.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        try:
+            return pool.submit(lambda: asyncio.run(control.call(data, "status"))).result()
+        except NodeError:
+            return None
 
 
 def wait_until_ready(

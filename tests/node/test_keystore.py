@@ -14,7 +14,7 @@ def test_passphrase_round_trip_and_wrong_passphrase(tmp_path: Path) -> None:
     made = keystore.create(tmp_path, "a long admin passphrase")
     opened = keystore.unlock(tmp_path, "a long admin passphrase")
     assert opened.data_key == made.data_key
-    assert bytes(opened.unlocked().keys.signing) == bytes(made.unlocked().keys.signing)
+    assert bytes(opened.signing_key) == bytes(made.signing_key)
     with pytest.raises(WrongPassphrase):
         keystore.unlock(tmp_path, "not the passphrase")
     assert (tmp_path / keystore.KEYSTORE_FILE).stat().st_mode & 0o777 == 0o600
