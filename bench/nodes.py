@@ -16,13 +16,13 @@ import sys
 import time
 from pathlib import Path
 
-from federation.peers import Peer
+from federation.trust import Peer
 from node import config as config_mod
-from node import keystore
 from node.app import Node
 from node.commands import client as control
 from node.errors import NodeError
-from node.initialise import card_text, init_node
+from node.keys import keystore
+from node.ops.initialise import card_text, init_node
 from node.store import Store
 
 READY_TIMEOUT_S = 120.0

@@ -17,8 +17,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from node import tls
 from node.app import Node
+from node.keys import tls
 
 from .data import blind_phones, bulk_insert, make_alerts
 from .nodes import card_for, free_port, make_dir, node_key, open_store, start_node

@@ -36,7 +36,7 @@ from protocol.card import MAX_CARD_TEXT_CHARS, VerifiedCard, parse_card_text
 from protocol.errors import MalformedObject, ProtocolError
 
 from .clock import Clock
-from .errors import DiscoveryError as DiscoveryError  # re-exported: callers catch it here
+from .errors import DiscoveryError as DiscoveryError
 
 log = logging.getLogger(__name__)
 

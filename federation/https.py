@@ -28,9 +28,9 @@ from protocol.request import REQUEST_HEADER
 
 from .clock import Clock
 from .errors import PeerRefused, PeerUnreachable, PinMismatch, TransportNotAllowed
-from .peers import Peer
 from .server import MAX_REQUEST_BYTES, FederationServer, Reply
 from .transport import BASE_PATH, REQUEST_TIMEOUT_S, sign_for
+from .trust import Peer
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from typing import Protocol
 
 from protocol.alert import VerifiedAlert, VerifiedRetraction
 
-from .peers import Entry, Peer
+from .trust import Entry, Peer
 
 
 class FeedRowLike(Entry, Protocol):

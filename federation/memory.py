@@ -23,9 +23,9 @@ from protocol.request import REQUEST_HEADER
 
 from .clock import Clock
 from .errors import PeerRefused, PeerUnreachable, TransportNotAllowed
-from .peers import Peer
 from .server import FederationServer, Reply
 from .transport import BASE_PATH, sign_for
+from .trust import Peer
 
 SCHEME = "mem"
 # Requests the network remembers (``MemoryNetwork.log``), oldest dropped first.

@@ -26,9 +26,9 @@ from protocol.rotation import verify_rotation
 from .clock import Clock
 from .errors import Unauthorised
 from .interfaces import FeedRowLike, FeedStore, PeerStore
-from .peers import Peer, may_serve
 from .quota import PeerRateLimiter
 from .transport import BASE_PATH
+from .trust import Peer, may_serve
 
 log = logging.getLogger(__name__)
 

@@ -29,9 +29,9 @@ from protocol.signing import parse_envelope
 from .clock import Clock, within
 from .errors import FederationError, PeerUnreachable
 from .interfaces import FeedStore, PeerStore
-from .peers import Peer, may_accept_alert, may_pull, received_hops
 from .quota import MAX_ACTIVE_ALERTS_PER_ORIGIN
 from .transport import REQUEST_TIMEOUT_S, Transport
+from .trust import Peer, may_accept_alert, may_pull, received_hops
 
 log = logging.getLogger(__name__)
 

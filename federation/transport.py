@@ -16,7 +16,7 @@ import nacl.signing
 
 from protocol.request import sign_request
 
-from .peers import Peer
+from .trust import Peer
 
 # Every federation route lives under this path, on both sides.
 BASE_PATH = "/fed/v1"

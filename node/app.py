@@ -24,15 +24,17 @@ from aiohttp import web
 
 from federation.clock import Clock, SystemClock
 
-from . import backup, keystore, rotation
 from . import config as config_mod
-from .blinding import SlowHashPool
 from .config import Config
 from .errors import AlreadyRunning, NodeError, UsageError
 from .errors import Locked as LockedError
-from .jobs import RETENTION_INTERVAL_S, Jobs
-from .pairing import PairingMode
-from .peering import Peering
+from .keys import keystore
+from .keys.slowhash import SlowHashPool
+from .network import rotation
+from .network.pairing import PairingMode
+from .network.trust import Trust
+from .ops import backup
+from .ops.jobs import RETENTION_INTERVAL_S, Jobs
 from .service import AlertService
 from .settings import Settings
 from .store import Store
@@ -69,7 +71,7 @@ class Unlocked:
     store: Store
     alerts: AlertService
     settings: Settings
-    trust: Peering
+    trust: Trust
     keys: NodeKeys
 
 
@@ -179,7 +181,7 @@ class Node:
                 store, keys.signing, self.clock, self.hashes, settings, self.peer_names
             )
             alerts.set_keys(keys.signing, keys.previous)
-            trust = Peering(
+            trust = Trust(
                 self.data_dir, self.config, keys.signing, keys.data_key, store, self.clock,
                 lambda: self.locked,
             )  # fmt: skip
@@ -214,11 +216,11 @@ class Node:
         self.stopped.set()
 
     async def wipe(self) -> dict[str, Any]:
-        """Panic wipe (node.wipe): the wrapped key first, then stop, then every file.
+        """Panic wipe (node.ops.wipe): the wrapped key first, then stop, then every file.
 
         The node stops afterwards. Used by ``alertnode wipe`` and the admin page.
         """
-        from . import wipe
+        from .ops import wipe
 
         started = time.monotonic()
         files = wipe.destroy_keys(self.data_dir)

@@ -30,8 +30,8 @@ from protocol.errors import ProtocolError
 from protocol.fields import CATEGORIES, RETRACTION_REASONS, TLP_LABELS
 from protocol.limits import DAY_S
 
-from .blinding import SlowHashPool
 from .errors import NotFound, UsageError
+from .keys.slowhash import SlowHashPool
 from .settings import Settings
 from .store import Store, StoredAlert
 

@@ -34,16 +34,7 @@ from .encoding import pack
 from .errors import InvalidField, LimitExceeded, LocalProtocolError, MalformedObject
 from .fields import Reader, check_hour, check_text
 from .limits import DAY_S, MAX_CLOCK_SKEW_S, MAX_NAME_CHARS, Limits
-from .signing import (
-    KEY_BYTES,
-    Envelope,
-    Kind,
-    Proof,
-    Verified,
-    decode_body,
-    open_envelope,
-    sign,
-)
+from .signing import KEY_BYTES, Envelope, Kind, Proof, Verified, decode_body, open_envelope, sign
 
 VERSION = 1
 CARD_TEXT_PREFIX = "alertnode-card:1:"

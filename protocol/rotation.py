@@ -28,16 +28,7 @@ from .encoding import pack
 from .errors import BadSignature, InvalidField
 from .fields import Reader, check_hour
 from .limits import DEFAULT_LIMITS, MAX_CLOCK_SKEW_S, Limits
-from .signing import (
-    KEY_BYTES,
-    SIG_BYTES,
-    Kind,
-    Proof,
-    Verified,
-    decode_body,
-    open_envelope,
-    sign,
-)
+from .signing import KEY_BYTES, SIG_BYTES, Kind, Proof, Verified, decode_body, open_envelope, sign
 
 VERSION = 1
 PROOF_PURPOSE = b"alertnode:v1:rotation-proof:"

@@ -11,7 +11,7 @@ import pytest
 
 from node import config as config_mod
 from node.app import Node
-from node.initialise import init_node
+from node.ops.initialise import init_node
 
 
 @pytest.fixture

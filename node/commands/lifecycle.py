@@ -1,7 +1,7 @@
 """Command rows that make or run nodes: init, run, demo (all offline).
 
 Rule: these are the only rows that start a node in this process, so this is the only
-command module that imports node/app.py (through node/demo.py too); the socket
+command module that imports node/app.py (through node/ops/demo.py too); the socket
 dispatch (``control``) never imports it, which keeps the import graph acyclic.
 """
 
@@ -14,9 +14,9 @@ import signal
 import sys
 
 from .. import config as config_mod
-from .. import initialise
-from ..demo import MAX_NODES, MIN_NODES
 from ..errors import UsageError
+from ..ops import initialise
+from ..ops.demo import MAX_NODES, MIN_NODES
 from .table import Arg, Bool, Command, Int, Invocation, Secret, Str
 
 
@@ -105,7 +105,7 @@ async def _run_node(inv: Invocation) -> int:
 
 
 async def _run_demo(inv: Invocation) -> int:
-    from ..demo import run_demo
+    from ..ops.demo import run_demo
 
     code: int = await run_demo(inv.args.number("nodes"), sys.stdout)
     return code

@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .. import backup
 from ..errors import NodeError, UsageError
+from ..ops import backup
 from . import client
 from .table import Arg, Bool, Command, FilePath, Invocation, ParsedArgs, Result, Secret
 
@@ -67,7 +67,7 @@ async def _wipe(node: Node, args: ParsedArgs) -> Result:
 
 
 async def _run_wipe(inv: Invocation) -> int:
-    from .. import wipe
+    from ..ops import wipe
 
     data = inv.data_dir
     if not data.is_dir() or not any((data / name).exists() for name in NODE_MARKERS):

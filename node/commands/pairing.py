@@ -1,7 +1,7 @@
 """Command rows for pairing mode: the node's pair.start/status/accept/stop, and the
 CLI's ``pair`` that drives them.
 
-Rule: the node's pairing session is the node's own (``node.pairing``), never a
+Rule: the node's pairing session is the node's own (``Node.pairing``), never a
 registry here; finding a node adds nothing until an admin (or ``--accept-key``)
 names its key.
 """
@@ -16,7 +16,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from ..errors import NodeError
-from ..pairing import DEFAULT_PAIRING_S, MAX_PAIRING_S
+from ..network.pairing import DEFAULT_PAIRING_S, MAX_PAIRING_S
 from . import client
 from .peers import ACCEPT, SHARE, show_added
 from .table import Arg, Command, Int, Invocation, Key, List, ParsedArgs, Result, Str

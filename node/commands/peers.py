@@ -28,7 +28,7 @@ async def _card(node: Node, args: ParsedArgs) -> Result:
 
 
 async def _run_card(inv: Invocation) -> int:
-    from ..initialise import read_card
+    from ..ops.initialise import read_card
 
     result = await read_card(inv.data_dir)
     inv.emit(result, result["card"])

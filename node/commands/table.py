@@ -126,7 +126,7 @@ class Secret(Str):
     prompt: str | None = None
 
     def read(self, ns: argparse.Namespace, arg: Arg) -> object:
-        from ..keystore import read_passphrase_file
+        from ..keys.keystore import read_passphrase_file
 
         path = getattr(ns, arg.name)
         if path:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..crypto import RowCrypto
+from ..keys.crypto import RowCrypto
 from .alerts import AlertStore, FeedRow, StoredAlert
 from .db import DB_FILE, Database
 from .members import Member, MemberStore

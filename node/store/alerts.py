@@ -17,7 +17,7 @@ import aiosqlite
 
 from protocol.alert import VerifiedAlert, VerifiedRetraction
 
-from ..crypto import RowCrypto
+from ..keys.crypto import RowCrypto
 from .db import Database
 
 EPOCH_BYTES = 16

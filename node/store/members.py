@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import nacl.exceptions
 import nacl.pwhash.argon2id as argon2id
 
-from ..crypto import RowCrypto
 from ..errors import Forbidden, NotFound, UsageError
+from ..keys.crypto import RowCrypto
 from .db import Database
 
 ROLES = ("member", "caseworker", "admin")

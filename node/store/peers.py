@@ -13,10 +13,10 @@ from typing import Any
 
 import msgpack
 
-from federation.peers import ACCEPT_MODES, Peer
+from federation.trust import ACCEPT_MODES, Peer
 
-from ..crypto import RowCrypto
 from ..errors import NotFound, UsageError
+from ..keys.crypto import RowCrypto
 from .db import Database
 
 _COLUMNS = (

@@ -10,8 +10,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from ..crypto import RowCrypto
 from ..errors import NotFound
+from ..keys.crypto import RowCrypto
 from .db import Database
 
 

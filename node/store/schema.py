@@ -1,7 +1,7 @@
 """Schema migrations, applied in order; ``PRAGMA user_version`` records the last one.
 
 Rule: a migration is never edited once released; a change is a new entry at the end.
-Columns named ``*_enc`` hold values sealed by ``node.crypto.RowCrypto``; columns named
+Columns named ``*_enc`` hold values sealed by ``node.keys.crypto.RowCrypto``; columns named
 ``*_tag`` hold keyed tags. Nothing else here holds member data or report text.
 """
 

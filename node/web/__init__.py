@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .app import SAFETY_HEADERS, create_app
 from .host import Host
+from .site import SAFETY_HEADERS, create_app
 
 __all__ = ["SAFETY_HEADERS", "Host", "web_app"]
 

@@ -16,7 +16,7 @@ import unicodedata
 from aiohttp import web
 
 from ..errors import Forbidden, UsageError, WrongPassphrase
-from ..keystore import MIN_PASSPHRASE_CHARS
+from ..keys.keystore import MIN_PASSPHRASE_CHARS
 from ..store.members import (
     MAX_NICK_CHARS,
     MAX_PASSPHRASE_CHARS,

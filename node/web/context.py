@@ -19,7 +19,7 @@ from . import i18n
 from .csrf import CsrfKeys
 from .host import Host
 from .i18n import LANGUAGES, Translator
-from .ratelimit import Limits, key_of
+from .ratelimit import WebLimits, key_of
 from .sessions import Session, Sessions
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ class WebState:
     env: jinja2.Environment
     sessions: Sessions = field(default_factory=Sessions)
     csrf: CsrfKeys = field(default_factory=CsrfKeys)
-    limits: Limits = field(default_factory=Limits)
+    limits: WebLimits = field(default_factory=WebLimits)
 
 
 STATE_KEY: web.AppKey[WebState] = web.AppKey("web_state", WebState)

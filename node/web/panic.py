@@ -3,7 +3,7 @@
 Rule: the wipe runs only for a logged-in admin who ticks the confirmation and types the
 node passphrase (on a key-file node, which has none, their own passphrase), through a
 CSRF-checked POST; wrong passphrases count against the admin's login limit. The answer
-is a neutral page, and the node stops: its keys and files are gone (node.wipe).
+is a neutral page, and the node stops: its keys and files are gone (node.ops.wipe).
 """
 
 from __future__ import annotations

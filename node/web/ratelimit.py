@@ -66,7 +66,7 @@ class RateLimit:
         return len(self._counts)
 
 
-class Limits:
+class WebLimits:
     """The web app's limits, one object so tests can read and tune them."""
 
     def __init__(self) -> None:

@@ -14,9 +14,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from node import keystore
 from node.commands import client as control
 from node.errors import NodeError
+from node.keys import keystore
 
 COMMAND = [sys.executable, "-m", "node.cli"]
 START_TIMEOUT_S = 30

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from node import keystore
+from node.keys import keystore
 from node.store import Store
 from protocol.alert import AlertBody, coarsen_hour, sign_alert
 from tests.e2e.cli import COMMAND, RunningNode, alertnode_json

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from node.demo import trust_edges
+from node.ops.demo import trust_edges
 from tests.e2e.cli import COMMAND
 
 pytestmark = pytest.mark.slow

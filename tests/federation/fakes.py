@@ -12,8 +12,8 @@ from aiohttp import web
 
 from federation.clock import SystemClock
 from federation.https import federation_app
-from federation.peers import Peer
 from federation.server import FederationServer, ServerState
+from federation.trust import Peer
 from protocol.request import NonceWindow
 
 EPOCH = b"\x05" * 16

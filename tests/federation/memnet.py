@@ -1,7 +1,7 @@
 """Nodes on the in-memory network, on one fake clock: the real Syncer, server logic,
 trust rules and SQLite stores, with no sockets and no real time.
 
-A ``MemNode`` is wired the way node/peering.py wires a node (pokes wake the puller,
+A ``MemNode`` is wired the way node/network/trust.py wires a node (pokes wake the puller,
 a stored batch pokes the other peers, a rotation moves the worker), minus HTTPS.
 """
 
@@ -19,9 +19,9 @@ import pytest
 
 from federation.clock import SETTLE_TIMEOUT_S, FakeClock
 from federation.memory import MemoryNetwork, MemoryTransport, address
-from federation.peers import Peer
 from federation.server import FederationServer, ServerState
 from federation.sync import PullResult, Syncer
+from federation.trust import Peer
 from node.store import Store
 from protocol.alert import (
     AlertBody,
@@ -104,7 +104,7 @@ class MemNode:
         return await self.syncer.pull(await self.peer(other))
 
     async def rotate(self) -> nacl.signing.SigningKey:
-        """Move to a new key, telling every peer first (as node/rotation.py does)."""
+        """Move to a new key, telling every peer first (as node/network/rotation.py does)."""
         new = nacl.signing.SigningKey.generate()
         statement = sign_rotation(self.key, new, self.net.clock.now()).envelope.to_bytes()
         for peer in await self.store.peers.list():

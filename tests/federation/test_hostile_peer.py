@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import nacl.signing
 import pytest
 
-from federation.peers import Peer
+from federation.trust import Peer
 from node.app import Node
 from protocol.alert import (
     AlertBody,

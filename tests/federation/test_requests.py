@@ -12,7 +12,7 @@ import pytest
 
 from federation.errors import PinMismatch, TransportNotAllowed
 from federation.https import HttpsTransport
-from federation.peers import Peer
+from federation.trust import Peer
 from node.app import Node
 from protocol import feed
 from protocol.request import REQUEST_HEADER, sign_request

@@ -13,7 +13,7 @@ import pytest
 
 from federation.errors import PeerRefused
 from federation.https import HttpsTransport
-from federation.peers import Peer
+from federation.trust import Peer
 from node.app import Node
 from protocol import feed
 from protocol.rotation import RotationBody, sign_rotation

@@ -19,7 +19,7 @@ import pytest
 from node import config as config_mod
 from node.app import Node
 from node.errors import UsageError
-from node.initialise import init_node
+from node.ops.initialise import init_node
 from tests.conftest import NodeFactory
 from tests.federation.nodes import draft, eventually, has_alert
 from tests.federation.socks5 import Socks5Server

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 import pytest
 
 from federation.clock import FakeClock
-from federation.peers import Peer
 from federation.sync import (
     FIRST_BACKOFF_S,
     FIRST_RESTART_S,
@@ -23,6 +22,7 @@ from federation.sync import (
     Syncer,
 )
 from federation.transport import REQUEST_TIMEOUT_S
+from federation.trust import Peer
 from tests.federation.memnet import MemNet, MemNode, until
 
 LO, HI = 1 - SYNC_JITTER, 1 + SYNC_JITTER

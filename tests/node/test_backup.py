@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from node import backup
 from node import config as config_mod
 from node.app import Node
 from node.commands import client as control
 from node.errors import NodeError, UsageError, WrongPassphrase
+from node.ops import backup
 from node.store.members import hash_passphrase
 from tests.conftest import NodeFactory
 from tests.federation.nodes import count_bodies, draft, eventually, has_alert, pair

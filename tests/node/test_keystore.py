@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from node import keystore
 from node.errors import NotANode, UsageError, WrongPassphrase
+from node.keys import keystore
 
 
 def test_passphrase_round_trip_and_wrong_passphrase(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import asyncio
 from federation.clock import FakeClock
 from node.app import Node
 from node.commands import client as control
-from node.jobs import RETENTION_INTERVAL_S
+from node.ops.jobs import RETENTION_INTERVAL_S
 from node.store.members import hash_passphrase
 from tests.conftest import NodeFactory
 from tests.federation.nodes import draft, eventually

@@ -77,7 +77,7 @@ async def test_session_cookie_flags_and_no_persistent_cookies(site: Site) -> Non
 async def test_secure_cookie_flag_over_https(make_node: Any) -> None:
     from aiohttp.test_utils import make_mocked_request
 
-    from node.web.app import headers_middleware, visit
+    from node.web.site import headers_middleware, visit
 
     node = await make_node()
     app = web_app(node)

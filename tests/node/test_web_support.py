@@ -18,7 +18,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from federation.clock import FakeClock
 from node.app import Node
 from node.web import web_app
-from node.web.app import STATE_KEY, WebState
+from node.web.site import STATE_KEY, WebState
 
 CSRF_RE = re.compile(r'name="csrf" value="([^"]+)"')
 PASSPHRASE = "a long enough passphrase"

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from node import keystore, wipe
 from node.commands import client as control
 from node.errors import NodeError, NotANode, UsageError
+from node.keys import keystore
+from node.ops import wipe
 from node.service import Draft
 from node.store.members import hash_passphrase
 from tests.conftest import NodeFactory

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import aiohttp
 from aiohttp.test_utils import TestClient
 
-from node.blinding import SlowHashPool
+from node.keys.slowhash import SlowHashPool
 from node.store.members import _DUMMY_HASH, passphrase_matches
 from tests.federation.nodes import draft
 from tests.node.test_web_support import PASSPHRASE, Site, Visitor, csrf_of, site_fixture  # noqa: F401

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from . import config as config_mod
-from .app import Node
-from .errors import UsageError
+from .. import config as config_mod
+from ..app import Node
+from ..errors import UsageError
+from ..service import Draft
 from .initialise import init_node
-from .service import Draft
 
 MIN_NODES = 3
 MAX_NODES = 12

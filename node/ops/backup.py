@@ -47,12 +47,12 @@ import msgpack
 import nacl.bindings as sodium
 import nacl.exceptions
 
-from . import keystore
-from .config import CONFIG_FILE
-from .errors import NotANode, UsageError
-from .files import fsync_dir
-from .store.db import DB_FILE
-from .tls import CERT_FILE, KEY_FILE
+from ..config import CONFIG_FILE
+from ..errors import NotANode, UsageError
+from ..files import fsync_dir
+from ..keys import keystore
+from ..keys.tls import CERT_FILE, KEY_FILE
+from ..store.db import DB_FILE
 
 MAGIC = b"alertnode-backup\n"
 FORMAT_VERSION = 1
@@ -366,7 +366,7 @@ async def restore(backup: Path, data_dir: Path, passphrase: str) -> dict[str, An
     """
     import asyncio
 
-    from .store import Store
+    from ..store import Store
 
     _check_target(data_dir)
     staging = Path(tempfile.mkdtemp(prefix=".alertnode-restore-", dir=data_dir.parent))

@@ -23,8 +23,8 @@ import nacl.secret
 import nacl.signing
 import nacl.utils
 
-from .errors import NotANode, UsageError, WrongPassphrase
-from .files import write_private
+from ..errors import NotANode, UsageError, WrongPassphrase
+from ..files import write_private
 
 KEYSTORE_FILE = "keys.bin"
 KEYFILE_FILE = "data.key"

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 from federation.discovery import Discovery, DiscoveryError
 from protocol.card import VerifiedCard, parse_card_text
 
-from .errors import NotFound, UsageError
+from ..errors import NotFound, UsageError
 
 if TYPE_CHECKING:
-    from .app import Node
+    from ..app import Node
 
 log = logging.getLogger(__name__)
 

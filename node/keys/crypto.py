@@ -14,7 +14,7 @@ import hashlib
 import nacl.exceptions
 import nacl.secret
 
-from .errors import StoreError
+from ..errors import StoreError
 
 TAG_BYTES = 16
 

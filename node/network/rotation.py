@@ -16,10 +16,10 @@ import nacl.signing
 from federation.clock import Clock
 from federation.errors import FederationError
 from federation.https import HttpsTransport
-from federation.peers import Peer
+from federation.trust import Peer
 from protocol.rotation import sign_rotation
 
-from .config import Config
+from ..config import Config
 
 log = logging.getLogger(__name__)
 

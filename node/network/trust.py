@@ -1,8 +1,8 @@
-"""Federation inside the node: the server on the federation port, the syncer and the
+"""This node in the network (``Trust``): the server on the federation port, the syncer and the
 trust-list operations the CLI and the admin pages use.
 
 Rule: this module wires federation/ to the node's store; it holds no policy of its
-own (that is federation.peers) and no wire format (that is protocol/).
+own (that is federation.trust) and no wire format (that is protocol/).
 """
 
 from __future__ import annotations
@@ -19,18 +19,18 @@ from aiohttp import web
 
 from federation.clock import Clock
 from federation.https import HttpsTransport, federation_app
-from federation.peers import Peer
 from federation.server import FederationServer, ServerState
 from federation.sync import PullResult, Syncer
+from federation.trust import Peer
 from protocol.card import parse_card_text, short_auth_string
 from protocol.errors import ProtocolError
 from protocol.request import NonceWindow
 
-from . import tls
+from ..config import Config, parse_hostport
+from ..errors import UsageError
+from ..keys import tls
+from ..store import Store
 from .cards import make_card_text
-from .config import Config, parse_hostport
-from .errors import UsageError
-from .store import Store
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-class Peering:
+class Trust:
     def __init__(
         self,
         data_dir: Path,

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from .files import write_private
+from ..files import write_private
 
 CERT_FILE = "tls.crt"
 KEY_FILE = "tls.key"

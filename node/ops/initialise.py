@@ -14,11 +14,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import config as config_mod
-from . import keystore, tls
-from .config import Config
-from .errors import AlreadyInitialised, UsageError
-from .store import Store
+from .. import config as config_mod
+from ..config import Config
+from ..errors import AlreadyInitialised, UsageError
+from ..keys import keystore, tls
+from ..store import Store
 
 INVITE_DAYS = 14
 _REGION_RE = re.compile(r"^([A-Z]{2}(-[A-Z0-9]{1,6}){0,2})?$")
@@ -108,7 +108,7 @@ async def init_node(
 
 def card_text(data: Path, cfg: Config, signing_key: Any) -> str:
     """This node's card as one line of text (signed now, valid for a year)."""
-    from .cards import make_card_text
+    from ..network.cards import make_card_text
 
     fingerprint = None if cfg.public_url.startswith("http://") else tls.fingerprint(data)
     return make_card_text(cfg.name, cfg.public_url, signing_key, fingerprint, int(time.time()))
@@ -116,8 +116,8 @@ def card_text(data: Path, cfg: Config, signing_key: Any) -> str:
 
 async def read_card(data: Path) -> dict[str, Any]:
     """The card of the node in ``data``: from the running node, else offline."""
-    from .commands import client as control
-    from .errors import NotRunning
+    from ..commands import client as control
+    from ..errors import NotRunning
 
     try:
         return await control.call(data, "card")

@@ -19,10 +19,10 @@ import stat
 import time
 from pathlib import Path
 
-from .files import fsync_dir
-from .keystore import KEYFILE_FILE, KEYSTORE_FILE
-from .store.db import DB_FILE
-from .tls import KEY_FILE
+from ..files import fsync_dir
+from ..keys.keystore import KEYFILE_FILE, KEYSTORE_FILE
+from ..keys.tls import KEY_FILE
+from ..store.db import DB_FILE
 
 KEY_FILES = (KEYSTORE_FILE, KEYFILE_FILE)
 DB_FILES = (DB_FILE, f"{DB_FILE}-wal", f"{DB_FILE}-shm", f"{DB_FILE}-journal", KEY_FILE)
