@@ -14,7 +14,7 @@ to responses without knowing each class.
     └── DiscoveryError             pairing discovery could not start (status 503)
 
 Protocol errors from a peer's bytes (protocol.errors.RemoteProtocolError) pass
-through unchanged; the server maps them to 4xx with their ``status_hint``.
+through unchanged; the server maps them to 4xx with their ``status``.
 """
 
 from __future__ import annotations

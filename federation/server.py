@@ -127,7 +127,7 @@ class FederationServer:
         try:
             return await route(state, peer, body)
         except ProtocolError as exc:
-            return refuse(exc.status_hint, exc.message)
+            return refuse(exc.status, exc.message)
         except Unauthorised as exc:
             return refuse(exc.status, exc.message)
 

@@ -13,7 +13,7 @@ Validation of a body is shared between building (local) and receiving (remote):
 ``InvalidField`` is raised for both, since the same rule is broken either way;
 callers that build objects may catch ``ProtocolError``.
 
-Each error carries ``status_hint``: the HTTP status the I/O layer should answer with,
+Each error carries ``status``: the HTTP status the I/O layer should answer with,
 so federation/ can map errors to responses without this package knowing about HTTP.
 """
 
@@ -23,7 +23,7 @@ from __future__ import annotations
 class ProtocolError(Exception):
     """Base of every error raised by protocol/."""
 
-    status_hint: int = 400
+    status: int = 400
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -36,7 +36,7 @@ class ProtocolError(Exception):
 class LocalProtocolError(ProtocolError):
     """The caller asked for something the protocol does not allow."""
 
-    status_hint = 400
+    status = 400
 
 
 class InvalidIndicator(LocalProtocolError):
@@ -46,13 +46,13 @@ class InvalidIndicator(LocalProtocolError):
 class RemoteProtocolError(ProtocolError):
     """Bytes received from elsewhere are not acceptable."""
 
-    status_hint = 400
+    status = 400
 
 
 class LimitExceeded(RemoteProtocolError):
     """A size, length, count or nesting limit was exceeded."""
 
-    status_hint = 413
+    status = 413
 
 
 class MalformedObject(RemoteProtocolError):
@@ -62,13 +62,13 @@ class MalformedObject(RemoteProtocolError):
 class BadSignature(RemoteProtocolError):
     """A signature does not verify under the claimed key."""
 
-    status_hint = 403
+    status = 403
 
 
 class InvalidField(RemoteProtocolError):
     """A decoded field has a value the protocol does not allow."""
 
-    status_hint = 422
+    status = 422
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")

@@ -77,7 +77,8 @@ async def _dispatch(request: web.Request) -> web.Response:
     except NodeError as exc:
         return web.json_response({"error": exc.message}, status=exc.status)
     except ProtocolError as exc:
-        return web.json_response({"error": exc.message}, status=400)
+        status = exc.status if 400 <= exc.status < 500 else 400
+        return web.json_response({"error": exc.message}, status=status)
     except Exception:
         log.exception("control command %s failed", name)
         return web.json_response(

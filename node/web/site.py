@@ -108,7 +108,7 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         # A rule of the protocol broken by what the visitor sent: their mistake, not a
         # crash. The message may quote what they sent, so the page says only what
         # kind of problem it was.
-        status = exc.status_hint if 400 <= exc.status_hint < 500 else 400
+        status = exc.status if 400 <= exc.status < 500 else 400
         t = translator(request)
         return error_page(request, status, t.gettext(ERROR_TITLES.get(status, ERROR_TITLES[400])))
     except Exception:

@@ -80,7 +80,7 @@ def assert_names(exc: InvalidField, field: str) -> None:
     # A sentence a person can act on: several words, no Python reprs of our types.
     assert len(message.split()) >= 2, message
     assert "Error" not in message and "<" not in message, message
-    assert exc.status_hint == 422
+    assert exc.status == 422
 
 
 # --- the happy path ----------------------------------------------------------------
@@ -440,7 +440,7 @@ def test_verified_retraction_cannot_be_constructed_directly() -> None:
 # --- the error tree ----------------------------------------------------------------
 
 
-def test_every_refusal_is_a_protocol_error_with_a_status_hint() -> None:
+def test_every_refusal_is_a_protocol_error_with_a_status() -> None:
     cases: list[tuple[bytes, type[ProtocolError], int]] = [
         (b"\x00" * 20_000, LimitExceeded, 413),
         (b"\xc1", MalformedObject, 400),
@@ -450,7 +450,7 @@ def test_every_refusal_is_a_protocol_error_with_a_status_hint() -> None:
     for data, error, status in cases:
         with pytest.raises(error) as info:
             verify_alert(data, NOW)
-        assert info.value.status_hint == status
+        assert info.value.status == status
 
 
 def test_alert_body_fields_match_the_decoder() -> None:
