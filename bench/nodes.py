@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -24,14 +23,9 @@ from node.errors import NodeError
 from node.keys import keystore
 from node.ops.initialise import card_text, init_node
 from node.store import Store
+from tests.ports import free_port
 
 READY_TIMEOUT_S = 120.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def make_dir(root: Path, name: str) -> Path:

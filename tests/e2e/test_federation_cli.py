@@ -4,21 +4,15 @@ retract, suspend, remove, and a node killed while idle that catches up on restar
 
 from __future__ import annotations
 
-import socket
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.cli import RunningNode, alertnode, alertnode_json
+from tests.ports import free_port
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def init(tmp: Path, name: str) -> Path:

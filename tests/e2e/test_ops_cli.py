@@ -18,6 +18,7 @@ from node.commands import client as control
 from node.errors import NodeError
 from tests.e2e.cli import RunningNode, alertnode, alertnode_json
 from tests.node.test_canary import DESCRIPTION, scan
+from tests.ports import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -25,12 +26,6 @@ PASSPHRASE = "ops passphrase 1234"
 NEW_PASSPHRASE = "a new ops passphrase 5678"
 # Commands that must answer while locked: how an admin sees and unlocks (or wipes) it.
 ALLOWED_WHILE_LOCKED = {"status", "unlock", "stop", "wipe"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def files(tmp: Path) -> tuple[str, str]:

@@ -15,7 +15,6 @@ import datetime
 import json
 import logging
 import re
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ from tests.conftest import NodeFactory
 from tests.e2e.cli import RunningNode, alertnode, alertnode_json
 from tests.federation.nodes import eventually, pair
 from tests.node.test_web_support import csrf_of
+from tests.ports import free_port
 
 NICK = "CanaryNick7"
 PASSPHRASE = "canary passphrase forty-two"
@@ -193,23 +193,17 @@ async def test_in_process_logs_at_debug_hold_no_member_data_or_addresses(
         assert_clean(text, f"{record.name}:{record.levelname}")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.mark.slow
 async def test_alertnode_run_stderr_holds_no_member_data_or_addresses(short_tmp: Path) -> None:
     data, peer_data = short_tmp / "n", short_tmp / "p"
-    web = f"127.0.0.1:{_free_port()}"
+    web = f"127.0.0.1:{free_port()}"
     init = alertnode_json(
         "init", "--data", str(data), "--name", "Logged", "--no-passphrase", "--region", "GB",
-        "--web", web, "--fed", f"127.0.0.1:{_free_port()}",
+        "--web", web, "--fed", f"127.0.0.1:{free_port()}",
     )  # fmt: skip
     alertnode(
         "init", "--data", str(peer_data), "--name", "Peer", "--no-passphrase",
-        "--web", f"127.0.0.1:{_free_port()}", "--fed", f"127.0.0.1:{_free_port()}",
+        "--web", f"127.0.0.1:{free_port()}", "--fed", f"127.0.0.1:{free_port()}",
     )  # fmt: skip
     node, peer = RunningNode(data), RunningNode(peer_data)
     try:
