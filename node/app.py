@@ -47,6 +47,8 @@ MAX_SOCKET_PATH = 100
 WIPE_STOP_S = 0.5
 # A stop never waits longer than this for any one part (a hung peer, a slow job).
 STOP_PART_S = 5.0
+# How long a stopping listener lets a request in flight finish (aiohttp's default: 60 s).
+LISTENER_SHUTDOWN_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +144,9 @@ class Node:
         if len(str(sock)) > MAX_SOCKET_PATH:
             raise UsageError("the data directory's path is too long for a control socket")
         sock.unlink(missing_ok=True)
-        runner = web.AppRunner(control_app(self), access_log=None)
+        runner = web.AppRunner(
+            control_app(self), access_log=None, shutdown_timeout=LISTENER_SHUTDOWN_S
+        )
         await runner.setup()
         old_umask = os.umask(0o177)
         try:
@@ -153,7 +157,7 @@ class Node:
         self._runners.append(runner)
 
         host, port = config_mod.parse_hostport(self.config.web, "--web")
-        runner = web.AppRunner(web_app(self), access_log=None)
+        runner = web.AppRunner(web_app(self), access_log=None, shutdown_timeout=LISTENER_SHUTDOWN_S)
         await runner.setup()
         site = web.TCPSite(runner, host, port)
         await site.start()

@@ -34,6 +34,9 @@ from .cards import make_card_text
 
 log = logging.getLogger(__name__)
 
+# How long a stopping federation port lets a peer's request finish (aiohttp: 60 s).
+FEDERATION_SHUTDOWN_S = 1.0
+
 
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
@@ -106,7 +109,11 @@ class Trust:
             on_rotate=self._rotated,
         )
         self.server_state = state
-        runner = web.AppRunner(federation_app(FederationServer(state)), access_log=None)
+        runner = web.AppRunner(
+            federation_app(FederationServer(state)),
+            access_log=None,
+            shutdown_timeout=FEDERATION_SHUTDOWN_S,
+        )
         await runner.setup()
         plain = self._config.allow_http and _is_loopback(host)
         ssl_ctx = None if plain else tls.server_context(self._data_dir, self._data_key)
