@@ -185,6 +185,8 @@ class Peering:
                 status = "error"
             elif stats["last_sync"] is None:
                 status = "never synced"
+            elif stats["refused"]["last_pull"]:
+                status = "refusing items"
             else:
                 status = "ok"
             out.append(
