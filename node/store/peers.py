@@ -189,8 +189,18 @@ class PeerStore:
                 "UPDATE peers SET refused = refused + ?, last_pull_refused = ?,"
                 " last_refusal_code = CASE WHEN ? > 0 THEN ? ELSE last_refusal_code END,"
                 " last_refusal_at = CASE WHEN ? > 0 THEN ? ELSE last_refusal_at END"
-                " WHERE key = ?",
-                (count, count, count, (code or "refused")[:MAX_CODE_CHARS], count, now, key),
+                # An idle pull after a clean one changes nothing, so it writes nothing.
+                " WHERE key = ? AND (? > 0 OR last_pull_refused != 0)",
+                (
+                    count,
+                    count,
+                    count,
+                    (code or "bad_response")[:MAX_CODE_CHARS],
+                    count,
+                    now,
+                    key,
+                    count,
+                ),
             )
 
     async def replace_key(self, old: bytes, new: bytes) -> None:
