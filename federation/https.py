@@ -7,8 +7,11 @@ at most a named number of response bytes. HTTPS connections are pinned to the TL
 certificate fingerprint from the peer's card, so no certificate authority is
 trusted; onion URLs (and peers with a proxy set) go through a SOCKS5 proxy; plain
 HTTP is used only to loopback addresses and only when the node was started with the
-explicit test flag. The server adapter reads at most MAX_REQUEST_BYTES of a request
-and leaves every decision to ``FederationServer``.
+explicit test flag. A refusal's structured body is read into ``PeerRefused`` (code,
+message, field, Retry-After). The server adapter reads at most MAX_REQUEST_BYTES of a
+request, leaves every decision to ``FederationServer``, and sends no ``Server``
+header (``drop_server_header``, which the web port uses too): nothing in what a node
+answers names the software to a scanner.
 """
 
 from __future__ import annotations
@@ -27,8 +30,15 @@ from protocol.card import is_loopback_url, is_onion_url
 from protocol.request import REQUEST_HEADER
 
 from .clock import Clock
-from .errors import PeerRefused, PeerUnreachable, PinMismatch, TransportNotAllowed
-from .server import MAX_REQUEST_BYTES, FederationServer, Reply
+from .errors import (
+    MAX_REFUSAL_BYTES,
+    BadResponse,
+    PeerUnreachable,
+    PinMismatch,
+    TransportNotAllowed,
+    parse_refusal,
+)
+from .server import MAX_REQUEST_BYTES, FederationServer, Reply, internal_error
 from .transport import BASE_PATH, REQUEST_TIMEOUT_S, sign_for
 from .trust import Peer
 
@@ -146,20 +156,20 @@ class HttpsTransport:
                 ssl=ssl_arg,
                 allow_redirects=False,
             ) as resp:
-                if (resp.content_length or 0) > max_response_bytes:
-                    raise PeerRefused("the peer's answer was larger than allowed", 502)
-                data = await read_bounded(resp.content, max_response_bytes)
+                limit = max_response_bytes if resp.status < 300 else MAX_REFUSAL_BYTES
+                if (resp.content_length or 0) > limit:
+                    raise BadResponse("the peer's answer was larger than allowed")
+                data = await read_bounded(resp.content, limit)
                 if data is None:
-                    raise PeerRefused("the peer's answer was larger than allowed", 502)
+                    raise BadResponse("the peer's answer was larger than allowed")
                 self.bytes_received += len(data)
                 if resp.status >= 300:
-                    reason = data[:200].decode("utf-8", "replace").strip() or resp.reason or ""
-                    raise PeerRefused(f"the peer refused: {resp.status} {reason}", resp.status)
+                    raise parse_refusal(resp.status, data, resp.headers.get("Retry-After"))
                 return data
         except aiohttp.ServerFingerprintMismatch:
             raise PinMismatch("the peer's TLS certificate is not the one in its card") from None
         except TimeoutError:
-            raise PeerUnreachable("the peer did not answer in time") from None
+            raise PeerUnreachable("the peer did not answer in time", code="timeout") from None
         except (aiohttp.ClientError, OSError) as exc:
             raise PeerUnreachable(f"the peer cannot be reached ({type(exc).__name__})") from None
         except (ProxyConnectionError, ProxyTimeoutError, ProxyError) as exc:
@@ -180,10 +190,6 @@ SERVER_KEY: web.AppKey[FederationServer] = web.AppKey("federation", FederationSe
 
 
 def _response(reply: Reply) -> web.Response:
-    if reply.content_type == "text/plain":
-        return web.Response(
-            status=reply.status, text=reply.body.decode(), content_type="text/plain"
-        )
     if not reply.body:
         return web.Response(status=reply.status, headers=reply.headers)
     return web.Response(
@@ -191,23 +197,36 @@ def _response(reply: Reply) -> web.Response:
     )
 
 
+async def drop_server_header(request: web.Request, response: web.StreamResponse) -> None:
+    """An ``on_response_prepare`` hook: aiohttp names itself and Python's version in a
+    ``Server`` header on every response; a node sends none."""
+    response.headers.popall("Server", None)
+
+
 async def _serve(request: web.Request) -> web.StreamResponse:
     server = request.app[SERVER_KEY]
-    early = server.refuse_early(request.content_length)
+    early = server.refuse_early(request.headers, request.content_length)
     if early is not None:
         return _response(early)
     body = await read_bounded(request.content, MAX_REQUEST_BYTES)
     if body is None:
         return _response(server.too_large())
-    reply = await server.handle(request.method, request.raw_path, request.headers, body)
+    try:
+        reply = await server.handle(request.method, request.raw_path, request.headers, body)
+    except Exception as exc:
+        # The error's text may hold member data: its type only, as the syncer logs.
+        log.error("serving a federation request failed (%s)", type(exc).__name__)
+        reply = internal_error()
     return _response(reply)
 
 
 def federation_app(server: FederationServer) -> web.Application:
-    """An aiohttp application serving ``server`` on every federation route."""
+    """An aiohttp application serving ``server`` on every path of the federation port."""
     app = web.Application(client_max_size=MAX_REQUEST_BYTES)
     app[SERVER_KEY] = server
-    # Every path goes to the server, which refuses unknown routes (404) only after
-    # authentication, as aiohttp's router behind a middleware did.
+    app.on_response_prepare.append(drop_server_header)
+    # Every path goes to the server: it answers a request without the signature
+    # header with a plain 404 wherever it goes, and a signed one for an unknown
+    # route with a structured "not_found".
     app.router.add_route("*", "/{tail:.*}", _serve)
     return app

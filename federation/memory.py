@@ -22,16 +22,20 @@ import nacl.signing
 from protocol.request import REQUEST_HEADER
 
 from .clock import Clock
-from .errors import PeerRefused, PeerUnreachable, TransportNotAllowed
-from .server import FederationServer, Reply
+from .errors import (
+    MAX_REFUSAL_BYTES,
+    BadResponse,
+    PeerUnreachable,
+    TransportNotAllowed,
+    parse_refusal,
+)
+from .server import FederationServer, internal_error
 from .transport import BASE_PATH, sign_for
 from .trust import Peer
 
 SCHEME = "mem"
 # Requests the network remembers (``MemoryNetwork.log``), oldest dropped first.
 MAX_LOGGED_REQUESTS = 10_000
-# What a refusal's text may add to the PeerRefused message, as over HTTPS.
-MAX_REASON_CHARS = 200
 
 Hook = Callable[[str], Awaitable[None]]
 
@@ -85,8 +89,8 @@ class MemoryNetwork:
 
     async def deliver(
         self, source: str, destination: str, path: str, header: str, body: bytes
-    ) -> tuple[int, bytes]:
-        """Carry one request over the link; the server's (status, body).
+    ) -> tuple[int, bytes, dict[str, str]]:
+        """Carry one request over the link; the server's (status, body, headers).
 
         Raises PeerUnreachable for a cut link or an address nobody serves."""
         link = self.link(source, destination)
@@ -102,17 +106,18 @@ class MemoryNetwork:
         if server is None:
             raise PeerUnreachable("the peer cannot be reached (ConnectionRefusedError)")
         try:
-            early = server.refuse_early(len(body))
-            reply = early or await server.handle("POST", path, {REQUEST_HEADER: header}, body)
+            headers = {REQUEST_HEADER: header}
+            early = server.refuse_early(headers, len(body))
+            reply = early or await server.handle("POST", path, headers, body)
         except Exception:
             # What an HTTP server does with a handler's crash: a 500, not the crash
             # itself inside the client.
-            reply = Reply(500, b"500: Internal Server Error", "text/plain")
+            reply = internal_error()
         self.log.append(Delivery(source, destination, path, reply.status))
         del self.log[:-MAX_LOGGED_REQUESTS]
         if link.latency_s:
             await self.clock.sleep(link.latency_s)
-        return reply.status, reply.body
+        return reply.status, reply.body, dict(reply.headers)
 
 
 async def _hang(link: Link) -> None:
@@ -159,15 +164,14 @@ class MemoryTransport:
         self.bytes_sent += len(body) + len(header)
         self.round_trips += 1
         destination = f"{SCHEME}://{split.netloc}"
-        status, data = await self._network.deliver(
+        status, data, headers = await self._network.deliver(
             self.source, destination, signed_path, header, body
         )
-        if len(data) > max_response_bytes:
-            raise PeerRefused("the peer's answer was larger than allowed", 502)
+        if len(data) > (max_response_bytes if status < 300 else MAX_REFUSAL_BYTES):
+            raise BadResponse("the peer's answer was larger than allowed")
         self.bytes_received += len(data)
         if status >= 300:
-            reason = data[:MAX_REASON_CHARS].decode("utf-8", "replace").strip()
-            raise PeerRefused(f"the peer refused: {status} {reason}", status)
+            raise parse_refusal(status, data, headers.get("Retry-After"))
         return data
 
     async def close(self) -> None:

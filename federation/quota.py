@@ -38,14 +38,16 @@ class PeerRateLimiter:
     def __init__(
         self, rate_per_s: float = PEER_REQUESTS_PER_S, burst: float = PEER_REQUEST_BURST
     ) -> None:
-        self._rate = rate_per_s
+        self.rate_per_s = rate_per_s
         self._burst = burst
         self._buckets: dict[bytes, TokenBucket] = {}
 
     def allow(self, key: bytes, now: float) -> bool:
         bucket = self._buckets.get(key)
         if bucket is None:
-            bucket = self._buckets[key] = TokenBucket(self._rate, self._burst, self._burst, now)
+            bucket = self._buckets[key] = TokenBucket(
+                self.rate_per_s, self._burst, self._burst, now
+            )
         return bucket.allow(now)
 
     def forget(self, keep: set[bytes]) -> None:

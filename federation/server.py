@@ -2,12 +2,15 @@
 with no I/O of its own (``federation.https.federation_app`` puts it behind aiohttp,
 ``federation.memory`` calls it directly).
 
-Rule: the node must be unlocked and size caps are checked before any work; then the
-request signature, the destination, the clock window, the caller's standing on the
-trust list, the caller's rate limit and the nonce window, in that order; only then
-does a route run, and it serves only what ``peers.may_serve`` allows that caller.
-Unknown, suspended and unshared callers get 401/403 and no data. Every refusal leaves
-storage untouched.
+Rule: a request without the signature header is a stranger's, not a peer's: on any
+path and with any method it gets the plain 404 any web server gives, and nothing
+about the protocol. Otherwise the node must be unlocked and size caps are checked
+before any work; then the request signature, the destination, the clock window, the
+caller's standing on the trust list, the caller's rate limit and the nonce window, in
+that order; only then does a route run, and it serves only what ``peers.may_serve``
+allows that caller. Every refusal of a signed request is a msgpack map
+``{"code", "message"[, "field"]}`` with a code from ``errors.WIRE_CODES`` and its
+status (and Retry-After where waiting helps), and leaves storage untouched.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ from protocol.request import REQUEST_HEADER, NonceWindow, verify_request
 from protocol.rotation import verify_rotation
 
 from .clock import Clock
-from .errors import Unauthorised
+from .errors import WIRE_CODES, Unauthorised, refusal_body
+from .errors import retry_after_s as retry_after_text
 from .interfaces import FeedRowLike, FeedStore, PeerStore
 from .quota import PeerRateLimiter
 from .transport import BASE_PATH
@@ -37,6 +41,10 @@ MAX_REQUEST_BYTES = feed.MAX_BODIES_REQUEST_BYTES
 MAX_SCAN_ROWS = 4 * feed.MAX_FEED_ENTRIES
 MSGPACK = "application/msgpack"
 TEXT = "text/plain"
+# What a locked node asks callers to wait before trying again.
+LOCKED_RETRY_AFTER_S = 60
+# What a stranger (no signature header) gets: what any web server says.
+NOT_FOUND_TEXT = "404: Not Found"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +57,34 @@ class Reply:
     headers: Mapping[str, str] = field(default_factory=dict)
 
 
-def refuse(status: int, text: str) -> Reply:
-    return Reply(status, text.encode(), TEXT)
+def refuse(
+    code: str, message: str, *, field: str | None = None, retry_after_s: float | None = None
+) -> Reply:
+    """The answer to a signed request refused with ``code`` (one of WIRE_CODES)."""
+    status = WIRE_CODES[code].status or 400
+    headers = {} if retry_after_s is None else {"Retry-After": retry_after_text(retry_after_s)}
+    return Reply(status, refusal_body(code, message, field), MSGPACK, headers)
+
+
+def refuse_error(exc: ProtocolError | Unauthorised) -> Reply:
+    """The answer for an error raised while checking or serving a signed request."""
+    code = exc.code if exc.code in WIRE_CODES else "malformed"
+    field = exc.field if isinstance(exc, ProtocolError) else None
+    return refuse(code, exc.message, field=field)
+
+
+def not_found() -> Reply:
+    """What a request without the signature header gets, on every path."""
+    return Reply(404, NOT_FOUND_TEXT.encode(), TEXT)
+
+
+def internal_error() -> Reply:
+    """What a signed request gets when serving it failed (the store, a bug)."""
+    return refuse("internal", "this node could not answer; try again later")
+
+
+def is_signed(headers: Mapping[str, str]) -> bool:
+    return REQUEST_HEADER in headers
 
 
 @dataclass
@@ -77,16 +111,22 @@ class FederationServer:
     def __init__(self, state: ServerState) -> None:
         self.state = state
 
-    def refuse_early(self, content_length: int | None) -> Reply | None:
-        """The refusals due before a request body is read (locked, declared size)."""
+    def refuse_early(self, headers: Mapping[str, str], content_length: int | None) -> Reply | None:
+        """The refusals due before a request body is read: no signature header (a
+        plain 404), a locked node, a declared size over the cap."""
+        if not is_signed(headers):
+            return not_found()
         if self.state.locked():
-            return refuse(503, "locked")
+            return refuse(
+                "locked", "this node is locked; try again later",
+                retry_after_s=LOCKED_RETRY_AFTER_S,
+            )  # fmt: skip
         if content_length is not None and content_length > MAX_REQUEST_BYTES:
             return self.too_large()
         return None
 
     def too_large(self) -> Reply:
-        return refuse(413, "request too large")
+        return refuse("too_large", f"the request body is over {MAX_REQUEST_BYTES} bytes")
 
     async def handle(
         self, method: str, raw_path: str, headers: Mapping[str, str], body: bytes
@@ -94,7 +134,7 @@ class FederationServer:
         """Authenticate the request, then run its route.
 
         Refusals are replies; only a failure of the store itself raises."""
-        early = self.refuse_early(len(body))
+        early = self.refuse_early(headers, len(body))
         if early is not None:
             return early
         state = self.state
@@ -109,32 +149,34 @@ class FederationServer:
                 now,
             )
         except ProtocolError as exc:
-            return refuse(401, exc.message)
+            return refuse_error(exc)
         peer = await state.peers.get(auth.origin)
         if peer is None:
-            return refuse(403, "unknown node")
+            return refuse("unknown_node", "this node does not know the key that signed the request")
         if peer.suspended:
-            return refuse(403, "suspended")
+            return refuse("suspended", "this node has suspended federation with yours")
         if not state.limiter.allow(peer.key, state.clock.monotonic()):
-            return refuse(429, "too many requests; slow down")
+            return refuse(
+                "rate_limited", "too many requests; slow down",
+                retry_after_s=1.0 / state.limiter.rate_per_s,
+            )  # fmt: skip
         if state.nonces.seen(auth.origin, auth.nonce, auth.timestamp, now):
-            return refuse(401, "replayed request")
+            return refuse("replayed", "this request was seen before; sign a new one")
         route = ROUTES.get(raw_path.partition("?")[0])
         if route is None:
-            return refuse(404, "404: Not Found")
+            return refuse("not_found", "there is no such federation route")
         if method != "POST":
-            return Reply(405, b"405: Method Not Allowed", TEXT, {"Allow": "POST"})
+            reply = refuse("method_not_allowed", "federation routes take POST only")
+            return Reply(reply.status, reply.body, reply.content_type, {"Allow": "POST"})
         try:
             return await route(state, peer, body)
-        except ProtocolError as exc:
-            return refuse(exc.status, exc.message)
-        except Unauthorised as exc:
-            return refuse(exc.status, exc.message)
+        except (ProtocolError, Unauthorised) as exc:
+            return refuse_error(exc)
 
 
 def _require_share(peer: Peer) -> None:
     if not peer.share:
-        raise Unauthorised("this node does not share with you", 403)
+        raise Unauthorised("not_shared", "this node does not share alerts with yours")
 
 
 async def changes(state: ServerState, peer: Peer, body: bytes) -> Reply:
@@ -176,7 +218,9 @@ async def bodies(state: ServerState, peer: Peer, body: bytes) -> Reply:
     rows: list[FeedRowLike] = []
     if req.positions:
         if req.epoch is not None and req.epoch != await state.store.epoch():
-            raise Unauthorised("positions from another epoch", 409)
+            raise Unauthorised(
+                "stale_epoch", "those positions are from another epoch; ask for changes"
+            )
         rows.extend(await state.store.rows_at(req.positions))
     if req.ids:
         rows.extend(await state.store.rows_by_id(req.ids))
@@ -227,9 +271,9 @@ async def rotate(state: ServerState, peer: Peer, body: bytes) -> Reply:
     """A peer announces its new key, signed with its old (current) key."""
     rotation = verify_rotation(body, state.clock.now())
     if rotation.body.old != peer.key:
-        raise Unauthorised("a node can only rotate its own key", 403)
+        raise Unauthorised("not_own_key", "a node can only rotate its own key")
     if await state.peers.get(rotation.body.new) is not None:
-        raise Unauthorised("that key already belongs to a peer", 409)
+        raise Unauthorised("key_taken", "that key already belongs to another peer")
     await state.peers.replace_key(rotation.body.old, rotation.body.new)
     if state.on_rotate is not None:
         await state.on_rotate(rotation.body.old, rotation.body.new)

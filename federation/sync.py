@@ -8,6 +8,9 @@ Ingest is idempotent on id, so a repeated or overlapping pull changes nothing.
 Every worker is supervised: an unexpected error is logged (a peer key prefix and the
 error's type, never its text) and the worker restarts after a backoff; stopping
 waits for the workers at most STOP_TIMEOUT_S. Every wait is on the injected Clock.
+A failed pull is recorded on the peer as (code, message, time), the code from
+``errors.CODES``; every pull records how many items it refused and the last one's
+code, so an admin sees a peer whose items are all refused.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from protocol.errors import ProtocolError
 from protocol.signing import parse_envelope
 
 from .clock import Clock, within
-from .errors import FederationError, PeerUnreachable
+from .errors import FederationError, ItemRefused, PeerRefused, PeerUnreachable
 from .interfaces import FeedStore, PeerStore
 from .quota import MAX_ACTIVE_ALERTS_PER_ORIGIN
 from .transport import REQUEST_TIMEOUT_S, Transport
@@ -97,6 +100,11 @@ class PullResult:
     pages: int = 0
     error: str | None = None
     refusals: list[str] = field(default_factory=list)
+    # The failure's code (errors.CODES), and how long the peer asked us to wait.
+    error_code: str | None = None
+    retry_after: int | None = None
+    # The code of the last item refused in this pull.
+    refusal_code: str | None = None
 
 
 class Syncer:
@@ -220,7 +228,7 @@ class Syncer:
                 self._transport.post(peer, path, body, max_response_bytes),
             )
         except TimeoutError:
-            raise PeerUnreachable("the peer did not answer in time") from None
+            raise PeerUnreachable("the peer did not answer in time", code="timeout") from None
 
     def _delay(self, failures: int) -> float:
         if failures:
@@ -244,6 +252,9 @@ class Syncer:
                 continue
             result = await self.pull(peer)
             failures = failures + 1 if result.error else 0
+            if result.retry_after:
+                # The peer said how long to wait (rate limited, locked): never sooner.
+                await self._clock.sleep(float(result.retry_after))
 
     async def _poke_worker(self, key: bytes) -> None:
         wanted = self._poke_out[key]
@@ -261,8 +272,10 @@ class Syncer:
                     POKE_TIMEOUT_S,
                     self._transport.post(peer, "/poke", feed.encode_poke(feed.Poke()), 64),
                 )
-            except (FederationError, TimeoutError) as exc:
-                log.info("poke to peer %s failed: %s", peer.short, exc)
+            except FederationError as exc:
+                log.info("poke to peer %s failed (%s)", peer.short, exc.code)
+            except TimeoutError:
+                log.info("poke to peer %s failed (timeout)", peer.short)
 
     def wake(self, key: bytes) -> None:
         """Pull from ``key`` as soon as its worker is free (a poke arrived)."""
@@ -298,15 +311,30 @@ class Syncer:
             if fresh is None:
                 result.error = "no longer a peer"
                 return result
+            now = self._clock.now()
             try:
                 await self._pull(fresh, result)
-            except (FederationError, ProtocolError) as exc:
-                result.error = str(exc)
-                await self._peers.record_error(peer.key, result.error, self._clock.now())
-                log.info("sync with peer %s failed: %s", peer.short, result.error)
+            except FederationError as exc:
+                await self._failed(peer, result, exc.code, exc.message, now)
+                if isinstance(exc, PeerRefused):
+                    result.retry_after = exc.retry_after
+            except ProtocolError as exc:
+                # Our decoding of the peer's answer failed: the answer is at fault.
+                message = f"the peer's answer cannot be used: {exc.message}"
+                await self._failed(peer, result, "bad_response", message, now)
+            await self._peers.record_refusals(
+                peer.key, result.refused, result.refusal_code, self._clock.now()
+            )
             if result.stored:
                 await self._on_stored(fresh)
             return result
+
+    async def _failed(
+        self, peer: Peer, result: PullResult, code: str, message: str, now: int
+    ) -> None:
+        result.error, result.error_code = message, code
+        await self._peers.record_error(peer.key, code, message, now)
+        log.info("sync with peer %s failed (%s)", peer.short, code)
 
     async def _pull(self, peer: Peer, result: PullResult) -> None:
         cache = _OriginCache()
@@ -418,38 +446,45 @@ class Syncer:
                 env = parse_envelope(data)
                 claimed = hops.get(env.id)
                 if claimed is None:
-                    raise FederationError("the peer sent something that was not asked for")
+                    raise ItemRefused("not_asked", "the peer sent something that was not asked for")
                 if env.kind.value == "alert":
                     alert = verify_alert(data, now)
                     origin = alert.body.origin
                     if not may_accept_alert(peer, origin, self._own):
-                        raise FederationError("not accepted from this peer by the trust list")
+                        raise ItemRefused(
+                            "not_accepted", "not accepted from this peer by the trust list"
+                        )
                     if origin not in blocked:
                         blocked[origin] = await self._store.is_blocked(origin)
                     if blocked[origin]:
-                        raise FederationError("its origin is blocked")
+                        raise ItemRefused("blocked_origin", "its origin is blocked")
                     if origin not in per_origin:
                         per_origin[origin] = await self._store.count_active(origin, now)
                     if per_origin[origin] >= self.max_per_origin:
-                        raise FederationError("its origin is over its quota of stored alerts")
+                        raise ItemRefused(
+                            "over_quota", "its origin is over its quota of stored alerts"
+                        )
                     our_hops = received_hops(peer, origin, claimed)
                     if our_hops > alert.body.hops:
-                        raise FederationError("it travelled further than its hop limit")
+                        raise ItemRefused(
+                            "too_many_hops", "it travelled further than its hop limit"
+                        )
                     per_origin[origin] += 1
                     accepted.append((alert, our_hops, peer.key))
                 elif env.kind.value == "retraction":
                     retraction = verify_retraction(data, now)
                     origin = retraction.body.origin
                     if origin == self._own:
-                        raise FederationError("a retraction of our own alert from a peer")
+                        raise ItemRefused("own_item", "a retraction of our own alert from a peer")
                     accepted.append((retraction, received_hops(peer, origin, claimed), peer.key))
                 else:
-                    raise FederationError("not an alert or retraction")
+                    raise ItemRefused("wrong_kind", "not an alert or retraction")
             except (ProtocolError, FederationError) as exc:
                 result.refused += 1
+                result.refusal_code = exc.code
                 if len(result.refusals) < 10:
                     result.refusals.append(str(exc))
-                log.info("refused an item from peer %s: %s", peer.short, exc)
+                log.info("refused an item from peer %s (%s)", peer.short, exc.code)
         if not accepted:
             return
 

@@ -95,11 +95,16 @@ def unpack(data: bytes, limits: Limits = DEFAULT_LIMITS, *, max_bytes: int | Non
         msgpack.FormatError,
     ) as exc:
         # msgpack reports a length over a max_* limit as a ValueError too; either way
-        # the bytes are not something we accept.
-        text = str(exc)
-        if "exceeds max" in text:
-            raise LimitExceeded(f"msgpack value too large ({text})") from None
-        raise MalformedObject(f"not valid msgpack ({type(exc).__name__})") from None
+        # the bytes are not something we accept. The library's own text (its option
+        # names, its exception names) never reaches a message: it means nothing to
+        # whoever reads the refusal.
+        if "exceeds max" in str(exc):
+            raise LimitExceeded(
+                "a string, byte string, list or map is longer than allowed"
+            ) from None
+        raise MalformedObject(
+            "the data does not decode as one value of the allowed types"
+        ) from None
     _check_shape(value, 0, limits)
     # _check_shape has seen every map's keys in sorted order, so packing the value as
     # it is gives the canonical bytes; anything else (longer int forms, duplicate

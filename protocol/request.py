@@ -42,7 +42,15 @@ import nacl.signing
 
 from .card import b64url_decode, b64url_encode
 from .encoding import pack, unpack
-from .errors import BadSignature, InvalidField, LimitExceeded, LocalProtocolError, MalformedObject
+from .errors import (
+    BadSignature,
+    ClockSkew,
+    InvalidField,
+    LimitExceeded,
+    LocalProtocolError,
+    MalformedObject,
+    UnsupportedVersion,
+)
 from .limits import Limits
 from .signing import KEY_BYTES, SIG_BYTES, Kind, check_signature
 
@@ -174,7 +182,7 @@ def _parse_header(header_value: object) -> tuple[bytes, int, bytes, bytes]:
         raise MalformedObject(f"the request signature header is an array of {_HEADER_ITEMS} items")
     version, signer, timestamp, nonce, sig = value
     if type(version) is not int or version != VERSION:
-        raise MalformedObject(
+        raise UnsupportedVersion(
             f"the request signature header has version {version!r}; this node reads {VERSION}"
         )
     if not isinstance(signer, bytes) or len(signer) != KEY_BYTES:
@@ -234,7 +242,7 @@ def verify_request(
             " another method, path, body or node, or the header was changed"
         ) from None
     if abs(timestamp - now) > max_skew_s:
-        raise InvalidField(
+        raise ClockSkew(
             "timestamp",
             f"the request was signed {timestamp - now:+d} s from this node's clock, "
             f"more than ±{max_skew_s} s; check both clocks",

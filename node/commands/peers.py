@@ -63,10 +63,18 @@ def _show_peers(result: Result) -> str:
     for p in result["peers"]:
         flags = f"accept={p['accept']} share={'on' if p['share'] else 'off'}"
         lag = "" if p["lag"] is None else f" lag={p['lag']}"
-        error = f" error: {p['last_error']}" if p["last_error"] else ""
+        error = ""
+        if p["last_error"]:
+            error = f" error: {p['last_error']['code']} ({p['last_error']['message']})"
+        refused = p["refused"]
+        refusals = ""
+        if refused["count"]:
+            refusals = f" refused={refused['count']}"
+            if refused["last"]:
+                refusals += f" last refusal: {refused['last']['code']}"
         lines.append(
             f"{p['key'][:16]}  {p['name']}  {p['status']}  {flags}"
-            f" received={p['items_received']}{lag}{error}"
+            f" received={p['items_received']}{lag}{refusals}{error}"
         )
     return "\n".join(lines)
 

@@ -3,13 +3,16 @@
 Rule: peers pin the certificate by the SHA-256 fingerprint of its DER bytes (in the
 node card), so no certificate authority is involved. The private key is stored as
 encrypted PKCS#8 whose password is derived from the data key: a locked node's disk
-holds no usable TLS key.
+holds no usable TLS key. The certificate's names are random per node and say nothing
+about the software: a scanner that reads them learns no more than from any other
+self-signed certificate.
 """
 
 from __future__ import annotations
 
 import datetime
 import hashlib
+import secrets
 import ssl
 from pathlib import Path
 
@@ -23,6 +26,8 @@ from ..files import write_private
 CERT_FILE = "tls.crt"
 KEY_FILE = "tls.key"
 VALIDITY_DAYS = 3650
+# Random bytes in the certificate's common name (as hex), drawn per certificate.
+NAME_BYTES = 8
 
 
 def _password(data_key: bytes) -> bytes:
@@ -32,7 +37,7 @@ def _password(data_key: bytes) -> bytes:
 def create(data_dir: Path, data_key: bytes, now: datetime.datetime) -> bytes:
     """Make a key and self-signed certificate; returns the certificate fingerprint."""
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "alertnode")])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, secrets.token_hex(NAME_BYTES))])
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)

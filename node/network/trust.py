@@ -47,6 +47,20 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def peer_status(peer: Peer, stats: dict[str, Any]) -> str:
+    """One word for ``peer list``: "ok" only if the last pull failed in nothing and
+    refused nothing."""
+    if peer.suspended:
+        return "suspended"
+    if stats["last_error"]:
+        return "error"
+    if stats["last_sync"] is None:
+        return "never synced"
+    if stats["refused"]["last_pull"]:
+        return "refusing items"
+    return "ok"
+
+
 class Trust:
     def __init__(
         self,
@@ -186,14 +200,7 @@ class Trust:
     async def list_peers(self) -> list[dict[str, Any]]:
         out = []
         for peer, stats in await self._store.peers.list_with_stats():
-            if peer.suspended:
-                status = "suspended"
-            elif stats["last_error"]:
-                status = "error"
-            elif stats["last_sync"] is None:
-                status = "never synced"
-            else:
-                status = "ok"
+            status = peer_status(peer, stats)
             out.append(
                 {
                     "key": peer.key.hex(),

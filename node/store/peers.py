@@ -19,9 +19,15 @@ from ..errors import NotFound, UsageError
 from ..keys.crypto import RowCrypto
 from .db import Database
 
+# What is kept of a peer's last error: the message a person reads, and its code.
+MAX_ERROR_CHARS = 300
+MAX_CODE_CHARS = 40
+
 _COLUMNS = (
     "key, card_enc, accept, share, suspended, proxy, cursor, epoch,"
-    " last_sync, items_received, lag, last_error, added"
+    " last_sync, items_received, lag, last_error, added,"
+    " last_error_code, last_error_at, refused, last_pull_refused, last_refusal_code,"
+    " last_refusal_at"
 )
 
 
@@ -51,12 +57,17 @@ class PeerStore:
             cursor=row[6],
             epoch=row[7],
         )
+        last_error = None
+        if row[11] is not None:
+            last_error = {"code": row[13] or "bad_response", "message": row[11], "at": row[14]}
+        last_refusal = None if row[17] is None else {"code": row[17], "at": row[18]}
         stats = {
             "last_sync": row[8],
             "items_received": row[9],
             "lag": row[10],
-            "last_error": row[11],
+            "last_error": last_error,
             "added": row[12],
+            "refused": {"count": row[15], "last_pull": row[16], "last": last_refusal},
         }
         return peer, stats
 
@@ -157,13 +168,40 @@ class PeerStore:
         async with self._db.transaction() as conn:
             await conn.execute(
                 "UPDATE peers SET epoch = ?, cursor = ?, items_received = items_received + ?,"
-                " lag = ?, last_sync = ?, last_error = NULL WHERE key = ?",
+                " lag = ?, last_sync = ?, last_error = NULL, last_error_code = NULL,"
+                " last_error_at = NULL WHERE key = ?",
                 (epoch, cursor, received, lag, now, key),
             )
 
-    async def record_error(self, key: bytes, error: str, now: int) -> None:
+    async def record_error(self, key: bytes, code: str, message: str, now: int) -> None:
+        """The last pull from ``key`` failed: its code, message and time, until one succeeds."""
         async with self._db.transaction() as conn:
-            await conn.execute("UPDATE peers SET last_error = ? WHERE key = ?", (error[:300], key))
+            await conn.execute(
+                "UPDATE peers SET last_error = ?, last_error_code = ?, last_error_at = ?"
+                " WHERE key = ?",
+                (message[:MAX_ERROR_CHARS], code[:MAX_CODE_CHARS], now, key),
+            )
+
+    async def record_refusals(self, key: bytes, count: int, code: str | None, now: int) -> None:
+        """A pull from ``key`` ended having refused ``count`` items, the last with ``code``."""
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "UPDATE peers SET refused = refused + ?, last_pull_refused = ?,"
+                " last_refusal_code = CASE WHEN ? > 0 THEN ? ELSE last_refusal_code END,"
+                " last_refusal_at = CASE WHEN ? > 0 THEN ? ELSE last_refusal_at END"
+                # An idle pull after a clean one changes nothing, so it writes nothing.
+                " WHERE key = ? AND (? > 0 OR last_pull_refused != 0)",
+                (
+                    count,
+                    count,
+                    count,
+                    (code or "bad_response")[:MAX_CODE_CHARS],
+                    count,
+                    now,
+                    key,
+                    count,
+                ),
+            )
 
     async def replace_key(self, old: bytes, new: bytes) -> None:
         """A peer rotated its key: move its row (policy, cursor) to the new key."""

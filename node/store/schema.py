@@ -112,4 +112,13 @@ MIGRATIONS: tuple[str, ...] = (
         value TEXT NOT NULL
     );
     """,
+    # 2: a peer's last error as (code, message, time), and the items refused from it.
+    """
+    ALTER TABLE peers ADD COLUMN last_error_code TEXT;
+    ALTER TABLE peers ADD COLUMN last_error_at INTEGER;
+    ALTER TABLE peers ADD COLUMN refused INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE peers ADD COLUMN last_pull_refused INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE peers ADD COLUMN last_refusal_code TEXT;
+    ALTER TABLE peers ADD COLUMN last_refusal_at INTEGER;
+    """,
 )

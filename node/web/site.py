@@ -17,6 +17,7 @@ from pathlib import Path
 import jinja2
 from aiohttp import web
 
+from federation.https import drop_server_header
 from protocol.errors import ProtocolError
 
 from ..errors import NodeError, WrongPassphrase
@@ -194,6 +195,7 @@ def create_app(host: Host) -> web.Application:
         client_max_size=MAX_REQUEST_BYTES,
     )
     app[STATE_KEY] = WebState(host=host, env=make_env())
+    app.on_response_prepare.append(drop_server_header)
     static = Path(__file__).resolve().parent.parent / "static"
     app.router.add_static("/static/", static, show_index=False, follow_symlinks=False)
     accounts.add_routes(app.router)

@@ -113,6 +113,9 @@ class OnePeer:
     async def record_error(self, *a: object, **k: object) -> None:
         pass
 
+    async def record_refusals(self, *a: object, **k: object) -> None:
+        pass
+
     async def replace_key(self, old: bytes, new: bytes) -> None:
         pass
 

@@ -1,5 +1,7 @@
 """Requests crafted by hand against a real node's federation port: each is refused
-with 401/403/413, no data is served, nothing stored changes, the node keeps serving."""
+with its code and status (a stranger without the header gets a plain 404), no data is
+served, nothing stored changes, the node keeps serving. And what a scanner sees: no
+Server header on either port, no fixed name in the certificate."""
 
 from __future__ import annotations
 
@@ -7,13 +9,17 @@ import secrets
 import ssl
 
 import aiohttp
+import msgpack
 import nacl.signing
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
-from federation.errors import PinMismatch, TransportNotAllowed
+from federation.errors import WIRE_CODES, PinMismatch, TransportNotAllowed
 from federation.https import HttpsTransport
 from federation.trust import Peer
 from node.app import Node
+from node.keys import tls
 from protocol import feed
 from protocol.request import REQUEST_HEADER, sign_request
 from tests.conftest import NodeFactory
@@ -51,6 +57,12 @@ def signed(key: nacl.signing.SigningKey, node: Node, path: str, body: bytes, **k
     )
 
 
+def code(data: bytes) -> str:
+    doc = msgpack.unpackb(data, raw=False)
+    assert isinstance(doc, dict)
+    return str(doc["code"])
+
+
 async def snapshot(node: Node) -> dict[str, int]:
     return await node.unlocked().store.alerts.counts(node.clock.now())
 
@@ -65,39 +77,44 @@ async def test_crafted_requests_are_refused(make_node: NodeFactory) -> None:
     body = feed.encode_changes_request(feed.ChangesRequest(0, 10))
     b_signing = b.unlocked().keys.signing
 
-    # Unsigned, garbage header, stranger's key, wrong destination, wrong path, stale clock.
-    assert (await post(a, path, body, None))[0] == 401
-    assert (await post(a, path, body, "not-base64!"))[0] == 401
-    assert (await post(a, path, body, signed(STRANGER, a, path, body)))[0] == 403
-    assert (await post(a, path, body, signed(b_signing, a, path, body, dest=b.config.key)))[
-        0
-    ] == 401
-    wrong_path = signed(b_signing, a, path, body, signed_path="/fed/v1/bodies")
-    assert (await post(a, path, body, wrong_path))[0] == 401
-    stale = signed(b_signing, a, path, body, now=a.clock.now() - 600)
-    assert (await post(a, path, body, stale))[0] == 401
-    # A body other than the signed one.
-    assert (await post(a, path, body + b"\x00", signed(b_signing, a, path, body)))[0] == 401
+    # Unsigned: a stranger's request, a plain 404. Then a garbage header, a stranger's
+    # key, the wrong destination, the wrong path, a stale clock.
+    assert await post(a, path, body, None) == (404, b"404: Not Found")
+    refusals = [
+        ("not-base64!", body, "malformed"),
+        (signed(STRANGER, a, path, body), body, "unknown_node"),
+        (signed(b_signing, a, path, body, dest=b.config.key), body, "bad_signature"),
+        (signed(b_signing, a, path, body, signed_path="/fed/v1/bodies"), body, "bad_signature"),
+        (signed(b_signing, a, path, body, now=a.clock.now() - 600), body, "clock_skew"),
+        # A body other than the signed one.
+        (signed(b_signing, a, path, body), body + b"\x00", "bad_signature"),
+    ]
+    for header, sent, expected in refusals:
+        status, data = await post(a, path, sent, header)
+        assert code(data) == expected and status == WIRE_CODES[expected].status
 
     # A replay: the same signed request twice.
     header = signed(b_signing, a, path, body)
     status, data = await post(a, path, body, header)
     assert status == 200 and feed.decode_changes_response(data).entries
-    assert (await post(a, path, body, header))[0] == 401
+    status, data = await post(a, path, body, header)
+    assert (status, code(data)) == (401, "replayed")
 
     # Oversized and malformed bodies, correctly signed.
     big = b"\x00" * (feed.MAX_BODIES_REQUEST_BYTES + 1)
-    assert (await post(a, path, big, signed(b_signing, a, path, big)))[0] == 413
+    status, data = await post(a, path, big, signed(b_signing, a, path, big))
+    assert (status, code(data)) == (413, "too_large")
     junk = b"\xc1\xff\x00"
-    status, _ = await post(a, path, junk, signed(b_signing, a, path, junk))
-    assert status in (400, 422)
+    status, data = await post(a, path, junk, signed(b_signing, a, path, junk))
+    assert (status, code(data)) == (400, "malformed")
     deep = b"\x91" * 200 + b"\xc0"
-    assert (await post(a, path, deep, signed(b_signing, a, path, deep)))[0] in (400, 413)
+    status, data = await post(a, path, deep, signed(b_signing, a, path, deep))
+    assert (status, code(data)) == (413, "too_large")
 
     # A suspended peer gets 403 and no data.
     await a.unlocked().trust.set_peer("B", suspended=True)
     status, data = await post(a, path, body, signed(b_signing, a, path, body))
-    assert status == 403 and b"alert" not in data
+    assert (status, code(data)) == (403, "suspended")
     # Nothing stored changed, and the node still serves its honest peers.
     assert await snapshot(a) == before
     await a.unlocked().trust.set_peer("B", suspended=False)
@@ -130,3 +147,48 @@ async def test_certificate_pin_and_plain_http_rules(make_node: NodeFactory) -> N
             flagged.route(Peer(peer_b.key, "x", ("http://192.0.2.1:9",), None))
     finally:
         await flagged.close()
+
+
+async def test_what_a_scanner_sees(make_node: NodeFactory) -> None:
+    """No header: a plain 404 on any path and method; no Server header on either port;
+    random certificate names, different per node."""
+    a = await make_node("A")
+    b = await make_node("B")
+    fed = a.unlocked().trust.url
+    async with aiohttp.ClientSession() as session:
+        for method, path in (("GET", "/"), ("GET", "/fed/v1/changes"), ("POST", "/fed/v1/changes"),
+                             ("POST", "/x/y?z=1"), ("HEAD", "/robots.txt")):  # fmt: skip
+            async with session.request(method, fed + path, ssl=_ssl(), data=b"x") as resp:
+                text = await resp.read()
+                assert resp.status == 404, (method, path)
+                assert "Server" not in resp.headers, resp.headers
+                assert resp.content_type == "text/plain"
+                if method != "HEAD":
+                    assert text == b"404: Not Found"
+                assert REQUEST_HEADER.lower().encode() not in text.lower()
+                assert b"alertnode" not in text.lower()
+        # A signed refusal is structured, and names no server either.
+        body = feed.encode_changes_request(feed.ChangesRequest(0, 1))
+        header = signed(STRANGER, a, "/fed/v1/changes", body)
+        async with session.post(
+            fed + "/fed/v1/changes", data=body, headers={REQUEST_HEADER: header}, ssl=_ssl()
+        ) as resp:
+            assert (resp.status, resp.content_type) == (403, "application/msgpack")
+            assert "Server" not in resp.headers
+            assert code(await resp.read()) == "unknown_node"
+        # The web port: a page and a missing page.
+        for path in ("", "does-not-exist"):
+            async with session.get(a.web_url + path, allow_redirects=False) as resp:
+                assert "Server" not in resp.headers, (path, resp.headers)
+
+    def der(node: Node) -> bytes:
+        pem = (node.data_dir / tls.CERT_FILE).read_bytes()
+        cert = x509.load_pem_x509_certificate(pem)
+        return cert.public_bytes(serialization.Encoding.DER)
+
+    def names(node: Node) -> tuple[str, str]:
+        cert = x509.load_der_x509_certificate(der(node))
+        return cert.subject.rfc4514_string(), cert.issuer.rfc4514_string()
+
+    assert b"alertnode" not in der(a).lower() and b"alertnode" not in der(b).lower()
+    assert names(a)[0] != names(b)[0] and names(a)[1] != names(b)[1]

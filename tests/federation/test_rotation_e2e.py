@@ -90,11 +90,11 @@ async def test_rotation_moves_the_peer_entry_to_the_new_key(make_node: NodeFacto
     assert response.epoch
     with pytest.raises(PeerRefused) as refused:
         await changes_as(a, old_key, await entry(a, b))
-    assert refused.value.status == 403
+    assert (refused.value.status, refused.value.code) == (403, "unknown_node")
     # The statement cannot be played again: the old key is no longer a peer.
     with pytest.raises(PeerRefused) as refused:
         await post_rotate(a, old_key, await entry(a, b), statement)
-    assert refused.value.status == 403
+    assert (refused.value.status, refused.value.code) == (403, "unknown_node")
 
 
 async def test_rotation_of_another_nodes_key_is_refused(make_node: NodeFactory) -> None:
@@ -106,7 +106,7 @@ async def test_rotation_of_another_nodes_key_is_refused(make_node: NodeFactory) 
     statement = sign_rotation(a.unlocked().keys.signing, new_key, a.clock.now()).envelope.to_bytes()
     with pytest.raises(PeerRefused) as refused:
         await post_rotate(c, c.unlocked().keys.signing, await entry(c, b), statement)
-    assert refused.value.status == 403
+    assert (refused.value.status, refused.value.code) == (403, "not_own_key")
     peers_b = b.unlocked().store.peers
     assert await peers_b.get(key_of(a)) is not None
     assert await peers_b.get(key_of(c)) is not None
@@ -126,11 +126,11 @@ async def test_forged_rotation_is_refused(make_node: NodeFactory) -> None:
     forged = sign(Kind.ROTATION, body.to_bytes(), old_key).to_bytes()
     with pytest.raises(PeerRefused) as refused:
         await post_rotate(a, old_key, await entry(a, b), forged)
-    assert refused.value.status == 403
+    assert (refused.value.status, refused.value.code) == (401, "bad_signature")
     # Garbage is refused as malformed, with no change either.
     with pytest.raises(PeerRefused) as refused:
         await post_rotate(a, old_key, await entry(a, b), b"\x93not a rotation")
-    assert 400 <= refused.value.status < 500
+    assert (refused.value.status, refused.value.code) == (400, "malformed")
     peers_b = b.unlocked().store.peers
     assert await peers_b.get(key_of(a)) is not None
     assert await peers_b.get(stolen) is None

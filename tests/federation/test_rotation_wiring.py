@@ -38,5 +38,5 @@ async def test_rotation_onto_another_peers_key_is_refused(make_node: NodeFactory
     ).envelope.to_bytes()
     with pytest.raises(PeerRefused) as refused:
         await post_rotate(a, a.unlocked().keys.signing, await entry(a, b), statement)
-    assert refused.value.status == 409
+    assert (refused.value.status, refused.value.code) == (409, "key_taken")
     assert await b.unlocked().store.peers.get(key_of(a)) is not None

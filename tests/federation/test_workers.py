@@ -62,6 +62,7 @@ async def test_failing_peer_backs_off_doubling_to_the_cap(
         assert base * LO <= delay <= base * HI, (base, delay)
         seen.append(delay)
         await clock.elapse(delay)
+    await clock.sleeping(1)  # the last attempt is over (its store writes run in a thread)
     assert a.transport.round_trips == len(expected) + 1, "one attempt per backoff step"
     assert seen[-1] <= MAX_BACKOFF_S * HI and seen[-1] >= MAX_BACKOFF_S * LO
     assert len({round(d / e, 6) for d, e in zip(seen, expected, strict=True)}) > 1, "jittered"
@@ -166,8 +167,11 @@ class FlakyPeers:
     async def save_progress(self, key: bytes, **kw: object) -> None:
         await self.inner.save_progress(key, **kw)  # type: ignore[attr-defined]
 
-    async def record_error(self, key: bytes, error: str, now: int) -> None:
-        await self.inner.record_error(key, error, now)  # type: ignore[attr-defined]
+    async def record_error(self, key: bytes, code: str, message: str, now: int) -> None:
+        await self.inner.record_error(key, code, message, now)  # type: ignore[attr-defined]
+
+    async def record_refusals(self, key: bytes, count: int, code: str | None, now: int) -> None:
+        await self.inner.record_refusals(key, count, code, now)  # type: ignore[attr-defined]
 
     async def replace_key(self, old: bytes, new: bytes) -> None:
         await self.inner.replace_key(old, new)  # type: ignore[attr-defined]
