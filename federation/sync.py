@@ -95,6 +95,11 @@ class PullResult:
     known: int = 0
     bodies: int = 0
     pages: int = 0
+    # Items a bodies response left out: gone (not asked again), not served to us
+    # (not asked again), cut for size (asked again at once).
+    gone: int = 0
+    not_yours: int = 0
+    size_cut: int = 0
     error: str | None = None
     refusals: list[str] = field(default_factory=list)
 
@@ -321,7 +326,7 @@ class Syncer:
             )
             response = feed.decode_changes_response(raw)
             result.pages += 1
-            if epoch is not None and response.epoch != epoch:
+            if response.reset or (epoch is not None and response.epoch != epoch):
                 cursor = await self._resync_by_ids(peer, result, cache)
                 epoch = response.epoch
                 await self._save(peer, epoch, cursor, result, response.next)
@@ -388,15 +393,36 @@ class Syncer:
         cache: _OriginCache,
         writer: _Writer,
     ) -> None:
-        raw = await self._post(
-            peer, "/bodies", feed.encode_bodies_request(request), feed.MAX_BODIES_RESPONSE_BYTES
-        )
-        items = feed.decode_bodies_response(raw).items
-        result.bodies += len(items)
-        if self.observer is not None:
-            for item in items:
-                self.observer(peer.key, parse_envelope(item).id)
-        await self._ingest(peer, items, hops, result, cache, writer)
+        """Fetch one batch; ask again at once for what was cut for size, as long as
+        each answer brings something; count what is gone or not ours, never re-ask it."""
+        while True:
+            raw = await self._post(
+                peer, "/bodies", feed.encode_bodies_request(request), feed.MAX_BODIES_RESPONSE_BYTES
+            )
+            response = feed.decode_bodies_response(raw)
+            items = response.items
+            result.bodies += len(items)
+            if self.observer is not None:
+                for item in items:
+                    self.observer(peer.key, parse_envelope(item).id)
+            await self._ingest(peer, items, hops, result, cache, writer)
+            cut: list[int | bytes] = []
+            for left in response.left:
+                if left.reason == feed.LEFT_SIZE_CUT:
+                    cut.append(left.ref)
+                elif left.reason == feed.LEFT_GONE:
+                    result.gone += 1
+                else:
+                    result.not_yours += 1
+            result.size_cut += len(cut)
+            if not cut or not items:
+                return
+            asked = set(request.positions) | set(request.ids)
+            positions = tuple(sorted(r for r in cut if isinstance(r, int) and r in asked))
+            ids = tuple(r for r in cut if isinstance(r, bytes) and r in asked)
+            if not positions and not ids:
+                return
+            request = feed.BodiesRequest(positions, ids, request.epoch)
 
     async def _ingest(
         self,
