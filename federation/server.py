@@ -252,7 +252,9 @@ async def rotate(state: ServerState, peer: Peer, body: bytes) -> Reply:
         raise Unauthorised("a node can only rotate its own key", 403)
     if await state.peers.get(rotation.body.new) is not None:
         raise Unauthorised("that key already belongs to a peer", 409)
-    await state.peers.replace_key(rotation.body.old, rotation.body.new)
+    await state.peers.replace_key(
+        rotation.body.old, rotation.body.new, rotated_at=rotation.body.created
+    )
     if state.on_rotate is not None:
         await state.on_rotate(rotation.body.old, rotation.body.new)
     log.info("peer %s rotated its key", peer.short)

@@ -24,6 +24,7 @@ import nacl.signing
 from protocol import feed
 from protocol.alert import VerifiedAlert, VerifiedRetraction, verify_alert, verify_retraction
 from protocol.errors import ProtocolError
+from protocol.rotation import RETIRED_KEY, is_retired
 from protocol.signing import parse_envelope
 
 from .clock import Clock, within
@@ -85,6 +86,7 @@ class _OriginCache:
 
     active: dict[bytes, int] = field(default_factory=dict)
     blocked: dict[bytes, bool] = field(default_factory=dict)
+    retired: dict[bytes, int | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -450,6 +452,13 @@ class Syncer:
                     origin = alert.body.origin
                     if not may_accept_alert(peer, origin, self._own):
                         raise FederationError("not accepted from this peer by the trust list")
+                    if origin not in cache.retired:
+                        cache.retired[origin] = await self._peers.retired_at(origin)
+                    rotated_at = cache.retired[origin]
+                    if rotated_at is not None and is_retired(rotated_at, alert.body.created, now):
+                        raise FederationError(
+                            f"{RETIRED_KEY}: signed by a key its node retired after rotating"
+                        )
                     if origin not in blocked:
                         blocked[origin] = await self._store.is_blocked(origin)
                     if blocked[origin]:

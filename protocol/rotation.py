@@ -41,6 +41,11 @@ from .signing import (
 
 VERSION = 1
 PROOF_PURPOSE = b"alertnode:v1:rotation-proof:"
+# After a rotation, the old key is retired once this long has passed since the
+# statement's ``created``: alerts it signed later than ``created`` are refused
+# (code ``retired_key``). Within it, they are still taken: in flight, or clock skew.
+KEY_GRACE_S = 30 * 86400
+RETIRED_KEY = "retired_key"
 # Far beyond any real time, yet inside what datetime can represent (year 9999).
 _MAX_TIME = 2**37
 
@@ -121,6 +126,15 @@ def verify_rotation(data: bytes, now: int, limits: Limits = DEFAULT_LIMITS) -> V
     if body.created > now + MAX_CLOCK_SKEW_S:
         raise InvalidField("created", "is in the future; check this computer's clock")
     return VerifiedRotation(env, body, Proof(env, body))
+
+
+def is_retired(rotated_at: int, created: int, now: int) -> bool:
+    """Whether an alert ``created`` by a key rotated away from at ``rotated_at`` is
+    refused at ``now``: signed after the rotation, once the grace period is over.
+
+    Retractions are never refused this way: the old key still withdraws its own
+    alerts (they live up to 365 days, longer than the grace period)."""
+    return created > rotated_at and now >= rotated_at + KEY_GRACE_S
 
 
 def sign_rotation(

@@ -113,8 +113,11 @@ class OnePeer:
     async def record_error(self, *a: object, **k: object) -> None:
         pass
 
-    async def replace_key(self, old: bytes, new: bytes) -> None:
+    async def replace_key(self, old: bytes, new: bytes, *, rotated_at: int) -> None:
         pass
+
+    async def retired_at(self, key: bytes) -> int | None:
+        return None
 
 
 async def start_hostile_peer(
