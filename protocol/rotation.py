@@ -13,7 +13,8 @@ use different purpose tags, so neither can stand in for the other.
     envelope = signing.Envelope of Kind.ROTATION, signed by old
 
 A receiver rebuilds ``core`` from the decoded fields: the encoding is canonical, so
-the bytes are the very ones the new key signed.
+the bytes are the very ones the new key signed. The body may also carry ``ext`` and
+``must_understand`` (protocol.feed.read_ext); they are outside the core.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import nacl.signing
 from .alert import coarsen_hour
 from .encoding import pack
 from .errors import BadSignature, InvalidField
+from .feed import Ext, ext_wire, read_ext
 from .fields import Reader, check_hour
 from .limits import DEFAULT_LIMITS, MAX_CLOCK_SKEW_S, Limits
 from .signing import (
@@ -58,6 +60,8 @@ class RotationBody:
     new: bytes
     created: int
     proof: bytes
+    # Extensions (protocol.feed.read_ext): signed by the old key, not part of the core.
+    ext: Ext = ()
 
     def core_bytes(self) -> bytes:
         """What the new key signs."""
@@ -72,6 +76,7 @@ class RotationBody:
                 "created": self.created,
                 "proof": self.proof,
             }
+            | ext_wire(self.ext)
         )
 
 
@@ -95,7 +100,9 @@ def _core(old: bytes, new: bytes, created: int) -> bytes:
 
 
 def _read_rotation(value: dict[str, object]) -> RotationBody:
-    r = Reader(value, "key rotation")
+    body = dict(value)
+    ext = read_ext(body)
+    r = Reader(body, "key rotation")
     r.integer("v", VERSION, VERSION)
     old = r.blob("old", KEY_BYTES)
     new = r.blob("new", KEY_BYTES)
@@ -105,7 +112,7 @@ def _read_rotation(value: dict[str, object]) -> RotationBody:
     assert old is not None and new is not None and proof is not None
     if old == new:
         raise InvalidField("new", "must differ from the old key")
-    return RotationBody(old, new, created, proof)
+    return RotationBody(old, new, created, proof, ext)
 
 
 def verify_rotation(data: bytes, now: int, limits: Limits = DEFAULT_LIMITS) -> VerifiedRotation:
