@@ -100,6 +100,8 @@ class ServerState:
     nonces: NonceWindow
     limiter: PeerRateLimiter = field(default_factory=PeerRateLimiter)
     on_rotate: Callable[[bytes, bytes], Awaitable[None]] | None = None
+    # The byte cap of one bodies response (the wire cap; tests make it small).
+    bodies_budget_bytes: int = feed.MAX_BODIES_RESPONSE_BYTES
 
 
 Route = Callable[[ServerState, Peer, bytes], Awaitable[Reply]]
@@ -183,9 +185,11 @@ async def changes(state: ServerState, peer: Peer, body: bytes) -> Reply:
     _require_share(peer)
     req = feed.decode_changes_request(body)
     epoch = await state.store.epoch()
-    if req.epoch is not None and req.epoch != epoch:
-        empty = feed.ChangesResponse(epoch, (), 0, False)
-        return Reply(200, feed.encode_changes_response(empty))
+    if (req.epoch is not None and req.epoch != epoch) or req.since > await state.store.last_pos():
+        # The caller's cursor means nothing here (a restore, or its own bad state):
+        # it falls back to the id diff rather than silently getting nothing.
+        reset = feed.ChangesResponse(epoch, (), 0, False, reset=True)
+        return Reply(200, feed.encode_changes_response(reset))
     now = state.clock.now()
     limit = min(req.limit, feed.MAX_FEED_ENTRIES)
     entries: list[feed.FeedEntry] = []
@@ -212,23 +216,39 @@ async def changes(state: ServerState, peer: Peer, body: bytes) -> Reply:
 
 
 async def bodies(state: ServerState, peer: Peer, body: bytes) -> Reply:
+    """The envelopes asked for, in the order asked, each one either sent or left out
+    with its reason: ``gone`` (no longer here), ``not_yours`` (policy) or ``size_cut``
+    (did not fit; ask again)."""
     _require_share(peer)
     req = feed.decode_bodies_request(body)
     now = state.clock.now()
-    rows: list[FeedRowLike] = []
-    if req.positions:
-        if req.epoch is not None and req.epoch != await state.store.epoch():
-            raise Unauthorised(
-                "stale_epoch", "those positions are from another epoch; ask for changes"
-            )
-        rows.extend(await state.store.rows_at(req.positions))
-    if req.ids:
-        rows.extend(await state.store.rows_by_id(req.ids))
-    wanted = [row.id for row in rows if may_serve(peer, row, now)]
-    found = await state.store.get_envelopes(wanted, now)
-    items = tuple(found[i] for i in wanted if i in found)
-    # What does not fit under the response cap is simply asked for again next pull.
-    return Reply(200, feed.encode_bodies_response(feed.fit_bodies_response(items)))
+    if req.positions and req.epoch != await state.store.epoch():
+        raise Unauthorised("stale_epoch", "those positions are from another epoch; ask for changes")
+    at = {row.pos: row for row in await state.store.rows_at(req.positions)}
+    by_id = {row.id: row for row in await state.store.rows_by_id(req.ids)} if req.ids else {}
+    asked: list[tuple[int | bytes, FeedRowLike | None]] = [
+        *((pos, at.get(pos)) for pos in req.positions),
+        *((id_, by_id.get(id_)) for id_ in req.ids),
+    ]
+    left: list[feed.LeftOut] = []
+    served: list[tuple[int | bytes, bytes]] = []
+    for ref, row in asked:
+        if row is None or row.expires <= now:
+            left.append(feed.LeftOut(ref, feed.LEFT_GONE))
+        elif not may_serve(peer, row, now):
+            left.append(feed.LeftOut(ref, feed.LEFT_NOT_YOURS))
+        else:
+            served.append((ref, row.id))
+    found = await state.store.get_envelopes([id_ for _, id_ in served], now)
+    items: list[tuple[int | bytes, bytes]] = []
+    for ref, id_ in served:
+        envelope = found.get(id_)
+        if envelope is None:  # retracted or purged between the two reads
+            left.append(feed.LeftOut(ref, feed.LEFT_GONE))
+        else:
+            items.append((ref, envelope))
+    fitted = feed.fit_bodies_response(items, left, state.bodies_budget_bytes)
+    return Reply(200, feed.encode_bodies_response(fitted))
 
 
 async def ids(state: ServerState, peer: Peer, body: bytes) -> Reply:
@@ -274,7 +294,9 @@ async def rotate(state: ServerState, peer: Peer, body: bytes) -> Reply:
         raise Unauthorised("not_own_key", "a node can only rotate its own key")
     if await state.peers.get(rotation.body.new) is not None:
         raise Unauthorised("key_taken", "that key already belongs to another peer")
-    await state.peers.replace_key(rotation.body.old, rotation.body.new)
+    await state.peers.replace_key(
+        rotation.body.old, rotation.body.new, rotated_at=rotation.body.created
+    )
     if state.on_rotate is not None:
         await state.on_rotate(rotation.body.old, rotation.body.new)
     log.info("peer %s rotated its key", peer.short)

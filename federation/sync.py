@@ -27,6 +27,7 @@ import nacl.signing
 from protocol import feed
 from protocol.alert import VerifiedAlert, VerifiedRetraction, verify_alert, verify_retraction
 from protocol.errors import ProtocolError
+from protocol.rotation import RETIRED_KEY, is_retired
 from protocol.signing import parse_envelope
 
 from .clock import Clock, within
@@ -88,6 +89,7 @@ class _OriginCache:
 
     active: dict[bytes, int] = field(default_factory=dict)
     blocked: dict[bytes, bool] = field(default_factory=dict)
+    retired: dict[bytes, int | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -98,6 +100,11 @@ class PullResult:
     known: int = 0
     bodies: int = 0
     pages: int = 0
+    # Items a bodies response left out: gone (not asked again), not served to us
+    # (not asked again), cut for size (asked again at once).
+    gone: int = 0
+    not_yours: int = 0
+    size_cut: int = 0
     error: str | None = None
     refusals: list[str] = field(default_factory=list)
     # The failure's code (errors.CODES), and how long the peer asked us to wait.
@@ -349,7 +356,7 @@ class Syncer:
             )
             response = feed.decode_changes_response(raw)
             result.pages += 1
-            if epoch is not None and response.epoch != epoch:
+            if response.reset or (epoch is not None and response.epoch != epoch):
                 cursor = await self._resync_by_ids(peer, result, cache)
                 epoch = response.epoch
                 await self._save(peer, epoch, cursor, result, response.next)
@@ -416,15 +423,36 @@ class Syncer:
         cache: _OriginCache,
         writer: _Writer,
     ) -> None:
-        raw = await self._post(
-            peer, "/bodies", feed.encode_bodies_request(request), feed.MAX_BODIES_RESPONSE_BYTES
-        )
-        items = feed.decode_bodies_response(raw).items
-        result.bodies += len(items)
-        if self.observer is not None:
-            for item in items:
-                self.observer(peer.key, parse_envelope(item).id)
-        await self._ingest(peer, items, hops, result, cache, writer)
+        """Fetch one batch; ask again at once for what was cut for size, as long as
+        each answer brings something; count what is gone or not ours, never re-ask it."""
+        while True:
+            raw = await self._post(
+                peer, "/bodies", feed.encode_bodies_request(request), feed.MAX_BODIES_RESPONSE_BYTES
+            )
+            response = feed.decode_bodies_response(raw)
+            items = response.items
+            result.bodies += len(items)
+            if self.observer is not None:
+                for item in items:
+                    self.observer(peer.key, parse_envelope(item).id)
+            await self._ingest(peer, items, hops, result, cache, writer)
+            cut: list[int | bytes] = []
+            for left in response.left:
+                if left.reason == feed.LEFT_SIZE_CUT:
+                    cut.append(left.ref)
+                elif left.reason == feed.LEFT_GONE:
+                    result.gone += 1
+                else:
+                    result.not_yours += 1
+            result.size_cut += len(cut)
+            if not cut or not items:
+                return
+            asked = set(request.positions) | set(request.ids)
+            positions = tuple(sorted(r for r in cut if isinstance(r, int) and r in asked))
+            ids = tuple(r for r in cut if isinstance(r, bytes) and r in asked)
+            if not positions and not ids:
+                return
+            request = feed.BodiesRequest(positions, ids, request.epoch)
 
     async def _ingest(
         self,
@@ -453,6 +481,13 @@ class Syncer:
                     if not may_accept_alert(peer, origin, self._own):
                         raise ItemRefused(
                             "not_accepted", "not accepted from this peer by the trust list"
+                        )
+                    if origin not in cache.retired:
+                        cache.retired[origin] = await self._peers.retired_at(origin)
+                    rotated_at = cache.retired[origin]
+                    if rotated_at is not None and is_retired(rotated_at, alert.body.created, now):
+                        raise ItemRefused(
+                            RETIRED_KEY, "signed by a key its node retired after rotating"
                         )
                     if origin not in blocked:
                         blocked[origin] = await self._store.is_blocked(origin)

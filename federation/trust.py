@@ -2,9 +2,9 @@
 
 Rule: an alert travels only along trust edges and only while its hop count stays
 within the limit its origin chose; TLP:RED never leaves; nothing is served back to
-its origin or to the peer it came from; a suspended peer gets nothing and gives
-nothing. Every such decision is one of the pure functions here, so each has its own
-test.
+its origin or to the peer it came from, under the peer's current or any previous
+key; a suspended peer gets nothing and gives nothing. Every such decision is one of
+the pure functions here, so each has its own test.
 """
 
 from __future__ import annotations
@@ -29,6 +29,13 @@ class Peer:
     proxy: str | None = None
     cursor: int = 0
     epoch: bytes | None = None
+    # Keys this peer rotated away from: still its own, for "never back to its origin".
+    previous: tuple[bytes, ...] = ()
+
+    @property
+    def keys(self) -> tuple[bytes, ...]:
+        """The peer's current key and every key it rotated away from."""
+        return (self.key, *self.previous)
 
     @property
     def short(self) -> str:
@@ -59,7 +66,8 @@ def may_serve(peer: Peer, entry: Entry, now: int) -> bool:
     """Whether ``peer`` is entitled to ``entry`` (an alert 'a' or retraction 'r')."""
     if peer.suspended or not peer.share:
         return False
-    if entry.expires <= now or entry.origin == peer.key or entry.received_from == peer.key:
+    # Not back to its origin or to where it came from, under any key the peer had.
+    if entry.expires <= now or entry.origin in peer.keys or entry.received_from in peer.keys:
         return False
     if entry.tlp == "RED":
         return False
@@ -76,7 +84,7 @@ def may_accept_alert(peer: Peer, origin: bytes, own_key: bytes) -> bool:
     if peer.suspended or origin == own_key:
         return False
     if peer.accept == "direct":
-        return origin == peer.key
+        return origin in peer.keys
     return peer.accept == "relay"
 
 
@@ -87,6 +95,6 @@ def received_hops(peer: Peer, origin: bytes, claimed_hops: int) -> int:
     the origin, so we are at least two, whatever it claims: a relay that lies about
     hops can reset the count only to itself, never below.
     """
-    if origin == peer.key:
+    if origin in peer.keys:
         return 1
     return min(max(claimed_hops + 1, 2), MAX_HOPS + 1)

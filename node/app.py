@@ -30,7 +30,6 @@ from .errors import AlreadyRunning, NodeError, UsageError
 from .errors import Locked as LockedError
 from .keys import keystore
 from .keys.slowhash import SlowHashPool
-from .network import rotation
 from .network.pairing import PairingMode
 from .network.trust import Trust
 from .ops import backup
@@ -190,6 +189,7 @@ class Node:
                 lambda: self.locked,
             )  # fmt: skip
             trust.on_change = self.refresh_peer_names
+            trust.previous_keys = keys.previous  # they sign rotation statements still owed
             # The federation port answers "locked" until the state below is set, and
             # nothing sees an Unlocked whose parts are not yet started.
             await trust.start()
@@ -248,20 +248,21 @@ class Node:
         state = self.unlocked()
         old = state.keys.signing
         new = nacl.signing.SigningKey.generate()
-        told, missed = await rotation.announce(
-            old, new, await state.store.peers.list(), self.clock, self.config
-        )
+        # The new key is saved first: a statement is owed to peers only for a key the
+        # node is sure to hold; peers not told now are told by the courier later.
         keystore.rotate_signing_key(self.data_dir, state.keys.data_key, new)
         self.config = dataclasses.replace(self.config, key=bytes(new.verify_key).hex())
         config_mod.save(self.data_dir, self.config)
         keys = NodeKeys(state.keys.data_key, new, (*state.keys.previous, old))
         state.alerts.set_keys(new, keys.previous)
         self._state = dataclasses.replace(state, keys=keys)
-        await state.trust.switch_key(new)
+        state.trust.previous_keys = keys.previous
+        told, missed = await state.trust.rotate(old, new)
         await self.refresh_peer_names()
-        log.info("rotated the node key; %d peer(s) told, %d not", len(told), len(missed))
+        owed = await state.store.peers.outbox_size()
+        log.info("rotated the node key; %d peer(s) told, %d not yet", len(told), len(missed))
         card = state.trust.card()
-        return {"key": self.config.key, "told": told, "missed": missed, "card": card}
+        return {"key": self.config.key, "told": told, "missed": missed, "owed": owed, "card": card}
 
     async def create_backup(self, out: Path) -> dict[str, Any]:
         """An encrypted online backup to ``out``. Raises Locked, UsageError."""

@@ -10,14 +10,18 @@ The exchange (positions are the server's log numbers, valid within one epoch):
 
     ChangesRequest  {"since": int, "limit": int, "epoch": bin16 | nil}
     ChangesResponse {"epoch": bin16, "entries": [[dpos, kind, id, hops], ...],
-                     "next": int, "more": bool}
+                     "next": int, "more": bool, "reset": bool}
     BodiesRequest   {"epoch": bin16 | nil, "positions": [dpos, ...], "ids": [bin32, ...]}
-    BodiesResponse  {"items": [envelope bytes, ...]}
+    BodiesResponse  {"items": [envelope bytes, ...], "left": [[pos | bin32, code], ...]}
     IdsRequest      {"after": bin32 | nil, "limit": int}
     IdsResponse     {"epoch": bin16, "head": int, "entries": [[kind, id, hops], ...],
                      "more": bool}
     Poke            {"head": int | nil}
 
+Every message may also carry ``ext`` (a map of namespaced keys, kept and ignored) and
+``must_understand`` (ext keys the receiver must understand, else it refuses the
+message with UnsupportedExtension); both are omitted when empty. A nil epoch in a
+ChangesRequest means "no cursor yet" and is refused with a ``since`` other than 0.
 Map keys go out sorted (protocol.encoding). Positions in a list travel as deltas:
 the first as itself, each next one as the difference from the one before (always
 >= 1), so the list is strictly increasing by construction and a nearby position
@@ -35,14 +39,16 @@ Sizes (measured in tests/protocol/test_feed.py):
   bytes of id instead of about 1.
 
 Epochs: the server answers every ChangesRequest with its current epoch. If it differs
-from the one the requester sent, the requester's cursor means nothing, and the
-server returns no entries; the requester lists ids with IdsRequest (sorted by id, in
+from the one the requester sent, or ``since`` lies beyond the server's last position,
+the requester's cursor means nothing: the server returns no entries and ``reset``
+true; the requester lists ids with IdsRequest (sorted by id, in
 pages), fetches by id only what it lacks, then resumes the feed from the ``head`` of
 the first IdsResponse page.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -58,6 +64,8 @@ FEED_KINDS: tuple[str, ...] = ("a", "r")  # alert, retraction
 MAX_POS = 2**53 - 1
 MAX_FEED_ENTRIES = 1000
 MAX_IDS_PAGE = 1000
+# One bodies request asks for at most this many items, positions and ids together;
+# its response accounts for each of them once, in ``items`` or in ``left``.
 MAX_BATCH_IDS = 256
 # A page of 1000 entries is at most ~47 KB; the caps leave room and stop there.
 MAX_CHANGES_RESPONSE_BYTES = 64 * 1024
@@ -65,55 +73,113 @@ MAX_IDS_RESPONSE_BYTES = 64 * 1024
 MAX_BODIES_REQUEST_BYTES = 16 * 1024
 # A server stops adding envelopes before this; the requester asks again for the rest.
 MAX_BODIES_RESPONSE_BYTES = 1024 * 1024
-MAX_SMALL_MESSAGE_BYTES = 128
-# {"items": [...]}: a map header, the key, and an array header of at most 3 bytes.
-_BODIES_RESPONSE_FRAME_BYTES = 1 + 6 + 3
+MAX_SMALL_MESSAGE_BYTES = 512
+# Extensions: at most this many ``ext`` keys (and ``must_understand`` names), each a
+# namespaced key of at most MAX_EXT_KEY_CHARS characters.
+MAX_EXT_KEYS = 8
+MAX_EXT_KEY_CHARS = 64
+_EXT_KEY = re.compile(r"[a-z0-9][a-z0-9.-]*:[a-z0-9][a-z0-9._-]*")
+# Why a bodies response left out an item the requester asked for.
+LEFT_SIZE_CUT = "size_cut"  # the response hit its byte cap: ask again
+LEFT_GONE = "gone"  # retracted, expired or purged since: do not ask again
+LEFT_NOT_YOURS = "not_yours"  # not served to this caller by policy: do not ask again
+LEFT_REASONS: tuple[str, ...] = (LEFT_SIZE_CUT, LEFT_GONE, LEFT_NOT_YOURS)
+# {"items": [...], "left": [...]}: map header, two keys, two array headers.
+_BODIES_RESPONSE_FRAME_BYTES = 1 + 6 + 3 + 5 + 3
+# Room kept for ``left`` under the byte cap: 256 entries of at most 47 bytes.
+LEFT_RESERVE_BYTES = MAX_BATCH_IDS * 47
 
 _SMALL_LIMITS = Limits(
     envelope_bytes=MAX_SMALL_MESSAGE_BYTES,
     body_bytes=MAX_SMALL_MESSAGE_BYTES,
-    str_bytes=16,
+    str_bytes=MAX_EXT_KEY_CHARS,
     bin_bytes=ID_BYTES,
-    array_len=0,
-    map_len=4,
-    depth=1,
+    array_len=MAX_EXT_KEYS,
+    map_len=MAX_EXT_KEYS,
+    depth=3,
 )
 _CHANGES_LIMITS = Limits(
     envelope_bytes=MAX_CHANGES_RESPONSE_BYTES,
     body_bytes=MAX_CHANGES_RESPONSE_BYTES,
-    str_bytes=16,
+    str_bytes=MAX_EXT_KEY_CHARS,
     bin_bytes=ID_BYTES,
     array_len=MAX_FEED_ENTRIES,
-    map_len=4,
+    map_len=MAX_EXT_KEYS,
     depth=3,
 )
 _IDS_LIMITS = Limits(
     envelope_bytes=MAX_IDS_RESPONSE_BYTES,
     body_bytes=MAX_IDS_RESPONSE_BYTES,
-    str_bytes=16,
+    str_bytes=MAX_EXT_KEY_CHARS,
     bin_bytes=ID_BYTES,
     array_len=MAX_IDS_PAGE,
-    map_len=4,
+    map_len=MAX_EXT_KEYS,
     depth=3,
 )
 _BODIES_REQUEST_LIMITS = Limits(
     envelope_bytes=MAX_BODIES_REQUEST_BYTES,
     body_bytes=MAX_BODIES_REQUEST_BYTES,
-    str_bytes=16,
+    str_bytes=MAX_EXT_KEY_CHARS,
     bin_bytes=ID_BYTES,
     array_len=MAX_BATCH_IDS,
-    map_len=4,
-    depth=2,
+    map_len=MAX_EXT_KEYS,
+    depth=3,
 )
 _BODIES_RESPONSE_LIMITS = Limits(
     envelope_bytes=MAX_BODIES_RESPONSE_BYTES,
     body_bytes=MAX_BODIES_RESPONSE_BYTES,
-    str_bytes=16,
+    str_bytes=MAX_EXT_KEY_CHARS,
     bin_bytes=MAX_ENVELOPE_BYTES,
     array_len=MAX_BATCH_IDS,
-    map_len=2,
-    depth=2,
+    map_len=MAX_EXT_KEYS,
+    depth=3,
 )
+
+Ext = tuple[tuple[str, Value], ...]
+
+
+class UnsupportedExtension(InvalidField):
+    """A message names in ``must_understand`` an extension this node does not know."""
+
+    code = "unsupported_extension"
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        super().__init__("must_understand", f"this node does not understand {', '.join(names)}")
+        self.names = names
+
+
+def read_ext(body: dict[str, object], understood: frozenset[str] = frozenset()) -> Ext:
+    """Take the optional ``ext`` and ``must_understand`` fields out of ``body``.
+
+    ``ext`` is kept (sorted by key) and otherwise ignored. Raises InvalidField for a
+    bad key, an empty map or list (they are omitted instead), or a ``must_understand``
+    name not in ``ext``; UnsupportedExtension for a name not in ``understood``.
+    """
+    ext: Ext = ()
+    raw = body.pop("ext", None)
+    if raw is not None:
+        if not isinstance(raw, dict) or not raw:
+            raise InvalidField("ext", "is a non-empty map, or left out")
+        for key in raw:
+            if len(key) > MAX_EXT_KEY_CHARS or not _EXT_KEY.fullmatch(key):
+                raise InvalidField("ext", 'each key is namespaced, as "org.example:name"')
+        ext = tuple((k, raw[k]) for k in sorted(raw))
+    must = body.pop("must_understand", None)
+    if must is not None:
+        if not isinstance(must, tuple) or not must or len(set(must)) != len(must):
+            raise InvalidField("must_understand", "is a non-empty list without repeats")
+        keys = {k for k, _ in ext}
+        if any(not isinstance(name, str) or name not in keys for name in must):
+            raise InvalidField("must_understand", "names only keys present in ext")
+        unknown = tuple(name for name in must if name not in understood)
+        if unknown:
+            raise UnsupportedExtension(unknown)
+    return ext
+
+
+def ext_wire(ext: Ext) -> dict[str, Value]:
+    """The ``ext`` field as it goes out: omitted when empty."""
+    return {"ext": dict(ext)} if ext else {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,16 +203,22 @@ class ChangesRequest:
     since: int
     limit: int
     epoch: bytes | None = None
+    ext: Ext = ()
 
 
 @dataclass(frozen=True, slots=True)
 class ChangesResponse:
-    """Entries in log order; ``next`` is the cursor to save once they are durable."""
+    """Entries in log order; ``next`` is the cursor to save once they are durable.
+
+    ``reset``: the requester's cursor means nothing here (another epoch, or ``since``
+    beyond the server's last position); it lists ids instead (IdsRequest)."""
 
     epoch: bytes
     entries: tuple[FeedEntry, ...]
     next: int
     more: bool
+    reset: bool = False
+    ext: Ext = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,13 +228,24 @@ class BodiesRequest:
     positions: tuple[int, ...] = ()
     ids: tuple[bytes, ...] = ()
     epoch: bytes | None = None
+    ext: Ext = ()
+
+
+@dataclass(frozen=True, slots=True)
+class LeftOut:
+    """An item asked for and not sent: ``ref`` is the position or id it was asked by."""
+
+    ref: int | bytes
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
 class BodiesResponse:
-    """Envelope bytes, each to be verified by its kind; missing ones are left out."""
+    """Envelope bytes, each to be verified by its kind, and what was left out and why."""
 
     items: tuple[bytes, ...]
+    left: tuple[LeftOut, ...] = ()
+    ext: Ext = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +263,7 @@ class IdsRequest:
 
     after: bytes | None
     limit: int
+    ext: Ext = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +274,7 @@ class IdsResponse:
     head: int
     entries: tuple[IdEntry, ...]
     more: bool
+    ext: Ext = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +283,7 @@ class Poke:
     log position, if it wants to say."""
 
     head: int | None = None
+    ext: Ext = ()
 
 
 _Message = TypeVar("_Message")
@@ -214,11 +300,13 @@ def _encode(message: _Message, wire: Value, decode: Callable[[bytes], _Message])
     return data
 
 
-def _read_map(data: bytes, limits: Limits, what: str) -> Reader:
+def _read_map(data: bytes, limits: Limits, what: str) -> tuple[Reader, Ext]:
     value = unpack(data, limits)
     if not isinstance(value, dict):
         raise MalformedObject(f"a {what} is a map")
-    return Reader(value, what)
+    body = dict(value)
+    ext = read_ext(body)
+    return Reader(body, what), ext
 
 
 def _epoch(r: Reader, key: str, *, optional: bool) -> bytes | None:
@@ -265,27 +353,29 @@ def _entry_fields(key: str, kind: object, id_: object, hops: object) -> tuple[st
 
 
 def decode_changes_request(data: bytes) -> ChangesRequest:
-    """Raises LimitExceeded, MalformedObject or InvalidField."""
-    r = _read_map(data, _SMALL_LIMITS, "changes request")
+    """Raises LimitExceeded, MalformedObject or InvalidField (UnsupportedExtension)."""
+    r, ext = _read_map(data, _SMALL_LIMITS, "changes request")
     since = r.integer("since", 0, MAX_POS)
     limit = r.integer("limit", 1, MAX_FEED_ENTRIES)
     epoch = _epoch(r, "epoch", optional=True)
     r.finish()
-    return ChangesRequest(since, limit, epoch)
+    if epoch is None and since != 0:
+        raise InvalidField("since", "is 0 when there is no epoch (a first sync)")
+    return ChangesRequest(since, limit, epoch, ext)
 
 
 def encode_changes_request(message: ChangesRequest) -> bytes:
     """Raises LocalProtocolError or InvalidField for a request a server would refuse."""
     wire = {"since": message.since, "limit": message.limit, "epoch": message.epoch}
-    return _encode(message, wire, decode_changes_request)
+    return _encode(message, wire | ext_wire(message.ext), decode_changes_request)
 
 
 # ChangesResponse
 
 
 def decode_changes_response(data: bytes) -> ChangesResponse:
-    """Raises LimitExceeded, MalformedObject or InvalidField."""
-    r = _read_map(data, _CHANGES_LIMITS, "changes response")
+    """Raises LimitExceeded, MalformedObject or InvalidField (UnsupportedExtension)."""
+    r, ext = _read_map(data, _CHANGES_LIMITS, "changes response")
     epoch = _epoch(r, "epoch", optional=False)
     raw = r.items("entries", MAX_FEED_ENTRIES)
     deltas: list[object] = []
@@ -304,9 +394,12 @@ def decode_changes_response(data: bytes) -> ChangesResponse:
     if entries and entries[-1].pos > next_pos:
         raise InvalidField("next", "must not be before the last entry")
     more = _bool(r, "more")
+    reset = _bool(r, "reset")
     r.finish()
+    if reset and (entries or more):
+        raise InvalidField("reset", "comes with no entries and more false")
     assert epoch is not None
-    return ChangesResponse(epoch, entries, next_pos, more)
+    return ChangesResponse(epoch, entries, next_pos, more, reset, ext)
 
 
 def encode_changes_response(message: ChangesResponse) -> bytes:
@@ -318,16 +411,17 @@ def encode_changes_response(message: ChangesResponse) -> bytes:
         "entries": tuple((d, e.kind, e.id, e.hops) for d, e in zip(deltas, entries, strict=True)),
         "next": message.next,
         "more": message.more,
+        "reset": message.reset,
     }
-    return _encode(message, wire, decode_changes_response)
+    return _encode(message, wire | ext_wire(message.ext), decode_changes_response)
 
 
 # BodiesRequest
 
 
 def decode_bodies_request(data: bytes) -> BodiesRequest:
-    """Raises LimitExceeded, MalformedObject or InvalidField."""
-    r = _read_map(data, _BODIES_REQUEST_LIMITS, "bodies request")
+    """Raises LimitExceeded, MalformedObject or InvalidField (UnsupportedExtension)."""
+    r, ext = _read_map(data, _BODIES_REQUEST_LIMITS, "bodies request")
     epoch = _epoch(r, "epoch", optional=True)
     positions = _delta_decode("positions", r.items("positions", MAX_BATCH_IDS))
     raw_ids = r.items("ids", MAX_BATCH_IDS)
@@ -342,10 +436,12 @@ def decode_bodies_request(data: bytes) -> BodiesRequest:
     if not positions and not ids:
         raise InvalidField("ids", "a bodies request asks for at least one item")
     if len(positions) + len(ids) > MAX_BATCH_IDS:
-        raise InvalidField("ids", f"a bodies request asks for at most {MAX_BATCH_IDS} items")
+        raise InvalidField(
+            "ids", f"a bodies request asks for at most {MAX_BATCH_IDS} items, positions and ids"
+        )
     if positions and epoch is None:
         raise InvalidField("epoch", "is needed to ask by position")
-    return BodiesRequest(positions, tuple(ids), epoch)
+    return BodiesRequest(positions, tuple(ids), epoch, ext)
 
 
 def encode_bodies_request(message: BodiesRequest) -> bytes:
@@ -355,66 +451,96 @@ def encode_bodies_request(message: BodiesRequest) -> bytes:
         "positions": _delta_encode(message.positions),
         "ids": message.ids,
     }
-    return _encode(message, wire, decode_bodies_request)
+    return _encode(message, wire | ext_wire(message.ext), decode_bodies_request)
 
 
 # BodiesResponse
 
 
+def _left_out(item: object) -> LeftOut:
+    if not isinstance(item, tuple) or len(item) != 2:
+        raise InvalidField("left", "each entry is [position or id, reason]")
+    ref, reason = item
+    if isinstance(ref, bool) or not (
+        (isinstance(ref, int) and 0 <= ref <= MAX_POS)
+        or (isinstance(ref, bytes) and len(ref) == ID_BYTES)
+    ):
+        raise InvalidField("left", f"a left-out item is a position or a {ID_BYTES}-byte id")
+    if reason not in LEFT_REASONS:
+        raise InvalidField("left", f"a reason is one of {', '.join(LEFT_REASONS)}")
+    assert isinstance(reason, str)
+    return LeftOut(ref, reason)
+
+
 def decode_bodies_response(data: bytes) -> BodiesResponse:
     """Raises LimitExceeded, MalformedObject or InvalidField. Items are not verified."""
-    r = _read_map(data, _BODIES_RESPONSE_LIMITS, "bodies response")
+    r, ext = _read_map(data, _BODIES_RESPONSE_LIMITS, "bodies response")
     raw = r.items("items", MAX_BATCH_IDS)
+    left = tuple(_left_out(item) for item in r.items("left", MAX_BATCH_IDS))
     r.finish()
     items: list[bytes] = []
     for item in raw:
         if not isinstance(item, bytes) or not item:
             raise InvalidField("items", "each item is the bytes of an envelope")
         items.append(item)
-    return BodiesResponse(tuple(items))
+    if len(items) + len(left) > MAX_BATCH_IDS:
+        raise InvalidField("left", f"items and left together are at most {MAX_BATCH_IDS}")
+    if len({x.ref for x in left}) != len(left):
+        raise InvalidField("left", "must not repeat an item")
+    return BodiesResponse(tuple(items), left, ext)
 
 
-def fit_bodies_response(items: Iterable[bytes]) -> BodiesResponse:
-    """The longest leading run of ``items`` that fits one BodiesResponse.
+def fit_bodies_response(
+    found: Iterable[tuple[int | bytes, bytes]],
+    left: Iterable[LeftOut] = (),
+    max_bytes: int = MAX_BODIES_RESPONSE_BYTES,
+) -> BodiesResponse:
+    """The longest leading run of ``found`` (ref, envelope) that fits one response;
+    the rest are left out as ``size_cut``, after ``left`` (already decided).
 
-    A server passes the envelopes it found, in the order asked; the requester asks
-    again for any it wanted and did not get.
+    A server passes what it found in the order asked; the requester asks again for
+    the ``size_cut`` items.
     """
     taken: list[bytes] = []
-    size = _BODIES_RESPONSE_FRAME_BYTES
-    for item in items:
+    cut: list[LeftOut] = []
+    size = _BODIES_RESPONSE_FRAME_BYTES + LEFT_RESERVE_BYTES
+    for ref, item in found:
         size += len(item) + (2 if len(item) < 2**8 else 3 if len(item) < 2**16 else 5)
-        if len(taken) == MAX_BATCH_IDS or size > MAX_BODIES_RESPONSE_BYTES:
-            break
-        taken.append(item)
-    return BodiesResponse(tuple(taken))
+        cap = min(max_bytes, MAX_BODIES_RESPONSE_BYTES)
+        if cut or len(taken) == MAX_BATCH_IDS or size > cap:
+            cut.append(LeftOut(ref, LEFT_SIZE_CUT))
+        else:
+            taken.append(item)
+    return BodiesResponse(tuple(taken), (*left, *cut))
 
 
 def encode_bodies_response(message: BodiesResponse) -> bytes:
     """Raises LimitExceeded if the items are too many or too large together."""
-    return _encode(message, {"items": message.items}, decode_bodies_response)
+    wire = {"items": message.items, "left": tuple((x.ref, x.reason) for x in message.left)}
+    return _encode(message, wire | ext_wire(message.ext), decode_bodies_response)
 
 
 # IdsRequest / IdsResponse
 
 
 def decode_ids_request(data: bytes) -> IdsRequest:
-    """Raises LimitExceeded, MalformedObject or InvalidField."""
-    r = _read_map(data, _SMALL_LIMITS, "ids request")
+    """Raises LimitExceeded, MalformedObject or InvalidField (UnsupportedExtension)."""
+    r, ext = _read_map(data, _SMALL_LIMITS, "ids request")
     after = r.blob("after", ID_BYTES, optional=True)
     limit = r.integer("limit", 1, MAX_IDS_PAGE)
     r.finish()
-    return IdsRequest(after, limit)
+    return IdsRequest(after, limit, ext)
 
 
 def encode_ids_request(message: IdsRequest) -> bytes:
     """Raises LocalProtocolError or InvalidField."""
-    return _encode(message, {"after": message.after, "limit": message.limit}, decode_ids_request)
+    wire = {"after": message.after, "limit": message.limit}
+    return _encode(message, wire | ext_wire(message.ext), decode_ids_request)
 
 
 def decode_ids_response(data: bytes) -> IdsResponse:
-    """Raises LimitExceeded, MalformedObject or InvalidField."""
-    r = _read_map(data, _IDS_LIMITS, "ids response")
+    """Raises LimitExceeded, MalformedObject or InvalidField (UnsupportedExtension)."""
+    r, ext = _read_map(data, _IDS_LIMITS, "ids response")
     epoch = _epoch(r, "epoch", optional=False)
     head = r.integer("head", 0, MAX_POS)
     entries: list[IdEntry] = []
@@ -428,7 +554,7 @@ def decode_ids_response(data: bytes) -> IdsResponse:
     more = _bool(r, "more")
     r.finish()
     assert epoch is not None
-    return IdsResponse(epoch, head, tuple(entries), more)
+    return IdsResponse(epoch, head, tuple(entries), more, ext)
 
 
 def encode_ids_response(message: IdsResponse) -> bytes:
@@ -439,24 +565,24 @@ def encode_ids_response(message: IdsResponse) -> bytes:
         "entries": tuple((e.kind, e.id, e.hops) for e in message.entries),
         "more": message.more,
     }
-    return _encode(message, wire, decode_ids_response)
+    return _encode(message, wire | ext_wire(message.ext), decode_ids_response)
 
 
 # Poke
 
 
 def decode_poke(data: bytes) -> Poke:
-    """Raises LimitExceeded, MalformedObject or InvalidField."""
-    r = _read_map(data, _SMALL_LIMITS, "poke")
+    """Raises LimitExceeded, MalformedObject or InvalidField (UnsupportedExtension)."""
+    r, ext = _read_map(data, _SMALL_LIMITS, "poke")
     head = r.raw("head")
     if head is not None and (
         isinstance(head, bool) or not isinstance(head, int) or not 0 <= head <= MAX_POS
     ):
         raise InvalidField("head", f"must be a position between 0 and {MAX_POS}")
     r.finish()
-    return Poke(head)
+    return Poke(head, ext)
 
 
 def encode_poke(message: Poke) -> bytes:
     """Raises LocalProtocolError or InvalidField."""
-    return _encode(message, {"head": message.head}, decode_poke)
+    return _encode(message, {"head": message.head} | ext_wire(message.ext), decode_poke)

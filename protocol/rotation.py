@@ -13,7 +13,8 @@ use different purpose tags, so neither can stand in for the other.
     envelope = signing.Envelope of Kind.ROTATION, signed by old
 
 A receiver rebuilds ``core`` from the decoded fields: the encoding is canonical, so
-the bytes are the very ones the new key signed.
+the bytes are the very ones the new key signed. The body may also carry ``ext`` and
+``must_understand`` (protocol.feed.read_ext); they are outside the core.
 """
 
 from __future__ import annotations
@@ -26,12 +27,18 @@ import nacl.signing
 from .alert import coarsen_hour
 from .encoding import pack
 from .errors import BadSignature, InvalidField
+from .feed import Ext, ext_wire, read_ext
 from .fields import Reader, check_hour
 from .limits import DEFAULT_LIMITS, MAX_CLOCK_SKEW_S, Limits
 from .signing import KEY_BYTES, SIG_BYTES, Kind, Proof, Verified, decode_body, open_envelope, sign
 
 VERSION = 1
 PROOF_PURPOSE = b"alertnode:v1:rotation-proof:"
+# After a rotation, the old key is retired once this long has passed since the
+# statement's ``created``: alerts it signed later than ``created`` are refused
+# (code ``retired_key``). Within it, they are still taken: in flight, or clock skew.
+KEY_GRACE_S = 30 * 86400
+RETIRED_KEY = "retired_key"
 # Far beyond any real time, yet inside what datetime can represent (year 9999).
 _MAX_TIME = 2**37
 
@@ -44,6 +51,8 @@ class RotationBody:
     new: bytes
     created: int
     proof: bytes
+    # Extensions (protocol.feed.read_ext): signed by the old key, not part of the core.
+    ext: Ext = ()
 
     def core_bytes(self) -> bytes:
         """What the new key signs."""
@@ -58,6 +67,7 @@ class RotationBody:
                 "created": self.created,
                 "proof": self.proof,
             }
+            | ext_wire(self.ext)
         )
 
 
@@ -81,7 +91,9 @@ def _core(old: bytes, new: bytes, created: int) -> bytes:
 
 
 def _read_rotation(value: dict[str, object]) -> RotationBody:
-    r = Reader(value, "key rotation")
+    body = dict(value)
+    ext = read_ext(body)
+    r = Reader(body, "key rotation")
     r.integer("v", VERSION, VERSION)
     old = r.blob("old", KEY_BYTES)
     new = r.blob("new", KEY_BYTES)
@@ -91,7 +103,7 @@ def _read_rotation(value: dict[str, object]) -> RotationBody:
     assert old is not None and new is not None and proof is not None
     if old == new:
         raise InvalidField("new", "must differ from the old key")
-    return RotationBody(old, new, created, proof)
+    return RotationBody(old, new, created, proof, ext)
 
 
 def verify_rotation(data: bytes, now: int, limits: Limits = DEFAULT_LIMITS) -> VerifiedRotation:
@@ -112,6 +124,15 @@ def verify_rotation(data: bytes, now: int, limits: Limits = DEFAULT_LIMITS) -> V
     if body.created > now + MAX_CLOCK_SKEW_S:
         raise InvalidField("created", "is in the future; check this computer's clock")
     return VerifiedRotation(env, body, Proof(env, body))
+
+
+def is_retired(rotated_at: int, created: int, now: int) -> bool:
+    """Whether an alert ``created`` by a key rotated away from at ``rotated_at`` is
+    refused at ``now``: signed after the rotation, once the grace period is over.
+
+    Retractions are never refused this way: the old key still withdraws its own
+    alerts (they live up to 365 days, longer than the grace period)."""
+    return created > rotated_at and now >= rotated_at + KEY_GRACE_S
 
 
 def sign_rotation(

@@ -146,7 +146,9 @@ async def _key_rotate(node: Node, args: ParsedArgs) -> Result:
 def _show_rotation(result: Result) -> str:
     lines = [f"The node key is now {result['key'][:16]}...; {len(result['told'])} peer(s) told."]
     for miss in result["missed"]:
-        lines.append(f"  NOT told: {miss['name']} ({miss['error']}); send them the new card.")
+        lines.append(f"  not told yet: {miss['name']} ({miss['error']}).")
+    if result.get("owed"):
+        lines.append(f"{result['owed']} statement(s) queued; retried until each peer takes it.")
     lines.append(f"New card:\n{result['card']}")
     return "\n".join(lines)
 
@@ -173,13 +175,13 @@ COMMANDS = (
                 flag="--yes",
                 help="really rotate",
                 required=True,
-                missing="rotating the node key needs --yes (peers that miss it must re-add you)",
+                missing="rotating the node key needs --yes",
                 outside=True,
             ),
         ),
         handler=_key_rotate,
         show=_show_rotation,
-        output=("key", "told", "missed", "card"),
+        output=("key", "told", "missed", "owed", "card"),
     ),
     Command(
         "peer.add",

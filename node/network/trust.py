@@ -7,6 +7,8 @@ own (that is federation.trust) and no wire format (that is protocol/).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import ipaddress
 import logging
@@ -20,17 +22,19 @@ from aiohttp import web
 from federation.clock import Clock
 from federation.https import HttpsTransport, federation_app
 from federation.server import FederationServer, ServerState
-from federation.sync import PullResult, Syncer
+from federation.sync import STOP_TIMEOUT_S, PullResult, Syncer
 from federation.trust import Peer
 from protocol.card import parse_card_text, short_auth_string
 from protocol.errors import ProtocolError
 from protocol.request import NonceWindow
+from protocol.rotation import sign_rotation
 
 from ..config import Config, parse_hostport
 from ..errors import UsageError
 from ..keys import tls
 from ..store import Store
 from .cards import make_card_text
+from .rotation import Courier
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +84,13 @@ class Trust:
         self._clock = clock
         self._locked = locked
         self.transport, self.syncer = self._sync_parts(key)
+        # Keys this node rotated away from: they sign the statements still owed.
+        self.previous_keys: tuple[nacl.signing.SigningKey, ...] = ()
+        self.courier = Courier(
+            store.peers, lambda: (self._key, *self.previous_keys), self._transport_for, clock
+        )
+        self.courier.on_delivered = self._rotation_delivered
+        self._courier_task: asyncio.Task[None] | None = None
         self._runner: web.AppRunner | None = None
         self.url = config.public_url
         # Called after the trust list changes (the node refreshes its name cache).
@@ -89,13 +100,16 @@ class Trust:
         if self.on_change is not None:
             await self.on_change()
 
-    def _sync_parts(self, key: nacl.signing.SigningKey) -> tuple[HttpsTransport, Syncer]:
-        transport = HttpsTransport(
+    def _transport_for(self, key: nacl.signing.SigningKey) -> HttpsTransport:
+        return HttpsTransport(
             key,
             self._clock,
             allow_http=self._config.allow_http,
             socks_proxy=self._config.socks_proxy or None,
         )
+
+    def _sync_parts(self, key: nacl.signing.SigningKey) -> tuple[HttpsTransport, Syncer]:
+        transport = self._transport_for(key)
         syncer = Syncer(
             key, self._store.alerts, self._store.peers, transport, self._clock, self._stored
         )
@@ -137,13 +151,41 @@ class Trust:
         if self.url.endswith(":0"):
             self.url = self.url[:-2] + f":{bound}"
         await self.syncer.start()
+        self._courier_task = asyncio.get_running_loop().create_task(
+            self.courier.run(), name="rotation-courier"
+        )
 
     async def stop(self) -> None:
+        if self._courier_task is not None:
+            self._courier_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(self._courier_task, STOP_TIMEOUT_S)
+            self._courier_task = None
         await self.syncer.stop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
         await self.transport.close()
+
+    async def rotate(
+        self, old: nacl.signing.SigningKey, new: nacl.signing.SigningKey
+    ) -> tuple[list[str], list[dict[str, str]]]:
+        """Owe every peer the statement moving ``old`` to ``new`` (durably), switch to
+        ``new``, and deliver what can be delivered now: (told, missed). The rest is
+        retried by the courier until delivered."""
+        statement = sign_rotation(old, new, self._clock.now()).envelope.to_bytes()
+        peers = [p.key for p in await self._store.peers.list()]
+        await self._store.peers.queue_rotation(peers, statement, self._clock.now())
+        if old not in self.previous_keys:
+            self.previous_keys = (*self.previous_keys, old)
+        await self.switch_key(new)
+        told, missed = await self.courier.deliver_due()
+        self.courier.wake()  # reschedule for what was missed
+        return told, missed
+
+    def _rotation_delivered(self, key: bytes) -> None:
+        self.syncer.wake(key)
+        self.syncer.poke(key)
 
     async def _stored(self, source: Peer) -> None:
         self.syncer.poke_all(exclude=source.key)

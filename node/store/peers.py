@@ -8,6 +8,7 @@ server needs to authenticate a caller without decrypting anything per request.
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import sqlite3
 from typing import Any
 
@@ -101,14 +102,31 @@ class PeerStore:
 
     async def get(self, key: bytes) -> Peer | None:
         row = await self._db.fetchone(f"SELECT {_COLUMNS} FROM peers WHERE key = ?", (key,))  # noqa: S608
-        return None if row is None else self._row(row)[0]
+        if row is None:
+            return None
+        peer = self._row(row)[0]
+        previous = await self._db.fetchall(
+            "SELECT old FROM peer_keys WHERE peer = ? ORDER BY rotated_at, old", (key,)
+        )
+        return dataclasses.replace(peer, previous=tuple(r[0] for r in previous))
 
     async def list(self) -> list[Peer]:
         return [p for p, _ in await self.list_with_stats()]
 
     async def list_with_stats(self) -> builtins.list[tuple[Peer, dict[str, Any]]]:
         rows = await self._db.fetchall(f"SELECT {_COLUMNS} FROM peers ORDER BY added, key")  # noqa: S608
-        return [self._row(r) for r in rows]
+        previous: dict[bytes, builtins.list[bytes]] = {}
+        for peer_key, old in await self._db.fetchall(
+            "SELECT peer, old FROM peer_keys ORDER BY rotated_at, old"
+        ):
+            previous.setdefault(peer_key, []).append(old)
+        out = []
+        for row in rows:
+            peer, stats = self._row(row)
+            out.append(
+                (dataclasses.replace(peer, previous=tuple(previous.get(peer.key, ()))), stats)
+            )
+        return out
 
     async def find(self, key_or_name: str) -> Peer:
         """A peer by its key (hex, or a unique prefix of 8+ characters) or its name.
@@ -160,6 +178,8 @@ class PeerStore:
             cur = await conn.execute("DELETE FROM peers WHERE key = ?", (key,))
             if cur.rowcount == 0:
                 raise NotFound("no such peer")
+            await conn.execute("DELETE FROM peer_keys WHERE peer = ?", (key,))
+            await conn.execute("DELETE FROM rotation_outbox WHERE peer = ?", (key,))
         await self._db.checkpoint()
 
     async def save_progress(
@@ -203,8 +223,10 @@ class PeerStore:
                 ),
             )
 
-    async def replace_key(self, old: bytes, new: bytes) -> None:
-        """A peer rotated its key: move its row (policy, cursor) to the new key."""
+    async def replace_key(self, old: bytes, new: bytes, *, rotated_at: int | None = None) -> None:
+        """A peer rotated its key: move its row (policy, cursor, previous keys, rotation
+        statements still owed to it) to the new key, and remember ``old`` as its
+        previous key from ``rotated_at`` (None: an admin's fix, nothing remembered)."""
         row = await self._db.fetchone(f"SELECT {_COLUMNS} FROM peers WHERE key = ?", (old,))  # noqa: S608
         if row is None:
             raise NotFound("no such peer")
@@ -214,6 +236,51 @@ class PeerStore:
             await conn.execute(
                 "UPDATE peers SET key = ?, card_enc = ? WHERE key = ?", (new, sealed, old)
             )
+            await conn.execute("UPDATE peer_keys SET peer = ? WHERE peer = ?", (new, old))
+            await conn.execute("UPDATE rotation_outbox SET peer = ? WHERE peer = ?", (new, old))
+            if rotated_at is not None:
+                await conn.execute(
+                    "INSERT OR REPLACE INTO peer_keys (old, peer, rotated_at) VALUES (?, ?, ?)",
+                    (old, new, rotated_at),
+                )
+
+    async def retired_at(self, key: bytes) -> int | None:
+        """When a peer rotated away from ``key``, if one did."""
+        row = await self._db.fetchone("SELECT rotated_at FROM peer_keys WHERE old = ?", (key,))
+        return None if row is None else int(row[0])
+
+    # --- rotation statements owed to peers ----------------------------------------
+
+    async def queue_rotation(self, peers: builtins.list[bytes], statement: bytes, now: int) -> None:
+        """Owe ``statement`` to each of ``peers``, due now, in one transaction."""
+        async with self._db.transaction() as conn:
+            await conn.executemany(
+                "INSERT INTO rotation_outbox (peer, statement, next_at) VALUES (?, ?, ?)",
+                [(peer, statement, now) for peer in peers],
+            )
+
+    async def owed_rotations(self) -> builtins.list[tuple[int, bytes, bytes, int, int]]:
+        """(id, peer, statement, attempts, next_at) of every statement owed, in order."""
+        rows = await self._db.fetchall(
+            "SELECT id, peer, statement, attempts, next_at FROM rotation_outbox ORDER BY id"
+        )
+        return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+
+    async def rotation_delivered(self, item: int) -> None:
+        async with self._db.transaction() as conn:
+            await conn.execute("DELETE FROM rotation_outbox WHERE id = ?", (item,))
+
+    async def rotation_failed(self, item: int, next_at: int, error: str) -> None:
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "UPDATE rotation_outbox SET attempts = attempts + 1, next_at = ?,"
+                " last_error = ? WHERE id = ?",
+                (next_at, error[:300], item),
+            )
+
+    async def outbox_size(self) -> int:
+        row = await self._db.fetchone("SELECT count(*) FROM rotation_outbox")
+        return 0 if row is None else int(row[0])
 
     # --- origin block list ------------------------------------------------------
 

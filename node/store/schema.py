@@ -111,8 +111,26 @@ MIGRATIONS: tuple[str, ...] = (
         name TEXT PRIMARY KEY,
         value TEXT NOT NULL
     );
+    """,  # 2: keys peers rotated away from (never served back to, retired after a grace
+    # period) and rotation statements still to deliver to a peer.
+    """
+    CREATE TABLE peer_keys (
+        old BLOB PRIMARY KEY,
+        peer BLOB NOT NULL,
+        rotated_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX peer_keys_peer ON peer_keys (peer);
+    CREATE TABLE rotation_outbox (
+        id INTEGER PRIMARY KEY,
+        peer BLOB NOT NULL,
+        statement BLOB NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_at INTEGER NOT NULL,
+        last_error TEXT
+    );
+    CREATE INDEX rotation_outbox_peer ON rotation_outbox (peer, id);
     """,
-    # 2: a peer's last error as (code, message, time), and the items refused from it.
+    # 3: a peer's last error as (code, message, time), and the items refused from it.
     """
     ALTER TABLE peers ADD COLUMN last_error_code TEXT;
     ALTER TABLE peers ADD COLUMN last_error_at INTEGER;

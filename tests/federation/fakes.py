@@ -116,8 +116,11 @@ class OnePeer:
     async def record_refusals(self, *a: object, **k: object) -> None:
         pass
 
-    async def replace_key(self, old: bytes, new: bytes) -> None:
+    async def replace_key(self, old: bytes, new: bytes, *, rotated_at: int) -> None:
         pass
+
+    async def retired_at(self, key: bytes) -> int | None:
+        return None
 
 
 async def start_hostile_peer(

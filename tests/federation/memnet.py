@@ -22,6 +22,7 @@ from federation.memory import MemoryNetwork, MemoryTransport, address
 from federation.server import FederationServer, ServerState
 from federation.sync import PullResult, Syncer
 from federation.trust import Peer
+from node.network.rotation import Courier
 from node.store import Store
 from protocol.alert import (
     AlertBody,
@@ -65,6 +66,17 @@ class MemNode:
     transport: MemoryTransport
     syncer: Syncer
     net: MemNet
+    previous: tuple[nacl.signing.SigningKey, ...] = ()
+
+    @property
+    def courier(self) -> Courier:
+        """Delivers this node's owed rotation statements, as node/peering.py wires it."""
+        return Courier(
+            self.store.peers,
+            lambda: (self.key, *self.previous),
+            lambda key: MemoryTransport(key, self.net.clock, self.net.network, self.addr),
+            self.net.clock,
+        )
 
     @property
     def addr(self) -> str:
@@ -104,11 +116,15 @@ class MemNode:
         return await self.syncer.pull(await self.peer(other))
 
     async def rotate(self) -> nacl.signing.SigningKey:
-        """Move to a new key, telling every peer first (as node/network/rotation.py does)."""
+        """Move to a new key, owing every peer the statement and delivering what can be
+        delivered at once (as node/network/trust.py does)."""
         new = nacl.signing.SigningKey.generate()
-        statement = sign_rotation(self.key, new, self.net.clock.now()).envelope.to_bytes()
-        for peer in await self.store.peers.list():
-            await self.transport.post(peer, "/rotate", statement, 1024)
+        now = self.net.clock.now()
+        statement = sign_rotation(self.key, new, now).envelope.to_bytes()
+        peers = [p.key for p in await self.store.peers.list()]
+        await self.store.peers.queue_rotation(peers, statement, now)
+        self.previous = (*self.previous, self.key)
+        await self.courier.deliver_due()
         old_syncer = self.syncer
         await old_syncer.stop()
         self.key = self.state.key = new

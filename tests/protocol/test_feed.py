@@ -20,6 +20,9 @@ from protocol.errors import (
     ProtocolError,
 )
 from protocol.feed import (
+    LEFT_GONE,
+    LEFT_NOT_YOURS,
+    LEFT_SIZE_CUT,
     MAX_BATCH_IDS,
     MAX_BODIES_RESPONSE_BYTES,
     MAX_FEED_ENTRIES,
@@ -33,7 +36,9 @@ from protocol.feed import (
     IdEntry,
     IdsRequest,
     IdsResponse,
+    LeftOut,
     Poke,
+    UnsupportedExtension,
     decode_bodies_request,
     decode_bodies_response,
     decode_changes_request,
@@ -151,7 +156,7 @@ def test_changes_responses_round_trip(gaps: list[int], start: int, more: bool) -
 def test_idle_sync_payload_size() -> None:
     request = encode_changes_request(ChangesRequest(HEAD, MAX_FEED_ENTRIES, EPOCH))
     response = encode_changes_response(ChangesResponse(EPOCH, (), HEAD, False))
-    assert (len(request), len(response)) == (45, 50)
+    assert (len(request), len(response)) == (45, 57)
 
 
 def test_bytes_per_feed_entry() -> None:
@@ -205,15 +210,25 @@ def test_an_oversized_bodies_response_is_refused() -> None:
         decode_bodies_response(pack({"items": (b"x",) * (MAX_BATCH_IDS + 1)}))
 
 
-def test_fit_bodies_response_fills_the_budget_and_stops() -> None:
+def test_fit_bodies_response_fills_the_budget_and_cuts_the_rest() -> None:
     big = b"x" * MAX_ENVELOPE_BYTES
-    fitted = fit_bodies_response([big] * 100)
+    fitted = fit_bodies_response([(i, big) for i in range(100)])
     data = encode_bodies_response(fitted)
     assert len(data) <= MAX_BODIES_RESPONSE_BYTES
-    assert len(data) + len(big) + 3 > MAX_BODIES_RESPONSE_BYTES
-    assert len(fit_bodies_response([b"x" * 10] * 1000).items) == MAX_BATCH_IDS
+    # Everything asked is accounted for: sent, or left out as size_cut, in order.
+    taken = len(fitted.items)
+    assert fitted.left == tuple(LeftOut(i, LEFT_SIZE_CUT) for i in range(taken, 100))
+    # Even with a full ``left`` the response stays under its cap.
+    gone = tuple(LeftOut(bytes([i]) * 32, LEFT_GONE) for i in range(MAX_BATCH_IDS - taken))
+    assert len(encode_bodies_response(BodiesResponse(fitted.items, gone))) <= (
+        MAX_BODIES_RESPONSE_BYTES
+    )
+    few = fit_bodies_response([(i, b"x" * 10) for i in range(MAX_BATCH_IDS)])
+    assert len(few.items) == MAX_BATCH_IDS and few.left == ()
     small = [bytes([i]) * (i + 200) for i in range(100)]
-    assert fit_bodies_response(small).items == tuple(small)
+    fitted_small = fit_bodies_response(enumerate(small), (LeftOut(500, LEFT_NOT_YOURS),))
+    assert fitted_small.items == tuple(small)
+    assert fitted_small.left == (LeftOut(500, LEFT_NOT_YOURS),)
 
 
 def test_an_oversized_bodies_request_is_refused() -> None:
@@ -278,6 +293,7 @@ def changes_wire(**changes: Any) -> bytes:
         "epoch": EPOCH,
         "more": False,
         "next": HEAD + 1,
+        "reset": False,
     }
     wire.update(changes)
     return pack(wire)
@@ -304,6 +320,9 @@ def changes_wire(**changes: Any) -> bytes:
         ({"entries": ((1, "a", entry_id(1)),)}, "entries"),
         ({"entries": (1,)}, "entries"),
         ({"entries": 1}, "entries"),
+        ({"reset": 1}, "reset"),
+        ({"reset": True}, "reset"),  # with entries
+        ({"reset": True, "entries": (), "more": True}, "reset"),
     ],
 )
 def test_bad_changes_responses_are_refused(changes: dict[str, Any], field: str) -> None:
@@ -320,6 +339,8 @@ def test_bad_changes_responses_are_refused(changes: dict[str, Any], field: str) 
         ({"since": 0, "limit": MAX_FEED_ENTRIES + 1, "epoch": None}, "limit"),
         ({"since": 0, "limit": 1, "epoch": b"x"}, "epoch"),
         ({"since": 0, "limit": 1}, "epoch"),
+        # A nil epoch is a first sync: it starts at 0.
+        ({"since": 5, "limit": 1, "epoch": None}, "since"),
     ],
 )
 def test_bad_changes_requests_are_refused(wire: dict[str, Any], field: str) -> None:
@@ -441,3 +462,83 @@ def test_arbitrary_maps_raise_only_protocol_errors(value: dict[str, Any]) -> Non
     for decode in DECODERS:
         with contextlib.suppress(ProtocolError):
             decode(data)
+
+
+# --- v2: completeness signals and extensions -------------------------------------------
+
+
+def test_bodies_response_left_outs_round_trip() -> None:
+    left = (LeftOut(7, LEFT_SIZE_CUT), LeftOut(entry_id(1), LEFT_GONE), LeftOut(9, LEFT_NOT_YOURS))
+    message = BodiesResponse((b"env",), left)
+    assert decode_bodies_response(encode_bodies_response(message)) == message
+
+
+@pytest.mark.parametrize(
+    "left",
+    [
+        ((1, "lost"),),
+        ((-1, LEFT_GONE),),
+        ((True, LEFT_GONE),),
+        ((b"x" * 31, LEFT_GONE),),
+        ((1, LEFT_GONE, 0),),
+        ((1, LEFT_GONE), (1, LEFT_SIZE_CUT)),  # the same item twice
+        tuple((i, LEFT_GONE) for i in range(MAX_BATCH_IDS)),  # with one item: 257
+    ],
+)
+def test_bad_left_outs_are_refused(left: tuple[Any, ...]) -> None:
+    with pytest.raises(InvalidField) as info:
+        decode_bodies_response(pack({"items": (b"env",), "left": left}))
+    assert info.value.field == "left"
+
+
+def test_a_reset_changes_response_round_trips() -> None:
+    message = ChangesResponse(EPOCH, (), 0, False, reset=True)
+    assert decode_changes_response(encode_changes_response(message)) == message
+
+
+def test_positions_and_ids_count_together_against_the_batch_limit() -> None:
+    half = MAX_BATCH_IDS // 2
+    ids = tuple(entry_id(i) for i in range(half))
+    ok = BodiesRequest(tuple(range(1, half + 1)), ids, EPOCH)
+    assert decode_bodies_request(encode_bodies_request(ok)) == ok
+    with pytest.raises(InvalidField, match="positions and ids"):
+        encode_bodies_request(BodiesRequest(tuple(range(1, half + 2)), ids, EPOCH))
+
+
+@pytest.mark.parametrize("decode", DECODERS)
+def test_ext_is_kept_and_must_understand_is_refused(decode: Callable[[bytes], object]) -> None:
+    wires: dict[Callable[[bytes], object], dict[str, Any]] = {
+        decode_changes_request: {"since": 0, "limit": 1, "epoch": None},
+        decode_changes_response: {
+            "epoch": EPOCH, "entries": (), "next": 0, "more": False, "reset": False
+        },
+        decode_bodies_request: {"epoch": None, "positions": (), "ids": (entry_id(1),)},
+        decode_bodies_response: {"items": (b"env",), "left": ()},
+        decode_ids_request: {"after": None, "limit": 1},
+        decode_ids_response: {"epoch": EPOCH, "head": 0, "entries": (), "more": False},
+        decode_poke: {"head": None},
+    }  # fmt: skip
+    wire = wires[decode]
+    ext = {"org.example:colour": "blue", "org.example:n": 3}
+    message = decode(pack({**wire, "ext": ext}))
+    assert message.ext == tuple(sorted(ext.items()))  # type: ignore[attr-defined]
+    assert decode(pack(wire)).ext == ()  # type: ignore[attr-defined]
+    with pytest.raises(UnsupportedExtension) as info:
+        decode(pack({**wire, "ext": ext, "must_understand": ("org.example:n",)}))
+    assert info.value.code == "unsupported_extension" and info.value.status == 422
+    for bad in (
+        {"ext": {}},
+        {"ext": {"colour": 1}},  # not namespaced
+        {"ext": {"Org:X": 1}},
+        {"ext": ext, "must_understand": ()},
+        {"ext": ext, "must_understand": ("org.example:other",)},  # not in ext
+        {"must_understand": ("org.example:n",)},
+    ):
+        with pytest.raises(InvalidField):
+            decode(pack({**wire, **bad}))
+
+
+def test_encoders_send_ext_and_omit_it_when_empty() -> None:
+    poke = Poke(3, (("org.example:x", b"\x01"),))
+    assert decode_poke(encode_poke(poke)) == poke
+    assert b"ext" not in encode_poke(Poke(3))

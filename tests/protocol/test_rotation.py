@@ -216,3 +216,21 @@ def test_arbitrary_bytes_raise_only_protocol_errors(data: bytes) -> None:
 def test_one_arbitrary_field_raises_only_protocol_errors(field: str, value: Any) -> None:
     with contextlib.suppress(ProtocolError):
         verify_rotation(statement(**{field: value}), NOW)
+
+
+def test_rotation_ext_is_kept_and_must_understand_is_refused() -> None:
+    from protocol.feed import UnsupportedExtension
+    from protocol.signing import Kind, sign
+
+    old_key, new_key = nacl.signing.SigningKey.generate(), nacl.signing.SigningKey.generate()
+    now = 1_790_000_000
+    good = sign_rotation(old_key, new_key, now).body
+    with_ext = RotationBody(good.old, good.new, good.created, good.proof, (("org.example:x", 1),))
+    data = sign(Kind.ROTATION, with_ext.to_bytes(), old_key).to_bytes()
+    assert verify_rotation(data, now).body.ext == (("org.example:x", 1),)
+    body = dict(unpack(with_ext.to_bytes()))
+    body["must_understand"] = ("org.example:x",)
+    refused = sign(Kind.ROTATION, pack(body), old_key).to_bytes()
+    with pytest.raises(UnsupportedExtension) as info:
+        verify_rotation(refused, now)
+    assert info.value.code == "unsupported_extension"
