@@ -32,7 +32,7 @@ from .errors import AlreadyRunning, NodeError, UsageError
 from .errors import Locked as LockedError
 from .jobs import RETENTION_INTERVAL_S, Jobs
 from .pairing import PairingMode
-from .peering import Peering
+from .peering import CERT_CHECK_INTERVAL_S, Peering
 from .service import AlertService
 from .settings import Settings
 from .store import Store
@@ -191,6 +191,7 @@ class Node:
             await self.refresh_peer_names()
             alerts.on_new_item(trust.new_local_item)
             self.jobs.every("retention", RETENTION_INTERVAL_S, self.run_retention)
+            self.jobs.every("certificate", CERT_CHECK_INTERVAL_S, self._renew_certificate)
             log.info("node unlocked")
 
     async def stop(self) -> None:
@@ -286,6 +287,9 @@ class Node:
             for key in [*state.keys.previous, state.keys.signing]:
                 names[bytes(key.verify_key)] = self.config.name
         self._names = names
+
+    async def _renew_certificate(self) -> dict[str, Any]:
+        return self.unlocked().trust.renew_certificate()
 
     async def run_retention(self) -> dict[str, Any]:
         state = self.unlocked()

@@ -116,6 +116,9 @@ class OnePeer:
     async def replace_key(self, old: bytes, new: bytes) -> None:
         pass
 
+    async def set_pins(self, key: bytes, pins: tuple[bytes, ...], created: int) -> bool:
+        return False
+
 
 async def start_hostile_peer(
     key: nacl.signing.SigningKey, victim: Peer, feed: FakeFeed

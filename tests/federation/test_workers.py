@@ -172,6 +172,9 @@ class FlakyPeers:
     async def replace_key(self, old: bytes, new: bytes) -> None:
         await self.inner.replace_key(old, new)  # type: ignore[attr-defined]
 
+    async def set_pins(self, key: bytes, pins: tuple[bytes, ...], created: int) -> bool:
+        return await self.inner.set_pins(key, pins, created)  # type: ignore[attr-defined, no-any-return]
+
 
 async def test_crashing_worker_is_logged_and_restarts_with_backoff(
     memnet: MemNet, clock: FakeClock, caplog: pytest.LogCaptureFixture
