@@ -62,7 +62,7 @@ DEFAULT_CARD_VALIDITY_S = 365 * DAY_S
 # The federation protocol versions this implementation speaks, and the capabilities
 # it announces; a card must share at least one version with ours to be added.
 SUPPORTED_VERSIONS: tuple[int, ...] = (2,)
-CAPABILITIES: tuple[str, ...] = ("feed", "ids", "poke", "rotate", "pins")
+CAPABILITIES: tuple[str, ...] = ("feed", "ids", "pins", "poke", "rotate")
 # Extension keys of a card this implementation understands (none yet).
 UNDERSTOOD_EXT: frozenset[str] = frozenset()
 MAX_VERSIONS = 8
