@@ -73,6 +73,7 @@ class Peering:
         self.transport, self.syncer = self._sync_parts(key)
         self._runner: web.AppRunner | None = None
         self._ssl_ctx: ssl.SSLContext | None = None
+        self._pins_stated_at = 0
         self.url = config.public_url
         # Called after the trust list changes (the node refreshes its name cache).
         self.on_change: Callable[[], Awaitable[None]] | None = None
@@ -155,10 +156,11 @@ class Peering:
     def _utcnow(self) -> datetime.datetime:
         return datetime.datetime.fromtimestamp(self._clock.now(), datetime.UTC)
 
-    def renew_certificate(self) -> dict[str, Any]:
-        """Reissue the certificate on the same key when it is due (the pin holds, so
-        no peer has to do anything) and load it into the running server."""
-        renewed = tls.renew_if_due(self._data_dir, self._data_key, self._utcnow())
+    def renew_certificate(self, now: datetime.datetime | None = None) -> dict[str, Any]:
+        """Reissue the certificate on the same key when it is due at ``now`` (default:
+        the clock's now); the pin holds, so no peer has to do anything. The running
+        server loads it for new connections."""
+        renewed = tls.renew_if_due(self._data_dir, self._data_key, now or self._utcnow())
         if renewed and self._ssl_ctx is not None:
             tls.reload(self._ssl_ctx, self._data_dir, self._data_key)
         if renewed:
@@ -168,7 +170,11 @@ class Peering:
     async def announce_pins(self) -> dict[str, Any]:
         """Send every peer a pin statement listing this node's current pins."""
         pins = tls.pins(self._data_dir)
-        statement = sign_pins(self._key, pins, self._clock.now()).envelope.to_bytes()
+        # Peers apply only a statement newer than the last: two in one second are
+        # dated a second apart.
+        at = max(self._clock.now(), self._pins_stated_at + 1)
+        self._pins_stated_at = at
+        statement = sign_pins(self._key, pins, at).envelope.to_bytes()
         told, missed = 0, 0
         for peer in await self._store.peers.list():
             try:
