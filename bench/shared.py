@@ -76,7 +76,7 @@ async def pair_at(n: int) -> Pair:
             other_key,
             other_dir.name,
             (f"https://{_fed(other_dir)}",),
-            tls.fingerprint(other_dir),
+            tls.pins(other_dir),
             accept="relay",
             share=True,
             proxy=None,

@@ -2,20 +2,24 @@
 list the other nodes that are doing the same (zeroconf / mDNS, DNS-SD).
 
 Rule: a ``Discovery`` advertises only between ``start()`` and ``close()``; nothing
-in this module advertises on import or on its own. What it finds is a *verified
-card* (self-signed, well-formed, within its validity), never a peer: trust comes
-only when an admin confirms the short authentication string and the node adds the
-card to its trust list.
+in this module advertises on import or on its own. It runs commit-then-reveal
+(``protocol.pairing``): it first advertises only a commitment, reveals its card and
+nonce only once it holds another node's commitment, and never uses a commitment that
+arrives after its reveal. What it finds is a *verified card* whose reveal matched its
+commitment, with the six-digit code, never a peer: trust comes only when an admin
+confirms the code and the node adds the card to its trust list.
 
     service type   _alertnode._tcp.local.
     instance name  alertnode-<first 16 hex digits of the node key>
-    TXT record     v=1, n=<count>, c0 .. c<count-1>: the card text in pieces of at
-                   most TXT_CHUNK_CHARS characters (a TXT string is at most 255 bytes)
+    TXT, commit    v=2, h=<base64url commitment>
+    TXT, reveal    v=2, h=<the same>, r=<base64url nonce>, n=<count>,
+                   c0 .. c<count-1>: the card text in pieces of at most
+                   TXT_CHUNK_CHARS characters (a TXT string is at most 255 bytes)
 
 The whole signed card travels in the TXT record, so a discoverer verifies it without
 any further request: the federation port needs no unauthenticated route, and nothing
 has to be fetched over a TLS connection that is not pinned yet. Everyone on the
-local network can read the card while pairing runs (the organisation's name, its
+local network can read the card once it is revealed (the organisation's name, its
 federation URL and key); that is why advertising is time-limited and off otherwise.
 """
 
@@ -32,8 +36,16 @@ import ifaddr
 from zeroconf import InterfaceChoice, ServiceStateChange, Zeroconf
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
-from protocol.card import MAX_CARD_TEXT_CHARS, VerifiedCard, parse_card_text
+from protocol.card import (
+    CARD_TEXT_PREFIX,
+    MAX_CARD_TEXT_CHARS,
+    VerifiedCard,
+    b64url_decode,
+    b64url_encode,
+    parse_card_text,
+)
 from protocol.errors import MalformedObject, ProtocolError
+from protocol.pairing import Match, PairingSession
 
 from .clock import Clock
 from .errors import DiscoveryError as DiscoveryError
@@ -41,7 +53,7 @@ from .errors import DiscoveryError as DiscoveryError
 log = logging.getLogger(__name__)
 
 SERVICE_TYPE = "_alertnode._tcp.local."
-TXT_VERSION = "1"
+TXT_VERSION = "2"
 TXT_CHUNK_CHARS = 200
 MAX_TXT_CHUNKS = -(-MAX_CARD_TEXT_CHARS // TXT_CHUNK_CHARS)
 # How many distinct nodes one pairing session keeps, and how many announcements may
@@ -55,24 +67,59 @@ def instance_name(key: bytes) -> str:
     return f"alertnode-{key.hex()[:16]}.{SERVICE_TYPE}"
 
 
-def card_txt(card_text: str) -> dict[str, str]:
-    """The TXT properties that carry ``card_text``."""
+def commit_txt(commitment: bytes) -> dict[str, str]:
+    """The TXT properties of the commit phase."""
+    return {"v": TXT_VERSION, "h": b64url_encode(commitment)}
+
+
+def card_txt(card_text: str, commitment: bytes = b"", nonce: bytes = b"") -> dict[str, str]:
+    """The TXT properties of the reveal phase: the commitment, nonce and card."""
     chunks = [card_text[i : i + TXT_CHUNK_CHARS] for i in range(0, len(card_text), TXT_CHUNK_CHARS)]
     if not chunks or len(chunks) > MAX_TXT_CHUNKS:
         raise MalformedObject("a node card does not fit in a TXT record")
     props = {"v": TXT_VERSION, "n": str(len(chunks))}
+    if commitment:
+        props["h"] = b64url_encode(commitment)
+        props["r"] = b64url_encode(nonce)
     props.update({f"c{i}": chunk for i, chunk in enumerate(chunks)})
     return props
 
 
+def _b64_prop(props: Mapping[bytes, bytes | None], name: bytes, what: str) -> bytes:
+    raw = props.get(name) or b""
+    if not raw.isascii() or len(raw) > 64:
+        raise MalformedObject(f"the TXT record has a bad {what}")
+    return b64url_decode(raw.decode("ascii"), what)
+
+
+def read_txt(props: Mapping[bytes, bytes | None]) -> tuple[bytes, bytes | None, bytes | None]:
+    """(commitment, card envelope bytes or None, nonce or None) from TXT ``props``.
+
+    Raises MalformedObject for a record that is not ours or is malformed."""
+    if props.get(b"v") != TXT_VERSION.encode():
+        raise MalformedObject("not an alertnode v2 TXT record")
+    commitment = _b64_prop(props, b"h", "commitment")
+    if b"r" not in props:
+        return commitment, None, None
+    nonce = _b64_prop(props, b"r", "nonce")
+    text = _card_text(props)
+    if not text.startswith(CARD_TEXT_PREFIX) or len(text) > MAX_CARD_TEXT_CHARS:
+        raise MalformedObject("the TXT record does not carry a node card")
+    return commitment, b64url_decode(text[len(CARD_TEXT_PREFIX) :], "node card"), nonce
+
+
 def card_from_txt(props: Mapping[bytes, bytes | None], now: int) -> VerifiedCard:
-    """Rebuild and verify the card carried in TXT ``props``.
+    """Rebuild and verify the card carried in TXT ``props`` (not its commitment).
 
     Raises MalformedObject for a record that is not ours, or another ProtocolError
     (LimitExceeded, BadSignature, InvalidField) for a card that does not verify.
     """
     if props.get(b"v") != TXT_VERSION.encode():
-        raise MalformedObject("not an alertnode v1 TXT record")
+        raise MalformedObject("not an alertnode v2 TXT record")
+    return parse_card_text(_card_text(props), now)
+
+
+def _card_text(props: Mapping[bytes, bytes | None]) -> str:
     count_raw = props.get(b"n") or b""
     if not count_raw.isdigit() or not 1 <= int(count_raw) <= MAX_TXT_CHUNKS:
         raise MalformedObject("the TXT record has a bad chunk count")
@@ -82,7 +129,7 @@ def card_from_txt(props: Mapping[bytes, bytes | None], now: int) -> VerifiedCard
         if not chunk or len(chunk) > TXT_CHUNK_CHARS or not chunk.isascii():
             raise MalformedObject("the TXT record has a missing or bad card chunk")
         chunks.append(chunk.decode("ascii"))
-    return parse_card_text("".join(chunks), now)
+    return "".join(chunks)
 
 
 def _check_interfaces(interfaces: Sequence[str] | None) -> list[str] | None:
@@ -121,9 +168,14 @@ class Discovery:
     """
 
     def __init__(
-        self, card: VerifiedCard, clock: Clock, interfaces: Sequence[str] | None = None
+        self,
+        card: VerifiedCard,
+        clock: Clock,
+        interfaces: Sequence[str] | None,
+        nonce: bytes,
     ) -> None:
         self._card = card
+        self._session = PairingSession(card.envelope.to_bytes(), nonce)
         self._clock = clock
         self._interfaces = _check_interfaces(interfaces)
         self._zc: AsyncZeroconf | None = None
@@ -131,7 +183,7 @@ class Discovery:
         self._browser: AsyncServiceBrowser | None = None
         self._pending: asyncio.Queue[str] = asyncio.Queue(MAX_PENDING_NAMES)
         self._resolver: asyncio.Task[None] | None = None
-        self.sightings: dict[bytes, VerifiedCard] = {}
+        self.sightings: dict[bytes, Match] = {}
 
     @property
     def active(self) -> bool:
@@ -147,7 +199,7 @@ class Discovery:
             SERVICE_TYPE,
             instance_name(key),
             port=_port(self._card.body.urls[0]),
-            properties=card_txt(self._card.to_text()),
+            properties=commit_txt(self._session.our_commitment),
             server=f"alertnode-{key.hex()[:16]}.local.",
             parsed_addresses=addresses,
         )
@@ -165,6 +217,9 @@ class Discovery:
             # are out, so "pairing mode started" means others can see us.
             await (await zc.async_register_service(info))
             self._info = info
+            # A commitment may have come in while we were announcing ourselves.
+            if self._session.ready_to_reveal:
+                await self._reveal(zc)
         except BaseException:
             await self.close()
             raise
@@ -211,18 +266,42 @@ class Discovery:
                 return
             info = AsyncServiceInfo(SERVICE_TYPE, name)
             await info.async_request(zc.zeroconf, RESOLVE_TIMEOUT_MS)
-            self._consider(info.properties)
+            self.consider(name, info.properties)
+            if self._session.ready_to_reveal and self._info is not None:
+                await self._reveal(zc)
 
-    def _consider(self, props: Mapping[bytes, bytes | None] | None) -> None:
-        if not props:
+    async def _reveal(self, zc: AsyncZeroconf) -> None:
+        assert self._info is not None
+        _, nonce = self._session.reveal()
+        props = card_txt(self._card.to_text(), self._session.our_commitment, nonce)
+        info = AsyncServiceInfo(
+            SERVICE_TYPE,
+            self._info.name,
+            port=self._info.port,
+            properties=props,
+            server=self._info.server,
+            parsed_addresses=self._info.parsed_addresses(),
+        )
+        await (await zc.async_update_service(info))
+        self._info = info
+        log.info("pairing: commitment received; card revealed")
+
+    def consider(self, name: str, props: Mapping[bytes, bytes | None] | None) -> None:
+        """Take in one advertisement: hold its commitment, check its reveal."""
+        if not props or name == instance_name(self._card.key):
             return
         try:
-            card = card_from_txt(props, self._clock.now())
+            commitment, card, nonce = read_txt(props)
+            self._session.receive_commitment(name, commitment)
+            if card is None or nonce is None:
+                return
+            match = self._session.receive_reveal(name, card, nonce, self._clock.now())
         except ProtocolError as exc:
             log.info("pairing: ignored an advertisement: %s", exc)
             return
-        if card.key == self._card.key:
+        key = match.card.key
+        if key == self._card.key:
             return
-        if card.key not in self.sightings and len(self.sightings) >= MAX_SIGHTINGS:
+        if key not in self.sightings and len(self.sightings) >= MAX_SIGHTINGS:
             return
-        self.sightings[card.key] = card
+        self.sightings[key] = match

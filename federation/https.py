@@ -3,19 +3,23 @@ adapter that serves a ``FederationServer`` (``federation_app``). The only module
 federation/ that speaks aiohttp to peers.
 
 Rule: every outbound request is signed (protocol.request), has a timeout, and reads
-at most a named number of response bytes. HTTPS connections are pinned to the TLS
-certificate fingerprint from the peer's card, so no certificate authority is
-trusted; onion URLs (and peers with a proxy set) go through a SOCKS5 proxy; plain
-HTTP is used only to loopback addresses and only when the node was started with the
-explicit test flag. A refusal's structured body is read into ``PeerRefused`` (code,
-message, field, Retry-After). The server adapter reads at most MAX_REQUEST_BYTES of a
-request, leaves every decision to ``FederationServer``, and sends no ``Server``
-header (``drop_server_header``, which the web port uses too): nothing in what a node
-answers names the software to a scanner.
+at most a named number of response bytes. HTTPS connections are pinned to the TLS key:
+the SHA-256 of the certificate's SubjectPublicKeyInfo must be one of the peer's pins
+(``SpkiPins``), checked right after the handshake and before a byte of the request
+is written, so no certificate authority is trusted; onion URLs (and peers with a
+proxy set) go through a SOCKS5 proxy; plain HTTP is used only to loopback addresses
+and only when the node was started with the explicit test flag. The server adapter
+reads at most MAX_REQUEST_BYTES of a request and leaves every decision to
+``FederationServer``. A refusal's structured body is read into ``PeerRefused`` (code,
+message, field, Retry-After). No response carries a ``Server`` header
+(``drop_server_header``, which the web port uses too): nothing a node answers names
+the software to a scanner.
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import logging
 import ssl
 import urllib.parse
@@ -25,6 +29,8 @@ import aiohttp
 import nacl.signing
 from aiohttp import web
 from aiohttp_socks import ProxyConnectionError, ProxyConnector, ProxyError, ProxyTimeoutError
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from protocol.card import is_loopback_url, is_onion_url
 from protocol.request import REQUEST_HEADER
@@ -48,11 +54,45 @@ CONNECT_TIMEOUT_S = 5.0
 READ_CHUNK_BYTES = 64 * 1024
 
 
+def spki_hash_of_der(der: bytes) -> bytes:
+    """SHA-256 of a DER certificate's SubjectPublicKeyInfo (a pin)."""
+    cert = x509.load_der_x509_certificate(der)
+    spki = cert.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return hashlib.sha256(spki).digest()
+
+
+class SpkiPins(aiohttp.Fingerprint):
+    """A pin set in the place aiohttp keeps a certificate fingerprint.
+
+    aiohttp calls ``check`` on every new connection right after the TLS handshake
+    and before it writes the request, so a connection to a key outside the set is
+    closed with ServerFingerprintMismatch and no header or body is ever sent on it.
+    One object per pin set: aiohttp keys its connection pool by this argument, so a
+    pooled connection is reused only for the pins it was checked against.
+    """
+
+    def __init__(self, pins: frozenset[bytes]) -> None:
+        if not pins or any(len(pin) != 32 for pin in pins):
+            raise ValueError("a pin set holds one or more 32-byte SPKI hashes")
+        super().__init__(min(pins))
+        self.pins = pins
+
+    def check(self, transport: asyncio.Transport) -> None:
+        sslobj = transport.get_extra_info("ssl_object")
+        der = sslobj.getpeercert(binary_form=True) if sslobj is not None else None
+        got = spki_hash_of_der(der) if der else b""
+        if got not in self.pins:
+            # No peer address in the error: it is logged, and addresses are not.
+            raise aiohttp.ServerFingerprintMismatch(self.fingerprint, got, "peer", 0)
+
+
 def client_ssl_context() -> ssl.SSLContext:
-    """TLS 1.3 without CA checks: every connection is pinned by fingerprint instead."""
+    """TLS 1.3 without CA checks: every connection is pinned by SPKI hash instead."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_3
-    # The certificate is pinned by fingerprint on every request instead.
+    # The key is pinned by SPKI hash on every new connection instead (SpkiPins).
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     return ctx
@@ -92,9 +132,9 @@ class HttpsTransport:
         self._timeout = aiohttp.ClientTimeout(total=timeout_s, sock_connect=CONNECT_TIMEOUT_S)
         self._sessions: dict[str | None, aiohttp.ClientSession] = {}
         self._ssl = client_ssl_context()
-        # aiohttp keys its connection pool by the ssl argument's identity: one
-        # Fingerprint object per pinned certificate lets connections be reused.
-        self._pins: dict[bytes, aiohttp.Fingerprint] = {}
+        # aiohttp keys its connection pool by the ssl argument: one SpkiPins object
+        # per pin set lets connections be reused.
+        self._pins: dict[frozenset[bytes], SpkiPins] = {}
         self.bytes_sent = 0
         self.bytes_received = 0
         self.round_trips = 0
@@ -122,11 +162,12 @@ class HttpsTransport:
             if onion and proxy is None:
                 continue
             if scheme == "https":
-                if peer.fingerprint is None:
+                if not peer.pins:
                     continue
-                pin = self._pins.get(peer.fingerprint)
+                wanted = frozenset(peer.pins)
+                pin = self._pins.get(wanted)
                 if pin is None:
-                    pin = self._pins[peer.fingerprint] = aiohttp.Fingerprint(peer.fingerprint)
+                    pin = self._pins[wanted] = SpkiPins(wanted)
                 return url.rstrip("/"), proxy, pin
             if scheme == "http" and (onion or (self._allow_http and is_loopback_url(url))):
                 return url.rstrip("/"), proxy, False
@@ -167,7 +208,7 @@ class HttpsTransport:
                     raise parse_refusal(resp.status, data, resp.headers.get("Retry-After"))
                 return data
         except aiohttp.ServerFingerprintMismatch:
-            raise PinMismatch("the peer's TLS certificate is not the one in its card") from None
+            raise PinMismatch("the peer's TLS key is not one of the keys pinned for it") from None
         except TimeoutError:
             raise PeerUnreachable("the peer did not answer in time", code="timeout") from None
         except (aiohttp.ClientError, OSError) as exc:

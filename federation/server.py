@@ -23,6 +23,7 @@ import nacl.signing
 
 from protocol import feed
 from protocol.errors import ProtocolError
+from protocol.pins import verify_pins
 from protocol.request import REQUEST_HEADER, NonceWindow, verify_request
 from protocol.rotation import verify_rotation
 
@@ -303,10 +304,22 @@ async def rotate(state: ServerState, peer: Peer, body: bytes) -> Reply:
     return Reply(204)
 
 
+async def pins(state: ServerState, peer: Peer, body: bytes) -> Reply:
+    """A peer states the TLS keys to accept from it (before and after a key change)."""
+    statement = verify_pins(body, state.clock.now())
+    if statement.body.node != peer.key:
+        raise Unauthorised("not_own_key", "a node can only state its own pins")
+    if not await state.peers.set_pins(peer.key, statement.body.pins, statement.body.created):
+        return refuse("stale_statement", "a newer pin statement was applied already")
+    log.info("peer %s stated %d TLS pin(s)", peer.short, len(statement.body.pins))
+    return Reply(204)
+
+
 ROUTES: Mapping[str, Route] = {
     BASE_PATH + "/changes": changes,
     BASE_PATH + "/bodies": bodies,
     BASE_PATH + "/ids": ids,
     BASE_PATH + "/poke": poke,
     BASE_PATH + "/rotate": rotate,
+    BASE_PATH + "/pins": pins,
 }

@@ -22,7 +22,8 @@ class Peer:
     key: bytes
     name: str
     urls: tuple[str, ...]
-    fingerprint: bytes | None
+    # SHA-256 hashes of the TLS SubjectPublicKeyInfo the peer may present (any one).
+    pins: tuple[bytes, ...]
     accept: str = "relay"
     share: bool = True
     suspended: bool = False

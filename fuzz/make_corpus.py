@@ -40,7 +40,7 @@ def valid_inputs() -> dict[str, bytes]:
     for i, alert in enumerate(vectors["alerts"]):
         seeds[f"alert-{i}"] = bytes.fromhex(alert["envelope_hex"])
     seeds["retraction"] = bytes.fromhex(vectors["retraction"]["envelope_hex"])
-    card = make_card(CALLER, "Fuzz node", ("https://node.example:8443",), b"\x07" * 32, NOW)
+    card = make_card(CALLER, "Fuzz node", ("https://node.example:8443",), (b"\x07" * 32,), NOW)
     seeds["card"] = card.envelope.to_bytes()
     seeds["card-text"] = card.to_text().encode()
     seeds["rotation"] = sign_rotation(CALLER, NEW_KEY, NOW).envelope.to_bytes()

@@ -31,7 +31,7 @@ from .errors import Locked as LockedError
 from .keys import keystore
 from .keys.slowhash import SlowHashPool
 from .network.pairing import PairingMode
-from .network.trust import Trust
+from .network.trust import CERT_CHECK_INTERVAL_S, Trust
 from .ops import backup
 from .ops.jobs import RETENTION_INTERVAL_S, Jobs
 from .service import AlertService
@@ -197,6 +197,7 @@ class Node:
             await self.refresh_peer_names()
             alerts.on_new_item(trust.new_local_item)
             self.jobs.every("retention", RETENTION_INTERVAL_S, self.run_retention)
+            self.jobs.every("certificate", CERT_CHECK_INTERVAL_S, self._renew_certificate)
             log.info("node unlocked")
 
     async def stop(self) -> None:
@@ -293,6 +294,9 @@ class Node:
             for key in [*state.keys.previous, state.keys.signing]:
                 names[bytes(key.verify_key)] = self.config.name
         self._names = names
+
+    async def _renew_certificate(self) -> dict[str, Any]:
+        return self.unlocked().trust.renew_certificate()
 
     async def run_retention(self) -> dict[str, Any]:
         state = self.unlocked()

@@ -1,19 +1,22 @@
-"""Node cards: what two admins exchange to peer, and the string they read aloud.
+"""Node cards: what two admins exchange to peer, and the versions a node speaks.
 
 Rule: only ``verify_card`` / ``parse_card_text`` make a ``VerifiedCard``. They check
 size, then the self-signature, then every field, then validity against the ``now``
 the caller passes in; building goes through the same checks, so a node never hands
 out a card a peer would refuse.
 
-    card body = msgpack {"v": 1, "name": str, "key": bin32, "urls": [str, ...],
-                         "tls": bin32 | nil, "created": int, "expires": int}
-    card text = "alertnode-card:1:" + base64url(envelope bytes), without padding
+    card body = msgpack {"v": 2, "name": str, "key": bin32, "urls": [str, ...],
+                         "pins": [bin32, ...], "created": int, "expires": int,
+                         "versions": [int, ...], "caps": [str, ...],
+                         "ext": {str: any}, "must_understand": [str, ...]}
+    card text = "alertnode-card:2:" + base64url(envelope bytes), without padding
 
-A federation URL is ``https://host[:port][/path]`` (the certificate is pinned by
-``tls``, the SHA-256 of its DER bytes, so ``tls`` is required when any URL is https),
-or ``http://<v3 onion>.onion[:port][/path]`` (Tor authenticates the onion), or plain
+A federation URL is ``https://host[:port][/path]`` (the TLS key is pinned by one of
+``pins``, the SHA-256 of the certificate's SubjectPublicKeyInfo), or
+``http://<v3 onion>.onion[:port][/path]`` (Tor authenticates the onion), or plain
 http to a loopback host, which a card may carry but a node refuses unless an explicit
-test flag is set (see ``is_loopback_url``).
+test flag is set (see ``is_loopback_url``). ``versions`` are the federation protocol
+versions the node speaks; two nodes talk the highest both list (``negotiate``).
 """
 
 from __future__ import annotations
@@ -25,35 +28,50 @@ import hashlib
 import ipaddress
 import re
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import nacl.signing
 
 from .alert import coarsen_hour
 from .encoding import pack
 from .errors import InvalidField, LimitExceeded, LocalProtocolError, MalformedObject
+from .extensions import MAX_EXT_BYTES, MAX_EXT_KEYS, Ext, ext_value, read_ext
 from .fields import Reader, check_hour, check_text
 from .limits import DAY_S, MAX_CLOCK_SKEW_S, MAX_NAME_CHARS, Limits
 from .signing import KEY_BYTES, Envelope, Kind, Proof, Verified, decode_body, open_envelope, sign
 
-VERSION = 1
-CARD_TEXT_PREFIX = "alertnode-card:1:"
-TLS_FINGERPRINT_BYTES = 32
+VERSION = 2
+CARD_TEXT_PREFIX = "alertnode-card:2:"
+PIN_BYTES = 32
+MAX_CARD_PINS = 4
 MAX_CARD_URLS = 4
 MAX_URL_CHARS = 256
 MAX_CARD_VALIDITY_S = 2 * 365 * DAY_S
 DEFAULT_CARD_VALIDITY_S = 365 * DAY_S
-# Four URLs of 256 characters and an 80-character name fit with room to spare.
-MAX_CARD_BYTES = 2048
+# The federation protocol versions this implementation speaks, and the capabilities
+# it announces; a card must share at least one version with ours to be added.
+SUPPORTED_VERSIONS: tuple[int, ...] = (2,)
+CAPABILITIES: tuple[str, ...] = ("feed", "ids", "pins", "poke", "rotate")
+# Extension keys of a card this implementation understands (none yet).
+UNDERSTOOD_EXT: frozenset[str] = frozenset()
+MAX_VERSIONS = 8
+MAX_VERSION = 255
+MAX_CAPS = 16
+_CAP_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,31}|[a-z0-9-]+(\.[a-z0-9-]+)+/[a-z0-9][a-z0-9_-]{0,31}")
+# Four URLs of 256 characters, an 80-character name, four pins, sixteen capabilities
+# and a full extension map fit with room to spare.
+MAX_CARD_BYTES = 3072
 MAX_CARD_TEXT_CHARS = len(CARD_TEXT_PREFIX) + (MAX_CARD_BYTES * 4 + 2) // 3
 CARD_LIMITS = Limits(
     envelope_bytes=MAX_CARD_BYTES,
     body_bytes=MAX_CARD_BYTES,
-    str_bytes=4 * MAX_NAME_CHARS,
+    str_bytes=max(4 * MAX_NAME_CHARS, MAX_URL_CHARS, MAX_EXT_BYTES),
     bin_bytes=64,
-    array_len=2 * MAX_CARD_URLS,
-    map_len=8,
-    depth=2,
+    array_len=max(MAX_CAPS, MAX_CARD_URLS, MAX_CARD_PINS, MAX_VERSIONS, MAX_EXT_KEYS),
+    map_len=12,
+    depth=3,
 )
 
 SAS_PURPOSE = b"alertnode:v1:sas:"
@@ -75,9 +93,13 @@ class NodeCard:
     name: str
     key: bytes
     urls: tuple[str, ...]
-    tls_fingerprint: bytes | None
+    pins: tuple[bytes, ...]
     created: int
     expires: int
+    versions: tuple[int, ...] = SUPPORTED_VERSIONS
+    caps: tuple[str, ...] = CAPABILITIES
+    ext: Ext = ()
+    must_understand: tuple[str, ...] = ()
 
     def to_bytes(self) -> bytes:
         return pack(
@@ -86,9 +108,13 @@ class NodeCard:
                 "name": self.name,
                 "key": self.key,
                 "urls": self.urls,
-                "tls": self.tls_fingerprint,
+                "pins": self.pins,
                 "created": self.created,
                 "expires": self.expires,
+                "versions": self.versions,
+                "caps": self.caps,
+                "ext": ext_value(self.ext),
+                "must_understand": self.must_understand,
             }
         )
 
@@ -251,14 +277,64 @@ def _read_card(value: dict[str, object]) -> NodeCard:
         urls.append(check_url("urls", url))
     if len(set(urls)) != len(urls):
         raise InvalidField("urls", "must not repeat a URL")
-    tls = r.blob("tls", TLS_FINGERPRINT_BYTES, optional=True)
-    if tls is None and any(url.startswith("https://") for url in urls):
-        raise InvalidField("tls", "an https URL needs the certificate fingerprint to pin")
+    pins = _sorted_set(r, "pins", 1, MAX_CARD_PINS, _is_pin, "a 32-byte SPKI hash")
     created = check_hour("created", r.integer("created", 0, _MAX_TIME))
     expires = r.integer("expires", 0, _MAX_TIME)
+    versions = _sorted_set(r, "versions", 1, MAX_VERSIONS, _is_version, "a version number")
+    caps = _sorted_set(r, "caps", 0, MAX_CAPS, _is_cap, "a capability name")
+    ext, must_understand = read_ext(r, UNDERSTOOD_EXT)
     r.finish()
     assert key is not None
-    return NodeCard(name, key, tuple(urls), tls, created, expires)
+    return NodeCard(
+        name, key, tuple(urls), pins, created, expires, versions, caps, ext, must_understand
+    )
+
+
+def _is_pin(value: object) -> bool:
+    return isinstance(value, bytes) and len(value) == PIN_BYTES
+
+
+def _is_version(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_VERSION
+
+
+def _is_cap(value: object) -> bool:
+    return isinstance(value, str) and _CAP_RE.fullmatch(value) is not None
+
+
+def _sorted_set(
+    r: Reader, key: str, least: int, most: int, ok: Callable[[object], bool], what: str
+) -> tuple[Any, ...]:
+    """A list field that is a set: ``least``..``most`` items, each ``ok``, sorted
+    ascending (bytes and text by their bytes), none repeated, so it has one encoding."""
+    items = r.items(key, most)
+    if len(items) < least:
+        raise InvalidField(key, f"must list at least {least} item(s)")
+    if not all(ok(item) for item in items):
+        raise InvalidField(key, f"each item must be {what}")
+    if list(items) != sorted(set(items), key=_order):
+        raise InvalidField(key, "must be sorted and must not repeat an item")
+    return items
+
+
+def _order(value: Any) -> Any:
+    """Set order: numbers by value, bytes bytewise, text by its UTF-8 bytes."""
+    return value.encode() if isinstance(value, str) else value
+
+
+def negotiate(ours: tuple[int, ...], theirs: tuple[int, ...]) -> int:
+    """The protocol version two nodes use: the highest that both cards list.
+
+    Raises InvalidField (field ``versions``) when they share none.
+    """
+    common = set(ours) & set(theirs)
+    if not common:
+        raise InvalidField(
+            "versions",
+            f"that node speaks protocol versions {list(theirs)} and this one "
+            f"{list(ours)}; one of them must be updated",
+        )
+    return max(common)
 
 
 def _day(t: int) -> str:
@@ -291,6 +367,7 @@ def verify_card(data: bytes, now: int, limits: Limits = CARD_LIMITS) -> Verified
     if card.key != env.signer:
         raise InvalidField("key", "is not the key that signed the card")
     _check_validity(card, now)
+    negotiate(SUPPORTED_VERSIONS, card.versions)
     return VerifiedCard(env, card, Proof(env, card))
 
 
@@ -309,14 +386,20 @@ def make_card(
     key: nacl.signing.SigningKey,
     name: str,
     urls: tuple[str, ...],
-    tls_fingerprint: bytes | None,
+    pins: tuple[bytes, ...],
     now: int,
     valid_for_s: int = DEFAULT_CARD_VALIDITY_S,
 ) -> VerifiedCard:
-    """Build and sign this node's card, created at ``now`` coarsened to the hour."""
+    """Build and sign this node's card, created at ``now`` coarsened to the hour,
+    listing ``pins`` (in any order; the card carries them sorted)."""
     created = coarsen_hour(now)
     card = NodeCard(
-        name, bytes(key.verify_key), tuple(urls), tls_fingerprint, created, created + valid_for_s
+        name,
+        bytes(key.verify_key),
+        tuple(urls),
+        tuple(sorted(set(pins))),
+        created,
+        created + valid_for_s,
     )
     return sign_card(card, key, now)
 
@@ -356,8 +439,10 @@ def short_auth_string(key_a: bytes, key_b: bytes) -> str:
     """The six digits, like "123 456", that two admins read aloud to confirm a pairing.
 
     Both sides get the same string whichever key is "a". It catches a mistyped or
-    mixed-up card and a substituted card, but only against someone who does not try
-    ~10**6 keys: it is a check for a person to make, not a cryptographic bound.
+    mixed-up card, but not a card substituted by someone who can grind ~10**6 keys:
+    ``alertnode peer add`` shows it, and it is only as good as the channel the card
+    came over. Pairing (``protocol.pairing``) derives its code from a commit-then-
+    reveal exchange instead, which cannot be ground.
     Raises LocalProtocolError for a key that is not 32 bytes or a node pairing with
     itself.
     """

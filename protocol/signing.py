@@ -41,6 +41,7 @@ class Kind(enum.Enum):
     CARD = "card"
     ROTATION = "rotation"
     REQUEST = "request"
+    PINS = "pins"
 
     @property
     def tag(self) -> bytes:

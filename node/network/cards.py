@@ -8,7 +8,8 @@ from protocol.card import make_card
 
 
 def make_card_text(
-    name: str, url: str, signing_key: nacl.signing.SigningKey, fingerprint: bytes | None, now: int
+    name: str, url: str, signing_key: nacl.signing.SigningKey, pins: tuple[bytes, ...], now: int
 ) -> str:
-    """The card for this node, signed at ``now``, valid for the protocol's default year."""
-    return make_card(signing_key, name, (url,), fingerprint, now).to_text()
+    """The card for this node, signed at ``now``, valid for the protocol's default year,
+    listing the TLS key pins ``pins`` (current key, and the next one once prepared)."""
+    return make_card(signing_key, name, (url,), pins, now).to_text()

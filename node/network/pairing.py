@@ -12,10 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 from typing import TYPE_CHECKING, Any
 
 from federation.discovery import Discovery, DiscoveryError
-from protocol.card import VerifiedCard, parse_card_text
+from protocol.card import parse_card_text
+from protocol.pairing import NONCE_BYTES, Match
 
 from ..errors import NotFound, UsageError
 
@@ -38,7 +40,7 @@ class PairingMode:
         self._until: int | None = None
         # The last session's finds stay until the next one starts, so an admin who
         # answers a prompt just after the deadline can still add the node.
-        self._found: dict[bytes, VerifiedCard] = {}
+        self._found: dict[bytes, Match] = {}
 
     @property
     def active(self) -> bool:
@@ -53,7 +55,7 @@ class PairingMode:
         clock = self._node.clock
         card = parse_card_text(peering.card(), clock.now())
         try:
-            discovery = Discovery(card, clock, interfaces)
+            discovery = Discovery(card, clock, interfaces, secrets.token_bytes(NONCE_BYTES))
             await discovery.start()
         except DiscoveryError as exc:
             raise UsageError(exc.message) from None
@@ -91,27 +93,31 @@ class PairingMode:
         return self.status()
 
     def status(self) -> dict[str, Any]:
-        peering = self._node.unlocked().trust
+        self._node.unlocked()
         return {
             "active": self.active,
             "until": self._until,
             "discovered": [
                 {
-                    "key": card.key.hex(),
-                    "name": card.body.name,
-                    "urls": list(card.body.urls),
-                    "sas": peering.sas(card.key),
+                    "key": match.card.key.hex(),
+                    "name": match.card.body.name,
+                    "urls": list(match.card.body.urls),
+                    # The commit-then-reveal code of this session, not the key check.
+                    "sas": match.code,
                 }
-                for card in self._found.values()
+                for match in self._found.values()
             ],
         }
 
     async def accept(self, key: bytes, accept: str, share: bool) -> dict[str, Any]:
         """Add the discovered node with ``key`` to the trust list. Raises NotFound."""
-        card = self._found.get(key)
-        if card is None:
+        match = self._found.get(key)
+        if match is None:
             raise NotFound(
                 "no node with that key was discovered in this pairing session; "
                 "both nodes must run 'alertnode pair' at the same time"
             )
-        return await self._node.unlocked().trust.add_peer(card.to_text(), accept, share, None)
+        added = await self._node.unlocked().trust.add_peer(
+            match.card.to_text(), accept, share, None
+        )
+        return {**added, "sas": match.code}

@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import datetime
 import ipaddress
 import logging
+import ssl
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -20,12 +22,14 @@ import nacl.signing
 from aiohttp import web
 
 from federation.clock import Clock
+from federation.errors import FederationError
 from federation.https import HttpsTransport, federation_app
 from federation.server import FederationServer, ServerState
 from federation.sync import STOP_TIMEOUT_S, PullResult, Syncer
 from federation.trust import Peer
 from protocol.card import parse_card_text, short_auth_string
 from protocol.errors import ProtocolError
+from protocol.pins import sign_pins
 from protocol.request import NonceWindow
 from protocol.rotation import sign_rotation
 
@@ -40,6 +44,9 @@ log = logging.getLogger(__name__)
 
 # How long a stopping federation port lets a peer's request finish (aiohttp: 60 s).
 FEDERATION_SHUTDOWN_S = 1.0
+# How often the node looks at its certificate's expiry (it renews 30 days ahead).
+CERT_CHECK_INTERVAL_S = 24 * 3600
+MAX_PINS_RESPONSE_BYTES = 1024
 
 
 def _is_loopback(host: str) -> bool:
@@ -92,6 +99,8 @@ class Trust:
         self.courier.on_delivered = self._rotation_delivered
         self._courier_task: asyncio.Task[None] | None = None
         self._runner: web.AppRunner | None = None
+        self._ssl_ctx: ssl.SSLContext | None = None
+        self._pins_stated_at = 0
         self.url = config.public_url
         # Called after the trust list changes (the node refreshes its name cache).
         self.on_change: Callable[[], Awaitable[None]] | None = None
@@ -144,7 +153,9 @@ class Trust:
         )
         await runner.setup()
         plain = self._config.allow_http and _is_loopback(host)
+        self.renew_certificate()
         ssl_ctx = None if plain else tls.server_context(self._data_dir, self._data_key)
+        self._ssl_ctx = ssl_ctx
         await web.TCPSite(runner, host, port, ssl_context=ssl_ctx).start()
         self._runner = runner
         bound = runner.addresses[0][1] if runner.addresses else port
@@ -202,12 +213,62 @@ class Trust:
     async def new_local_item(self) -> None:
         self.syncer.poke_all()
 
+    # --- the TLS key: renewal and announced rollover ------------------------------
+
+    def _utcnow(self) -> datetime.datetime:
+        return datetime.datetime.fromtimestamp(self._clock.now(), datetime.UTC)
+
+    def renew_certificate(self, now: datetime.datetime | None = None) -> dict[str, Any]:
+        """Reissue the certificate on the same key when it is due at ``now`` (default:
+        the clock's now); the pin holds, so no peer has to do anything. The running
+        server loads it for new connections."""
+        renewed = tls.renew_if_due(self._data_dir, self._data_key, now or self._utcnow())
+        if renewed and self._ssl_ctx is not None:
+            tls.reload(self._ssl_ctx, self._data_dir, self._data_key)
+        if renewed:
+            log.info("TLS certificate renewed on the same key")
+        return {"renewed": renewed, "expires": int(tls.expires_at(self._data_dir).timestamp())}
+
+    async def announce_pins(self) -> dict[str, Any]:
+        """Send every peer a pin statement listing this node's current pins."""
+        pins = tls.pins(self._data_dir)
+        # Peers apply only a statement newer than the last: two in one second are
+        # dated a second apart.
+        at = max(self._clock.now(), self._pins_stated_at + 1)
+        self._pins_stated_at = at
+        statement = sign_pins(self._key, pins, at).envelope.to_bytes()
+        told, missed = 0, 0
+        for peer in await self._store.peers.list():
+            try:
+                await self.transport.post(peer, "/pins", statement, MAX_PINS_RESPONSE_BYTES)
+                told += 1
+            except FederationError as exc:
+                missed += 1
+                log.warning("peer %s was not told the new TLS pins: %s", peer.short, exc)
+        return {"pins": len(pins), "told": told, "missed": missed}
+
+    async def prepare_tls_key(self) -> dict[str, Any]:
+        """Make the next TLS key and tell every peer to accept it alongside the current
+        one. Switch with ``switch_tls_key`` once the peers have it."""
+        tls.prepare_next_key(self._data_dir, self._data_key, self._utcnow())
+        return await self.announce_pins()
+
+    async def switch_tls_key(self) -> dict[str, Any]:
+        """Serve with the prepared next key, then tell every peer to drop the old pin.
+        Raises UsageError if no next key was prepared."""
+        try:
+            tls.switch_to_next(self._data_dir)
+        except FileNotFoundError:
+            raise UsageError("no next TLS key was prepared; prepare one first") from None
+        if self._ssl_ctx is not None:
+            tls.reload(self._ssl_ctx, self._data_dir, self._data_key)
+        return await self.announce_pins()
+
     # --- cards and the trust list ----------------------------------------------
 
     def card(self) -> str:
-        fingerprint = None if self.url.startswith("http://") else tls.fingerprint(self._data_dir)
         return make_card_text(
-            self._config.name, self.url, self._key, fingerprint, self._clock.now()
+            self._config.name, self.url, self._key, tls.pins(self._data_dir), self._clock.now()
         )
 
     def sas(self, other: bytes) -> str:
@@ -229,11 +290,12 @@ class Trust:
             card.key,
             card.body.name,
             card.body.urls,
-            card.body.tls_fingerprint,
+            card.body.pins,
             accept=accept,
             share=share,
             proxy=proxy,
             now=self._clock.now(),
+            pins_at=card.body.created,
         )
         self.syncer.ensure_worker(peer.key)
         await self._changed()

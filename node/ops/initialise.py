@@ -110,8 +110,9 @@ def card_text(data: Path, cfg: Config, signing_key: Any) -> str:
     """This node's card as one line of text (signed now, valid for a year)."""
     from ..network.cards import make_card_text
 
-    fingerprint = None if cfg.public_url.startswith("http://") else tls.fingerprint(data)
-    return make_card_text(cfg.name, cfg.public_url, signing_key, fingerprint, int(time.time()))
+    # The pins go in even for a plain-http (onion or loopback) URL: a node always has
+    # a TLS key, and an https URL added later is then already pinned.
+    return make_card_text(cfg.name, cfg.public_url, signing_key, tls.pins(data), int(time.time()))
 
 
 async def read_card(data: Path) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """The trust list: peers, their sync progress, and the origin block list.
 
-Rule: a peer's card (name, URLs, certificate fingerprint) is sealed; only its key,
+Rule: a peer's card (name, URLs, TLS pin set and when the pin set was last replaced
+by a pin statement) is sealed; only its key,
 the admin's policy and sync counters are in the clear, which is what the federation
 server needs to authenticate a caller without decrypting anything per request.
 """
@@ -40,17 +41,30 @@ class PeerStore:
     def _name_tag(self, name: str) -> bytes:
         return self._crypto.tag("peer-name", name.strip().casefold().encode())
 
-    def _seal_card(self, key: bytes, name: str, urls: tuple[str, ...], fp: bytes | None) -> bytes:
-        doc = msgpack.packb({"name": name, "urls": list(urls), "tls": fp}, use_bin_type=True)
-        return self._crypto.seal("peers", "card", key, doc)
+    def _seal_card(
+        self,
+        key: bytes,
+        name: str,
+        urls: tuple[str, ...],
+        pins: tuple[bytes, ...],
+        pins_at: int | None = None,
+    ) -> bytes:
+        doc = {"name": name, "urls": list(urls), "pins": sorted(pins), "pins_at": pins_at}
+        return self._crypto.seal("peers", "card", key, msgpack.packb(doc, use_bin_type=True))
+
+    def _card(self, row: sqlite3.Row) -> dict[str, Any]:
+        card: dict[str, Any] = msgpack.unpackb(
+            self._crypto.open("peers", "card", row[0], row[1]), raw=False
+        )
+        return card
 
     def _row(self, row: sqlite3.Row) -> tuple[Peer, dict[str, Any]]:
-        card = msgpack.unpackb(self._crypto.open("peers", "card", row[0], row[1]), raw=False)
+        card = self._card(row)
         peer = Peer(
             key=row[0],
             name=card["name"],
             urls=tuple(card["urls"]),
-            fingerprint=card["tls"],
+            pins=tuple(card["pins"]),
             accept=row[2],
             share=bool(row[3]),
             suspended=bool(row[4]),
@@ -77,17 +91,20 @@ class PeerStore:
         key: bytes,
         name: str,
         urls: tuple[str, ...],
-        fingerprint: bytes | None,
+        pins: tuple[bytes, ...],
         *,
         accept: str,
         share: bool,
         proxy: str | None,
         now: int,
+        pins_at: int | None = None,
     ) -> Peer:
-        """Add a peer, or update the card of a known one (keeping its policy and cursor)."""
+        """Add a peer, or update the card of a known one (keeping its policy and cursor;
+        the pin set becomes the card's, dated ``pins_at``: the card's ``created``, so
+        no pin statement older than the card can replace it)."""
         if accept not in ACCEPT_MODES:
             raise UsageError(f"--accept is one of {', '.join(ACCEPT_MODES)}")
-        sealed = self._seal_card(key, name, urls, fingerprint)
+        sealed = self._seal_card(key, name, urls, pins, pins_at)
         async with self._db.transaction() as conn:
             await conn.execute(
                 "INSERT INTO peers (key, name_tag, card_enc, accept, share, proxy, added)"
@@ -230,8 +247,10 @@ class PeerStore:
         row = await self._db.fetchone(f"SELECT {_COLUMNS} FROM peers WHERE key = ?", (old,))  # noqa: S608
         if row is None:
             raise NotFound("no such peer")
-        peer, _ = self._row(row)
-        sealed = self._seal_card(new, peer.name, peer.urls, peer.fingerprint)
+        card = self._card(row)
+        sealed = self._seal_card(
+            new, card["name"], tuple(card["urls"]), tuple(card["pins"]), card["pins_at"]
+        )
         async with self._db.transaction() as conn:
             await conn.execute(
                 "UPDATE peers SET key = ?, card_enc = ? WHERE key = ?", (new, sealed, old)
@@ -281,6 +300,24 @@ class PeerStore:
     async def outbox_size(self) -> int:
         row = await self._db.fetchone("SELECT count(*) FROM rotation_outbox")
         return 0 if row is None else int(row[0])
+
+    async def set_pins(self, key: bytes, pins: tuple[bytes, ...], created: int) -> bool:
+        """Replace a peer's pin set from a pin statement dated ``created``; False (and
+        nothing changed) if a statement at least as recent was applied already.
+
+        Raises NotFound."""
+        async with self._db.transaction() as conn:
+            rows = list(
+                await conn.execute_fetchall(f"SELECT {_COLUMNS} FROM peers WHERE key = ?", (key,))  # noqa: S608
+            )
+            if not rows:
+                raise NotFound("no such peer")
+            card = self._card(rows[0])
+            if card["pins_at"] is not None and created <= card["pins_at"]:
+                return False
+            sealed = self._seal_card(key, card["name"], tuple(card["urls"]), pins, created)
+            await conn.execute("UPDATE peers SET card_enc = ? WHERE key = ?", (sealed, key))
+        return True
 
     # --- origin block list ------------------------------------------------------
 

@@ -122,6 +122,9 @@ class OnePeer:
     async def retired_at(self, key: bytes) -> int | None:
         return None
 
+    async def set_pins(self, key: bytes, pins: tuple[bytes, ...], created: int) -> bool:
+        return False
+
 
 async def start_hostile_peer(
     key: nacl.signing.SigningKey, victim: Peer, feed: FakeFeed

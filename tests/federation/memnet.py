@@ -190,7 +190,7 @@ class MemNet:
 
     async def add_peer(self, owner: MemNode, other: MemNode, accept: str = "relay") -> None:
         await owner.store.peers.add(
-            other.pub, other.name, (other.addr,), None,
+            other.pub, other.name, (other.addr,), (b"\x00" * 32,),
             accept=accept, share=True, proxy=None, now=self.clock.now(),
         )  # fmt: skip
         if self.workers:

@@ -172,11 +172,21 @@ async def _key_taken(a: MemNode, b: MemNode) -> Any:
 
     c = nacl.signing.SigningKey.generate()
     await a.store.peers.add(
-        bytes(c.verify_key), "c", ("mem://c",), None,
+        bytes(c.verify_key), "c", ("mem://c",), (bytes(32),),
         accept="relay", share=True, proxy=None, now=a.net.clock.now(),
     )  # fmt: skip
     statement = sign_rotation(b.key, c, a.net.clock.now())
     return lambda: ask(a, b.key, "/fed/v1/rotate", statement.envelope.to_bytes())
+
+
+async def _stale_statement(a: MemNode, b: MemNode) -> Any:
+    from protocol.pins import sign_pins
+
+    now = a.net.clock.now()
+    newer = sign_pins(b.key, (bytes(32),), now)
+    assert await a.store.peers.set_pins(newer.body.node, newer.body.pins, newer.body.created)
+    older = sign_pins(b.key, (bytes([1]) * 32,), now - 3600)
+    return lambda: ask(a, b.key, "/fed/v1/pins", older.envelope.to_bytes())
 
 
 # (scenario, code, field, Retry-After expected)
@@ -201,6 +211,7 @@ CASES: list[tuple[Scenario, str, str | None, bool]] = [
     (_locked, "locked", None, True),
     (_not_own_key, "not_own_key", None, False),
     (_key_taken, "key_taken", None, False),
+    (_stale_statement, "stale_statement", None, False),
 ]
 
 

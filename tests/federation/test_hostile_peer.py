@@ -52,9 +52,10 @@ async def hostile(make_node: NodeFactory) -> AsyncIterator[tuple[FakeFeed, Node,
     b = await make_node("B", allow_http=True)
     c = await make_node("C")
     await pair(b, c)
-    victim = Peer(bytes.fromhex(b.config.key), "B", (), None)
+    victim = Peer(bytes.fromhex(b.config.key), "B", (), ())
     runner, url = await start_hostile_peer(EVIL, victim, feed)
-    card = make_card(EVIL, "Evil", (url,), None, b.clock.now()).to_text()
+    # Plain HTTP on loopback (the test flag): the pin is never checked, but a card has one.
+    card = make_card(EVIL, "Evil", (url,), (bytes(32),), b.clock.now()).to_text()
     await b.unlocked().trust.add_peer(card, "relay", True, None)
     yield feed, b, c
     await b.unlocked().trust.remove_peer("Evil", purge=False)

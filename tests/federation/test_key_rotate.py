@@ -19,7 +19,7 @@ async def test_rotate_tells_peers_and_keeps_old_alerts_retractable(
     result = await a.rotate_key()
     assert result["key"] != old_key and result["told"] == ["B"] and result["missed"] == []
     assert result["owed"] == 0
-    assert result["card"].startswith("alertnode-card:1:")
+    assert result["card"].startswith("alertnode-card:2:")
     peers_b = b.unlocked().store.peers
     assert await peers_b.get(bytes.fromhex(result["key"])) is not None
     assert await peers_b.get(bytes.fromhex(old_key)) is None

@@ -50,7 +50,7 @@ async def network(make_node: NodeFactory) -> AsyncIterator[tuple[list[Node], dic
             peer = await store.get(bytes.fromhex(info["key"]))
             assert peer is not None
             await store.add(
-                peer.key, peer.name, (f"https://127.0.0.1:{proxy.port}",), peer.fingerprint,
+                peer.key, peer.name, (f"https://127.0.0.1:{proxy.port}",), peer.pins,
                 accept="relay", share=True, proxy=None, now=nodes[src].clock.now(),
             )  # fmt: skip
     yield nodes, links

@@ -132,11 +132,11 @@ async def test_certificate_pin_and_plain_http_rules(make_node: NodeFactory) -> N
     ok = feed.encode_changes_request(feed.ChangesRequest(0, 1))
     await transport.post(peer_b, "/changes", ok, feed.MAX_CHANGES_RESPONSE_BYTES)
     # A node presenting another certificate is refused.
-    wrong_pin = Peer(peer_b.key, peer_b.name, peer_b.urls, b"\x00" * 32)
+    wrong_pin = Peer(peer_b.key, peer_b.name, peer_b.urls, (b"\x00" * 32,))
     with pytest.raises(PinMismatch):
         await transport.post(wrong_pin, "/changes", ok, feed.MAX_CHANGES_RESPONSE_BYTES)
     # Plain HTTP is refused without the explicit flag, even to loopback ...
-    plain = Peer(peer_b.key, peer_b.name, ("http://127.0.0.1:9",), None)
+    plain = Peer(peer_b.key, peer_b.name, ("http://127.0.0.1:9",), ())
     with pytest.raises(TransportNotAllowed):
         transport.route(plain)
     # ... and with it, only to loopback.
@@ -144,7 +144,7 @@ async def test_certificate_pin_and_plain_http_rules(make_node: NodeFactory) -> N
     try:
         assert flagged.route(plain)[0] == "http://127.0.0.1:9"
         with pytest.raises(TransportNotAllowed):
-            flagged.route(Peer(peer_b.key, "x", ("http://192.0.2.1:9",), None))
+            flagged.route(Peer(peer_b.key, "x", ("http://192.0.2.1:9",), ()))
     finally:
         await flagged.close()
 

@@ -75,10 +75,10 @@ async def test_rotation_moves_the_peer_entry_to_the_new_key(make_node: NodeFacto
     assert await peers_b.get(key_of(a)) is None
     moved = await peers_b.get(new)
     assert moved is not None
-    assert (moved.name, moved.urls, moved.fingerprint) == (
+    assert (moved.name, moved.urls, moved.pins) == (
         before.name,
         before.urls,
-        before.fingerprint,
+        before.pins,
     )
     assert (moved.accept, moved.share, moved.suspended) == ("direct", False, False)
     listed = {p["key"]: p for p in await b.unlocked().trust.list_peers()}

@@ -44,7 +44,7 @@ async def one_way(net: MemNet) -> tuple[MemNode, MemNode]:
     """A pulls from B; B knows A (so it serves it), but only A runs a worker for B."""
     a, b = await net.node("a"), await net.node("b")
     await b.store.peers.add(
-        a.pub, "a", (a.addr,), None, accept="relay", share=True, proxy=None, now=net.clock.now()
+        a.pub, "a", (a.addr,), (), accept="relay", share=True, proxy=None, now=net.clock.now()
     )
     await net.add_peer(a, b)
     return a, b
@@ -178,6 +178,9 @@ class FlakyPeers:
 
     async def retired_at(self, key: bytes) -> int | None:
         return await self.inner.retired_at(key)  # type: ignore[attr-defined, no-any-return]
+
+    async def set_pins(self, key: bytes, pins: tuple[bytes, ...], created: int) -> bool:
+        return await self.inner.set_pins(key, pins, created)  # type: ignore[attr-defined, no-any-return]
 
 
 async def test_crashing_worker_is_logged_and_restarts_with_backoff(

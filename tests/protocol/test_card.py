@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from protocol.card import (
     CARD_TEXT_PREFIX,
+    MAX_CARD_PINS,
     MAX_CARD_TEXT_CHARS,
     MAX_CARD_URLS,
     MAX_CARD_VALIDITY_S,
@@ -47,11 +48,12 @@ from . import CREATED, KEY_A, KEY_B, NOW, ORIGIN_A, ORIGIN_B, signed
 FINGERPRINT = hashlib.sha256(b"a DER certificate").digest()
 URL = "https://node.example.org:8443"
 GOLDEN_CARD_TEXT = (
-    "alertnode-card:1:lKRjYXJkxCADoQe_884Qvh1w3RjnS8CZZ-TWMJulDV8d3IZkElUxuMSih6djcmV"
-    "hdGVkzmd0k5CnZXhwaXJlc85pVccQo2tlecQgA6EHv_POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbi"
-    "kbmFtZa5VZ2x5IE11Z3MgVGVzdKN0bHPEIA9KIosThZDWE5DPBWlLX-N0AOuOdpOxlTpX3KUGV4OzpHV"
-    "ybHORvWh0dHBzOi8vbm9kZS5leGFtcGxlLm9yZzo4NDQzoXYBxECPql1MtHi_xaqR2RBboKOPPNx1C1X"
-    "-A8SXsmmxqYg1LHnO1qwxgRMoIpTaRIy2Y82cwV0GfWylO5RRFtAnsowP"
+    "alertnode-card:2:lKRjYXJkxCADoQe_884Qvh1w3RjnS8CZZ-TWMJulDV8d3IZkElUxuMTli6RjYXB"
+    "zlaRmZWVko2lkc6RwaW5zpHBva2Wmcm90YXRlp2NyZWF0ZWTOZ3STkKdleHBpcmVzzmlVxxCjZXh0gKN"
+    "rZXnEIAOhB7_zzhC-HXDdGOdLwJln5NYwm6UNXx3chmQSVTG4r211c3RfdW5kZXJzdGFuZJCkbmFtZa5"
+    "VZ2x5IE11Z3MgVGVzdKRwaW5zkcQgD0oiixOFkNYTkM8FaUtf43QA6452k7GVOlfcpQZXg7OkdXJsc5G"
+    "9aHR0cHM6Ly9ub2RlLmV4YW1wbGUub3JnOjg0NDOhdgKodmVyc2lvbnORAsRANPEXHC4T6FTFuDQZgh7"
+    "KQSz30rIQO-Wv-CvyIYJyHTQanuSEwntjkZLpZIpnU_WnqdCFbbSCVgedwJ477mL6DQ"
 )
 QUICK = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -71,7 +73,7 @@ def card(**changes: Any) -> NodeCard:
         "name": "Ugly Mugs Test",
         "key": ORIGIN_A,
         "urls": (URL, ONION + ":80"),
-        "tls_fingerprint": FINGERPRINT,
+        "pins": (FINGERPRINT,),
         "created": CREATED,
         "expires": CREATED + 365 * DAY_S,
     }
@@ -106,7 +108,7 @@ def test_a_signed_card_verifies_to_an_equal_body() -> None:
 
 def test_golden_card_text() -> None:
     # Ed25519 is deterministic, so fixed inputs give one exact line.
-    verified = make_card(KEY_A, "Ugly Mugs Test", (URL,), FINGERPRINT, NOW)
+    verified = make_card(KEY_A, "Ugly Mugs Test", (URL,), (FINGERPRINT,), NOW)
     assert verified.body.created == CREATED
     assert verified.body.expires == CREATED + 365 * DAY_S
     text = verified.to_text()
@@ -128,9 +130,12 @@ def test_card_text_round_trips_and_survives_whitespace() -> None:
 @pytest.mark.parametrize(
     "changes",
     [
-        {"urls": (ONION,), "tls_fingerprint": None},
-        {"urls": ("http://127.0.0.1:8444",), "tls_fingerprint": None},
-        {"urls": ("http://[::1]:8444/fed",), "tls_fingerprint": None},
+        {"urls": (ONION,)},
+        {"urls": ("http://127.0.0.1:8444",)},
+        {"urls": ("http://[::1]:8444/fed",)},
+        {"pins": tuple(sorted(hashlib.sha256(bytes([i])).digest() for i in range(MAX_CARD_PINS)))},
+        {"versions": (1, 2, 3), "caps": ("feed", "org.example/colour")},
+        {"caps": ()},
         {"urls": ("http://localhost:8444",)},
         {"urls": ("https://" + onion_host(2) + ":443",)},
         {"urls": ("https://203.0.113.5:8443/alertnode",)},
@@ -207,7 +212,7 @@ def test_sign_card_refuses_another_nodes_key() -> None:
     [
         ("", "should start with"),
         ("hello", "should start with"),
-        ("alertnode-card:2:AAAA", "update alertnode"),
+        ("alertnode-card:1:AAAA", "update alertnode"),
         (CARD_TEXT_PREFIX + "a+b/", "not valid base64url"),
         (CARD_TEXT_PREFIX + "AAAA=", "not valid base64url"),
         (CARD_TEXT_PREFIX + "A", "not valid base64url"),
@@ -250,13 +255,25 @@ def test_an_oversized_envelope_is_refused() -> None:
         ({"urls": (URL, URL)}, "urls"),
         ({"urls": (7,)}, "urls"),
         ({"urls": "https://a.example.org"}, "urls"),
-        ({"tls": None}, "tls"),  # an https URL needs a pinned fingerprint
-        ({"tls": FINGERPRINT[:20]}, "tls"),
+        ({"pins": ()}, "pins"),  # at least one TLS key pin
+        ({"pins": (FINGERPRINT[:20],)}, "pins"),
+        ({"pins": (FINGERPRINT, FINGERPRINT)}, "pins"),
+        ({"pins": (b"\xff" * 32, b"\x00" * 32)}, "pins"),  # not sorted
+        ({"pins": tuple(bytes([i]) * 32 for i in range(MAX_CARD_PINS + 1))}, "pins"),
+        ({"versions": ()}, "versions"),
+        ({"versions": (3, 2)}, "versions"),
+        ({"versions": (0,)}, "versions"),
+        ({"versions": (1,)}, "versions"),  # no version in common with this node
+        ({"caps": ("Feed",)}, "caps"),
+        ({"caps": ("poke", "feed")}, "caps"),
+        ({"ext": {"colour": 1}}, "ext"),  # not namespaced
+        ({"ext": [1]}, "ext"),
+        ({"must_understand": ("org.example/x",)}, "must_understand"),  # not in ext
         ({"created": CREATED + 60}, "created"),
         ({"created": CREATED + 2 * HOUR_S + MAX_CLOCK_SKEW_S}, "created"),
         ({"expires": CREATED}, "expires"),
         ({"expires": CREATED + MAX_CARD_VALIDITY_S + HOUR_S}, "expires"),
-        ({"v": 2}, "v"),
+        ({"v": 1}, "v"),
     ],
 )
 def test_bad_fields_are_refused(changes: dict[str, Any], field: str) -> None:
@@ -267,8 +284,8 @@ def test_unknown_and_missing_fields_are_refused() -> None:
     with pytest.raises(MalformedObject, match="unknown fields"):
         verify_card(signed(pack(card_map(extra=1)), Kind.CARD), NOW)
     value = card_map()
-    del value["tls"]
-    refused(signed(pack(value), Kind.CARD), "tls")
+    del value["pins"]
+    refused(signed(pack(value), Kind.CARD), "pins")
 
 
 def test_an_expired_card_is_refused_with_its_date() -> None:

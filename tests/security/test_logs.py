@@ -170,7 +170,7 @@ async def test_in_process_logs_at_debug_hold_no_member_data_or_addresses(
         nacl.signing.SigningKey(b"\x33" * 32),
         "Dead",
         ("https://127.0.0.1:9",),
-        b"\x01" * 32,
+        (b"\x01" * 32,),
         a.clock.now(),
     ).to_text()
     await a.unlocked().trust.add_peer(dead, "relay", True, None)
