@@ -113,6 +113,7 @@ def make_alerts(
             lang="en",
             hops=hops,
             tlp="GREEN",
+            nonce=n.to_bytes(16, "big"),
         ).to_bytes()
         sig = signers[k].sign(_TAG + body).signature
         envelope = Envelope(Kind.ALERT, publics[k], body, sig).to_bytes()

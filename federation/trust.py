@@ -1,10 +1,12 @@
 """Peers and the trust policy: who we serve what, and what we accept from whom.
 
 Rule: an alert travels only along trust edges and only while its hop count stays
-within the limit its origin chose; TLP:RED never leaves; nothing is served back to
-its origin or to the peer it came from, under the peer's current or any previous
-key; a suspended peer gets nothing and gives nothing. Every such decision is one of
-the pure functions here, so each has its own test.
+within the limit its origin chose and the limit its TLP label sets (TLP 2.0: CLEAR and
+GREEN within hops, AMBER and AMBER+STRICT to the origin's direct peers only, never
+relayed, RED never leaves); nothing is served back to its origin or to the peer it came
+from, under the peer's current or any previous key; a suspended peer gets nothing and
+gives nothing. Every such decision is one of the pure functions here, so each has its
+own test.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from protocol.fields import TLP_MAX_HOPS, TLP_PARTNER_LABELS
 from protocol.limits import MAX_HOPS
 
 ACCEPT_MODES = ("none", "direct", "relay")
@@ -70,10 +73,20 @@ def may_serve(peer: Peer, entry: Entry, now: int) -> bool:
     # Not back to its origin or to where it came from, under any key the peer had.
     if entry.expires <= now or entry.origin in peer.keys or entry.received_from in peer.keys:
         return False
-    if entry.tlp == "RED":
-        return False
-    # A retraction goes wherever its alert could go.
-    return entry.hops + 1 <= entry.max_hops
+    # The label caps the reach whatever hops says (an unknown label reaches no one);
+    # a retraction carries its alert's label and goes wherever its alert could go.
+    reach = min(entry.max_hops, TLP_MAX_HOPS.get(entry.tlp, 0))
+    return entry.hops + 1 <= reach
+
+
+def may_answer_partner_check(origin: bytes, own_key: bytes, tlp: str, partner_checks: bool) -> bool:
+    """Whether an alert may answer a partner platform's check made at this node.
+
+    The label must let it reach an organisation's clients (CLEAR, GREEN or AMBER; never
+    AMBER+STRICT or RED), ours included; and another organisation's alert needs its
+    origin's consent too (``partner_checks``, default no).
+    """
+    return tlp in TLP_PARTNER_LABELS and (origin == own_key or partner_checks)
 
 
 def may_pull(peer: Peer) -> bool:

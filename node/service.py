@@ -3,13 +3,18 @@
 Rule: every alert this node signs goes through ``protocol.alert.sign_alert`` (so it
 is checked exactly as a receiver would check it) and every check blinds the member's
 input in the bounded pool and compares blinded values only; no plaintext indicator is
-stored, logged or returned.
+stored, logged or returned. Every publish draws a fresh nonce, so it is a new alert;
+only a repeated idempotency key (which never leaves this process, and is kept only as
+a keyed hash, bounded and expiring) returns an earlier publish's id instead.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime
+import hashlib
 import logging
+import os
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,8 +32,8 @@ from protocol.alert import (
     sign_retraction,
 )
 from protocol.errors import ProtocolError
-from protocol.fields import CATEGORIES, RETRACTION_REASONS, TLP_LABELS
-from protocol.limits import DAY_S
+from protocol.fields import CATEGORIES, RETRACTION_REASONS, TLP_LABELS, TLP_MAX_HOPS
+from protocol.limits import ALERT_NONCE_BYTES, DAY_S
 
 from .errors import NotFound, UsageError
 from .keys.slowhash import SlowHashPool
@@ -38,6 +43,13 @@ from .store import Store, StoredAlert
 log = logging.getLogger(__name__)
 
 Notify = Callable[[], Awaitable[None]]
+RandomBytes = Callable[[int], bytes]
+
+# A repeated publish (a double-submitted form, a retried CLI call) with the same
+# idempotency key within this time returns the first publish's id.
+IDEMPOTENCY_TTL_S = DAY_S
+MAX_IDEMPOTENCY_KEYS = 4096
+MAX_IDEMPOTENCY_KEY_CHARS = 128
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +67,64 @@ class Draft:
     expires_days: int | None = None
     incident: str | None = None
     supersedes: bytes | None = None
+    translations: Sequence[tuple[str, str]] = ()  # (language tag, text)
+    partner_checks: bool = False
+    # Chosen by the client (the web form draws one per render); never on the wire.
+    idempotency_key: str | None = None
+
+    def digest(self, secret: bytes) -> bytes:
+        """A keyed hash of what is asked for (the key excepted), to spot a reused key."""
+        fields = (
+            tuple(self.categories), self.danger, self.region, tuple(map(tuple, self.indicators)),
+            self.description, self.lang, self.hops, self.tlp, self.expires_days, self.incident,
+            self.supersedes, tuple(map(tuple, self.translations)), self.partner_checks,
+        )  # fmt: skip
+        return hashlib.blake2b(repr(fields).encode(), key=secret, digest_size=32).digest()
+
+
+class Idempotency:
+    """Publishes remembered by idempotency key: keyed hash -> (draft digest, alert id).
+
+    The client's key is never stored as given: only BLAKE2b keyed with a secret drawn
+    when the node starts, kept in memory only, at most ``MAX_IDEMPOTENCY_KEYS`` entries
+    (the oldest go first), each for ``IDEMPOTENCY_TTL_S``.
+    """
+
+    def __init__(self, random_bytes: RandomBytes, clock: Clock) -> None:
+        self.secret = random_bytes(32)
+        self._clock = clock
+        self._seen: dict[bytes, tuple[bytes, bytes, int]] = {}
+        self.lock = asyncio.Lock()
+
+    def _hash(self, key: str) -> bytes:
+        if not 0 < len(key) <= MAX_IDEMPOTENCY_KEY_CHARS or not key.isprintable():
+            raise UsageError(
+                f"an idempotency key is 1 to {MAX_IDEMPOTENCY_KEY_CHARS} printable characters"
+            )
+        return hashlib.blake2b(key.encode(), key=self.secret, digest_size=32).digest()
+
+    def _expire(self) -> None:
+        now = self._clock.now()
+        for hashed in [h for h, (_, _, until) in self._seen.items() if until <= now]:
+            del self._seen[hashed]
+
+    def get(self, key: str, digest: bytes) -> bytes | None:
+        """The id an earlier publish with ``key`` made, or None. Raises UsageError."""
+        self._expire()
+        hit = self._seen.get(self._hash(key))
+        if hit is None:
+            return None
+        if hit[0] != digest:
+            raise UsageError("that idempotency key was already used for a different alert")
+        return hit[1]
+
+    def put(self, key: str, digest: bytes, alert_id: bytes) -> None:
+        while len(self._seen) >= MAX_IDEMPOTENCY_KEYS:
+            del self._seen[next(iter(self._seen))]
+        self._seen[self._hash(key)] = (digest, alert_id, self._clock.now() + IDEMPOTENCY_TTL_S)
+
+    def __len__(self) -> int:
+        return len(self._seen)
 
 
 def alert_json(alert: StoredAlert, names: dict[bytes, str]) -> dict[str, Any]:
@@ -72,8 +142,10 @@ def alert_json(alert: StoredAlert, names: dict[bytes, str]) -> dict[str, Any]:
         "danger": body.danger,
         "description": body.description,
         "lang": body.lang,
+        "descriptions": body.descriptions(),
         "hops": body.hops,
         "tlp": body.tlp,
+        "partner_checks": body.partner_checks,
         "indicators": [i.kind for i in body.indicators],
         "supersedes": body.supersedes.hex() if body.supersedes else None,
     }
@@ -98,8 +170,11 @@ class AlertService:
         hashes: SlowHashPool,
         settings: Settings,
         names: Callable[[], dict[bytes, str]],
+        random_bytes: RandomBytes = os.urandom,
     ) -> None:
         self._store = store
+        self._random = random_bytes
+        self._idempotency = Idempotency(random_bytes, clock)
         self._key = signing_key
         self._previous: dict[bytes, nacl.signing.SigningKey] = {}
         self._clock = clock
@@ -139,7 +214,24 @@ class AlertService:
         return tuple(dict.fromkeys(out))
 
     async def publish(self, draft: Draft) -> bytes:
-        """Sign and store an alert; returns its id. Raises UsageError."""
+        """Sign and store a new alert; returns its id. Raises UsageError.
+
+        With ``draft.idempotency_key`` set, a second publish of the same draft with the
+        same key (within ``IDEMPOTENCY_TTL_S``) returns the first id and makes nothing.
+        """
+        if draft.idempotency_key is None:
+            return await self._publish(draft)
+        seen = self._idempotency
+        digest = draft.digest(seen.secret)
+        async with seen.lock:
+            earlier = seen.get(draft.idempotency_key, digest)
+            if earlier is not None:
+                return earlier
+            alert_id = await self._publish(draft)
+            seen.put(draft.idempotency_key, digest, alert_id)
+            return alert_id
+
+    async def _publish(self, draft: Draft) -> bytes:
         for cat in draft.categories:
             if cat not in CATEGORIES:
                 raise UsageError(f"unknown category {cat!r}; use one of {', '.join(CATEGORIES)}")
@@ -151,8 +243,9 @@ class AlertService:
         if not 1 <= days <= 365:
             raise UsageError("an alert expires after 1 to 365 days")
         hops = self._settings["alert_hops"] if draft.hops is None else draft.hops
-        if draft.tlp == "RED":
-            hops = 0
+        # TLP caps the reach: RED stays here, AMBER and AMBER+STRICT reach direct peers.
+        hops = min(hops, TLP_MAX_HOPS[draft.tlp])
+        translations = {tag.strip(): text.strip() for tag, text in draft.translations}
         today = datetime.datetime.fromtimestamp(now, datetime.UTC).date().isoformat()
         if draft.supersedes is not None:
             old = await self._store.alerts.get_alert(draft.supersedes, now)
@@ -174,6 +267,9 @@ class AlertService:
             hops=hops,
             tlp=draft.tlp,
             supersedes=draft.supersedes,
+            nonce=self._random(ALERT_NONCE_BYTES),
+            translations=tuple(sorted((t, x) for t, x in translations.items() if x)),
+            partner_checks=draft.partner_checks,
         )
         try:
             verified = sign_alert(body, self._key, now)

@@ -1,4 +1,4 @@
-"""Alerts and retractions: the v1 bodies, their validation, signing and verification.
+"""Alerts and retractions: the v2 bodies, their validation, signing and verification.
 
 Rule: only ``verify_alert`` / ``verify_retraction`` make a ``VerifiedAlert`` /
 ``VerifiedRetraction``, and they check size, then signature, then decode, then every
@@ -9,18 +9,22 @@ Building goes through the same decoder, so a node can never sign what it would r
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import nacl.signing
 
 from .encoding import pack
 from .errors import InvalidField, LocalProtocolError
+from .extensions import EMPTY, UNDERSTOOD, Extensions, read_extensions
 from .fields import (
     CATEGORIES,
     DANGER_LEVELS,
     INDICATOR_KINDS,
     RETRACTION_REASONS,
     TLP_LABELS,
+    TLP_MAX_HOPS,
+    TLP_PARTNER_LABELS,
     Reader,
     check_choice,
     check_hour,
@@ -30,18 +34,21 @@ from .fields import (
     parse_date,
 )
 from .limits import (
+    ALERT_NONCE_BYTES,
     DAY_S,
     DEFAULT_LIMITS,
     HOUR_S,
     MAX_CATEGORIES,
     MAX_CLOCK_SKEW_S,
     MAX_DESCRIPTION_CHARS,
+    MAX_DESCRIPTIONS_BYTES,
     MAX_EXPIRY_S,
     MAX_HINT_CHARS,
     MAX_HOPS,
     MAX_INCIDENT_AGE_DAYS,
     MAX_INDICATORS,
     MAX_REGION_CHARS,
+    MAX_TRANSLATIONS,
     Limits,
 )
 from .signing import (
@@ -56,7 +63,7 @@ from .signing import (
     sign,
 )
 
-VERSION = 1
+VERSION = 2
 # Far beyond any real time, yet inside what datetime can represent (year 9999).
 _MAX_TIME = 2**37
 
@@ -72,7 +79,11 @@ class Indicator:
 
 @dataclass(frozen=True, slots=True)
 class AlertBody:
-    """The signed content of an alert (v1)."""
+    """The signed content of an alert (v2).
+
+    ``description`` is in the original language ``lang``; ``translations`` are
+    (language, text) pairs sorted by tag. ``nonce`` makes every publish a new alert.
+    """
 
     origin: bytes
     created: int
@@ -87,12 +98,17 @@ class AlertBody:
     hops: int
     tlp: str
     supersedes: bytes | None = None
+    nonce: bytes = field(kw_only=True)
+    translations: tuple[tuple[str, str], ...] = field(default=(), kw_only=True)
+    partner_checks: bool = field(default=False, kw_only=True)
+    ext: Extensions = field(default=EMPTY, kw_only=True)
 
     def to_bytes(self) -> bytes:
         return pack(
             {
                 "v": VERSION,
                 "origin": self.origin,
+                "nonce": self.nonce,
                 "created": self.created,
                 "expires": self.expires,
                 "incident": self.incident,
@@ -102,11 +118,36 @@ class AlertBody:
                 "indicators": tuple((i.kind, i.blinded, i.hint) for i in self.indicators),
                 "description": self.description,
                 "lang": self.lang,
+                "translations": dict(self.translations),
                 "hops": self.hops,
                 "tlp": self.tlp,
+                "partner_checks": self.partner_checks,
                 "supersedes": self.supersedes,
+                **self.ext.wire(),
             }
         )
+
+    def descriptions(self) -> dict[str, str]:
+        """Every language's text, the original first."""
+        return {self.lang: self.description, **dict(self.translations)}
+
+    def description_for(self, wanted: Sequence[str]) -> tuple[str, str]:
+        """The (language, text) a reader who prefers ``wanted`` (best first) should see.
+
+        An exact tag wins (ignoring case), then the same primary language; else the
+        original.
+        """
+        texts = self.descriptions()
+        by_tag = {tag.lower(): tag for tag in texts}
+        for want in wanted:
+            if want.lower() in by_tag:
+                tag = by_tag[want.lower()]
+                return tag, texts[tag]
+            primary = want.lower().split("-")[0]
+            for tag in texts:
+                if tag.lower().split("-")[0] == primary:
+                    return tag, texts[tag]
+        return self.lang, self.description
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +159,7 @@ class RetractionBody:
     reason: str
     created: int
     expires: int
+    ext: Extensions = field(default=EMPTY, kw_only=True)
 
     def to_bytes(self) -> bytes:
         return pack(
@@ -128,6 +170,7 @@ class RetractionBody:
                 "reason": self.reason,
                 "created": self.created,
                 "expires": self.expires,
+                **self.ext.wire(),
             }
         )
 
@@ -162,10 +205,40 @@ def _check_times(created: int, expires: int, now: int) -> None:
         raise InvalidField("expires", "has already passed")
 
 
-def _read_alert(value: dict[str, object]) -> AlertBody:
+def _read_translations(value: object, lang: str, description: str) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, dict):
+        raise InvalidField("translations", "must be a map of language tag to text")
+    if len(value) > MAX_TRANSLATIONS:
+        raise InvalidField("translations", f"has {len(value)}, more than {MAX_TRANSLATIONS}")
+    seen = {lang.lower()}
+    total = len(description.encode())
+    out = []
+    for tag, text in value.items():
+        check_lang("translations", tag)
+        if tag.lower() in seen:
+            raise InvalidField("translations", "repeats a language (or the original's)")
+        seen.add(tag.lower())
+        if not isinstance(text, str) or not 0 < len(text) <= MAX_DESCRIPTION_CHARS:
+            raise InvalidField(
+                "translations", f"each text is 1 to {MAX_DESCRIPTION_CHARS} characters"
+            )
+        check_text("translations", text)
+        total += len(text.encode())
+        out.append((tag, text))
+    if total > MAX_DESCRIPTIONS_BYTES:
+        raise InvalidField(
+            "translations",
+            f"the description and its translations are {total} bytes, "
+            f"more than {MAX_DESCRIPTIONS_BYTES}",
+        )
+    return tuple(out)
+
+
+def _read_alert(value: dict[str, object], understood: frozenset[str] | None) -> AlertBody:
     r = Reader(value, "alert")
     r.integer("v", VERSION, VERSION)
     origin = r.blob("origin", KEY_BYTES)
+    nonce = r.blob("nonce", ALERT_NONCE_BYTES)
     created = check_hour("created", r.integer("created", 0, _MAX_TIME))
     expires = r.integer("expires", 0, _MAX_TIME)
     incident = r.text("incident", 10)
@@ -198,13 +271,24 @@ def _read_alert(value: dict[str, object]) -> AlertBody:
         raise InvalidField("indicators", "must not repeat an indicator")
     description = check_text("description", r.text("description", MAX_DESCRIPTION_CHARS))
     lang = check_lang("lang", r.text("lang", 16))
+    translations = _read_translations(r.raw("translations"), lang, description)
     hops = r.integer("hops", 0, MAX_HOPS)
     tlp = check_choice("tlp", r.raw("tlp"), TLP_LABELS)
     if tlp == "RED" and hops != 0:
         raise InvalidField("hops", "a TLP:RED alert never leaves its node, so hops must be 0")
+    if hops > TLP_MAX_HOPS[tlp]:
+        raise InvalidField(
+            "hops", f"a TLP:{tlp} alert reaches only direct peers, so hops must be 0 or 1"
+        )
+    partner_checks = r.boolean("partner_checks")
+    if partner_checks and tlp not in TLP_PARTNER_LABELS:
+        raise InvalidField(
+            "partner_checks", f"a TLP:{tlp} alert stays inside the receiving organisation"
+        )
     supersedes = r.blob("supersedes", ID_BYTES, optional=True)
+    ext = read_extensions(r.raw("ext"), r.raw("must_understand"), understood)
     r.finish()
-    assert origin is not None
+    assert origin is not None and nonce is not None
     return AlertBody(
         origin=origin,
         created=created,
@@ -219,10 +303,14 @@ def _read_alert(value: dict[str, object]) -> AlertBody:
         hops=hops,
         tlp=tlp,
         supersedes=supersedes,
+        nonce=nonce,
+        translations=translations,
+        partner_checks=partner_checks,
+        ext=ext,
     )
 
 
-def _read_retraction(value: dict[str, object]) -> RetractionBody:
+def _read_retraction(value: dict[str, object], understood: frozenset[str] | None) -> RetractionBody:
     r = Reader(value, "retraction")
     r.integer("v", VERSION, VERSION)
     origin = r.blob("origin", KEY_BYTES)
@@ -230,35 +318,50 @@ def _read_retraction(value: dict[str, object]) -> RetractionBody:
     reason = check_choice("reason", r.raw("reason"), RETRACTION_REASONS)
     created = check_hour("created", r.integer("created", 0, _MAX_TIME))
     expires = r.integer("expires", 0, _MAX_TIME)
+    ext = read_extensions(r.raw("ext"), r.raw("must_understand"), understood)
     r.finish()
     assert origin is not None and alert is not None
-    return RetractionBody(origin, alert, reason, created, expires)
+    return RetractionBody(origin, alert, reason, created, expires, ext=ext)
 
 
-def verify_alert(data: bytes, now: int, limits: Limits = DEFAULT_LIMITS) -> VerifiedAlert:
+def verify_alert(
+    data: bytes,
+    now: int,
+    limits: Limits = DEFAULT_LIMITS,
+    understood: frozenset[str] = UNDERSTOOD,
+) -> VerifiedAlert:
     """Check an alert envelope received as ``data`` at time ``now``.
 
-    Raises LimitExceeded, MalformedObject, BadSignature or InvalidField.
+    Raises LimitExceeded, MalformedObject, BadSignature or InvalidField (its subclass
+    UnsupportedExtension for a must-understand extension not in ``understood``).
     """
     env = open_envelope(data, Kind.ALERT, limits)
-    return _verified_alert(env, now, limits)
+    return _verified_alert(env, now, limits, understood)
 
 
-def _verified_alert(env: Envelope, now: int, limits: Limits) -> VerifiedAlert:
-    body = _read_alert(decode_body(env, limits))
+def _verified_alert(
+    env: Envelope, now: int, limits: Limits, understood: frozenset[str] = UNDERSTOOD
+) -> VerifiedAlert:
+    body = _read_alert(decode_body(env, limits), understood)
     if body.origin != env.signer:
         raise InvalidField("origin", "is not the key that signed the alert")
     _check_times(body.created, body.expires, now)
     return VerifiedAlert(env, body, Proof(env, body))
 
 
-def verify_retraction(data: bytes, now: int, limits: Limits = DEFAULT_LIMITS) -> VerifiedRetraction:
+def verify_retraction(
+    data: bytes,
+    now: int,
+    limits: Limits = DEFAULT_LIMITS,
+    understood: frozenset[str] = UNDERSTOOD,
+) -> VerifiedRetraction:
     """Check a retraction envelope received as ``data`` at time ``now``.
 
-    Raises LimitExceeded, MalformedObject, BadSignature or InvalidField.
+    Raises LimitExceeded, MalformedObject, BadSignature or InvalidField (its subclass
+    UnsupportedExtension for a must-understand extension not in ``understood``).
     """
     env = open_envelope(data, Kind.RETRACTION, limits)
-    body = _read_retraction(decode_body(env, limits))
+    body = _read_retraction(decode_body(env, limits), understood)
     if body.origin != env.signer:
         raise InvalidField("origin", "is not the key that signed the retraction")
     _check_times(body.created, body.expires, now)
@@ -272,7 +375,8 @@ def sign_alert(body: AlertBody, key: nacl.signing.SigningKey, now: int) -> Verif
     """
     if body.origin != bytes(key.verify_key):
         raise LocalProtocolError("the alert's origin is not the signing key")
-    return verify_alert(sign(Kind.ALERT, body.to_bytes(), key).to_bytes(), now)
+    envelope = sign(Kind.ALERT, body.to_bytes(), key).to_bytes()
+    return verify_alert(envelope, now, understood=UNDERSTOOD | set(body.ext.must_understand))
 
 
 def sign_retraction(
@@ -281,21 +385,23 @@ def sign_retraction(
     """Sign a retraction with the origin's ``key``, checking it as a receiver would."""
     if body.origin != bytes(key.verify_key):
         raise LocalProtocolError("the retraction's origin is not the signing key")
-    return verify_retraction(sign(Kind.RETRACTION, body.to_bytes(), key).to_bytes(), now)
+    envelope = sign(Kind.RETRACTION, body.to_bytes(), key).to_bytes()
+    return verify_retraction(envelope, now, understood=UNDERSTOOD | set(body.ext.must_understand))
 
 
 def read_stored_alert(data: bytes) -> AlertBody:
     """Decode an alert envelope this node verified when it stored it.
 
     The signature and times were checked on receipt (``verify_alert``); reading it back
-    for display checks the framing and fields again but not the clock.
+    for display checks the framing and fields again but not the clock, nor whether its
+    must-understand extensions are understood (that was decided on receipt).
     Raises a ProtocolError if the bytes are not an alert.
     """
     env = open_envelope(data, Kind.ALERT)
-    return _read_alert(decode_body(env, DEFAULT_LIMITS))
+    return _read_alert(decode_body(env, DEFAULT_LIMITS), None)
 
 
 def read_stored_retraction(data: bytes) -> RetractionBody:
     """Decode a retraction envelope this node verified when it stored it."""
     env = open_envelope(data, Kind.RETRACTION)
-    return _read_retraction(decode_body(env, DEFAULT_LIMITS))
+    return _read_retraction(decode_body(env, DEFAULT_LIMITS), None)

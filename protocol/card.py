@@ -37,9 +37,9 @@ import nacl.signing
 from .alert import coarsen_hour
 from .encoding import pack
 from .errors import InvalidField, LimitExceeded, LocalProtocolError, MalformedObject
-from .extensions import MAX_EXT_BYTES, MAX_EXT_KEYS, Ext, ext_value, read_ext
+from .extensions import UNDERSTOOD, Ext, ext_value, read_ext
 from .fields import Reader, check_hour, check_text
-from .limits import DAY_S, MAX_CLOCK_SKEW_S, MAX_NAME_CHARS, Limits
+from .limits import DAY_S, MAX_CLOCK_SKEW_S, MAX_EXT_BYTES, MAX_EXT_KEYS, MAX_NAME_CHARS, Limits
 from .signing import KEY_BYTES, Envelope, Kind, Proof, Verified, decode_body, open_envelope, sign
 
 VERSION = 2
@@ -55,11 +55,11 @@ DEFAULT_CARD_VALIDITY_S = 365 * DAY_S
 SUPPORTED_VERSIONS: tuple[int, ...] = (2,)
 CAPABILITIES: tuple[str, ...] = ("feed", "ids", "pins", "poke", "rotate")
 # Extension keys of a card this implementation understands (none yet).
-UNDERSTOOD_EXT: frozenset[str] = frozenset()
+
 MAX_VERSIONS = 8
 MAX_VERSION = 255
 MAX_CAPS = 16
-_CAP_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,31}|[a-z0-9-]+(\.[a-z0-9-]+)+/[a-z0-9][a-z0-9_-]{0,31}")
+_CAP_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,31}|[a-z0-9-]+(\.[a-z0-9-]+)+:[a-z0-9][a-z0-9_-]{0,31}")
 # Four URLs of 256 characters, an 80-character name, four pins, sixteen capabilities
 # and a full extension map fit with room to spare.
 MAX_CARD_BYTES = 3072
@@ -282,7 +282,7 @@ def _read_card(value: dict[str, object]) -> NodeCard:
     expires = r.integer("expires", 0, _MAX_TIME)
     versions = _sorted_set(r, "versions", 1, MAX_VERSIONS, _is_version, "a version number")
     caps = _sorted_set(r, "caps", 0, MAX_CAPS, _is_cap, "a capability name")
-    ext, must_understand = read_ext(r, UNDERSTOOD_EXT)
+    ext, must_understand = read_ext(r, UNDERSTOOD)
     r.finish()
     assert key is not None
     return NodeCard(

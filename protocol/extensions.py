@@ -1,76 +1,129 @@
-"""Extension maps: how a signed body carries fields a receiver may not know.
+"""Extensions: the one rule every signed object uses for content a receiver does not know.
 
-Rule: ``ext`` is a map of namespaced keys whose values a receiver that does not know
-them ignores but keeps: the body is stored and relayed as the exact bytes that were
-signed, and a body rebuilt from its fields re-encodes ``ext`` to the same bytes (the
-encoding is canonical). ``must_understand`` lists the ``ext`` keys a receiver must
-know to use the object at all; one it does not know refuses the whole object with
-``UnsupportedExtension`` (code ``unsupported_extension``).
+Rule: a body carries ``ext``, a map of namespaced keys (``org.example:name``) to any
+canonical value, and ``must_understand``, the sorted list of those keys without which
+the object must not be used. A receiver keeps every extension it does not know, byte
+for byte (it stores and relays the envelope bytes, which the signature covers), and
+refuses the whole object with ``UnsupportedExtension`` (code ``unsupported_extension``,
+field = the key) when a must-understand key is not one it understands. Any other key a
+body does not define is still refused (``MalformedObject``): new meaning enters only
+through ``ext`` or a new version ``v``.
 
-    ext             = map {key: any value}, at most MAX_EXT_KEYS pairs, keys matching
-                      EXT_KEY_RE ("<reverse-domain namespace>/<name>", e.g.
-                      "org.example/colour"), the packed map at most MAX_EXT_BYTES
-    must_understand = array of str, each a key of ext, sorted, none repeated
+The values are kept as their canonical msgpack bytes, so an ``Extensions`` is immutable
+and re-encodes to exactly the bytes it was read from.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from dataclasses import dataclass
 
 from .encoding import Value, pack, unpack
-from .errors import InvalidField, RemoteProtocolError
+from .errors import InvalidField
 from .fields import Reader
+from .limits import MAX_EXT_BYTES, MAX_EXT_KEY_CHARS, MAX_EXT_KEYS
 
-MAX_EXT_KEYS = 8
-MAX_EXT_BYTES = 512
-EXT_KEY_RE = re.compile(r"[a-z0-9-]+(\.[a-z0-9-]+)+/[a-z0-9][a-z0-9_-]{0,31}")
+# A namespace its author controls (a domain name, conventionally reversed: org.example),
+# a colon, then a name. Lower-case ASCII only, so one extension has one spelling.
+_KEY_RE = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)+:[a-z0-9][a-z0-9._-]*$")
+
+# The extensions this implementation understands: none yet. A node that learns one adds
+# its key here (and says so in its card's capabilities).
+UNDERSTOOD: frozenset[str] = frozenset()
 
 
-class UnsupportedExtension(RemoteProtocolError):
-    """An object names an extension in ``must_understand`` that this node does not know."""
+class UnsupportedExtension(InvalidField):
+    """A must-understand extension is one this node does not understand."""
 
     code = "unsupported_extension"
-    status_hint = 422
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key, "is a must-understand extension this node does not support")
 
 
-Ext = tuple[tuple[str, bytes], ...]  # (key, packed value) sorted by key
+@dataclass(frozen=True, slots=True)
+class Extensions:
+    """The ``ext`` map (key -> canonical msgpack bytes, sorted by key) and ``must_understand``."""
 
+    items: tuple[tuple[str, bytes], ...] = ()
+    must_understand: tuple[str, ...] = ()
 
-def read_ext(r: Reader, understood: Collection[str]) -> tuple[Ext, tuple[str, ...]]:
-    """Read ``ext`` and ``must_understand`` from ``r``.
+    def wire(self) -> dict[str, Value]:
+        """The two body keys, ready to be packed with the rest of the body."""
+        return {
+            "ext": {key: unpack(raw, max_bytes=MAX_EXT_BYTES) for key, raw in self.items},
+            "must_understand": self.must_understand,
+        }
 
-    Raises InvalidField for a malformed map or list, UnsupportedExtension for a
-    must-understand key not in ``understood``.
-    """
-    raw = r.raw("ext")
-    if not isinstance(raw, dict):
-        raise InvalidField("ext", "must be a map (empty when there is nothing to add)")
-    if len(raw) > MAX_EXT_KEYS:
-        raise InvalidField("ext", f"has more than {MAX_EXT_KEYS} keys")
-    if len(pack(raw)) > MAX_EXT_BYTES:
-        raise InvalidField("ext", f"is more than {MAX_EXT_BYTES} bytes")
-    for key in raw:
-        if not EXT_KEY_RE.fullmatch(key):
-            raise InvalidField("ext", f"{key!r} is not a namespaced key like org.example/name")
-    ext = tuple(sorted((key, pack(value)) for key, value in raw.items()))
-    listed = r.items("must_understand", MAX_EXT_KEYS)
-    names: list[str] = []
-    for name in listed:
-        if not isinstance(name, str) or name not in raw:
-            raise InvalidField("must_understand", "each item must be a key of ext")
-        names.append(name)
-    if names != sorted(set(names)):
-        raise InvalidField("must_understand", "must be sorted and must not repeat a key")
-    unknown = [name for name in names if name not in understood]
-    if unknown:
-        raise UnsupportedExtension(
-            f"unsupported_extension: this node does not support {', '.join(unknown)}; "
-            "update alertnode"
+    def get(self, key: str) -> bytes | None:
+        """The canonical bytes of extension ``key``, or None."""
+        return dict(self.items).get(key)
+
+    @classmethod
+    def of(cls, values: dict[str, Value], must_understand: tuple[str, ...] = ()) -> Extensions:
+        """Build from decoded values (tests and future senders); checked by ``read``."""
+        items = tuple((key, pack(values[key])) for key in sorted(values))
+        return read_extensions(
+            {key: unpack(raw, max_bytes=MAX_EXT_BYTES) for key, raw in items},
+            tuple(sorted(must_understand)),
+            frozenset(must_understand),
         )
-    return ext, tuple(names)
+
+
+EMPTY = Extensions()
+
+
+def check_key(field: str, key: object) -> str:
+    if not isinstance(key, str) or len(key) > MAX_EXT_KEY_CHARS or not _KEY_RE.fullmatch(key):
+        raise InvalidField(
+            field,
+            f"an extension key is a namespace with a dot, a colon and a name, like "
+            f"org.example:name, in lower case, at most {MAX_EXT_KEY_CHARS} characters",
+        )
+    return key
+
+
+def read_extensions(ext: object, must: object, understood: frozenset[str] | None) -> Extensions:
+    """Check the decoded ``ext`` and ``must_understand`` values of a body.
+
+    Raises InvalidField (field ``ext`` or ``must_understand``) when either breaks its
+    rule, and UnsupportedExtension (field = the key) when a must-understand key is not
+    in ``understood`` (None: do not ask, for what was checked when it was stored).
+    """
+    if not isinstance(ext, dict):
+        raise InvalidField("ext", "must be a map")
+    if len(ext) > MAX_EXT_KEYS:
+        raise InvalidField("ext", f"has {len(ext)} keys, more than {MAX_EXT_KEYS}")
+    items = tuple((check_key("ext", key), pack(ext[key])) for key in ext)
+    size = len(pack(ext))
+    if size > MAX_EXT_BYTES:
+        raise InvalidField("ext", f"is {size} bytes, more than {MAX_EXT_BYTES}")
+    if not isinstance(must, tuple):
+        raise InvalidField("must_understand", "must be a list")
+    keys = tuple(check_key("must_understand", key) for key in must)
+    if list(keys) != sorted(set(keys)):
+        raise InvalidField("must_understand", "must be sorted, without repeats")
+    for key in keys:
+        if key not in ext:
+            raise InvalidField("must_understand", "names a key that is not in ext")
+    for key in keys:
+        if understood is not None and key not in understood:
+            raise UnsupportedExtension(key)
+    return Extensions(items, keys)
+
+
+# The same rule read from and written into a body through ``fields.Reader`` (node cards).
+Ext = tuple[tuple[str, bytes], ...]  # (key, canonical value bytes), sorted by key
+
+
+def read_ext(r: Reader, understood: frozenset[str]) -> tuple[Ext, tuple[str, ...]]:
+    """``ext`` and ``must_understand`` of a body read with ``r``. Raises InvalidField,
+    UnsupportedExtension."""
+    must = r.items("must_understand", MAX_EXT_KEYS)
+    read = read_extensions(r.raw("ext"), must, understood)
+    return tuple(sorted(read.items)), read.must_understand
 
 
 def ext_value(ext: Ext) -> dict[str, Value]:
-    """The ``ext`` map for encoding (values decode without limits: they were checked)."""
-    return {key: unpack(packed) for key, packed in ext}
+    """The ``ext`` map for encoding (the values were checked when they were read)."""
+    return {key: unpack(raw, max_bytes=MAX_EXT_BYTES) for key, raw in ext}

@@ -55,6 +55,7 @@ from typing import TypeVar
 
 from .encoding import Value, pack, unpack
 from .errors import InvalidField, LocalProtocolError, MalformedObject
+from .extensions import UnsupportedExtension, check_key
 from .fields import Reader
 from .limits import MAX_ENVELOPE_BYTES, MAX_HOPS, Limits
 from .signing import ID_BYTES
@@ -138,16 +139,6 @@ _BODIES_RESPONSE_LIMITS = Limits(
 Ext = tuple[tuple[str, Value], ...]
 
 
-class UnsupportedExtension(InvalidField):
-    """A message names in ``must_understand`` an extension this node does not know."""
-
-    code = "unsupported_extension"
-
-    def __init__(self, names: tuple[str, ...]) -> None:
-        super().__init__("must_understand", f"this node does not understand {', '.join(names)}")
-        self.names = names
-
-
 def read_ext(body: dict[str, object], understood: frozenset[str] = frozenset()) -> Ext:
     """Take the optional ``ext`` and ``must_understand`` fields out of ``body``.
 
@@ -161,8 +152,7 @@ def read_ext(body: dict[str, object], understood: frozenset[str] = frozenset()) 
         if not isinstance(raw, dict) or not raw:
             raise InvalidField("ext", "is a non-empty map, or left out")
         for key in raw:
-            if len(key) > MAX_EXT_KEY_CHARS or not _EXT_KEY.fullmatch(key):
-                raise InvalidField("ext", 'each key is namespaced, as "org.example:name"')
+            check_key("ext", key)
         ext = tuple((k, raw[k]) for k in sorted(raw))
     must = body.pop("must_understand", None)
     if must is not None:
@@ -171,9 +161,9 @@ def read_ext(body: dict[str, object], understood: frozenset[str] = frozenset()) 
         keys = {k for k, _ in ext}
         if any(not isinstance(name, str) or name not in keys for name in must):
             raise InvalidField("must_understand", "names only keys present in ext")
-        unknown = tuple(name for name in must if name not in understood)
+        unknown = [name for name in must if name not in understood]
         if unknown:
-            raise UnsupportedExtension(unknown)
+            raise UnsupportedExtension(unknown[0])
     return ext
 
 

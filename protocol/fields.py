@@ -11,8 +11,10 @@ from __future__ import annotations
 import datetime
 import re
 from collections.abc import Mapping
+from types import MappingProxyType
 
 from .errors import InvalidField, MalformedObject
+from .limits import MAX_HOPS
 
 CATEGORIES: tuple[str, ...] = (
     "violence",
@@ -32,6 +34,19 @@ CATEGORIES: tuple[str, ...] = (
 DANGER_LEVELS: tuple[int, ...] = (1, 2, 3)
 
 TLP_LABELS: tuple[str, ...] = ("CLEAR", "GREEN", "AMBER", "AMBER+STRICT", "RED")
+
+# TLP 2.0 as FIRST defines it, read for a federation of organisations (one node each):
+# CLEAR and GREEN travel as far as the alert's hops allow; AMBER and AMBER+STRICT reach
+# only the origin's direct peers, which never relay them (an AMBER recipient may share
+# with its own organisation and its clients, not with other organisations); RED never
+# leaves its node. The most hops each label allows:
+TLP_MAX_HOPS: Mapping[str, int] = MappingProxyType(
+    {"CLEAR": MAX_HOPS, "GREEN": MAX_HOPS, "AMBER": 1, "AMBER+STRICT": 1, "RED": 0}
+)
+# Labels a receiver may use to answer partner platforms' checks, when the origin allows
+# it (``partner_checks``): a partner platform is a client the receiver serves, which
+# AMBER allows and AMBER+STRICT (the organisation only) and RED do not.
+TLP_PARTNER_LABELS: tuple[str, ...] = ("CLEAR", "GREEN", "AMBER")
 
 INDICATOR_KINDS: tuple[str, ...] = ("phone", "email", "handle", "plate", "other")
 
@@ -71,6 +86,12 @@ class Reader:
             raise InvalidField(key, "must be an integer")
         if not lo <= value <= hi:
             raise InvalidField(key, f"must be between {lo} and {hi}, not {value}")
+        return value
+
+    def boolean(self, key: str) -> bool:
+        value = self.raw(key)
+        if not isinstance(value, bool):
+            raise InvalidField(key, "must be true or false")
         return value
 
     def blob(self, key: str, length: int, *, optional: bool = False) -> bytes | None:

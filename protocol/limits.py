@@ -27,6 +27,15 @@ MAX_HINT_CHARS = 8
 MAX_REGION_CHARS = 20
 MAX_NAME_CHARS = 80
 MAX_HOPS = 6
+# Alert body v2: a random nonce makes every publish a new alert (and a new id).
+ALERT_NONCE_BYTES = 16
+# Translations of an alert's description, and a cap on all its description text.
+MAX_TRANSLATIONS = 8
+MAX_DESCRIPTIONS_BYTES = 8 * 1024
+# Extensions (protocol/extensions.py): keys, their length and the packed ext map.
+MAX_EXT_KEYS = 8
+MAX_EXT_KEY_CHARS = 64
+MAX_EXT_BYTES = 1024
 MAX_EXPIRY_S = 365 * DAY_S
 MAX_INCIDENT_AGE_DAYS = 10 * 365
 # A receiver tolerates this much clock skew on "created" and request timestamps.

@@ -39,7 +39,7 @@ MAX_SIDES = 32
 class CommitmentMismatch(RemoteProtocolError):
     """A revealed card and nonce do not hash to the commitment sent before."""
 
-    status_hint = 403
+    status = 403
 
 
 class LateCommitment(RemoteProtocolError):

@@ -12,8 +12,21 @@ from typing import TYPE_CHECKING
 
 from protocol.fields import CATEGORIES, TLP_LABELS
 
+from ..errors import UsageError
 from ..service import Draft, parse_alert_id
-from .table import Arg, Choice, Command, Indicators, Int, List, ParsedArgs, Result, Secret, Str
+from .table import (
+    Arg,
+    Bool,
+    Choice,
+    Command,
+    Indicators,
+    Int,
+    List,
+    ParsedArgs,
+    Result,
+    Secret,
+    Str,
+)
 
 if TYPE_CHECKING:
     from ..app import Node
@@ -50,6 +63,17 @@ async def _stop(node: Node, args: ParsedArgs) -> Result:
     return {"stopping": True}
 
 
+def parse_translations(items: list[str]) -> list[tuple[str, str]]:
+    """``LANG=TEXT`` items as (language tag, text) pairs. Raises UsageError."""
+    pairs = []
+    for item in items:
+        lang, sep, text = item.partition("=")
+        if not sep or not lang.strip():
+            raise UsageError("a translation is written LANG=TEXT, e.g. fr=Il a refusé de payer.")
+        pairs.append((lang.strip(), text))
+    return pairs
+
+
 async def _publish(node: Node, args: ParsedArgs) -> Result:
     service = node.unlocked().alerts
     supersedes = args.optional_text("supersedes")
@@ -65,6 +89,9 @@ async def _publish(node: Node, args: ParsedArgs) -> Result:
         expires_days=args.optional_number("expires_days"),
         incident=args.optional_text("incident"),
         supersedes=parse_alert_id(supersedes) if supersedes is not None else None,
+        translations=parse_translations(args.items("translations")),
+        partner_checks=args.flag("partner_checks"),
+        idempotency_key=args.optional_text("idempotency_key"),
     )
     alert_id = await service.publish(draft)
     return {"id": alert_id.hex()}
@@ -192,6 +219,28 @@ COMMANDS = (
                 metavar="ID",
                 help="id of an earlier alert this replaces",
                 example="00" * 32,
+            ),
+            Arg(
+                "translations",
+                List(Str()),
+                flag="--translation",
+                metavar="LANG=TEXT",
+                help="the description in another language (repeatable)",
+                default=[],
+                example=["fr=Il a refusé de payer."],
+            ),
+            Arg(
+                "partner_checks",
+                Bool(),
+                default=False,
+                help="let other organisations use it to answer partner platforms' checks",
+            ),
+            Arg(
+                "idempotency_key",
+                Str(),
+                metavar="KEY",
+                help="the same key again returns the first publish's id (kept 24 h)",
+                example="publish-2025-01-01-1",
             ),
         ),
         handler=_publish,

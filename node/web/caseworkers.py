@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 from typing import Any
 
 from aiohttp import web
@@ -148,9 +149,17 @@ def _read_draft(
         "description", required=False, max_chars=MAX_DESCRIPTION_CHARS, multiline=True
     )
     lang = form.choice("lang", LANGUAGES)
+    translation_lang = form.choice("translation_lang", LANGUAGES, required=False)
+    translation = form.text(
+        "translation", required=False, max_chars=MAX_DESCRIPTION_CHARS, multiline=True
+    )
     hops = form.integer("hops", 0, cap)
     tlp = form.choice("tlp", TLP_LABELS)
+    partner_checks = form.flag("partner_checks")
     expires_days = form.integer("expires_days", 1, 365)
+    # One random key per form, carried through previews: a double-submitted publish
+    # returns the first alert instead of making a second one.
+    key = form.text("idempotency", required=False, max_chars=64) or None
     if not form.ok or hops is None or expires_days is None:
         return None
     return Draft(
@@ -165,6 +174,9 @@ def _read_draft(
         expires_days=expires_days,
         incident=incident,
         supersedes=supersedes,
+        translations=[(translation_lang, translation)] if translation_lang and translation else [],
+        partner_checks=partner_checks,
+        idempotency_key=key,
     )
 
 
@@ -200,8 +212,9 @@ async def _preview(request: web.Request, draft: Draft) -> dict[str, Any]:
         _, blinded = await node.hashes.blind(kind, value, settings["phone_region"])
         indicators.append([kind, blinded.hex(), None])
     return {
-        "v": 1,
+        "v": 2,
         "origin": service.origin.hex(),
+        "nonce": "(drawn at random when published)",
         "created": created,
         "expires": created + (draft.expires_days or 1) * DAY_S,
         "incident": draft.incident,
@@ -211,9 +224,13 @@ async def _preview(request: web.Request, draft: Draft) -> dict[str, Any]:
         "indicators": indicators,
         "description": draft.description,
         "lang": draft.lang,
+        "translations": dict(draft.translations),
         "hops": draft.hops,
         "tlp": draft.tlp,
+        "partner_checks": draft.partner_checks,
         "supersedes": draft.supersedes.hex() if draft.supersedes else None,
+        "ext": {},
+        "must_understand": [],
     }
 
 
@@ -253,7 +270,16 @@ def _editor(
         shares=SHARE_LABELS,
         tlps=TLP_LABELS,
         max_description=MAX_DESCRIPTION_CHARS,
+        idempotency=_form_key(form),
     )
+
+
+def _form_key(form: Form) -> str:
+    """The form's idempotency key: the one it came with, else a new random one."""
+    key = form.values.get("idempotency")
+    if isinstance(key, str) and 0 < len(key) <= 64:
+        return key
+    return secrets.token_urlsafe(16)
 
 
 async def edit_report(request: web.Request) -> web.Response:

@@ -44,6 +44,7 @@ async def preload(data: Path, count: int) -> None:
                 origin=origin, created=coarsen_hour(now), expires=coarsen_hour(now) + 30 * 86400,
                 incident="2026-11-01", region="GB", categories=("other",), danger=1,
                 indicators=(), description=f"preloaded {i}", lang="en", hops=2, tlp="GREEN",
+                nonce=i.to_bytes(16, "big"),
             )  # fmt: skip
             batch.append((sign_alert(body, unlocked.signing_key, now), 0, None))
             if len(batch) == PRELOAD_BATCH or i == count - 1:

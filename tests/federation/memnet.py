@@ -54,6 +54,7 @@ def alert_body(
         lang="en",
         hops=hops,
         tlp=tlp,
+        nonce=secrets.token_bytes(16),
     )
 
 

@@ -3,6 +3,7 @@ tried is never stored or relayed."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator
 
 import nacl.signing
@@ -42,6 +43,7 @@ def body(key: nacl.signing.SigningKey, now: int, text: str = "x", hops: int = 2)
         lang="en",
         hops=hops,
         tlp="GREEN",
+        nonce=hashlib.blake2b(f"{text}:{hops}".encode(), digest_size=16).digest(),
     )
 
 

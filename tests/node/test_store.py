@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import nacl.signing
@@ -36,6 +37,7 @@ def alert(key: nacl.signing.SigningKey = KEY_A, text: str = "x", **kw: object): 
         lang="en",
         hops=2,
         tlp="GREEN",
+        nonce=hashlib.blake2b(text.encode(), digest_size=16).digest(),
     )
     fields.update(kw)
     return sign_alert(AlertBody(**fields), key, NOW)  # type: ignore[arg-type]

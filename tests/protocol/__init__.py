@@ -29,6 +29,7 @@ EXPIRES = CREATED + 30 * 86400
 # that a blinded value is 32 bytes.
 BLINDED_1 = bytes([1]) * 32
 BLINDED_2 = bytes([2]) * 32
+NONCE = bytes(range(200, 216))
 
 DELETE = object()  # pass as a field's new value to remove the field
 
@@ -49,9 +50,10 @@ def alert_body(**changes: Any) -> AlertBody:
         ),
         "description": "Took the money back by force.\nDrives a red van.",
         "lang": "en",
-        "hops": 2,
+        "hops": 1,
         "tlp": "AMBER",
         "supersedes": None,
+        "nonce": NONCE,
     }
     fields.update(changes)
     return AlertBody(**fields)

@@ -108,7 +108,8 @@ def test_sign_alert_checks_what_it_signs_as_a_receiver_would() -> None:
         {"indicators": ()},
         {"supersedes": bytes(32)},
         {"tlp": "RED", "hops": 0},
-        {"hops": MAX_HOPS},
+        {"hops": MAX_HOPS, "tlp": "GREEN"},
+        {"hops": MAX_HOPS, "tlp": "CLEAR"},
         {"hops": 0, "tlp": "CLEAR"},
         {"description": ""},
         {"description": "é" * MAX_DESCRIPTION_CHARS},
@@ -140,7 +141,8 @@ def test_edge_values_that_are_allowed(changes: dict[str, Any]) -> None:
 
 BAD_ALERT_FIELDS: list[tuple[str, object]] = [
     ("v", DELETE),
-    ("v", 2),
+    ("v", 1),
+    ("v", 3),
     ("v", 0),
     ("v", "1"),
     ("v", True),
@@ -245,6 +247,38 @@ BAD_ALERT_FIELDS: list[tuple[str, object]] = [
     ("supersedes", b""),
     ("supersedes", bytes(31)),
     ("supersedes", bytes(32).hex()),
+    ("nonce", DELETE),
+    ("nonce", None),
+    ("nonce", bytes(15)),
+    ("nonce", bytes(17)),
+    ("nonce", bytes(16).hex()),
+    ("translations", DELETE),
+    ("translations", None),
+    ("translations", (("fr", "texte"),)),
+    ("translations", {"fr": ""}),
+    ("translations", {"fr": None}),
+    ("translations", {"fr": "x" * (MAX_DESCRIPTION_CHARS + 1)}),
+    ("translations", {"fr": "nul\x00"}),
+    ("translations", {"FR": "texte"}),
+    ("translations", {"french": "texte"}),
+    ("translations", {"en": "the original's language again"}),
+    ("translations", {"pt-BR": "um", "pt-br": "dois"}),
+    ("partner_checks", DELETE),
+    ("partner_checks", None),
+    ("partner_checks", 0),
+    ("partner_checks", "false"),
+    ("ext", DELETE),
+    ("ext", None),
+    ("ext", ()),
+    ("ext", {"nonamespace": 1}),
+    ("ext", {"Org.Example:name": 1}),
+    ("ext", {"example:name": 1}),
+    ("ext", {"org.example:": 1}),
+    ("must_understand", DELETE),
+    ("must_understand", None),
+    ("must_understand", {}),
+    ("must_understand", ("org.example:absent",)),
+    ("must_understand", ("not a key",)),
 ]
 
 
@@ -455,5 +489,6 @@ def test_every_refusal_is_a_protocol_error_with_a_status() -> None:
 
 def test_alert_body_fields_match_the_decoder() -> None:
     names = [f.name for f in dataclasses.fields(AlertBody)]
-    assert set(names) | {"v"} == set(body_map(alert_body()))
+    # ``ext`` holds both extension keys, ext and must_understand.
+    assert set(names) | {"v", "must_understand"} == set(body_map(alert_body()))
     assert BLINDED_1 != BLINDED_2

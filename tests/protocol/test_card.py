@@ -134,7 +134,7 @@ def test_card_text_round_trips_and_survives_whitespace() -> None:
         {"urls": ("http://127.0.0.1:8444",)},
         {"urls": ("http://[::1]:8444/fed",)},
         {"pins": tuple(sorted(hashlib.sha256(bytes([i])).digest() for i in range(MAX_CARD_PINS)))},
-        {"versions": (1, 2, 3), "caps": ("feed", "org.example/colour")},
+        {"versions": (1, 2, 3), "caps": ("feed", "org.example:colour")},
         {"caps": ()},
         {"urls": ("http://localhost:8444",)},
         {"urls": ("https://" + onion_host(2) + ":443",)},
@@ -268,7 +268,7 @@ def test_an_oversized_envelope_is_refused() -> None:
         ({"caps": ("poke", "feed")}, "caps"),
         ({"ext": {"colour": 1}}, "ext"),  # not namespaced
         ({"ext": [1]}, "ext"),
-        ({"must_understand": ("org.example/x",)}, "must_understand"),  # not in ext
+        ({"must_understand": ("org.example:x",)}, "must_understand"),  # not in ext
         ({"created": CREATED + 60}, "created"),
         ({"created": CREATED + 2 * HOUR_S + MAX_CLOCK_SKEW_S}, "created"),
         ({"expires": CREATED}, "expires"),

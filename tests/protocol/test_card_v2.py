@@ -18,7 +18,7 @@ from .test_card import card, card_map
 
 
 def test_unknown_extensions_are_accepted_and_kept_byte_exact() -> None:
-    ext = {"org.example/colour": "teal", "org.example/list": (1, b"\x00" * 3)}
+    ext = {"org.example:colour": "teal", "org.example:list": (1, b"\x00" * 3)}
     data = signed(pack(card_map(ext=ext)), Kind.CARD)
     verified = verify_card(data, NOW)
     assert dict(verified.body.ext).keys() == set(ext)
@@ -30,11 +30,11 @@ def test_unknown_extensions_are_accepted_and_kept_byte_exact() -> None:
 
 
 def test_an_unknown_must_understand_extension_is_refused_with_its_code() -> None:
-    value = card_map(ext={"org.example/new-rule": 1}, must_understand=("org.example/new-rule",))
+    value = card_map(ext={"org.example:new-rule": 1}, must_understand=("org.example:new-rule",))
     with pytest.raises(UnsupportedExtension) as info:
         verify_card(signed(pack(value), Kind.CARD), NOW)
     assert info.value.code == "unsupported_extension"
-    assert "org.example/new-rule" in str(info.value)
+    assert "org.example:new-rule" in str(info.value)
 
 
 @pytest.mark.parametrize(
@@ -52,7 +52,7 @@ def test_a_card_with_no_common_version_is_refused() -> None:
         negotiate(SUPPORTED_VERSIONS, (1,))
     assert info.value.field == "versions"
     # A later minor version alongside ours is fine: unknown caps are only names.
-    later = card(versions=(2, 3), caps=("feed", "org.example/gossip", "zz-new"))
+    later = card(versions=(2, 3), caps=("feed", "org.example:gossip", "zz-new"))
     assert sign_card(later, KEY_A, NOW).body.versions == (2, 3)
 
 

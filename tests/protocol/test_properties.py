@@ -15,7 +15,7 @@ import datetime
 from typing import Any
 
 import msgpack
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from protocol.alert import (
@@ -27,18 +27,26 @@ from protocol.alert import (
 )
 from protocol.encoding import pack, unpack
 from protocol.errors import ProtocolError
-from protocol.fields import CATEGORIES, INDICATOR_KINDS, TLP_LABELS
+from protocol.extensions import Extensions
+from protocol.fields import (
+    CATEGORIES,
+    INDICATOR_KINDS,
+    TLP_LABELS,
+    TLP_MAX_HOPS,
+    TLP_PARTNER_LABELS,
+)
 from protocol.limits import (
     HOUR_S,
     MAX_CATEGORIES,
     MAX_CLOCK_SKEW_S,
     MAX_DEPTH,
     MAX_DESCRIPTION_CHARS,
+    MAX_DESCRIPTIONS_BYTES,
     MAX_EXPIRY_S,
     MAX_HINT_CHARS,
-    MAX_HOPS,
     MAX_INCIDENT_AGE_DAYS,
     MAX_INDICATORS,
+    MAX_TRANSLATIONS,
 )
 from protocol.signing import Kind, parse_envelope
 
@@ -76,6 +84,29 @@ indicator_lists = st.lists(
 ).map(tuple)
 
 
+_ext_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**64 - 1)
+    | st.text(max_size=20)
+    | st.binary(max_size=64)
+)
+_ext_inner = (
+    _ext_scalars
+    | st.lists(_ext_scalars, max_size=3).map(tuple)
+    | st.dictionaries(st.text(max_size=8), _ext_scalars, max_size=3)
+)
+# An ext value sits at depth 2 (body, ext map, value), so it nests two levels at most.
+ext_values_st = (
+    _ext_scalars
+    | st.lists(_ext_inner, max_size=3).map(tuple)
+    | st.dictionaries(st.text(max_size=8), _ext_inner, max_size=3)
+)
+translation_text = st.text(
+    alphabet=st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=40
+)
+
+
 @st.composite
 def valid_alerts(draw: st.DrawFn) -> tuple[AlertBody, int, int]:
     """(body, index of the signing key in KEYS, a ``now`` at which it is valid)."""
@@ -87,7 +118,21 @@ def valid_alerts(draw: st.DrawFn) -> tuple[AlertBody, int, int]:
     age_days = draw(st.integers(-1, MAX_INCIDENT_AGE_DAYS))
     incident = created_date - datetime.timedelta(days=age_days)
     tlp = draw(st.sampled_from(TLP_LABELS))
-    hops = 0 if tlp == "RED" else draw(st.integers(0, MAX_HOPS))
+    hops = draw(st.integers(0, TLP_MAX_HOPS[tlp]))
+    lang = draw(langs)
+    description = draw(free_text)
+    tags = draw(st.lists(langs, max_size=MAX_TRANSLATIONS, unique_by=str.lower))
+    tags = sorted(t for t in tags if t.lower() != lang.lower())
+    translations = tuple((t, draw(translation_text)) for t in tags)
+    total = len(description.encode()) + sum(len(t.encode()) for _, t in translations)
+    assume(total <= MAX_DESCRIPTIONS_BYTES)
+    ext_names = draw(
+        st.lists(
+            st.from_regex(r"[a-z0-9][a-z0-9._-]{0,8}", fullmatch=True), max_size=3, unique=True
+        )
+    )
+    ext_values = {f"org.example:{n}": draw(ext_values_st) for n in ext_names}
+    must = tuple(k for k in ext_values if draw(st.booleans()))
     body = AlertBody(
         origin=bytes(KEYS[key_index].verify_key),
         created=created,
@@ -103,11 +148,15 @@ def valid_alerts(draw: st.DrawFn) -> tuple[AlertBody, int, int]:
         ),
         danger=draw(st.sampled_from((1, 2, 3))),
         indicators=draw(indicator_lists),
-        description=draw(free_text),
-        lang=draw(langs),
+        description=description,
+        lang=lang,
         hops=hops,
         tlp=tlp,
         supersedes=draw(st.none() | st.binary(min_size=32, max_size=32)),
+        nonce=draw(st.binary(min_size=16, max_size=16)),
+        translations=translations,
+        partner_checks=tlp in TLP_PARTNER_LABELS and draw(st.booleans()),
+        ext=Extensions.of(ext_values, must),
     )
     return body, key_index, now
 
@@ -156,7 +205,7 @@ def test_valid_alerts_round_trip_through_the_wire(case: tuple[AlertBody, int, in
     body, key_index, now = case
     sent = sign_alert(body, KEYS[key_index], now)
     wire = sent.envelope.to_bytes()
-    received = verify_alert(wire, now)
+    received = verify_alert(wire, now, understood=frozenset(body.ext.must_understand))
     assert received.body == body
     assert received.id == sent.id
     assert received.envelope.body == body.to_bytes()

@@ -54,7 +54,13 @@ def test_every_retraction_reason_is_allowed(reason: str) -> None:
 
 BAD_RETRACTION_FIELDS: list[tuple[str, object]] = [
     ("v", DELETE),
-    ("v", 2),
+    ("v", 1),
+    ("v", 3),
+    ("ext", DELETE),
+    ("ext", ()),
+    ("ext", {"noname": 1}),
+    ("must_understand", DELETE),
+    ("must_understand", ("org.example:absent",)),
     ("origin", DELETE),
     ("origin", ORIGIN_A[:31]),
     ("alert", DELETE),

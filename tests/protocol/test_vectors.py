@@ -25,6 +25,7 @@ from protocol.alert import (
     verify_retraction,
 )
 from protocol.errors import InvalidField
+from protocol.extensions import Extensions
 from protocol.fields import INDICATOR_KINDS
 from protocol.indicators import (
     BLIND_MEMLIMIT_BYTES,
@@ -122,6 +123,13 @@ def build_alert(case: dict[str, Any]) -> AlertBody:
         hops=case["hops"],
         tlp=case["tlp"],
         supersedes=None if case["supersedes"] is None else bytes.fromhex(case["supersedes"]),
+        nonce=bytes.fromhex(case["nonce"]),
+        translations=tuple(sorted(case["translations"].items())),
+        partner_checks=case["partner_checks"],
+        ext=Extensions(
+            tuple(sorted((k, bytes.fromhex(v)) for k, v in case["ext"].items())),
+            tuple(case["must_understand"]),
+        ),
     )
 
 

@@ -20,6 +20,8 @@ from typing import Any
 import nacl.signing
 
 from protocol.alert import AlertBody, Indicator, RetractionBody, verify_alert, verify_retraction
+from protocol.encoding import pack
+from protocol.extensions import Extensions
 from protocol.fields import INDICATOR_KINDS
 from protocol.indicators import (
     BLIND_MEMLIMIT_BYTES,
@@ -87,9 +89,18 @@ def alert_inputs(full_id: bytes | None) -> list[dict[str, Any]]:
         ],
         "description": "Took the money back by force.\nDrives a red van. Café near the station.",
         "lang": "en",
-        "hops": 2,
+        "translations": {
+            "fr": "A repris l'argent de force.\nConduit une camionnette rouge.",
+            "pt-BR": "Pegou o dinheiro de volta à força.",
+        },
+        "hops": 1,
         "tlp": "AMBER",
+        "partner_checks": True,
         "supersedes": None,
+        "nonce": bytes(range(0xA0, 0xB0)).hex(),
+        # Extension values as their canonical msgpack bytes: "red" and [1, true].
+        "ext": {"org.example:colour": pack("red").hex(), "org.example:list": pack((1, True)).hex()},
+        "must_understand": [],
     }
     if full_id is None:
         return [full]
@@ -102,9 +113,14 @@ def alert_inputs(full_id: bytes | None) -> list[dict[str, Any]]:
         "indicators": [],
         "description": "",
         "lang": "fr",
+        "translations": {},
         "hops": 0,
         "tlp": "RED",
+        "partner_checks": False,
         "supersedes": full_id.hex(),
+        "nonce": bytes(range(0xB0, 0xC0)).hex(),
+        "ext": {},
+        "must_understand": [],
     }
     return [full, superseding]
 
@@ -128,6 +144,13 @@ def alert_body(key: nacl.signing.SigningKey, case: dict[str, Any]) -> AlertBody:
         hops=case["hops"],
         tlp=case["tlp"],
         supersedes=None if case["supersedes"] is None else bytes.fromhex(case["supersedes"]),
+        nonce=bytes.fromhex(case["nonce"]),
+        translations=tuple(sorted(case["translations"].items())),
+        partner_checks=case["partner_checks"],
+        ext=Extensions(
+            tuple(sorted((k, bytes.fromhex(v)) for k, v in case["ext"].items())),
+            tuple(case["must_understand"]),
+        ),
     )
 
 
@@ -157,7 +180,10 @@ def signed_vectors() -> dict[str, Any]:
     out = expected(Kind.RETRACTION, retraction.to_bytes(), key)
     verify_retraction(bytes.fromhex(out["envelope_hex"]), NOW)
     return {
-        "comment": "Signed alerts and a retraction; the key is Ed25519 from seed.",
+        "comment": (
+            "Signed v2 alerts and a retraction; the key is Ed25519 from seed. Extension "
+            "values (ext) are given as the hex of their canonical msgpack bytes."
+        ),
         "seed_hex": SEED.hex(),
         "public_key_hex": bytes(key.verify_key).hex(),
         "now": NOW,
