@@ -94,6 +94,9 @@ async def test_an_unreachable_peer_gets_the_rotation_after_it_comes_back(
     courier = a.courier
     task = asyncio.create_task(courier.run())
     try:
+        # The courier has read its outbox and waits for the retry time (its database
+        # reads take real time, so wait for that before moving the clock).
+        await memnet.clock.sleeping(1)
         # Not before its retry time ...
         await memnet.clock.elapse(OUTBOX_FIRST_RETRY_S - 1)
         assert await b.store.peers.get(a.pub) is None
