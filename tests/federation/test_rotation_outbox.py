@@ -95,8 +95,12 @@ async def test_an_unreachable_peer_gets_the_rotation_after_it_comes_back(
     task = asyncio.create_task(courier.run())
     try:
         # The courier has read its outbox and waits for the retry time (its database
-        # reads take real time, so wait for that before moving the clock).
-        await memnet.clock.sleeping(1)
+        # reads take real time, so wait for that before moving the clock; another
+        # sleeper may be waiting already, so look for the courier's own deadline).
+        async def courier_waits() -> bool:
+            return OUTBOX_FIRST_RETRY_S in memnet.clock.pending()
+
+        await until(courier_waits)
         # Not before its retry time ...
         await memnet.clock.elapse(OUTBOX_FIRST_RETRY_S - 1)
         assert await b.store.peers.get(a.pub) is None
