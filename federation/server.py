@@ -26,6 +26,8 @@ from protocol.rotation import verify_rotation
 from .clock import Clock
 from .errors import Unauthorised
 from .interfaces import FeedRowLike, FeedStore, PeerStore
+from .netkeys import PATH as NETKEYS_PATH
+from .netkeys import KeyExchange
 from .peers import Peer, may_serve
 from .quota import PeerRateLimiter
 from .transport import BASE_PATH
@@ -66,6 +68,7 @@ class ServerState:
     nonces: NonceWindow
     limiter: PeerRateLimiter = field(default_factory=PeerRateLimiter)
     on_rotate: Callable[[bytes, bytes], Awaitable[None]] | None = None
+    key_exchange: KeyExchange | None = None
 
 
 Route = Callable[[ServerState, Peer, bytes], Awaitable[Reply]]
@@ -237,10 +240,18 @@ async def rotate(state: ServerState, peer: Peer, body: bytes) -> Reply:
     return Reply(204)
 
 
+async def network_keys(state: ServerState, peer: Peer, body: bytes) -> Reply:
+    """A peer hands over its network blinding keys; the answer hands over ours."""
+    if state.key_exchange is None:
+        return refuse(404, "404: Not Found")
+    return Reply(200, await state.key_exchange.answer(peer, body))
+
+
 ROUTES: Mapping[str, Route] = {
     BASE_PATH + "/changes": changes,
     BASE_PATH + "/bodies": bodies,
     BASE_PATH + "/ids": ids,
     BASE_PATH + "/poke": poke,
     BASE_PATH + "/rotate": rotate,
+    BASE_PATH + NETKEYS_PATH: network_keys,
 }

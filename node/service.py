@@ -3,7 +3,8 @@
 Rule: every alert this node signs goes through ``protocol.alert.sign_alert`` (so it
 is checked exactly as a receiver would check it) and every check blinds the member's
 input in the bounded pool and compares blinded values only; no plaintext indicator is
-stored, logged or returned.
+stored, logged or returned. New alerts are blinded with the network's current key; a
+check blinds once under each key that unexpired alerts were blinded with.
 """
 
 from __future__ import annotations
@@ -28,9 +29,10 @@ from protocol.alert import (
 )
 from protocol.errors import ProtocolError
 from protocol.fields import CATEGORIES, RETRACTION_REASONS, TLP_LABELS
+from protocol.indicators import SUITE
 from protocol.limits import DAY_S
 
-from .blinding import SlowHashPool
+from .blinding import NetworkKeyRing, SlowHashPool
 from .errors import NotFound, UsageError
 from .settings import Settings
 from .store import Store, StoredAlert
@@ -98,8 +100,10 @@ class AlertService:
         hashes: SlowHashPool,
         settings: Settings,
         names: Callable[[], dict[bytes, str]],
+        network: NetworkKeyRing,
     ) -> None:
         self._store = store
+        self._network = network
         self._key = signing_key
         self._previous: dict[bytes, nacl.signing.SigningKey] = {}
         self._clock = clock
@@ -128,15 +132,33 @@ class AlertService:
             await listener()
 
     async def _blind_all(self, pairs: Sequence[tuple[str, str]]) -> tuple[Indicator, ...]:
+        """Blind each (kind, text) under the network's current key. Raises UsageError."""
         region = self._settings["phone_region"]
+        key = self._network.current
         out = []
         for kind, text in pairs:
             try:
-                _, blinded = await self._hashes.blind(kind, text, region)
+                _, blinded = await self._hashes.blind(kind, text, region, key)
             except ProtocolError as exc:
                 raise UsageError(f"{kind}: {exc}") from None
-            out.append(Indicator(kind, blinded))
+            out.append(Indicator(kind, blinded, key.key_id, SUITE))
         return tuple(dict.fromkeys(out))
+
+    async def blind_indicators(self, pairs: Sequence[tuple[str, str]]) -> tuple[Indicator, ...]:
+        """The indicators a new alert would carry (the caseworker's preview).
+
+        Raises UsageError."""
+        return await self._blind_all(pairs)
+
+    async def _blind_for_check(self, kind: str, text: str, now: int) -> list[bytes]:
+        """The member's input blinded under every key in use by unexpired alerts that
+        this node holds: one slow hash per key version. Raises UsageError."""
+        in_use = await self._store.alerts.indicator_key_ids(SUITE, now)
+        keys = [k for k in map(self._network.get, in_use) if k is not None]
+        try:
+            return await self._hashes.blind_each(kind, text, self._settings["phone_region"], keys)
+        except ProtocolError as exc:
+            raise UsageError(f"{kind}: {exc}") from None
 
     async def publish(self, draft: Draft) -> bytes:
         """Sign and store an alert; returns its id. Raises UsageError."""
@@ -211,13 +233,14 @@ class AlertService:
 
     async def check(self, kind: str, text: str) -> dict[str, Any]:
         """Aggregate the active alerts matching one indicator. Raises UsageError."""
-        indicator = await self._blind_all([(kind, text)])
-        found = await self._store.alerts.find_by_indicator(
-            kind, indicator[0].blinded, self._clock.now()
-        )
+        now = self._clock.now()
+        found: dict[bytes, StoredAlert] = {}
+        for blinded in await self._blind_for_check(kind, text, now):
+            for alert in await self._store.alerts.find_by_indicator(kind, blinded, now):
+                found[alert.id] = alert
         names = self._names()
         alerts = sorted(
-            (alert_json(a, names) for a in found),
+            (alert_json(a, names) for a in found.values()),
             key=lambda a: (a["incident"], a["created"]),
             reverse=True,
         )
