@@ -19,7 +19,8 @@ FULL_SIZES = (10_000, 1_000_000)
 QUICK_SIZES = (10_000,)
 FULL_SAMPLES = 200
 QUICK_SAMPLES = 30
-TARGET_P99_MS = 100.0
+# Issue 11 and DESIGN.md: p99 <= 0.25 s including the v2 (64 MiB, keyed) blinding.
+TARGET_P99_MS = 250.0
 TARGET_LOOKUP_MS = 2.0
 
 
