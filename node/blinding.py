@@ -18,6 +18,8 @@ from typing import Any, TypeVar
 from protocol import indicators
 from protocol.indicators import NetworkKey, current_key
 
+from .errors import UsageError
+
 MAX_CONCURRENT_SLOW_HASHES = 2
 # How many network keys a node keeps; keys beyond it are refused, never evicted
 # silently (a hostile peer cannot push the network's keys out).
@@ -64,7 +66,10 @@ class NetworkKeyRing:
     def rotate(self, secret: bytes) -> NetworkKey:
         """Add a new key one epoch above every key held; it becomes current.
 
-        Raises protocol.errors.InvalidIndicator past the last epoch."""
+        Raises UsageError when the ring is full, protocol.errors.InvalidIndicator
+        past the last epoch."""
+        if len(self._keys) >= MAX_NETWORK_KEYS:
+            raise UsageError(f"this node already holds {MAX_NETWORK_KEYS} network keys")
         epoch = max((k.epoch for k in self._keys.values()), default=-1) + 1
         key = NetworkKey(secret, epoch)
         self.add([key])

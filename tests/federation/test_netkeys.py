@@ -23,6 +23,7 @@ from federation.netkeys import (
     seal_statement,
 )
 from node.blinding import MAX_NETWORK_KEYS, NetworkKeyRing, SlowHashPool
+from node.errors import UsageError
 from node.service import AlertService, Draft
 from node.settings import Settings
 from protocol.errors import BadSignature, InvalidField, MalformedObject
@@ -255,6 +256,8 @@ def test_the_ring_keeps_at_most_its_bound_and_never_replaces_a_key() -> None:
     assert ring.add(flood)
     assert len(ring.keys()) == MAX_NETWORK_KEYS and ring.get(first.key_id) == first
     assert not ring.add(flood)
+    with pytest.raises(UsageError):  # a full ring refuses a rotation, never drops a key
+        ring.rotate(secrets.token_bytes(32))
 
 
 async def test_only_a_peer_on_the_trust_list_can_hand_over_keys(memnet: MemNet) -> None:
