@@ -52,6 +52,14 @@ INDICATOR_INPUTS: list[dict[str, str]] = [
     {"kind": "handle", "text": "Instagram:@Some_Body", "region": ""},
     {"kind": "plate", "text": "ab12 cde", "region": ""},
     {"kind": "other", "text": "  Drives a  Red VAN ", "region": ""},
+    # The edges section 6 spells out: an extension is dropped, letters are keypad
+    # digits, lower-case and case-fold are Unicode's full mappings, NBSP is whitespace.
+    {"kind": "phone", "text": "+44 7700 900123 ext. 5", "region": "GB"},
+    {"kind": "phone", "text": "0800 FLOWERS", "region": "GB"},
+    {"kind": "email", "text": "ÉMILE@Example.org", "region": ""},
+    {"kind": "handle", "text": "Insta : @ŞEN", "region": ""},
+    {"kind": "plate", "text": "ab\u00a012\u00b7cde", "region": ""},
+    {"kind": "other", "text": "STRAẞE  Nord", "region": ""},
 ]
 
 
