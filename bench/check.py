@@ -19,7 +19,8 @@ FULL_SIZES = (10_000, 1_000_000)
 QUICK_SIZES = (10_000,)
 FULL_SAMPLES = 200
 QUICK_SAMPLES = 30
-TARGET_P99_MS = 100.0
+# Issue 11 and DESIGN.md: p99 <= 0.25 s including the v2 (64 MiB, keyed) blinding.
+TARGET_P99_MS = 250.0
 TARGET_LOOKUP_MS = 2.0
 
 
@@ -45,7 +46,8 @@ async def run(quick: bool) -> None:
                 total.append((time.perf_counter() - t0) * 1000)
                 matches.append(result["matches"])
                 t0 = time.perf_counter()
-                _, blinded = await node.hashes.blind("phone", number, "GB")
+                key = unlocked.trust.network.current
+                _, blinded = await node.hashes.blind("phone", number, "GB", key)
                 blind.append((time.perf_counter() - t0) * 1000)
                 # One timed lookup per query: repeats of the same query would find its
                 # pages cached and pull the p99 down.

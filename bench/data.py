@@ -60,6 +60,12 @@ class SignedAlert:
     indicators: tuple[tuple[str, bytes], ...]
 
 
+# The network key the benchmark pair shares (bench.shared installs it in A and B),
+# and the key id the stand-in values claim.
+BENCH_NETWORK_KEY = indicators.NetworkKey(hashlib.blake2b(b"bench-network-key").digest()[:32])
+STAND_IN_KEY_ID = BENCH_NETWORK_KEY.key_id
+
+
 def stand_in_blinded(n: int) -> bytes:
     """A 32-byte value standing for the blinded indicator of alert ``n``."""
     return hashlib.blake2b(b"bench-indicator-%d" % n, digest_size=32).digest()
@@ -67,7 +73,9 @@ def stand_in_blinded(n: int) -> bytes:
 
 def blind_phones(numbers: Sequence[str], region: str = "GB") -> dict[str, bytes]:
     """Real Argon2id blinding, once per distinct number."""
-    return {n: indicators.blind("phone", n, region) for n in dict.fromkeys(numbers)}
+    return {
+        n: indicators.blind("phone", n, BENCH_NETWORK_KEY, region) for n in dict.fromkeys(numbers)
+    }
 
 
 def make_alerts(
@@ -94,9 +102,9 @@ def make_alerts(
     out: list[SignedAlert] = []
     for n in range(start, start + count):
         k = n % len(signers)
-        inds = [Indicator("phone", stand_in_blinded(n))]
+        inds = [Indicator("phone", stand_in_blinded(n), STAND_IN_KEY_ID)]
         if n in extra:
-            inds.append(Indicator("phone", extra[n]))
+            inds.append(Indicator("phone", extra[n], STAND_IN_KEY_ID))
         body = AlertBody(
             origin=publics[k],
             created=created,
@@ -176,6 +184,7 @@ async def bulk_insert(
                         hops,
                         received_from,
                         now,
+                        key_ids=[(indicators.SUITE, STAND_IN_KEY_ID)],
                     )
                 )
             async with db.transaction() as conn:

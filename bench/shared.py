@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from node.app import Node
-from node.keys import tls
+from node.keys import keystore, tls
 
-from .data import blind_phones, bulk_insert, make_alerts
+from .data import BENCH_NETWORK_KEY, blind_phones, bulk_insert, make_alerts
 from .nodes import card_for, free_port, make_dir, node_key, open_store, start_node
 from .proxy import CountingProxy
 from .pull import RELAY_KEY
@@ -63,6 +63,8 @@ async def pair_at(n: int) -> Pair:
     now = int(time.time())
     alerts = make_alerts(n, now, extra=extra)
     a_dir, b_dir = await make_dir(root, "A"), await make_dir(root, "B")
+    for data in (a_dir, b_dir):  # one network: both hold the key the hits were blinded with
+        keystore.save_network_keys(data, keystore.unlock(data, None).data_key, (BENCH_NETWORK_KEY,))
     a_key, b_key = node_key(a_dir), node_key(b_dir)
     sa, sb = await open_store(a_dir), await open_store(b_dir)
     note(f"data: loading {n} alerts into A and B")

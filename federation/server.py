@@ -31,6 +31,8 @@ from .clock import Clock
 from .errors import WIRE_CODES, Unauthorised, refusal_body
 from .errors import retry_after_s as retry_after_text
 from .interfaces import FeedRowLike, FeedStore, PeerStore
+from .netkeys import PATH as NETKEYS_PATH
+from .netkeys import KeyExchange
 from .quota import PeerRateLimiter
 from .transport import BASE_PATH
 from .trust import Peer, may_serve
@@ -103,6 +105,7 @@ class ServerState:
     on_rotate: Callable[[bytes, bytes], Awaitable[None]] | None = None
     # The byte cap of one bodies response (the wire cap; tests make it small).
     bodies_budget_bytes: int = feed.MAX_BODIES_RESPONSE_BYTES
+    key_exchange: KeyExchange | None = None
 
 
 Route = Callable[[ServerState, Peer, bytes], Awaitable[Reply]]
@@ -315,6 +318,13 @@ async def pins(state: ServerState, peer: Peer, body: bytes) -> Reply:
     return Reply(204)
 
 
+async def network_keys(state: ServerState, peer: Peer, body: bytes) -> Reply:
+    """A peer hands over its network blinding keys; the answer hands over ours."""
+    if state.key_exchange is None:
+        return refuse("not_found", "there is no such route")
+    return Reply(200, await state.key_exchange.answer(peer, body))
+
+
 ROUTES: Mapping[str, Route] = {
     BASE_PATH + "/changes": changes,
     BASE_PATH + "/bodies": bodies,
@@ -322,4 +332,5 @@ ROUTES: Mapping[str, Route] = {
     BASE_PATH + "/poke": poke,
     BASE_PATH + "/rotate": rotate,
     BASE_PATH + "/pins": pins,
+    BASE_PATH + NETKEYS_PATH: network_keys,
 }

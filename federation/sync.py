@@ -33,6 +33,8 @@ from protocol.signing import parse_envelope
 from .clock import Clock, within
 from .errors import FederationError, ItemRefused, PeerRefused, PeerUnreachable
 from .interfaces import FeedStore, PeerStore
+from .netkeys import MAX_STATEMENT_BYTES, KeyExchange
+from .netkeys import PATH as NETKEYS_PATH
 from .quota import MAX_ACTIVE_ALERTS_PER_ORIGIN
 from .transport import REQUEST_TIMEOUT_S, Transport
 from .trust import Peer, may_accept_alert, may_pull, received_hops
@@ -149,6 +151,9 @@ class Syncer:
         self.observer: Callable[[bytes, bytes], None] | None = None
         # How many times a crashed worker was restarted (the status view, tests).
         self.restarts = 0
+        # Hands our network blinding keys to each peer owed them, before its next pull.
+        self.key_exchange: KeyExchange | None = None
+        self._keys_due: set[bytes] = set()
 
     # --- workers ------------------------------------------------------------------
 
@@ -162,6 +167,7 @@ class Syncer:
         self._wake[key] = asyncio.Event()
         self._poke_out[key] = asyncio.Event()
         self._locks[key] = asyncio.Lock()
+        self._keys_due.add(key)
         loop = asyncio.get_running_loop()
         self._tasks[key] = [
             loop.create_task(
@@ -257,6 +263,8 @@ class Syncer:
                 return
             if not may_pull(peer):
                 continue
+            if key in self._keys_due and await self.exchange_keys(peer) is None:
+                self._keys_due.discard(key)
             result = await self.pull(peer)
             failures = failures + 1 if result.error else 0
             if result.retry_after:
@@ -283,6 +291,30 @@ class Syncer:
                 log.info("poke to peer %s failed (%s)", peer.short, exc.code)
             except TimeoutError:
                 log.info("poke to peer %s failed (timeout)", peer.short)
+
+    def send_keys(self, exclude: bytes | None = None, only: bytes | None = None) -> None:
+        """Owe every peer but ``exclude`` (or ``only`` that one) our network keys; their
+        workers send them before their next pull."""
+        for key in self._wake:
+            if key != exclude and only in (None, key):
+                self._keys_due.add(key)
+                self.wake(key)
+
+    async def exchange_keys(self, peer: Peer) -> str | None:
+        """Hand our network keys to ``peer`` and take its own; None, or the error."""
+        exchange = self.key_exchange
+        if exchange is None:
+            return None
+
+        async def post(statement: bytes) -> bytes:
+            return await self._post(peer, NETKEYS_PATH, statement, MAX_STATEMENT_BYTES)
+
+        try:
+            await exchange.call(post, peer)
+        except (FederationError, ProtocolError) as exc:
+            log.info("key handover to peer %s failed: %s", peer.short, type(exc).__name__)
+            return str(exc)
+        return None
 
     def wake(self, key: bytes) -> None:
         """Pull from ``key`` as soon as its worker is free (a poke arrived)."""

@@ -29,7 +29,7 @@ from .config import Config
 from .errors import AlreadyRunning, NodeError, UsageError
 from .errors import Locked as LockedError
 from .keys import keystore
-from .keys.slowhash import SlowHashPool
+from .keys.slowhash import NetworkKeyRing, SlowHashPool
 from .network.pairing import PairingMode
 from .network.trust import CERT_CHECK_INTERVAL_S, Trust
 from .ops import backup
@@ -174,6 +174,7 @@ class Node:
                 return
             opened = await self.hashes.run(keystore.unlock, self.data_dir, passphrase)
             keys = NodeKeys(opened.data_key, opened.signing_key, tuple(opened.previous))
+            network = self._network_ring(opened.data_key, opened.network)
             store = await Store.open(self.data_dir, keys.data_key)
             settings = Settings(await store.settings.all())
             if not settings["phone_region"] and self.config.region:
@@ -181,12 +182,12 @@ class Node:
             if not settings["regions"] and self.config.region:
                 settings.set("regions", [self.config.region])
             alerts = AlertService(
-                store, keys.signing, self.clock, self.hashes, settings, self.peer_names
+                store, keys.signing, self.clock, self.hashes, settings, self.peer_names, network
             )
             alerts.set_keys(keys.signing, keys.previous)
             trust = Trust(
                 self.data_dir, self.config, keys.signing, keys.data_key, store, self.clock,
-                lambda: self.locked,
+                lambda: self.locked, network,
             )  # fmt: skip
             trust.on_change = self.refresh_peer_names
             trust.previous_keys = keys.previous  # they sign rotation statements still owed
@@ -199,6 +200,29 @@ class Node:
             self.jobs.every("retention", RETENTION_INTERVAL_S, self.run_retention)
             self.jobs.every("certificate", CERT_CHECK_INTERVAL_S, self._renew_certificate)
             log.info("node unlocked")
+
+    def _network_ring(self, data_key: bytes, held: tuple[Any, ...]) -> NetworkKeyRing:
+        """The ring of network blinding keys, sealed to keys.bin on every change; a key
+        store from before network keys gets its first key here (a network of one)."""
+
+        def persist(keys: tuple[Any, ...]) -> None:
+            keystore.save_network_keys(self.data_dir, data_key, keys)
+
+        ring = NetworkKeyRing(held, persist)
+        if not held:
+            ring.add([keystore.new_network_key()])
+        return ring
+
+    async def rotate_network_key(self) -> dict[str, Any]:
+        """Make a new network blinding key (one epoch up) and hand it to every peer.
+
+        New alerts use it at once; checks keep trying older keys while unexpired
+        alerts carry them. Raises Locked."""
+        state = self.unlocked()
+        key = state.trust.network.rotate(os.urandom(32))
+        state.trust.network_changed()
+        log.info("rotated the network blinding key")
+        return {"key_id": key.key_id.hex(), "epoch": key.epoch}
 
     async def stop(self) -> None:
         """Stop everything; each part gets at most ``STOP_PART_S``."""

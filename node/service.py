@@ -5,7 +5,9 @@ is checked exactly as a receiver would check it) and every check blinds the memb
 input in the bounded pool and compares blinded values only; no plaintext indicator is
 stored, logged or returned. Every publish draws a fresh nonce, so it is a new alert;
 only a repeated idempotency key (which never leaves this process, and is kept only as
-a keyed hash, bounded and expiring) returns an earlier publish's id instead.
+a keyed hash, bounded and expiring) returns an earlier publish's id instead. New alerts are blinded
+with the network's current key; a check blinds once under each key that unexpired
+alerts were blinded with.
 """
 
 from __future__ import annotations
@@ -33,10 +35,11 @@ from protocol.alert import (
 )
 from protocol.errors import ProtocolError
 from protocol.fields import CATEGORIES, RETRACTION_REASONS, TLP_LABELS, TLP_MAX_HOPS
+from protocol.indicators import SUITE
 from protocol.limits import ALERT_NONCE_BYTES, DAY_S
 
 from .errors import NotFound, UsageError
-from .keys.slowhash import SlowHashPool
+from .keys.slowhash import NetworkKeyRing, SlowHashPool
 from .settings import Settings
 from .store import Store, StoredAlert
 
@@ -170,9 +173,11 @@ class AlertService:
         hashes: SlowHashPool,
         settings: Settings,
         names: Callable[[], dict[bytes, str]],
+        network: NetworkKeyRing,
         random_bytes: RandomBytes = os.urandom,
     ) -> None:
         self._store = store
+        self._network = network
         self._random = random_bytes
         self._idempotency = Idempotency(random_bytes, clock)
         self._key = signing_key
@@ -203,15 +208,33 @@ class AlertService:
             await listener()
 
     async def _blind_all(self, pairs: Sequence[tuple[str, str]]) -> tuple[Indicator, ...]:
+        """Blind each (kind, text) under the network's current key. Raises UsageError."""
         region = self._settings["phone_region"]
+        key = self._network.current
         out = []
         for kind, text in pairs:
             try:
-                _, blinded = await self._hashes.blind(kind, text, region)
+                _, blinded = await self._hashes.blind(kind, text, region, key)
             except ProtocolError as exc:
                 raise UsageError(f"{kind}: {exc}") from None
-            out.append(Indicator(kind, blinded))
+            out.append(Indicator(kind, blinded, key.key_id, SUITE))
         return tuple(dict.fromkeys(out))
+
+    async def blind_indicators(self, pairs: Sequence[tuple[str, str]]) -> tuple[Indicator, ...]:
+        """The indicators a new alert would carry (the caseworker's preview).
+
+        Raises UsageError."""
+        return await self._blind_all(pairs)
+
+    async def _blind_for_check(self, kind: str, text: str, now: int) -> list[bytes]:
+        """The member's input blinded under every key in use by unexpired alerts that
+        this node holds: one slow hash per key version. Raises UsageError."""
+        in_use = await self._store.alerts.indicator_key_ids(SUITE, now)
+        keys = [k for k in map(self._network.get, in_use) if k is not None]
+        try:
+            return await self._hashes.blind_each(kind, text, self._settings["phone_region"], keys)
+        except ProtocolError as exc:
+            raise UsageError(f"{kind}: {exc}") from None
 
     async def publish(self, draft: Draft) -> bytes:
         """Sign and store a new alert; returns its id. Raises UsageError.
@@ -307,13 +330,14 @@ class AlertService:
 
     async def check(self, kind: str, text: str) -> dict[str, Any]:
         """Aggregate the active alerts matching one indicator. Raises UsageError."""
-        indicator = await self._blind_all([(kind, text)])
-        found = await self._store.alerts.find_by_indicator(
-            kind, indicator[0].blinded, self._clock.now()
-        )
+        now = self._clock.now()
+        found: dict[bytes, StoredAlert] = {}
+        for blinded in await self._blind_for_check(kind, text, now):
+            for alert in await self._store.alerts.find_by_indicator(kind, blinded, now):
+                found[alert.id] = alert
         names = self._names()
         alerts = sorted(
-            (alert_json(a, names) for a in found),
+            (alert_json(a, names) for a in found.values()),
             key=lambda a: (a["incident"], a["created"]),
             reverse=True,
         )

@@ -43,7 +43,6 @@ from .limits import (
     MAX_DESCRIPTION_CHARS,
     MAX_DESCRIPTIONS_BYTES,
     MAX_EXPIRY_S,
-    MAX_HINT_CHARS,
     MAX_HOPS,
     MAX_INCIDENT_AGE_DAYS,
     MAX_INDICATORS,
@@ -68,13 +67,27 @@ VERSION = 2
 _MAX_TIME = 2**37
 
 
+# The blinding suites a receiver accepts; only suite 1 is defined (protocol.indicators).
+MIN_SUITE, MAX_SUITE = 1, 255
+KEY_ID_BYTES = 8
+BLINDED_BYTES = 32
+
+
 @dataclass(frozen=True, slots=True)
 class Indicator:
-    """One blinded identifier of the person an alert is about."""
+    """One blinded identifier of the person an alert is about.
+
+    On the wire: ``[kind, suite, key_id, blinded]``. ``key_id`` names the network
+    blinding key it was made with, ``suite`` the algorithm; there is no hint.
+    """
 
     kind: str
     blinded: bytes
-    hint: str | None = None
+    key_id: bytes
+    suite: int = 1
+
+    def to_wire(self) -> tuple[str, int, bytes, bytes]:
+        return (self.kind, self.suite, self.key_id, self.blinded)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +128,7 @@ class AlertBody:
                 "region": self.region,
                 "categories": self.categories,
                 "danger": self.danger,
-                "indicators": tuple((i.kind, i.blinded, i.hint) for i in self.indicators),
+                "indicators": tuple(i.to_wire() for i in self.indicators),
                 "description": self.description,
                 "lang": self.lang,
                 "translations": dict(self.translations),
@@ -258,16 +271,8 @@ def _read_alert(value: dict[str, object], understood: frozenset[str] | None) -> 
     danger = r.integer("danger", DANGER_LEVELS[0], DANGER_LEVELS[-1])
     indicators = []
     for item in r.items("indicators", MAX_INDICATORS):
-        if not isinstance(item, tuple) or len(item) != 3:
-            raise InvalidField("indicators", "each is [kind, blinded, hint]")
-        kind, blinded, hint = item
-        check_choice("indicators", kind, INDICATOR_KINDS)
-        if not isinstance(blinded, bytes) or len(blinded) != 32:
-            raise InvalidField("indicators", "a blinded value is 32 bytes")
-        if hint is not None and (not isinstance(hint, str) or not 0 < len(hint) <= MAX_HINT_CHARS):
-            raise InvalidField("indicators", f"a hint is at most {MAX_HINT_CHARS} characters")
-        indicators.append(Indicator(str(kind), blinded, hint))
-    if len({(i.kind, i.blinded) for i in indicators}) != len(indicators):
+        indicators.append(_read_indicator(item))
+    if len({i.to_wire() for i in indicators}) != len(indicators):
         raise InvalidField("indicators", "must not repeat an indicator")
     description = check_text("description", r.text("description", MAX_DESCRIPTION_CHARS))
     lang = check_lang("lang", r.text("lang", 16))
@@ -308,6 +313,20 @@ def _read_alert(value: dict[str, object], understood: frozenset[str] | None) -> 
         partner_checks=partner_checks,
         ext=ext,
     )
+
+
+def _read_indicator(item: object) -> Indicator:
+    if not isinstance(item, tuple) or len(item) != 4:
+        raise InvalidField("indicators", "each is [kind, suite, key_id, blinded]")
+    kind, suite, key_id, blinded = item
+    check_choice("indicators", kind, INDICATOR_KINDS)
+    if type(suite) is not int or not MIN_SUITE <= suite <= MAX_SUITE:
+        raise InvalidField("indicators", f"a suite is an integer {MIN_SUITE} to {MAX_SUITE}")
+    if not isinstance(key_id, bytes) or len(key_id) != KEY_ID_BYTES:
+        raise InvalidField("indicators", f"a key id is {KEY_ID_BYTES} bytes")
+    if not isinstance(blinded, bytes) or len(blinded) != BLINDED_BYTES:
+        raise InvalidField("indicators", f"a blinded value is {BLINDED_BYTES} bytes")
+    return Indicator(str(kind), blinded, key_id, suite)
 
 
 def _read_retraction(value: dict[str, object], understood: frozenset[str] | None) -> RetractionBody:

@@ -1,11 +1,14 @@
-"""Indicator normalisation and blinding.
+"""Indicator normalisation and keyed blinding (suite 1).
 
 Rule: every indicator is normalised to one canonical text before it is blinded, so
 that the same phone number written three ways gives one blinded value; anything that
 cannot be normalised is an ``InvalidIndicator`` with a sentence saying why, never a
-silent mismatch. Blinding is Argon2id under a fixed per-kind protocol salt: every node
-computes the same value, and checking one guess costs what a member's check costs.
-No plaintext indicator leaves this module except as the caller's own input.
+silent mismatch. Blinding needs a ``NetworkKey``: the canonical text is first hashed
+with BLAKE2b keyed by the network's secret, then Argon2id (64 MiB) under a salt also
+derived from it. Whoever lacks the key (a leaked alert, a captured relay, a stolen
+backup of a peer) cannot test one guess; a node that holds it pays one Argon2id per
+guess. Pure: the key is passed in, nothing is read from a clock or a file. No
+plaintext indicator leaves this module except as the caller's own input.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 import nacl.pwhash.argon2id as argon2id
 import phonenumbers
@@ -21,9 +26,21 @@ from .errors import InvalidIndicator
 from .fields import INDICATOR_KINDS
 
 BLINDED_BYTES = 32
-# About 20 ms and 32 MiB on a 2-core server: costly in bulk, cheap for one check.
-BLIND_OPSLIMIT = 2
-BLIND_MEMLIMIT_BYTES = 32 * 1024 * 1024
+# The one blinding suite defined: keyed BLAKE2b pre-hash, then Argon2id with the
+# parameters below. A change of algorithm or parameters is a new suite number.
+SUITE = 1
+NETWORK_KEY_BYTES = 32
+KEY_ID_BYTES = 8
+# Roughly 66-126 ms of one core and 64 MiB per value on the 2-core reference server
+# (docs/threat-model.md): 10^9 guesses cost >= 2 CPU-years, one check stays < 0.25 s.
+BLIND_OPSLIMIT = 3
+BLIND_MEMLIMIT_BYTES = 64 * 1024 * 1024
+# The highest epoch a network key may have (a rotation adds one).
+MAX_KEY_EPOCH = 2**32 - 1
+# BLAKE2b personalisations (exactly 16 bytes each; see docs/protocol.md).
+_PERSON_KEY_ID = b"alertnode:key-id"
+_PERSON_PREHASH = b"alertnode:ind-pw"
+_PERSON_SALT = b"alertnode:ind-st"
 
 _EMAIL_RE = re.compile(
     r"^[^@\s]{1,64}@[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?)+$"
@@ -34,9 +51,68 @@ _PLATE_SEPARATORS_RE = re.compile(r"[\s\-._·]")
 _PLATE_RE = re.compile(r"^[A-Z0-9]{2,12}$")
 
 
-def kind_salt(kind: str) -> bytes:
-    """The fixed protocol salt for ``kind`` (16 bytes, as Argon2id wants)."""
-    return hashlib.blake2b(b"alertnode:v1:indicator:" + kind.encode(), digest_size=16).digest()
+def key_id(secret: bytes) -> bytes:
+    """The public id of a network key: 8 bytes of an unkeyed BLAKE2b of the secret."""
+    return hashlib.blake2b(secret, digest_size=KEY_ID_BYTES, person=_PERSON_KEY_ID).digest()
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkKey:
+    """One network blinding key: a 32-byte secret and its epoch (generation).
+
+    The secret never appears in ``repr``, so a stray log line cannot carry it.
+    """
+
+    secret: bytes = field(repr=False)
+    epoch: int = 0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.secret, bytes) or len(self.secret) != NETWORK_KEY_BYTES:
+            raise InvalidIndicator("a network key is 32 bytes")
+        if not isinstance(self.epoch, int) or not 0 <= self.epoch <= MAX_KEY_EPOCH:
+            raise InvalidIndicator("a network key's epoch is 0 to 2^32-1")
+
+    @property
+    def key_id(self) -> bytes:
+        return key_id(self.secret)
+
+
+def current_key(keys: Iterable[NetworkKey]) -> NetworkKey:
+    """The key new alerts are blinded with: the highest epoch, then the lowest key id.
+
+    Every node holding the same set picks the same key, so two networks that pair
+    converge on one key, and a rotation (epoch + 1) wins everywhere it spreads.
+    Raises InvalidIndicator when ``keys`` is empty.
+    """
+    best: NetworkKey | None = None
+    for key in keys:
+        if best is None or (key.epoch, _neg(key.key_id)) > (best.epoch, _neg(best.key_id)):
+            best = key
+    if best is None:
+        raise InvalidIndicator("this node holds no network blinding key")
+    return best
+
+
+def _neg(ident: bytes) -> bytes:
+    # Lower ids sort higher: complement every byte.
+    return bytes(255 - b for b in ident)
+
+
+def kind_salt(kind: str, key: NetworkKey) -> bytes:
+    """The Argon2id salt for ``kind`` under ``key`` (16 bytes, secret like the key)."""
+    return hashlib.blake2b(
+        kind.encode(), digest_size=16, key=key.secret, person=_PERSON_SALT
+    ).digest()
+
+
+def prehash(kind: str, normalised: str, key: NetworkKey) -> bytes:
+    """BLAKE2b-256 keyed by the network secret over ``kind || 0x00 || canonical text``."""
+    return hashlib.blake2b(
+        kind.encode() + b"\x00" + normalised.encode(),
+        digest_size=32,
+        key=key.secret,
+        person=_PERSON_PREHASH,
+    ).digest()
 
 
 def normalise_phone(text: str, default_region: str) -> str:
@@ -106,24 +182,17 @@ def normalise(kind: str, text: str, default_region: str = "") -> str:
     raise InvalidIndicator(f"unknown indicator kind; use one of {', '.join(INDICATOR_KINDS)}")
 
 
-def blind_normalised(kind: str, normalised: str) -> bytes:
-    """Argon2id of an already normalised indicator under its kind's salt."""
+def blind_normalised(kind: str, normalised: str, key: NetworkKey) -> bytes:
+    """Suite 1: Argon2id of the keyed pre-hash under the keyed salt (32 bytes)."""
     return argon2id.kdf(
         BLINDED_BYTES,
-        normalised.encode(),
-        kind_salt(kind),
+        prehash(kind, normalised, key),
+        kind_salt(kind, key),
         opslimit=BLIND_OPSLIMIT,
         memlimit=BLIND_MEMLIMIT_BYTES,
     )
 
 
-def blind(kind: str, text: str, default_region: str = "") -> bytes:
-    """Normalise and blind one indicator. Raises InvalidIndicator."""
-    return blind_normalised(kind, normalise(kind, text, default_region))
-
-
-def hint_for(kind: str, normalised: str, chars: int = 2) -> str:
-    """An optional hint: the last ``chars`` characters of the normalised value."""
-    if not 1 <= chars <= 4:
-        raise InvalidIndicator("a hint shows 1 to 4 characters")
-    return normalised[-chars:]
+def blind(kind: str, text: str, key: NetworkKey, default_region: str = "") -> bytes:
+    """Normalise and blind one indicator under ``key``. Raises InvalidIndicator."""
+    return blind_normalised(kind, normalise(kind, text, default_region), key)

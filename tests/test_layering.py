@@ -44,6 +44,7 @@ PROTOCOL_STDLIB = frozenset(
         "re",
         "string",
         "struct",
+        "types",
         "typing",
         "unicodedata",
         "urllib.parse",

@@ -16,7 +16,11 @@ if TYPE_CHECKING:
     from ..app import Node
 
 ACCEPT_MODES = ("none", "direct", "relay")
-GROUPS = {"key": "this node's signing key", "peer": "the trust list: peers and blocked origins"}
+GROUPS = {
+    "key": "this node's signing key",
+    "network-key": "the network's blinding keys (shared with every peer)",
+    "peer": "the trust list: peers and blocked origins",
+}
 # The two policy flags 'peer add', 'peer set' and 'pair' share.
 ACCEPT = Arg("accept", Choice(ACCEPT_MODES), default="relay")
 SHARE = Arg("share", Bool(negative="--no-share"), default=True)
@@ -143,6 +147,17 @@ async def _key_rotate(node: Node, args: ParsedArgs) -> Result:
     return await node.rotate_key()
 
 
+async def _network_key_rotate(node: Node, args: ParsedArgs) -> Result:
+    return await node.rotate_network_key()
+
+
+def _show_network_rotation(result: Result) -> str:
+    return (
+        f"New network blinding key {result['key_id']} (epoch {result['epoch']}): new alerts "
+        "use it, peers receive it at their next sync, and older keys stay for checks."
+    )
+
+
 def _show_rotation(result: Result) -> str:
     lines = [f"The node key is now {result['key'][:16]}...; {len(result['told'])} peer(s) told."]
     for miss in result["missed"]:
@@ -182,6 +197,13 @@ COMMANDS = (
         handler=_key_rotate,
         show=_show_rotation,
         output=("key", "told", "missed", "owed", "card"),
+    ),
+    Command(
+        "network-key.rotate",
+        "Make a new network blinding key for new alerts and hand it to every peer.",
+        handler=_network_key_rotate,
+        show=_show_network_rotation,
+        output=("key_id", "epoch"),
     ),
     Command(
         "peer.add",

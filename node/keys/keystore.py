@@ -3,11 +3,14 @@
 Rule: the data key exists in plaintext only in memory of an unlocked node. On disk it
 is wrapped (XChaCha20-Poly1305) by a key derived from the admin passphrase with
 Argon2id, or, in development mode, by a random key kept in ``data.key`` beside it.
-Everything else secret (the node's signing key, its TLS key password) is sealed under
-the data key. Changing the passphrase rewraps the data key and re-encrypts nothing.
+Everything else secret (the node's signing key, its TLS key password, the network
+blinding keys) is sealed under the data key. Changing the passphrase rewraps the data
+key and re-encrypts nothing.
 
 File ``keys.bin`` (msgpack map): v, mode ("passphrase" | "keyfile"), salt, opslimit,
-memlimit, wrapped (nonce || ciphertext of the data key), signing (sealed seed).
+memlimit, wrapped (nonce || ciphertext of the data key), signing (sealed seed),
+previous (sealed older seeds), network (the sealed msgpack list of network blinding
+keys, ``[[secret, epoch], ...]``; see ``protocol.indicators.NetworkKey``).
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ import nacl.secret
 import nacl.signing
 import nacl.utils
 
+from protocol.indicators import NETWORK_KEY_BYTES, NetworkKey
+
 from ..errors import NotANode, UsageError, WrongPassphrase
 from ..files import write_private
 
@@ -35,6 +40,11 @@ WRAP_MEMLIMIT_BYTES = 64 * 1024 * 1024
 MIN_PASSPHRASE_CHARS = 10
 _WRAP_AD = b"alertnode:v1:wrapped-data-key"
 _SIGNING_AD = b"alertnode:v1:signing-seed"
+_NETWORK_AD = b"alertnode:v2:network-keys"
+# A node holds at most this many network blinding keys (federation.netkeys caps it too).
+MAX_STORED_NETWORK_KEYS = 64
+# keys.bin grows with the network keys it seals; no field may be larger than this.
+_MAX_FIELD_BYTES = 16 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +55,31 @@ class OpenedKeys:
     signing_key: nacl.signing.SigningKey
     # Keys this node signed with before a rotation: kept to retract its older alerts.
     previous: tuple[nacl.signing.SigningKey, ...] = ()
+    # The network blinding keys this node holds (empty only for a pre-v2 key store).
+    network: tuple[NetworkKey, ...] = ()
+
+
+def _seal_network(data_key: bytes, keys: tuple[NetworkKey, ...]) -> bytes:
+    plain = msgpack.packb([[k.secret, k.epoch] for k in keys], use_bin_type=True)
+    return bytes(nacl.secret.Aead(data_key).encrypt(plain, _NETWORK_AD))
+
+
+def _open_network(data_key: bytes, sealed: object) -> tuple[NetworkKey, ...]:
+    """Raises NotANode when the sealed set does not open or decode."""
+    if sealed is None:
+        return ()
+    try:
+        assert isinstance(sealed, bytes)
+        plain = nacl.secret.Aead(data_key).decrypt(sealed, _NETWORK_AD)
+        items = msgpack.unpackb(plain, raw=False, max_bin_len=NETWORK_KEY_BYTES)
+        return tuple(NetworkKey(bytes(secret), int(epoch)) for secret, epoch in items)
+    except (AssertionError, nacl.exceptions.CryptoError, ValueError, TypeError):
+        raise NotANode("the key store is damaged") from None
+
+
+def new_network_key() -> NetworkKey:
+    """A fresh network blinding key (epoch 0): a network of one, as ``init`` makes."""
+    return NetworkKey(nacl.utils.random(NETWORK_KEY_BYTES), 0)
 
 
 def _derive(passphrase: str, salt: bytes, ops: int, mem: int) -> bytes:
@@ -92,6 +127,7 @@ def create(data_dir: Path, passphrase: str | None) -> OpenedKeys:
         wrapping_key = _derive(passphrase, salt, WRAP_OPSLIMIT, WRAP_MEMLIMIT_BYTES)
         mode = "passphrase"
     sealed_seed = nacl.secret.Aead(data_key).encrypt(bytes(signing_key), _SIGNING_AD)
+    network = (new_network_key(),)
     doc = {
         "v": 1,
         "mode": mode,
@@ -100,9 +136,10 @@ def create(data_dir: Path, passphrase: str | None) -> OpenedKeys:
         "memlimit": WRAP_MEMLIMIT_BYTES,
         "wrapped": _wrap(data_key, wrapping_key),
         "signing": bytes(sealed_seed),
+        "network": _seal_network(data_key, network),
     }
     write_private(data_dir / KEYSTORE_FILE, msgpack.packb(doc, use_bin_type=True))
-    return OpenedKeys(data_key, signing_key)
+    return OpenedKeys(data_key, signing_key, (), network)
 
 
 def _load(data_dir: Path) -> dict[str, object]:
@@ -113,7 +150,7 @@ def _load(data_dir: Path) -> dict[str, object]:
             f"{data_dir} holds no alertnode key store; run 'alertnode init' first"
         ) from None
     try:
-        doc = msgpack.unpackb(raw, raw=False, max_bin_len=1024, max_str_len=64)
+        doc = msgpack.unpackb(raw, raw=False, max_bin_len=_MAX_FIELD_BYTES, max_str_len=64)
     except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError):
         raise NotANode("the key store is damaged or was wiped") from None
     if not isinstance(doc, dict) or doc.get("v") != 1:
@@ -157,7 +194,20 @@ def unlock(data_dir: Path, passphrase: str | None) -> OpenedKeys:
         )
     except (nacl.exceptions.CryptoError, ValueError, TypeError):
         raise NotANode("the key store is damaged") from None
-    return OpenedKeys(bytes(data_key), nacl.signing.SigningKey(bytes(seed)), previous)
+    network = _open_network(bytes(data_key), doc.get("network"))
+    return OpenedKeys(bytes(data_key), nacl.signing.SigningKey(bytes(seed)), previous, network)
+
+
+def save_network_keys(data_dir: Path, data_key: bytes, keys: tuple[NetworkKey, ...]) -> None:
+    """Seal ``keys`` as the node's whole set of network blinding keys.
+
+    Raises NotANode, or UsageError when the set is larger than a node keeps.
+    """
+    if len(keys) > MAX_STORED_NETWORK_KEYS:
+        raise UsageError("this node already holds too many network keys")
+    doc = _load(data_dir)
+    doc["network"] = _seal_network(data_key, keys)
+    write_private(data_dir / KEYSTORE_FILE, msgpack.packb(doc, use_bin_type=True))
 
 
 MAX_PREVIOUS_KEYS = 16

@@ -24,6 +24,7 @@ from aiohttp import web
 from federation.clock import Clock
 from federation.errors import FederationError
 from federation.https import HttpsTransport, federation_app
+from federation.netkeys import KeyExchange
 from federation.server import FederationServer, ServerState
 from federation.sync import STOP_TIMEOUT_S, PullResult, Syncer
 from federation.trust import Peer
@@ -36,6 +37,7 @@ from protocol.rotation import sign_rotation
 from ..config import Config, parse_hostport
 from ..errors import UsageError
 from ..keys import tls
+from ..keys.slowhash import NetworkKeyRing
 from ..store import Store
 from .cards import make_card_text
 from .rotation import Courier
@@ -82,8 +84,13 @@ class Trust:
         store: Store,
         clock: Clock,
         locked: Any,
+        network: NetworkKeyRing,
     ) -> None:
         self._data_dir = data_dir
+        # The network blinding keys: handed to each peer after pairing, and passed on
+        # to the other peers whenever one brings keys this node did not hold.
+        self.network = network
+        self.key_exchange = KeyExchange(key, network, clock.now, self._learned_keys)
         self._config = config
         self._key = key
         self._data_key = data_key
@@ -122,6 +129,7 @@ class Trust:
         syncer = Syncer(
             key, self._store.alerts, self._store.peers, transport, self._clock, self._stored
         )
+        syncer.key_exchange = self.key_exchange
         return transport, syncer
 
     async def switch_key(self, key: nacl.signing.SigningKey) -> None:
@@ -130,6 +138,7 @@ class Trust:
         await self.transport.close()
         self._key = key
         self.server_state.key = key
+        self.key_exchange.key = key
         self.transport, self.syncer = self._sync_parts(key)
         await self.syncer.start()
 
@@ -144,6 +153,7 @@ class Trust:
             locked=self._locked,
             nonces=NonceWindow(),
             on_rotate=self._rotated,
+            key_exchange=self.key_exchange,
         )
         self.server_state = state
         runner = web.AppRunner(
@@ -206,6 +216,13 @@ class Trust:
         await self.syncer.stop_worker(old)
         self.syncer.ensure_worker(new)
         await self._changed()
+
+    async def _learned_keys(self, source: bytes) -> None:
+        self.syncer.send_keys(exclude=source)
+
+    def network_changed(self) -> None:
+        """Our key set changed here (a rotation): hand it to every peer."""
+        self.syncer.send_keys()
 
     async def _poked(self, peer: Peer) -> None:
         self.syncer.wake(peer.key)
@@ -298,6 +315,9 @@ class Trust:
             pins_at=card.body.created,
         )
         self.syncer.ensure_worker(peer.key)
+        # A new peer gets our network keys (and answers with its own) before its
+        # first pull; a refreshed one gets them again.
+        self.syncer.send_keys(only=peer.key)
         await self._changed()
         return {"key": peer.key.hex(), "name": peer.name, "sas": self.sas(peer.key)}
 

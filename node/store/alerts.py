@@ -33,6 +33,8 @@ class ActiveRow:
     row: tuple[object, ...]
     tags: list[tuple[bytes, bytes]]
     id: bytes
+    # (suite, key id, expires) of each network key its indicators were blinded with.
+    keys: tuple[tuple[int, bytes, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +158,7 @@ class AlertStore:
             alert.id, body.origin, body.created, body.expires, body.hops, body.tlp,
             self.region_tag(body.region), alert.envelope.to_bytes(),
             [(i.kind, i.blinded) for i in body.indicators], hops, received_from, now,
+            key_ids=[(i.suite, i.key_id) for i in body.indicators],
         )  # fmt: skip
 
     def row_for(
@@ -172,6 +175,7 @@ class AlertStore:
         hops: int,
         received_from: bytes | None,
         now: int,
+        key_ids: Sequence[tuple[int, bytes]] = (),
     ) -> ActiveRow:
         """The row, tags and log entry of one active alert (bench/ loads through this)."""
         row = (
@@ -179,7 +183,8 @@ class AlertStore:
             region_tag, now, self._crypto.seal("alerts", "body", alert_id, envelope),
         )  # fmt: skip
         tags = [(self.indicator_tag(kind, blinded), alert_id) for kind, blinded in indicators]
-        return ActiveRow(row, tags, alert_id)
+        keys = tuple((suite, key_id, expires) for suite, key_id in dict.fromkeys(key_ids))
+        return ActiveRow(row, tags, alert_id, keys)
 
     @staticmethod
     async def insert_active(conn: aiosqlite.Connection, rows: Sequence[ActiveRow]) -> None:
@@ -196,6 +201,11 @@ class AlertStore:
         )
         await conn.executemany(
             "INSERT INTO log (kind, id) VALUES ('a', ?)", [(r.id,) for r in rows]
+        )
+        await conn.executemany(
+            "INSERT INTO indicator_keys (suite, key_id, expires) VALUES (?, ?, ?)"
+            " ON CONFLICT (suite, key_id) DO UPDATE SET expires = MAX(expires, excluded.expires)",
+            [key for r in rows for key in r.keys],
         )
 
     async def _insert_plain_alerts(
@@ -355,6 +365,17 @@ class AlertStore:
         )
         return {r[0] for r in rows}
 
+    async def indicator_key_ids(self, suite: int, now: int) -> list[bytes]:
+        """Ids of the network keys that indicators of unexpired alerts were blinded with.
+
+        A retracted alert's key stays listed until the alert would have expired: at
+        worst one slow hash too many, never a missed match."""
+        rows = await self._db.fetchall(
+            "SELECT key_id FROM indicator_keys WHERE suite = ? AND expires > ? ORDER BY key_id",
+            (suite, now),
+        )
+        return [r[0] for r in rows]
+
     async def find_by_indicator(self, kind: str, blinded: bytes, now: int) -> list[StoredAlert]:
         rows = await self._db.fetchall(
             "SELECT a.id, a.origin, a.hops, a.received_from, a.body_enc"
@@ -457,6 +478,7 @@ class AlertStore:
             alerts = cur.rowcount
             cur = await conn.execute("DELETE FROM retractions WHERE expires <= ?", (now,))
             retractions = cur.rowcount
+            await conn.execute("DELETE FROM indicator_keys WHERE expires <= ?", (now,))
         if alerts or retractions:
             await self._db.checkpoint()
         return {"alerts": alerts, "retractions": retractions}

@@ -139,4 +139,14 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE peers ADD COLUMN last_refusal_code TEXT;
     ALTER TABLE peers ADD COLUMN last_refusal_at INTEGER;
     """,
+    # 2: the network blinding keys that indicators of unexpired alerts were made with,
+    # so that a check blinds once per key in use (docs/protocol.md, section 6).
+    """
+    CREATE TABLE indicator_keys (
+        suite INTEGER NOT NULL,
+        key_id BLOB NOT NULL,
+        expires INTEGER NOT NULL,
+        PRIMARY KEY (suite, key_id)
+    ) WITHOUT ROWID;
+    """,
 )

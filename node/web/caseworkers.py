@@ -204,13 +204,13 @@ async def _preview(request: web.Request, draft: Draft) -> dict[str, Any]:
     """The alert body exactly as peers will receive it (blinded values included)."""
     node = host(request)
     parts = node.unlocked()
-    service, settings = parts.alerts, parts.settings
+    service = parts.alerts
     now = node.clock.now()
     created = coarsen_hour(now)
-    indicators = []
-    for kind, value in draft.indicators:
-        _, blinded = await node.hashes.blind(kind, value, settings["phone_region"])
-        indicators.append([kind, blinded.hex(), None])
+    indicators = [
+        [i.kind, i.suite, i.key_id.hex(), i.blinded.hex()]
+        for i in await service.blind_indicators(draft.indicators)
+    ]
     return {
         "v": 2,
         "origin": service.origin.hex(),

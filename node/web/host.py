@@ -20,11 +20,8 @@ T = TypeVar("T")
 
 
 class HashPool(Protocol):
-    """The node's bounded pool for slow hashes (indicator blinding, passphrases)."""
-
-    async def blind(self, kind: str, text: str, default_region: str) -> tuple[str, bytes]:
-        """(normalised, blinded). Raises protocol.errors.InvalidIndicator."""
-        ...
+    """The node's bounded pool for slow hashes (passphrases; blinding goes through
+    the alert service, which holds the network keys)."""
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(*args)`` in the pool."""

@@ -49,7 +49,7 @@ def alert_body(
         region="GB",
         categories=("violence",),
         danger=3,
-        indicators=(Indicator("phone", secrets.token_bytes(32)),),
+        indicators=(Indicator("phone", secrets.token_bytes(32), bytes(8)),),
         description=text,
         lang="en",
         hops=hops,

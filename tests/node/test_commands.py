@@ -109,6 +109,7 @@ SAFE_WITH_EXAMPLES = (
     "pair.status",
     "peer.block",
     "peer.unblock",
+    "network-key.rotate",
 )
 
 

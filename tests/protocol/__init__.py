@@ -30,6 +30,8 @@ EXPIRES = CREATED + 30 * 86400
 BLINDED_1 = bytes([1]) * 32
 BLINDED_2 = bytes([2]) * 32
 NONCE = bytes(range(200, 216))
+KEY_ID = bytes([9]) * 8
+KEY_ID_2 = bytes([10]) * 8
 
 DELETE = object()  # pass as a field's new value to remove the field
 
@@ -45,8 +47,8 @@ def alert_body(**changes: Any) -> AlertBody:
         "categories": ("violence", "robbery"),
         "danger": 3,
         "indicators": (
-            Indicator("phone", BLINDED_1, "23"),
-            Indicator("email", BLINDED_2),
+            Indicator("phone", BLINDED_1, KEY_ID),
+            Indicator("email", BLINDED_2, KEY_ID),
         ),
         "description": "Took the money back by force.\nDrives a red van.",
         "lang": "en",

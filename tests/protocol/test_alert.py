@@ -36,7 +36,6 @@ from protocol.limits import (
     MAX_CLOCK_SKEW_S,
     MAX_DESCRIPTION_CHARS,
     MAX_EXPIRY_S,
-    MAX_HINT_CHARS,
     MAX_HOPS,
     MAX_INCIDENT_AGE_DAYS,
     MAX_INDICATORS,
@@ -53,6 +52,8 @@ from . import (
     EXPIRES,
     KEY_A,
     KEY_B,
+    KEY_ID,
+    KEY_ID_2,
     NOW,
     ORIGIN_A,
     ORIGIN_B,
@@ -62,6 +63,7 @@ from . import (
     signed,
 )
 
+PHONE_1 = Indicator("phone", BLINDED_1, KEY_ID)
 OLDEST_INCIDENT = datetime.date(2025, 1, 1) - datetime.timedelta(days=MAX_INCIDENT_AGE_DAYS)
 
 
@@ -123,11 +125,13 @@ def test_sign_alert_checks_what_it_signs_as_a_receiver_would() -> None:
         {"incident": "2025-01-02"},  # the day after created: time zones differ
         {"incident": OLDEST_INCIDENT.isoformat()},
         {"expires": CREATED + MAX_EXPIRY_S},
-        {"indicators": (Indicator("phone", BLINDED_1, "x" * MAX_HINT_CHARS),)},
-        {"indicators": (Indicator("phone", BLINDED_1), Indicator("email", BLINDED_1))},
+        {"indicators": (Indicator("phone", BLINDED_1, KEY_ID, 255),)},  # a future suite
+        {"indicators": (PHONE_1, Indicator("email", BLINDED_1, KEY_ID))},
+        {"indicators": (PHONE_1, Indicator("phone", BLINDED_1, KEY_ID_2))},  # two keys
         {
             "indicators": tuple(
-                Indicator(INDICATOR_KINDS[i % 5], bytes([i]) * 32) for i in range(MAX_INDICATORS)
+                Indicator(INDICATOR_KINDS[i % 5], bytes([i]) * 32, KEY_ID)
+                for i in range(MAX_INDICATORS)
             )
         },
     ],
@@ -202,18 +206,26 @@ BAD_ALERT_FIELDS: list[tuple[str, object]] = [
     ("indicators", None),
     ("indicators", ((),)),
     ("indicators", (("phone", BLINDED_1),)),
-    ("indicators", (("phone", BLINDED_1, None, None),)),
+    ("indicators", (("phone", BLINDED_1, None),)),  # the v1 shape
+    ("indicators", (("phone", 1, KEY_ID, BLINDED_1, "23"),)),  # no hint any more
     ("indicators", ("phone",)),
-    ("indicators", (("fax", BLINDED_1, None),)),
-    ("indicators", (("PHONE", BLINDED_1, None),)),
-    ("indicators", ((None, BLINDED_1, None),)),
-    ("indicators", (("phone", BLINDED_1[:31], None),)),
-    ("indicators", (("phone", BLINDED_1.hex(), None),)),
-    ("indicators", (("phone", BLINDED_1, ""),)),
-    ("indicators", (("phone", BLINDED_1, "x" * (MAX_HINT_CHARS + 1)),)),
-    ("indicators", (("phone", BLINDED_1, 23),)),
-    ("indicators", (("phone", BLINDED_1, None), ("phone", BLINDED_1, "23"))),
-    ("indicators", tuple(("phone", bytes([i]) * 32, None) for i in range(MAX_INDICATORS + 1))),
+    ("indicators", (("fax", 1, KEY_ID, BLINDED_1),)),
+    ("indicators", (("PHONE", 1, KEY_ID, BLINDED_1),)),
+    ("indicators", ((None, 1, KEY_ID, BLINDED_1),)),
+    ("indicators", (("phone", 1, KEY_ID, BLINDED_1[:31]),)),
+    ("indicators", (("phone", 1, KEY_ID, BLINDED_1.hex()),)),
+    ("indicators", (("phone", 0, KEY_ID, BLINDED_1),)),
+    ("indicators", (("phone", 256, KEY_ID, BLINDED_1),)),
+    ("indicators", (("phone", True, KEY_ID, BLINDED_1),)),
+    ("indicators", (("phone", "1", KEY_ID, BLINDED_1),)),
+    ("indicators", (("phone", 1, KEY_ID[:7], BLINDED_1),)),
+    ("indicators", (("phone", 1, KEY_ID.hex(), BLINDED_1),)),
+    ("indicators", (("phone", 1, None, BLINDED_1),)),
+    ("indicators", (("phone", 1, KEY_ID, BLINDED_1), ("phone", 1, KEY_ID, BLINDED_1))),
+    (
+        "indicators",
+        tuple(("phone", 1, KEY_ID, bytes([i]) * 32) for i in range(MAX_INDICATORS + 1)),
+    ),
     ("description", DELETE),
     ("description", None),
     ("description", b"text"),

@@ -1,19 +1,34 @@
-"""Indicator normalisation and blinding: one canonical text per identifier, or a clear error."""
+"""Indicator normalisation and blinding: one canonical text per identifier, or a clear error;
+blinding that nobody without the network key can reproduce."""
 
 from __future__ import annotations
 
+import hashlib
+import inspect
+import itertools
+
+import nacl.pwhash.argon2id as argon2id
 import pytest
 
 from protocol.errors import InvalidIndicator, LocalProtocolError
 from protocol.fields import INDICATOR_KINDS
 from protocol.indicators import (
+    BLIND_MEMLIMIT_BYTES,
+    BLIND_OPSLIMIT,
     BLINDED_BYTES,
+    KEY_ID_BYTES,
+    NetworkKey,
     blind,
     blind_normalised,
-    hint_for,
+    current_key,
+    key_id,
     kind_salt,
     normalise,
+    prehash,
 )
+
+KEY = NetworkKey(bytes(range(32)))
+OTHER_KEY = NetworkKey(bytes(range(1, 33)))
 
 
 def assert_clear(exc: InvalidIndicator) -> None:
@@ -34,7 +49,7 @@ def test_gb_phone_forms_normalise_to_e164(text: str) -> None:
 
 
 def test_gb_phone_forms_blind_equal() -> None:
-    blinded = {blind("phone", text, "GB") for text in GB_FORMS[:3]}
+    blinded = {blind("phone", text, KEY, "GB") for text in GB_FORMS[:3]}
     assert len(blinded) == 1
     assert len(blinded.pop()) == BLINDED_BYTES
 
@@ -165,7 +180,7 @@ def test_unknown_kind_is_refused(kind: str) -> None:
     for known in INDICATOR_KINDS:
         assert known in str(info.value)
     with pytest.raises(InvalidIndicator):
-        blind(kind, "something")
+        blind(kind, "something", KEY)
 
 
 @pytest.mark.parametrize("kind", INDICATOR_KINDS)
@@ -183,25 +198,102 @@ def test_invalid_indicator_is_a_local_error() -> None:
 # --- blinding ----------------------------------------------------------------------
 
 
-def test_salts_are_fixed_and_distinct_per_kind() -> None:
-    salts = {kind: kind_salt(kind) for kind in INDICATOR_KINDS}
-    assert all(len(salt) == 16 for salt in salts.values())
-    assert len(set(salts.values())) == len(INDICATOR_KINDS)
+def test_salts_are_distinct_per_kind_and_per_key() -> None:
+    salts = [kind_salt(kind, k) for kind in INDICATOR_KINDS for k in (KEY, OTHER_KEY)]
+    assert all(len(salt) == 16 for salt in salts)
+    assert len(set(salts)) == 2 * len(INDICATOR_KINDS)
 
 
 def test_the_same_text_blinds_differently_under_different_kinds() -> None:
-    assert blind_normalised("other", "somebody") != blind_normalised("email", "somebody")
+    assert prehash("other", "somebody", KEY) != prehash("email", "somebody", KEY)
+    assert blind_normalised("other", "somebody", KEY) != blind_normalised("email", "somebody", KEY)
 
 
 def test_blinding_is_deterministic_and_distinguishes_values() -> None:
-    one = blind("plate", "AB12 CDE")
-    assert one == blind("plate", "ab12cde")
-    assert one != blind("plate", "AB12 CDF")
+    one = blind("plate", "AB12 CDE", KEY)
+    assert one == blind("plate", "ab12cde", KEY)
+    assert one != blind("plate", "AB12 CDF", KEY)
 
 
-def test_hint_is_the_tail_of_the_normalised_value() -> None:
-    assert hint_for("phone", "+447700900123") == "23"
-    assert hint_for("phone", "+447700900123", 4) == "0123"
-    for chars in (0, 5):
-        with pytest.raises(InvalidIndicator):
-            hint_for("phone", "+447700900123", chars)
+def test_blinding_costs_at_least_64_mib_a_guess() -> None:
+    assert BLIND_MEMLIMIT_BYTES >= 64 * 1024 * 1024
+    assert BLIND_OPSLIMIT >= 3
+
+
+# --- what an outsider without the network key can do (issue 11.4) -------------------
+
+
+def test_blinding_cannot_be_called_without_a_network_key() -> None:
+    for fn in (blind, blind_normalised, prehash, kind_salt):
+        param = inspect.signature(fn).parameters["key"]
+        assert param.default is inspect.Parameter.empty, fn.__name__
+    with pytest.raises(TypeError):
+        blind("phone", "+447700900123")  # type: ignore[call-arg]
+
+
+def test_an_outsider_with_every_public_value_cannot_reproduce_a_blinded_value() -> None:
+    """Everything public: the canonical text (the right guess), the kind, the suite's
+    parameters, the key id. Every way to compute a value without the secret misses."""
+    text = "+447700900123"
+    real = blind_normalised("phone", text, KEY)
+    public_salt = hashlib.blake2b(b"alertnode:v1:indicator:phone", digest_size=16).digest()
+    key_id_salt = KEY.key_id + bytes(16 - KEY_ID_BYTES)
+    guesses = {
+        # v1: Argon2id of the text under the public per-kind salt (old and new costs).
+        argon2id.kdf(32, text.encode(), public_salt, opslimit=2, memlimit=32 * 1024 * 1024),
+        argon2id.kdf(
+            32, text.encode(), public_salt, opslimit=BLIND_OPSLIMIT, memlimit=BLIND_MEMLIMIT_BYTES
+        ),
+        # Keyed by what is public: the key id, or no key at all.
+        argon2id.kdf(
+            32, text.encode(), key_id_salt, opslimit=BLIND_OPSLIMIT, memlimit=BLIND_MEMLIMIT_BYTES
+        ),
+        blind_normalised("phone", text, NetworkKey(KEY.key_id * 4)),
+        blind_normalised("phone", text, NetworkKey(bytes(32))),
+        # Another network's key.
+        blind_normalised("phone", text, OTHER_KEY),
+    }
+    assert real not in guesses
+
+
+def test_prehash_is_keyed() -> None:
+    text = "+447700900123"
+    unkeyed = hashlib.blake2b(b"phone\x00" + text.encode(), digest_size=32).digest()
+    assert prehash("phone", text, KEY) not in {unkeyed, prehash("phone", text, OTHER_KEY)}
+
+
+# --- network keys --------------------------------------------------------------------
+
+
+def test_key_id_is_eight_bytes_of_a_hash_of_the_secret() -> None:
+    assert len(KEY.key_id) == KEY_ID_BYTES == 8
+    assert KEY.key_id == key_id(KEY.secret) != OTHER_KEY.key_id
+    assert KEY.key_id not in KEY.secret
+
+
+def test_a_network_key_never_shows_its_secret() -> None:
+    secret = bytes(range(32))
+    for text in (repr(NetworkKey(secret)), str(NetworkKey(secret, 3))):
+        assert secret.hex() not in text and repr(secret) not in text
+
+
+@pytest.mark.parametrize(
+    ("secret", "epoch"), [(bytes(31), 0), (bytes(33), 0), (bytes(32), -1), (bytes(32), 2**32)]
+)
+def test_a_malformed_network_key_is_refused(secret: bytes, epoch: int) -> None:
+    with pytest.raises(InvalidIndicator):
+        NetworkKey(secret, epoch)
+
+
+def test_current_key_is_highest_epoch_then_lowest_key_id_in_any_order() -> None:
+    keys = [NetworkKey(bytes([i]) * 32, epoch) for i, epoch in enumerate([0, 0, 0, 1, 1])]
+    expected = min(keys[3:], key=lambda k: k.key_id)
+    for order in itertools.permutations(keys):
+        assert current_key(order) == expected
+    oldest = keys[:3]
+    assert current_key(oldest) == min(oldest, key=lambda k: k.key_id)
+
+
+def test_current_key_of_no_keys_is_an_error() -> None:
+    with pytest.raises(InvalidIndicator, match="no network blinding key"):
+        current_key([])

@@ -43,7 +43,6 @@ from protocol.limits import (
     MAX_DESCRIPTION_CHARS,
     MAX_DESCRIPTIONS_BYTES,
     MAX_EXPIRY_S,
-    MAX_HINT_CHARS,
     MAX_INCIDENT_AGE_DAYS,
     MAX_INDICATORS,
     MAX_TRANSLATIONS,
@@ -71,16 +70,16 @@ free_text = st.text(
     alphabet=st.characters(blacklist_categories=("Cc", "Cs")) | st.sampled_from("\n\t"),
     max_size=MAX_DESCRIPTION_CHARS,
 )
-hints = st.none() | st.text(min_size=1, max_size=MAX_HINT_CHARS)
 indicator_lists = st.lists(
     st.builds(
         Indicator,
         st.sampled_from(INDICATOR_KINDS),
         st.binary(min_size=32, max_size=32),
-        hints,
+        st.binary(min_size=8, max_size=8),
+        st.integers(min_value=1, max_value=255),
     ),
     max_size=MAX_INDICATORS,
-    unique_by=lambda i: (i.kind, i.blinded),
+    unique_by=lambda i: i.to_wire(),
 ).map(tuple)
 
 

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import nacl.pwhash.argon2id
 import nacl.signing
 import pytest
 
@@ -31,10 +32,13 @@ from protocol.indicators import (
     BLIND_MEMLIMIT_BYTES,
     BLIND_OPSLIMIT,
     BLINDED_BYTES,
+    SUITE,
+    NetworkKey,
     blind,
     blind_normalised,
     kind_salt,
     normalise,
+    prehash,
 )
 from protocol.signing import Kind, sign
 
@@ -50,25 +54,39 @@ INDICATORS = load("indicators.json")
 SIGNED = load("signed.json")
 KEY = nacl.signing.SigningKey(bytes.fromhex(SIGNED["seed_hex"]))
 NOW: int = SIGNED["now"]
+NETWORK = INDICATORS["network_key"]
+NETWORK_KEY = NetworkKey(bytes.fromhex(NETWORK["secret_hex"]), NETWORK["epoch"])
 
 
 # --- indicators --------------------------------------------------------------------
 
 
 def test_blinding_parameters() -> None:
+    assert INDICATORS["suite"] == SUITE == 1
     params = INDICATORS["argon2id"]
     assert params == {
         "opslimit": BLIND_OPSLIMIT,
         "memlimit_bytes": BLIND_MEMLIMIT_BYTES,
         "output_bytes": BLINDED_BYTES,
     }
+    # Issue 11: at least 64 MiB a guess.
+    assert params["memlimit_bytes"] >= 64 * 1024 * 1024
+
+
+def test_key_id() -> None:
+    expected = bytes.fromhex(NETWORK["key_id_hex"])
+    assert NETWORK_KEY.key_id == expected
+    spec = hashlib.blake2b(NETWORK_KEY.secret, digest_size=8, person=b"alertnode:key-id")
+    assert spec.digest() == expected
 
 
 @pytest.mark.parametrize("kind", INDICATOR_KINDS)
 def test_salts(kind: str) -> None:
     expected = bytes.fromhex(INDICATORS["salts"][kind])
-    assert kind_salt(kind) == expected
-    spec = hashlib.blake2b(b"alertnode:v1:indicator:" + kind.encode(), digest_size=16)
+    assert kind_salt(kind, NETWORK_KEY) == expected
+    spec = hashlib.blake2b(
+        kind.encode(), digest_size=16, key=NETWORK_KEY.secret, person=b"alertnode:ind-st"
+    )
     assert spec.digest() == expected
 
 
@@ -78,7 +96,28 @@ def test_salts(kind: str) -> None:
 def test_indicator_vector(case: dict[str, str]) -> None:
     normalised = normalise(case["kind"], case["text"], case["region"])
     assert normalised == case["normalised"]
-    assert blind(case["kind"], case["text"], case["region"]).hex() == case["blinded"]
+    assert prehash(case["kind"], normalised, NETWORK_KEY).hex() == case["prehash"]
+    blinded = blind(case["kind"], case["text"], NETWORK_KEY, case["region"])
+    assert blinded.hex() == case["blinded"]
+
+
+def test_blinding_spec_independent_of_the_helpers() -> None:
+    """docs/protocol.md section 6, computed from its text with hashlib and libsodium."""
+    case = INDICATORS["cases"][0]
+    secret = bytes.fromhex(NETWORK["secret_hex"])
+    kind, text = case["kind"], case["normalised"]
+    pre = hashlib.blake2b(
+        kind.encode() + b"\x00" + text.encode(),
+        digest_size=32,
+        key=secret,
+        person=b"alertnode:ind-pw",
+    ).digest()
+    salt = bytes.fromhex(INDICATORS["salts"][kind])
+    params = INDICATORS["argon2id"]
+    out = nacl.pwhash.argon2id.kdf(
+        32, pre, salt, opslimit=params["opslimit"], memlimit=params["memlimit_bytes"]
+    )
+    assert out.hex() == case["blinded"]
 
 
 def test_every_kind_has_a_vector() -> None:
@@ -91,8 +130,7 @@ def test_three_gb_phone_forms_share_one_blinded_value() -> None:
     assert {"07700 900123", "+44 7700 900123", "0044-7700-900-123"} <= texts
     same = {c["blinded"] for c in gb if c["normalised"] == "+447700900123"}
     assert len(same) == 1
-    # Sanity of the spec: the blinded value is Argon2id of the E.164 text.
-    assert blind_normalised("phone", "+447700900123").hex() in same
+    assert blind_normalised("phone", "+447700900123", NETWORK_KEY).hex() in same
 
 
 # --- signed objects ----------------------------------------------------------------
@@ -106,9 +144,10 @@ def test_key_and_tags() -> None:
 def build_alert(case: dict[str, Any]) -> AlertBody:
     indicators = []
     for item in case["indicators"]:
-        blinded = blind(item["kind"], item["text"], item["region"])
+        blinded = blind(item["kind"], item["text"], NETWORK_KEY, item["region"])
         assert blinded.hex() == item["blinded"]
-        indicators.append(Indicator(item["kind"], blinded, item["hint"]))
+        assert item["key_id"] == NETWORK["key_id_hex"]
+        indicators.append(Indicator(item["kind"], blinded, NETWORK_KEY.key_id))
     return AlertBody(
         origin=bytes(KEY.verify_key),
         created=case["created"],

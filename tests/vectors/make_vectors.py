@@ -27,15 +27,20 @@ from protocol.indicators import (
     BLIND_MEMLIMIT_BYTES,
     BLIND_OPSLIMIT,
     BLINDED_BYTES,
+    SUITE,
+    NetworkKey,
     blind,
     kind_salt,
     normalise,
+    prehash,
 )
 from protocol.signing import Kind, sign
 
 HERE = Path(__file__).parent
 
 SEED = bytes(range(32))
+# The network blinding key of the vectors: bytes 0x40 .. 0x5f, epoch 0.
+NETWORK_KEY = NetworkKey(bytes(range(0x40, 0x60)), 0)
 CREATED = 1_735_693_200  # 2025-01-01T01:00:00Z
 NOW = CREATED + 1800
 EXPIRES = CREATED + 30 * 86400
@@ -49,27 +54,43 @@ INDICATOR_INPUTS: list[dict[str, str]] = [
     {"kind": "handle", "text": "Instagram:@Some_Body", "region": ""},
     {"kind": "plate", "text": "ab12 cde", "region": ""},
     {"kind": "other", "text": "  Drives a  Red VAN ", "region": ""},
+    # The edges section 6 spells out: an extension is dropped, letters are keypad
+    # digits, lower-case and case-fold are Unicode's full mappings, NBSP is whitespace.
+    {"kind": "phone", "text": "+44 7700 900123 ext. 5", "region": "GB"},
+    {"kind": "phone", "text": "0800 FLOWERS", "region": "GB"},
+    {"kind": "email", "text": "ÉMILE@Example.org", "region": ""},
+    {"kind": "handle", "text": "Insta : @ŞEN", "region": ""},
+    {"kind": "plate", "text": "ab\u00a012\u00b7cde", "region": ""},
+    {"kind": "other", "text": "STRAẞE  Nord", "region": ""},
 ]
 
 
 def indicator_vectors() -> dict[str, Any]:
     cases = []
     for item in INDICATOR_INPUTS:
+        normalised = normalise(item["kind"], item["text"], item["region"])
         cases.append(
             {
                 **item,
-                "normalised": normalise(item["kind"], item["text"], item["region"]),
-                "blinded": blind(item["kind"], item["text"], item["region"]).hex(),
+                "normalised": normalised,
+                "prehash": prehash(item["kind"], normalised, NETWORK_KEY).hex(),
+                "blinded": blind(item["kind"], item["text"], NETWORK_KEY, item["region"]).hex(),
             }
         )
     return {
-        "comment": "Indicator normalisation and Argon2id blinding; see docs/protocol.md.",
+        "comment": "Indicator normalisation and keyed blinding (suite 1); see docs/protocol.md.",
+        "suite": SUITE,
+        "network_key": {
+            "secret_hex": NETWORK_KEY.secret.hex(),
+            "epoch": NETWORK_KEY.epoch,
+            "key_id_hex": NETWORK_KEY.key_id.hex(),
+        },
         "argon2id": {
             "opslimit": BLIND_OPSLIMIT,
             "memlimit_bytes": BLIND_MEMLIMIT_BYTES,
             "output_bytes": BLINDED_BYTES,
         },
-        "salts": {kind: kind_salt(kind).hex() for kind in INDICATOR_KINDS},
+        "salts": {kind: kind_salt(kind, NETWORK_KEY).hex() for kind in INDICATOR_KINDS},
         "cases": cases,
     }
 
@@ -84,8 +105,8 @@ def alert_inputs(full_id: bytes | None) -> list[dict[str, Any]]:
         "categories": ["violence", "robbery"],
         "danger": 3,
         "indicators": [
-            {"kind": "phone", "text": "07700 900123", "region": "GB", "hint": "23"},
-            {"kind": "handle", "text": "Instagram:@Some_Body", "region": "", "hint": None},
+            {"kind": "phone", "text": "07700 900123", "region": "GB"},
+            {"kind": "handle", "text": "Instagram:@Some_Body", "region": ""},
         ],
         "description": "Took the money back by force.\nDrives a red van. Café near the station.",
         "lang": "en",
@@ -127,7 +148,9 @@ def alert_inputs(full_id: bytes | None) -> list[dict[str, Any]]:
 
 def alert_body(key: nacl.signing.SigningKey, case: dict[str, Any]) -> AlertBody:
     indicators = tuple(
-        Indicator(i["kind"], blind(i["kind"], i["text"], i["region"]), i["hint"])
+        Indicator(
+            i["kind"], blind(i["kind"], i["text"], NETWORK_KEY, i["region"]), NETWORK_KEY.key_id
+        )
         for i in case["indicators"]
     )
     return AlertBody(
@@ -172,6 +195,7 @@ def signed_vectors() -> dict[str, Any]:
     for case in alert_inputs(full_id):
         body = alert_body(key, case)
         for item, indicator in zip(case["indicators"], body.indicators, strict=True):
+            item["key_id"] = indicator.key_id.hex()
             item["blinded"] = indicator.blinded.hex()
         out = expected(Kind.ALERT, body.to_bytes(), key)
         verify_alert(bytes.fromhex(out["envelope_hex"]), NOW)
@@ -181,8 +205,9 @@ def signed_vectors() -> dict[str, Any]:
     verify_retraction(bytes.fromhex(out["envelope_hex"]), NOW)
     return {
         "comment": (
-            "Signed v2 alerts and a retraction; the key is Ed25519 from seed. Extension "
-            "values (ext) are given as the hex of their canonical msgpack bytes."
+            "Signed v2 alerts and a retraction; the key is Ed25519 from seed; indicators are"
+            " blinded under the network key of indicators.json. Extension values (ext) are"
+            " given as the hex of their canonical msgpack bytes."
         ),
         "seed_hex": SEED.hex(),
         "public_key_hex": bytes(key.verify_key).hex(),
