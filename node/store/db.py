@@ -73,15 +73,36 @@ class Database:
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """A serialised IMMEDIATE transaction; rolled back if the block raises."""
+        """A serialised IMMEDIATE transaction; rolled back if the block raises.
+
+        A caller cancelled at BEGIN, COMMIT or ROLLBACK (a peer's worker stopped while
+        it stores a batch) never leaves the connection inside a transaction: the
+        statement runs to its end on the database thread either way, and a BEGIN
+        whose caller went away is rolled back before the lock is released.
+        """
         async with self._write_lock:
-            await self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                await self._to_the_end("BEGIN IMMEDIATE")
+            except asyncio.CancelledError:
+                await self._to_the_end("ROLLBACK")
+                raise
             try:
                 yield self.conn
             except BaseException:
-                await self.conn.execute("ROLLBACK")
+                await self._to_the_end("ROLLBACK")
                 raise
-            await self.conn.execute("COMMIT")
+            await self._to_the_end("COMMIT")
+
+    async def _to_the_end(self, sql: str) -> None:
+        """Run ``sql``; if the caller is cancelled meanwhile, still wait for it to finish
+        (then re-raise), so that the connection's transaction state is known."""
+        done = asyncio.ensure_future(self.conn.execute(sql))
+        try:
+            await asyncio.shield(done)
+        except asyncio.CancelledError:
+            with contextlib.suppress(sqlite3.Error):
+                await done
+            raise
 
     # Reads run as one call on the database thread, so that no statement stays open
     # across an await: an open statement would make a checkpoint fail as "locked".

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
+import os
 from pathlib import Path
 
 import nacl.signing
@@ -188,3 +191,31 @@ async def test_batch_mixes_plain_alerts_duplicates_tombstones_and_retractions(
     feed = await store.alerts.feed(0, 100)
     assert len(feed) == len({r.id for r in feed})
     assert await store.alerts.find_by_indicator("phone", b"\x07" * 32, NOW) != []
+
+
+async def test_a_writer_cancelled_at_any_await_leaves_no_transaction_open(
+    tmp_path: Path,
+) -> None:
+    # A peer's worker is cancelled (peer removed, node stopping) while it stores: the
+    # next writer must still be able to begin (regression: "cannot start a
+    # transaction within a transaction" after a cancel landed on BEGIN).
+    store = await Store.open(tmp_path, os.urandom(32))
+    try:
+        for turns in range(8):
+
+            async def writer() -> None:
+                async with store.db.transaction() as conn:
+                    await conn.execute("INSERT INTO settings (name, value) VALUES ('w', '1')")
+                    await asyncio.sleep(3600)
+
+            task = asyncio.ensure_future(writer())
+            for _ in range(turns):
+                await asyncio.sleep(0)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            async with store.db.transaction() as conn:
+                await conn.execute("DELETE FROM settings WHERE name = 'w'")
+        assert await store.db.fetchall("SELECT * FROM settings WHERE name = 'w'") == []
+    finally:
+        await store.close()
