@@ -23,6 +23,7 @@ import nacl.signing
 from aiohttp import web
 
 from federation.clock import Clock, SystemClock
+from protocol.indicators import NetworkKey
 
 from . import config as config_mod
 from .config import Config
@@ -201,11 +202,11 @@ class Node:
             self.jobs.every("certificate", CERT_CHECK_INTERVAL_S, self._renew_certificate)
             log.info("node unlocked")
 
-    def _network_ring(self, data_key: bytes, held: tuple[Any, ...]) -> NetworkKeyRing:
+    def _network_ring(self, data_key: bytes, held: tuple[NetworkKey, ...]) -> NetworkKeyRing:
         """The ring of network blinding keys, sealed to keys.bin on every change; a key
         store from before network keys gets its first key here (a network of one)."""
 
-        def persist(keys: tuple[Any, ...]) -> None:
+        def persist(keys: tuple[NetworkKey, ...]) -> None:
             keystore.save_network_keys(self.data_dir, data_key, keys)
 
         ring = NetworkKeyRing(held, persist)

@@ -29,7 +29,7 @@ from .table import (
 )
 
 if TYPE_CHECKING:
-    from ..app import Node
+    from .host import NodeControl
 
 DANGER_WORDS = {0: "none", 1: "nuisance", 2: "risky", 3: "dangerous"}
 CHECK_KINDS = ("phone", "email", "handle", "plate")
@@ -37,7 +37,7 @@ MAX_INVITE_DAYS = 365
 GROUPS = {"alert": "publish, list and retract alerts", "invite": "member invites"}
 
 
-async def _status(node: Node, args: ParsedArgs) -> Result:
+async def _status(node: NodeControl, args: ParsedArgs) -> Result:
     return await node.status()
 
 
@@ -53,12 +53,12 @@ def _show_status(result: Result) -> str:
     return "\n".join(lines)
 
 
-async def _unlock(node: Node, args: ParsedArgs) -> Result:
+async def _unlock(node: NodeControl, args: ParsedArgs) -> Result:
     await node.unlock(args.text("passphrase"))
     return {"locked": node.locked}
 
 
-async def _stop(node: Node, args: ParsedArgs) -> Result:
+async def _stop(node: NodeControl, args: ParsedArgs) -> Result:
     node.stopped.set()
     return {"stopping": True}
 
@@ -74,7 +74,7 @@ def parse_translations(items: list[str]) -> list[tuple[str, str]]:
     return pairs
 
 
-async def _publish(node: Node, args: ParsedArgs) -> Result:
+async def _publish(node: NodeControl, args: ParsedArgs) -> Result:
     service = node.unlocked().alerts
     supersedes = args.optional_text("supersedes")
     draft = Draft(
@@ -97,7 +97,7 @@ async def _publish(node: Node, args: ParsedArgs) -> Result:
     return {"id": alert_id.hex()}
 
 
-async def _list(node: Node, args: ParsedArgs) -> Result:
+async def _list(node: NodeControl, args: ParsedArgs) -> Result:
     service = node.unlocked().alerts
     limit = args.optional_number("limit")
     return {"alerts": await service.list(region=args.optional_text("region"), limit=limit or -1)}
@@ -112,14 +112,14 @@ def _show_alerts(result: Result) -> str:
     return "\n".join(lines) if lines else "No active alerts."
 
 
-async def _retract(node: Node, args: ParsedArgs) -> Result:
+async def _retract(node: NodeControl, args: ParsedArgs) -> Result:
     service = node.unlocked().alerts
     alert_id = parse_alert_id(args.text("id"))
     retraction = await service.retract(alert_id, args.text("reason"))
     return {"id": alert_id.hex(), "retraction": retraction.hex()}
 
 
-async def _check(node: Node, args: ParsedArgs) -> Result:
+async def _check(node: NodeControl, args: ParsedArgs) -> Result:
     service = node.unlocked().alerts
     return await service.check(args.text("kind"), args.text("value"))
 
@@ -139,7 +139,7 @@ def _show_check(result: Result) -> str:
     return "\n".join([head, *body])
 
 
-async def _invite(node: Node, args: ParsedArgs) -> Result:
+async def _invite(node: NodeControl, args: ParsedArgs) -> Result:
     unlocked = node.unlocked()
     store, settings = unlocked.store, unlocked.settings
     role = args.text("role")

@@ -20,7 +20,7 @@ from . import client
 from .table import Arg, Bool, Command, FilePath, Invocation, ParsedArgs, Result, Secret
 
 if TYPE_CHECKING:
-    from ..app import Node
+    from .host import NodeControl
 
 GROUPS = {
     "passphrase": "change the admin passphrase",
@@ -33,12 +33,12 @@ NODE_MARKERS = ("keys.bin", "node.json", "store.db")
 WIPE_MISSING = "a wipe destroys this node's keys and data for good; add --yes if you mean it"
 
 
-async def _passphrase_change(node: Node, args: ParsedArgs) -> Result:
+async def _passphrase_change(node: NodeControl, args: ParsedArgs) -> Result:
     await node.change_passphrase(args.optional_text("old"), args.text("new"))
     return {"changed": True, "mode": "passphrase"}
 
 
-async def _backup_create(node: Node, args: ParsedArgs) -> Result:
+async def _backup_create(node: NodeControl, args: ParsedArgs) -> Result:
     return await node.create_backup(Path(args.text("out")))
 
 
@@ -62,7 +62,7 @@ async def _run_restore(inv: Invocation) -> int:
     return 0
 
 
-async def _wipe(node: Node, args: ParsedArgs) -> Result:
+async def _wipe(node: NodeControl, args: ParsedArgs) -> Result:
     return await node.wipe()
 
 

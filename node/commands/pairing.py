@@ -22,7 +22,7 @@ from .peers import ACCEPT, SHARE, show_added
 from .table import Arg, Command, Int, Invocation, Key, List, ParsedArgs, Result, Str
 
 if TYPE_CHECKING:
-    from ..app import Node
+    from .host import NodeControl
 
 PAIR_INTERFACES_ENV = "ALERTNODE_PAIR_INTERFACES"
 PAIR_POLL_S = 0.5
@@ -36,21 +36,21 @@ SECONDS = Arg(
 )
 
 
-async def _pair_start(node: Node, args: ParsedArgs) -> Result:
+async def _pair_start(node: NodeControl, args: ParsedArgs) -> Result:
     return await node.pairing.start(args.number("seconds"), args.optional_items("interfaces"))
 
 
-async def _pair_status(node: Node, args: ParsedArgs) -> Result:
+async def _pair_status(node: NodeControl, args: ParsedArgs) -> Result:
     node.unlocked()
     return node.pairing.status()
 
 
-async def _pair_accept(node: Node, args: ParsedArgs) -> Result:
+async def _pair_accept(node: NodeControl, args: ParsedArgs) -> Result:
     node.unlocked()
     return await node.pairing.accept(args.key("key"), args.text("accept"), args.flag("share"))
 
 
-async def _pair_stop(node: Node, args: ParsedArgs) -> Result:
+async def _pair_stop(node: NodeControl, args: ParsedArgs) -> Result:
     node.unlocked()
     return await node.pairing.stop()
 

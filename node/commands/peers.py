@@ -13,7 +13,7 @@ from ..errors import UsageError
 from .table import Arg, Bool, Choice, Command, Invocation, Key, ParsedArgs, Result, Str
 
 if TYPE_CHECKING:
-    from ..app import Node
+    from .host import NodeControl
 
 ACCEPT_MODES = ("none", "direct", "relay")
 GROUPS = {
@@ -26,7 +26,7 @@ ACCEPT = Arg("accept", Choice(ACCEPT_MODES), default="relay")
 SHARE = Arg("share", Bool(negative="--no-share"), default=True)
 
 
-async def _card(node: Node, args: ParsedArgs) -> Result:
+async def _card(node: NodeControl, args: ParsedArgs) -> Result:
     peering = node.unlocked().trust
     return {"card": peering.card(), "key": node.config.key, "url": peering.url}
 
@@ -39,7 +39,7 @@ async def _run_card(inv: Invocation) -> int:
     return 0
 
 
-async def _peer_add(node: Node, args: ParsedArgs) -> Result:
+async def _peer_add(node: NodeControl, args: ParsedArgs) -> Result:
     peering = node.unlocked().trust
     return await peering.add_peer(
         args.text("card"), args.text("accept"), args.flag("share"), args.optional_text("proxy")
@@ -53,7 +53,7 @@ def show_added(result: Result) -> str:
     )
 
 
-async def _peer_list(node: Node, args: ParsedArgs) -> Result:
+async def _peer_list(node: NodeControl, args: ParsedArgs) -> Result:
     peering = node.unlocked().trust
     store = node.unlocked().store
     blocked = [o.hex() for o in await store.peers.blocked_origins()]
@@ -83,7 +83,7 @@ def _show_peers(result: Result) -> str:
     return "\n".join(lines)
 
 
-async def _peer_set(node: Node, args: ParsedArgs) -> Result:
+async def _peer_set(node: NodeControl, args: ParsedArgs) -> Result:
     peering = node.unlocked().trust
     peer = await peering.set_peer(
         args.text("peer"),
@@ -100,12 +100,12 @@ async def _peer_set(node: Node, args: ParsedArgs) -> Result:
     }
 
 
-async def _peer_remove(node: Node, args: ParsedArgs) -> Result:
+async def _peer_remove(node: NodeControl, args: ParsedArgs) -> Result:
     peering = node.unlocked().trust
     return await peering.remove_peer(args.text("peer"), args.flag("purge"))
 
 
-async def _peer_block(node: Node, args: ParsedArgs) -> Result:
+async def _peer_block(node: NodeControl, args: ParsedArgs) -> Result:
     store = node.unlocked().store
     origin = args.key("origin")
     if origin.hex() == node.config.key:
@@ -115,14 +115,14 @@ async def _peer_block(node: Node, args: ParsedArgs) -> Result:
     return {"origin": origin.hex(), "blocked": True, "purged": purged}
 
 
-async def _peer_unblock(node: Node, args: ParsedArgs) -> Result:
+async def _peer_unblock(node: NodeControl, args: ParsedArgs) -> Result:
     store = node.unlocked().store
     origin = args.key("origin")
     await store.peers.unblock_origin(origin)
     return {"origin": origin.hex(), "blocked": False}
 
 
-async def _sync(node: Node, args: ParsedArgs) -> Result:
+async def _sync(node: NodeControl, args: ParsedArgs) -> Result:
     peering = node.unlocked().trust
     results = await peering.sync_now()
     return {
@@ -143,11 +143,11 @@ def _show_sync(result: Result) -> str:
     return "\n".join(lines)
 
 
-async def _key_rotate(node: Node, args: ParsedArgs) -> Result:
+async def _key_rotate(node: NodeControl, args: ParsedArgs) -> Result:
     return await node.rotate_key()
 
 
-async def _network_key_rotate(node: Node, args: ParsedArgs) -> Result:
+async def _network_key_rotate(node: NodeControl, args: ParsedArgs) -> Result:
     return await node.rotate_network_key()
 
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ..errors import UsageError
 
 if TYPE_CHECKING:
-    from ..app import Node
+    from .host import NodeControl
 
 # Whole numbers beyond this are refused before they reach SQLite (64-bit) or JSON.
 MAX_INT_ARG = 2**53
@@ -400,7 +400,7 @@ class ParsedArgs:
 
 
 Result = dict[str, Any]
-Handler = Callable[["Node", ParsedArgs], Awaitable[Result]]
+Handler = Callable[["NodeControl", ParsedArgs], Awaitable[Result]]
 
 
 @dataclass(frozen=True, slots=True)
