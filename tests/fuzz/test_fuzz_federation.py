@@ -30,13 +30,15 @@ from tests.conftest import NodeFactory
 from tests.federation.nodes import draft, pair
 from tests.federation.test_requests import _ssl
 
-ROUTES = ("changes", "bodies", "ids", "poke", "rotate")
+ROUTES = ("changes", "bodies", "ids", "poke", "rotate", "pins", "netkeys")
 FIELDS = {
     "changes": ("since", "limit", "epoch"),
     "bodies": ("positions", "ids", "epoch"),
     "ids": ("after", "limit"),
     "poke": ("head",),
     "rotate": ("v", "old", "new", "created", "proof"),
+    "pins": ("v", "node", "pins", "created"),
+    "netkeys": ("v", "from", "to", "keys", "created"),
 }
 EXAMPLES = 60
 FED = settings(
