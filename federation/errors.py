@@ -52,6 +52,9 @@ WIRE_CODES: Mapping[str, Code] = {
     "invalid_request": Code(400, False, "the request asks for something the protocol forbids"),
     "unsupported_version": Code(400, False, "a protocol version this node does not read"),
     "invalid_field": Code(422, False, "a field's value is not allowed; `field` names it"),
+    "unsupported_extension": Code(
+        422, False, "a must-understand extension this node does not know; `field` names it"
+    ),
     "too_large": Code(413, False, "the body, or something in it, is over a limit"),
     "bad_signature": Code(401, False, "a signature does not verify"),
     "clock_skew": Code(401, False, "signed more than 60 s from the receiver's clock"),
@@ -87,6 +90,7 @@ LOCAL_CODES: Mapping[str, Code] = {
     "too_many_hops": Code(None, False, "the item travelled further than its hop limit"),
     "own_item": Code(None, False, "a retraction of this node's own alert, from a peer"),
     "wrong_kind": Code(None, False, "not an alert or a retraction"),
+    "retired_key": Code(None, False, "signed by a key its node retired after rotating"),
 }
 
 CODES: Mapping[str, Code] = {**WIRE_CODES, **LOCAL_CODES}

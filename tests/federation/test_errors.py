@@ -93,6 +93,14 @@ async def _invalid_field(a: MemNode, b: MemNode) -> Any:
     return lambda: ask(a, b.key, body=pack({"limit": 0, "since": 0}))
 
 
+async def _unsupported_extension(a: MemNode, b: MemNode) -> Any:
+    body = pack(
+        {"limit": 10, "since": 0, "ext": {"org.example:new-rule": 1},
+         "must_understand": ["org.example:new-rule"]}
+    )  # fmt: skip
+    return lambda: ask(a, b.key, body=body)
+
+
 async def _too_large(a: MemNode, b: MemNode) -> Any:
     return lambda: ask(a, b.key, body=b"\x00" * (feed.MAX_BODIES_REQUEST_BYTES + 1))
 
@@ -195,6 +203,7 @@ CASES: list[tuple[Scenario, str, str | None, bool]] = [
     (_malformed_header, "malformed", None, False),
     (_trailing_bytes, "malformed", None, False),
     (_invalid_field, "invalid_field", "limit", False),
+    (_unsupported_extension, "unsupported_extension", "org.example:new-rule", False),
     (_too_large, "too_large", None, False),
     (_too_long_array, "too_large", None, False),
     (_unsupported_version, "unsupported_version", None, False),
