@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 from protocol.fields import CATEGORIES, TLP_LABELS
 
 from ..errors import UsageError
-from ..service import Draft, parse_alert_id
 from .table import (
     Arg,
     Bool,
@@ -75,6 +74,8 @@ def parse_translations(items: list[str]) -> list[tuple[str, str]]:
 
 
 async def _publish(node: NodeControl, args: ParsedArgs) -> Result:
+    from ..service import Draft, parse_alert_id  # the CLI loads this module too
+
     service = node.unlocked().alerts
     supersedes = args.optional_text("supersedes")
     draft = Draft(
@@ -113,6 +114,8 @@ def _show_alerts(result: Result) -> str:
 
 
 async def _retract(node: NodeControl, args: ParsedArgs) -> Result:
+    from ..service import parse_alert_id
+
     service = node.unlocked().alerts
     alert_id = parse_alert_id(args.text("id"))
     retraction = await service.retract(alert_id, args.text("reason"))

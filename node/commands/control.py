@@ -22,7 +22,7 @@ from aiohttp import web
 from protocol.errors import ProtocolError
 
 from ..errors import NodeError, UsageError
-from . import alerts, ops, pairing, peers
+from .rows import ROWS
 from .table import Command, Result, parse_args
 
 if TYPE_CHECKING:
@@ -31,13 +31,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_REQUEST_BYTES = 1024 * 1024
-# Every row the node knows (CLI-only rows among them have no handler and no route).
-ROWS: tuple[Command, ...] = (
-    *alerts.COMMANDS,
-    *peers.COMMANDS,
-    *pairing.COMMANDS,
-    *ops.COMMANDS,
-)
 ROUTES: Mapping[str, Command] = MappingProxyType({c.name: c for c in ROWS if c.handler})
 CONTROL_NODE: web.AppKey[Node] = web.AppKey("control-node")
 

@@ -15,7 +15,6 @@ import sys
 
 from .. import config as config_mod
 from ..errors import UsageError
-from ..ops import initialise
 from ..ops.demo import MAX_NODES, MIN_NODES
 from .table import Arg, Bool, Command, Int, Invocation, Secret, Str
 
@@ -43,6 +42,8 @@ async def _run_init(inv: Invocation) -> int:
     args = inv.args
     passphrase = _init_passphrase(inv)
     public_url = args.optional_text("public_url")
+    from ..ops import initialise  # keys and TLS libraries: only when a node is made
+
     result = await initialise.init_node(
         inv.data_dir,
         name=args.text("name"),

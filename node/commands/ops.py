@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import NodeError, UsageError
-from ..ops import backup
 from . import client
 from .table import Arg, Bool, Command, FilePath, Invocation, ParsedArgs, Result, Secret
 
@@ -52,6 +51,8 @@ def _show_backup(result: Result) -> str:
 
 async def _run_restore(inv: Invocation) -> int:
     data = inv.data_dir
+    from ..ops import backup  # the CLI loads this module for every command
+
     result = await backup.restore(Path(inv.args.text("input")), data, inv.args.text("passphrase"))
     text = (
         f"Restored the node into {data}: {result['alerts']} alerts.\n"

@@ -15,13 +15,14 @@ import logging
 import secrets
 from typing import TYPE_CHECKING, Any
 
-from federation.discovery import Discovery, DiscoveryError
 from protocol.card import parse_card_text
 from protocol.pairing import NONCE_BYTES, Match
 
 from ..errors import NotFound, UsageError
 
 if TYPE_CHECKING:
+    from federation.discovery import Discovery
+
     from ..app import Node
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,9 @@ class PairingMode:
         await self.stop()
         clock = self._node.clock
         card = parse_card_text(peering.card(), clock.now())
+        # zeroconf is loaded only when a session starts (the CLI imports this module).
+        from federation.discovery import Discovery, DiscoveryError
+
         try:
             discovery = Discovery(card, clock, interfaces, secrets.token_bytes(NONCE_BYTES))
             await discovery.start()

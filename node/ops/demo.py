@@ -16,13 +16,13 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from .. import config as config_mod
-from ..app import Node
 from ..errors import UsageError
-from ..service import Draft
-from .initialise import init_node
+
+if TYPE_CHECKING:
+    from ..app import Node
 
 MIN_NODES = 3
 MAX_NODES = 12
@@ -150,6 +150,10 @@ class _Display:
 
 
 async def _start_nodes(root: Path, n: int) -> list[Node]:
+    # Imported here: the CLI reads this module's limits without loading a node.
+    from ..app import Node
+    from .initialise import init_node
+
     nodes: list[Node] = []
     for i in range(n):
         name, region = NODES[i]
@@ -192,6 +196,8 @@ async def _observe(nodes: list[Node], spreads: list[_Spread], display: _Display)
 
 
 async def _publish_and_watch(nodes: list[Node], display: _Display, stop: asyncio.Event) -> bool:
+    from ..service import Draft
+
     """Publish the samples from different nodes; show them spreading. True if complete."""
     spreads: list[_Spread] = []
     for k, (lang, categories, danger, indicator, text) in enumerate(SAMPLES):
