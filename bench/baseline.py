@@ -21,7 +21,7 @@ from .report import emit, note
 from .shared import Running, pair_at, running
 
 FULL_SIZES = (10_000, 1_000_000)
-QUICK_SIZES = (10_000,)
+QUICK_SIZES = (2_000,)
 
 
 async def id_list_exchange(r: Running) -> dict[str, float]:

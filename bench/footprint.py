@@ -17,7 +17,7 @@ from .report import emit, note
 from .shared import PHONES_HIT, PHONES_MISS, pair_at
 
 FULL_SIZE = 1_000_000
-QUICK_SIZE = 10_000
+QUICK_SIZE = 2_000
 TARGET_MB = 200.0
 CHECKS = 40
 PULLED_ALERTS = 5_000
