@@ -127,3 +127,43 @@ def read_ext(r: Reader, understood: frozenset[str]) -> tuple[Ext, tuple[str, ...
 def ext_value(ext: Ext) -> dict[str, Value]:
     """The ``ext`` map for encoding (the values were checked when they were read)."""
     return {key: unpack(raw, max_bytes=MAX_EXT_BYTES) for key, raw in ext}
+
+
+# The same rule for messages where both fields are left out when empty (the feed
+# messages and the rotation statement).
+OptionalExt = tuple[tuple[str, Value], ...]  # feed messages: omitted when empty
+
+
+def pop_optional_ext(
+    body: dict[str, object], understood: frozenset[str] = frozenset()
+) -> OptionalExt:
+    """Take the optional ``ext`` and ``must_understand`` fields out of ``body``.
+
+    ``ext`` is kept (sorted by key) and otherwise ignored. Raises InvalidField for a
+    bad key, an empty map or list (they are omitted instead), or a ``must_understand``
+    name not in ``ext``; UnsupportedExtension for a name not in ``understood``.
+    """
+    ext: OptionalExt = ()
+    raw = body.pop("ext", None)
+    if raw is not None:
+        if not isinstance(raw, dict) or not raw:
+            raise InvalidField("ext", "is a non-empty map, or left out")
+        for key in raw:
+            check_key("ext", key)
+        ext = tuple((k, raw[k]) for k in sorted(raw))
+    must = body.pop("must_understand", None)
+    if must is not None:
+        if not isinstance(must, tuple) or not must or len(set(must)) != len(must):
+            raise InvalidField("must_understand", "is a non-empty list without repeats")
+        keys = {k for k, _ in ext}
+        if any(not isinstance(name, str) or name not in keys for name in must):
+            raise InvalidField("must_understand", "names only keys present in ext")
+        unknown = [name for name in must if name not in understood]
+        if unknown:
+            raise UnsupportedExtension(unknown[0])
+    return ext
+
+
+def optional_ext_wire(ext: OptionalExt) -> dict[str, Value]:
+    """The ``ext`` field as it goes out: omitted when empty."""
+    return {"ext": dict(ext)} if ext else {}

@@ -29,7 +29,7 @@ costs one byte.
 
 Sizes (measured in tests/protocol/test_feed.py):
 - idle sync: a ChangesRequest with an epoch is 45 bytes and an empty ChangesResponse
-  is 50 bytes (positions near 10**5), 95 bytes of payload for the round trip, plus
+  is 57 bytes (positions near 10**5), 102 bytes of payload for the round trip, plus
   the ~167-character request signature header (protocol.request) and HTTP framing;
 - a FeedEntry is 39 bytes when its position is within 127 of the one before; 40 to
   47 bytes otherwise (the first entry of a page, or a gap in what the peer may see);
@@ -48,16 +48,17 @@ the first IdsResponse page.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TypeVar
 
 from .encoding import Value, pack, unpack
 from .errors import InvalidField, LocalProtocolError, MalformedObject
-from .extensions import UnsupportedExtension, check_key
+from .extensions import OptionalExt as Ext
+from .extensions import optional_ext_wire as ext_wire
+from .extensions import pop_optional_ext as read_ext
 from .fields import Reader
-from .limits import MAX_ENVELOPE_BYTES, MAX_HOPS, Limits
+from .limits import MAX_ENVELOPE_BYTES, MAX_EXT_KEY_CHARS, MAX_EXT_KEYS, MAX_HOPS, Limits
 from .signing import ID_BYTES
 
 EPOCH_BYTES = 16
@@ -75,11 +76,6 @@ MAX_BODIES_REQUEST_BYTES = 16 * 1024
 # A server stops adding envelopes before this; the requester asks again for the rest.
 MAX_BODIES_RESPONSE_BYTES = 1024 * 1024
 MAX_SMALL_MESSAGE_BYTES = 512
-# Extensions: at most this many ``ext`` keys (and ``must_understand`` names), each a
-# namespaced key of at most MAX_EXT_KEY_CHARS characters.
-MAX_EXT_KEYS = 8
-MAX_EXT_KEY_CHARS = 64
-_EXT_KEY = re.compile(r"[a-z0-9][a-z0-9.-]*:[a-z0-9][a-z0-9._-]*")
 # Why a bodies response left out an item the requester asked for.
 LEFT_SIZE_CUT = "size_cut"  # the response hit its byte cap: ask again
 LEFT_GONE = "gone"  # retracted, expired or purged since: do not ask again
@@ -90,86 +86,27 @@ _BODIES_RESPONSE_FRAME_BYTES = 1 + 6 + 3 + 5 + 3
 # Room kept for ``left`` under the byte cap: 256 entries of at most 47 bytes.
 LEFT_RESERVE_BYTES = MAX_BATCH_IDS * 47
 
-_SMALL_LIMITS = Limits(
-    envelope_bytes=MAX_SMALL_MESSAGE_BYTES,
-    body_bytes=MAX_SMALL_MESSAGE_BYTES,
-    str_bytes=MAX_EXT_KEY_CHARS,
-    bin_bytes=ID_BYTES,
-    array_len=MAX_EXT_KEYS,
-    map_len=MAX_EXT_KEYS,
-    depth=3,
+
+def _message_limits(max_bytes: int, array_len: int, bin_bytes: int = ID_BYTES) -> Limits:
+    """The decoder's caps for one kind of message: its byte cap and longest list."""
+    return Limits(
+        envelope_bytes=max_bytes,
+        body_bytes=max_bytes,
+        str_bytes=MAX_EXT_KEY_CHARS,
+        bin_bytes=bin_bytes,
+        array_len=array_len,
+        map_len=MAX_EXT_KEYS,
+        depth=3,
+    )
+
+
+_SMALL_LIMITS = _message_limits(MAX_SMALL_MESSAGE_BYTES, MAX_EXT_KEYS)
+_CHANGES_LIMITS = _message_limits(MAX_CHANGES_RESPONSE_BYTES, MAX_FEED_ENTRIES)
+_IDS_LIMITS = _message_limits(MAX_IDS_RESPONSE_BYTES, MAX_IDS_PAGE)
+_BODIES_REQUEST_LIMITS = _message_limits(MAX_BODIES_REQUEST_BYTES, MAX_BATCH_IDS)
+_BODIES_RESPONSE_LIMITS = _message_limits(
+    MAX_BODIES_RESPONSE_BYTES, MAX_BATCH_IDS, MAX_ENVELOPE_BYTES
 )
-_CHANGES_LIMITS = Limits(
-    envelope_bytes=MAX_CHANGES_RESPONSE_BYTES,
-    body_bytes=MAX_CHANGES_RESPONSE_BYTES,
-    str_bytes=MAX_EXT_KEY_CHARS,
-    bin_bytes=ID_BYTES,
-    array_len=MAX_FEED_ENTRIES,
-    map_len=MAX_EXT_KEYS,
-    depth=3,
-)
-_IDS_LIMITS = Limits(
-    envelope_bytes=MAX_IDS_RESPONSE_BYTES,
-    body_bytes=MAX_IDS_RESPONSE_BYTES,
-    str_bytes=MAX_EXT_KEY_CHARS,
-    bin_bytes=ID_BYTES,
-    array_len=MAX_IDS_PAGE,
-    map_len=MAX_EXT_KEYS,
-    depth=3,
-)
-_BODIES_REQUEST_LIMITS = Limits(
-    envelope_bytes=MAX_BODIES_REQUEST_BYTES,
-    body_bytes=MAX_BODIES_REQUEST_BYTES,
-    str_bytes=MAX_EXT_KEY_CHARS,
-    bin_bytes=ID_BYTES,
-    array_len=MAX_BATCH_IDS,
-    map_len=MAX_EXT_KEYS,
-    depth=3,
-)
-_BODIES_RESPONSE_LIMITS = Limits(
-    envelope_bytes=MAX_BODIES_RESPONSE_BYTES,
-    body_bytes=MAX_BODIES_RESPONSE_BYTES,
-    str_bytes=MAX_EXT_KEY_CHARS,
-    bin_bytes=MAX_ENVELOPE_BYTES,
-    array_len=MAX_BATCH_IDS,
-    map_len=MAX_EXT_KEYS,
-    depth=3,
-)
-
-Ext = tuple[tuple[str, Value], ...]
-
-
-def read_ext(body: dict[str, object], understood: frozenset[str] = frozenset()) -> Ext:
-    """Take the optional ``ext`` and ``must_understand`` fields out of ``body``.
-
-    ``ext`` is kept (sorted by key) and otherwise ignored. Raises InvalidField for a
-    bad key, an empty map or list (they are omitted instead), or a ``must_understand``
-    name not in ``ext``; UnsupportedExtension for a name not in ``understood``.
-    """
-    ext: Ext = ()
-    raw = body.pop("ext", None)
-    if raw is not None:
-        if not isinstance(raw, dict) or not raw:
-            raise InvalidField("ext", "is a non-empty map, or left out")
-        for key in raw:
-            check_key("ext", key)
-        ext = tuple((k, raw[k]) for k in sorted(raw))
-    must = body.pop("must_understand", None)
-    if must is not None:
-        if not isinstance(must, tuple) or not must or len(set(must)) != len(must):
-            raise InvalidField("must_understand", "is a non-empty list without repeats")
-        keys = {k for k, _ in ext}
-        if any(not isinstance(name, str) or name not in keys for name in must):
-            raise InvalidField("must_understand", "names only keys present in ext")
-        unknown = [name for name in must if name not in understood]
-        if unknown:
-            raise UnsupportedExtension(unknown[0])
-    return ext
-
-
-def ext_wire(ext: Ext) -> dict[str, Value]:
-    """The ``ext`` field as it goes out: omitted when empty."""
-    return {"ext": dict(ext)} if ext else {}
 
 
 @dataclass(frozen=True, slots=True)

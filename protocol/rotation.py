@@ -14,7 +14,7 @@ use different purpose tags, so neither can stand in for the other.
 
 A receiver rebuilds ``core`` from the decoded fields: the encoding is canonical, so
 the bytes are the very ones the new key signed. The body may also carry ``ext`` and
-``must_understand`` (protocol.feed.read_ext); they are outside the core.
+``must_understand`` (protocol.extensions.pop_optional_ext); they are outside the core.
 """
 
 from __future__ import annotations
@@ -27,7 +27,9 @@ import nacl.signing
 from .alert import coarsen_hour
 from .encoding import pack
 from .errors import BadSignature, InvalidField
-from .feed import Ext, ext_wire, read_ext
+from .extensions import OptionalExt as Ext
+from .extensions import optional_ext_wire as ext_wire
+from .extensions import pop_optional_ext as read_ext
 from .fields import Reader, check_hour
 from .limits import DEFAULT_LIMITS, MAX_CLOCK_SKEW_S, Limits
 from .signing import KEY_BYTES, SIG_BYTES, Kind, Proof, Verified, decode_body, open_envelope, sign
@@ -51,7 +53,8 @@ class RotationBody:
     new: bytes
     created: int
     proof: bytes
-    # Extensions (protocol.feed.read_ext): signed by the old key, not part of the core.
+    # Extensions (protocol.extensions.pop_optional_ext): signed by the old key, outside
+    # the core.
     ext: Ext = ()
 
     def core_bytes(self) -> bytes:

@@ -19,6 +19,7 @@ from protocol.errors import (
     MalformedObject,
     ProtocolError,
 )
+from protocol.extensions import UnsupportedExtension
 from protocol.feed import (
     LEFT_GONE,
     LEFT_NOT_YOURS,
@@ -38,7 +39,6 @@ from protocol.feed import (
     IdsResponse,
     LeftOut,
     Poke,
-    UnsupportedExtension,
     decode_bodies_request,
     decode_bodies_response,
     decode_changes_request,

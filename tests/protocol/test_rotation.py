@@ -219,7 +219,7 @@ def test_one_arbitrary_field_raises_only_protocol_errors(field: str, value: Any)
 
 
 def test_rotation_ext_is_kept_and_must_understand_is_refused() -> None:
-    from protocol.feed import UnsupportedExtension
+    from protocol.extensions import UnsupportedExtension
     from protocol.signing import Kind, sign
 
     old_key, new_key = nacl.signing.SigningKey.generate(), nacl.signing.SigningKey.generate()
