@@ -19,25 +19,23 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Sequence
 
 import nacl.signing
 
 from protocol import feed
-from protocol.alert import VerifiedAlert, VerifiedRetraction, verify_alert, verify_retraction
 from protocol.errors import ProtocolError
-from protocol.rotation import RETIRED_KEY, is_retired
 from protocol.signing import parse_envelope
 
 from .clock import Clock, within
-from .errors import FederationError, ItemRefused, PeerRefused, PeerUnreachable
+from .errors import FederationError, PeerRefused, PeerUnreachable
+from .ingest import Admission, BatchWriter, OriginCache, PullResult
 from .interfaces import FeedStore, PeerStore
 from .netkeys import MAX_STATEMENT_BYTES, KeyExchange
 from .netkeys import PATH as NETKEYS_PATH
 from .quota import MAX_ACTIVE_ALERTS_PER_ORIGIN
 from .transport import REQUEST_TIMEOUT_S, Transport
-from .trust import Peer, may_accept_alert, may_pull, received_hops
+from .trust import Peer, may_pull
 
 log = logging.getLogger(__name__)
 
@@ -56,64 +54,6 @@ MAX_RESTART_S = 300.0
 def _cancelled() -> bool:
     task = asyncio.current_task()
     return task is not None and task.cancelling() > 0
-
-
-class _Writer:
-    """Stores one batch while the caller fetches and verifies the next.
-
-    At most one write is in flight; leaving the ``async with`` block waits for it, so
-    a cursor saved after the block covers only durable batches. A failed write
-    surfaces at the next ``submit`` or on leaving the block.
-    """
-
-    def __init__(self) -> None:
-        self._pending: asyncio.Task[None] | None = None
-
-    async def submit(self, write: Coroutine[object, object, None]) -> None:
-        await self._wait()
-        self._pending = asyncio.ensure_future(write)
-
-    async def _wait(self) -> None:
-        pending, self._pending = self._pending, None
-        if pending is not None:
-            await pending
-
-    async def __aenter__(self) -> _Writer:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self._wait()
-
-
-@dataclass
-class _OriginCache:
-    """Per-pull answers about origins, so a pull asks the store once per origin."""
-
-    active: dict[bytes, int] = field(default_factory=dict)
-    blocked: dict[bytes, bool] = field(default_factory=dict)
-    retired: dict[bytes, int | None] = field(default_factory=dict)
-
-
-@dataclass
-class PullResult:
-    peer: str
-    stored: int = 0
-    refused: int = 0
-    known: int = 0
-    bodies: int = 0
-    pages: int = 0
-    # Items a bodies response left out: gone (not asked again), not served to us
-    # (not asked again), cut for size (asked again at once).
-    gone: int = 0
-    not_yours: int = 0
-    size_cut: int = 0
-    error: str | None = None
-    refusals: list[str] = field(default_factory=list)
-    # The failure's code (errors.CODES), and how long the peer asked us to wait.
-    error_code: str | None = None
-    retry_after: int | None = None
-    # The code of the last item refused in this pull.
-    refusal_code: str | None = None
 
 
 class Syncer:
@@ -376,7 +316,7 @@ class Syncer:
         log.info("sync with peer %s failed (%s)", peer.short, code)
 
     async def _pull(self, peer: Peer, result: PullResult) -> None:
-        cache = _OriginCache()
+        cache = OriginCache()
         cursor, epoch = peer.cursor, peer.epoch
         for _ in range(MAX_PAGES_PER_PULL):
             request = feed.ChangesRequest(cursor, feed.MAX_FEED_ENTRIES, epoch)
@@ -406,14 +346,14 @@ class Syncer:
         entries: Sequence[feed.FeedEntry | feed.IdEntry],
         epoch: bytes | None,
         result: PullResult,
-        cache: _OriginCache,
+        cache: OriginCache,
     ) -> None:
         """Fetch and store the bodies of ``entries`` this node lacks, in bounded batches:
         by log position within ``epoch``, or by id when there is none (an id-diff)."""
         known = await self._store.known_ids([e.id for e in entries])
         missing = [e for e in entries if e.id not in known]
         result.known += len(entries) - len(missing)
-        async with _Writer() as writer:
+        async with BatchWriter() as writer:
             for start in range(0, len(missing), feed.MAX_BATCH_IDS):
                 batch = missing[start : start + feed.MAX_BATCH_IDS]
                 if epoch is not None:
@@ -424,7 +364,7 @@ class Syncer:
                 hops = {e.id: e.hops for e in batch}
                 await self._fetch_and_store(peer, request, hops, result, cache, writer)
 
-    async def _resync_by_ids(self, peer: Peer, result: PullResult, cache: _OriginCache) -> int:
+    async def _resync_by_ids(self, peer: Peer, result: PullResult, cache: OriginCache) -> int:
         """The peer's log was reset: list its ids, fetch only the unknown ones."""
         after: bytes | None = None
         head: int | None = None
@@ -452,8 +392,8 @@ class Syncer:
         request: feed.BodiesRequest,
         hops: dict[bytes, int],
         result: PullResult,
-        cache: _OriginCache,
-        writer: _Writer,
+        cache: OriginCache,
+        writer: BatchWriter,
     ) -> None:
         """Fetch one batch; ask again at once for what was cut for size, as long as
         each answer brings something; count what is gone or not ours, never re-ask it."""
@@ -492,66 +432,15 @@ class Syncer:
         items: Sequence[bytes],
         hops: dict[bytes, int],
         result: PullResult,
-        cache: _OriginCache,
-        writer: _Writer,
+        cache: OriginCache,
+        writer: BatchWriter,
     ) -> None:
         """Verify every item and apply the trust policy, then hand the accepted ones to
         ``writer`` to store as one batch (one transaction, one fsync) while the next
         batch is fetched and verified."""
         now = self._clock.now()
-        per_origin, blocked = cache.active, cache.blocked
-        accepted: list[tuple[VerifiedAlert | VerifiedRetraction, int, bytes | None]] = []
-        for data in items:
-            try:
-                env = parse_envelope(data)
-                claimed = hops.get(env.id)
-                if claimed is None:
-                    raise ItemRefused("not_asked", "the peer sent something that was not asked for")
-                if env.kind.value == "alert":
-                    alert = verify_alert(data, now)
-                    origin = alert.body.origin
-                    if not may_accept_alert(peer, origin, self._own):
-                        raise ItemRefused(
-                            "not_accepted", "not accepted from this peer by the trust list"
-                        )
-                    if origin not in cache.retired:
-                        cache.retired[origin] = await self._peers.retired_at(origin)
-                    rotated_at = cache.retired[origin]
-                    if rotated_at is not None and is_retired(rotated_at, alert.body.created, now):
-                        raise ItemRefused(
-                            RETIRED_KEY, "signed by a key its node retired after rotating"
-                        )
-                    if origin not in blocked:
-                        blocked[origin] = await self._store.is_blocked(origin)
-                    if blocked[origin]:
-                        raise ItemRefused("blocked_origin", "its origin is blocked")
-                    if origin not in per_origin:
-                        per_origin[origin] = await self._store.count_active(origin, now)
-                    if per_origin[origin] >= self.max_per_origin:
-                        raise ItemRefused(
-                            "over_quota", "its origin is over its quota of stored alerts"
-                        )
-                    our_hops = received_hops(peer, origin, claimed)
-                    if our_hops > alert.body.hops:
-                        raise ItemRefused(
-                            "too_many_hops", "it travelled further than its hop limit"
-                        )
-                    per_origin[origin] += 1
-                    accepted.append((alert, our_hops, peer.key))
-                elif env.kind.value == "retraction":
-                    retraction = verify_retraction(data, now)
-                    origin = retraction.body.origin
-                    if origin == self._own:
-                        raise ItemRefused("own_item", "a retraction of our own alert from a peer")
-                    accepted.append((retraction, received_hops(peer, origin, claimed), peer.key))
-                else:
-                    raise ItemRefused("wrong_kind", "not an alert or retraction")
-            except (ProtocolError, FederationError) as exc:
-                result.refused += 1
-                result.refusal_code = exc.code
-                if len(result.refusals) < 10:
-                    result.refusals.append(str(exc))
-                log.info("refused an item from peer %s (%s)", peer.short, exc.code)
+        gate = Admission(self._store, self._peers, self._own, self.max_per_origin)
+        accepted = await gate.admit(peer, items, hops, result, cache, now)
         if not accepted:
             return
 

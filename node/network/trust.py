@@ -24,9 +24,10 @@ from aiohttp import web
 from federation.clock import Clock
 from federation.errors import FederationError
 from federation.https import HttpsTransport, federation_app
+from federation.ingest import PullResult
 from federation.netkeys import KeyExchange
 from federation.server import FederationServer, ServerState
-from federation.sync import STOP_TIMEOUT_S, PullResult, Syncer
+from federation.sync import STOP_TIMEOUT_S, Syncer
 from federation.trust import Peer
 from protocol.card import parse_card_text, short_auth_string
 from protocol.errors import ProtocolError

@@ -18,9 +18,10 @@ import nacl.signing
 import pytest
 
 from federation.clock import SETTLE_TIMEOUT_S, FakeClock
+from federation.ingest import PullResult
 from federation.memory import MemoryNetwork, MemoryTransport, address
 from federation.server import FederationServer, ServerState
-from federation.sync import PullResult, Syncer
+from federation.sync import Syncer
 from federation.trust import Peer
 from node.network.rotation import Courier
 from node.store import Store

@@ -4,7 +4,7 @@ and a cursor beyond the server's head falls back to the id diff."""
 
 from __future__ import annotations
 
-from federation.sync import PullResult
+from federation.ingest import PullResult
 from protocol import feed
 from tests.federation.memnet import MemNet
 

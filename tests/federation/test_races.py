@@ -4,7 +4,7 @@ a pull, and a blocked origin whoever brings it."""
 
 from __future__ import annotations
 
-from federation.sync import PullResult
+from federation.ingest import PullResult
 from tests.federation.memnet import MemNet
 
 

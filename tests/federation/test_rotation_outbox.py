@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 
-from federation.sync import PullResult
+from federation.ingest import PullResult
 from node.network.rotation import OUTBOX_FIRST_RETRY_S
 from protocol import feed
 from protocol.alert import sign_alert
