@@ -29,8 +29,11 @@ lint: $(BIN)/alertnode
 typecheck: $(BIN)/alertnode
 	$(BIN)/mypy
 
+# The suite runs in one worker per core (pytest-xdist); JOBS=1 runs it in one process.
+JOBS ?= auto
+
 pytest: $(BIN)/alertnode
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(JOBS)
 
 test: lint typecheck pytest
 
