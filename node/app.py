@@ -36,7 +36,7 @@ from .network.trust import CERT_CHECK_INTERVAL_S, Trust
 from .ops import backup
 from .ops.jobs import RETENTION_INTERVAL_S, Jobs
 from .service import AlertService
-from .settings import Settings
+from .settings import Settings, region_defaults
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -177,11 +177,13 @@ class Node:
             keys = NodeKeys(opened.data_key, opened.signing_key, tuple(opened.previous))
             network = self._network_ring(opened.data_key, opened.network)
             store = await Store.open(self.data_dir, keys.data_key)
+            if self.config.region:
+                # An earlier alertnode kept the region in node.json, in clear: it
+                # moves into the sealed settings, once, and leaves node.json.
+                await store.settings.put_missing(region_defaults(self.config.region))
+                self.config = dataclasses.replace(self.config, region="")
+                config_mod.save(self.data_dir, self.config)
             settings = Settings(await store.settings.all())
-            if not settings["phone_region"] and self.config.region:
-                settings.set("phone_region", self.config.region[:2])
-            if not settings["regions"] and self.config.region:
-                settings.set("regions", [self.config.region])
             alerts = AlertService(
                 store, keys.signing, self.clock, self.hashes, settings, self.peer_names, network
             )

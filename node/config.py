@@ -1,8 +1,8 @@
 """The node's configuration file, readable while the node is locked.
 
 Rule: ``node.json`` holds only what is needed before unlocking and is not secret:
-the node's name, listen addresses, public URL, region and public key. Everything
-else lives in the encrypted store.
+the node's name, listen addresses, public URL and public key. Everything else lives
+in the encrypted store, the node's region included (it says where members work).
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ class Config:
     web: str
     fed: str
     public_url: str
+    # Always "" in files written now; an earlier alertnode's file may hold the
+    # region, which the next unlock moves into the sealed settings.
     region: str
     key: str  # the node's public key, hex
     allow_http: bool = False  # plain HTTP between nodes, loopback only (tests)

@@ -299,7 +299,7 @@ class AlertService:
         except ProtocolError as exc:
             raise UsageError(str(exc)) from None
         await self._store.alerts.put_alert(verified, hops=0, received_from=None, now=now)
-        log.info("published alert %s", verified.id.hex()[:12])
+        log.info("published an alert")
         await self.notify()
         return verified.id
 
@@ -318,7 +318,7 @@ class AlertService:
         body = RetractionBody(alert.origin, alert_id, reason, coarsen_hour(now), expires)
         verified = sign_retraction(body, key, now)
         await self._store.alerts.put_retraction(verified, hops=0, received_from=None, now=now)
-        log.info("retracted alert %s", alert_id.hex()[:12])
+        log.info("retracted an alert")
         await self.notify()
         return verified.id
 

@@ -128,7 +128,7 @@ async def signup(request: web.Request) -> web.Response:
         form.error("nickname", t.gettext("That nickname is taken; choose another."))
     if not form.ok:
         return render(request, "signup.html", status=400, form=form)
-    log.info("member %d signed up (%s)", member.id, member.role)
+    log.debug("a %s signed up", member.role)
     _start_session(request, member.id, member.role, member.nickname)
     return redirect("/")
 
@@ -242,7 +242,7 @@ async def delete_account(request: web.Request) -> web.Response:
     st.sessions.drop_member(me.member_id)
     visit(request).session = None
     visit(request).set_session = ""
-    log.info("member %d deleted their account", me.member_id)
+    log.debug("a member deleted their account")
     return redirect("/?done=deleted")
 
 
