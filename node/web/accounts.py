@@ -38,7 +38,7 @@ from .context import (
 )
 from .forms import Form
 from .i18n import LANGUAGES, N_, Translator
-from .ratelimit import key_of
+from .ratelimit import EVERYONE, key_of
 
 log = logging.getLogger(__name__)
 
@@ -265,9 +265,15 @@ async def unlock(request: web.Request) -> web.Response:
         return render_locked(request, form.errors["passphrase"], 400)
     now = st.host.clock.now()
     client = client_key(request, "unlock")
-    if not st.limits.unlock_client.allowed(client, now):
+    limits = st.limits
+    # Counted before the slow hash, per client and for everyone together, with no await
+    # in between: parallel guesses cannot all pass the check before any is counted.
+    if not (
+        limits.unlock_client.allowed(client, now) and limits.node_passphrase.allowed(EVERYONE, now)
+    ):
         return render_locked(request, t.gettext("Too many attempts. Wait a while and try again."))
-    st.limits.unlock_client.hit(client, now)
+    limits.unlock_client.hit(client, now)
+    limits.node_passphrase.hit(EVERYONE, now)
     try:
         await st.host.unlock(passphrase)
     except WrongPassphrase:
