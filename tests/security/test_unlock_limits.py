@@ -150,7 +150,7 @@ async def test_wipe_page_guesses_at_the_node_passphrase_are_bounded_before_hashi
         answers = await asyncio.gather(
             *(guess(i, n) for i in range(len(admins)) for n in range(guesses))
         )
-        checked = pool.calls.count("_key_store_opens")
+        checked = pool.calls.count("unlock")
         print(
             f"{len(answers)} parallel wipe-page guesses from {len(admins)} admins: "
             f"{checked} reached the slow hash"
