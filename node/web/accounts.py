@@ -38,7 +38,7 @@ from .context import (
 )
 from .forms import Form
 from .i18n import LANGUAGES, N_, Translator
-from .ratelimit import key_of
+from .ratelimit import EVERYONE, key_of
 
 log = logging.getLogger(__name__)
 
@@ -246,18 +246,12 @@ async def delete_account(request: web.Request) -> web.Response:
     return redirect("/?done=deleted")
 
 
-def safe_next(target: str) -> str:
-    """Only a path on this site (never //host or a scheme) may be a redirect target."""
-    if not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/"
-    return target[:200]
-
-
 async def switch_language(request: web.Request) -> web.Response:
     lang = request.query.get("to", "")
     if lang in LANGUAGES:
         visit(request).set_lang = lang
-    return redirect(safe_next(request.query.get("next", "/")))
+    # Back to the page the visitor was on, if it is one of ours (node.web.redirects).
+    return redirect(state(request).pages.target(request.query.get("next", "/")))
 
 
 async def unlock(request: web.Request) -> web.Response:
@@ -271,9 +265,15 @@ async def unlock(request: web.Request) -> web.Response:
         return render_locked(request, form.errors["passphrase"], 400)
     now = st.host.clock.now()
     client = client_key(request, "unlock")
-    if not st.limits.unlock_client.allowed(client, now):
+    limits = st.limits
+    # Counted before the slow hash, per client and for everyone together, with no await
+    # in between: parallel guesses cannot all pass the check before any is counted.
+    if not (
+        limits.unlock_client.allowed(client, now) and limits.node_passphrase.allowed(EVERYONE, now)
+    ):
         return render_locked(request, t.gettext("Too many attempts. Wait a while and try again."))
-    st.limits.unlock_client.hit(client, now)
+    limits.unlock_client.hit(client, now)
+    limits.node_passphrase.hit(EVERYONE, now)
     try:
         await st.host.unlock(passphrase)
     except WrongPassphrase:

@@ -20,6 +20,7 @@ from .csrf import CsrfKeys
 from .host import Host
 from .i18n import LANGUAGES, Translator
 from .ratelimit import WebLimits, key_of
+from .redirects import LocalPages
 from .sessions import Session, Sessions
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ ROLE_RANK = {"member": 0, "caseworker": 1, "admin": 2}
 class WebState:
     host: Host
     env: jinja2.Environment
+    pages: LocalPages
     sessions: Sessions = field(default_factory=Sessions)
     csrf: CsrfKeys = field(default_factory=CsrfKeys)
     limits: WebLimits = field(default_factory=WebLimits)

@@ -2,8 +2,10 @@
 
 Rule: the wipe runs only for a logged-in admin who ticks the confirmation and types the
 node passphrase (on a key-file node, which has none, their own passphrase), through a
-CSRF-checked POST; wrong passphrases count against the admin's login limit. The answer
-is a neutral page, and the node stops: its keys and files are gone (node.ops.wipe).
+CSRF-checked POST; wrong passphrases count against the admin's login limit, and on a
+passphrase node every guess at the node passphrase counts, before it is checked,
+against the same global limit as the unlock form. The answer is a neutral page, and
+the node stops: its keys and files are gone (node.ops.wipe).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from aiohttp import web
 from ..store.members import passphrase_matches
 from .context import host, need, render, state, translator, unlocked
 from .forms import Form
-from .ratelimit import key_of
+from .ratelimit import EVERYONE, key_of
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,13 @@ async def wipe_now(request: web.Request) -> web.Response:
     account = key_of("login-account", me.nickname.casefold())
     if form.ok and not st.limits.login_account.allowed(account, now):
         form.error("passphrase", t.gettext("Too many attempts. Wait a while and try again."))
+    if form.ok and node.has_passphrase:
+        # A guess at the node passphrase, like the unlock form's: counted for everyone
+        # together before the slow hash.
+        if not st.limits.node_passphrase.allowed(EVERYONE, now):
+            form.error("passphrase", t.gettext("Too many attempts. Wait a while and try again."))
+        else:
+            st.limits.node_passphrase.hit(EVERYONE, now)
     if form.ok:
         if node.has_passphrase:
             ok = await node.passphrase_opens(passphrase)

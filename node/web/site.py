@@ -40,6 +40,7 @@ from .context import (
 from .csrf import tokens_match
 from .host import Host
 from .i18n import LANGUAGES, Translator
+from .redirects import LocalPages
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +195,6 @@ def create_app(host: Host) -> web.Application:
         middlewares=[headers_middleware, errors_middleware, context_middleware],
         client_max_size=MAX_REQUEST_BYTES,
     )
-    app[STATE_KEY] = WebState(host=host, env=make_env())
     app.on_response_prepare.append(drop_server_header)
     static = Path(__file__).resolve().parent.parent / "static"
     app.router.add_static("/static/", static, show_index=False, follow_symlinks=False)
@@ -204,4 +204,6 @@ def create_app(host: Host) -> web.Application:
     admin.add_routes(app.router)
     panic.add_routes(app.router)
     feeds.add_routes(app.router)
+    pages = LocalPages(app.router.resources())
+    app[STATE_KEY] = WebState(host=host, env=make_env(), pages=pages)
     return app
