@@ -37,7 +37,7 @@ async def test_correction_after_the_report_was_purged_keeps_the_members_limit(
     [published] = await site.node.unlocked().alerts.list()
     assert (published["hops"], published["tlp"]) == (hops, tlp)
     # Retention purges the report (as it does after report_retention_days).
-    purged = await site.store.reports.purge_older_than(site.node.clock.now() + 1)
+    purged = await site.store.reports.purge_older_than(site.node.clock.now() + 86_400 + 1)
     assert purged == 1 and await site.store.reports.by_alert(bytes.fromhex(old)) is None
 
     status, html, _ = await worker.get(f"/supersede/{old}")  # type: ignore[attr-defined]
