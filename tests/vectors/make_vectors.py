@@ -13,6 +13,7 @@ times, and Ed25519 signatures, which are deterministic by construction.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ import nacl.signing
 from protocol.alert import AlertBody, Indicator, RetractionBody, verify_alert, verify_retraction
 from protocol.encoding import pack
 from protocol.extensions import Extensions
+from protocol.feed import ChangesRequest, encode_changes_request
 from protocol.fields import INDICATOR_KINDS
 from protocol.indicators import (
     BLIND_MEMLIMIT_BYTES,
@@ -34,11 +36,15 @@ from protocol.indicators import (
     normalise,
     prehash,
 )
+from protocol.request import REQUEST_HEADER, RequestAuth, sign_request
 from protocol.signing import Kind, sign
 
 HERE = Path(__file__).parent
 
 SEED = bytes(range(32))
+# The destination of the signed-request vectors: Ed25519 from seed 0x20 .. 0x3f.
+DEST_SEED = bytes(range(32, 64))
+REQUEST_NONCE = bytes(range(16))
 # The network blinding key of the vectors: bytes 0x40 .. 0x5f, epoch 0.
 NETWORK_KEY = NetworkKey(bytes(range(0x40, 0x60)), 0)
 CREATED = 1_735_693_200  # 2025-01-01T01:00:00Z
@@ -226,6 +232,58 @@ def signed_vectors() -> dict[str, Any]:
     }
 
 
+REQUEST_CASES: list[dict[str, str]] = [
+    # A changes request to a node whose card URL has no path.
+    {"name": "changes", "method": "POST", "path": "/fed/v2/changes"},
+    # The same body to a node whose card URL is https://host/alerts/ : the prefix and
+    # the query are signed exactly as they appear on the request line.
+    {"name": "prefixed", "method": "POST", "path": "/alerts/fed/v2/changes?since=120"},
+]
+
+
+def request_vectors() -> dict[str, Any]:
+    key = nacl.signing.SigningKey(SEED)
+    dest = bytes(nacl.signing.SigningKey(DEST_SEED).verify_key)
+    body = encode_changes_request(ChangesRequest(120, 1000, bytes(range(16, 32))))
+    cases = []
+    for case in REQUEST_CASES:
+        header = sign_request(key, case["method"], case["path"], body, dest, NOW, REQUEST_NONCE)
+        auth = RequestAuth(
+            case["method"],
+            case["path"],
+            hashlib.sha256(body).digest(),
+            bytes(key.verify_key),
+            dest,
+            NOW,
+            REQUEST_NONCE,
+        )
+        cases.append(
+            {
+                **case,
+                "body_hex": body.hex(),
+                "body_sha256_hex": auth.body_sha256.hex(),
+                "message_hex": auth.to_bytes().hex(),
+                "header": header,
+            }
+        )
+    return {
+        "comment": (
+            "Signed requests (docs/protocol.md section 8): the signer is Ed25519 from"
+            " seed_hex, the destination from dest_seed_hex; message_hex is the canonical"
+            " msgpack map that is signed after the tag; header is the value of the"
+            f" {REQUEST_HEADER} header."
+        ),
+        "seed_hex": SEED.hex(),
+        "public_key_hex": bytes(key.verify_key).hex(),
+        "dest_seed_hex": DEST_SEED.hex(),
+        "dest_hex": dest.hex(),
+        "tag": Kind.REQUEST.tag.decode(),
+        "ts": NOW,
+        "nonce_hex": REQUEST_NONCE.hex(),
+        "cases": cases,
+    }
+
+
 def write(name: str, value: dict[str, Any]) -> None:
     text = json.dumps(value, indent=2, ensure_ascii=False) + "\n"
     (HERE / name).write_text(text, encoding="utf-8")
@@ -234,6 +292,7 @@ def write(name: str, value: dict[str, Any]) -> None:
 def main() -> None:
     write("indicators.json", indicator_vectors())
     write("signed.json", signed_vectors())
+    write("request.json", request_vectors())
 
 
 if __name__ == "__main__":
