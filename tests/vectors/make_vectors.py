@@ -18,6 +18,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import nacl.public
 import nacl.signing
 
 from protocol.alert import AlertBody, Indicator, RetractionBody, verify_alert, verify_retraction
@@ -36,6 +37,7 @@ from protocol.indicators import (
     normalise,
     prehash,
 )
+from protocol.netkeys import PURPOSE, sign_statement, statement_plain, x25519_public
 from protocol.request import REQUEST_HEADER, RequestAuth, sign_request
 from protocol.signing import Kind, sign
 
@@ -284,6 +286,46 @@ def request_vectors() -> dict[str, Any]:
     }
 
 
+# The sealed box's one-time X25519 key in the network-key vector (bytes 0x80 .. 0x9f).
+EPHEMERAL_SECRET = bytes(range(0x80, 0xA0))
+
+
+def sealed_box(message: bytes, recipient: nacl.public.PublicKey, ephemeral: bytes) -> bytes:
+    """libsodium crypto_box_seal with a given one-time key, so the vector is fixed:
+    epk || crypto_box(message, nonce = BLAKE2b-192(epk || pk), pk, esk)."""
+    esk = nacl.public.PrivateKey(ephemeral)
+    epk = bytes(esk.public_key)
+    nonce = hashlib.blake2b(epk + bytes(recipient), digest_size=24).digest()
+    return epk + nacl.public.Box(esk, recipient).encrypt(message, nonce).ciphertext
+
+
+def netkeys_vectors() -> dict[str, Any]:
+    sender = nacl.signing.SigningKey(SEED)
+    recipient = nacl.signing.SigningKey(DEST_SEED)
+    to = bytes(recipient.verify_key)
+    keys = (NETWORK_KEY, NetworkKey(bytes(range(0x60, 0x80)), 1))
+    plain = statement_plain(bytes(sender.verify_key), to, keys, NOW)
+    inner = sign_statement(sender, to, keys, NOW)
+    return {
+        "comment": (
+            "A network-key statement (docs/protocol.md section 6b) from the node of"
+            " sender_seed_hex to the node of recipient_seed_hex: plain_hex is the signed"
+            " map, inner_hex = Ed25519(sender, purpose || plain) || plain, and sealed_hex"
+            " the crypto_box_seal of inner to the recipient's X25519 key made with the"
+            " one-time key ephemeral_secret_hex (a node draws a fresh one each time)."
+        ),
+        "sender_seed_hex": SEED.hex(),
+        "recipient_seed_hex": DEST_SEED.hex(),
+        "purpose": PURPOSE.decode(),
+        "created": NOW,
+        "keys": [{"epoch": k.epoch, "secret_hex": k.secret.hex()} for k in keys],
+        "plain_hex": plain.hex(),
+        "inner_hex": inner.hex(),
+        "ephemeral_secret_hex": EPHEMERAL_SECRET.hex(),
+        "sealed_hex": sealed_box(inner, x25519_public(to), EPHEMERAL_SECRET).hex(),
+    }
+
+
 def write(name: str, value: dict[str, Any]) -> None:
     text = json.dumps(value, indent=2, ensure_ascii=False) + "\n"
     (HERE / name).write_text(text, encoding="utf-8")
@@ -293,6 +335,7 @@ def main() -> None:
     write("indicators.json", indicator_vectors())
     write("signed.json", signed_vectors())
     write("request.json", request_vectors())
+    write("netkeys.json", netkeys_vectors())
 
 
 if __name__ == "__main__":
