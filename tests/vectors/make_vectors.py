@@ -20,9 +20,11 @@ from typing import Any
 
 import nacl.public
 import nacl.signing
+import phonenumbers
 
 from protocol.alert import AlertBody, Indicator, RetractionBody, verify_alert, verify_retraction
 from protocol.encoding import pack
+from protocol.errors import InvalidIndicator
 from protocol.extensions import Extensions
 from protocol.feed import ChangesRequest, encode_changes_request
 from protocol.fields import INDICATOR_KINDS
@@ -33,13 +35,17 @@ from protocol.indicators import (
     SUITE,
     NetworkKey,
     blind,
+    blind_normalised,
     kind_salt,
     normalise,
     prehash,
 )
 from protocol.netkeys import PURPOSE, sign_statement, statement_plain, x25519_public
+from protocol.normalise import REASONS, UNICODE_VERSION
 from protocol.request import REQUEST_HEADER, RequestAuth, sign_request
 from protocol.signing import Kind, sign
+
+from .normalisation_cases import CASES
 
 HERE = Path(__file__).parent
 
@@ -326,8 +332,51 @@ def netkeys_vectors() -> dict[str, Any]:
     }
 
 
-def write(name: str, value: dict[str, Any]) -> None:
-    text = json.dumps(value, indent=2, ensure_ascii=False) + "\n"
+def normalisation_vectors() -> dict[str, Any]:
+    blinded: dict[tuple[str, str], str] = {}
+    cases: list[dict[str, Any]] = []
+    for step, kind, text, region, note in CASES:
+        case: dict[str, Any] = {
+            "step": step, "kind": kind, "input": text, "region": region, "note": note
+        }  # fmt: skip
+        try:
+            normalised = normalise(kind, text, region)
+        except InvalidIndicator as exc:
+            cases.append({**case, "refused": exc.reason})
+            continue
+        if (kind, normalised) not in blinded:
+            blinded[(kind, normalised)] = blind_normalised(kind, normalised, NETWORK_KEY).hex()
+        cases.append(
+            {
+                **case,
+                "normalised": normalised,
+                "prehash": prehash(kind, normalised, NETWORK_KEY).hex(),
+                "blinded": blinded[(kind, normalised)],
+            }
+        )
+    return {
+        "comment": (
+            "Indicator normalisation, one or more vectors for every step of"
+            " docs/protocol.md section 6 ('Normalisation'): kind, input, default region,"
+            " and either the normalised text with its keyed pre-hash and blinded value"
+            " under network_key (suite 1, as indicators.json), or the refusal reason."
+            " Strings are JSON with every non-ASCII code point escaped."
+        ),
+        "unicode_version": UNICODE_VERSION,
+        "libphonenumber_metadata": phonenumbers.__version__,
+        "suite": SUITE,
+        "network_key": {
+            "secret_hex": NETWORK_KEY.secret.hex(),
+            "epoch": NETWORK_KEY.epoch,
+            "key_id_hex": NETWORK_KEY.key_id.hex(),
+        },
+        "reasons": list(REASONS),
+        "cases": cases,
+    }
+
+
+def write(name: str, value: dict[str, Any], *, ascii_only: bool = False) -> None:
+    text = json.dumps(value, indent=2, ensure_ascii=ascii_only) + "\n"
     (HERE / name).write_text(text, encoding="utf-8")
 
 
@@ -336,6 +385,7 @@ def main() -> None:
     write("signed.json", signed_vectors())
     write("request.json", request_vectors())
     write("netkeys.json", netkeys_vectors())
+    write("normalisation.json", normalisation_vectors(), ascii_only=True)
 
 
 if __name__ == "__main__":
