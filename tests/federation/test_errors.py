@@ -309,6 +309,23 @@ def test_the_client_keeps_code_field_and_retry_after() -> None:
     assert parse_refusal(400, pack({"code": "X" * 50, "message": "m"}), None).code == "bad_response"
 
 
+def test_the_client_keeps_an_extension_key_as_the_field_and_ignores_other_keys() -> None:
+    """unsupported_extension names the extension key, which is no snake_case word;
+    a key a later version adds to the refusal map is ignored, not fatal."""
+    body = pack({"code": "unsupported_extension", "field": "org.example:new-rule",
+                 "message": "org.example:new-rule: not understood"})  # fmt: skip
+    assert parse_refusal(422, body, None).field == "org.example:new-rule"
+    later = pack({"code": "invalid_field", "field": "limit", "message": "m",
+                  "org.example:hint": "ask for fewer", "retry": 3})  # fmt: skip
+    refused = parse_refusal(422, later, None)
+    assert (refused.code, refused.field) == ("invalid_field", "limit")
+    # A field that is neither a word nor an extension key is dropped; the code stays.
+    odd = parse_refusal(
+        422, pack({"code": "invalid_field", "field": "Bad Field!", "message": "m"}), None
+    )
+    assert (odd.code, odd.field) == ("invalid_field", None)
+
+
 async def test_a_failed_pull_records_its_code_until_one_succeeds(memnet: MemNet) -> None:
     a, b = await memnet.node("a"), await memnet.node("b")
     await memnet.pair(a, b)
