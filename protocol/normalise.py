@@ -14,7 +14,6 @@ passed in.
 from __future__ import annotations
 
 import bisect
-import codecs
 import re
 import unicodedata
 from collections.abc import Callable
@@ -227,7 +226,7 @@ def _bad_idn() -> InvalidIndicator:
 
 
 def _punycode(text: str) -> str:
-    return codecs.encode(text, "punycode").decode("ascii")
+    return text.encode("punycode").decode("ascii")
 
 
 def _u_label(label: str) -> str:
@@ -236,10 +235,10 @@ def _u_label(label: str) -> str:
     if not encoded.isascii():
         raise _bad_idn()
     try:
-        decoded = codecs.decode(encoded.encode("ascii"), "punycode")
+        decoded = encoded.encode("ascii").decode("punycode")
     except (UnicodeError, ValueError, IndexError, OverflowError):
         raise _bad_idn() from None
-    if not isinstance(decoded, str) or _punycode(decoded) != encoded:
+    if _punycode(decoded) != encoded:
         raise _bad_idn()
     return fold(decoded)
 
