@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 from protocol.encoding import pack, unpack
 from protocol.errors import ProtocolError
+from protocol.extensions import is_key
 from protocol.limits import Limits
 
 
@@ -95,9 +96,11 @@ LOCAL_CODES: Mapping[str, Code] = {
 
 CODES: Mapping[str, Code] = {**WIRE_CODES, **LOCAL_CODES}
 
-# What this node reads of a peer's refusal: anything longer is cut, and a code or a
-# field that is not a short snake_case word is not believed.
+# What this node reads of a peer's refusal: anything longer is cut; a code that is not
+# a short snake_case word is not believed, nor a field that is neither such a word nor
+# an extension key (unsupported_extension names the key); other keys are ignored.
 MAX_REFUSAL_BYTES = 1024
+MAX_REFUSAL_KEYS = 8
 MAX_MESSAGE_CHARS = 300
 MAX_RETRY_AFTER_S = 86_400
 _WORD_RE = re.compile(r"[a-z][a-z0-9_]{0,39}")
@@ -107,7 +110,7 @@ _REFUSAL_LIMITS = Limits(
     str_bytes=MAX_REFUSAL_BYTES,
     bin_bytes=0,
     array_len=0,
-    map_len=3,
+    map_len=MAX_REFUSAL_KEYS,
     depth=1,
 )
 
@@ -237,7 +240,7 @@ def parse_refusal(status: int, body: bytes, retry_after: str | None) -> PeerRefu
         )
     assert isinstance(doc, dict)
     field = doc.get("field")
-    if not (isinstance(field, str) and _WORD_RE.fullmatch(field)):
+    if not (isinstance(field, str) and (_WORD_RE.fullmatch(field) or is_key(field))):
         field = None
     return PeerRefused(_clean(message), status, code=code, field=field, retry_after=wait)
 

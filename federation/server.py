@@ -16,6 +16,8 @@ status (and Retry-After where waiting helps), and leaves storage untouched.
 from __future__ import annotations
 
 import logging
+import re
+import urllib.parse
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -34,7 +36,7 @@ from .interfaces import FeedRowLike, FeedStore, PeerStore
 from .netkeys import PATH as NETKEYS_PATH
 from .netkeys import KeyExchange
 from .quota import PeerRateLimiter
-from .transport import BASE_PATH
+from .transport import BASE_PATH, FED_PATH, VERSION
 from .trust import Peer, may_serve
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,7 @@ MSGPACK = "application/msgpack"
 TEXT = "text/plain"
 # What a locked node asks callers to wait before trying again.
 LOCKED_RETRY_AFTER_S = 60
+_VERSION_RE = re.compile(re.escape(FED_PATH) + r"v([0-9]{1,6})(?:/|$)")
 # What a stranger (no signature header) gets: what any web server says.
 NOT_FOUND_TEXT = "404: Not Found"
 
@@ -106,6 +109,9 @@ class ServerState:
     # The byte cap of one bodies response (the wire cap; tests make it small).
     bodies_budget_bytes: int = feed.MAX_BODIES_RESPONSE_BYTES
     key_exchange: KeyExchange | None = None
+    # The path prefixes this node answers under: the path of each URL in its card,
+    # without a trailing "/" ("" for a URL with no path). See ``url_prefix``.
+    prefixes: tuple[str, ...] = ("",)
 
 
 Route = Callable[[ServerState, Peer, bytes], Awaitable[Reply]]
@@ -168,9 +174,9 @@ class FederationServer:
             )  # fmt: skip
         if state.nonces.seen(auth.origin, auth.nonce, auth.timestamp, now):
             return refuse("replayed", "this request was seen before; sign a new one")
-        route = ROUTES.get(raw_path.partition("?")[0])
-        if route is None:
-            return refuse("not_found", "there is no such federation route")
+        route = find_route(raw_path, state.prefixes)
+        if isinstance(route, Reply):
+            return route
         if method != "POST":
             reply = refuse("method_not_allowed", "federation routes take POST only")
             return Reply(reply.status, reply.body, reply.content_type, {"Allow": "POST"})
@@ -178,6 +184,39 @@ class FederationServer:
             return await route(state, peer, body)
         except (ProtocolError, Unauthorised) as exc:
             return refuse_error(exc)
+
+
+def url_prefix(url: str) -> str:
+    """The path prefix a card URL puts before ``/fed/v<n>/``: its path without a
+    trailing "/" ("" when it has none), e.g. "/alerts" for https://host/alerts/."""
+    return urllib.parse.urlsplit(url).path.rstrip("/")
+
+
+def find_route(raw_path: str, prefixes: tuple[str, ...]) -> Route | Reply:
+    """The route a signed request's path names, or the refusal it gets.
+
+    The path (its query aside) must be one of this node's prefixes followed by
+    ``/fed/v<n>/<route>``, exactly: ``not_found`` otherwise, and
+    ``unsupported_version`` when it names a federation version this node does not
+    speak. The request signature covers the whole path, prefix included, so nothing
+    here widens what a signature allows."""
+    path = raw_path.partition("?")[0]
+    for prefix in sorted(prefixes, key=len, reverse=True):
+        if path.startswith(prefix + FED_PATH):
+            rest = path[len(prefix) :]
+            break
+    else:
+        return refuse("not_found", "there is no such federation route")
+    route = ROUTES.get(rest)
+    if route is not None:
+        return route
+    version = _VERSION_RE.match(rest)
+    if version is not None and int(version.group(1)) != VERSION:
+        return refuse(
+            "unsupported_version",
+            f"this node speaks federation version {VERSION} ({BASE_PATH}/), not that one",
+        )
+    return refuse("not_found", "there is no such federation route")
 
 
 def _require_share(peer: Peer) -> None:

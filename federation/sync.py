@@ -25,14 +25,15 @@ import nacl.signing
 
 from protocol import feed
 from protocol.errors import ProtocolError
+from protocol.netkeys import MAX_STATEMENT_BYTES
 from protocol.signing import parse_envelope
 
 from .clock import Clock, within
 from .errors import FederationError, PeerRefused, PeerUnreachable
 from .ingest import Admission, BatchWriter, OriginCache, PullResult
 from .interfaces import FeedStore, PeerStore
-from .netkeys import MAX_STATEMENT_BYTES, KeyExchange
 from .netkeys import PATH as NETKEYS_PATH
+from .netkeys import KeyExchange
 from .quota import MAX_ACTIVE_ALERTS_PER_ORIGIN
 from .transport import REQUEST_TIMEOUT_S, Transport
 from .trust import Peer, may_pull

@@ -14,12 +14,19 @@ from typing import Protocol
 
 import nacl.signing
 
+from protocol.card import SUPPORTED_VERSIONS
 from protocol.request import sign_request
 
 from .trust import Peer
 
-# Every federation route lives under this path, on both sides.
-BASE_PATH = "/fed/v1"
+# The federation protocol version this node talks: the highest it speaks. Every route
+# lives under ``/fed/v<version>``, after the path of the peer's card URL (the prefix);
+# cards list the versions a node speaks, and two nodes talk the highest both list
+# (protocol.card.negotiate), which is this one while a node speaks only one.
+VERSION = max(SUPPORTED_VERSIONS)
+# The part of a route's path that names the protocol, e.g. "/fed/v2/changes".
+FED_PATH = "/fed/"
+BASE_PATH = f"{FED_PATH}v{VERSION}"
 REQUEST_TIMEOUT_S = 15.0
 NONCE_BYTES = 16
 

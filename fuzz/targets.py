@@ -34,7 +34,7 @@ NOW = 1_735_695_000
 DESTINATION_KEY = nacl.signing.SigningKey(b"\x01" * 32)
 DESTINATION = bytes(DESTINATION_KEY.verify_key)
 REQUEST_METHOD = "POST"
-REQUEST_PATH = "/fed/v1/changes"
+REQUEST_PATH = "/fed/v2/changes"
 
 Target = Callable[[bytes], object]
 

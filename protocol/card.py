@@ -74,13 +74,14 @@ CARD_LIMITS = Limits(
     depth=3,
 )
 
-SAS_PURPOSE = b"alertnode:v1:sas:"
+SAS_PURPOSE = b"alertnode:v2:sas:"
 SAS_DIGITS = 6
 
 # Far beyond any real time, yet inside what datetime can represent (year 9999).
 _MAX_TIME = 2**37
 _B64URL_RE = re.compile(r"[A-Za-z0-9_-]*")
 _URL_CHARS_RE = re.compile(r"[\x21-\x7e]+")
+_PATH_SEGMENT_RE = re.compile(r"[A-Za-z0-9._~-]+")
 _LABEL_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _ONION_RE = re.compile(r"[a-z2-7]{56}\.onion")
 _ONION_VERSION = b"\x03"
@@ -250,7 +251,23 @@ def check_url(field_name: str, url: str) -> str:
         raise InvalidField(field_name, f"{url!r} must not have a query or fragment")
     if parts.path and not parts.path.startswith("/"):
         raise InvalidField(field_name, f"{url!r} has a path that does not start with /")
+    if not _is_plain_path(parts.path):
+        raise InvalidField(
+            field_name,
+            f"{url!r} has a path that is not plain: use segments of letters, digits"
+            " and - . _ ~ only, like /alerts/federation",
+        )
     return url
+
+
+def _is_plain_path(path: str) -> bool:
+    """Whether ``path`` is one a client sends exactly as written: no percent-escapes,
+    no empty, "." or ".." segments (an HTTP library may rewrite those, and the path
+    sent is the path signed, docs/protocol.md section 10)."""
+    segments = path.strip("/").split("/") if path.strip("/") else []
+    if path.startswith("//") or path.endswith("//"):
+        return False
+    return all(_PATH_SEGMENT_RE.fullmatch(seg) and seg not in (".", "..") for seg in segments)
 
 
 def _check_name(name: str) -> str:

@@ -50,9 +50,16 @@ class LocalProtocolError(ProtocolError):
 
 
 class InvalidIndicator(LocalProtocolError):
-    """An indicator (phone, e-mail, handle, plate, other) cannot be normalised."""
+    """An indicator (phone, e-mail, handle, plate, other) cannot be normalised.
+
+    ``reason`` is a stable code saying which rule it broke (``protocol.normalise.REASONS``,
+    docs/protocol.md section 6), for programs and the golden vectors."""
 
     code = "invalid_field"
+
+    def __init__(self, message: str, *, reason: str = "invalid") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class RemoteProtocolError(ProtocolError):

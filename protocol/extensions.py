@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TypeGuard
 
 from .encoding import Value, pack, unpack
 from .errors import InvalidField
@@ -73,8 +74,13 @@ class Extensions:
 EMPTY = Extensions()
 
 
+def is_key(key: object) -> TypeGuard[str]:
+    """Whether ``key`` is an extension key: ``org.example:name``, at most 64 characters."""
+    return isinstance(key, str) and len(key) <= MAX_EXT_KEY_CHARS and bool(_KEY_RE.fullmatch(key))
+
+
 def check_key(field: str, key: object) -> str:
-    if not isinstance(key, str) or len(key) > MAX_EXT_KEY_CHARS or not _KEY_RE.fullmatch(key):
+    if not is_key(key):
         raise InvalidField(
             field,
             f"an extension key is a namespace with a dot, a colon and a name, like "
@@ -140,8 +146,9 @@ def pop_optional_ext(
     """Take the optional ``ext`` and ``must_understand`` fields out of ``body``.
 
     ``ext`` is kept (sorted by key) and otherwise ignored. Raises InvalidField for a
-    bad key, an empty map or list (they are omitted instead), or a ``must_understand``
-    name not in ``ext``; UnsupportedExtension for a name not in ``understood``.
+    bad key, an empty map or list (they are omitted instead), a ``must_understand``
+    that is not sorted without repeats (one message, one encoding) or names a key not
+    in ``ext``; UnsupportedExtension for the first name not in ``understood``.
     """
     ext: OptionalExt = ()
     raw = body.pop("ext", None)
@@ -153,8 +160,8 @@ def pop_optional_ext(
         ext = tuple((k, raw[k]) for k in sorted(raw))
     must = body.pop("must_understand", None)
     if must is not None:
-        if not isinstance(must, tuple) or not must or len(set(must)) != len(must):
-            raise InvalidField("must_understand", "is a non-empty list without repeats")
+        if not isinstance(must, tuple) or not must or list(must) != sorted(set(must)):
+            raise InvalidField("must_understand", "is a non-empty list, sorted, without repeats")
         keys = {k for k, _ in ext}
         if any(not isinstance(name, str) or name not in keys for name in must):
             raise InvalidField("must_understand", "names only keys present in ext")

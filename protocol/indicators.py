@@ -1,29 +1,32 @@
-"""Indicator normalisation and keyed blinding (suite 1).
+"""Indicator blinding (suite 1), after normalisation (``protocol.normalise``).
 
 Rule: every indicator is normalised to one canonical text before it is blinded, so
 that the same phone number written three ways gives one blinded value; anything that
-cannot be normalised is an ``InvalidIndicator`` with a sentence saying why, never a
-silent mismatch. Blinding needs a ``NetworkKey``: the canonical text is first hashed
-with BLAKE2b keyed by the network's secret, then Argon2id (64 MiB) under a salt also
-derived from it. Whoever lacks the key (a leaked alert, a captured relay, a stolen
-backup of a peer) cannot test one guess; a node that holds it pays one Argon2id per
-guess. Pure: the key is passed in, nothing is read from a clock or a file. No
+cannot be normalised is an ``InvalidIndicator`` with a reason code and a sentence
+saying why, never a silent mismatch. Blinding needs a ``NetworkKey``: the canonical
+text is first hashed with BLAKE2b keyed by the network's secret, then Argon2id
+(64 MiB) under a salt also derived from it. Whoever lacks the key (a leaked alert, a
+captured relay, a stolen backup of a peer) cannot test one guess; a node that holds it
+pays one Argon2id per guess. Pure: the key is passed in, nothing is read from a clock or a file. No
 plaintext indicator leaves this module except as the caller's own input.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import nacl.pwhash.argon2id as argon2id
-import phonenumbers
 
 from .errors import InvalidIndicator
-from .fields import INDICATOR_KINDS
+from .normalise import normalise
+
+__all__ = [
+    "BLINDED_BYTES", "BLIND_MEMLIMIT_BYTES", "BLIND_OPSLIMIT", "KEY_ID_BYTES", "MAX_KEY_EPOCH",
+    "NETWORK_KEY_BYTES", "SUITE", "NetworkKey", "blind", "blind_normalised", "current_key",
+    "key_id", "kind_salt", "normalise", "prehash",
+]  # fmt: skip
 
 BLINDED_BYTES = 32
 # The one blinding suite defined: keyed BLAKE2b pre-hash, then Argon2id with the
@@ -41,14 +44,6 @@ MAX_KEY_EPOCH = 2**32 - 1
 _PERSON_KEY_ID = b"alertnode:key-id"
 _PERSON_PREHASH = b"alertnode:ind-pw"
 _PERSON_SALT = b"alertnode:ind-st"
-
-_EMAIL_RE = re.compile(
-    r"^[^@\s]{1,64}@[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?)+$"
-)
-_PLATFORM_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,31}$")
-_HANDLE_NAME_RE = re.compile(r"^[^\s:]{1,64}$")
-_PLATE_SEPARATORS_RE = re.compile(r"[\s\-._·]")
-_PLATE_RE = re.compile(r"^[A-Z0-9]{2,12}$")
 
 
 def key_id(secret: bytes) -> bytes:
@@ -113,73 +108,6 @@ def prehash(kind: str, normalised: str, key: NetworkKey) -> bytes:
         key=key.secret,
         person=_PERSON_PREHASH,
     ).digest()
-
-
-def normalise_phone(text: str, default_region: str) -> str:
-    try:
-        number = phonenumbers.parse(text, default_region.upper() or None)
-    except phonenumbers.NumberParseException:
-        raise InvalidIndicator(
-            "that does not look like a phone number; "
-            "write it with its country code, like +44 7700 900123"
-        ) from None
-    if not phonenumbers.is_possible_number(number):
-        raise InvalidIndicator(
-            "that phone number has the wrong number of digits for its country; "
-            "check it and add the country code"
-        )
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def normalise_email(text: str) -> str:
-    value = unicodedata.normalize("NFKC", text).strip().lower()
-    if len(value) > 254 or not _EMAIL_RE.match(value):
-        raise InvalidIndicator("that is not an e-mail address like name@example.org")
-    return value
-
-
-def normalise_handle(text: str) -> str:
-    value = unicodedata.normalize("NFKC", text).strip().lower()
-    platform, sep, name = value.partition(":")
-    platform, name = platform.strip(), name.strip().lstrip("@")
-    if not sep or not _PLATFORM_RE.match(platform) or not _HANDLE_NAME_RE.match(name):
-        raise InvalidIndicator("write a handle as platform:name, like instagram:somebody")
-    return f"{platform}:{name}"
-
-
-def normalise_plate(text: str) -> str:
-    value = _PLATE_SEPARATORS_RE.sub("", unicodedata.normalize("NFKC", text).upper())
-    if not _PLATE_RE.match(value):
-        raise InvalidIndicator("a number plate has 2 to 12 letters and digits")
-    return value
-
-
-def normalise_other(text: str) -> str:
-    value = " ".join(unicodedata.normalize("NFKC", text).casefold().split())
-    if not 3 <= len(value) <= 128:
-        raise InvalidIndicator("an identifier has 3 to 128 characters")
-    return value
-
-
-def normalise(kind: str, text: str, default_region: str = "") -> str:
-    """The canonical text of indicator ``text`` of ``kind``.
-
-    ``default_region`` (ISO 3166-1 alpha-2) reads phone numbers without a country code.
-    Raises InvalidIndicator.
-    """
-    if not isinstance(text, str) or len(text) > 512:
-        raise InvalidIndicator("an indicator is text of at most 512 characters")
-    if kind == "phone":
-        return normalise_phone(text, default_region)
-    if kind == "email":
-        return normalise_email(text)
-    if kind == "handle":
-        return normalise_handle(text)
-    if kind == "plate":
-        return normalise_plate(text)
-    if kind == "other":
-        return normalise_other(text)
-    raise InvalidIndicator(f"unknown indicator kind; use one of {', '.join(INDICATOR_KINDS)}")
 
 
 def blind_normalised(kind: str, normalised: str, key: NetworkKey) -> bytes:

@@ -35,7 +35,7 @@ from .limits import DEFAULT_LIMITS, MAX_CLOCK_SKEW_S, Limits
 from .signing import KEY_BYTES, SIG_BYTES, Kind, Proof, Verified, decode_body, open_envelope, sign
 
 VERSION = 1
-PROOF_PURPOSE = b"alertnode:v1:rotation-proof:"
+PROOF_PURPOSE = b"alertnode:v2:rotation-proof:"
 # After a rotation, the old key is retired once this long has passed since the
 # statement's ``created``: alerts it signed later than ``created`` are refused
 # (code ``retired_key``). Within it, they are still taken: in flight, or clock skew.

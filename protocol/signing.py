@@ -8,8 +8,9 @@ decoder then insists that the body names the same key.
     sig      = Ed25519(signer, TAG[kind] || body)
     id       = SHA-256(TAG[kind] || body)
 
-Each kind has its own domain tag, so a signature made for one kind can never be
-replayed as another.
+Each kind has its own domain tag, ``alertnode:v2:<kind>:``, so a signature made for
+one kind can never be replayed as another, and nothing signed under protocol version 1
+(whose tags began ``alertnode:v1:``) verifies under version 2.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ B = TypeVar("B")
 KEY_BYTES = 32
 SIG_BYTES = 64
 ID_BYTES = 32
+# Every domain tag and purpose string of wire protocol version 2 begins with this.
+TAG_PREFIX = b"alertnode:v2:"
 
 
 class Kind(enum.Enum):
@@ -45,7 +48,7 @@ class Kind(enum.Enum):
 
     @property
     def tag(self) -> bytes:
-        return b"alertnode:v1:" + self.value.encode() + b":"
+        return TAG_PREFIX + self.value.encode() + b":"
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,7 +40,7 @@ async def make_node(short_tmp: Path) -> AsyncIterator[NodeFactory]:
             name=name,
             web="127.0.0.1:0",
             fed="127.0.0.1:0",
-            public_url=None,
+            public_url=kw.pop("public_url", None),  # type: ignore[arg-type]
             region=region,
             passphrase=passphrase,  # type: ignore[arg-type]
             allow_http=bool(kw.pop("allow_http", False)),

@@ -14,6 +14,7 @@ import datetime
 import ipaddress
 import logging
 import ssl
+import urllib.parse
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from federation.errors import FederationError
 from federation.https import HttpsTransport, federation_app
 from federation.ingest import PullResult
 from federation.netkeys import KeyExchange
-from federation.server import FederationServer, ServerState
+from federation.server import FederationServer, ServerState, url_prefix
 from federation.sync import STOP_TIMEOUT_S, Syncer
 from federation.trust import Peer
 from protocol.card import parse_card_text, short_auth_string
@@ -50,6 +51,15 @@ FEDERATION_SHUTDOWN_S = 1.0
 # How often the node looks at its certificate's expiry (it renews 30 days ahead).
 CERT_CHECK_INTERVAL_S = 24 * 3600
 MAX_PINS_RESPONSE_BYTES = 1024
+
+
+def _with_bound_port(url: str, bound: int) -> str:
+    """``url`` with an ephemeral port 0 (tests: ``--fed 127.0.0.1:0``) replaced by the
+    port actually bound; the path (a proxy prefix) is kept."""
+    split = urllib.parse.urlsplit(url)
+    if not split.netloc.endswith(":0"):
+        return url
+    return split._replace(netloc=f"{split.netloc[:-2]}:{bound}").geturl()
 
 
 def _is_loopback(host: str) -> bool:
@@ -155,6 +165,7 @@ class Trust:
             nonces=NonceWindow(),
             on_rotate=self._rotated,
             key_exchange=self.key_exchange,
+            prefixes=(url_prefix(self._config.public_url),),
         )
         self.server_state = state
         runner = web.AppRunner(
@@ -170,8 +181,7 @@ class Trust:
         await web.TCPSite(runner, host, port, ssl_context=ssl_ctx).start()
         self._runner = runner
         bound = runner.addresses[0][1] if runner.addresses else port
-        if self.url.endswith(":0"):
-            self.url = self.url[:-2] + f":{bound}"
+        self.url = _with_bound_port(self.url, bound)
         await self.syncer.start()
         self._courier_task = asyncio.get_running_loop().create_task(
             self.courier.run(), name="rotation-courier"

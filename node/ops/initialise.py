@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import time
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -101,7 +102,9 @@ async def init_node(
         "data": str(data),
         "key": cfg.key,
         # With port 0 the port is chosen at start, so the card comes from the running node.
-        "card": None if url.endswith(":0") else card_text(data, cfg, unlocked.signing_key),
+        "card": None
+        if urllib.parse.urlsplit(url).port == 0
+        else card_text(data, cfg, unlocked.signing_key),
         "invite": invite,
         "web": web,
         "fed": fed,

@@ -29,7 +29,7 @@ from tests.federation.memnet import MemNet, MemNode
 LEAKS = ("max_array_len", "max_bin_len", "max_str_len", "exceeds", "extradata", "traceback",
          "msgpack", "unpack", "valueerror", "formaterror", "exception")  # fmt: skip
 STRANGER = nacl.signing.SigningKey(b"\x42" * 32)
-CHANGES = "/fed/v1/changes"
+CHANGES = "/fed/v2/changes"
 ASK = feed.encode_changes_request(feed.ChangesRequest(0, 10))
 
 
@@ -107,7 +107,7 @@ async def _too_large(a: MemNode, b: MemNode) -> Any:
 
 async def _too_long_array(a: MemNode, b: MemNode) -> Any:
     body = pack({"ids": tuple(bytes(32) for _ in range(feed.MAX_BATCH_IDS + 1))})
-    return lambda: ask(a, b.key, "/fed/v1/bodies", body)
+    return lambda: ask(a, b.key, "/fed/v2/bodies", body)
 
 
 async def _unsupported_version(a: MemNode, b: MemNode) -> Any:
@@ -146,11 +146,11 @@ async def _not_shared(a: MemNode, b: MemNode) -> Any:
 
 async def _stale_epoch(a: MemNode, b: MemNode) -> Any:
     body = feed.encode_bodies_request(feed.BodiesRequest(positions=(1,), epoch=bytes(16)))
-    return lambda: ask(a, b.key, "/fed/v1/bodies", body)
+    return lambda: ask(a, b.key, "/fed/v2/bodies", body)
 
 
 async def _not_found(a: MemNode, b: MemNode) -> Any:
-    return lambda: ask(a, b.key, "/fed/v1/nothing-here")
+    return lambda: ask(a, b.key, "/fed/v2/nothing-here")
 
 
 async def _method_not_allowed(a: MemNode, b: MemNode) -> Any:
@@ -172,7 +172,7 @@ async def _not_own_key(a: MemNode, b: MemNode) -> Any:
     from protocol.rotation import sign_rotation
 
     statement = sign_rotation(STRANGER, nacl.signing.SigningKey.generate(), a.net.clock.now())
-    return lambda: ask(a, b.key, "/fed/v1/rotate", statement.envelope.to_bytes())
+    return lambda: ask(a, b.key, "/fed/v2/rotate", statement.envelope.to_bytes())
 
 
 async def _key_taken(a: MemNode, b: MemNode) -> Any:
@@ -184,7 +184,7 @@ async def _key_taken(a: MemNode, b: MemNode) -> Any:
         accept="relay", share=True, proxy=None, now=a.net.clock.now(),
     )  # fmt: skip
     statement = sign_rotation(b.key, c, a.net.clock.now())
-    return lambda: ask(a, b.key, "/fed/v1/rotate", statement.envelope.to_bytes())
+    return lambda: ask(a, b.key, "/fed/v2/rotate", statement.envelope.to_bytes())
 
 
 async def _stale_statement(a: MemNode, b: MemNode) -> Any:
@@ -194,7 +194,7 @@ async def _stale_statement(a: MemNode, b: MemNode) -> Any:
     newer = sign_pins(b.key, (bytes(32),), now)
     assert await a.store.peers.set_pins(newer.body.node, newer.body.pins, newer.body.created)
     older = sign_pins(b.key, (bytes([1]) * 32,), now - 3600)
-    return lambda: ask(a, b.key, "/fed/v1/pins", older.envelope.to_bytes())
+    return lambda: ask(a, b.key, "/fed/v2/pins", older.envelope.to_bytes())
 
 
 # (scenario, code, field, Retry-After expected)
@@ -258,7 +258,7 @@ async def test_a_request_without_the_header_gets_a_plain_404(memnet: MemNet) -> 
     a = await memnet.node("a")
     server = memnet.network.servers[a.addr]
     a.state.locked = lambda: True  # not even "locked" is said to a stranger
-    for method, path in (("POST", CHANGES), ("GET", "/"), ("GET", "/fed/v1/x"), ("PUT", "/a?b")):
+    for method, path in (("POST", CHANGES), ("GET", "/"), ("GET", "/fed/v2/x"), ("PUT", "/a?b")):
         reply = await server.handle(method, path, {}, b"x" * 10)
         assert (reply.status, reply.content_type, reply.body) == (
             404, "text/plain", NOT_FOUND_TEXT.encode()
@@ -307,6 +307,23 @@ def test_the_client_keeps_code_field_and_retry_after() -> None:
     assert "html" not in odd.message.lower()
     # A code that is not a short snake_case word is not believed.
     assert parse_refusal(400, pack({"code": "X" * 50, "message": "m"}), None).code == "bad_response"
+
+
+def test_the_client_keeps_an_extension_key_as_the_field_and_ignores_other_keys() -> None:
+    """unsupported_extension names the extension key, which is no snake_case word;
+    a key a later version adds to the refusal map is ignored, not fatal."""
+    body = pack({"code": "unsupported_extension", "field": "org.example:new-rule",
+                 "message": "org.example:new-rule: not understood"})  # fmt: skip
+    assert parse_refusal(422, body, None).field == "org.example:new-rule"
+    later = pack({"code": "invalid_field", "field": "limit", "message": "m",
+                  "org.example:hint": "ask for fewer", "retry": 3})  # fmt: skip
+    refused = parse_refusal(422, later, None)
+    assert (refused.code, refused.field) == ("invalid_field", "limit")
+    # A field that is neither a word nor an extension key is dropped; the code stays.
+    odd = parse_refusal(
+        422, pack({"code": "invalid_field", "field": "Bad Field!", "message": "m"}), None
+    )
+    assert (odd.code, odd.field) == ("invalid_field", None)
 
 
 async def test_a_failed_pull_records_its_code_until_one_succeeds(memnet: MemNet) -> None:
@@ -369,7 +386,7 @@ async def test_a_peer_whose_every_item_is_refused_is_not_ok(memnet: MemNet) -> N
 async def test_no_refusal_quotes_a_library(memnet: MemNet, junk: bytes) -> None:
     a, b = await memnet.node("a"), await memnet.node("b")
     await memnet.pair(a, b)
-    for path in (CHANGES, "/fed/v1/bodies", "/fed/v1/ids", "/fed/v1/poke", "/fed/v1/rotate"):
+    for path in (CHANGES, "/fed/v2/bodies", "/fed/v2/ids", "/fed/v2/poke", "/fed/v2/rotate"):
         status, doc, _ = await ask(a, b.key, path, junk)
         assert doc is not None and status >= 400
         assert not leaks(doc["message"]), (path, junk, doc)

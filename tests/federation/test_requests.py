@@ -73,7 +73,7 @@ async def test_crafted_requests_are_refused(make_node: NodeFactory) -> None:
     await pair(a, b)
     await a.unlocked().alerts.publish(draft(1))
     before = await snapshot(a)
-    path = "/fed/v1/changes"
+    path = "/fed/v2/changes"
     body = feed.encode_changes_request(feed.ChangesRequest(0, 10))
     b_signing = b.unlocked().keys.signing
 
@@ -84,7 +84,7 @@ async def test_crafted_requests_are_refused(make_node: NodeFactory) -> None:
         ("not-base64!", body, "malformed"),
         (signed(STRANGER, a, path, body), body, "unknown_node"),
         (signed(b_signing, a, path, body, dest=b.config.key), body, "bad_signature"),
-        (signed(b_signing, a, path, body, signed_path="/fed/v1/bodies"), body, "bad_signature"),
+        (signed(b_signing, a, path, body, signed_path="/fed/v2/bodies"), body, "bad_signature"),
         (signed(b_signing, a, path, body, now=a.clock.now() - 600), body, "clock_skew"),
         # A body other than the signed one.
         (signed(b_signing, a, path, body), body + b"\x00", "bad_signature"),
@@ -156,7 +156,7 @@ async def test_what_a_scanner_sees(make_node: NodeFactory) -> None:
     b = await make_node("B")
     fed = a.unlocked().trust.url
     async with aiohttp.ClientSession() as session:
-        for method, path in (("GET", "/"), ("GET", "/fed/v1/changes"), ("POST", "/fed/v1/changes"),
+        for method, path in (("GET", "/"), ("GET", "/fed/v2/changes"), ("POST", "/fed/v2/changes"),
                              ("POST", "/x/y?z=1"), ("HEAD", "/robots.txt")):  # fmt: skip
             async with session.request(method, fed + path, ssl=_ssl(), data=b"x") as resp:
                 text = await resp.read()
@@ -169,9 +169,9 @@ async def test_what_a_scanner_sees(make_node: NodeFactory) -> None:
                 assert b"alertnode" not in text.lower()
         # A signed refusal is structured, and names no server either.
         body = feed.encode_changes_request(feed.ChangesRequest(0, 1))
-        header = signed(STRANGER, a, "/fed/v1/changes", body)
+        header = signed(STRANGER, a, "/fed/v2/changes", body)
         async with session.post(
-            fed + "/fed/v1/changes", data=body, headers={REQUEST_HEADER: header}, ssl=_ssl()
+            fed + "/fed/v2/changes", data=body, headers={REQUEST_HEADER: header}, ssl=_ssl()
         ) as resp:
             assert (resp.status, resp.content_type) == (403, "application/msgpack")
             assert "Server" not in resp.headers

@@ -1,4 +1,4 @@
-"""Key rotation, receiving side, between real nodes: POST /fed/v1/rotate over HTTPS.
+"""Key rotation, receiving side, between real nodes: POST /fed/v2/rotate over HTTPS.
 
 A announces to B that it moves from its old key to a new one, in a request signed by
 the old key. B moves A's trust-list entry (name, policy, URLs, pin) to the new key.

@@ -63,7 +63,7 @@ async def test_a_wrong_key_gets_no_request_bytes(tmp_path: Path, right_pin: bool
         await transport.close()
         server.close()
     if right_pin:  # the positive control: the recorder does see a request
-        assert received[0].startswith(b"POST /fed/v1/changes")
+        assert received[0].startswith(b"POST /fed/v2/changes")
     else:
         assert received == [b""]
 

@@ -104,7 +104,7 @@ async def target(make_node: NodeFactory) -> AsyncIterator[Target]:
         assert await t.snapshot() == t.before  # type: ignore[attr-defined]
         # Still serving an honest, well-formed request.
         ok = feed.encode_changes_request(feed.ChangesRequest(0, 10))
-        assert await t.post("/fed/v1/changes", ok) == 200
+        assert await t.post("/fed/v2/changes", ok) == 200
         print("STATUSES", t.statuses)
         assert not any(s >= 500 for s in t.statuses), t.statuses
 
@@ -141,7 +141,7 @@ def encode(value: Any, canonical: bool) -> bytes | None:
 @FED
 @given(st.sampled_from(ROUTES), st.binary(max_size=600))
 async def test_raw_bodies(target: Target, route: str, body: bytes) -> None:
-    assert_answered(await target.post(f"/fed/v1/{route}", body), (route, body))
+    assert_answered(await target.post(f"/fed/v2/{route}", body), (route, body))
 
 
 @FED
@@ -151,7 +151,7 @@ async def test_arbitrary_msgpack_bodies(
 ) -> None:
     body = encode(value, canonical)
     if body is not None:
-        assert_answered(await target.post(f"/fed/v1/{route}", body), (route, value))
+        assert_answered(await target.post(f"/fed/v2/{route}", body), (route, value))
 
 
 @FED
@@ -165,7 +165,7 @@ async def test_maps_with_the_routes_own_fields(target: Target, route: str, data:
         value[key] = tuple(data.draw(st.lists(st.integers(-5, 2**63), max_size=300)))
     body = encode(value, data.draw(st.booleans(), label="canonical"))
     if body is not None:
-        assert_answered(await target.post(f"/fed/v1/{route}", body), (route, value))
+        assert_answered(await target.post(f"/fed/v2/{route}", body), (route, value))
 
 
 @FED
@@ -177,7 +177,7 @@ async def test_maps_with_the_routes_own_fields(target: Target, route: str, data:
 async def test_arbitrary_paths_and_methods(
     target: Target, tail: str, method: str, body: bytes
 ) -> None:
-    path = "/fed/v1/" + tail
+    path = "/fed/v2/" + tail
     if "#" in path:
         return  # a fragment never reaches the server
     try:
@@ -219,4 +219,4 @@ async def test_well_formed_requests_with_arbitrary_values(
     target: Target, case: tuple[str, bytes]
 ) -> None:
     route, body = case
-    assert_answered(await target.post(f"/fed/v1/{route}", body), case)
+    assert_answered(await target.post(f"/fed/v2/{route}", body), case)

@@ -70,3 +70,24 @@ def test_a_pin_statement_names_its_signer_and_orders_by_time() -> None:
     for bad in ((), (b"\x02" * 32, b"\x01" * 32), (b"\x01" * 31,)):
         with pytest.raises(InvalidField):
             verify_pins(signed(pack({**body, "pins": bad}), Kind.PINS), NOW)
+
+
+@pytest.mark.parametrize(
+    "path", ["", "/", "/alerts", "/alerts/", "/some/prefix/", "/a.b_c~d-e", "/.well-known/x"]
+)
+def test_a_plain_url_path_is_accepted(path: str) -> None:
+    url = "https://node.example.org" + path
+    assert verify_card(signed(pack(card_map(urls=(url,))), Kind.CARD), NOW).body.urls == (url,)
+
+
+@pytest.mark.parametrize(
+    "path", ["//", "//a", "/a//b", "/a/../fed", "/./a", "/..", "/a%7e", "/a;b=c", "/a@b", "/a/b//"]
+)
+def test_a_url_path_an_http_library_could_rewrite_is_refused(path: str) -> None:
+    """The path a client sends is the path it signs (docs/protocol.md section 10): a
+    path with escapes or dot segments could reach the server rewritten (aiohttp and
+    yarl fold "/a/../fed" to "/fed" and "%7e" to "~"), so no card may carry one."""
+    value = card_map(urls=("https://node.example.org" + path,))
+    with pytest.raises(InvalidField) as info:
+        verify_card(signed(pack(value), Kind.CARD), NOW)
+    assert info.value.field == "urls"

@@ -272,8 +272,8 @@ def test_envelope_framing_is_an_array_of_kind_signer_body_sig() -> None:
 
 def test_domain_tags_are_distinct_and_fixed() -> None:
     tags = {kind: kind.tag for kind in Kind}
-    assert tags[Kind.ALERT] == b"alertnode:v1:alert:"
-    assert tags[Kind.RETRACTION] == b"alertnode:v1:retraction:"
+    assert tags[Kind.ALERT] == b"alertnode:v2:alert:"
+    assert tags[Kind.RETRACTION] == b"alertnode:v2:retraction:"
     assert len(set(tags.values())) == len(Kind)
     # No tag is a prefix of another, so TAG || body cannot be read as another kind.
     for a in tags.values():
@@ -285,7 +285,7 @@ def test_id_is_sha256_of_tag_and_body() -> None:
     import hashlib
 
     body = pack({"x": 1})
-    assert object_id(Kind.ALERT, body) == hashlib.sha256(b"alertnode:v1:alert:" + body).digest()
+    assert object_id(Kind.ALERT, body) == hashlib.sha256(b"alertnode:v2:alert:" + body).digest()
     assert object_id(Kind.ALERT, body) != object_id(Kind.RETRACTION, body)
 
 

@@ -103,10 +103,16 @@ def test_ext_is_kept_and_must_understand_is_refused(decode: Callable[[bytes], ob
         {"ext": {"Org:X": 1}},
         {"ext": ext, "must_understand": ()},
         {"ext": ext, "must_understand": ("org.example:other",)},  # not in ext
+        # One message, one encoding: sorted, no repeats (as for alerts, section 5a).
+        {"ext": ext, "must_understand": ("org.example:n", "org.example:colour")},
+        {"ext": ext, "must_understand": ("org.example:n", "org.example:n")},
         {"must_understand": ("org.example:n",)},
     ):
-        with pytest.raises(InvalidField):
+        with pytest.raises(InvalidField) as refused:
             decode(pack({**wire, **bad}))
+        # Refused for its shape, before anyone asks whether the keys are understood.
+        assert not isinstance(refused.value, UnsupportedExtension), bad
+        assert refused.value.field in ("ext", "must_understand"), bad
 
 
 def test_encoders_send_ext_and_omit_it_when_empty() -> None:

@@ -34,8 +34,8 @@ def card(key: nacl.signing.SigningKey, name: str) -> bytes:
 CARD_A, CARD_B, CARD_M = card(KEY_A, "A"), card(KEY_B, "B"), card(KEY_M, "B")
 # Golden: SHA-256("alertnode:v2:pair-code:" || key_lo || key_hi || SHA-256(card_lo)
 # || SHA-256(card_hi) || nonce_lo || nonce_hi), first 8 bytes big-endian mod 10**6.
-GOLDEN_CODE = "270 177"
-GOLDEN_COMMITMENT_A = "9b239ff9a534e1db8c06cc59747b9038d3549d919679dba7022a0ab7f16e56bc"
+GOLDEN_CODE = "833 759"
+GOLDEN_COMMITMENT_A = "129e023df4188ee141c77eb03fd6ed862fc74626d30f79e2b602cc93e73460dc"
 
 
 def test_golden_code_and_its_derivation() -> None:

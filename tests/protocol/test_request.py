@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import json
+from pathlib import Path
 from typing import Any
 
 import nacl.signing
@@ -37,29 +39,20 @@ from protocol.request import (
 )
 from protocol.signing import Kind
 
-from . import KEY_A, KEY_B, NOW, ORIGIN_A, ORIGIN_B
+from . import KEY_A, KEY_B, NOW, ORIGIN_A, ORIGIN_B, SEED_A
 
-NONCE = bytes(range(16))
-PATH = "/v1/changes?since=120&limit=1000"
-BODY = b"\x83\xa5epoch\xc0\xa5limit\xcd\x03\xe8\xa5since\x78"
+# The golden request (tests/vectors/request.json, written by tests/vectors/make_vectors.py):
+# a changes request to a node whose card URL is https://host/alerts/, signed at NOW.
+VECTORS = json.loads((Path(__file__).parents[1] / "vectors" / "request.json").read_text())
+GOLDEN = VECTORS["cases"][1]
+NONCE = bytes.fromhex(VECTORS["nonce_hex"])
+PATH = GOLDEN["path"]
+BODY = bytes.fromhex(GOLDEN["body_hex"])
 QUICK = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-GOLDEN_HEADER = (
-    "lQHEIAOhB7_zzhC-HXDdGOdLwJln5NYwm6UNXx3chmQSVTG4zmd0mpjEEAABAgMEBQYHCAkKCwwNDg_E"
-    "QOQJlLz1iS46cgIUNXZzPmfyromzyhNbFfHO7z7MRxTFOf__TI8V2DesFD1rhu5CSfnqHIk98mcWRCrh"
-    "JyCshAA"
-)
-# What GOLDEN_HEADER's signature covers, after the domain tag "alertnode:v1:request:".
-# The same bytes the earlier header (a whole signed envelope) carried as its body:
-# making the header compact changed what travels, not what is signed.
-GOLDEN_MESSAGE = bytes.fromhex(
-    "88a4626f6479c4208fc6c3f1fd395614009f44c0082630033efa40f22620c9f9c2ce151e0c3e3910"
-    "a464657374c42029acbae141bccaf0b22e1a94d34d0bc7361e526d0bfe12c89794bc9322966dd7a6"
-    "6d6574686f64a4504f5354a56e6f6e6365c410000102030405060708090a0b0c0d0e0fa66f726967"
-    "696ec42003a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8a4706174"
-    "68d9202f76312f6368616e6765733f73696e63653d313230266c696d69743d31303030a27473ce67"
-    "749a98a17601"
-)
+GOLDEN_HEADER = GOLDEN["header"]
+# What GOLDEN_HEADER's signature covers, after the domain tag "alertnode:v2:request:".
+GOLDEN_MESSAGE = bytes.fromhex(GOLDEN["message_hex"])
 # The header this module used before: the whole envelope, 423 characters.
 OLD_ENVELOPE_HEADER = (
     "lKdyZXF1ZXN0xCADoQe_884Qvh1w3RjnS8CZZ-TWMJulDV8d3IZkElUxuMTOiKRib2R5xCCPxsPx_TlW"
@@ -142,6 +135,8 @@ def test_a_signed_request_verifies_to_what_was_signed() -> None:
 
 def test_golden_header() -> None:
     # Ed25519 is deterministic: fixed key, request, time and nonce give one header.
+    assert (VECTORS["seed_hex"], VECTORS["dest_hex"]) == (SEED_A.hex(), ORIGIN_B.hex())
+    assert VECTORS["ts"] == NOW
     assert header() == GOLDEN_HEADER
     assert len(GOLDEN_HEADER) == 167
     assert items(GOLDEN_HEADER)[:4] == [1, ORIGIN_A, NOW, NONCE]
@@ -151,9 +146,32 @@ def test_golden_signed_message() -> None:
     auth = verify(GOLDEN_HEADER)
     assert auth.to_bytes() == GOLDEN_MESSAGE
     sig = items(GOLDEN_HEADER)[4]
-    nacl.signing.VerifyKey(ORIGIN_A).verify(b"alertnode:v1:request:" + GOLDEN_MESSAGE, sig)
-    # The signature is the very one the old envelope header carried.
-    assert b64url_decode(OLD_ENVELOPE_HEADER, "old header").endswith(sig)
+    nacl.signing.VerifyKey(ORIGIN_A).verify(b"alertnode:v2:request:" + GOLDEN_MESSAGE, sig)
+
+
+@pytest.mark.parametrize("case", VECTORS["cases"], ids=lambda c: c["name"])
+def test_every_request_vector(case: dict[str, str]) -> None:
+    """The JSON vectors, recomputed from docs/protocol.md section 8 by hand: the
+    message map, then Ed25519 over the tag and the message, then the header array."""
+    body = bytes.fromhex(case["body_hex"])
+    message = pack(
+        {
+            "v": 1,
+            "method": case["method"],
+            "path": case["path"],
+            "body": hashlib.sha256(body).digest(),
+            "origin": ORIGIN_A,
+            "dest": ORIGIN_B,
+            "ts": NOW,
+            "nonce": NONCE,
+        }
+    )
+    assert message.hex() == case["message_hex"]
+    assert VECTORS["tag"].encode() == Kind.REQUEST.tag == b"alertnode:v2:request:"
+    sig = KEY_A.sign(Kind.REQUEST.tag + message).signature
+    assert b64url_encode(pack((1, ORIGIN_A, NOW, NONCE, sig))) == case["header"]
+    assert header(path_and_query=case["path"], body=body) == case["header"]
+    assert verify(case["header"], path_and_query=case["path"], body=body).nonce == NONCE
 
 
 def test_the_header_is_compact() -> None:
@@ -163,7 +181,7 @@ def test_the_header_is_compact() -> None:
     assert len(OLD_ENVELOPE_HEADER) - len(header()) == 256
     request = encode_changes_request(ChangesRequest(123_456, MAX_FEED_ENTRIES, NONCE))
     response = encode_changes_response(ChangesResponse(NONCE, (), 123_456, False))
-    value = sign_request(KEY_A, "POST", "/fed/v1/changes", request, ORIGIN_B, NOW, NONCE)
+    value = sign_request(KEY_A, "POST", "/fed/v2/changes", request, ORIGIN_B, NOW, NONCE)
     # The response carries the reset flag (7 bytes) since the feed completeness signals.
     assert (len(request), len(response)) == (45, 57)
     assert len(request) + len(value) + len(response) == 269
@@ -183,8 +201,8 @@ def test_clock_skew_within_the_window_is_accepted(skew: int) -> None:
 
 
 def test_get_with_an_empty_body() -> None:
-    value = header(method="GET", path_and_query="/v1/card", body=b"")
-    assert verify(value, method="GET", path_and_query="/v1/card", body=b"").nonce == NONCE
+    value = header(method="GET", path_and_query="/fed/v2/card", body=b"")
+    assert verify(value, method="GET", path_and_query="/fed/v2/card", body=b"").nonce == NONCE
 
 
 def test_surrounding_whitespace_is_ignored() -> None:
@@ -221,9 +239,12 @@ def test_the_clock_is_checked_only_after_the_signature() -> None:
     [
         {"expected_destination": ORIGIN_A},
         {"method": "GET"},
-        {"path_and_query": "/v1/changes?since=0&limit=1000"},
-        {"path_and_query": "/v1/changes?since=120&limit=1000&"},
-        {"path_and_query": "/v1/bodies"},
+        {"path_and_query": "/alerts/fed/v2/changes?since=0"},
+        {"path_and_query": "/alerts/fed/v2/changes?since=120&"},
+        {"path_and_query": "/alerts/fed/v2/bodies?since=120"},
+        # What a proxy that strips (or adds) a path prefix passes on: the path differs.
+        {"path_and_query": "/fed/v2/changes?since=120"},
+        {"path_and_query": "/x/alerts/fed/v2/changes?since=120"},
         {"body": BODY + b"\x00"},
         {"body": b""},
     ],
@@ -355,9 +376,9 @@ def test_headers_that_do_not_decode_are_refused(value: Any, error: type[Exceptio
         ({"method": "PO ST"}, "method"),
         ({"method": "POST\n"}, "method"),
         ({"path_and_query": "v1/changes"}, "path"),
-        ({"path_and_query": "/v1/ch anges"}, "path"),
-        ({"path_and_query": "/v1/changes\n"}, "path"),
-        ({"path_and_query": "/v1/caf\u00e9"}, "path"),
+        ({"path_and_query": "/fed/v2/ch anges"}, "path"),
+        ({"path_and_query": "/fed/v2/changes\n"}, "path"),
+        ({"path_and_query": "/fed/v2/caf\u00e9"}, "path"),
         ({"path_and_query": "/" + "x" * MAX_PATH_CHARS}, "path"),
         ({"expected_destination": bytes(33)}, "dest"),
     ],

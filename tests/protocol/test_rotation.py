@@ -34,9 +34,9 @@ from . import CREATED, KEY_A, KEY_B, NOW, ORIGIN_A, ORIGIN_B, signed
 
 KEY_C = nacl.signing.SigningKey(bytes(range(64, 96)))
 ORIGIN_C = bytes(KEY_C.verify_key)
-GOLDEN_ID = "93a75b3ae3495bcc28461158d898f13049f67320192e4b9574d48d22ab5e29d4"
-GOLDEN_PROOF_START = "e7ce09334541a6225283d3ac2bc27213"
-GOLDEN_SIG_START = "58f0cda96861bce2f545de41891ba80b"
+GOLDEN_ID = "1ea2ef4d6464aa70dc9bf75d5c3e27e8c97cd3b8c74981d2ea7997671b63cb76"
+GOLDEN_PROOF_START = "9ea36cd4088cbf8aec8fc3af96d54e07"
+GOLDEN_SIG_START = "962923052f0c56ea073d9f92f23e49f4"
 QUICK = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 

@@ -13,15 +13,20 @@ times, and Ed25519 signatures, which are deterministic by construction.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
+import nacl.public
 import nacl.signing
+import phonenumbers
 
 from protocol.alert import AlertBody, Indicator, RetractionBody, verify_alert, verify_retraction
 from protocol.encoding import pack
+from protocol.errors import InvalidIndicator
 from protocol.extensions import Extensions
+from protocol.feed import ChangesRequest, encode_changes_request
 from protocol.fields import INDICATOR_KINDS
 from protocol.indicators import (
     BLIND_MEMLIMIT_BYTES,
@@ -30,15 +35,24 @@ from protocol.indicators import (
     SUITE,
     NetworkKey,
     blind,
+    blind_normalised,
     kind_salt,
     normalise,
     prehash,
 )
+from protocol.netkeys import PURPOSE, sign_statement, statement_plain, x25519_public
+from protocol.normalise import REASONS, UNICODE_VERSION
+from protocol.request import REQUEST_HEADER, RequestAuth, sign_request
 from protocol.signing import Kind, sign
+
+from .normalisation_cases import CASES
 
 HERE = Path(__file__).parent
 
 SEED = bytes(range(32))
+# The destination of the signed-request vectors: Ed25519 from seed 0x20 .. 0x3f.
+DEST_SEED = bytes(range(32, 64))
+REQUEST_NONCE = bytes(range(16))
 # The network blinding key of the vectors: bytes 0x40 .. 0x5f, epoch 0.
 NETWORK_KEY = NetworkKey(bytes(range(0x40, 0x60)), 0)
 CREATED = 1_735_693_200  # 2025-01-01T01:00:00Z
@@ -226,14 +240,152 @@ def signed_vectors() -> dict[str, Any]:
     }
 
 
-def write(name: str, value: dict[str, Any]) -> None:
-    text = json.dumps(value, indent=2, ensure_ascii=False) + "\n"
+REQUEST_CASES: list[dict[str, str]] = [
+    # A changes request to a node whose card URL has no path.
+    {"name": "changes", "method": "POST", "path": "/fed/v2/changes"},
+    # The same body to a node whose card URL is https://host/alerts/ : the prefix and
+    # the query are signed exactly as they appear on the request line.
+    {"name": "prefixed", "method": "POST", "path": "/alerts/fed/v2/changes?since=120"},
+]
+
+
+def request_vectors() -> dict[str, Any]:
+    key = nacl.signing.SigningKey(SEED)
+    dest = bytes(nacl.signing.SigningKey(DEST_SEED).verify_key)
+    body = encode_changes_request(ChangesRequest(120, 1000, bytes(range(16, 32))))
+    cases = []
+    for case in REQUEST_CASES:
+        header = sign_request(key, case["method"], case["path"], body, dest, NOW, REQUEST_NONCE)
+        auth = RequestAuth(
+            case["method"],
+            case["path"],
+            hashlib.sha256(body).digest(),
+            bytes(key.verify_key),
+            dest,
+            NOW,
+            REQUEST_NONCE,
+        )
+        cases.append(
+            {
+                **case,
+                "body_hex": body.hex(),
+                "body_sha256_hex": auth.body_sha256.hex(),
+                "message_hex": auth.to_bytes().hex(),
+                "header": header,
+            }
+        )
+    return {
+        "comment": (
+            "Signed requests (docs/protocol.md section 8): the signer is Ed25519 from"
+            " seed_hex, the destination from dest_seed_hex; message_hex is the canonical"
+            " msgpack map that is signed after the tag; header is the value of the"
+            f" {REQUEST_HEADER} header."
+        ),
+        "seed_hex": SEED.hex(),
+        "public_key_hex": bytes(key.verify_key).hex(),
+        "dest_seed_hex": DEST_SEED.hex(),
+        "dest_hex": dest.hex(),
+        "tag": Kind.REQUEST.tag.decode(),
+        "ts": NOW,
+        "nonce_hex": REQUEST_NONCE.hex(),
+        "cases": cases,
+    }
+
+
+# The sealed box's one-time X25519 key in the network-key vector (bytes 0x80 .. 0x9f).
+EPHEMERAL_SECRET = bytes(range(0x80, 0xA0))
+
+
+def sealed_box(message: bytes, recipient: nacl.public.PublicKey, ephemeral: bytes) -> bytes:
+    """libsodium crypto_box_seal with a given one-time key, so the vector is fixed:
+    epk || crypto_box(message, nonce = BLAKE2b-192(epk || pk), pk, esk)."""
+    esk = nacl.public.PrivateKey(ephemeral)
+    epk = bytes(esk.public_key)
+    nonce = hashlib.blake2b(epk + bytes(recipient), digest_size=24).digest()
+    return epk + nacl.public.Box(esk, recipient).encrypt(message, nonce).ciphertext
+
+
+def netkeys_vectors() -> dict[str, Any]:
+    sender = nacl.signing.SigningKey(SEED)
+    recipient = nacl.signing.SigningKey(DEST_SEED)
+    to = bytes(recipient.verify_key)
+    keys = (NETWORK_KEY, NetworkKey(bytes(range(0x60, 0x80)), 1))
+    plain = statement_plain(bytes(sender.verify_key), to, keys, NOW)
+    inner = sign_statement(sender, to, keys, NOW)
+    return {
+        "comment": (
+            "A network-key statement (docs/protocol.md section 6b) from the node of"
+            " sender_seed_hex to the node of recipient_seed_hex: plain_hex is the signed"
+            " map, inner_hex = Ed25519(sender, purpose || plain) || plain, and sealed_hex"
+            " the crypto_box_seal of inner to the recipient's X25519 key made with the"
+            " one-time key ephemeral_secret_hex (a node draws a fresh one each time)."
+        ),
+        "sender_seed_hex": SEED.hex(),
+        "recipient_seed_hex": DEST_SEED.hex(),
+        "purpose": PURPOSE.decode(),
+        "created": NOW,
+        "keys": [{"epoch": k.epoch, "secret_hex": k.secret.hex()} for k in keys],
+        "plain_hex": plain.hex(),
+        "inner_hex": inner.hex(),
+        "ephemeral_secret_hex": EPHEMERAL_SECRET.hex(),
+        "sealed_hex": sealed_box(inner, x25519_public(to), EPHEMERAL_SECRET).hex(),
+    }
+
+
+def normalisation_vectors() -> dict[str, Any]:
+    blinded: dict[tuple[str, str], str] = {}
+    cases: list[dict[str, Any]] = []
+    for step, kind, text, region, note in CASES:
+        case: dict[str, Any] = {
+            "step": step, "kind": kind, "input": text, "region": region, "note": note
+        }  # fmt: skip
+        try:
+            normalised = normalise(kind, text, region)
+        except InvalidIndicator as exc:
+            cases.append({**case, "refused": exc.reason})
+            continue
+        if (kind, normalised) not in blinded:
+            blinded[(kind, normalised)] = blind_normalised(kind, normalised, NETWORK_KEY).hex()
+        cases.append(
+            {
+                **case,
+                "normalised": normalised,
+                "prehash": prehash(kind, normalised, NETWORK_KEY).hex(),
+                "blinded": blinded[(kind, normalised)],
+            }
+        )
+    return {
+        "comment": (
+            "Indicator normalisation, one or more vectors for every step of"
+            " docs/protocol.md section 6 ('Normalisation'): kind, input, default region,"
+            " and either the normalised text with its keyed pre-hash and blinded value"
+            " under network_key (suite 1, as indicators.json), or the refusal reason."
+            " Strings are JSON with every non-ASCII code point escaped."
+        ),
+        "unicode_version": UNICODE_VERSION,
+        "libphonenumber_metadata": phonenumbers.__version__,
+        "suite": SUITE,
+        "network_key": {
+            "secret_hex": NETWORK_KEY.secret.hex(),
+            "epoch": NETWORK_KEY.epoch,
+            "key_id_hex": NETWORK_KEY.key_id.hex(),
+        },
+        "reasons": list(REASONS),
+        "cases": cases,
+    }
+
+
+def write(name: str, value: dict[str, Any], *, ascii_only: bool = False) -> None:
+    text = json.dumps(value, indent=2, ensure_ascii=ascii_only) + "\n"
     (HERE / name).write_text(text, encoding="utf-8")
 
 
 def main() -> None:
     write("indicators.json", indicator_vectors())
     write("signed.json", signed_vectors())
+    write("request.json", request_vectors())
+    write("netkeys.json", netkeys_vectors())
+    write("normalisation.json", normalisation_vectors(), ascii_only=True)
 
 
 if __name__ == "__main__":
