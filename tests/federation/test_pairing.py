@@ -133,7 +133,7 @@ async def test_two_nodes_discover_each_other_and_pair_by_key(
         seen_b = {d["key"] for d in (await control(b, "pair.status"))["discovered"]}
         return b.config.key in seen_a and a.config.key in seen_b
 
-    await eventually(both_found, timeout=8)
+    await eventually(both_found, timeout=20)
     found_a = (await control(a, "pair.status"))["discovered"]
     found_b = (await control(b, "pair.status"))["discovered"]
     # C never entered pairing mode: nobody, not even a bystander, sees it.
