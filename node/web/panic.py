@@ -2,8 +2,9 @@
 
 Rule: the wipe runs only for a logged-in admin who ticks the confirmation and types the
 node passphrase (on a key-file node, which has none, their own passphrase), through a
-CSRF-checked POST; wrong passphrases count against the admin's login limit. The answer
-is a neutral page, and the node stops: its keys and files are gone (node.ops.wipe).
+CSRF-checked POST; every passphrase tried counts against the admin's login limit
+before it is checked (a right one clears it). The answer is a neutral page, and the
+node stops: its keys and files are gone (node.ops.wipe).
 """
 
 from __future__ import annotations
@@ -35,17 +36,22 @@ async def wipe_now(request: web.Request) -> web.Response:
         form.error("confirm", t.gettext("Tick the box to confirm."))
     now = node.clock.now()
     account = key_of("login-account", me.nickname.casefold())
-    if form.ok and not st.limits.login_account.allowed(account, now):
+    # Counted before the slow check, so parallel guesses cannot all pass the limit.
+    attempt = st.limits.login_account.begin(account, now) if form.ok else None
+    if form.ok and attempt is None:
         form.error("passphrase", t.gettext("Too many attempts. Wait a while and try again."))
-    if form.ok:
-        if node.has_passphrase:
-            ok = await node.passphrase_opens(passphrase)
-        else:
-            store = unlocked(request).store
-            _, pass_hash = await store.members.credentials(me.nickname)
-            ok = await node.hashes.run(passphrase_matches, pass_hash, passphrase)
+    if attempt is not None:
+        ok = False
+        try:
+            if node.has_passphrase:
+                ok = await node.passphrase_opens(passphrase)
+            else:
+                store = unlocked(request).store
+                _, pass_hash = await store.members.credentials(me.nickname)
+                ok = await node.hashes.run(passphrase_matches, pass_hash, passphrase)
+        finally:
+            attempt.end(succeeded=ok)
         if not ok:
-            st.limits.login_account.hit(account, now)
             form.error("passphrase", t.gettext("That passphrase is not right."))
     if not form.ok:
         return render(request, "admin_wipe.html", status=400, form=form)
