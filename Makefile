@@ -29,8 +29,11 @@ lint: $(BIN)/alertnode
 typecheck: $(BIN)/alertnode
 	$(BIN)/mypy
 
+# The suite runs in one worker per core (pytest-xdist); JOBS=1 runs it in one process.
+JOBS ?= auto
+
 pytest: $(BIN)/alertnode
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(JOBS)
 
 test: lint typecheck pytest
 
@@ -61,13 +64,17 @@ audit: $(BIN)/alertnode
 	elif [ $$rc -ne 0 ]; then cat .audit.log; exit $$rc; \
 	else cat .audit.log; fi
 
-# Regenerate requirements.lock from a clean install of the runtime dependencies.
+# Regenerate requirements.lock: the runtime dependencies resolved by pip-tools, with the
+# hash of every file PyPI serves for each pinned version (pip install --require-hashes).
 lock:
 	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
-	.venv-lock/bin/pip install --quiet .
-	{ echo "# The runtime dependency set of alertnode, as installed by 'pip install .'."; \
-	  echo "# Audited by \`make audit\` (pip-audit). Regenerate with \`make lock\`."; \
-	  .venv-lock/bin/pip freeze | grep -v '^alertnode'; } > requirements.lock
+	.venv-lock/bin/pip install --quiet pip-tools
+	{ echo "# The runtime dependency set of alertnode, with the hash of every file PyPI serves for"; \
+	  echo "# each pinned version. Install with: pip install --require-hashes -r requirements.lock"; \
+	  echo "# Audited by \`make audit\` (pip-audit). Regenerate with \`make lock\` (pip-tools)."; \
+	  .venv-lock/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	    --no-emit-index-url --no-emit-find-links --no-header --output-file=- pyproject.toml; \
+	} > requirements.lock.new && mv requirements.lock.new requirements.lock
 	rm -rf .venv-lock
 
 # Long fuzzing run of every protocol decoder with atheris (libFuzzer), seeded from

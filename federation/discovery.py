@@ -223,7 +223,7 @@ class Discovery:
         except BaseException:
             await self.close()
             raise
-        log.info("pairing: advertising on %s", ", ".join(addresses) or "no address")
+        log.info("pairing: advertising on %d address(es)", len(addresses))
 
     async def close(self) -> None:
         """Stop advertising (a goodbye is sent) and browsing. Safe to call twice."""

@@ -27,7 +27,7 @@ from protocol.indicators import NetworkKey
 
 from . import config as config_mod
 from .config import Config
-from .errors import AlreadyRunning, NodeError, UsageError
+from .errors import AlreadyRunning, DuressPassphrase, NodeError, UsageError, WrongPassphrase
 from .errors import Locked as LockedError
 from .keys import keystore
 from .keys.slowhash import NetworkKeyRing, SlowHashPool
@@ -36,7 +36,7 @@ from .network.trust import CERT_CHECK_INTERVAL_S, Trust
 from .ops import backup
 from .ops.jobs import RETENTION_INTERVAL_S, Jobs
 from .service import AlertService
-from .settings import Settings
+from .settings import Settings, region_defaults
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -93,6 +93,9 @@ class Node:
         self._runners: list[web.AppRunner] = []
         self._unlock_lock = asyncio.Lock()
         self._names: dict[bytes, str] = {}
+        # Wiped by the duress passphrase: the node stays up, locked, and answers every
+        # passphrase as a wrong one (after the same slow work).
+        self._wiped = False
         self.pairing = PairingMode(self)
 
     # --- state ----------------------------------------------------------------
@@ -112,8 +115,28 @@ class Node:
         return keystore.mode(self.data_dir) == "passphrase"
 
     async def passphrase_opens(self, passphrase: str) -> bool:
-        """Whether ``passphrase`` opens the key store; checked in the slow-hash pool."""
-        return await self.hashes.run(_key_store_opens, self.data_dir, passphrase)
+        """Whether ``passphrase`` opens the key store; checked in the slow-hash pool.
+
+        The duress passphrase wipes the node and is answered False, like a wrong one."""
+        try:
+            await self._open_key_store(passphrase)
+        except NodeError:
+            return False
+        return True
+
+    async def _open_key_store(self, passphrase: str | None) -> keystore.OpenedKeys:
+        """``keystore.unlock`` in the slow-hash pool. The duress passphrase wipes the
+        node (``_duress_wipe``) and is then answered exactly as a wrong passphrase.
+
+        Raises WrongPassphrase, UsageError, NotANode."""
+        if self._wiped:
+            await self.hashes.run(keystore.spend_like_a_wrong_guess, passphrase)
+            raise WrongPassphrase(keystore.WRONG_PASSPHRASE_MESSAGE)
+        try:
+            return await self.hashes.run(keystore.unlock, self.data_dir, passphrase)
+        except DuressPassphrase:
+            await self._duress_wipe()
+            raise WrongPassphrase(keystore.WRONG_PASSPHRASE_MESSAGE) from None
 
     def unlocked(self) -> Unlocked:
         """The unlocked node's parts, by name. Raises errors.Locked."""
@@ -176,15 +199,17 @@ class Node:
         async with self._unlock_lock:
             if not self.locked:
                 return
-            opened = await self.hashes.run(keystore.unlock, self.data_dir, passphrase)
+            opened = await self._open_key_store(passphrase)
             keys = NodeKeys(opened.data_key, opened.signing_key, tuple(opened.previous))
             network = self._network_ring(opened.data_key, opened.network)
             store = await Store.open(self.data_dir, keys.data_key)
+            if self.config.region:
+                # An earlier alertnode kept the region in node.json, in clear: it
+                # moves into the sealed settings, once, and leaves node.json.
+                await store.settings.put_missing(region_defaults(self.config.region))
+                self.config = dataclasses.replace(self.config, region="")
+                config_mod.save(self.data_dir, self.config)
             settings = Settings(await store.settings.all())
-            if not settings["phone_region"] and self.config.region:
-                settings.set("phone_region", self.config.region[:2])
-            if not settings["regions"] and self.config.region:
-                settings.set("regions", [self.config.region])
             alerts = AlertService(
                 store, keys.signing, self.clock, self.hashes, settings, self.peer_names, network
             )
@@ -253,11 +278,25 @@ class Node:
 
         The node stops afterwards. Used by ``alertnode wipe`` and the admin page.
         """
+        started = time.monotonic()
+        files = await self._destroy(announce=True)
+        self.stopped.set()
+        return {"wiped": True, "files": files, "seconds": round(time.monotonic() - started, 3)}
+
+    async def _duress_wipe(self) -> None:
+        """The duress passphrase was given: wipe exactly as ``wipe`` does, but stay up,
+        locked, so that nothing tells it from a wrong passphrase: no log line, no stop,
+        and every later passphrase is wrong."""
+        self._wiped = True
+        await self._destroy(announce=False)
+
+    async def _destroy(self, *, announce: bool) -> int:
+        """The panic wipe's steps (node.ops.wipe); the node is Locked afterwards."""
         from .ops import wipe
 
-        started = time.monotonic()
         files = wipe.destroy_keys(self.data_dir)
-        log.warning("panic wipe: key store destroyed")
+        if announce:
+            log.warning("panic wipe: key store destroyed")
         state, self._state = self._state, Locked()
         # Stop writers before the database goes; an in-flight request may wait on
         # them, but never longer than this.
@@ -266,9 +305,7 @@ class Node:
             await _bounded(state.trust.stop(), WIPE_STOP_S, "federation")
             # No checkpoint: the WAL is about to be overwritten, not merged.
             await _bounded(state.store.db.conn.close(), WIPE_STOP_S, "store")
-        files += wipe.destroy_rest(self.data_dir)
-        self.stopped.set()
-        return {"wiped": True, "files": files, "seconds": round(time.monotonic() - started, 3)}
+        return files + wipe.destroy_rest(self.data_dir)
 
     # --- operations that need the node's secrets ---------------------------------
 
@@ -305,8 +342,18 @@ class Node:
         self.unlocked()
         if old is None and keystore.mode(self.data_dir) == "passphrase":
             raise UsageError("give the current passphrase with --old-file F")
-        # Two Argon2id derivations: off the event loop, through the bounded pool.
-        await self.hashes.run(keystore.rewrap, self.data_dir, old, new)
+        # Argon2id derivations: off the event loop, through the bounded pool.
+        try:
+            await self.hashes.run(keystore.rewrap, self.data_dir, old, new)
+        except DuressPassphrase:
+            await self._duress_wipe()
+            raise WrongPassphrase(keystore.WRONG_PASSPHRASE_MESSAGE) from None
+
+    async def set_duress_passphrase(self, passphrase: str | None) -> None:
+        """Set the duress passphrase (None: remove it, leaving a decoy). Raises Locked,
+        UsageError."""
+        self.unlocked()
+        await self.hashes.run(keystore.set_duress, self.data_dir, passphrase)
 
     # --- helpers for the control socket and the web app -------------------------
 
@@ -356,14 +403,6 @@ class Node:
                 "members": await state.store.members.count(),
             }
         return info
-
-
-def _key_store_opens(data_dir: Path, passphrase: str) -> bool:
-    try:
-        keystore.unlock(data_dir, passphrase)
-    except NodeError:
-        return False
-    return True
 
 
 async def _bounded(work: Any, seconds: float, what: str) -> None:

@@ -1,9 +1,9 @@
 """The node's configuration file, readable while the node is locked.
 
 Rule: ``node.json`` holds only what is needed before unlocking and is not secret:
-the node's name, listen addresses, public URL, region, public key and the addresses
-of the reverse proxies whose forwarded-client headers the web app believes.
-Everything else lives in the encrypted store.
+the node's name, listen addresses, public URL, public key and the addresses of the
+reverse proxies whose forwarded-client headers the web app believes. Everything else
+lives in the encrypted store, the node's region included (it says where members work).
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ class Config:
     web: str
     fed: str
     public_url: str
+    # Always "" in files written now; an earlier alertnode's file may hold the
+    # region, which the next unlock moves into the sealed settings.
     region: str
     key: str  # the node's public key, hex
     allow_http: bool = False  # plain HTTP between nodes, loopback only (tests)

@@ -6,6 +6,8 @@
     ├── Forbidden                  not allowed for this caller (403)
     ├── Locked                     the node waits for its passphrase (503)
     ├── WrongPassphrase            the passphrase does not open the key store (401)
+    │   └── DuressPassphrase       it is the duress passphrase: the node wipes itself and
+    │                              answers exactly as for a wrong one (never shown as such)
     ├── NotANode                   the data directory holds no node (or is damaged)
     ├── AlreadyInitialised         ``init`` on a directory that holds a node
     ├── AlreadyRunning             a second ``run`` on the same directory
@@ -53,6 +55,12 @@ class Locked(NodeError):
 
 class WrongPassphrase(NodeError):
     status = 401
+
+
+class DuressPassphrase(WrongPassphrase):
+    """The duress passphrase was given. Only ``node.app.Node`` catches it (it wipes the
+    node, then raises a plain WrongPassphrase with the same message); anything that
+    does not know about duress answers it as the wrong passphrase it looks like."""
 
 
 class NotANode(NodeError):

@@ -1,7 +1,8 @@
 """Alerts as the node's people see them: publish, retract, list and check.
 
 Rule: every alert this node signs goes through ``protocol.alert.sign_alert`` (so it
-is checked exactly as a receiver would check it) and every check blinds the member's
+is checked exactly as a receiver would check it); a correction (``supersedes``)
+never reaches further than the alert it corrects; every check blinds the member's
 input in the bounded pool and compares blinded values only; no plaintext indicator is
 stored, logged or returned. Every publish draws a fresh nonce, so it is a new alert;
 only a repeated idempotency key (which never leaves this process, and is kept only as
@@ -154,6 +155,23 @@ def alert_json(alert: StoredAlert, names: dict[bytes, str]) -> dict[str, Any]:
     }
 
 
+def check_correction_reach(corrected: AlertBody, hops: int, tlp: str, partner: bool) -> None:
+    """Refuse a correction that would reach further than the alert it corrects.
+
+    The corrected alert's reach is the only trace of the member's sharing choice left
+    once her report is purged or deleted, so a correction may keep or narrow it: no
+    more hops, a TLP label at least as strict, partner checks only if it had them.
+    Raises UsageError.
+    """
+    wider_tlp = TLP_LABELS.index(tlp) < TLP_LABELS.index(corrected.tlp)
+    if hops > corrected.hops or wider_tlp or (partner and not corrected.partner_checks):
+        raise UsageError(
+            "a correction reaches no further than the alert it corrects: at most "
+            f"{corrected.hops} hops, TLP:{corrected.tlp} or stricter"
+            + ("" if corrected.partner_checks else ", no partner checks")
+        )
+
+
 def parse_alert_id(text: str) -> bytes:
     try:
         raw = bytes.fromhex(text.strip())
@@ -276,6 +294,10 @@ class AlertService:
             # rotation an older alert is retracted and published anew instead.
             if old is None or old.origin != self.origin:
                 raise UsageError("only an active alert published by this node can be superseded")
+            corrected = read_stored_alert(old.envelope)
+            if draft.hops is None:
+                hops = min(hops, corrected.hops)
+            check_correction_reach(corrected, hops, draft.tlp, draft.partner_checks)
         body = AlertBody(
             origin=self.origin,
             created=created,
@@ -299,7 +321,7 @@ class AlertService:
         except ProtocolError as exc:
             raise UsageError(str(exc)) from None
         await self._store.alerts.put_alert(verified, hops=0, received_from=None, now=now)
-        log.info("published alert %s", verified.id.hex()[:12])
+        log.info("published an alert")
         await self.notify()
         return verified.id
 
@@ -318,7 +340,7 @@ class AlertService:
         body = RetractionBody(alert.origin, alert_id, reason, coarsen_hour(now), expires)
         verified = sign_retraction(body, key, now)
         await self._store.alerts.put_retraction(verified, hops=0, received_from=None, now=now)
-        log.info("retracted alert %s", alert_id.hex()[:12])
+        log.info("retracted an alert")
         await self.notify()
         return verified.id
 

@@ -254,6 +254,17 @@ def validate(name: str, value: object, t: Translate = _english) -> Any:
     return setting.kind.parse(value, t(setting.label), t)
 
 
+def region_defaults(region: str) -> dict[str, Any]:
+    """What a node set up with ``region`` (``init --region``) starts with: that region
+    and its country. Empty for no region. Raises UsageError for a bad code."""
+    if not region:
+        return {}
+    return {
+        "regions": validate("regions", [region]),
+        "phone_region": validate("phone_region", region[:2]),
+    }
+
+
 class Settings:
     """Current values: the stored ones over the defaults."""
 

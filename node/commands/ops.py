@@ -1,4 +1,5 @@
-"""Command rows for running a node: passphrase change, backup create/restore, panic wipe.
+"""Command rows for running a node: passphrase change and duress, backup create/restore,
+panic wipe.
 
 Rule: ``wipe`` works whether the node is locked or not (a panic does not wait for a
 passphrase), and the CLI's wipe asks a running node to wipe itself first and then
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from .host import NodeControl
 
 GROUPS = {
-    "passphrase": "change the admin passphrase",
+    "passphrase": "change the admin passphrase; set a duress passphrase",
     "backup": "encrypted backups of the whole node",
 }
 # A panic wipe must not wait on a hung node: after this, the CLI wipes offline.
@@ -35,6 +36,25 @@ WIPE_MISSING = "a wipe destroys this node's keys and data for good; add --yes if
 async def _passphrase_change(node: NodeControl, args: ParsedArgs) -> Result:
     await node.change_passphrase(args.optional_text("old"), args.text("new"))
     return {"changed": True, "mode": "passphrase"}
+
+
+async def _passphrase_duress(node: NodeControl, args: ParsedArgs) -> Result:
+    duress = args.optional_text("duress")
+    clear = args.flag("clear")
+    if (duress is None) == (not clear):
+        raise UsageError("give either --duress-file F or --clear")
+    await node.set_duress_passphrase(None if clear else duress)
+    return {"duress": not clear}
+
+
+def _show_duress(result: Result) -> str:
+    if not result["duress"]:
+        return "Duress passphrase removed (a decoy of the same size takes its place)."
+    return (
+        "Duress passphrase set. Typed wherever the admin passphrase is asked (unlock, the "
+        "web unlock form, the wipe page, passphrase change), it wipes this node at once "
+        "and answers as a wrong passphrase would."
+    )
 
 
 async def _backup_create(node: NodeControl, args: ParsedArgs) -> Result:
@@ -97,7 +117,7 @@ async def _run_wipe(inv: Invocation) -> int:
 COMMANDS = (
     Command(
         "passphrase.change",
-        "Change the admin passphrase (rewraps the data key; re-encrypts nothing).",
+        "Change the admin passphrase (only the data key is rewrapped; no data changes).",
         args=(
             Arg(
                 "old",
@@ -121,6 +141,30 @@ COMMANDS = (
         handler=_passphrase_change,
         show=lambda r: "Passphrase changed.",
         output=("changed", "mode"),
+    ),
+    Command(
+        "passphrase.duress",
+        "Set (or clear) a duress passphrase: given where the admin passphrase is asked, "
+        "it wipes the node and answers as a wrong passphrase.",
+        args=(
+            Arg(
+                "duress",
+                Secret(min_chars=1),
+                flag="--duress-file",
+                metavar="F",
+                help="file with the duress passphrase (it must differ from the admin one)",
+                example="a duress passphrase 0001",
+            ),
+            Arg(
+                "clear",
+                Bool(),
+                default=False,
+                help="remove the duress passphrase",
+            ),
+        ),
+        handler=_passphrase_duress,
+        show=_show_duress,
+        output=("duress",),
     ),
     Command(
         "backup.create",

@@ -10,12 +10,23 @@ key and re-encrypts nothing.
 File ``keys.bin`` (msgpack map): v, mode ("passphrase" | "keyfile"), salt, opslimit,
 memlimit, wrapped (nonce || ciphertext of the data key), signing (sealed seed),
 previous (sealed older seeds), network (the sealed msgpack list of network blinding
-keys, ``[[secret, epoch], ...]``; see ``protocol.indicators.NetworkKey``).
+keys, ``[[secret, epoch], ...]``; see ``protocol.indicators.NetworkKey``), duress.
+
+Duress: ``duress`` is a map {salt, opslimit, memlimit, check}; ``check`` is 32 random
+bytes sealed (XChaCha20-Poly1305) under a key derived with Argon2id from the duress
+passphrase and ``salt``, so it opens only with that passphrase. A node without one
+holds a decoy of the same shape (random bytes sealed under a random key that nobody
+keeps), so the file does not tell whether a duress passphrase is set. Every
+passphrase that does not open the data key is tried against ``check`` (the same
+Argon2id work whether it is wrong or the duress one); the duress passphrase raises
+``DuressPassphrase``, which carries the wrong passphrase's message, and the node
+wipes itself (``node.app.Node``).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +39,7 @@ import nacl.utils
 
 from protocol.indicators import NETWORK_KEY_BYTES, NetworkKey
 
-from ..errors import NotANode, UsageError, WrongPassphrase
+from ..errors import DuressPassphrase, NotANode, UsageError, WrongPassphrase
 from ..files import write_private
 
 KEYSTORE_FILE = "keys.bin"
@@ -41,6 +52,9 @@ MIN_PASSPHRASE_CHARS = 10
 _WRAP_AD = b"alertnode:v1:wrapped-data-key"
 _SIGNING_AD = b"alertnode:v1:signing-seed"
 _NETWORK_AD = b"alertnode:v2:network-keys"
+_DURESS_AD = b"alertnode:v1:duress-check"
+# The one answer to a passphrase that does not open the key store, duress or not.
+WRONG_PASSPHRASE_MESSAGE = "that passphrase does not unlock this node"  # noqa: S105 (a message)
 # A node holds at most this many network blinding keys (federation.netkeys caps it too).
 MAX_STORED_NETWORK_KEYS = 64
 # keys.bin grows with the network keys it seals; no field may be larger than this.
@@ -86,6 +100,10 @@ def _derive(passphrase: str, salt: bytes, ops: int, mem: int) -> bytes:
     return argon2id.kdf(KEY_BYTES, passphrase.encode(), salt, opslimit=ops, memlimit=mem)
 
 
+# (passphrase, salt, opslimit, memlimit) -> key; tests pass one that counts the work.
+Derive = Callable[[str, bytes, int, int], bytes]
+
+
 def check_passphrase_strength(passphrase: str) -> None:
     """Raise UsageError for a passphrase too short to protect a seized disk."""
     if len(passphrase) < MIN_PASSPHRASE_CHARS:
@@ -113,6 +131,56 @@ def _wrap(data_key: bytes, wrapping_key: bytes) -> bytes:
     return bytes(nacl.secret.Aead(wrapping_key).encrypt(data_key, _WRAP_AD))
 
 
+def _duress_entry(passphrase: str | None) -> dict[str, object]:
+    """A duress verifier for ``passphrase``, or (None) a decoy of the same shape."""
+    salt = nacl.utils.random(argon2id.SALTBYTES)
+    if passphrase is None:
+        key = nacl.utils.random(KEY_BYTES)  # kept by nobody: the decoy opens for no one
+    else:
+        key = _derive(passphrase, salt, WRAP_OPSLIMIT, WRAP_MEMLIMIT_BYTES)
+    check = nacl.secret.Aead(key).encrypt(nacl.utils.random(KEY_BYTES), _DURESS_AD)
+    return {
+        "salt": salt,
+        "opslimit": WRAP_OPSLIMIT,
+        "memlimit": WRAP_MEMLIMIT_BYTES,
+        "check": bytes(check),
+    }
+
+
+def _is_duress(doc: dict[str, object], passphrase: str, derive: Derive = _derive) -> bool:
+    """Whether ``passphrase`` opens the duress verifier: one Argon2id derivation, the
+    same for every passphrase (a key store from before duress is checked against a
+    throwaway decoy, so the work is the same there too)."""
+    entry = doc.get("duress")
+    if not isinstance(entry, dict):
+        entry = _duress_entry(None)
+    salt, ops, mem, check = (entry.get(k) for k in ("salt", "opslimit", "memlimit", "check"))
+    if not (isinstance(salt, bytes) and isinstance(check, bytes)):
+        raise NotANode("the key store is damaged")
+    if not (isinstance(ops, int) and isinstance(mem, int)):
+        raise NotANode("the key store is damaged")
+    try:
+        nacl.secret.Aead(derive(passphrase, salt, ops, mem)).decrypt(check, _DURESS_AD)
+    except (nacl.exceptions.CryptoError, ValueError):
+        return False
+    return True
+
+
+def spend_like_a_wrong_guess(passphrase: str | None, derive: Derive = _derive) -> None:
+    """The slow work a wrong passphrase costs (two Argon2id derivations), for a node
+    that has nothing left to check against (after a duress wipe)."""
+    for _ in range(2):
+        derive(passphrase or "", nacl.utils.random(argon2id.SALTBYTES), WRAP_OPSLIMIT,
+                WRAP_MEMLIMIT_BYTES)  # fmt: skip
+
+
+def _save(data_dir: Path, doc: dict[str, object]) -> None:
+    """Write ``doc`` as keys.bin; a key store from before duress gets its decoy here."""
+    if not isinstance(doc.get("duress"), dict):
+        doc["duress"] = _duress_entry(None)
+    write_private(data_dir / KEYSTORE_FILE, msgpack.packb(doc, use_bin_type=True))
+
+
 def create(data_dir: Path, passphrase: str | None) -> OpenedKeys:
     """Make a new key store in ``data_dir``; ``None`` means development key-file mode."""
     data_key = nacl.utils.random(KEY_BYTES)
@@ -137,8 +205,9 @@ def create(data_dir: Path, passphrase: str | None) -> OpenedKeys:
         "wrapped": _wrap(data_key, wrapping_key),
         "signing": bytes(sealed_seed),
         "network": _seal_network(data_key, network),
+        "duress": _duress_entry(None),
     }
-    write_private(data_dir / KEYSTORE_FILE, msgpack.packb(doc, use_bin_type=True))
+    _save(data_dir, doc)
     return OpenedKeys(data_key, signing_key, (), network)
 
 
@@ -163,8 +232,12 @@ def mode(data_dir: Path) -> str:
     return str(_load(data_dir)["mode"])
 
 
-def unlock(data_dir: Path, passphrase: str | None) -> OpenedKeys:
-    """Unwrap the data key. Raises NotANode, WrongPassphrase or UsageError."""
+def unlock(data_dir: Path, passphrase: str | None, derive: Derive = _derive) -> OpenedKeys:
+    """Unwrap the data key.
+
+    Raises NotANode, WrongPassphrase, UsageError, or DuressPassphrase (a
+    WrongPassphrase, with the same message) for the duress passphrase.
+    """
     doc = _load(data_dir)
     if doc["mode"] == "keyfile":
         try:
@@ -176,7 +249,7 @@ def unlock(data_dir: Path, passphrase: str | None) -> OpenedKeys:
             raise UsageError("this node is protected by a passphrase; give --passphrase-file")
         salt, ops, mem = doc["salt"], doc["opslimit"], doc["memlimit"]
         assert isinstance(salt, bytes) and isinstance(ops, int) and isinstance(mem, int)
-        wrapping_key = _derive(passphrase, salt, ops, mem)
+        wrapping_key = derive(passphrase, salt, ops, mem)
     wrapped, sealed = doc["wrapped"], doc["signing"]
     assert isinstance(wrapped, bytes) and isinstance(sealed, bytes)
     try:
@@ -184,7 +257,10 @@ def unlock(data_dir: Path, passphrase: str | None) -> OpenedKeys:
     except (nacl.exceptions.CryptoError, ValueError):
         if doc["mode"] == "keyfile":
             raise NotANode("the key file does not open this key store") from None
-        raise WrongPassphrase("that passphrase does not unlock this node") from None
+        assert passphrase is not None
+        if _is_duress(doc, passphrase, derive):
+            raise DuressPassphrase(WRONG_PASSPHRASE_MESSAGE) from None
+        raise WrongPassphrase(WRONG_PASSPHRASE_MESSAGE) from None
     box = nacl.secret.Aead(data_key)
     try:
         seed = box.decrypt(sealed, _SIGNING_AD)
@@ -207,7 +283,7 @@ def save_network_keys(data_dir: Path, data_key: bytes, keys: tuple[NetworkKey, .
         raise UsageError("this node already holds too many network keys")
     doc = _load(data_dir)
     doc["network"] = _seal_network(data_key, keys)
-    write_private(data_dir / KEYSTORE_FILE, msgpack.packb(doc, use_bin_type=True))
+    _save(data_dir, doc)
 
 
 MAX_PREVIOUS_KEYS = 16
@@ -225,18 +301,21 @@ def rotate_signing_key(data_dir: Path, data_key: bytes, new: nacl.signing.Signin
     box = nacl.secret.Aead(data_key)
     doc["previous"] = [*previous, doc["signing"]]
     doc["signing"] = bytes(box.encrypt(bytes(new), _SIGNING_AD))
-    write_private(data_dir / KEYSTORE_FILE, msgpack.packb(doc, use_bin_type=True))
+    _save(data_dir, doc)
 
 
 def rewrap(data_dir: Path, old: str | None, new: str) -> None:
     """Change the passphrase (or move from key-file mode to a passphrase).
 
-    Only the wrapped data key changes; no data is re-encrypted.
-    Raises WrongPassphrase, UsageError or NotANode.
+    Only the wrapped data key changes; no data is re-encrypted (the duress verifier,
+    under its own salt, stays). Raises WrongPassphrase (DuressPassphrase when ``old``
+    is the duress passphrase), UsageError or NotANode.
     """
     check_passphrase_strength(new)
     unlocked = unlock(data_dir, old)
     doc = _load(data_dir)
+    if _is_duress(doc, new):
+        raise UsageError("the admin passphrase must differ from the duress passphrase")
     salt = nacl.utils.random(argon2id.SALTBYTES)
     doc.update(
         mode="passphrase",
@@ -245,10 +324,37 @@ def rewrap(data_dir: Path, old: str | None, new: str) -> None:
         memlimit=WRAP_MEMLIMIT_BYTES,
         wrapped=_wrap(unlocked.data_key, _derive(new, salt, WRAP_OPSLIMIT, WRAP_MEMLIMIT_BYTES)),
     )
-    write_private(data_dir / KEYSTORE_FILE, msgpack.packb(doc, use_bin_type=True))
+    _save(data_dir, doc)
     keyfile = data_dir / KEYFILE_FILE
     if keyfile.exists():
         overwrite_and_remove(keyfile)
+
+
+def set_duress(data_dir: Path, passphrase: str | None) -> None:
+    """Set the duress passphrase, or (None) replace it with a decoy.
+
+    Raises UsageError (a key-file node, a passphrase too short or equal to the admin
+    passphrase) or NotANode.
+    """
+    doc = _load(data_dir)
+    if doc["mode"] != "passphrase":
+        raise UsageError(
+            "a node without an admin passphrase has no duress passphrase; "
+            "set an admin passphrase first with 'alertnode passphrase change'"
+        )
+    if passphrase is not None:
+        check_passphrase_strength(passphrase)
+        salt, ops, mem, wrapped = doc["salt"], doc["opslimit"], doc["memlimit"], doc["wrapped"]
+        assert isinstance(salt, bytes) and isinstance(ops, int) and isinstance(mem, int)
+        assert isinstance(wrapped, bytes)
+        try:
+            nacl.secret.Aead(_derive(passphrase, salt, ops, mem)).decrypt(wrapped, _WRAP_AD)
+        except (nacl.exceptions.CryptoError, ValueError):
+            pass
+        else:
+            raise UsageError("the duress passphrase must differ from the admin passphrase")
+    doc["duress"] = _duress_entry(passphrase)
+    _save(data_dir, doc)
 
 
 def overwrite_and_remove(path: Path) -> None:

@@ -18,6 +18,7 @@ from .. import config as config_mod
 from ..config import Config
 from ..errors import AlreadyInitialised, UsageError
 from ..keys import keystore, tls
+from ..settings import region_defaults
 from ..store import Store
 
 INVITE_DAYS = 14
@@ -78,7 +79,7 @@ async def init_node(
             web=web,
             fed=fed,
             public_url=url,
-            region=region.upper(),
+            region="",  # sealed in the store's settings below, not in node.json
             key=bytes(unlocked.signing_key.verify_key).hex(),
             allow_http=allow_http,
             socks_proxy=socks_proxy,
@@ -87,6 +88,7 @@ async def init_node(
         config_mod.save(data, cfg)
         store = await Store.open(data, unlocked.data_key)
         try:
+            await store.settings.put_missing(region_defaults(region.upper()))
             now = int(time.time())
             invite = await store.members.create_invite("admin", now + INVITE_DAYS * 86400, now)
         finally:

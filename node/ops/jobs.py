@@ -10,6 +10,7 @@ what they last did for ``alertnode status``.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
@@ -42,9 +43,16 @@ class Jobs:
             except Exception as exc:
                 log.error("background task %s failed: %s", name, type(exc).__name__)
 
+        def done(task: asyncio.Task[None]) -> None:
+            self._tasks.discard(task)
+            # A task cancelled before its first step never awaited ``coro``: close it,
+            # or Python warns "coroutine ... was never awaited" (a node stopped at once).
+            if inspect.iscoroutine(coro):
+                coro.close()
+
         task = asyncio.get_running_loop().create_task(owned(), name=name)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(done)
         return task
 
     def supervise(self, name: str, loop: Callable[[], Coroutine[Any, Any, None]]) -> None:

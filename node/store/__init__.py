@@ -28,13 +28,14 @@ class Store:
         self.members = MemberStore(db, crypto)
         self.reports = ReportStore(db, crypto)
         self.audit = AuditLog(db, crypto)
-        self.settings = SettingsStore(db)
+        self.settings = SettingsStore(db, crypto)
         self.peers = PeerStore(db, crypto)
 
     @classmethod
     async def open(cls, data_dir: Path, data_key: bytes) -> Store:
-        db = await Database.open(data_dir / DB_FILE)
-        store = cls(db, RowCrypto(data_key))
+        crypto = RowCrypto(data_key)
+        db = await Database.open(data_dir / DB_FILE, crypto)
+        store = cls(db, crypto)
         await store.epoch()
         return store
 

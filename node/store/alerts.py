@@ -4,7 +4,8 @@ Rule: an alert id is stored at most once, ever, while it is unexpired: a retract
 or superseded alert leaves a tombstone row (no body, no indicators, no log entry)
 that keeps a late copy from coming back. Every row the feed serves has exactly one
 log position; positions only grow. Bodies are sealed at rest; indicator and region
-columns hold keyed tags.
+columns hold keyed tags; ``stored_at`` is kept to the hour, like an alert's ``created``
+(the second a caseworker published is nowhere in clear).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 
 import aiosqlite
 
-from protocol.alert import VerifiedAlert, VerifiedRetraction
+from protocol.alert import VerifiedAlert, VerifiedRetraction, coarsen_hour
 
 from ..keys.crypto import RowCrypto
 from .db import Database
@@ -180,7 +181,7 @@ class AlertStore:
         """The row, tags and log entry of one active alert (bench/ loads through this)."""
         row = (
             alert_id, origin, created, expires, hops, max_hops, tlp, received_from,
-            region_tag, now, self._crypto.seal("alerts", "body", alert_id, envelope),
+            region_tag, coarsen_hour(now), self._crypto.seal("alerts", "body", alert_id, envelope),
         )  # fmt: skip
         tags = [(self.indicator_tag(kind, blinded), alert_id) for kind, blinded in indicators]
         keys = tuple((suite, key_id, expires) for suite, key_id in dict.fromkeys(key_ids))
@@ -257,7 +258,7 @@ class AlertStore:
             await db.execute(
                 "INSERT INTO alerts (id, origin, state, created, expires, hops, max_hops, tlp,"
                 " stored_at) VALUES (?, ?, 'superseded', 0, ?, 0, 0, 'RED', ?)",
-                (old_id, origin, expires, now),
+                (old_id, origin, expires, coarsen_hour(now)),
             )
         elif row[0] == origin:
             await self._drop_content(db, old_id, "superseded")
@@ -297,7 +298,7 @@ class AlertStore:
             await conn.execute(
                 "INSERT INTO alerts (id, origin, state, created, expires, hops, max_hops,"
                 " tlp, stored_at) VALUES (?, ?, 'retracted', 0, ?, 0, 0, 'RED', ?)",
-                (body.alert, body.origin, body.expires, now),
+                (body.alert, body.origin, body.expires, coarsen_hour(now)),
             )
         else:
             await self._drop_content(conn, body.alert, "retracted")
@@ -311,7 +312,7 @@ class AlertStore:
                 max(body.expires, row[1] if row else 0),
                 hops,
                 received_from,
-                now,
+                coarsen_hour(now),
                 self._crypto.seal(
                     "retractions", "envelope", retraction.id, retraction.envelope.to_bytes()
                 ),

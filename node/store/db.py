@@ -18,6 +18,7 @@ from typing import Any
 import aiosqlite
 
 from ..errors import StoreError
+from ..keys.crypto import RowCrypto
 from .schema import MIGRATIONS
 
 DB_FILE = "store.db"
@@ -32,8 +33,9 @@ class Database:
         self.checkpoint_pending = False
 
     @classmethod
-    async def open(cls, path: Path) -> Database:
-        """Open (creating if needed) and migrate. Raises StoreError."""
+    async def open(cls, path: Path, crypto: RowCrypto) -> Database:
+        """Open (creating if needed) and migrate; ``crypto`` seals what a migration
+        moves out of the clear. Raises StoreError."""
         try:
             conn = await aiosqlite.connect(path, isolation_level=None)
         except sqlite3.Error as exc:
@@ -44,27 +46,48 @@ class Database:
                 "PRAGMA journal_mode=WAL",
                 "PRAGMA synchronous=FULL",
                 "PRAGMA secure_delete=ON",
-                "PRAGMA foreign_keys=ON",
                 "PRAGMA journal_size_limit=0",
                 "PRAGMA busy_timeout=5000",
             ):
                 await conn.execute(pragma)
-            await db._migrate()
+            if await db._migrate(crypto):
+                # The rows as they were before lie in the WAL until a checkpoint.
+                await db.checkpoint()
+            await conn.execute("PRAGMA foreign_keys=ON")
         except sqlite3.DatabaseError as exc:
             await conn.close()
             raise StoreError(f"the store is damaged or not a database ({exc})") from None
+        except BaseException:
+            await conn.close()
+            raise
         return db
 
-    async def _migrate(self) -> None:
+    async def _migrate(self, crypto: RowCrypto) -> bool:
+        """Apply the migrations this store lacks, each in one transaction, with foreign
+        keys still off (a rebuilt table's old copy is dropped without cascading).
+        True if any ran."""
         async with self.conn.execute("PRAGMA user_version") as cur:
             row = await cur.fetchone()
         version = int(row[0]) if row else 0
         if version > len(MIGRATIONS):
             raise StoreError("the store was made by a newer alertnode; upgrade first")
-        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            await self.conn.executescript(
-                f"BEGIN;\n{script}\nPRAGMA user_version={number};\nCOMMIT;"
-            )
+        for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
+            if isinstance(step, str):
+                await self.conn.executescript(
+                    f"BEGIN;\n{step}\nPRAGMA user_version={number};\nCOMMIT;"
+                )
+                continue
+            await self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                await step(self.conn, crypto)
+                if await self.conn.execute_fetchall("PRAGMA foreign_key_check"):
+                    raise StoreError(f"migration {number} left rows that refer to nothing")
+                await self.conn.execute(f"PRAGMA user_version={number}")
+            except BaseException:
+                await self.conn.execute("ROLLBACK")
+                raise
+            await self.conn.execute("COMMIT")
+        return version < len(MIGRATIONS)
 
     async def close(self) -> None:
         with contextlib.suppress(sqlite3.Error):

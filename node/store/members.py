@@ -1,8 +1,12 @@
 """Members and invites.
 
 Rule: a member is a sealed nickname, a keyed nickname tag (for unique, case-blind
-lookup), an Argon2id passphrase hash and a role; nothing else. Invite codes are stored
-only as keyed tags, so a copy of the database cannot be used to sign up.
+lookup), a sealed Argon2id passphrase verifier, a role and the day they joined; nothing
+else. The verifier is sealed under the data key, so a copy of a locked node's files
+allows no offline guessing of members' passphrases (log-in needs an unlocked node
+anyway). Invite codes are stored only as keyed tags, so a copy of the database cannot
+be used to sign up; an invite's times are kept to the day it was made and the hour it
+expires.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import nacl.pwhash.argon2id as argon2id
 from ..errors import Forbidden, NotFound, UsageError
 from ..keys.crypto import RowCrypto
 from .db import Database
+from .sealed import coarsen_day, open_verifier, round_up_hour, seal_verifier
 
 ROLES = ("member", "caseworker", "admin")
 MIN_NICK_CHARS = 3
@@ -36,7 +41,7 @@ class Member:
     id: int
     nickname: str
     role: str
-    created: int
+    created: int  # the day (UTC) they joined, as a Unix time
 
 
 def normalise_nickname(nickname: str) -> str:
@@ -82,6 +87,7 @@ class MemberStore:
         return self._crypto.tag("nickname", normalise_nickname(nickname).casefold().encode())
 
     async def create_invite(self, role: str, expires: int, now: int) -> str:
+        """A new invite code, valid until ``expires`` rounded up to the hour."""
         if role not in ROLES:
             raise UsageError(f"a role is one of {', '.join(ROLES)}")
         code = new_invite_code()
@@ -89,18 +95,21 @@ class MemberStore:
         async with self._db.transaction() as conn:
             await conn.execute(
                 "INSERT INTO invites (code_tag, role, created, expires) VALUES (?, ?, ?, ?)",
-                (tag, role, now, expires),
+                (tag, role, coarsen_day(now), round_up_hour(expires)),
             )
         return code
 
     async def list_invites(self, now: int) -> list[dict[str, object]]:
         rows = await self._db.fetchall(
-            "SELECT role, created, expires FROM invites WHERE expires > ? ORDER BY created", (now,)
+            "SELECT role, created, expires FROM invites WHERE expires > ?"
+            " ORDER BY created, expires",
+            (now,),
         )
         return [{"role": r[0], "created": r[1], "expires": r[2]} for r in rows]
 
     async def redeem_invite(self, code: str, nickname: str, pass_hash: str, now: int) -> Member:
-        """Create a member from an invite, consuming it. Raises UsageError or Forbidden."""
+        """Create a member from an invite, consuming it; ``pass_hash`` is sealed before it
+        is stored. Raises UsageError or Forbidden."""
         nick = normalise_nickname(nickname)
         tag = self._crypto.tag("invite", normalise_invite(code).encode())
         async with self._db.transaction() as conn:
@@ -113,19 +122,23 @@ class MemberStore:
             role = row[0]
             try:
                 cur2 = await conn.execute(
-                    "INSERT INTO members (nick_tag, nick_enc, pass_hash, role, created)"
-                    " VALUES (?, x'', ?, ?, ?)",
-                    (self._nick_tag(nick), pass_hash, role, now),
+                    "INSERT INTO members (nick_tag, nick_enc, pass_enc, role, created)"
+                    " VALUES (?, x'', x'', ?, ?)",
+                    (self._nick_tag(nick), role, coarsen_day(now)),
                 )
             except sqlite3.IntegrityError:
                 raise UsageError("that nickname is taken; choose another") from None
             member_id = int(cur2.lastrowid or 0)
             await conn.execute(
-                "UPDATE members SET nick_enc = ? WHERE id = ?",
-                (self._crypto.seal("members", "nick", member_id, nick.encode()), member_id),
+                "UPDATE members SET nick_enc = ?, pass_enc = ? WHERE id = ?",
+                (
+                    self._crypto.seal("members", "nick", member_id, nick.encode()),
+                    seal_verifier(self._crypto, member_id, pass_hash),
+                    member_id,
+                ),
             )
             await conn.execute("DELETE FROM invites WHERE code_tag = ?", (tag,))
-        return Member(member_id, nick, role, now)
+        return Member(member_id, nick, role, coarsen_day(now))
 
     async def credentials(self, nickname: str) -> tuple[Member | None, str | None]:
         """The member with ``nickname`` and their passphrase hash, or (None, None)."""
@@ -134,13 +147,13 @@ class MemberStore:
         except UsageError:
             return None, None
         row = await self._db.fetchone(
-            "SELECT id, nick_enc, role, created, pass_hash FROM members"
+            "SELECT id, nick_enc, role, created, pass_enc FROM members"
             " WHERE nick_tag = ? AND revoked = 0",
             (tag,),
         )
         if row is None:
             return None, None
-        return self._member(row), row[4]
+        return self._member(row), open_verifier(self._crypto, row[0], row[4])
 
     def _member(self, row: sqlite3.Row) -> Member:
         nick = self._crypto.open("members", "nick", row[0], row[1]).decode()
@@ -162,10 +175,9 @@ class MemberStore:
         return [self._member(r) for r in rows]
 
     async def set_pass_hash(self, member_id: int, pass_hash: str) -> None:
+        sealed = seal_verifier(self._crypto, member_id, pass_hash)
         async with self._db.transaction() as conn:
-            await conn.execute(
-                "UPDATE members SET pass_hash = ? WHERE id = ?", (pass_hash, member_id)
-            )
+            await conn.execute("UPDATE members SET pass_enc = ? WHERE id = ?", (sealed, member_id))
 
     async def delete(self, member_id: int) -> None:
         """Delete a member and every report they made."""
@@ -188,9 +200,9 @@ class MemberStore:
     async def pass_hash(self, member_id: int) -> str | None:
         """The passphrase hash of an active member (feeds derive their secret from it)."""
         row = await self._db.fetchone(
-            "SELECT pass_hash FROM members WHERE id = ? AND revoked = 0", (member_id,)
+            "SELECT pass_enc FROM members WHERE id = ? AND revoked = 0", (member_id,)
         )
-        return None if row is None else str(row[0])
+        return None if row is None else open_verifier(self._crypto, member_id, row[0])
 
     async def purge_invites(self, now: int) -> int:
         async with self._db.transaction() as conn:

@@ -1,7 +1,9 @@
 """Reports, the audit log and settings: the node's own records.
 
-Rule: report contents and audit entries are sealed JSON; only their times, status and
-owner id are in the clear, which is what retention and the review queue need.
+Rule: report contents, a report's status and the alert it became, audit entries and
+settings' values are sealed; only a report's owner id and day, and an audit entry's
+day, are in the clear, which is what "my reports" and retention need. Retention
+counts whole days: a row dated day D goes once D plus the retention period has passed.
 """
 
 from __future__ import annotations
@@ -10,16 +12,21 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from protocol.limits import DAY_S
+
 from ..errors import NotFound
 from ..keys.crypto import RowCrypto
 from .db import Database
+from .sealed import coarsen_day, open_report_state, open_setting, seal_report_state, seal_setting
+
+_REPORT_COLUMNS = "id, member_id, created, state_enc, body_enc"
 
 
 @dataclass(frozen=True, slots=True)
 class Report:
     id: int
     member_id: int | None
-    created: int
+    created: int  # the day (UTC) it arrived, as a Unix time
     status: str
     alert_id: bytes | None
     content: dict[str, Any]
@@ -33,22 +40,27 @@ class ReportStore:
     async def create(self, member_id: int | None, content: dict[str, Any], now: int) -> int:
         async with self._db.transaction() as conn:
             cur = await conn.execute(
-                "INSERT INTO reports (member_id, created, status, body_enc)"
-                " VALUES (?, ?, 'new', x'')",
-                (member_id, now),
+                "INSERT INTO reports (member_id, created, state_enc, body_enc)"
+                " VALUES (?, ?, x'', x'')",
+                (member_id, coarsen_day(now)),
             )
             report_id = int(cur.lastrowid or 0)
-            sealed = self._crypto.seal("reports", "body", report_id, json.dumps(content).encode())
-            await conn.execute("UPDATE reports SET body_enc = ? WHERE id = ?", (sealed, report_id))
+            body = self._crypto.seal("reports", "body", report_id, json.dumps(content).encode())
+            state = seal_report_state(self._crypto, report_id, "new", None)
+            await conn.execute(
+                "UPDATE reports SET state_enc = ?, body_enc = ? WHERE id = ?",
+                (state, body, report_id),
+            )
         return report_id
 
     def _report(self, row: Any) -> Report:
-        content = json.loads(self._crypto.open("reports", "body", row[0], row[5]))
-        return Report(row[0], row[1], row[2], row[3], row[4], content)
+        status, alert_id = open_report_state(self._crypto, row[0], row[3])
+        content = json.loads(self._crypto.open("reports", "body", row[0], row[4]))
+        return Report(row[0], row[1], row[2], status, alert_id, content)
 
     async def get(self, report_id: int) -> Report:
         row = await self._db.fetchone(
-            "SELECT id, member_id, created, status, alert_id, body_enc FROM reports WHERE id = ?",
+            f"SELECT {_REPORT_COLUMNS} FROM reports WHERE id = ?",  # noqa: S608
             (report_id,),
         )
         if row is None:
@@ -58,35 +70,44 @@ class ReportStore:
     async def list(
         self, *, member_id: int | None = None, status: str | None = None
     ) -> list[Report]:
+        """Reports, newest first. The status is sealed, so it filters after opening."""
         where, params = "1", []
         if member_id is not None:
             where += " AND member_id = ?"
             params.append(member_id)
-        if status is not None:
-            where += " AND status = ?"
-            params.append(status)  # type: ignore[arg-type]
         rows = await self._db.fetchall(
-            "SELECT id, member_id, created, status, alert_id, body_enc FROM reports"  # noqa: S608
+            f"SELECT {_REPORT_COLUMNS} FROM reports"  # noqa: S608
             f" WHERE {where} ORDER BY created DESC, id DESC",
             params,
         )
-        return [self._report(r) for r in rows]
+        reports = [self._report(r) for r in rows]
+        return [r for r in reports if status is None or r.status == status]
 
     async def by_alert(self, alert_id: bytes) -> Report | None:
-        """The report an alert was published from, if it is still kept."""
-        row = await self._db.fetchone(
-            "SELECT id, member_id, created, status, alert_id, body_enc FROM reports"
-            " WHERE alert_id = ? ORDER BY id DESC LIMIT 1",
-            (alert_id,),
+        """The report an alert was published from, if it is still kept.
+
+        The link is sealed, so this opens every kept report's state: a few hundred at
+        most under the retention period, and only when a caseworker supersedes."""
+        rows = await self._db.fetchall(
+            f"SELECT {_REPORT_COLUMNS} FROM reports ORDER BY id DESC"  # noqa: S608
         )
-        return None if row is None else self._report(row)
+        for row in rows:
+            if open_report_state(self._crypto, row[0], row[3])[1] == alert_id:
+                return self._report(row)
+        return None
 
     async def set_status(self, report_id: int, status: str, alert_id: bytes | None = None) -> None:
+        """Set a report's status, and the alert published from it (kept if None)."""
         async with self._db.transaction() as conn:
-            await conn.execute(
-                "UPDATE reports SET status = ?, alert_id = COALESCE(?, alert_id) WHERE id = ?",
-                (status, alert_id, report_id),
+            rows = await conn.execute_fetchall(
+                "SELECT state_enc FROM reports WHERE id = ?", (report_id,)
             )
+            for (sealed,) in rows:
+                _, earlier = open_report_state(self._crypto, report_id, sealed)
+                state = seal_report_state(self._crypto, report_id, status, alert_id or earlier)
+                await conn.execute(
+                    "UPDATE reports SET state_enc = ? WHERE id = ?", (state, report_id)
+                )
 
     async def delete(self, report_id: int, member_id: int | None = None) -> None:
         async with self._db.transaction() as conn:
@@ -100,8 +121,9 @@ class ReportStore:
         await self._db.checkpoint()
 
     async def purge_older_than(self, cutoff: int) -> int:
+        """Delete reports whose whole day lies before ``cutoff``."""
         async with self._db.transaction() as conn:
-            cur = await conn.execute("DELETE FROM reports WHERE created < ?", (cutoff,))
+            cur = await conn.execute("DELETE FROM reports WHERE created <= ?", (cutoff - DAY_S,))
             count = cur.rowcount
         if count:
             await self._db.checkpoint()
@@ -109,7 +131,8 @@ class ReportStore:
 
 
 class AuditLog:
-    """Who (a member id and role, never a nickname) did what to which alert, when."""
+    """Who (a member id and role, never a nickname) did what to which alert, and on
+    which day: all sealed but the day."""
 
     def __init__(self, db: Database, crypto: RowCrypto) -> None:
         self._db = db
@@ -117,7 +140,9 @@ class AuditLog:
 
     async def append(self, now: int, entry: dict[str, Any]) -> None:
         async with self._db.transaction() as conn:
-            cur = await conn.execute("INSERT INTO audit (at, entry_enc) VALUES (?, x'')", (now,))
+            cur = await conn.execute(
+                "INSERT INTO audit (at, entry_enc) VALUES (?, x'')", (coarsen_day(now),)
+            )
             entry_id = int(cur.lastrowid or 0)
             await conn.execute(
                 "UPDATE audit SET entry_enc = ? WHERE id = ?",
@@ -137,8 +162,9 @@ class AuditLog:
         ]
 
     async def purge_older_than(self, cutoff: int) -> int:
+        """Delete entries whose whole day lies before ``cutoff``."""
         async with self._db.transaction() as conn:
-            cur = await conn.execute("DELETE FROM audit WHERE at < ?", (cutoff,))
+            cur = await conn.execute("DELETE FROM audit WHERE at <= ?", (cutoff - DAY_S,))
             count = cur.rowcount
         if count:
             await self._db.checkpoint()
@@ -146,19 +172,28 @@ class AuditLog:
 
 
 class SettingsStore:
-    """Admin-changed settings (JSON values); defaults live in ``node.settings``."""
+    """Admin-changed settings, their values sealed JSON (regions name where members
+    work); defaults live in ``node.settings``."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, crypto: RowCrypto) -> None:
         self._db = db
+        self._crypto = crypto
 
     async def all(self) -> dict[str, Any]:
-        rows = await self._db.fetchall("SELECT name, value FROM settings")
-        return {r[0]: json.loads(r[1]) for r in rows}
+        rows = await self._db.fetchall("SELECT name, value_enc FROM settings")
+        return {r[0]: open_setting(self._crypto, r[0], r[1]) for r in rows}
 
     async def put(self, name: str, value: Any) -> None:
         async with self._db.transaction() as conn:
             await conn.execute(
-                "INSERT INTO settings (name, value) VALUES (?, ?)"
-                " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-                (name, json.dumps(value)),
+                "INSERT INTO settings (name, value_enc) VALUES (?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET value_enc = excluded.value_enc",
+                (name, seal_setting(self._crypto, name, value)),
             )
+
+    async def put_missing(self, values: dict[str, Any]) -> None:
+        """Store each of ``values`` whose setting is unset or empty."""
+        stored = await self.all()
+        for name, value in values.items():
+            if not stored.get(name):
+                await self.put(name, value)

@@ -2,12 +2,24 @@
 
 Rule: a migration is never edited once released; a change is a new entry at the end.
 Columns named ``*_enc`` hold values sealed by ``node.keys.crypto.RowCrypto``; columns named
-``*_tag`` hold keyed tags. Nothing else here holds member data or report text.
+``*_tag`` hold keyed tags. Nothing else here holds member data or report text, and no
+clear column holds a time more exact than ``node.store.sealed`` allows. A migration is
+an SQL script, or a coroutine given the connection and the row crypto (for values it
+must seal); each runs in one transaction, before foreign keys are switched on.
 """
 
 from __future__ import annotations
 
-MIGRATIONS: tuple[str, ...] = (
+from collections.abc import Awaitable, Callable
+
+import aiosqlite
+
+from ..keys.crypto import RowCrypto
+from .sealed import seal_metadata
+
+Migration = str | Callable[[aiosqlite.Connection, RowCrypto], Awaitable[None]]
+
+MIGRATIONS: tuple[Migration, ...] = (
     # 1: the first schema.
     """
     CREATE TABLE meta (
@@ -149,4 +161,7 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (suite, key_id)
     ) WITHOUT ROWID;
     """,
+    # 5: passphrase verifiers, report states (status and alert) and settings sealed;
+    # times of member actions to the day, of stored alerts to the hour (issue 12, item 9).
+    seal_metadata,
 )

@@ -121,7 +121,7 @@ async def revoke_member(request: web.Request) -> web.Response:
     except NotFound:
         raise web.HTTPNotFound() from None
     st.sessions.drop_member(member_id)
-    log.info("member %d revoked", member_id)
+    log.info("an admin revoked a member")
     return redirect("/admin/members")
 
 

@@ -19,7 +19,7 @@ from typing import Any
 from aiohttp import web
 from multidict import MultiDict, MultiDictProxy
 
-from protocol.alert import coarsen_hour, read_stored_alert
+from protocol.alert import AlertBody, coarsen_hour, read_stored_alert
 from protocol.fields import CATEGORIES, INDICATOR_KINDS, RETRACTION_REASONS, TLP_LABELS
 from protocol.limits import (
     DAY_S,
@@ -105,11 +105,17 @@ def _initial_from_alert(body: Any, report: Report | None, settings: Any) -> dict
     return values
 
 
-def _cap(report: Report | None) -> int:
-    if report is None:
-        return MAX_HOPS
-    cap = SHARE_HOPS_CAP.get(report.content.get("share", "no"))
-    return MAX_HOPS if cap is None else cap
+def _cap(report: Report | None, corrected: AlertBody | None = None) -> int:
+    """The most hops the editor offers: the member's choice while her report is kept,
+    and for a correction never more than the corrected alert's (which is all that is
+    left of her choice once the report is purged; the service enforces it too)."""
+    cap = MAX_HOPS
+    if report is not None:
+        member_cap = SHARE_HOPS_CAP.get(report.content.get("share", "no"))
+        cap = MAX_HOPS if member_cap is None else member_cap
+    if corrected is not None:
+        cap = min(cap, corrected.hops)
+    return cap
 
 
 def _read_indicators(form: Form, t: Translator, region: str) -> list[tuple[str, str]]:
@@ -244,6 +250,7 @@ def _editor(
     status: int = 200,
     preview: dict[str, Any] | None = None,
     message: str = "",
+    corrected: AlertBody | None = None,
 ) -> web.Response:
     settings = unlocked(request).settings
     description = form.values.get("description", "")
@@ -258,7 +265,7 @@ def _editor(
         report=report,
         supersedes=supersedes.hex() if supersedes else None,
         action=action,
-        cap=_cap(report),
+        cap=_cap(report, corrected),
         findings=findings,
         preview=preview,
         preview_json=json.dumps(preview, indent=2, ensure_ascii=False) if preview else "",
@@ -306,7 +313,7 @@ async def new_alert(request: web.Request) -> web.Response:
     return _editor(request, form, report=None, supersedes=None, action="/review/new")
 
 
-async def _old_alert(request: web.Request) -> tuple[bytes, Any]:
+async def _old_alert(request: web.Request) -> tuple[bytes, AlertBody]:
     service = unlocked(request).alerts
     try:
         alert_id = parse_alert_id(request.match_info["alert"])
@@ -328,12 +335,21 @@ async def supersede_page(request: web.Request) -> web.Response:
     form = Form({}, translator(request))
     form.values = _initial_from_alert(body, report, settings)
     return _editor(
-        request, form, report=report, supersedes=alert_id, action=f"/supersede/{alert_id.hex()}"
+        request,
+        form,
+        report=report,
+        supersedes=alert_id,
+        action=f"/supersede/{alert_id.hex()}",
+        corrected=body,
     )
 
 
 async def _submit(
-    request: web.Request, report: Report | None, supersedes: bytes | None, action: str
+    request: web.Request,
+    report: Report | None,
+    supersedes: bytes | None,
+    action: str,
+    corrected: AlertBody | None = None,
 ) -> web.Response:
     t = translator(request)
     data: MultiDict[Any] = MultiDict(await request.post())
@@ -341,8 +357,13 @@ async def _submit(
     if button == "apply":
         _apply_fixes(data)
     form = Form(MultiDictProxy(data), t)
-    draft = _read_draft(request, form, _cap(report), supersedes)
-    kw: dict[str, Any] = {"report": report, "supersedes": supersedes, "action": action}
+    draft = _read_draft(request, form, _cap(report, corrected), supersedes)
+    kw: dict[str, Any] = {
+        "report": report,
+        "supersedes": supersedes,
+        "action": action,
+        "corrected": corrected,
+    }
     if draft is None or button not in ("preview", "publish"):
         return _editor(request, form, status=200 if button == "apply" else 400, **kw)
     if report is not None and report.content.get("share") == "no":
@@ -388,10 +409,10 @@ async def submit_new(request: web.Request) -> web.Response:
 
 async def submit_supersede(request: web.Request) -> web.Response:
     need(request, "caseworker")
-    alert_id, _ = await _old_alert(request)
+    alert_id, corrected = await _old_alert(request)
     store = unlocked(request).store
     report = await store.reports.by_alert(alert_id)
-    return await _submit(request, report, alert_id, f"/supersede/{alert_id.hex()}")
+    return await _submit(request, report, alert_id, f"/supersede/{alert_id.hex()}", corrected)
 
 
 async def decline(request: web.Request) -> web.Response:

@@ -21,6 +21,7 @@ from .csrf import CsrfKeys
 from .host import Host
 from .i18n import LANGUAGES, Translator
 from .ratelimit import WebLimits
+from .redirects import LocalPages
 from .sessions import Session, Sessions
 from .work import Challenges, SlowLane
 
@@ -38,6 +39,7 @@ ROLE_RANK = {"member": 0, "caseworker": 1, "admin": 2}
 class WebState:
     host: Host
     env: jinja2.Environment
+    pages: LocalPages
     slow_lane: SlowLane
     clients: ClientPolicy = field(default_factory=ClientPolicy)
     sessions: Sessions = field(default_factory=Sessions)

@@ -55,11 +55,13 @@ class Host(Protocol):
         ...
 
     async def unlock(self, passphrase: str | None) -> None:
-        """Raises WrongPassphrase, UsageError."""
+        """Raises WrongPassphrase, UsageError. The duress passphrase wipes the node and
+        raises WrongPassphrase, exactly as a wrong one."""
         ...
 
     async def passphrase_opens(self, passphrase: str) -> bool:
-        """Whether ``passphrase`` opens the key store (checked in the hash pool)."""
+        """Whether ``passphrase`` opens the key store (checked in the hash pool). The
+        duress passphrase wipes the node and is answered False, like a wrong one."""
         ...
 
     async def wipe(self) -> dict[str, Any]:

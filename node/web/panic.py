@@ -3,8 +3,10 @@
 Rule: the wipe runs only for a logged-in admin who ticks the confirmation and types the
 node passphrase (on a key-file node, which has none, their own passphrase), through a
 CSRF-checked POST; every passphrase tried counts against the admin's login limit
-before it is checked (a right one clears it). The answer is a neutral page, and the
-node stops: its keys and files are gone (node.ops.wipe).
+before it is checked (a right one clears it), and on a passphrase node every guess at
+the node passphrase counts, before it is checked, against the same global limit as
+the unlock form. The answer is a neutral page, and the node stops: its keys and files
+are gone (node.ops.wipe).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from aiohttp import web
 from ..store.members import passphrase_matches
 from .context import host, need, render, state, translator, unlocked
 from .forms import Form
-from .ratelimit import key_of
+from .ratelimit import EVERYONE, key_of
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +38,18 @@ async def wipe_now(request: web.Request) -> web.Response:
         form.error("confirm", t.gettext("Tick the box to confirm."))
     now = node.clock.now()
     account = key_of("login-account", me.nickname.casefold())
-    # Counted before the slow check, so parallel guesses cannot all pass the limit.
-    attempt = st.limits.login_account.begin(account, now) if form.ok else None
+    limits = st.limits
+    # Checked and counted before the slow check, with no await in between, so parallel
+    # guesses cannot all pass: against the admin's own account, and on a passphrase
+    # node as a guess at the node passphrase, counted for everyone together like the
+    # unlock form's.
+    global_ok = not node.has_passphrase or limits.node_passphrase.allowed(EVERYONE, now)
+    attempt = limits.login_account.begin(account, now) if form.ok and global_ok else None
     if form.ok and attempt is None:
         form.error("passphrase", t.gettext("Too many attempts. Wait a while and try again."))
     if attempt is not None:
+        if node.has_passphrase:
+            limits.node_passphrase.hit(EVERYONE, now)
         ok = False
         try:
             if node.has_passphrase:

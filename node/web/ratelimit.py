@@ -1,4 +1,4 @@
-"""In-memory rate limits for logins, sign-ups, unlocks and checks.
+"""In-memory rate limits for logins, sign-ups, unlocks, node-passphrase guesses and checks.
 
 Rule: a limit counts events per key in fixed windows and never holds more than
 ``max_keys`` keys (the oldest window is forgotten first). An event is counted in the
@@ -25,6 +25,10 @@ CHECKS_PER_CLIENT_PER_HOUR = 600
 CHECK_WINDOW_S = 60 * 60
 UNLOCK_ATTEMPTS_PER_CLIENT = 10
 UNLOCK_WINDOW_S = 15 * 60
+# Guesses at the node passphrase (the unlock form and the wipe page) from every client
+# together: addresses are cheap, so the per-client limit alone does not bound them.
+NODE_PASSPHRASE_GUESSES_ALL_CLIENTS = 20
+EVERYONE = b"everyone"
 
 _KEY = secrets.token_bytes(32)
 
@@ -152,3 +156,7 @@ class WebLimits:
         self.check_member = RateLimit(60, CHECK_WINDOW_S)  # the limit comes from settings
         self.check_client = RateLimit(CHECKS_PER_CLIENT_PER_HOUR, CHECK_WINDOW_S)
         self.unlock_client = RateLimit(UNLOCK_ATTEMPTS_PER_CLIENT, UNLOCK_WINDOW_S)
+        # One key (EVERYONE): a global count, shared by the unlock form and the wipe page.
+        self.node_passphrase = RateLimit(
+            NODE_PASSPHRASE_GUESSES_ALL_CLIENTS, UNLOCK_WINDOW_S, max_keys=1
+        )

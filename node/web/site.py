@@ -42,6 +42,7 @@ from .context import (
 from .csrf import tokens_match
 from .host import Host
 from .i18n import LANGUAGES, Translator
+from .redirects import LocalPages
 from .work import SlowLane
 
 log = logging.getLogger(__name__)
@@ -199,12 +200,6 @@ def create_app(host: Host, trusted_proxies: Iterable[ProxyNetwork] = ()) -> web.
         middlewares=[headers_middleware, errors_middleware, context_middleware],
         client_max_size=MAX_REQUEST_BYTES,
     )
-    app[STATE_KEY] = WebState(
-        host=host,
-        env=make_env(),
-        slow_lane=SlowLane(host.clock),
-        clients=ClientPolicy(trusted_proxies),
-    )
     app.on_response_prepare.append(drop_server_header)
     static = Path(__file__).resolve().parent.parent / "static"
     app.router.add_static("/static/", static, show_index=False, follow_symlinks=False)
@@ -214,4 +209,12 @@ def create_app(host: Host, trusted_proxies: Iterable[ProxyNetwork] = ()) -> web.
     admin.add_routes(app.router)
     panic.add_routes(app.router)
     feeds.add_routes(app.router)
+    pages = LocalPages(app.router.resources())
+    app[STATE_KEY] = WebState(
+        host=host,
+        env=make_env(),
+        pages=pages,
+        slow_lane=SlowLane(host.clock),
+        clients=ClientPolicy(trusted_proxies),
+    )
     return app

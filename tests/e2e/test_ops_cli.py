@@ -238,3 +238,50 @@ def test_wipe_a_running_node_and_a_stopped_one(short_tmp: Path) -> None:
         assert scan(data) == []
         gone = alertnode("run", "--data", str(data), check=False)
         assert gone.returncode != 0 and "Traceback" not in gone.stderr
+
+
+def test_duress_passphrase_at_cli_unlock_wipes_and_answers_as_a_wrong_one(
+    short_tmp: Path,
+) -> None:
+    old, _ = files(short_tmp)
+    duress, wrong = short_tmp / "duress", short_tmp / "wrong"
+    duress.write_text("duress words 7781 river\n")
+    wrong.write_text("not the passphrase at all\n")
+    data = init(short_tmp, "a")
+    node = RunningNode(data, "--passphrase-file", old)
+    try:
+        publish(data, DESCRIPTION)
+        answer = alertnode_json("passphrase", "duress", "--data", str(data), "--duress-file",
+                                str(duress))  # fmt: skip
+        assert answer == {"duress": True}
+    finally:
+        node.stop()
+    node = RunningNode(data)  # locked
+    try:
+        started = time.monotonic()
+        bad = alertnode("unlock", "--data", str(data), "--passphrase-file", str(wrong), check=False)
+        wrong_s = time.monotonic() - started
+        assert (data / "keys.bin").exists()
+        started = time.monotonic()
+        forced = alertnode(
+            "unlock", "--data", str(data), "--passphrase-file", str(duress), check=False
+        )
+        duress_s = time.monotonic() - started
+        print(f"alertnode unlock: wrong passphrase {wrong_s:.3f} s, duress {duress_s:.3f} s")
+        assert (forced.returncode, forced.stdout, forced.stderr) == (
+            bad.returncode,
+            bad.stdout,
+            bad.stderr,
+        )
+        assert bad.returncode == 1 and "does not unlock" in bad.stderr
+        assert not (data / "keys.bin").exists() and scan(data) == []
+        # Still running, still locked; the admin passphrase is now as wrong as any.
+        assert node.proc.poll() is None
+        assert alertnode_json("status", "--data", str(data))["locked"] is True
+        admin = alertnode("unlock", "--data", str(data), "--passphrase-file", old, check=False)
+        assert (admin.returncode, admin.stderr) == (bad.returncode, bad.stderr)
+    finally:
+        log = node.stop()
+    assert "wipe" not in log.lower() and "duress" not in log.lower()
+    assert sorted(p.name for p in data.iterdir()) in ([], ["lock"])
+    assert scan(data) == []

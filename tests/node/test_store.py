@@ -205,7 +205,7 @@ async def test_a_writer_cancelled_at_any_await_leaves_no_transaction_open(
 
             async def writer() -> None:
                 async with store.db.transaction() as conn:
-                    await conn.execute("INSERT INTO settings (name, value) VALUES ('w', '1')")
+                    await conn.execute("INSERT INTO settings (name, value_enc) VALUES ('w', x'01')")
                     await asyncio.sleep(3600)
 
             task = asyncio.ensure_future(writer())

@@ -23,6 +23,7 @@ import nacl.signing
 import pytest
 
 from node.app import Node
+from node.store.sealed import seal_report_state, seal_verifier
 from protocol.card import make_card
 from tests.conftest import NodeFactory
 from tests.e2e.cli import RunningNode, alertnode, alertnode_json
@@ -191,6 +192,96 @@ async def test_in_process_logs_at_debug_hold_no_member_data_or_addresses(
         if record.exc_info:
             text += logging.Formatter().formatException(record.exc_info)
         assert_clean(text, f"{record.name}:{record.levelname}")
+
+
+# The first member and report numbers the web flow below will get: long enough that
+# finding one in a log line cannot be chance.
+FIRST_MEMBER = 73_401
+FIRST_REPORT = 58_201
+ID_WINDOW_CHARS = 8
+
+
+async def _plant_high_numbers(node: Node) -> None:
+    """A member and a report numbered just below FIRST_MEMBER and FIRST_REPORT (SQLite
+    numbers the next rows after them); the report is declined, so it is in no queue."""
+    store = node.unlocked().store
+    crypto = store.crypto
+    member, report = FIRST_MEMBER - 1, FIRST_REPORT - 1
+    async with store.db.transaction() as conn:
+        await conn.execute(
+            "INSERT INTO members (id, nick_tag, nick_enc, pass_enc, role, created)"
+            " VALUES (?, ?, ?, ?, 'member', 0)",
+            (
+                member,
+                crypto.tag("nickname", b"planted"),
+                crypto.seal("members", "nick", member, b"planted"),
+                seal_verifier(crypto, member, "$argon2id$planted"),
+            ),
+        )
+        await conn.execute(
+            "INSERT INTO reports (id, member_id, created, state_enc, body_enc)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (
+                report,
+                member,
+                node.clock.now(),  # not so old that the retention job purges it
+                seal_report_state(crypto, report, "declined", None),
+                crypto.seal("reports", "body", report, b"{}"),
+            ),
+        )
+
+
+async def test_info_logs_over_a_member_life_hold_no_member_report_or_alert_numbers(
+    make_node: NodeFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Issue 12, item 9: "member 2 signed up" and "published alert 2c48..." outlive a
+    # wipe in the system journal. At INFO no log line may name a member number, a
+    # report number or an alert (or retraction) id, in whole or in part.
+    caplog.set_level(logging.INFO)
+    node = await make_node("A")
+    assert node.web_url
+    await _plant_high_numbers(node)
+    await web_flow(node.web_url, *await _invites(node))
+    store = node.unlocked().store
+    now = node.clock.now()
+    admin = Browser(node.web_url)
+    try:
+        invite = await store.members.create_invite("admin", now + 86400, now)
+        signup = {"invite": invite, "nickname": "admin1", "passphrase": PASSPHRASE}
+        assert await admin.post("/signup", {**signup, "passphrase2": PASSPHRASE}) == 303
+        report = {
+            "categories": "violence", "incident": INCIDENT, "region": "GB", "danger": "1",
+            "person": "", "text": "declined later", "share": "no",
+        }  # fmt: skip
+        assert await admin.post("/report", report) == 303
+        _, queue = await admin.get("/review")
+        # The member's report went with her account, so SQLite numbers this one the same.
+        assert re.findall(r'href="/review/(\d+)"', queue) == [str(FIRST_REPORT)]
+        page = f"/review/{FIRST_REPORT}"
+        assert await admin.post(page + "/decline", {}, page=page) == 303
+        caseworker = f"/admin/members/{FIRST_MEMBER + 1}/revoke"
+        assert await admin.post(caseworker, {}, page="/admin/members") == 303
+    finally:
+        await admin.close()
+    # The numbers and ids this life really had (so that the test can fail).
+    assert {m.id for m in await store.members.list()} == {FIRST_MEMBER - 1, FIRST_MEMBER + 2}
+    declined = await store.reports.get(FIRST_REPORT)
+    assert declined.status == "declined" and declined.member_id == FIRST_MEMBER + 2
+    numbers = [
+        str(n) for n in (*range(FIRST_MEMBER, FIRST_MEMBER + 3), FIRST_REPORT, FIRST_REPORT + 1)
+    ]
+    ids = [
+        r[0].hex()
+        for r in await store.db.fetchall("SELECT id FROM log UNION SELECT id FROM alerts")
+    ]
+    assert len(ids) == 2  # the alert (a tombstone now) and its retraction
+    windows = {i[n : n + ID_WINDOW_CHARS] for i in ids for n in range(len(i) - ID_WINDOW_CHARS + 1)}
+    messages = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
+    assert "node unlocked" in messages  # the log was captured
+    for text in messages:
+        assert not [n for n in numbers if n in text], text
+        assert not [w for w in windows if w in text.casefold()], text
+    assert "published an alert" in messages and "retracted an alert" in messages
 
 
 @pytest.mark.slow
