@@ -120,6 +120,32 @@ async def test_a_right_passphrase_clears_failures_but_not_guesses_in_flight(site
     assert (await v.login("alice"))[0] == 429
 
 
+async def test_parallel_guesses_on_the_account_and_wipe_pages_are_counted_first(
+    site: Site,
+) -> None:
+    """The same race where a logged-in session is asked for its passphrase again:
+    passphrase change, account deletion and the admin's wipe page."""
+    admin = await site.member("root", "admin")
+    pool = _count_hashes(site)
+    token = await admin.token("/account")
+
+    async def guess(path: str, form: dict[str, str]) -> int:
+        async with admin.client.post(
+            path, data={"csrf": token, **form}, allow_redirects=False
+        ) as resp:
+            return resp.status
+
+    change = {"current": "not my passphrase", "new": "new passphrase 1", "new2": "new passphrase 1"}
+    wipe = {"confirm": "yes", "passphrase": "not my passphrase"}
+    statuses = await asyncio.gather(
+        *(guess("/account/passphrase", change) for _ in range(20)),
+        *(guess("/admin/wipe", wipe) for _ in range(20)),
+    )
+    assert _checked(pool) == LOGIN_FAILURES_PER_ACCOUNT
+    assert statuses.count(400) == 40  # each refused with its form, none went through
+    assert not site.node.locked and (await admin.get("/account"))[0] == 200
+
+
 # --- item 7: one client per address, behind a proxy too --------------------------------
 
 
