@@ -180,7 +180,10 @@ class Node:
         self._runners.append(runner)
 
         host, port = config_mod.parse_hostport(self.config.web, "--web")
-        runner = web.AppRunner(web_app(self), access_log=None, shutdown_timeout=LISTENER_SHUTDOWN_S)
+        proxies = config_mod.parse_proxies(self.config.trusted_proxies, "trusted_proxies")
+        runner = web.AppRunner(
+            web_app(self, proxies), access_log=None, shutdown_timeout=LISTENER_SHUTDOWN_S
+        )
         await runner.setup()
         site = web.TCPSite(runner, host, port)
         await site.start()

@@ -229,6 +229,19 @@ SETTINGS: tuple[Setting, ...] = (
             "anyone trying to guess numbers."
         ),
     ),
+    Setting(
+        "login_work_bits",
+        WholeNumber(8, 24),
+        16,
+        N_("Work to log in or sign up"),
+        N_(
+            "How much work a browser does before it may send the log-in or sign-up "
+            "form, as a number of bits: each one more doubles it. At 16 a cheap phone "
+            "needs well under a second, a computer guessing passphrases pays the same "
+            "for every guess. Raise it by one or two while someone floods the log-in "
+            "form; browsers without JavaScript wait a few seconds instead."
+        ),
+    ),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
 

@@ -94,13 +94,35 @@ def test_container_file_copies_what_exists() -> None:
     assert "USER alertnode" in lines
 
 
-def test_reverse_proxies_keep_no_access_log_and_no_addresses() -> None:
-    nginx = (DEPLOY / "proxy" / "nginx.conf").read_text()
+def _uncommented(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if not line.strip().startswith("#")]
+
+
+def test_reverse_proxies_keep_no_access_log_and_pass_only_the_visitors_address() -> None:
+    nginx = _uncommented((DEPLOY / "proxy" / "nginx.conf").read_text())
     assert nginx.count("access_log off;") == 2
     assert "proxy_pass http://127.0.0.1:8080;" in nginx
-    assert "ssl_certificate " in nginx
-    caddy = (DEPLOY / "proxy" / "Caddyfile").read_text()
-    directives = [line.strip() for line in caddy.splitlines() if not line.strip().startswith("#")]
-    assert not any(d.startswith("log") for d in directives)
-    assert "header_up -X-Forwarded-For" in caddy
+    assert any(d.startswith("ssl_certificate ") for d in nginx)
+    # The visitor's address replaces whatever the visitor sent (never appended to it:
+    # $proxy_add_x_forwarded_for), and no other forwarding header reaches the node.
+    assert "proxy_set_header X-Forwarded-For $remote_addr;" in nginx
+    assert 'proxy_set_header Forwarded "";' in nginx
+    assert 'proxy_set_header X-Real-IP "";' in nginx
+    assert not any("proxy_add_x_forwarded_for" in d for d in nginx)
+    caddy = _uncommented((DEPLOY / "proxy" / "Caddyfile").read_text())
+    assert not any(d.startswith("log") for d in caddy)
+    assert "header_up X-Forwarded-For {remote_host}" in caddy
+    assert "header_up -Forwarded" in caddy and "header_up -X-Real-IP" in caddy
     assert config_mod.DEFAULT_WEB == "127.0.0.1:8080"
+
+
+def test_the_web_onion_goes_through_the_proxy_listener_that_passes_no_address() -> None:
+    torrc = (DEPLOY / "tor" / "torrc").read_text()
+    assert "#HiddenServicePort 80 127.0.0.1:8081" in torrc
+    nginx = (DEPLOY / "proxy" / "nginx.conf").read_text()
+    onion = nginx[nginx.index("#    listen 127.0.0.1:8081;") :]
+    assert '#        proxy_set_header X-Forwarded-For "";' in onion
+    assert '#        proxy_set_header Forwarded "";' in onion
+    caddy = (DEPLOY / "proxy" / "Caddyfile").read_text()
+    onion = caddy[caddy.index("#http://127.0.0.1:8081") :]
+    assert "header_up -X-Forwarded-For" in onion and "header_up -Forwarded" in onion

@@ -16,7 +16,7 @@ import sys
 from .. import config as config_mod
 from ..errors import UsageError
 from ..ops.demo import MAX_NODES, MIN_NODES
-from .table import Arg, Bool, Command, Int, Invocation, Secret, Str
+from .table import Arg, Bool, Command, Int, Invocation, List, Secret, Str
 
 
 def _listens_everywhere(hostport: str) -> bool:
@@ -54,6 +54,7 @@ async def _run_init(inv: Invocation) -> int:
         passphrase=passphrase,
         allow_http=args.flag("allow_http"),
         socks_proxy=args.text("socks_proxy"),
+        trusted_proxies=args.optional_items("trusted_proxies") or [],
     )
     text = (
         f"Initialised node {args.text('name')!r} in {result['data']}.\n"
@@ -162,6 +163,14 @@ COMMANDS = (
                 default="",
                 metavar="URL",
                 help="SOCKS5 proxy for .onion peers (Tor: socks5://127.0.0.1:9050)",
+            ),
+            Arg(
+                "trusted_proxies",
+                List(Str(min_chars=1)),
+                flag="--trusted-proxy",
+                metavar="ADDRESS",
+                help="address (or network) of the reverse proxy in front of the web app, "
+                "whose X-Forwarded-For names the client; repeat for several",
             ),
         ),
         runner=_run_init,

@@ -53,11 +53,16 @@ async def init_node(
     passphrase: str | None,
     allow_http: bool = False,
     socks_proxy: str = "",
+    trusted_proxies: list[str] | None = None,
 ) -> dict[str, Any]:
     """Create a node in ``data``. Raises UsageError or AlreadyInitialised."""
     name, url = _validate(name, web, fed, public_url, region, allow_http)
     if socks_proxy and not re.match(r"^socks5h?://[^\s/@]+:\d{1,5}/?$", socks_proxy):
         raise UsageError("--socks-proxy must be a URL like socks5://127.0.0.1:9050")
+    proxies = [
+        str(n.network_address if n.num_addresses == 1 else n)
+        for n in config_mod.parse_proxies(trusted_proxies or [], "--trusted-proxy")
+    ]
     if passphrase is not None:
         keystore.check_passphrase_strength(passphrase)
     if (data / config_mod.CONFIG_FILE).exists() or (data / keystore.KEYSTORE_FILE).exists():
@@ -79,6 +84,7 @@ async def init_node(
             key=bytes(unlocked.signing_key.verify_key).hex(),
             allow_http=allow_http,
             socks_proxy=socks_proxy,
+            trusted_proxies=proxies,
         )
         config_mod.save(data, cfg)
         store = await Store.open(data, unlocked.data_key)

@@ -5,7 +5,10 @@ Rule: a member is a nickname and a passphrase, nothing else is ever asked. Every
 issues a fresh session id (an id planted before login is never promoted); logout,
 quick exit, passphrase change and account deletion drop sessions. Passphrases are
 hashed and checked in the node's bounded pool, with the same work for unknown
-nicknames, and are never echoed, stored in the clear or logged.
+nicknames, and are never echoed, stored in the clear or logged. The log-in and
+sign-up forms pass only with a solved proof of work or through the slow lane
+(``work.py``), and every attempt is counted against its account (and its client, when
+the client has an address) before its passphrase is hashed, never after.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from ..store.members import (
     passphrase_matches,
 )
 from .context import (
-    client_key,
+    client,
     need,
     redirect,
     render,
@@ -38,7 +41,8 @@ from .context import (
 )
 from .forms import Form
 from .i18n import LANGUAGES, N_, Translator
-from .ratelimit import EVERYONE, key_of
+from .ratelimit import EVERYONE, Attempt, key_of
+from .work import Verdict
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +87,45 @@ def _new_passphrase(form: Form, t: Translator, name: str = "passphrase") -> str:
     return passphrase
 
 
+WORK_REFUSED = {
+    Verdict.INVALID: N_("This form could not be checked. Reload the page and send it again."),
+    Verdict.EXPIRED: N_("This form was open too long. Send it again."),
+}
+SLOW_LANE_FULL = N_(
+    "Too many people are using this form without JavaScript right now. Wait a minute "
+    "and try again, or turn JavaScript on for this site."
+)
+TOO_MANY = N_("Too many attempts. Wait a while and try again.")
+
+
+def _render_form(
+    request: web.Request, template: str, purpose: str, form: Form, status: int = 200
+) -> web.Response:
+    """A log-in or sign-up page with a fresh proof-of-work challenge in its form."""
+    st = state(request)
+    bits = int(unlocked(request).settings["login_work_bits"])
+    challenge = st.challenges.issue(purpose, bits, st.host.clock.now())
+    return render(request, template, status=status, form=form, challenge=challenge)
+
+
+async def _admitted(request: web.Request, form: Form, purpose: str) -> int:
+    """0 when the form's proof of work is solved, or it waited in the slow lane;
+    else the status to answer with, its message recorded in ``form`` (field "pow")."""
+    st, t = state(request), translator(request)
+    verdict = st.challenges.redeem(
+        purpose, form.hidden("pow_challenge"), form.hidden("pow"), st.host.clock.now()
+    )
+    if verdict is Verdict.SOLVED:
+        return 0
+    if verdict is Verdict.UNSOLVED:
+        if await st.slow_lane.wait():
+            return 0
+        form.error("pow", t.gettext(SLOW_LANE_FULL))
+        return 429
+    form.error("pow", t.gettext(WORK_REFUSED[verdict]))
+    return 400
+
+
 def _start_session(request: web.Request, member_id: int, role: str, nickname: str) -> None:
     st = state(request)
     old = session(request)
@@ -101,7 +144,7 @@ async def home(request: web.Request) -> web.Response:
 
 
 async def signup_page(request: web.Request) -> web.Response:
-    return render(request, "signup.html", form=Form({}, translator(request)))
+    return _render_form(request, "signup.html", "signup", Form({}, translator(request)))
 
 
 async def signup(request: web.Request) -> web.Response:
@@ -112,13 +155,15 @@ async def signup(request: web.Request) -> web.Response:
     nick = _nickname(form, t)
     passphrase = _new_passphrase(form, t)
     if not form.ok:
-        return render(request, "signup.html", status=400, form=form)
+        return _render_form(request, "signup.html", "signup", form, 400)
+    refused = await _admitted(request, form, "signup")
+    if refused:
+        return _render_form(request, "signup.html", "signup", form, refused)
     now = st.host.clock.now()
-    client = client_key(request, "signup")
-    if not st.limits.signup_client.allowed(client, now):
-        form.error("invite", t.gettext("Too many attempts. Wait a while and try again."))
-        return render(request, "signup.html", status=429, form=form)
-    st.limits.signup_client.hit(client, now)
+    per_client = client(request).key("signup")
+    if per_client is not None and not st.limits.signup_client.take(per_client, now):
+        form.error("invite", t.gettext(TOO_MANY))
+        return _render_form(request, "signup.html", "signup", form, 429)
     pass_hash = await st.host.hashes.run(hash_passphrase, passphrase)
     try:
         member = await store.members.redeem_invite(code, nick, pass_hash, now)
@@ -127,14 +172,30 @@ async def signup(request: web.Request) -> web.Response:
     except UsageError:
         form.error("nickname", t.gettext("That nickname is taken; choose another."))
     if not form.ok:
-        return render(request, "signup.html", status=400, form=form)
+        return _render_form(request, "signup.html", "signup", form, 400)
     log.debug("a %s signed up", member.role)
     _start_session(request, member.id, member.role, member.nickname)
     return redirect("/")
 
 
 async def login_page(request: web.Request) -> web.Response:
-    return render(request, "login.html", form=Form({}, translator(request)))
+    return _render_form(request, "login.html", "login", Form({}, translator(request)))
+
+
+def _begin_attempt(request: web.Request, nickname: str, per_client: bool) -> Attempt | None:
+    """Count a passphrase attempt against the account (and, with ``per_client``, the
+    client, unless it is anonymous) before any hashing; None when a limit is used up.
+    Checked and counted in one step, with no await in between."""
+    st = state(request)
+    now = st.host.clock.now()
+    limits = st.limits
+    account = key_of("login-account", nickname.casefold())
+    if limits.login_account.counted(account, now) >= limits.login_account.limit:
+        return None
+    client_key = client(request).key("login") if per_client else None
+    if client_key is not None and not limits.login_client.take(client_key, now):
+        return None
+    return limits.login_account.begin(account, now)
 
 
 async def login(request: web.Request) -> web.Response:
@@ -144,24 +205,24 @@ async def login(request: web.Request) -> web.Response:
     nick = _nickname(form, t)
     passphrase = form.secret("passphrase")
     if not form.ok:
-        return render(request, "login.html", status=400, form=form)
-    now = st.host.clock.now()
-    account = key_of("login-account", nick.casefold())
-    client = client_key(request, "login")
-    limits = st.limits
-    if not (
-        limits.login_account.allowed(account, now) and limits.login_client.allowed(client, now)
-    ):
-        form.error("passphrase", t.gettext("Too many attempts. Wait a while and try again."))
-        return render(request, "login.html", status=429, form=form)
-    limits.login_client.hit(client, now)
-    member, pass_hash = await store.members.credentials(nick)
-    matches = await st.host.hashes.run(passphrase_matches, pass_hash, passphrase)
-    if member is None or not matches:
-        limits.login_account.hit(account, now)
+        return _render_form(request, "login.html", "login", form, 400)
+    refused = await _admitted(request, form, "login")
+    if refused:
+        return _render_form(request, "login.html", "login", form, refused)
+    attempt = _begin_attempt(request, nick, per_client=True)
+    if attempt is None:
+        form.error("passphrase", t.gettext(TOO_MANY))
+        return _render_form(request, "login.html", "login", form, 429)
+    matched = False
+    try:
+        member, pass_hash = await store.members.credentials(nick)
+        matched = await st.host.hashes.run(passphrase_matches, pass_hash, passphrase)
+        matched = matched and member is not None
+    finally:
+        attempt.end(succeeded=matched)
+    if member is None or not matched:
         form.error("passphrase", t.gettext("That nickname and passphrase do not match."))
-        return render(request, "login.html", status=400, form=form)
-    limits.login_account.reset(account)
+        return _render_form(request, "login.html", "login", form, 400)
     _start_session(request, member.id, member.role, member.nickname)
     return redirect("/")
 
@@ -197,14 +258,17 @@ async def _verify_current(request: web.Request, form: Form, name: str) -> bool:
     if name in form.errors:
         return False
     store = unlocked(request).store
-    now = st.host.clock.now()
-    account = key_of("login-account", me.nickname.casefold())
-    if not st.limits.login_account.allowed(account, now):
-        form.error(name, t.gettext("Too many attempts. Wait a while and try again."))
+    attempt = _begin_attempt(request, me.nickname, per_client=False)
+    if attempt is None:
+        form.error(name, t.gettext(TOO_MANY))
         return False
-    _, pass_hash = await store.members.credentials(me.nickname)
-    if not await st.host.hashes.run(passphrase_matches, pass_hash, passphrase):
-        st.limits.login_account.hit(account, now)
+    matched = False
+    try:
+        _, pass_hash = await store.members.credentials(me.nickname)
+        matched = await st.host.hashes.run(passphrase_matches, pass_hash, passphrase)
+    finally:
+        attempt.end(succeeded=matched)
+    if not matched:
         form.error(name, t.gettext("That is not your current passphrase."))
         return False
     return True
@@ -264,15 +328,18 @@ async def unlock(request: web.Request) -> web.Response:
     if not form.ok:
         return render_locked(request, form.errors["passphrase"], 400)
     now = st.host.clock.now()
-    client = client_key(request, "unlock")
+    # One budget shared by every anonymous client: the admin can always unlock from the
+    # command line.
+    per_client = client(request).shared_key("unlock")
     limits = st.limits
     # Counted before the slow hash, per client and for everyone together, with no await
     # in between: parallel guesses cannot all pass the check before any is counted.
     if not (
-        limits.unlock_client.allowed(client, now) and limits.node_passphrase.allowed(EVERYONE, now)
+        limits.unlock_client.allowed(per_client, now)
+        and limits.node_passphrase.allowed(EVERYONE, now)
     ):
-        return render_locked(request, t.gettext("Too many attempts. Wait a while and try again."))
-    limits.unlock_client.hit(client, now)
+        return render_locked(request, t.gettext(TOO_MANY))
+    limits.unlock_client.hit(per_client, now)
     limits.node_passphrase.hit(EVERYONE, now)
     try:
         await st.host.unlock(passphrase)

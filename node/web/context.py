@@ -16,12 +16,14 @@ import jinja2
 from aiohttp import web
 
 from . import i18n
+from .clients import Client, ClientPolicy
 from .csrf import CsrfKeys
 from .host import Host
 from .i18n import LANGUAGES, Translator
-from .ratelimit import WebLimits, key_of
+from .ratelimit import WebLimits
 from .redirects import LocalPages
 from .sessions import Session, Sessions
+from .work import Challenges, SlowLane
 
 if TYPE_CHECKING:
     from ..app import Unlocked
@@ -38,9 +40,12 @@ class WebState:
     host: Host
     env: jinja2.Environment
     pages: LocalPages
+    slow_lane: SlowLane
+    clients: ClientPolicy = field(default_factory=ClientPolicy)
     sessions: Sessions = field(default_factory=Sessions)
     csrf: CsrfKeys = field(default_factory=CsrfKeys)
     limits: WebLimits = field(default_factory=WebLimits)
+    challenges: Challenges = field(default_factory=Challenges)
 
 
 STATE_KEY: web.AppKey[WebState] = web.AppKey("web_state", WebState)
@@ -90,8 +95,12 @@ def session(request: web.Request) -> Session | None:
     return visit(request).session
 
 
-def client_key(request: web.Request, purpose: str) -> bytes:
-    return key_of(purpose, request.remote or "")
+def client(request: web.Request) -> Client:
+    """The client the per-client limits count (node/web/clients.py)."""
+    headers = request.headers
+    return state(request).clients.client(
+        request.remote, headers.getall("X-Forwarded-For", []), headers.getall("Forwarded", [])
+    )
 
 
 def need(request: web.Request, role: str = "member") -> Session:

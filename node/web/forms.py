@@ -106,6 +106,15 @@ class Form:
             return ""
         return value
 
+    def hidden(self, name: str) -> str | None:
+        """A value the page's own markup or script wrote (a proof-of-work challenge):
+        the text as sent, or None when it is absent, repeated or a file. Never kept
+        for re-display and never an error here: its reader judges it."""
+        items = self._all(name)
+        if len(items) != 1 or not isinstance(items[0], str):
+            return None
+        return items[0]
+
     def secret(self, name: str, *, max_chars: int = 512) -> str:
         """A passphrase: taken as typed, never kept for re-display."""
         raw = self._one(name)

@@ -20,7 +20,7 @@ from protocol.fields import CATEGORIES
 from protocol.limits import MAX_CATEGORIES, MAX_INCIDENT_AGE_DAYS
 
 from ..errors import NotFound
-from .context import client_key, host, need, redirect, render, state, translator, unlocked
+from .context import client, host, need, redirect, render, state, translator, unlocked
 from .forms import Form
 from .i18n import INDICATOR_LABELS, SHARE_LABELS
 
@@ -60,16 +60,19 @@ async def check(request: web.Request) -> web.Response:
         return render(request, "check.html", status=400, form=form, result=None)
     now = st.host.clock.now()
     member_key = str(me.member_id).encode()
-    client = client_key(request, "check")
+    # An anonymous client has no budget of its own (node/web/clients.py); the
+    # member's own limit holds for everyone.
+    per_client = client(request).key("check")
     per_member = int(settings["checks_per_hour"])
     if not (
         st.limits.check_member.allowed(member_key, now, per_member)
-        and st.limits.check_client.allowed(client, now)
+        and (per_client is None or st.limits.check_client.allowed(per_client, now))
     ):
         form.error("value", t.gettext("You have made many checks this hour. Try again later."))
         return render(request, "check.html", status=429, form=form, result=None)
     st.limits.check_member.hit(member_key, now)
-    st.limits.check_client.hit(client, now)
+    if per_client is not None:
+        st.limits.check_client.hit(per_client, now)
     result = await service.check(kind, value)
     return render(request, "check.html", form=form, result=result, checked=value)
 

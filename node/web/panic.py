@@ -2,10 +2,11 @@
 
 Rule: the wipe runs only for a logged-in admin who ticks the confirmation and types the
 node passphrase (on a key-file node, which has none, their own passphrase), through a
-CSRF-checked POST; wrong passphrases count against the admin's login limit, and on a
-passphrase node every guess at the node passphrase counts, before it is checked,
-against the same global limit as the unlock form. The answer is a neutral page, and
-the node stops: its keys and files are gone (node.ops.wipe).
+CSRF-checked POST; every passphrase tried counts against the admin's login limit
+before it is checked (a right one clears it), and on a passphrase node every guess at
+the node passphrase counts, before it is checked, against the same global limit as
+the unlock form. The answer is a neutral page, and the node stops: its keys and files
+are gone (node.ops.wipe).
 """
 
 from __future__ import annotations
@@ -37,24 +38,29 @@ async def wipe_now(request: web.Request) -> web.Response:
         form.error("confirm", t.gettext("Tick the box to confirm."))
     now = node.clock.now()
     account = key_of("login-account", me.nickname.casefold())
-    if form.ok and not st.limits.login_account.allowed(account, now):
+    limits = st.limits
+    # Checked and counted before the slow check, with no await in between, so parallel
+    # guesses cannot all pass: against the admin's own account, and on a passphrase
+    # node as a guess at the node passphrase, counted for everyone together like the
+    # unlock form's.
+    global_ok = not node.has_passphrase or limits.node_passphrase.allowed(EVERYONE, now)
+    attempt = limits.login_account.begin(account, now) if form.ok and global_ok else None
+    if form.ok and attempt is None:
         form.error("passphrase", t.gettext("Too many attempts. Wait a while and try again."))
-    if form.ok and node.has_passphrase:
-        # A guess at the node passphrase, like the unlock form's: counted for everyone
-        # together before the slow hash.
-        if not st.limits.node_passphrase.allowed(EVERYONE, now):
-            form.error("passphrase", t.gettext("Too many attempts. Wait a while and try again."))
-        else:
-            st.limits.node_passphrase.hit(EVERYONE, now)
-    if form.ok:
+    if attempt is not None:
         if node.has_passphrase:
-            ok = await node.passphrase_opens(passphrase)
-        else:
-            store = unlocked(request).store
-            _, pass_hash = await store.members.credentials(me.nickname)
-            ok = await node.hashes.run(passphrase_matches, pass_hash, passphrase)
+            limits.node_passphrase.hit(EVERYONE, now)
+        ok = False
+        try:
+            if node.has_passphrase:
+                ok = await node.passphrase_opens(passphrase)
+            else:
+                store = unlocked(request).store
+                _, pass_hash = await store.members.credentials(me.nickname)
+                ok = await node.hashes.run(passphrase_matches, pass_hash, passphrase)
+        finally:
+            attempt.end(succeeded=ok)
         if not ok:
-            st.limits.login_account.hit(account, now)
             form.error("passphrase", t.gettext("That passphrase is not right."))
     if not form.ok:
         return render(request, "admin_wipe.html", status=400, form=form)

@@ -1,9 +1,12 @@
 """In-memory rate limits for logins, sign-ups, unlocks, node-passphrase guesses and checks.
 
 Rule: a limit counts events per key in fixed windows and never holds more than
-``max_keys`` keys (the oldest window is forgotten first). Keys are keyed hashes
-(under a per-process key) of what they count by, so the map holds no client address
-or nickname in the clear.
+``max_keys`` keys (the oldest window is forgotten first). An event is counted in the
+same step that checks it (``take``, ``begin``), with no await between, so requests in
+flight together cannot all pass one check before any is counted; a failure limit
+counts each attempt as failed from the moment it begins, before the slow hash that
+decides it. Keys are keyed hashes (under a per-process key) of what they count by, so
+the map holds no client address or nickname in the clear.
 """
 
 from __future__ import annotations
@@ -56,6 +59,13 @@ class RateLimit:
         """Whether one more event for ``key`` is within the limit (does not count it)."""
         return self._current(key, now) < (self.limit if limit is None else limit)
 
+    def take(self, key: bytes, now: int, limit: int | None = None) -> bool:
+        """Count one event for ``key`` if it is within the limit; whether it was."""
+        if not self.allowed(key, now, limit):
+            return False
+        self.hit(key, now)
+        return True
+
     def hit(self, key: bytes, now: int) -> None:
         count = self._current(key, now)
         self._counts[key] = (now // self.window_s, count + 1)
@@ -70,11 +80,77 @@ class RateLimit:
         return len(self._counts)
 
 
+class Attempt:
+    """One attempt that ``FailureLimit.begin`` let through; ``end`` it exactly once."""
+
+    __slots__ = ("_ended", "_key", "_limit")
+
+    def __init__(self, limit: FailureLimit, key: bytes) -> None:
+        self._limit = limit
+        self._key = key
+        self._ended = False
+
+    def end(self, succeeded: bool) -> None:
+        """Settle the attempt. A failure stays counted; a success clears its key's
+        failures (attempts still in flight stay counted until they end)."""
+        if not self._ended:
+            self._ended = True
+            self._limit._end(self._key, succeeded)
+
+
+class FailureLimit:
+    """At most ``limit`` failed attempts per key per ``window_s`` seconds, where an
+    attempt counts as failed from the moment it begins: parallel attempts each take
+    a slot before any is checked, so no more than ``limit`` are ever checked in a
+    window, however many arrive at once."""
+
+    def __init__(self, limit: int, window_s: int, max_keys: int = MAX_KEYS) -> None:
+        self.limit = limit
+        self.window_s = window_s
+        self._max_keys = max_keys
+        # key -> [window, attempts counted in it, attempts in flight]
+        self._entries: OrderedDict[bytes, list[int]] = OrderedDict()
+
+    def begin(self, key: bytes, now: int) -> Attempt | None:
+        """Count an attempt for ``key``; None (and nothing counted) when the key has
+        used up its window."""
+        window = now // self.window_s
+        entry = self._entries.get(key)
+        if entry is None:
+            entry = self._entries[key] = [window, 0, 0]
+        elif entry[0] != window:
+            entry[0], entry[1] = window, 0
+        if entry[1] >= self.limit:
+            return None
+        entry[1] += 1
+        entry[2] += 1
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._max_keys:
+            self._entries.popitem(last=False)
+        return Attempt(self, key)
+
+    def _end(self, key: bytes, succeeded: bool) -> None:
+        entry = self._entries.get(key)
+        if entry is None:  # forgotten meanwhile (max_keys): nothing left to settle
+            return
+        entry[2] = max(0, entry[2] - 1)
+        if succeeded:
+            entry[1] = min(entry[1], entry[2])
+
+    def counted(self, key: bytes, now: int) -> int:
+        """Attempts counted for ``key`` in the current window (failed or in flight)."""
+        entry = self._entries.get(key)
+        return entry[1] if entry is not None and entry[0] == now // self.window_s else 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
 class WebLimits:
     """The web app's limits, one object so tests can read and tune them."""
 
     def __init__(self) -> None:
-        self.login_account = RateLimit(LOGIN_FAILURES_PER_ACCOUNT, LOGIN_WINDOW_S)
+        self.login_account = FailureLimit(LOGIN_FAILURES_PER_ACCOUNT, LOGIN_WINDOW_S)
         self.login_client = RateLimit(LOGIN_ATTEMPTS_PER_CLIENT, LOGIN_WINDOW_S)
         self.signup_client = RateLimit(SIGNUP_ATTEMPTS_PER_CLIENT, SIGNUP_WINDOW_S)
         self.check_member = RateLimit(60, CHECK_WINDOW_S)  # the limit comes from settings

@@ -11,7 +11,7 @@ module imports the pages; the pages import ``context``, never this module.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 
 import jinja2
@@ -20,8 +20,10 @@ from aiohttp import web
 from federation.https import drop_server_header
 from protocol.errors import ProtocolError
 
+from ..config import ProxyNetwork
 from ..errors import NodeError, WrongPassphrase
 from . import accounts, admin, caseworkers, feeds, i18n, members, panic
+from .clients import ClientPolicy
 from .context import (
     ERROR_TITLES,
     LANG_COOKIE,
@@ -41,6 +43,7 @@ from .csrf import tokens_match
 from .host import Host
 from .i18n import LANGUAGES, Translator
 from .redirects import LocalPages
+from .work import SlowLane
 
 log = logging.getLogger(__name__)
 
@@ -190,7 +193,9 @@ def make_env() -> jinja2.Environment:
     return env
 
 
-def create_app(host: Host) -> web.Application:
+def create_app(host: Host, trusted_proxies: Iterable[ProxyNetwork] = ()) -> web.Application:
+    """The web app for ``host``; forwarded-client headers are read only from
+    connections from ``trusted_proxies`` (node/web/clients.py)."""
     app = web.Application(
         middlewares=[headers_middleware, errors_middleware, context_middleware],
         client_max_size=MAX_REQUEST_BYTES,
@@ -205,5 +210,11 @@ def create_app(host: Host) -> web.Application:
     panic.add_routes(app.router)
     feeds.add_routes(app.router)
     pages = LocalPages(app.router.resources())
-    app[STATE_KEY] = WebState(host=host, env=make_env(), pages=pages)
+    app[STATE_KEY] = WebState(
+        host=host,
+        env=make_env(),
+        pages=pages,
+        slow_lane=SlowLane(host.clock),
+        clients=ClientPolicy(trusted_proxies),
+    )
     return app

@@ -11,6 +11,7 @@ import datetime
 import json
 import os
 import re
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.cli import RunningNode, alertnode
+from tests.node.test_web_work import VECTOR, VECTOR_SOLUTION
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -280,6 +282,59 @@ def test_quick_exit(node: dict[str, Any], browser: Any) -> None:
     no_js.goto(url + "/")
     no_js.click("#quick-exit")
     no_js.wait_for_url(NEUTRAL)
+    no_js.context.close()
+
+
+def _posted(request: Any) -> dict[str, list[str]]:
+    return urllib.parse.parse_qs(request.post_data or "", keep_blank_values=True)
+
+
+def _is_post(path: str) -> Any:
+    return lambda r: r.method == "POST" and urllib.parse.urlsplit(r.url).path == path
+
+
+def test_login_and_signup_do_the_proof_of_work_in_the_page(
+    node: dict[str, Any], browser: Any
+) -> None:
+    url = node["url"]
+    page = new_page(browser)
+    problems: list[str] = []  # script errors, CSP refusals
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    # The page's script finds exactly the counter the server's reference solver finds.
+    page.goto(url + "/login")
+    found = page.evaluate(
+        "(c) => new Promise((done) => window.alertnodePow.solve(c, done))", VECTOR
+    )
+    assert found == VECTOR_SOLUTION
+    with page.expect_request(_is_post("/signup")) as sent:
+        sign_up(page, url, invite(node, "member"), "erin")
+    assert re.fullmatch(r"\d+", _posted(sent.value)["pow"][0])
+    page.locator("footer").get_by_role("button", name="Log out").click()
+    page.wait_for_url(re.compile(r".*/\?done=logout$"))
+    with page.expect_request(_is_post("/login")) as sent:
+        log_in(page, url, "erin")
+    assert re.fullmatch(r"\d+", _posted(sent.value)["pow"][0])
+    assert "Hello, erin" in page.inner_text("h1")
+    assert not problems, problems
+    page.context.close()
+
+
+def test_login_without_javascript_takes_the_slow_lane(node: dict[str, Any], browser: Any) -> None:
+    url = node["url"]
+    page = new_page(browser)
+    sign_up(page, url, invite(node, "member"), "fern")
+    page.context.close()
+    no_js = new_page(browser, java_script_enabled=False)
+    no_js.goto(url + "/login")
+    assert "Without JavaScript this form waits a few seconds" in no_js.inner_text("main")
+    no_js.fill("#f-nickname", "fern")
+    no_js.fill("#f-passphrase", PASSPHRASE)
+    with no_js.expect_request(_is_post("/login")) as sent:
+        no_js.get_by_role("button", name="Log in").click()
+    assert _posted(sent.value)["pow"] == [""]  # nothing solved: the server waited instead
+    no_js.wait_for_url(url + "/")
+    assert "Hello, fern" in no_js.inner_text("h1")
     no_js.context.close()
 
 

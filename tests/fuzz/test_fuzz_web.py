@@ -46,8 +46,19 @@ EDITOR = {
 }
 # form path -> the fields it reads, with valid values (the fuzzer changes some of them).
 FORMS: dict[str, dict[str, str]] = {
-    "/signup": {"invite": "AAAA-BBBB", "nickname": "newbie", "passphrase": "x" * 12},
-    "/login": {"nickname": "someone", "passphrase": "a long enough passphrase"},
+    "/signup": {
+        "invite": "AAAA-BBBB",
+        "nickname": "newbie",
+        "passphrase": "x" * 12,
+        "pow_challenge": "1.signup.1790000000.16.00.00",
+        "pow": "0",
+    },
+    "/login": {
+        "nickname": "someone",
+        "passphrase": "a long enough passphrase",
+        "pow_challenge": "1.login.1790000000.16.00.00",
+        "pow": "12345",
+    },
     "/check": {"kind": "phone", "value": "+447700900123"},
     "/report": {
         "categories": "violence",

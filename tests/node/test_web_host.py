@@ -131,7 +131,7 @@ async def test_the_web_app_serves_pages_from_a_host_that_is_not_a_node(
     http: tuple[TestServer, aiohttp.ClientSession],
 ) -> None:
     server, session = http
-    async with session.get(server.make_url("/login")) as resp:
+    async with session.get(server.make_url("/")) as resp:
         assert resp.status == 200 and "Fake organisation" in await resp.text()
     # A page that needs the open store meets the fake's Locked: the locked page.
     token = "abc." + "0" * 32

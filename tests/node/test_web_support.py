@@ -19,15 +19,27 @@ from federation.clock import FakeClock
 from node.app import Node
 from node.web import web_app
 from node.web.site import STATE_KEY, WebState
+from node.web.work import solve
 
 CSRF_RE = re.compile(r'name="csrf" value="([^"]+)"')
+CHALLENGE_RE = re.compile(r'name="pow_challenge" value="([^"]+)"')
 PASSPHRASE = "a long enough passphrase"
+WORK_FORMS = ("/login", "/signup")
 
 
 def csrf_of(html: str) -> str:
     match = CSRF_RE.search(html)
     assert match, "no CSRF token on the page"
     return match.group(1)
+
+
+def work_of(html: str) -> dict[str, str]:
+    """The proof-of-work fields of a log-in or sign-up page, solved as the page's
+    script would (node/web/work.py's reference solver); {} for other pages."""
+    match = CHALLENGE_RE.search(html)
+    if not match:
+        return {}
+    return {"pow_challenge": match.group(1), "pow": str(solve(match.group(1)))}
 
 
 class StillClock(FakeClock):
@@ -55,10 +67,20 @@ class Visitor:
     async def post(
         self, path: str, data: Any, *, page: str | None = None, csrf: str | None = None, **kw: Any
     ) -> tuple[int, str, Any]:
+        """POST ``data`` as the page's form would: with the CSRF token (unless given)
+        and, on the log-in and sign-up forms, a solved proof of work (unless
+        ``pow_challenge`` is given: tests of the work itself set it)."""
         if isinstance(data, dict):
             data = dict(data)
-            if "csrf" not in data:
-                data["csrf"] = csrf if csrf is not None else await self.token(page or path)
+            if "csrf" not in data and csrf is not None:
+                data["csrf"] = csrf
+            worked = path in WORK_FORMS and "pow_challenge" not in data
+            if "csrf" not in data or worked:
+                status, html, _ = await self.get(page or path)
+                assert status == 200, (status, html)
+                data.setdefault("csrf", csrf_of(html))
+                if worked:
+                    data.update(work_of(html))
         async with self.client.post(path, data=data, allow_redirects=False, **kw) as resp:
             return resp.status, await resp.text(), resp
 

@@ -28,7 +28,7 @@ from protocol.card import make_card
 from tests.conftest import NodeFactory
 from tests.e2e.cli import RunningNode, alertnode, alertnode_json
 from tests.federation.nodes import eventually, pair
-from tests.node.test_web_support import csrf_of
+from tests.node.test_web_support import csrf_of, work_of
 from tests.ports import free_port
 
 NICK = "CanaryNick7"
@@ -65,7 +65,7 @@ class Browser:
     async def post(self, path: str, data: dict[str, str], page: str | None = None) -> int:
         status, html = await self.get(page or path)
         assert status == 200, (page or path, status)
-        form = {"csrf": csrf_of(html), **data}
+        form = {"csrf": csrf_of(html), **work_of(html), **data}
         async with self.http.post(self.base + path, data=form, allow_redirects=False) as resp:
             await resp.read()
             return resp.status

@@ -13,7 +13,14 @@ from aiohttp.test_utils import TestClient
 from node.keys.slowhash import SlowHashPool
 from node.store.members import _DUMMY_HASH, passphrase_matches
 from tests.federation.nodes import draft
-from tests.node.test_web_support import PASSPHRASE, Site, Visitor, csrf_of, site_fixture  # noqa: F401
+from tests.node.test_web_support import (  # noqa: F401
+    PASSPHRASE,
+    Site,
+    Visitor,
+    csrf_of,
+    site_fixture,
+    work_of,
+)
 
 T = TypeVar("T")
 
@@ -35,7 +42,7 @@ class CountingPool(SlowHashPool):
 
 
 def _page_text(html: str) -> str:
-    return re.sub(r'name="csrf" value="[^"]+"|data-csrf="[^"]+"', "", html)
+    return re.sub(r'name="(csrf|pow_challenge)" value="[^"]+"|data-csrf="[^"]+"', "", html)
 
 
 async def test_login_does_not_tell_unknown_nicknames_from_wrong_passphrases(site: Site) -> None:
@@ -93,10 +100,12 @@ async def test_login_brute_force_is_limited_per_account_and_per_client(site: Sit
     statuses = []
     for i in range(12):
         spoof = {"X-Forwarded-For": f"203.0.113.{i}", "X-Real-IP": f"198.51.100.{i}"}
+        _, page, _ = await attacker.get("/login")
         async with attacker.client.post(
             "/login",
             data={
-                "csrf": await attacker.token("/login"),
+                "csrf": csrf_of(page),
+                **work_of(page),
                 "nickname": f"user{i}",
                 "passphrase": "x",
             },
