@@ -7,8 +7,9 @@ path and with any method it gets the plain 404 any web server gives, and nothing
 about the protocol. Otherwise the node must be unlocked and size caps are checked
 before any work; then the request signature, the destination, the clock window, the
 caller's standing on the trust list, the caller's rate limit and the nonce window, in
-that order; only then does a route run, and it serves only what ``peers.may_serve``
-allows that caller. Every refusal of a signed request is a msgpack map
+that order (the rate limit and the nonce window are the caller's trust-list entry's,
+whatever key it signs with now); only then does a route run, and it serves only
+what ``peers.may_serve`` allows that caller. Every refusal of a signed request is a msgpack map
 ``{"code", "message"[, "field"]}`` with a code from ``errors.WIRE_CODES`` and its
 status (and Retry-After where waiting helps), and leaves storage untouched.
 """
@@ -24,7 +25,7 @@ import nacl.signing
 from protocol import feed
 from protocol.errors import ProtocolError
 from protocol.pins import verify_pins
-from protocol.request import REQUEST_HEADER, NonceWindow, verify_request
+from protocol.request import REQUEST_HEADER, verify_request
 from protocol.rotation import verify_rotation
 
 from .clock import Clock
@@ -33,7 +34,8 @@ from .errors import retry_after_s as retry_after_text
 from .interfaces import FeedRowLike, FeedStore, PeerStore
 from .netkeys import PATH as NETKEYS_PATH
 from .netkeys import KeyExchange
-from .quota import PeerRateLimiter
+from .quota import MIN_ROTATION_INTERVAL_S, PeerRateLimiter
+from .replay import ReplayGuard
 from .transport import BASE_PATH
 from .trust import Peer, may_serve
 
@@ -100,12 +102,14 @@ class ServerState:
     clock: Clock
     on_poke: Callable[[Peer], Awaitable[None]]
     locked: Callable[[], bool]
-    nonces: NonceWindow
+    nonces: ReplayGuard
     limiter: PeerRateLimiter = field(default_factory=PeerRateLimiter)
     on_rotate: Callable[[bytes, bytes], Awaitable[None]] | None = None
     # The byte cap of one bodies response (the wire cap; tests make it small).
     bodies_budget_bytes: int = feed.MAX_BODIES_RESPONSE_BYTES
     key_exchange: KeyExchange | None = None
+    # A peer's own rotations: one per this many seconds (quota.py; tests change it).
+    min_rotation_interval_s: int = MIN_ROTATION_INTERVAL_S
 
 
 Route = Callable[[ServerState, Peer, bytes], Awaitable[Reply]]
@@ -161,12 +165,12 @@ class FederationServer:
             return refuse("unknown_node", "this node does not know the key that signed the request")
         if peer.suspended:
             return refuse("suspended", "this node has suspended federation with yours")
-        if not state.limiter.allow(peer.key, state.clock.monotonic()):
+        if not state.limiter.allow(peer.entry_id, state.clock.monotonic()):
             return refuse(
                 "rate_limited", "too many requests; slow down",
                 retry_after_s=1.0 / state.limiter.rate_per_s,
             )  # fmt: skip
-        if state.nonces.seen(auth.origin, auth.nonce, auth.timestamp, now):
+        if await state.nonces.seen(peer.entry_id, auth.nonce, auth.timestamp, now):
             return refuse("replayed", "this request was seen before; sign a new one")
         route = ROUTES.get(raw_path.partition("?")[0])
         if route is None:
@@ -292,15 +296,28 @@ async def poke(state: ServerState, peer: Peer, body: bytes) -> Reply:
 
 
 async def rotate(state: ServerState, peer: Peer, body: bytes) -> Reply:
-    """A peer announces its new key, signed with its old (current) key."""
+    """A peer announces its own new key (a statement signed with its current key), at
+    most once per ``min_rotation_interval_s``."""
     rotation = verify_rotation(body, state.clock.now())
     if rotation.body.old != peer.key:
         raise Unauthorised("not_own_key", "a node can only rotate its own key")
     if await state.peers.get(rotation.body.new) is not None:
         raise Unauthorised("key_taken", "that key already belongs to another peer")
-    await state.peers.replace_key(
-        rotation.body.old, rotation.body.new, rotated_at=rotation.body.created
+    now = state.clock.now()
+    last = await state.peers.accept_rotation(
+        rotation.body.old,
+        rotation.body.new,
+        rotated_at=rotation.body.created,
+        now=now,
+        min_interval_s=state.min_rotation_interval_s,
     )
+    if last is not None:
+        return refuse(
+            "rotation_too_soon",
+            "this node takes one key rotation at a time from a peer, a day apart;"
+            " send it again later",
+            retry_after_s=last + state.min_rotation_interval_s - now,
+        )
     if state.on_rotate is not None:
         await state.on_rotate(rotation.body.old, rotation.body.new)
     log.info("peer %s rotated its key", peer.short)

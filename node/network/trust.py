@@ -26,13 +26,13 @@ from federation.errors import FederationError
 from federation.https import HttpsTransport, federation_app
 from federation.ingest import PullResult
 from federation.netkeys import KeyExchange
+from federation.replay import ReplayGuard
 from federation.server import FederationServer, ServerState
 from federation.sync import STOP_TIMEOUT_S, Syncer
 from federation.trust import Peer
 from protocol.card import parse_card_text, short_auth_string
 from protocol.errors import ProtocolError
 from protocol.pins import sign_pins
-from protocol.request import NonceWindow
 from protocol.rotation import sign_rotation
 
 from ..config import Config, parse_hostport
@@ -152,7 +152,7 @@ class Trust:
             clock=self._clock,
             on_poke=self._poked,
             locked=self._locked,
-            nonces=NonceWindow(),
+            nonces=ReplayGuard(self._store.nonces),
             on_rotate=self._rotated,
             key_exchange=self.key_exchange,
         )
@@ -356,7 +356,9 @@ class Trust:
         await self.syncer.stop_worker(peer.key)
         await self._store.peers.remove(peer.key)
         purged = await self._store.alerts.purge_origin(peer.key) if purge else 0
-        self.server_state.limiter.forget({p.key for p in await self._store.peers.list()})
+        remaining = {p.entry_id for p in await self._store.peers.list()}
+        self.server_state.limiter.forget(remaining)
+        self.server_state.nonces.forget(remaining)
         await self._changed()
         return {"key": peer.key.hex(), "name": peer.name, "purged": purged}
 

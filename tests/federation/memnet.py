@@ -20,6 +20,7 @@ import pytest
 from federation.clock import SETTLE_TIMEOUT_S, FakeClock
 from federation.ingest import PullResult
 from federation.memory import MemoryNetwork, MemoryTransport, address
+from federation.replay import ReplayGuard
 from federation.server import FederationServer, ServerState
 from federation.sync import Syncer
 from federation.trust import Peer
@@ -33,7 +34,6 @@ from protocol.alert import (
     sign_alert,
     sign_retraction,
 )
-from protocol.request import NonceWindow
 from protocol.rotation import sign_rotation
 
 DAY_S = 86400
@@ -180,7 +180,7 @@ class MemNet:
             clock=self.clock,
             on_poke=poked,
             locked=lambda: False,
-            nonces=NonceWindow(),
+            nonces=ReplayGuard(store.nonces),
             on_rotate=rotated,
         )
         node = MemNode(name, key, store, state, None, None, self)  # type: ignore[arg-type]

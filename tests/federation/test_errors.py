@@ -175,6 +175,17 @@ async def _not_own_key(a: MemNode, b: MemNode) -> Any:
     return lambda: ask(a, b.key, "/fed/v1/rotate", statement.envelope.to_bytes())
 
 
+async def _rotation_too_soon(a: MemNode, b: MemNode) -> Any:
+    from protocol.rotation import sign_rotation
+
+    now = a.net.clock.now()
+    first, second = nacl.signing.SigningKey.generate(), nacl.signing.SigningKey.generate()
+    taken = sign_rotation(b.key, first, now).envelope.to_bytes()
+    assert (await ask(a, b.key, "/fed/v1/rotate", taken))[0] == 204
+    again = sign_rotation(first, second, now).envelope.to_bytes()
+    return lambda: ask(a, first, "/fed/v1/rotate", again)
+
+
 async def _key_taken(a: MemNode, b: MemNode) -> Any:
     from protocol.rotation import sign_rotation
 
@@ -220,6 +231,7 @@ CASES: list[tuple[Scenario, str, str | None, bool]] = [
     (_locked, "locked", None, True),
     (_not_own_key, "not_own_key", None, False),
     (_key_taken, "key_taken", None, False),
+    (_rotation_too_soon, "rotation_too_soon", None, True),
     (_stale_statement, "stale_statement", None, False),
 ]
 
