@@ -69,6 +69,9 @@ WIRE_CODES: Mapping[str, Code] = {
     "rotation_too_soon": Code(
         429, True, "the signer's own rotation came too soon after its last; wait Retry-After"
     ),
+    "statements_full": Code(
+        409, False, "the receiver keeps no more rotation statements passed on by the signer"
+    ),
     "not_found": Code(404, False, "no such route"),
     "method_not_allowed": Code(405, False, "routes take POST only"),
     "rate_limited": Code(429, True, "too many requests; wait Retry-After seconds"),

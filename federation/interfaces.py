@@ -85,7 +85,23 @@ class PeerStore(Protocol):
         ...
 
     async def retired_at(self, key: bytes) -> int | None:
-        """When a peer rotated away from ``key``, if one did."""
+        """When ``key``'s node rotated away from it: a peer's statement or a relayed one."""
+        ...
+
+    async def record_statement(
+        self,
+        old: bytes,
+        new: bytes,
+        rotated_at: int,
+        statement: bytes,
+        *,
+        via: int,
+        cap: int | None,
+    ) -> bool | None:
+        """Remember a verified rotation statement, once per ``old`` key, charged to the
+        trust-list entry ``via`` that brought it: True if it is new here, False if a
+        statement for ``old`` was known, None (nothing kept) if ``via`` already has
+        ``cap`` statements charged to it (None: no cap)."""
         ...
 
     async def set_pins(self, key: bytes, pins: tuple[bytes, ...], created: int) -> bool: ...

@@ -17,6 +17,9 @@ PEER_REQUEST_BURST = 200
 # A peer's own key rotations we accept: at most one per this many seconds (by our
 # clock). Later ones are refused with ``rotation_too_soon`` until the time is up.
 MIN_ROTATION_INTERVAL_S = 24 * 3600
+# Rotation statements of other nodes that one peer may pass on to us and we keep
+# (each about 250 bytes); more are refused with ``statements_full``.
+MAX_RELAYED_STATEMENTS_PER_PEER = 4096
 # Active alerts we keep from any one origin: bounds what one origin can make us store.
 MAX_ACTIVE_ALERTS_PER_ORIGIN = 50_000
 

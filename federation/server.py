@@ -26,7 +26,7 @@ from protocol import feed
 from protocol.errors import ProtocolError
 from protocol.pins import verify_pins
 from protocol.request import REQUEST_HEADER, verify_request
-from protocol.rotation import verify_rotation
+from protocol.rotation import VerifiedRotation, verify_rotation
 
 from .clock import Clock
 from .errors import WIRE_CODES, Unauthorised, refusal_body
@@ -34,7 +34,7 @@ from .errors import retry_after_s as retry_after_text
 from .interfaces import FeedRowLike, FeedStore, PeerStore
 from .netkeys import PATH as NETKEYS_PATH
 from .netkeys import KeyExchange
-from .quota import MIN_ROTATION_INTERVAL_S, PeerRateLimiter
+from .quota import MAX_RELAYED_STATEMENTS_PER_PEER, MIN_ROTATION_INTERVAL_S, PeerRateLimiter
 from .replay import ReplayGuard
 from .transport import BASE_PATH
 from .trust import Peer, may_serve
@@ -105,11 +105,16 @@ class ServerState:
     nonces: ReplayGuard
     limiter: PeerRateLimiter = field(default_factory=PeerRateLimiter)
     on_rotate: Callable[[bytes, bytes], Awaitable[None]] | None = None
+    # A rotation statement this node had not seen, and the peer it came from: the
+    # node passes it on to its other peers (docs/protocol.md section 11).
+    on_statement: Callable[[VerifiedRotation, bytes, Peer], Awaitable[None]] | None = None
     # The byte cap of one bodies response (the wire cap; tests make it small).
     bodies_budget_bytes: int = feed.MAX_BODIES_RESPONSE_BYTES
     key_exchange: KeyExchange | None = None
-    # A peer's own rotations: one per this many seconds (quota.py; tests change it).
+    # A peer's own rotations: one per this many seconds; others' statements a peer
+    # may pass on (named limits in quota.py; tests make them small).
     min_rotation_interval_s: int = MIN_ROTATION_INTERVAL_S
+    max_relayed_statements: int = MAX_RELAYED_STATEMENTS_PER_PEER
 
 
 Route = Callable[[ServerState, Peer, bytes], Awaitable[Reply]]
@@ -297,10 +302,10 @@ async def poke(state: ServerState, peer: Peer, body: bytes) -> Reply:
 
 async def rotate(state: ServerState, peer: Peer, body: bytes) -> Reply:
     """A peer announces its own new key (a statement signed with its current key), at
-    most once per ``min_rotation_interval_s``."""
+    most once per ``min_rotation_interval_s``; or passes on another node's statement."""
     rotation = verify_rotation(body, state.clock.now())
     if rotation.body.old != peer.key:
-        raise Unauthorised("not_own_key", "a node can only rotate its own key")
+        return await _relayed_rotation(state, peer, rotation, body)
     if await state.peers.get(rotation.body.new) is not None:
         raise Unauthorised("key_taken", "that key already belongs to another peer")
     now = state.clock.now()
@@ -321,7 +326,45 @@ async def rotate(state: ServerState, peer: Peer, body: bytes) -> Reply:
     if state.on_rotate is not None:
         await state.on_rotate(rotation.body.old, rotation.body.new)
     log.info("peer %s rotated its key", peer.short)
+    await _remember(state, peer, rotation, body, cap=None)
     return Reply(204)
+
+
+async def _relayed_rotation(
+    state: ServerState, peer: Peer, rotation: VerifiedRotation, body: bytes
+) -> Reply:
+    """Another node's rotation, passed on by ``peer``: both keys signed it, so whoever
+    brings it, it proves that node moved. It retires the old key here as at the
+    rotating node's own peers; the trust list is not touched."""
+    if bytes(state.key.verify_key) in (rotation.body.old, rotation.body.new):
+        return Reply(204)  # our own rotation, come back: nothing to learn
+    if not await _remember(state, peer, rotation, body, cap=state.max_relayed_statements):
+        return refuse(
+            "statements_full",
+            "this node keeps no more rotation statements passed on by yours",
+        )
+    return Reply(204)
+
+
+async def _remember(
+    state: ServerState, peer: Peer, rotation: VerifiedRotation, body: bytes, *, cap: int | None
+) -> bool:
+    """Keep a statement (once per old key, charged to ``peer``; a peer's own are not
+    capped, as they are rate-limited) and pass it on if it is new here; False if
+    ``peer`` has passed on all the statements it may."""
+    new_here = await state.peers.record_statement(
+        rotation.body.old,
+        rotation.body.new,
+        rotation.body.created,
+        body,
+        via=peer.entry_id,
+        cap=cap,
+    )
+    if new_here is None:
+        return False
+    if new_here and state.on_statement is not None:
+        await state.on_statement(rotation, body, peer)
+    return True
 
 
 async def pins(state: ServerState, peer: Peer, body: bytes) -> Reply:

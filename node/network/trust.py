@@ -33,7 +33,7 @@ from federation.trust import Peer
 from protocol.card import parse_card_text, short_auth_string
 from protocol.errors import ProtocolError
 from protocol.pins import sign_pins
-from protocol.rotation import sign_rotation
+from protocol.rotation import VerifiedRotation, sign_rotation
 
 from ..config import Config, parse_hostport
 from ..errors import UsageError
@@ -154,6 +154,7 @@ class Trust:
             locked=self._locked,
             nonces=ReplayGuard(self._store.nonces),
             on_rotate=self._rotated,
+            on_statement=self._pass_on,
             key_exchange=self.key_exchange,
         )
         self.server_state = state
@@ -217,6 +218,19 @@ class Trust:
         await self.syncer.stop_worker(old)
         self.syncer.ensure_worker(new)
         await self._changed()
+
+    async def _pass_on(self, rotation: VerifiedRotation, statement: bytes, source: Peer) -> None:
+        """A rotation statement new here: owe it to every other peer (not the one that
+        brought it, nor the node that rotated), durably, as our own are owed."""
+        moved = {rotation.body.old, rotation.body.new}
+        peers = [
+            p.key
+            for p in await self._store.peers.list()
+            if p.entry_id != source.entry_id and not moved.intersection(p.keys)
+        ]
+        if peers:
+            await self._store.peers.queue_rotation(peers, statement, self._clock.now())
+            self.courier.wake()
 
     async def _learned_keys(self, source: bytes) -> None:
         self.syncer.send_keys(exclude=source)

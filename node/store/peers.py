@@ -316,9 +316,45 @@ class PeerStore:
         return None
 
     async def retired_at(self, key: bytes) -> int | None:
-        """When a peer rotated away from ``key``, if one did."""
-        row = await self._db.fetchone("SELECT rotated_at FROM peer_keys WHERE old = ?", (key,))
-        return None if row is None else int(row[0])
+        """When a node rotated away from ``key``, if this node knows it did: from a
+        peer's own statement or one passed on by a peer (the earliest, if several)."""
+        row = await self._db.fetchone(
+            "SELECT min(at) FROM (SELECT rotated_at AS at FROM peer_keys WHERE old = ?"
+            " UNION ALL SELECT rotated_at FROM rotation_statements WHERE old = ?)",
+            (key, key),
+        )
+        return None if row is None or row[0] is None else int(row[0])
+
+    async def record_statement(
+        self,
+        old: bytes,
+        new: bytes,
+        rotated_at: int,
+        statement: bytes,
+        *,
+        via: int,
+        cap: int | None,
+    ) -> bool | None:
+        """Keep a verified rotation statement, once per ``old``, charged to the entry
+        ``via``: True if new here, False if one for ``old`` was kept already, None if
+        ``via`` has ``cap`` statements charged to it already."""
+        async with self._db.transaction() as conn:
+            if await conn.execute_fetchall(
+                "SELECT 1 FROM rotation_statements WHERE old = ?", (old,)
+            ):
+                return False
+            if cap is not None:
+                ((count,),) = await conn.execute_fetchall(
+                    "SELECT count(*) FROM rotation_statements WHERE via = ?", (via,)
+                )
+                if count >= cap:
+                    return None
+            await conn.execute(
+                "INSERT INTO rotation_statements (old, new, rotated_at, via, statement)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (old, new, rotated_at, via, statement),
+            )
+        return True
 
     # --- rotation statements owed to peers ----------------------------------------
 

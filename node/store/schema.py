@@ -151,8 +151,9 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # 5: a trust-list entry's id, which outlives key rotations (rate limits, replay
     # windows and the rotation limit bind to it; never reused: ``peer_serial`` in meta
-    # counts them), and when it last took a rotation (this node's clock); the nonces
-    # of recent signed requests, so that a replay is refused after a restart.
+    # counts them), and when it last took a rotation (this node's clock); rotation
+    # statements known here, once per old key, charged to the entry that brought them;
+    # the nonces of recent signed requests, so that a replay is refused after a restart.
     # Nonces are random and say only that a peer called within the last two minutes.
     """
     ALTER TABLE peers ADD COLUMN entry_id INTEGER;
@@ -164,6 +165,14 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE UNIQUE INDEX peers_entry ON peers (entry_id);
     INSERT OR REPLACE INTO meta (name, value)
         VALUES ('peer_serial', (SELECT count(*) FROM peers));
+    CREATE TABLE rotation_statements (
+        old BLOB PRIMARY KEY,
+        new BLOB NOT NULL,
+        rotated_at INTEGER NOT NULL,
+        via INTEGER NOT NULL,
+        statement BLOB NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX rotation_statements_via ON rotation_statements (via);
     CREATE TABLE request_nonces (
         entry_id INTEGER NOT NULL,
         nonce BLOB NOT NULL,

@@ -121,6 +121,9 @@ class OnePeer:
     ) -> int | None:
         return None
 
+    async def record_statement(self, *a: object, **k: object) -> bool | None:
+        return False
+
     async def retired_at(self, key: bytes) -> int | None:
         return None
 

@@ -176,6 +176,9 @@ class FlakyPeers:
     async def accept_rotation(self, old: bytes, new: bytes, **kw: int) -> int | None:
         return await self.inner.accept_rotation(old, new, **kw)  # type: ignore[attr-defined, no-any-return]
 
+    async def record_statement(self, *a: object, **kw: object) -> bool | None:
+        return await self.inner.record_statement(*a, **kw)  # type: ignore[attr-defined, no-any-return]
+
     async def retired_at(self, key: bytes) -> int | None:
         return await self.inner.retired_at(key)  # type: ignore[attr-defined, no-any-return]
 
