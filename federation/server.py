@@ -326,7 +326,7 @@ async def rotate(state: ServerState, peer: Peer, body: bytes) -> Reply:
     if state.on_rotate is not None:
         await state.on_rotate(rotation.body.old, rotation.body.new)
     log.info("peer %s rotated its key", peer.short)
-    await _remember(state, peer, rotation, body, cap=None)
+    await _remember(state, peer, rotation, body, cap=None, pass_on=True)
     return Reply(204)
 
 
@@ -335,10 +335,17 @@ async def _relayed_rotation(
 ) -> Reply:
     """Another node's rotation, passed on by ``peer``: both keys signed it, so whoever
     brings it, it proves that node moved. It retires the old key here as at the
-    rotating node's own peers; the trust list is not touched."""
+    rotating node's own peers; the trust list is not touched.
+
+    It goes further only if this node holds alerts from the old key: anyone can mint
+    keys and sign statements for them, and passing those on would spend this node's
+    allowance at its peers; a real origin's statement travels the way its alerts did.
+    """
     if bytes(state.key.verify_key) in (rotation.body.old, rotation.body.new):
         return Reply(204)  # our own rotation, come back: nothing to learn
-    if not await _remember(state, peer, rotation, body, cap=state.max_relayed_statements):
+    credible = await state.store.count_active(rotation.body.old, state.clock.now()) > 0
+    cap = state.max_relayed_statements
+    if not await _remember(state, peer, rotation, body, cap=cap, pass_on=credible):
         return refuse(
             "statements_full",
             "this node keeps no more rotation statements passed on by yours",
@@ -347,11 +354,17 @@ async def _relayed_rotation(
 
 
 async def _remember(
-    state: ServerState, peer: Peer, rotation: VerifiedRotation, body: bytes, *, cap: int | None
+    state: ServerState,
+    peer: Peer,
+    rotation: VerifiedRotation,
+    body: bytes,
+    *,
+    cap: int | None,
+    pass_on: bool,
 ) -> bool:
     """Keep a statement (once per old key, charged to ``peer``; a peer's own are not
-    capped, as they are rate-limited) and pass it on if it is new here; False if
-    ``peer`` has passed on all the statements it may."""
+    capped, as they are rate-limited) and, if ``pass_on``, pass it on when it is new
+    here; False if ``peer`` has passed on all the statements it may."""
     new_here = await state.peers.record_statement(
         rotation.body.old,
         rotation.body.new,
@@ -362,7 +375,7 @@ async def _remember(
     )
     if new_here is None:
         return False
-    if new_here and state.on_statement is not None:
+    if new_here and pass_on and state.on_statement is not None:
         await state.on_statement(rotation, body, peer)
     return True
 

@@ -24,11 +24,16 @@ async def forged(node: MemNode, old: nacl.signing.SigningKey, clock: FakeClock) 
 async def test_an_old_key_is_retired_beyond_the_rotating_nodes_peers(
     memnet: MemNet, clock: FakeClock
 ) -> None:
-    # a - b - c - m: c and m are not a's peers; m holds a's old key.
+    # a - b - c - m: c and m are not a's peers; m holds a's old key. An alert of a's
+    # reached c through b, so c passes the statement on too.
     a, b, c, m = [await memnet.node(n) for n in "abcm"]
     await memnet.pair(a, b)
     await memnet.pair(b, c)
     await memnet.pair(c, m)
+    before = await a.publish("signed before the rotation", hops=2)
+    await b.pull(a)
+    await c.pull(b)
+    assert await c.has(before)
     old, old_pub = a.key, a.pub
     await a.rotate()  # b takes it from a and owes it to c (not back to a)
     assert [r[1] for r in await b.store.peers.owed_rotations()] == [c.pub]
@@ -49,6 +54,34 @@ async def test_an_old_key_is_retired_beyond_the_rotating_nodes_peers(
     assert not await c.has(late)
 
 
+async def test_a_statement_for_a_key_nobody_here_has_alerts_from_stops_here(
+    memnet: MemNet, clock: FakeClock
+) -> None:
+    """Anyone can mint keys and sign statements for them. c keeps what m passes on
+    (charged to m) but passes on only statements about origins it holds alerts from,
+    so m cannot spend c's allowance at c's other peers."""
+    b, c, m = [await memnet.node(n) for n in "bcm"]
+    await memnet.pair(b, c)
+    await memnet.pair(c, m)
+    target = await m.peer(c)
+    for _ in range(10):
+        old, new = nacl.signing.SigningKey.generate(), nacl.signing.SigningKey.generate()
+        statement = sign_rotation(old, new, clock.now()).envelope.to_bytes()
+        await m.transport.post(target, "/rotate", statement, 1024)
+        assert await c.store.peers.retired_at(bytes(old.verify_key)) is not None
+    assert not await c.store.peers.owed_rotations()
+    # The same from a key c holds an alert from is passed on to b.
+    rows = await c.store.db.fetchall("SELECT count(*) FROM rotation_statements")
+    assert rows[0][0] == 10
+    real = nacl.signing.SigningKey.generate()
+    now = clock.now()
+    alert = sign_alert(alert_body(real, now, "from an origin c knows"), real, now)
+    await c.store.alerts.put_alert(alert, hops=2, received_from=m.pub, now=now)
+    statement = sign_rotation(real, nacl.signing.SigningKey.generate(), now).envelope.to_bytes()
+    await m.transport.post(target, "/rotate", statement, 1024)
+    assert [r[1] for r in await c.store.peers.owed_rotations()] == [b.pub]
+
+
 async def test_a_statement_known_already_is_not_passed_on_again(
     memnet: MemNet, clock: FakeClock
 ) -> None:
@@ -58,6 +91,9 @@ async def test_a_statement_known_already_is_not_passed_on_again(
     await memnet.pair(b, c)
     await memnet.pair(c, d)
     await memnet.pair(d, b)
+    await a.publish("reaches the ring", hops=3)
+    for puller, source in ((b, a), (c, b), (d, b)):
+        await puller.pull(source)
     old_pub = a.pub
     await a.rotate()
     for _ in range(4):
