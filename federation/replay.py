@@ -7,8 +7,9 @@ over the same journal refuses every request the old one accepted, for as long as
 request's timestamp is acceptable. One peer can fill only its own window.
 
 Writes are group-committed: requests that arrive while a write is under way share the
-next one, so a burst costs one commit, not one per request. Memory is bounded by the
-trust list (``forget`` drops windows of removed entries) times the window size.
+next one, so a burst costs one commit, not one per request (rows waiting for a
+write are at most the requests in flight). Memory is bounded by the trust list
+(``forget`` drops windows of removed entries) times the window size.
 """
 
 from __future__ import annotations

@@ -11,7 +11,8 @@ that order (the rate limit and the nonce window are the caller's trust-list entr
 whatever key it signs with now); only then does a route run, and it serves only
 what ``peers.may_serve`` allows that caller. Every refusal of a signed request is a msgpack map
 ``{"code", "message"[, "field"]}`` with a code from ``errors.WIRE_CODES`` and its
-status (and Retry-After where waiting helps), and leaves storage untouched.
+status (and Retry-After where waiting helps), and leaves storage untouched but for
+the nonce it carried, once it got as far as the replay window.
 """
 
 from __future__ import annotations
