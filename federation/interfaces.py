@@ -53,8 +53,8 @@ class NonceJournal(Protocol):
     async def save_nonces(
         self, rows: Sequence[tuple[int, bytes, int, int]], forget_before: int
     ) -> None:
-        """Record ``rows`` durably (returns once they would survive a crash) and drop
-        nonces whose timestamp is before ``forget_before``."""
+        """Record ``rows`` (returns once they would survive the process stopping or
+        crashing) and drop nonces whose timestamp is before ``forget_before``."""
         ...
 
 

@@ -2,7 +2,7 @@
 
 Rule: a signed request's nonce is remembered in its peer's own window (keyed by the
 trust-list entry, so a key rotation neither resets nor multiplies it) and, when the
-guard has a journal, written durably before the request's route runs; a new guard
+guard has a journal, written to it before the request's route runs; a new guard
 over the same journal refuses every request the old one accepted, for as long as the
 request's timestamp is acceptable. One peer can fill only its own window.
 
@@ -56,7 +56,7 @@ class ReplayGuard:
     async def seen(self, entry_id: int, nonce: bytes, timestamp: int, now: int) -> bool:
         """Record a request of the peer ``entry_id``; True means refuse it (a replay,
         or one that cannot be told from one). When this returns False the nonce is
-        durable. Raises whatever the journal raises (the request must then fail)."""
+        in the journal. Raises whatever the journal raises (the request must then fail)."""
         if not self._loaded:
             await self._load(now)
         window = self.window(entry_id)
