@@ -67,6 +67,12 @@ WIRE_CODES: Mapping[str, Code] = {
     "key_taken": Code(409, False, "the new key already belongs to another peer"),
     "stale_epoch": Code(409, True, "positions from another epoch; ask for changes again"),
     "stale_statement": Code(409, False, "a newer statement of the same kind was applied"),
+    "rotation_too_soon": Code(
+        429, True, "the signer's own rotation came too soon after its last; wait Retry-After"
+    ),
+    "statements_full": Code(
+        409, False, "the receiver keeps no more rotation statements passed on by the signer"
+    ),
     "not_found": Code(404, False, "no such route"),
     "method_not_allowed": Code(405, False, "routes take POST only"),
     "rate_limited": Code(429, True, "too many requests; wait Retry-After seconds"),

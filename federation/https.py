@@ -177,7 +177,7 @@ class HttpsTransport:
         )
 
     async def post(self, peer: Peer, path: str, body: bytes, max_response_bytes: int) -> bytes:
-        """POST ``body`` to ``peer``'s ``path`` (under /fed/v1) and return the response body.
+        """POST ``body`` to ``peer``'s ``path`` (under /fed/v2) and return the response body.
 
         Raises PeerUnreachable, PeerRefused, PinMismatch or TransportNotAllowed.
         """

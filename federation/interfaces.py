@@ -1,6 +1,8 @@
 """What federation needs from storage, as Protocols that node/ implements.
 
-Rule: federation/ never imports node/; it is handed objects with these shapes.
+Rule: federation/ never imports node/; it is handed objects with these shapes. A
+peer is named by its key on the wire and by its ``entry_id`` for everything that must
+outlive a key rotation (rate limits, the replay window, rotation limits).
 """
 
 from __future__ import annotations
@@ -40,6 +42,22 @@ class FeedStore(Protocol):
     ) -> list[bool]: ...
 
 
+class NonceJournal(Protocol):
+    """Where the replay windows are kept across restarts (federation/replay.py)."""
+
+    async def load_nonces(self, since: int) -> Sequence[tuple[int, bytes, int, int]]:
+        """(entry id, nonce, timestamp, until) of every nonce recorded with a
+        timestamp at or after ``since``, in order of ``until``."""
+        ...
+
+    async def save_nonces(
+        self, rows: Sequence[tuple[int, bytes, int, int]], forget_before: int
+    ) -> None:
+        """Record ``rows`` (returns once they would survive the process stopping or
+        crashing) and drop nonces whose timestamp is before ``forget_before``."""
+        ...
+
+
 class PeerStore(Protocol):
     """The trust list as federation reads and updates it."""
 
@@ -56,6 +74,34 @@ class PeerStore(Protocol):
         """A pull from ``key`` ended having refused ``count`` items, the last with ``code``."""
         ...
 
-    async def replace_key(self, old: bytes, new: bytes, *, rotated_at: int) -> None: ...
-    async def retired_at(self, key: bytes) -> int | None: ...
+    async def accept_rotation(
+        self, old: bytes, new: bytes, *, rotated_at: int, now: int, min_interval_s: int
+    ) -> int | None:
+        """Move the entry whose key is ``old`` to ``new`` (remembering ``old`` as a
+        previous key from ``rotated_at``), unless that entry took a rotation less than
+        ``min_interval_s`` before ``now``: None when moved, else when (this node's
+        clock) it took the last one (``now`` if no entry has ``old`` any more). Check
+        and move are one transaction."""
+        ...
+
+    async def retired_at(self, key: bytes) -> int | None:
+        """When ``key``'s node rotated away from it: a peer's statement or a relayed one."""
+        ...
+
+    async def record_statement(
+        self,
+        old: bytes,
+        new: bytes,
+        rotated_at: int,
+        statement: bytes,
+        *,
+        via: int,
+        cap: int | None,
+    ) -> bool | None:
+        """Remember a verified rotation statement, once per ``old`` key, charged to the
+        trust-list entry ``via`` that brought it: True if it is new here, False if a
+        statement for ``old`` was known, None (nothing kept) if ``via`` already has
+        ``cap`` statements charged to it (None: no cap)."""
+        ...
+
     async def set_pins(self, key: bytes, pins: tuple[bytes, ...], created: int) -> bool: ...

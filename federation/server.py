@@ -7,10 +7,12 @@ path and with any method it gets the plain 404 any web server gives, and nothing
 about the protocol. Otherwise the node must be unlocked and size caps are checked
 before any work; then the request signature, the destination, the clock window, the
 caller's standing on the trust list, the caller's rate limit and the nonce window, in
-that order; only then does a route run, and it serves only what ``peers.may_serve``
-allows that caller. Every refusal of a signed request is a msgpack map
+that order (the rate limit and the nonce window are the caller's trust-list entry's,
+whatever key it signs with now); only then does a route run, and it serves only
+what ``peers.may_serve`` allows that caller. Every refusal of a signed request is a msgpack map
 ``{"code", "message"[, "field"]}`` with a code from ``errors.WIRE_CODES`` and its
-status (and Retry-After where waiting helps), and leaves storage untouched.
+status (and Retry-After where waiting helps), and leaves storage untouched but for
+the nonce it carried, once it got as far as the replay window.
 """
 
 from __future__ import annotations
@@ -26,8 +28,8 @@ import nacl.signing
 from protocol import feed
 from protocol.errors import ProtocolError
 from protocol.pins import verify_pins
-from protocol.request import REQUEST_HEADER, NonceWindow, verify_request
-from protocol.rotation import verify_rotation
+from protocol.request import REQUEST_HEADER, verify_request
+from protocol.rotation import VerifiedRotation, verify_rotation
 
 from .clock import Clock
 from .errors import WIRE_CODES, Unauthorised, refusal_body
@@ -35,7 +37,8 @@ from .errors import retry_after_s as retry_after_text
 from .interfaces import FeedRowLike, FeedStore, PeerStore
 from .netkeys import PATH as NETKEYS_PATH
 from .netkeys import KeyExchange
-from .quota import PeerRateLimiter
+from .quota import MAX_RELAYED_STATEMENTS_PER_PEER, MIN_ROTATION_INTERVAL_S, PeerRateLimiter
+from .replay import ReplayGuard
 from .transport import BASE_PATH, FED_PATH, VERSION
 from .trust import Peer, may_serve
 
@@ -103,15 +106,22 @@ class ServerState:
     clock: Clock
     on_poke: Callable[[Peer], Awaitable[None]]
     locked: Callable[[], bool]
-    nonces: NonceWindow
+    nonces: ReplayGuard
     limiter: PeerRateLimiter = field(default_factory=PeerRateLimiter)
     on_rotate: Callable[[bytes, bytes], Awaitable[None]] | None = None
+    # A rotation statement this node had not seen, and the peer it came from: the
+    # node passes it on to its other peers (docs/protocol.md section 11).
+    on_statement: Callable[[VerifiedRotation, bytes, Peer], Awaitable[None]] | None = None
     # The byte cap of one bodies response (the wire cap; tests make it small).
     bodies_budget_bytes: int = feed.MAX_BODIES_RESPONSE_BYTES
     key_exchange: KeyExchange | None = None
     # The path prefixes this node answers under: the path of each URL in its card,
     # without a trailing "/" ("" for a URL with no path). See ``url_prefix``.
     prefixes: tuple[str, ...] = ("",)
+    # A peer's own rotations: one per this many seconds; others' statements a peer
+    # may pass on (named limits in quota.py; tests make them small).
+    min_rotation_interval_s: int = MIN_ROTATION_INTERVAL_S
+    max_relayed_statements: int = MAX_RELAYED_STATEMENTS_PER_PEER
 
 
 Route = Callable[[ServerState, Peer, bytes], Awaitable[Reply]]
@@ -167,12 +177,12 @@ class FederationServer:
             return refuse("unknown_node", "this node does not know the key that signed the request")
         if peer.suspended:
             return refuse("suspended", "this node has suspended federation with yours")
-        if not state.limiter.allow(peer.key, state.clock.monotonic()):
+        if not state.limiter.allow(peer.entry_id, state.clock.monotonic()):
             return refuse(
                 "rate_limited", "too many requests; slow down",
                 retry_after_s=1.0 / state.limiter.rate_per_s,
             )  # fmt: skip
-        if state.nonces.seen(auth.origin, auth.nonce, auth.timestamp, now):
+        if await state.nonces.seen(peer.entry_id, auth.nonce, auth.timestamp, now):
             return refuse("replayed", "this request was seen before; sign a new one")
         route = find_route(raw_path, state.prefixes)
         if isinstance(route, Reply):
@@ -331,19 +341,83 @@ async def poke(state: ServerState, peer: Peer, body: bytes) -> Reply:
 
 
 async def rotate(state: ServerState, peer: Peer, body: bytes) -> Reply:
-    """A peer announces its new key, signed with its old (current) key."""
+    """A peer announces its own new key (a statement signed with its current key), at
+    most once per ``min_rotation_interval_s``; or passes on another node's statement."""
     rotation = verify_rotation(body, state.clock.now())
     if rotation.body.old != peer.key:
-        raise Unauthorised("not_own_key", "a node can only rotate its own key")
+        return await _relayed_rotation(state, peer, rotation, body)
     if await state.peers.get(rotation.body.new) is not None:
         raise Unauthorised("key_taken", "that key already belongs to another peer")
-    await state.peers.replace_key(
-        rotation.body.old, rotation.body.new, rotated_at=rotation.body.created
+    now = state.clock.now()
+    last = await state.peers.accept_rotation(
+        rotation.body.old,
+        rotation.body.new,
+        rotated_at=rotation.body.created,
+        now=now,
+        min_interval_s=state.min_rotation_interval_s,
     )
+    if last is not None:
+        return refuse(
+            "rotation_too_soon",
+            "this node takes one key rotation at a time from a peer, a day apart;"
+            " send it again later",
+            retry_after_s=last + state.min_rotation_interval_s - now,
+        )
     if state.on_rotate is not None:
         await state.on_rotate(rotation.body.old, rotation.body.new)
     log.info("peer %s rotated its key", peer.short)
+    await _remember(state, peer, rotation, body, cap=None, pass_on=True)
     return Reply(204)
+
+
+async def _relayed_rotation(
+    state: ServerState, peer: Peer, rotation: VerifiedRotation, body: bytes
+) -> Reply:
+    """Another node's rotation, passed on by ``peer``: both keys signed it, so whoever
+    brings it, it proves that node moved. It retires the old key here as at the
+    rotating node's own peers; the trust list is not touched.
+
+    It goes further only if this node holds alerts from the old key: anyone can mint
+    keys and sign statements for them, and passing those on would spend this node's
+    allowance at its peers; a real origin's statement travels the way its alerts did.
+    """
+    if bytes(state.key.verify_key) in (rotation.body.old, rotation.body.new):
+        return Reply(204)  # our own rotation, come back: nothing to learn
+    credible = await state.store.count_active(rotation.body.old, state.clock.now()) > 0
+    cap = state.max_relayed_statements
+    if not await _remember(state, peer, rotation, body, cap=cap, pass_on=credible):
+        return refuse(
+            "statements_full",
+            "this node keeps no more rotation statements passed on by yours",
+        )
+    return Reply(204)
+
+
+async def _remember(
+    state: ServerState,
+    peer: Peer,
+    rotation: VerifiedRotation,
+    body: bytes,
+    *,
+    cap: int | None,
+    pass_on: bool,
+) -> bool:
+    """Keep a statement (once per old key, charged to ``peer``; a peer's own are not
+    capped, as they are rate-limited) and, if ``pass_on``, pass it on when it is new
+    here; False if ``peer`` has passed on all the statements it may."""
+    new_here = await state.peers.record_statement(
+        rotation.body.old,
+        rotation.body.new,
+        rotation.body.created,
+        body,
+        via=peer.entry_id,
+        cap=cap,
+    )
+    if new_here is None:
+        return False
+    if new_here and pass_on and state.on_statement is not None:
+        await state.on_statement(rotation, body, peer)
+    return True
 
 
 async def pins(state: ServerState, peer: Peer, body: bytes) -> Reply:

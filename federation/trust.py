@@ -35,6 +35,10 @@ class Peer:
     epoch: bytes | None = None
     # Keys this peer rotated away from: still its own, for "never back to its origin".
     previous: tuple[bytes, ...] = ()
+    # The trust-list entry's own id: it stays through key rotations and is never
+    # given to another peer, so rate limits and the replay window bind to it, not
+    # to a key. 0 only for a stand-in that no trust list made (a client's view).
+    entry_id: int = 0
 
     @property
     def keys(self) -> tuple[bytes, ...]:

@@ -27,8 +27,9 @@ side re-encodes it. A header is 167 characters today and at most
 ``MAX_REQUEST_HEADER_CHARS`` (172) for any timestamp the protocol allows.
 
 The server checks, in this order: ``verify_request``; that the origin is a known,
-unsuspended peer; then ``NonceWindow.seen``. Recording nonces only for known peers
-keeps strangers from filling the window.
+unsuspended peer; its rate limit; then ``NonceWindow.seen`` in that peer's own window.
+Recording nonces only for known peers keeps strangers from filling a window, and one
+window per peer keeps a peer from filling anyone's but its own.
 """
 
 from __future__ import annotations
@@ -60,9 +61,10 @@ REQUEST_SKEW_S = 60
 NONCE_BYTES = 16
 MAX_METHOD_CHARS = 16
 MAX_PATH_CHARS = 1024
-# About 200 bytes each: at most ~15 MB, and room for ~500 requests a second from all
-# peers together within the window before the floor (see NonceWindow) moves up.
-MAX_NONCES = 65536
+# Nonces kept per peer (one window per trust-list entry, about 100 bytes each): more
+# than a peer can send within a window at the federation rate limit (200 at once,
+# then 20 a second: 1,400 in 60 s), so only a peer whose limits were raised fills it.
+MAX_NONCES_PER_PEER = 4096
 
 # Far beyond any real time, yet inside what datetime can represent (year 9999).
 _MAX_TIME = 2**37
@@ -251,55 +253,79 @@ def verify_request(
 
 
 class NonceWindow:
-    """Which (origin, nonce) pairs were seen within the skew window. Pure and bounded.
+    """The nonces of one peer's requests, for as long as each could be replayed. Pure
+    and bounded; a server keeps one per trust-list entry (federation/replay.py).
 
-    Invariant: a replay of any request accepted here is refused, for as long as
+    Invariant: a replay of any request accepted here is refused for as long as
     ``verify_request`` would accept its timestamp, while memory stays at ``max_nonces``
-    entries. Entries leave once their timestamp is older than ``now - skew_s``. When
-    the window is full of live entries, the oldest is dropped and ``floor`` rises to
-    its timestamp: from then on, any request signed at or before ``floor`` is refused
-    as "cannot tell", so dropping an entry never lets its replay in. Under a flood
-    the cost is refusing old-but-honest requests, which the caller retries.
+    entries, and no entry is kept longer than ``skew_s`` after the time it was
+    recorded, whatever timestamp it carries. An entry recorded at ``now`` with
+    timestamp ``ts`` is kept until ``min(ts, now) + skew_s`` (its *until*); a request
+    signed ahead of the clock is still replayable after that, so forgetting an entry,
+    when it ends or to make room, raises ``floor`` to its timestamp, and a request
+    signed at or before ``floor`` is refused as "cannot tell". A future-dated flood
+    therefore costs only the peer that sends it (its own later requests are refused
+    until its clock passes what it claimed), never another peer's window.
     """
 
-    def __init__(self, max_nonces: int = MAX_NONCES, skew_s: int = REQUEST_SKEW_S) -> None:
+    def __init__(self, max_nonces: int = MAX_NONCES_PER_PEER, skew_s: int = REQUEST_SKEW_S) -> None:
         if max_nonces < 1 or skew_s < 0:
             raise LocalProtocolError("a nonce window holds at least one nonce")
         self.max_nonces = max_nonces
         self.skew_s = skew_s
         self.floor = -1
-        self._seen: dict[tuple[bytes, bytes], int] = {}
-        self._by_time: list[tuple[int, bytes, bytes]] = []
+        # nonce -> (timestamp, until); a heap of (until, timestamp, nonce) to expire.
+        self._seen: dict[bytes, tuple[int, int]] = {}
+        self._by_until: list[tuple[int, int, bytes]] = []
 
     def __len__(self) -> int:
         return len(self._seen)
 
-    def _expire(self, now: int) -> None:
-        oldest_live = now - self.skew_s
-        while self._by_time and self._by_time[0][0] < oldest_live:
-            _, origin, nonce = heapq.heappop(self._by_time)
-            del self._seen[(origin, nonce)]
+    def _forget_first(self) -> None:
+        _, timestamp, nonce = heapq.heappop(self._by_until)
+        del self._seen[nonce]
+        self.floor = max(self.floor, timestamp)
 
-    def seen(self, origin: bytes, nonce: bytes, timestamp: int, now: int) -> bool:
+    def _expire(self, now: int) -> None:
+        while self._by_until and self._by_until[0][0] < now:
+            self._forget_first()
+
+    def _keep(self, nonce: bytes, timestamp: int, until: int) -> None:
+        while len(self._seen) >= self.max_nonces:
+            self._forget_first()
+        self._seen[nonce] = (timestamp, until)
+        heapq.heappush(self._by_until, (until, timestamp, nonce))
+
+    def until(self, timestamp: int, now: int) -> int:
+        """When an entry for a request signed at ``timestamp``, recorded at ``now``, ends."""
+        return min(timestamp, now) + self.skew_s
+
+    def seen(self, nonce: bytes, timestamp: int, now: int) -> bool:
         """Record a request; True means refuse it.
 
-        True if (``origin``, ``nonce``) was seen before, or the request's signed
-        ``timestamp`` is outside the window or at or before ``floor``, so a replay
-        could not be ruled out. False means it is new and is now remembered.
+        True if ``nonce`` was seen before, or the request's signed ``timestamp`` is
+        outside the window or at or before ``floor``, so a replay could not be ruled
+        out. False means it is new and is now remembered (until ``until(timestamp,
+        now)``; making room for it may forget an older entry and raise ``floor``).
         """
         self._expire(now)
         if abs(timestamp - now) > self.skew_s or timestamp <= self.floor:
             return True
-        key = (origin, nonce)
-        if key in self._seen:
+        if nonce in self._seen:
             return True
-        if len(self._seen) >= self.max_nonces:
-            if timestamp <= self._by_time[0][0]:
-                # Older than everything kept: remembering it would push out a newer one.
-                return True
-            oldest, old_origin, old_nonce = heapq.heappop(self._by_time)
-            del self._seen[(old_origin, old_nonce)]
-            self.floor = max(self.floor, oldest)
-        self._seen[key] = timestamp
-        heapq.heappush(self._by_time, (timestamp, origin, nonce))
+        full = len(self._seen) >= self.max_nonces
+        if full and timestamp <= self._by_until[0][1]:
+            # Making room would forget a request signed no earlier than this one and
+            # raise the floor over it: refuse it rather than push a newer one out.
+            return True
+        self._keep(nonce, timestamp, self.until(timestamp, now))
         return False
+
+    def restore(self, nonce: bytes, timestamp: int, until: int, now: int) -> None:
+        """Put back an entry recorded before a restart (in order of ``until``): one
+        already ended only raises ``floor``; one that does not fit makes room as
+        ``seen`` does. Restoring never lets a replay in."""
+        if until < now:
+            self.floor = max(self.floor, timestamp)
+        elif nonce not in self._seen:
+            self._keep(nonce, timestamp, until)

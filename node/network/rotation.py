@@ -7,7 +7,8 @@ the old key, or is no longer our peer). The courier delivers owed statements in
 order, per peer, in requests signed by each statement's old key, retrying with a
 backoff on the injected clock; a crash of one round is logged and the next round
 runs. The old keys are kept, sealed, to sign those requests and to retract alerts
-they signed.
+they signed. Another node's statement that this node passes on (docs/protocol.md
+section 11) goes through the same outbox, in a request signed by our current key.
 """
 
 from __future__ import annotations
@@ -76,7 +77,8 @@ class Courier:
     async def deliver_due(self) -> tuple[list[str], list[dict[str, str]]]:
         """Try each peer's first owed statement that is due: (told, missed) by name."""
         now = self._clock.now()
-        keys = {bytes(k.verify_key): k for k in self._keys()}
+        ours = list(self._keys())
+        keys = {bytes(k.verify_key): k for k in ours}
         told: list[str] = []
         missed: list[dict[str, str]] = []
         tried: set[bytes] = set()
@@ -87,27 +89,36 @@ class Courier:
             if next_at > now:
                 continue
             peer = await self._outbox.get(peer_key)
-            signer = keys.get(parse_envelope(statement).signer)
-            if peer is None or signer is None:
+            if peer is None or not ours:
                 await self._outbox.rotation_delivered(item)  # nobody left to tell
                 continue
-            error = await self._send(peer, signer, statement)
+            # Our own statement goes in a request signed by its old key; another
+            # node's, passed on, in one signed by our current key.
+            own = keys.get(parse_envelope(statement).signer)
+            error = await self._send(peer, own or ours[0], statement)
             if error is None:
                 await self._outbox.rotation_delivered(item)
-                told.append(peer.name)
                 tried.discard(peer_key)
+                if own is None:
+                    continue
+                told.append(peer.name)
                 if self.on_delivered is not None:
                     self.on_delivered(peer.key)
                 continue
             final, text = error
-            missed.append({"name": peer.name, "error": text})
+            if own is not None:
+                missed.append({"name": peer.name, "error": text})
             if final:
-                log.warning("peer %s refused our key rotation for good", peer.short)
+                log.warning("peer %s refused a key rotation statement for good", peer.short)
                 await self._outbox.rotation_delivered(item)
             else:
                 delay = retry_delay(attempts + 1)
                 await self._outbox.rotation_failed(item, now + delay, text)
-                log.info("key rotation not delivered to peer %s; retry in %d s", peer.short, delay)
+                log.info(
+                    "key rotation statement not delivered to peer %s; retry in %d s",
+                    peer.short,
+                    delay,
+                )
         return told, missed
 
     async def _send(

@@ -27,14 +27,14 @@ from federation.errors import FederationError
 from federation.https import HttpsTransport, federation_app
 from federation.ingest import PullResult
 from federation.netkeys import KeyExchange
+from federation.replay import ReplayGuard
 from federation.server import FederationServer, ServerState, url_prefix
 from federation.sync import STOP_TIMEOUT_S, Syncer
 from federation.trust import Peer
 from protocol.card import parse_card_text, short_auth_string
 from protocol.errors import ProtocolError
 from protocol.pins import sign_pins
-from protocol.request import NonceWindow
-from protocol.rotation import sign_rotation
+from protocol.rotation import VerifiedRotation, sign_rotation
 
 from ..config import Config, parse_hostport
 from ..errors import UsageError
@@ -162,8 +162,9 @@ class Trust:
             clock=self._clock,
             on_poke=self._poked,
             locked=self._locked,
-            nonces=NonceWindow(),
+            nonces=ReplayGuard(self._store.nonces),
             on_rotate=self._rotated,
+            on_statement=self._pass_on,
             key_exchange=self.key_exchange,
             prefixes=(url_prefix(self._config.public_url),),
         )
@@ -227,6 +228,19 @@ class Trust:
         await self.syncer.stop_worker(old)
         self.syncer.ensure_worker(new)
         await self._changed()
+
+    async def _pass_on(self, rotation: VerifiedRotation, statement: bytes, source: Peer) -> None:
+        """A rotation statement new here: owe it to every other peer (not the one that
+        brought it, nor the node that rotated), durably, as our own are owed."""
+        moved = {rotation.body.old, rotation.body.new}
+        peers = [
+            p.key
+            for p in await self._store.peers.list()
+            if p.entry_id != source.entry_id and not moved.intersection(p.keys)
+        ]
+        if peers:
+            await self._store.peers.queue_rotation(peers, statement, self._clock.now())
+            self.courier.wake()
 
     async def _learned_keys(self, source: bytes) -> None:
         self.syncer.send_keys(exclude=source)
@@ -366,7 +380,9 @@ class Trust:
         await self.syncer.stop_worker(peer.key)
         await self._store.peers.remove(peer.key)
         purged = await self._store.alerts.purge_origin(peer.key) if purge else 0
-        self.server_state.limiter.forget({p.key for p in await self._store.peers.list()})
+        remaining = {p.entry_id for p in await self._store.peers.list()}
+        self.server_state.limiter.forget(remaining)
+        self.server_state.nonces.forget(remaining)
         await self._changed()
         return {"key": peer.key.hex(), "name": peer.name, "purged": purged}
 

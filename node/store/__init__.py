@@ -12,6 +12,7 @@ from ..keys.crypto import RowCrypto
 from .alerts import AlertStore, FeedRow, StoredAlert
 from .db import DB_FILE, Database
 from .members import Member, MemberStore
+from .nonces import NonceStore
 from .peers import PeerStore
 from .records import AuditLog, Report, ReportStore, SettingsStore
 
@@ -30,6 +31,7 @@ class Store:
         self.audit = AuditLog(db, crypto)
         self.settings = SettingsStore(db, crypto)
         self.peers = PeerStore(db, crypto)
+        self.nonces = NonceStore(db)
 
     @classmethod
     async def open(cls, data_dir: Path, data_key: bytes) -> Store:

@@ -95,26 +95,45 @@ class Database:
         await self.conn.close()
 
     @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+    async def transaction(self, *, synced: bool = True) -> AsyncIterator[aiosqlite.Connection]:
         """A serialised IMMEDIATE transaction; rolled back if the block raises.
 
         A caller cancelled at BEGIN, COMMIT or ROLLBACK (a peer's worker stopped while
         it stores a batch) never leaves the connection inside a transaction: the
         statement runs to its end on the database thread either way, and a BEGIN
         whose caller went away is rolled back before the lock is released.
+
+        ``synced=False`` commits this one transaction without waiting for the disk
+        (synchronous=NORMAL, set and reset under the write lock, so no other
+        transaction runs so): the write survives the process stopping or crashing and
+        reaches the disk with the next synced commit or checkpoint, but a power cut
+        before then can lose it. Only for data whose loss in a power cut is harmless.
         """
         async with self._write_lock:
+            if not synced:
+                await self._to_the_end("PRAGMA synchronous=NORMAL")
             try:
-                await self._to_the_end("BEGIN IMMEDIATE")
-            except asyncio.CancelledError:
-                await self._to_the_end("ROLLBACK")
-                raise
-            try:
-                yield self.conn
-            except BaseException:
-                await self._to_the_end("ROLLBACK")
-                raise
-            await self._to_the_end("COMMIT")
+                async with self._begin() as conn:
+                    yield conn
+            finally:
+                if not synced:
+                    await self._to_the_end("PRAGMA synchronous=FULL")
+
+    @contextlib.asynccontextmanager
+    async def _begin(self) -> AsyncIterator[aiosqlite.Connection]:
+        """BEGIN IMMEDIATE, then COMMIT, or ROLLBACK if the block raises; the caller
+        holds the write lock."""
+        try:
+            await self._to_the_end("BEGIN IMMEDIATE")
+        except asyncio.CancelledError:
+            await self._to_the_end("ROLLBACK")
+            raise
+        try:
+            yield self.conn
+        except BaseException:
+            await self._to_the_end("ROLLBACK")
+            raise
+        await self._to_the_end("COMMIT")
 
     async def _to_the_end(self, sql: str) -> None:
         """Run ``sql``; if the caller is cancelled meanwhile, still wait for it to finish

@@ -29,7 +29,7 @@ _COLUMNS = (
     "key, card_enc, accept, share, suspended, proxy, cursor, epoch,"
     " last_sync, items_received, lag, last_error, added,"
     " last_error_code, last_error_at, refused, last_pull_refused, last_refusal_code,"
-    " last_refusal_at"
+    " last_refusal_at, entry_id"
 )
 
 
@@ -71,6 +71,7 @@ class PeerStore:
             proxy=row[5],
             cursor=row[6],
             epoch=row[7],
+            entry_id=row[19],
         )
         last_error = None
         if row[11] is not None:
@@ -106,13 +107,22 @@ class PeerStore:
             raise UsageError(f"--accept is one of {', '.join(ACCEPT_MODES)}")
         sealed = self._seal_card(key, name, urls, pins, pins_at)
         async with self._db.transaction() as conn:
-            await conn.execute(
-                "INSERT INTO peers (key, name_tag, card_enc, accept, share, proxy, added)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (key) DO UPDATE SET name_tag = excluded.name_tag,"
-                " card_enc = excluded.card_enc",
-                (key, self._name_tag(name), sealed, accept, int(share), proxy, now),
-            )
+            known = await conn.execute_fetchall("SELECT 1 FROM peers WHERE key = ?", (key,))
+            if known:
+                await conn.execute(
+                    "UPDATE peers SET name_tag = ?, card_enc = ? WHERE key = ?",
+                    (self._name_tag(name), sealed, key),
+                )
+            else:
+                # A new entry gets the next serial, never one a removed peer had.
+                ((serial,),) = await conn.execute_fetchall(
+                    "UPDATE meta SET value = value + 1 WHERE name = 'peer_serial' RETURNING value"
+                )
+                await conn.execute(
+                    "INSERT INTO peers (key, name_tag, card_enc, accept, share, proxy, added,"
+                    " entry_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (key, self._name_tag(name), sealed, accept, int(share), proxy, now, serial),
+                )
         peer = await self.get(key)
         assert peer is not None
         return peer
@@ -192,9 +202,14 @@ class PeerStore:
 
     async def remove(self, key: bytes) -> None:
         async with self._db.transaction() as conn:
-            cur = await conn.execute("DELETE FROM peers WHERE key = ?", (key,))
-            if cur.rowcount == 0:
+            removed = list(
+                await conn.execute_fetchall(
+                    "DELETE FROM peers WHERE key = ? RETURNING entry_id", (key,)
+                )
+            )
+            if not removed:
                 raise NotFound("no such peer")
+            await conn.execute("DELETE FROM request_nonces WHERE entry_id = ?", (removed[0][0],))
             await conn.execute("DELETE FROM peer_keys WHERE peer = ?", (key,))
             await conn.execute("DELETE FROM rotation_outbox WHERE peer = ?", (key,))
         await self._db.checkpoint()
@@ -263,10 +278,83 @@ class PeerStore:
                     (old, new, rotated_at),
                 )
 
+    async def accept_rotation(
+        self, old: bytes, new: bytes, *, rotated_at: int, now: int, min_interval_s: int
+    ) -> int | None:
+        """A peer's own rotation from ``old`` to ``new``: move its entry (as
+        ``replace_key``, remembering ``old`` from ``rotated_at``) unless the entry took a
+        rotation less than ``min_interval_s`` before ``now``. None when moved, else when
+        it took its last one (``now`` if no entry has ``old`` any more: a racing
+        statement moved it). Check and move are one transaction, so two statements
+        racing from one peer move it at most once."""
+        async with self._db.transaction() as conn:
+            rows = list(
+                await conn.execute_fetchall(
+                    f"SELECT {_COLUMNS}, rotation_taken_at FROM peers WHERE key = ?",  # noqa: S608
+                    (old,),
+                )
+            )
+            if not rows:
+                return now  # it moved (a racing statement) or went since it signed
+            taken = rows[0][20]
+            if taken is not None and now - taken < min_interval_s:
+                return int(taken)
+            card = self._card(rows[0])
+            sealed = self._seal_card(
+                new, card["name"], tuple(card["urls"]), tuple(card["pins"]), card["pins_at"]
+            )
+            await conn.execute(
+                "UPDATE peers SET key = ?, card_enc = ?, rotation_taken_at = ? WHERE key = ?",
+                (new, sealed, now, old),
+            )
+            await conn.execute("UPDATE peer_keys SET peer = ? WHERE peer = ?", (new, old))
+            await conn.execute("UPDATE rotation_outbox SET peer = ? WHERE peer = ?", (new, old))
+            await conn.execute(
+                "INSERT OR REPLACE INTO peer_keys (old, peer, rotated_at) VALUES (?, ?, ?)",
+                (old, new, rotated_at),
+            )
+        return None
+
     async def retired_at(self, key: bytes) -> int | None:
-        """When a peer rotated away from ``key``, if one did."""
-        row = await self._db.fetchone("SELECT rotated_at FROM peer_keys WHERE old = ?", (key,))
-        return None if row is None else int(row[0])
+        """When a node rotated away from ``key``, if this node knows it did: from a
+        peer's own statement or one passed on by a peer (the earliest, if several)."""
+        row = await self._db.fetchone(
+            "SELECT min(at) FROM (SELECT rotated_at AS at FROM peer_keys WHERE old = ?"
+            " UNION ALL SELECT rotated_at FROM rotation_statements WHERE old = ?)",
+            (key, key),
+        )
+        return None if row is None or row[0] is None else int(row[0])
+
+    async def record_statement(
+        self,
+        old: bytes,
+        new: bytes,
+        rotated_at: int,
+        statement: bytes,
+        *,
+        via: int,
+        cap: int | None,
+    ) -> bool | None:
+        """Keep a verified rotation statement, once per ``old``, charged to the entry
+        ``via``: True if new here, False if one for ``old`` was kept already, None if
+        ``via`` has ``cap`` statements charged to it already."""
+        async with self._db.transaction() as conn:
+            if await conn.execute_fetchall(
+                "SELECT 1 FROM rotation_statements WHERE old = ?", (old,)
+            ):
+                return False
+            if cap is not None:
+                ((count,),) = await conn.execute_fetchall(
+                    "SELECT count(*) FROM rotation_statements WHERE via = ?", (via,)
+                )
+                if count >= cap:
+                    return None
+            await conn.execute(
+                "INSERT INTO rotation_statements (old, new, rotated_at, via, statement)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (old, new, rotated_at, via, statement),
+            )
+        return True
 
     # --- rotation statements owed to peers ----------------------------------------
 

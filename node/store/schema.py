@@ -164,4 +164,37 @@ MIGRATIONS: tuple[Migration, ...] = (
     # 5: passphrase verifiers, report states (status and alert) and settings sealed;
     # times of member actions to the day, of stored alerts to the hour (issue 12, item 9).
     seal_metadata,
+    # 6: a trust-list entry's id, which outlives key rotations (rate limits, replay
+    # windows and the rotation limit bind to it; never reused: ``peer_serial`` in meta
+    # counts them), and when it last took a rotation (this node's clock); rotation
+    # statements known here, once per old key, charged to the entry that brought them;
+    # the nonces of recent signed requests, so that a replay is refused after a restart.
+    # Nonces are random and say only that a peer called within the last two minutes.
+    """
+    ALTER TABLE peers ADD COLUMN entry_id INTEGER;
+    ALTER TABLE peers ADD COLUMN rotation_taken_at INTEGER;
+    UPDATE peers SET entry_id = (
+        SELECT count(*) FROM peers AS p
+        WHERE p.added < peers.added OR (p.added = peers.added AND p.key <= peers.key)
+    );
+    CREATE UNIQUE INDEX peers_entry ON peers (entry_id);
+    INSERT OR REPLACE INTO meta (name, value)
+        VALUES ('peer_serial', (SELECT count(*) FROM peers));
+    CREATE TABLE rotation_statements (
+        old BLOB PRIMARY KEY,
+        new BLOB NOT NULL,
+        rotated_at INTEGER NOT NULL,
+        via INTEGER NOT NULL,
+        statement BLOB NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX rotation_statements_via ON rotation_statements (via);
+    CREATE TABLE request_nonces (
+        entry_id INTEGER NOT NULL,
+        nonce BLOB NOT NULL,
+        ts INTEGER NOT NULL,
+        until INTEGER NOT NULL,
+        PRIMARY KEY (entry_id, nonce)
+    ) WITHOUT ROWID;
+    CREATE INDEX request_nonces_ts ON request_nonces (ts);
+    """,
 )

@@ -12,9 +12,9 @@ from aiohttp import web
 
 from federation.clock import SystemClock
 from federation.https import federation_app
+from federation.replay import ReplayGuard
 from federation.server import FederationServer, ServerState
 from federation.trust import Peer
-from protocol.request import NonceWindow
 
 EPOCH = b"\x05" * 16
 
@@ -116,8 +116,13 @@ class OnePeer:
     async def record_refusals(self, *a: object, **k: object) -> None:
         pass
 
-    async def replace_key(self, old: bytes, new: bytes, *, rotated_at: int) -> None:
-        pass
+    async def accept_rotation(
+        self, old: bytes, new: bytes, *, rotated_at: int, now: int, min_interval_s: int
+    ) -> int | None:
+        return None
+
+    async def record_statement(self, *a: object, **k: object) -> bool | None:
+        return False
 
     async def retired_at(self, key: bytes) -> int | None:
         return None
@@ -137,7 +142,7 @@ async def start_hostile_peer(
         clock=SystemClock(),
         on_poke=_ignore,
         locked=lambda: False,
-        nonces=NonceWindow(),
+        nonces=ReplayGuard(),
     )
     runner = web.AppRunner(federation_app(FederationServer(state)), access_log=None)
     await runner.setup()

@@ -20,6 +20,7 @@ import pytest
 from federation.clock import SETTLE_TIMEOUT_S, FakeClock
 from federation.ingest import PullResult
 from federation.memory import MemoryNetwork, MemoryTransport, address
+from federation.replay import ReplayGuard
 from federation.server import FederationServer, ServerState
 from federation.sync import Syncer
 from federation.trust import Peer
@@ -33,8 +34,7 @@ from protocol.alert import (
     sign_alert,
     sign_retraction,
 )
-from protocol.request import NonceWindow
-from protocol.rotation import sign_rotation
+from protocol.rotation import VerifiedRotation, sign_rotation
 
 DAY_S = 86400
 
@@ -173,6 +173,16 @@ class MemNet:
             if self.workers:
                 holder[0].syncer.ensure_worker(new)
 
+        async def pass_on(rotation: VerifiedRotation, statement: bytes, source: Peer) -> None:
+            # As node/network/trust.py: owed to every other peer, not the rotated node.
+            moved = {rotation.body.old, rotation.body.new}
+            peers = [
+                p.key
+                for p in await store.peers.list()
+                if p.entry_id != source.entry_id and not moved.intersection(p.keys)
+            ]
+            await store.peers.queue_rotation(peers, statement, self.clock.now())
+
         state = ServerState(
             key=key,
             store=store.alerts,
@@ -180,8 +190,9 @@ class MemNet:
             clock=self.clock,
             on_poke=poked,
             locked=lambda: False,
-            nonces=NonceWindow(),
+            nonces=ReplayGuard(store.nonces),
             on_rotate=rotated,
+            on_statement=pass_on,
         )
         node = MemNode(name, key, store, state, None, None, self)  # type: ignore[arg-type]
         holder.append(node)

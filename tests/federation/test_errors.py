@@ -169,10 +169,36 @@ async def _locked(a: MemNode, b: MemNode) -> Any:
 
 
 async def _not_own_key(a: MemNode, b: MemNode) -> Any:
+    from protocol.pins import sign_pins
+
+    statement = sign_pins(STRANGER, (bytes(32),), a.net.clock.now())
+    return lambda: ask(a, b.key, "/fed/v2/pins", statement.envelope.to_bytes())
+
+
+async def _rotation_too_soon(a: MemNode, b: MemNode) -> Any:
     from protocol.rotation import sign_rotation
 
-    statement = sign_rotation(STRANGER, nacl.signing.SigningKey.generate(), a.net.clock.now())
-    return lambda: ask(a, b.key, "/fed/v2/rotate", statement.envelope.to_bytes())
+    now = a.net.clock.now()
+    first, second = nacl.signing.SigningKey.generate(), nacl.signing.SigningKey.generate()
+    taken = sign_rotation(b.key, first, now).envelope.to_bytes()
+    assert (await ask(a, b.key, "/fed/v2/rotate", taken))[0] == 204
+    again = sign_rotation(first, second, now).envelope.to_bytes()
+    return lambda: ask(a, first, "/fed/v2/rotate", again)
+
+
+async def _statements_full(a: MemNode, b: MemNode) -> Any:
+    from protocol.rotation import sign_rotation
+
+    a.state.max_relayed_statements = 1
+    now = a.net.clock.now()
+
+    def relayed() -> bytes:
+        old, new = nacl.signing.SigningKey.generate(), nacl.signing.SigningKey.generate()
+        return sign_rotation(old, new, now).envelope.to_bytes()
+
+    assert (await ask(a, b.key, "/fed/v2/rotate", relayed()))[0] == 204
+    extra = relayed()
+    return lambda: ask(a, b.key, "/fed/v2/rotate", extra)
 
 
 async def _key_taken(a: MemNode, b: MemNode) -> Any:
@@ -220,6 +246,8 @@ CASES: list[tuple[Scenario, str, str | None, bool]] = [
     (_locked, "locked", None, True),
     (_not_own_key, "not_own_key", None, False),
     (_key_taken, "key_taken", None, False),
+    (_rotation_too_soon, "rotation_too_soon", None, True),
+    (_statements_full, "statements_full", None, False),
     (_stale_statement, "stale_statement", None, False),
 ]
 

@@ -173,8 +173,11 @@ class FlakyPeers:
     async def record_refusals(self, key: bytes, count: int, code: str | None, now: int) -> None:
         await self.inner.record_refusals(key, count, code, now)  # type: ignore[attr-defined]
 
-    async def replace_key(self, old: bytes, new: bytes, *, rotated_at: int) -> None:
-        await self.inner.replace_key(old, new, rotated_at=rotated_at)  # type: ignore[attr-defined]
+    async def accept_rotation(self, old: bytes, new: bytes, **kw: int) -> int | None:
+        return await self.inner.accept_rotation(old, new, **kw)  # type: ignore[attr-defined, no-any-return]
+
+    async def record_statement(self, *a: object, **kw: object) -> bool | None:
+        return await self.inner.record_statement(*a, **kw)  # type: ignore[attr-defined, no-any-return]
 
     async def retired_at(self, key: bytes) -> int | None:
         return await self.inner.retired_at(key)  # type: ignore[attr-defined, no-any-return]

@@ -219,3 +219,21 @@ async def test_a_writer_cancelled_at_any_await_leaves_no_transaction_open(
         assert await store.db.fetchall("SELECT * FROM settings WHERE name = 'w'") == []
     finally:
         await store.close()
+
+
+async def test_an_unsynced_transaction_leaves_every_other_one_synced(store: Store) -> None:
+    async def level() -> int:
+        row = await store.db.fetchone("PRAGMA synchronous")
+        assert row is not None
+        return int(row[0])
+
+    assert await level() == 2  # FULL
+    async with store.db.transaction(synced=False) as conn:
+        await conn.execute("INSERT INTO meta (name, value) VALUES ('x', 1)")
+    assert await level() == 2
+    with pytest.raises(RuntimeError):
+        async with store.db.transaction(synced=False) as conn:
+            await conn.execute("INSERT INTO meta (name, value) VALUES ('y', 1)")
+            raise RuntimeError("rolled back")
+    assert await level() == 2
+    assert await store.db.fetchone("SELECT 1 FROM meta WHERE name = 'y'") is None
