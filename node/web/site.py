@@ -112,6 +112,10 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         status = exc.status if 400 <= exc.status < 500 else 400
         t = translator(request)
         return error_page(request, status, t.gettext(ERROR_TITLES.get(status, ERROR_TITLES[400])))
+    except ConnectionError:
+        # The visitor's connection is gone (a deadline closed it, or they did): no
+        # page can reach them, and a stranger's trickling is not worth a log line.
+        raise
     except Exception:
         route = request.match_info.route.name or "?"
         log.exception("web page %s failed", route)
