@@ -44,7 +44,7 @@ from .errors import (
     TransportNotAllowed,
     parse_refusal,
 )
-from .server import MAX_REQUEST_BYTES, FederationServer, Reply, internal_error
+from .server import MAX_REQUEST_BYTES, FederationServer, Reply, internal_error, refuse
 from .transport import BASE_PATH, REQUEST_TIMEOUT_S, sign_for
 from .trust import Peer
 
@@ -257,7 +257,11 @@ async def _serve(request: web.Request) -> web.StreamResponse:
     early = server.refuse_early(request.headers, request.content_length)
     if early is not None:
         return _response(early)
-    body = await read_bounded(request.content, MAX_REQUEST_BYTES)
+    try:
+        body = await read_bounded(request.content, MAX_REQUEST_BYTES)
+    except web.RequestPayloadError:
+        # Broken chunked framing or compression (the request is signed: a code).
+        return _response(refuse("malformed", "the request body's framing does not decode"))
     if body is None:
         return _response(server.too_large())
     try:

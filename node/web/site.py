@@ -164,10 +164,10 @@ async def context_middleware(request: web.Request, handler: Handler) -> web.Stre
 async def csrf_ok(request: web.Request) -> bool:
     """Whether the POST carries this visitor's token. Raises 400 for a body that is not
     a form at all (text that is not in its charset, an unknown charset, broken
-    multipart framing), so no handler ever reads one."""
+    multipart or chunked framing), so no handler ever reads one."""
     try:
         form = await request.post()
-    except (ValueError, LookupError):
+    except (ValueError, LookupError, web.RequestPayloadError):
         raise web.HTTPBadRequest() from None
     given = form.get("csrf")
     current = session(request)
