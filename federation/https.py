@@ -44,13 +44,17 @@ from .errors import (
     TransportNotAllowed,
     parse_refusal,
 )
-from .server import MAX_REQUEST_BYTES, FederationServer, Reply, internal_error
+from .server import MAX_REQUEST_BYTES, FederationServer, Reply, internal_error, refuse
 from .transport import BASE_PATH, REQUEST_TIMEOUT_S, sign_for
 from .trust import Peer
 
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_S = 5.0
+# A pooled connection idle longer than this is not reused: well below the idle
+# timeout after which a node closes it (federation.listener, 30 s), so a request
+# never goes out on a connection the peer is closing.
+CLIENT_KEEPALIVE_S = 10.0
 READ_CHUNK_BYTES = 64 * 1024
 
 
@@ -144,9 +148,13 @@ class HttpsTransport:
         if session is None or session.closed:
             connector: aiohttp.BaseConnector
             if proxy is None:
-                connector = aiohttp.TCPConnector(limit_per_host=4, ssl=self._ssl)
+                connector = aiohttp.TCPConnector(
+                    limit_per_host=4, ssl=self._ssl, keepalive_timeout=CLIENT_KEEPALIVE_S
+                )
             else:
-                connector = ProxyConnector.from_url(proxy, rdns=True, ssl=self._ssl)
+                connector = ProxyConnector.from_url(
+                    proxy, rdns=True, ssl=self._ssl, keepalive_timeout=CLIENT_KEEPALIVE_S
+                )
             session = aiohttp.ClientSession(
                 connector=connector, timeout=self._timeout, auto_decompress=False
             )
@@ -249,7 +257,11 @@ async def _serve(request: web.Request) -> web.StreamResponse:
     early = server.refuse_early(request.headers, request.content_length)
     if early is not None:
         return _response(early)
-    body = await read_bounded(request.content, MAX_REQUEST_BYTES)
+    try:
+        body = await read_bounded(request.content, MAX_REQUEST_BYTES)
+    except web.RequestPayloadError:
+        # Broken chunked framing or compression (the request is signed: a code).
+        return _response(refuse("malformed", "the request body's framing does not decode"))
     if body is None:
         return _response(server.too_large())
     try:

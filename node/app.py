@@ -23,6 +23,8 @@ import nacl.signing
 from aiohttp import web
 
 from federation.clock import Clock, SystemClock
+from federation.connections import ConnectionLimits
+from federation.listener import LISTEN_BACKLOG, GuardedSite
 from protocol.indicators import NetworkKey
 
 from . import config as config_mod
@@ -49,6 +51,28 @@ WIPE_STOP_S = 0.5
 STOP_PART_S = 5.0
 # How long a stopping listener lets a request in flight finish (aiohttp's default: 60 s).
 LISTENER_SHUTDOWN_S = 1.0
+# The web port's deadlines and caps (docs/admin-guide.md, "Connections and open
+# files"). Behind a reverse proxy or an onion service every member comes from one
+# address, so the per-address cap counts only requests in progress there: a waiting
+# connection is pushed out by a new one from the same address.
+WEB_LIMITS = ConnectionLimits(max_connections=512, max_per_address=64)
+# The federation port's (peers open at most 4 connections each).
+FEDERATION_LIMITS = ConnectionLimits()
+# Connections a node opens to each peer at most (federation.https: limit_per_host).
+PEER_CONNECTIONS = 4
+# Open files besides connections: the database and its WAL and shared memory, the
+# lock, the control socket and its clients, logging, zeroconf, Python itself.
+SPARE_FILES = 64
+
+
+def open_file_budget(peers: int) -> int:
+    """The open-file limit (systemd's LimitNOFILE) a node with ``peers`` peers needs:
+    both ports' caps, one accept burst on each (the event loop accepts up to the
+    listen backlog before any new connection is counted against a cap), the
+    connections to peers, and the rest."""
+    ports = (WEB_LIMITS, FEDERATION_LIMITS)
+    caps = sum(limits.max_connections + LISTEN_BACKLOG for limits in ports)
+    return caps + PEER_CONNECTIONS * peers + SPARE_FILES
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,10 +104,21 @@ class Unlocked:
 class Node:
     """One node: its data directory, its listeners and its state (locked or unlocked)."""
 
-    def __init__(self, data_dir: Path, config: Config, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        config: Config,
+        clock: Clock | None = None,
+        *,
+        web_limits: ConnectionLimits = WEB_LIMITS,
+        fed_limits: ConnectionLimits = FEDERATION_LIMITS,
+    ) -> None:
         self.data_dir = data_dir
         self.config = config
         self.clock = clock or SystemClock()
+        self.web_limits = web_limits
+        self.fed_limits = fed_limits
+        self.web_site: GuardedSite | None = None
         self.hashes = SlowHashPool()
         self.jobs = Jobs(self.clock)
         self.stopped = asyncio.Event()
@@ -185,8 +220,9 @@ class Node:
             web_app(self, proxies), access_log=None, shutdown_timeout=LISTENER_SHUTDOWN_S
         )
         await runner.setup()
-        site = web.TCPSite(runner, host, port)
+        site = GuardedSite(runner, host, port, limits=self.web_limits)
         await site.start()
+        self.web_site = site
         self._runners.append(runner)
         bound = runner.addresses[0] if runner.addresses else (host, port)
         self.web_url = f"http://{host if ':' not in host else f'[{host}]'}:{bound[1]}/"
@@ -216,7 +252,7 @@ class Node:
             alerts.set_keys(keys.signing, keys.previous)
             trust = Trust(
                 self.data_dir, self.config, keys.signing, keys.data_key, store, self.clock,
-                lambda: self.locked, network,
+                lambda: self.locked, network, limits=self.fed_limits,
             )  # fmt: skip
             trust.on_change = self.refresh_peer_names
             trust.previous_keys = keys.previous  # they sign rotation statements still owed

@@ -12,6 +12,7 @@ import pytest
 import yaml  # type: ignore[import-untyped]
 
 from node import config as config_mod
+from node.app import open_file_budget
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 ROOT = DEPLOY.parent
@@ -49,6 +50,18 @@ def test_systemd_unit_is_hardened_and_starts_locked() -> None:
     assert "passphrase" not in start
     sysusers = (DEPLOY / "systemd" / "alertnode.sysusers").read_text()
     assert "u alertnode" in sysusers
+
+
+def test_open_file_limits_cover_the_connection_caps() -> None:
+    """The unit's and the containers' open-file limits hold both ports' connection
+    caps and a hundred peers' connections (node.app.open_file_budget)."""
+    (limit,) = _directives(DEPLOY / "systemd" / "alertnode.service")["LimitNOFILE"]
+    assert int(limit) >= open_file_budget(peers=100)
+    compose = yaml.safe_load((DEPLOY / "container" / "compose.yaml").read_text())
+    for service in compose["services"].values():
+        assert service["ulimits"]["nofile"]["soft"] >= open_file_budget(peers=100)
+    guide = (ROOT / "docs" / "admin-guide.md").read_text()
+    assert f"{open_file_budget(peers=0)} open files plus 4 per peer" in guide
 
 
 def test_torrc_serves_the_default_federation_port() -> None:

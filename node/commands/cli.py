@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from typing import Any, NoReturn
 
@@ -97,7 +98,13 @@ async def run(command: Command, ns: argparse.Namespace) -> int:
     return 0
 
 
+# Files and directories the process creates are its user's alone (the database, its
+# WAL, backups), also when it runs outside the systemd unit (which sets UMask=0077).
+PROCESS_UMASK = 0o077
+
+
 def main(argv: list[str] | None = None) -> int:
+    os.umask(PROCESS_UMASK)
     ns = build_parser().parse_args(argv)
     try:
         return asyncio.run(run(ns.row, ns))

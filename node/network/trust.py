@@ -23,9 +23,11 @@ import nacl.signing
 from aiohttp import web
 
 from federation.clock import Clock
+from federation.connections import ConnectionLimits
 from federation.errors import FederationError
 from federation.https import HttpsTransport, federation_app
 from federation.ingest import PullResult
+from federation.listener import GuardedSite
 from federation.netkeys import KeyExchange
 from federation.replay import ReplayGuard
 from federation.server import FederationServer, ServerState, url_prefix
@@ -96,8 +98,12 @@ class Trust:
         clock: Clock,
         locked: Any,
         network: NetworkKeyRing,
+        *,
+        limits: ConnectionLimits | None = None,
     ) -> None:
         self._data_dir = data_dir
+        self._limits = limits or ConnectionLimits()
+        self.site: GuardedSite | None = None
         # The network blinding keys: handed to each peer after pairing, and passed on
         # to the other peers whenever one brings keys this node did not hold.
         self.network = network
@@ -179,7 +185,9 @@ class Trust:
         self.renew_certificate()
         ssl_ctx = None if plain else tls.server_context(self._data_dir, self._data_key)
         self._ssl_ctx = ssl_ctx
-        await web.TCPSite(runner, host, port, ssl_context=ssl_ctx).start()
+        site = GuardedSite(runner, host, port, limits=self._limits, ssl_context=ssl_ctx)
+        await site.start()
+        self.site = site
         self._runner = runner
         bound = runner.addresses[0][1] if runner.addresses else port
         self.url = _with_bound_port(self.url, bound)

@@ -116,6 +116,10 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         status = exc.status if 400 <= exc.status < 500 else 400
         t = translator(request)
         return error_page(request, status, t.gettext(ERROR_TITLES.get(status, ERROR_TITLES[400])))
+    except ConnectionError:
+        # The visitor's connection is gone (a deadline closed it, or they did): no
+        # page can reach them, and a stranger's trickling is not worth a log line.
+        raise
     except Exception:
         route = request.match_info.route.name or "?"
         log.exception("web page %s failed", route)
@@ -164,10 +168,10 @@ async def context_middleware(request: web.Request, handler: Handler) -> web.Stre
 async def csrf_ok(request: web.Request) -> bool:
     """Whether the POST carries this visitor's token. Raises 400 for a body that is not
     a form at all (text that is not in its charset, an unknown charset, broken
-    multipart framing), so no handler ever reads one."""
+    multipart or chunked framing), so no handler ever reads one."""
     try:
         form = await request.post()
-    except (ValueError, LookupError):
+    except (ValueError, LookupError, web.RequestPayloadError):
         raise web.HTTPBadRequest() from None
     given = form.get("csrf")
     current = session(request)
