@@ -48,22 +48,26 @@ the first IdsResponse page.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TypeVar
 
-from .encoding import Value, pack, unpack
-from .errors import InvalidField, LocalProtocolError, MalformedObject
+from .errors import InvalidField
 from .extensions import OptionalExt as Ext
 from .extensions import optional_ext_wire as ext_wire
-from .extensions import pop_optional_ext as read_ext
-from .fields import Reader
-from .limits import MAX_ENVELOPE_BYTES, MAX_EXT_KEY_CHARS, MAX_EXT_KEYS, MAX_HOPS, Limits
+from .framing import (
+    FEED_KINDS,
+    MAX_POS,
+    delta_decode,
+    delta_encode,
+    encode_checked,
+    message_limits,
+    read_epoch,
+    read_map,
+    strict_bool,
+)
+from .limits import MAX_ENVELOPE_BYTES, MAX_EXT_KEYS, MAX_HOPS
 from .signing import ID_BYTES
 
-EPOCH_BYTES = 16
-FEED_KINDS: tuple[str, ...] = ("a", "r")  # alert, retraction
-MAX_POS = 2**53 - 1
 MAX_FEED_ENTRIES = 1000
 MAX_IDS_PAGE = 1000
 # One bodies request asks for at most this many items, positions and ids together;
@@ -87,24 +91,11 @@ _BODIES_RESPONSE_FRAME_BYTES = 1 + 6 + 3 + 5 + 3
 LEFT_RESERVE_BYTES = MAX_BATCH_IDS * 47
 
 
-def _message_limits(max_bytes: int, array_len: int, bin_bytes: int = ID_BYTES) -> Limits:
-    """The decoder's caps for one kind of message: its byte cap and longest list."""
-    return Limits(
-        envelope_bytes=max_bytes,
-        body_bytes=max_bytes,
-        str_bytes=MAX_EXT_KEY_CHARS,
-        bin_bytes=bin_bytes,
-        array_len=array_len,
-        map_len=MAX_EXT_KEYS,
-        depth=3,
-    )
-
-
-_SMALL_LIMITS = _message_limits(MAX_SMALL_MESSAGE_BYTES, MAX_EXT_KEYS)
-_CHANGES_LIMITS = _message_limits(MAX_CHANGES_RESPONSE_BYTES, MAX_FEED_ENTRIES)
-_IDS_LIMITS = _message_limits(MAX_IDS_RESPONSE_BYTES, MAX_IDS_PAGE)
-_BODIES_REQUEST_LIMITS = _message_limits(MAX_BODIES_REQUEST_BYTES, MAX_BATCH_IDS)
-_BODIES_RESPONSE_LIMITS = _message_limits(
+_SMALL_LIMITS = message_limits(MAX_SMALL_MESSAGE_BYTES, MAX_EXT_KEYS)
+_CHANGES_LIMITS = message_limits(MAX_CHANGES_RESPONSE_BYTES, MAX_FEED_ENTRIES)
+_IDS_LIMITS = message_limits(MAX_IDS_RESPONSE_BYTES, MAX_IDS_PAGE)
+_BODIES_REQUEST_LIMITS = message_limits(MAX_BODIES_REQUEST_BYTES, MAX_BATCH_IDS)
+_BODIES_RESPONSE_LIMITS = message_limits(
     MAX_BODIES_RESPONSE_BYTES, MAX_BATCH_IDS, MAX_ENVELOPE_BYTES
 )
 
@@ -213,59 +204,6 @@ class Poke:
     ext: Ext = ()
 
 
-_Message = TypeVar("_Message")
-
-
-def _encode(message: _Message, wire: Value, decode: Callable[[bytes], _Message]) -> bytes:
-    """Pack ``wire`` and check it decodes back to ``message``."""
-    try:
-        data = pack(wire)
-    except (TypeError, ValueError, OverflowError):
-        raise LocalProtocolError(f"a {type(message).__name__} field has the wrong type") from None
-    if decode(data) != message:
-        raise LocalProtocolError(f"the {type(message).__name__} does not survive encoding")
-    return data
-
-
-def _read_map(data: bytes, limits: Limits, what: str) -> tuple[Reader, Ext]:
-    value = unpack(data, limits)
-    if not isinstance(value, dict):
-        raise MalformedObject(f"a {what} is a map")
-    body = dict(value)
-    ext = read_ext(body)
-    return Reader(body, what), ext
-
-
-def _epoch(r: Reader, key: str, *, optional: bool) -> bytes | None:
-    return r.blob(key, EPOCH_BYTES, optional=optional)
-
-
-def _bool(r: Reader, key: str) -> bool:
-    value = r.raw(key)
-    if not isinstance(value, bool):
-        raise InvalidField(key, "must be true or false")
-    return value
-
-
-def _delta_encode(positions: tuple[int, ...]) -> tuple[int, ...]:
-    return tuple(p - q for p, q in zip(positions, (0, *positions), strict=False))
-
-
-def _delta_decode(key: str, deltas: tuple[object, ...]) -> tuple[int, ...]:
-    positions: list[int] = []
-    last = 0
-    for i, delta in enumerate(deltas):
-        if isinstance(delta, bool) or not isinstance(delta, int):
-            raise InvalidField(key, "each position is an integer")
-        if delta < (0 if i == 0 else 1):
-            raise InvalidField(key, "positions must be strictly increasing")
-        last += delta
-        if last > MAX_POS:
-            raise InvalidField(key, f"a position is at most {MAX_POS}")
-        positions.append(last)
-    return tuple(positions)
-
-
 def _entry_fields(key: str, kind: object, id_: object, hops: object) -> tuple[str, bytes, int]:
     if not isinstance(kind, str) or kind not in FEED_KINDS:
         raise InvalidField(key, 'an entry\'s kind is "a" (alert) or "r" (retraction)')
@@ -281,10 +219,10 @@ def _entry_fields(key: str, kind: object, id_: object, hops: object) -> tuple[st
 
 def decode_changes_request(data: bytes) -> ChangesRequest:
     """Raises LimitExceeded, MalformedObject or InvalidField (UnsupportedExtension)."""
-    r, ext = _read_map(data, _SMALL_LIMITS, "changes request")
+    r, ext = read_map(data, _SMALL_LIMITS, "changes request")
     since = r.integer("since", 0, MAX_POS)
     limit = r.integer("limit", 1, MAX_FEED_ENTRIES)
-    epoch = _epoch(r, "epoch", optional=True)
+    epoch = read_epoch(r, "epoch", optional=True)
     r.finish()
     if epoch is None and since != 0:
         raise InvalidField("since", "is 0 when there is no epoch (a first sync)")
@@ -294,7 +232,7 @@ def decode_changes_request(data: bytes) -> ChangesRequest:
 def encode_changes_request(message: ChangesRequest) -> bytes:
     """Raises LocalProtocolError or InvalidField for a request a server would refuse."""
     wire = {"since": message.since, "limit": message.limit, "epoch": message.epoch}
-    return _encode(message, wire | ext_wire(message.ext), decode_changes_request)
+    return encode_checked(message, wire | ext_wire(message.ext), decode_changes_request)
 
 
 # ChangesResponse
@@ -302,8 +240,8 @@ def encode_changes_request(message: ChangesRequest) -> bytes:
 
 def decode_changes_response(data: bytes) -> ChangesResponse:
     """Raises LimitExceeded, MalformedObject or InvalidField (UnsupportedExtension)."""
-    r, ext = _read_map(data, _CHANGES_LIMITS, "changes response")
-    epoch = _epoch(r, "epoch", optional=False)
+    r, ext = read_map(data, _CHANGES_LIMITS, "changes response")
+    epoch = read_epoch(r, "epoch", optional=False)
     raw = r.items("entries", MAX_FEED_ENTRIES)
     deltas: list[object] = []
     rest: list[tuple[object, object, object]] = []
@@ -312,7 +250,7 @@ def decode_changes_response(data: bytes) -> ChangesResponse:
             raise InvalidField("entries", "each entry is [position, kind, id, hops]")
         deltas.append(item[0])
         rest.append((item[1], item[2], item[3]))
-    positions = _delta_decode("entries", tuple(deltas))
+    positions = delta_decode("entries", tuple(deltas))
     entries = tuple(
         FeedEntry(pos, *_entry_fields("entries", *fields))
         for pos, fields in zip(positions, rest, strict=True)
@@ -320,8 +258,8 @@ def decode_changes_response(data: bytes) -> ChangesResponse:
     next_pos = r.integer("next", 0, MAX_POS)
     if entries and entries[-1].pos > next_pos:
         raise InvalidField("next", "must not be before the last entry")
-    more = _bool(r, "more")
-    reset = _bool(r, "reset")
+    more = strict_bool(r, "more")
+    reset = strict_bool(r, "reset")
     r.finish()
     if reset and (entries or more):
         raise InvalidField("reset", "comes with no entries and more false")
@@ -332,7 +270,7 @@ def decode_changes_response(data: bytes) -> ChangesResponse:
 def encode_changes_response(message: ChangesResponse) -> bytes:
     """Raises LocalProtocolError or InvalidField (entries out of order, too many, ...)."""
     entries = message.entries
-    deltas = _delta_encode(tuple(e.pos for e in entries))
+    deltas = delta_encode(tuple(e.pos for e in entries))
     wire = {
         "epoch": message.epoch,
         "entries": tuple((d, e.kind, e.id, e.hops) for d, e in zip(deltas, entries, strict=True)),
@@ -340,7 +278,7 @@ def encode_changes_response(message: ChangesResponse) -> bytes:
         "more": message.more,
         "reset": message.reset,
     }
-    return _encode(message, wire | ext_wire(message.ext), decode_changes_response)
+    return encode_checked(message, wire | ext_wire(message.ext), decode_changes_response)
 
 
 # BodiesRequest
@@ -348,9 +286,9 @@ def encode_changes_response(message: ChangesResponse) -> bytes:
 
 def decode_bodies_request(data: bytes) -> BodiesRequest:
     """Raises LimitExceeded, MalformedObject or InvalidField (UnsupportedExtension)."""
-    r, ext = _read_map(data, _BODIES_REQUEST_LIMITS, "bodies request")
-    epoch = _epoch(r, "epoch", optional=True)
-    positions = _delta_decode("positions", r.items("positions", MAX_BATCH_IDS))
+    r, ext = read_map(data, _BODIES_REQUEST_LIMITS, "bodies request")
+    epoch = read_epoch(r, "epoch", optional=True)
+    positions = delta_decode("positions", r.items("positions", MAX_BATCH_IDS))
     raw_ids = r.items("ids", MAX_BATCH_IDS)
     r.finish()
     ids: list[bytes] = []
@@ -375,10 +313,10 @@ def encode_bodies_request(message: BodiesRequest) -> bytes:
     """Raises LocalProtocolError or InvalidField."""
     wire = {
         "epoch": message.epoch,
-        "positions": _delta_encode(message.positions),
+        "positions": delta_encode(message.positions),
         "ids": message.ids,
     }
-    return _encode(message, wire | ext_wire(message.ext), decode_bodies_request)
+    return encode_checked(message, wire | ext_wire(message.ext), decode_bodies_request)
 
 
 # BodiesResponse
@@ -401,7 +339,7 @@ def _left_out(item: object) -> LeftOut:
 
 def decode_bodies_response(data: bytes) -> BodiesResponse:
     """Raises LimitExceeded, MalformedObject or InvalidField. Items are not verified."""
-    r, ext = _read_map(data, _BODIES_RESPONSE_LIMITS, "bodies response")
+    r, ext = read_map(data, _BODIES_RESPONSE_LIMITS, "bodies response")
     raw = r.items("items", MAX_BATCH_IDS)
     left = tuple(_left_out(item) for item in r.items("left", MAX_BATCH_IDS))
     r.finish()
@@ -444,7 +382,7 @@ def fit_bodies_response(
 def encode_bodies_response(message: BodiesResponse) -> bytes:
     """Raises LimitExceeded if the items are too many or too large together."""
     wire = {"items": message.items, "left": tuple((x.ref, x.reason) for x in message.left)}
-    return _encode(message, wire | ext_wire(message.ext), decode_bodies_response)
+    return encode_checked(message, wire | ext_wire(message.ext), decode_bodies_response)
 
 
 # IdsRequest / IdsResponse
@@ -452,7 +390,7 @@ def encode_bodies_response(message: BodiesResponse) -> bytes:
 
 def decode_ids_request(data: bytes) -> IdsRequest:
     """Raises LimitExceeded, MalformedObject or InvalidField (UnsupportedExtension)."""
-    r, ext = _read_map(data, _SMALL_LIMITS, "ids request")
+    r, ext = read_map(data, _SMALL_LIMITS, "ids request")
     after = r.blob("after", ID_BYTES, optional=True)
     limit = r.integer("limit", 1, MAX_IDS_PAGE)
     r.finish()
@@ -462,13 +400,13 @@ def decode_ids_request(data: bytes) -> IdsRequest:
 def encode_ids_request(message: IdsRequest) -> bytes:
     """Raises LocalProtocolError or InvalidField."""
     wire = {"after": message.after, "limit": message.limit}
-    return _encode(message, wire | ext_wire(message.ext), decode_ids_request)
+    return encode_checked(message, wire | ext_wire(message.ext), decode_ids_request)
 
 
 def decode_ids_response(data: bytes) -> IdsResponse:
     """Raises LimitExceeded, MalformedObject or InvalidField (UnsupportedExtension)."""
-    r, ext = _read_map(data, _IDS_LIMITS, "ids response")
-    epoch = _epoch(r, "epoch", optional=False)
+    r, ext = read_map(data, _IDS_LIMITS, "ids response")
+    epoch = read_epoch(r, "epoch", optional=False)
     head = r.integer("head", 0, MAX_POS)
     entries: list[IdEntry] = []
     for item in r.items("entries", MAX_IDS_PAGE):
@@ -478,7 +416,7 @@ def decode_ids_response(data: bytes) -> IdsResponse:
         if entries and entry.id <= entries[-1].id:
             raise InvalidField("entries", "must be sorted by id, without repeats")
         entries.append(entry)
-    more = _bool(r, "more")
+    more = strict_bool(r, "more")
     r.finish()
     assert epoch is not None
     return IdsResponse(epoch, head, tuple(entries), more, ext)
@@ -492,7 +430,7 @@ def encode_ids_response(message: IdsResponse) -> bytes:
         "entries": tuple((e.kind, e.id, e.hops) for e in message.entries),
         "more": message.more,
     }
-    return _encode(message, wire | ext_wire(message.ext), decode_ids_response)
+    return encode_checked(message, wire | ext_wire(message.ext), decode_ids_response)
 
 
 # Poke
@@ -500,7 +438,7 @@ def encode_ids_response(message: IdsResponse) -> bytes:
 
 def decode_poke(data: bytes) -> Poke:
     """Raises LimitExceeded, MalformedObject or InvalidField (UnsupportedExtension)."""
-    r, ext = _read_map(data, _SMALL_LIMITS, "poke")
+    r, ext = read_map(data, _SMALL_LIMITS, "poke")
     head = r.raw("head")
     if head is not None and (
         isinstance(head, bool) or not isinstance(head, int) or not 0 <= head <= MAX_POS
@@ -512,4 +450,4 @@ def decode_poke(data: bytes) -> Poke:
 
 def encode_poke(message: Poke) -> bytes:
     """Raises LocalProtocolError or InvalidField."""
-    return _encode(message, {"head": message.head} | ext_wire(message.ext), decode_poke)
+    return encode_checked(message, {"head": message.head} | ext_wire(message.ext), decode_poke)
