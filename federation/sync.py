@@ -33,7 +33,7 @@ from .ingest import Admission, BatchWriter, OriginCache, PullResult
 from .interfaces import FeedStore, PeerStore
 from .netkeys import MAX_STATEMENT_BYTES, KeyExchange
 from .netkeys import PATH as NETKEYS_PATH
-from .quota import MAX_ACTIVE_ALERTS_PER_ORIGIN
+from .quota import QuotaLedger, Quotas
 from .transport import REQUEST_TIMEOUT_S, Transport
 from .trust import Peer, may_pull
 
@@ -70,9 +70,12 @@ class Syncer:
         *,
         interval_s: float = SYNC_INTERVAL_S,
         rng: random.Random | None = None,
-        max_per_origin: int = MAX_ACTIVE_ALERTS_PER_ORIGIN,
+        quotas: Quotas | None = None,
     ) -> None:
-        self.max_per_origin = max_per_origin
+        # What peers may make this node store (tests lower them); the ledger counts
+        # what is used, shared by every pull.
+        self.quotas = quotas or Quotas()
+        self.ledger = QuotaLedger(clock.monotonic)
         self._key = key
         self._own = bytes(key.verify_key)
         self._store = store
@@ -439,13 +442,16 @@ class Syncer:
         ``writer`` to store as one batch (one transaction, one fsync) while the next
         batch is fetched and verified."""
         now = self._clock.now()
-        gate = Admission(self._store, self._peers, self._own, self.max_per_origin)
-        accepted = await gate.admit(peer, items, hops, result, cache, now)
+        gate = Admission(self._store, self._peers, self._own, self.quotas, self.ledger)
+        accepted, counted = await gate.admit(peer, items, hops, result, cache, now)
         if not accepted:
             return
 
         async def store() -> None:
-            stored = await self._store.put_batch(accepted, now)
+            try:
+                stored = await self._store.put_batch(accepted, now)
+            finally:
+                self.ledger.settle(counted)
             result.stored += sum(stored)
             result.known += len(stored) - sum(stored)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from federation.clock import FakeClock
 from federation.errors import PeerRefused
-from federation.quota import PeerRateLimiter, TokenBucket
+from federation.quota import PeerRateLimiter, Quotas, TokenBucket
 from protocol import feed
 from tests.federation.memnet import MemNet
 
@@ -53,7 +53,7 @@ async def test_flooding_peer_gets_429_while_honest_peer_syncs(
 async def test_per_origin_quota_bounds_what_a_peer_can_make_us_store(memnet: MemNet) -> None:
     a, b = await memnet.node("a"), await memnet.node("b")
     await memnet.pair(a, b)
-    b.syncer.max_per_origin = 3
+    b.syncer.quotas = Quotas(per_origin=3)
     ids = [await a.publish(f"alert {i}") for i in range(6)]
     result = await b.pull(a)
     assert result.stored == 3 and result.refused == 3
