@@ -35,7 +35,7 @@ from .network.pairing import PairingMode
 from .network.trust import CERT_CHECK_INTERVAL_S, Trust
 from .ops import backup
 from .ops.jobs import RETENTION_INTERVAL_S, Jobs
-from .service import AlertService
+from .service import AlertService, organisation_names
 from .settings import Settings
 from .store import Store
 
@@ -93,6 +93,7 @@ class Node:
         self._runners: list[web.AppRunner] = []
         self._unlock_lock = asyncio.Lock()
         self._names: dict[bytes, str] = {}
+        self._organisations: dict[bytes, bytes] = {}
         self.pairing = PairingMode(self)
 
     # --- state ----------------------------------------------------------------
@@ -183,8 +184,9 @@ class Node:
             if not settings["regions"] and self.config.region:
                 settings.set("regions", [self.config.region])
             alerts = AlertService(
-                store, keys.signing, self.clock, self.hashes, settings, self.peer_names, network
-            )
+                store, keys.signing, self.clock, self.hashes, settings, self.peer_names, network,
+                organisations=self.organisations,
+            )  # fmt: skip
             alerts.set_keys(keys.signing, keys.previous)
             trust = Trust(
                 self.data_dir, self.config, keys.signing, keys.data_key, store, self.clock,
@@ -308,17 +310,23 @@ class Node:
     # --- helpers for the control socket and the web app -------------------------
 
     def peer_names(self) -> dict[bytes, str]:
-        """Organisation names by node key: this node's and its peers' (cached)."""
+        """Organisation names by node key: this node's and its peers', under every key
+        each has had (cached): the organisations this node can name."""
         return self._names
+
+    def organisations(self) -> dict[bytes, bytes]:
+        """Which organisation each key of ``peer_names`` is: its current key (cached)."""
+        return self._organisations
 
     async def refresh_peer_names(self) -> None:
         state = self._state
         names: dict[bytes, str] = {}
+        organisations: dict[bytes, bytes] = {}
         if isinstance(state, Unlocked):
-            names.update({p.key: p.name for p in await state.store.peers.list()})
-            for key in [*state.keys.previous, state.keys.signing]:
-                names[bytes(key.verify_key)] = self.config.name
-        self._names = names
+            own = [bytes(k.verify_key) for k in [*state.keys.previous, state.keys.signing]]
+            peers = await state.store.peers.list()
+            names, organisations = organisation_names(peers, own, self.config.name)
+        self._names, self._organisations = names, organisations
 
     async def _renew_certificate(self) -> dict[str, Any]:
         return self.unlocked().trust.renew_certificate()
