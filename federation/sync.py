@@ -455,7 +455,15 @@ class Syncer:
             result.stored += sum(stored)
             result.known += len(stored) - sum(stored)
 
-        await writer.submit(store())
+        write = store()
+        try:
+            await writer.submit(write)
+        except BaseException:
+            # Not submitted (the previous write failed, or we were cancelled while it
+            # finished): nothing of this batch is written, and nothing stays pending.
+            write.close()
+            self.ledger.settle(counted)
+            raise
 
     async def _save(
         self, peer: Peer, epoch: bytes, cursor: int, result: PullResult, head: int
