@@ -94,6 +94,14 @@ LOCAL_CODES: Mapping[str, Code] = {
     "not_accepted": Code(None, False, "the trust list does not accept this from the peer"),
     "blocked_origin": Code(None, False, "the item's origin is blocked"),
     "over_quota": Code(None, True, "the item's origin has its quota of stored alerts"),
+    "peer_over_quota": Code(None, True, "the delivering peer has its quota of stored alerts"),
+    "unnamed_over_quota": Code(
+        None, True, "origins this node cannot name have their shared quota of stored alerts"
+    ),
+    "markers_over_quota": Code(
+        None, True, "the markers quota (the delivering peer's or the node's) is full"
+    ),
+    "not_origin": Code(None, False, "a retraction of an alert that another origin published"),
     "too_many_hops": Code(None, False, "the item travelled further than its hop limit"),
     "own_item": Code(None, False, "a retraction of this node's own alert, from a peer"),
     "wrong_kind": Code(None, False, "not an alert or a retraction"),

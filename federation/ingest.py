@@ -2,9 +2,14 @@
 
 Rule: an item is stored only if it was asked for, verifies (signature, fields,
 times), and the trust list accepts it from this peer: its origin is accepted from
-the peer, not blocked, not retired, under its quota, within its hop limit; a
-retraction of this node's own alert never comes from a peer. Every refusal is
-counted on the pull with its code (errors.CODES), never silently dropped.
+the peer (``direct``: only the peer's own), not blocked, and (for an alert) not
+retired and within its hop limit; then the quotas (federation/quota.py): for an
+alert, what this peer delivered, what origins this node cannot name add up to and
+what one origin keeps; for a retraction naming an alert not held here, the markers
+this peer left and all markers together. A retraction of an alert held here must be signed
+by that alert's origin; a retraction of this node's own alert never comes from a
+peer. Every refusal is counted on the pull with its code (errors.CODES), never
+silently dropped.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import asyncio
 import logging
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 from protocol.alert import VerifiedAlert, VerifiedRetraction, verify_alert, verify_retraction
 from protocol.errors import ProtocolError
@@ -21,6 +27,7 @@ from protocol.signing import parse_envelope
 
 from .errors import FederationError, ItemRefused
 from .interfaces import FeedStore, PeerStore
+from .quota import Count, Counter, QuotaLedger, Quotas
 from .trust import Peer, may_accept_alert, received_hops
 
 log = logging.getLogger(__name__)
@@ -62,6 +69,14 @@ class OriginCache:
     active: dict[bytes, int] = field(default_factory=dict)
     blocked: dict[bytes, bool] = field(default_factory=dict)
     retired: dict[bytes, int | None] = field(default_factory=dict)
+    # Every key of every peer (read once a pull, when an item first needs it).
+    known: frozenset[bytes] | None = None
+    # Shared counts this pull has read again on reaching their limit.
+    recounted: set[Counter] = field(default_factory=set)
+    # Alerts admitted in this batch and the one before (which may still be being
+    # written), by id: a retraction naming one of them is no marker.
+    admitted: dict[bytes, bytes] = field(default_factory=dict)
+    admitted_before: dict[bytes, bytes] = field(default_factory=dict)
 
 
 @dataclass
@@ -89,11 +104,19 @@ class PullResult:
 class Admission:
     """The checks a pulled item passes before it is stored."""
 
-    def __init__(self, store: FeedStore, peers: PeerStore, own: bytes, max_per_origin: int) -> None:
+    def __init__(
+        self,
+        store: FeedStore,
+        peers: PeerStore,
+        own: bytes,
+        quotas: Quotas,
+        ledger: QuotaLedger,
+    ) -> None:
         self._store = store
         self._peers = peers
         self._own = own
-        self._max_per_origin = max_per_origin
+        self._quotas = quotas
+        self._ledger = ledger
 
     async def admit(
         self,
@@ -103,11 +126,12 @@ class Admission:
         result: PullResult,
         cache: OriginCache,
         now: int,
-    ) -> list[Accepted]:
-        """The items to store, with the hops they took to reach us and who brought them;
-        each refused item is counted on ``result``."""
-        per_origin, blocked = cache.active, cache.blocked
-        accepted: list[Accepted] = []
+    ) -> tuple[list[Accepted], list[Counter]]:
+        """The items to store, with the hops they took to reach us and who brought them,
+        and the quota counts they were admitted against (to ``QuotaLedger.settle`` once
+        they are written); each refused item is counted on ``result``."""
+        cache.admitted_before, cache.admitted = cache.admitted, {}
+        verified: list[tuple[VerifiedAlert | VerifiedRetraction, int]] = []
         for data in items:
             try:
                 env = parse_envelope(data)
@@ -115,48 +139,153 @@ class Admission:
                 if claimed is None:
                     raise ItemRefused("not_asked", "the peer sent something that was not asked for")
                 if env.kind.value == "alert":
-                    alert = verify_alert(data, now)
-                    origin = alert.body.origin
-                    if not may_accept_alert(peer, origin, self._own):
-                        raise ItemRefused(
-                            "not_accepted", "not accepted from this peer by the trust list"
-                        )
-                    if origin not in cache.retired:
-                        cache.retired[origin] = await self._peers.retired_at(origin)
-                    rotated_at = cache.retired[origin]
-                    if rotated_at is not None and is_retired(rotated_at, alert.body.created, now):
-                        raise ItemRefused(
-                            RETIRED_KEY, "signed by a key its node retired after rotating"
-                        )
-                    if origin not in blocked:
-                        blocked[origin] = await self._store.is_blocked(origin)
-                    if blocked[origin]:
-                        raise ItemRefused("blocked_origin", "its origin is blocked")
-                    if origin not in per_origin:
-                        per_origin[origin] = await self._store.count_active(origin, now)
-                    if per_origin[origin] >= self._max_per_origin:
-                        raise ItemRefused(
-                            "over_quota", "its origin is over its quota of stored alerts"
-                        )
-                    our_hops = received_hops(peer, origin, claimed)
-                    if our_hops > alert.body.hops:
-                        raise ItemRefused(
-                            "too_many_hops", "it travelled further than its hop limit"
-                        )
-                    per_origin[origin] += 1
-                    accepted.append((alert, our_hops, peer.key))
+                    verified.append((verify_alert(data, now), claimed))
                 elif env.kind.value == "retraction":
-                    retraction = verify_retraction(data, now)
-                    origin = retraction.body.origin
-                    if origin == self._own:
-                        raise ItemRefused("own_item", "a retraction of our own alert from a peer")
-                    accepted.append((retraction, received_hops(peer, origin, claimed), peer.key))
+                    verified.append((verify_retraction(data, now), claimed))
                 else:
                     raise ItemRefused("wrong_kind", "not an alert or retraction")
             except (ProtocolError, FederationError) as exc:
-                result.refused += 1
-                result.refusal_code = exc.code
-                if len(result.refusals) < 10:
-                    result.refusals.append(str(exc))
-                log.info("refused an item from peer %s (%s)", peer.short, exc.code)
-        return accepted
+                self._refused(peer, result, exc)
+        held = await self._store.alert_origins(
+            [item.body.alert for item, _ in verified if isinstance(item, VerifiedRetraction)]
+        )
+        accepted: list[Accepted] = []
+        counted: list[Counter] = []
+        for item, claimed in verified:
+            try:
+                if isinstance(item, VerifiedAlert):
+                    our_hops, counters = await self._check_alert(peer, item, claimed, cache, now)
+                else:
+                    our_hops, counters = await self._check_retraction(
+                        peer, item, claimed, held, cache, now
+                    )
+            except FederationError as exc:
+                self._refused(peer, result, exc)
+                continue
+            for counter in counters:
+                self._ledger.add(counter)
+            counted += counters
+            accepted.append((item, our_hops, peer.key))
+        return accepted, counted
+
+    @staticmethod
+    def _refused(peer: Peer, result: PullResult, exc: ProtocolError | FederationError) -> None:
+        result.refused += 1
+        result.refusal_code = exc.code
+        if len(result.refusals) < 10:
+            result.refusals.append(str(exc))
+        log.info("refused an item from peer %s (%s)", peer.short, exc.code)
+
+    async def _check_origin(self, peer: Peer, origin: bytes, cache: OriginCache) -> None:
+        """The trust list's word on an alert's or a retraction's origin."""
+        if not may_accept_alert(peer, origin, self._own):
+            raise ItemRefused("not_accepted", "not accepted from this peer by the trust list")
+        if origin not in cache.blocked:
+            cache.blocked[origin] = await self._store.is_blocked(origin)
+        if cache.blocked[origin]:
+            raise ItemRefused("blocked_origin", "its origin is blocked")
+
+    async def _check_alert(
+        self,
+        peer: Peer,
+        alert: VerifiedAlert,
+        claimed: int,
+        cache: OriginCache,
+        now: int,
+    ) -> tuple[int, list[Counter]]:
+        """Our hop count for ``alert`` and the quota counts it takes, if it may be stored;
+        raises ItemRefused. (A supersede of an alert not held leaves a marker too, but at
+        most one per alert stored: the alert quotas bound those.)"""
+        origin = alert.body.origin
+        await self._check_origin(peer, origin, cache)
+        if origin not in cache.retired:
+            cache.retired[origin] = await self._peers.retired_at(origin)
+        rotated_at = cache.retired[origin]
+        if rotated_at is not None and is_retired(rotated_at, alert.body.created, now):
+            raise ItemRefused(RETIRED_KEY, "signed by a key its node retired after rotating")
+        our_hops = received_hops(peer, origin, claimed)
+        if our_hops > alert.body.hops:
+            raise ItemRefused("too_many_hops", "it travelled further than its hop limit")
+        counters = [await self._peer_room(peer, cache, now)]
+        if origin not in await self._known(cache):
+            counters.append(await self._unnamed_room(cache, now))
+        if origin not in cache.active:
+            cache.active[origin] = await self._store.count_active(origin, now)
+        if cache.active[origin] >= self._quotas.per_origin:
+            raise ItemRefused("over_quota", "its origin is over its quota of stored alerts")
+        cache.active[origin] += 1
+        cache.admitted[alert.id] = origin
+        return our_hops, counters
+
+    async def _check_retraction(
+        self,
+        peer: Peer,
+        retraction: VerifiedRetraction,
+        claimed: int,
+        held: dict[bytes, bytes],
+        cache: OriginCache,
+        now: int,
+    ) -> tuple[int, list[Counter]]:
+        """Our hop count for ``retraction`` and the quota counts it takes, if it may be
+        stored; raises ItemRefused."""
+        origin, alert = retraction.body.origin, retraction.body.alert
+        if origin == self._own:
+            raise ItemRefused("own_item", "a retraction of our own alert from a peer")
+        await self._check_origin(peer, origin, cache)
+        holder = held.get(alert) or cache.admitted.get(alert) or cache.admitted_before.get(alert)
+        if holder is not None and holder != origin:
+            raise ItemRefused("not_origin", "it retracts an alert another origin published")
+        counters = [] if holder is not None else await self._marker_room(peer, cache, now)
+        return received_hops(peer, origin, claimed), counters
+
+    async def _known(self, cache: OriginCache) -> frozenset[bytes]:
+        """Every key of every peer (current and retired): the origins this node can name."""
+        if cache.known is None:
+            peers = await self._peers.list()
+            cache.known = frozenset(k for p in peers for k in p.keys)
+            self._ledger.forget(p.key for p in peers)
+        return cache.known
+
+    async def _room(
+        self,
+        counter: Counter,
+        limit: int,
+        count: Count,
+        code: str,
+        message: str,
+        cache: OriginCache,
+    ) -> Counter:
+        """``counter`` if its quota (``limit``) has room; raises ItemRefused if it is full."""
+        if not await self._ledger.has_room(counter, limit, count, cache.recounted):
+            raise ItemRefused(code, message)
+        return counter
+
+    async def _peer_room(self, peer: Peer, cache: OriginCache, now: int) -> Counter:
+        return await self._room(
+            ("peer", peer.key), self._quotas.per_peer,
+            partial(self._store.count_delivered, peer.keys, now),
+            "peer_over_quota", "this peer is over its quota of stored alerts", cache,
+        )  # fmt: skip
+
+    async def _unnamed_room(self, cache: OriginCache, now: int) -> Counter:
+        known = sorted(await self._known(cache))
+        return await self._room(
+            ("unnamed", b""), self._quotas.unnamed,
+            partial(self._store.count_unnamed, known, now),
+            "unnamed_over_quota", "origins this node cannot name are over their shared quota",
+            cache,
+        )  # fmt: skip
+
+    async def _marker_room(self, peer: Peer, cache: OriginCache, now: int) -> list[Counter]:
+        return [
+            await self._room(
+                ("peer_markers", peer.key), self._quotas.markers_per_peer,
+                partial(self._store.count_markers, peer.keys, now),
+                "markers_over_quota", "this peer is over its quota of markers", cache,
+            ),
+            await self._room(
+                ("markers", b""), self._quotas.markers,
+                partial(self._store.count_markers, None, now),
+                "markers_over_quota", "this node holds as many markers as it keeps", cache,
+            ),
+        ]  # fmt: skip

@@ -5,10 +5,15 @@ a bucket) and keyed by the trust-list entry (``Peer.entry_id``), never by a key,
 peer that rotates its key keeps its bucket; every limit is a named constant, and time
 comes from the caller (the server passes its injected Clock's ``monotonic()``), so a
 test can step it.
+
+Origins cost nothing to make, so no quota keyed by origin alone bounds a node's disk:
+what one trust-list entry delivered is capped (alerts and markers), and so is what
+all origins this node cannot name add up to, whoever delivered them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 # Requests a peer may make to our federation port: a steady rate and a burst.
@@ -22,6 +27,104 @@ MIN_ROTATION_INTERVAL_S = 24 * 3600
 MAX_RELAYED_STATEMENTS_PER_PEER = 4096
 # Active alerts we keep from any one origin: bounds what one origin can make us store.
 MAX_ACTIVE_ALERTS_PER_ORIGIN = 50_000
+# Active alerts we keep that one trust-list entry delivered (under any of its keys),
+# whatever their origins: what one peer can make us store.
+MAX_ACTIVE_ALERTS_PER_PEER = 100_000
+# Active alerts from origins this node cannot name (not a peer, under any of its keys),
+# whoever delivered them, all together.
+MAX_ACTIVE_ALERTS_UNNAMED = 200_000
+# Retraction markers (a retraction naming an alert not held here, kept per alert and
+# origin until the alert arrives or the retraction expires): per delivering peer, and
+# in all. (A supersede of an alert not held leaves a marker too, one per alert stored,
+# so the alert quotas bound those.)
+MAX_MARKERS_PER_PEER = 2_000
+MAX_MARKERS = 10_000
+# A shared count is read from the store again once it is this old (in between, it only
+# moves up by what is admitted), and at most once a pull when it has reached its limit.
+QUOTA_RECOUNT_S = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class Quotas:
+    """The limits a node applies to what its peers deliver (docs/federation.md)."""
+
+    per_origin: int = MAX_ACTIVE_ALERTS_PER_ORIGIN
+    per_peer: int = MAX_ACTIVE_ALERTS_PER_PEER
+    unnamed: int = MAX_ACTIVE_ALERTS_UNNAMED
+    markers_per_peer: int = MAX_MARKERS_PER_PEER
+    markers: int = MAX_MARKERS
+
+
+# What a count is of: ("peer", key), ("peer_markers", key), ("unnamed", b""),
+# ("markers", b"").
+Counter = tuple[str, bytes]
+Count = Callable[[], Awaitable[int]]
+
+
+@dataclass
+class _Reading:
+    value: int
+    read_at: float
+
+
+class QuotaLedger:
+    """How much of each shared quota is used, for every pull of one Syncer.
+
+    A count is read from the store when first asked for, once it is QUOTA_RECOUNT_S
+    old, and (at most once a pull, through ``recounted``) when it has reached its limit,
+    since expiry and retractions free room. Items admitted but not yet written are
+    ``pending`` until their batch is written (``settle``), and every read adds them to
+    what the store says; so concurrent pulls, and a pull's own batch in flight, are
+    counted before they are durable, and a count is never below what is stored and
+    pending, except for a batch written and settled while a read was under way.
+    Between reads a count only moves up: an item may be refused early, never admitted
+    past a limit.
+    """
+
+    def __init__(self, monotonic: Callable[[], float]) -> None:
+        self._monotonic = monotonic
+        self._counts: dict[Counter, _Reading] = {}
+        self._pending: dict[Counter, int] = {}
+
+    async def has_room(
+        self, counter: Counter, limit: int, count: Count, recounted: set[Counter]
+    ) -> bool:
+        now = self._monotonic()
+        reading = self._counts.get(counter)
+        if reading is None or now - reading.read_at >= QUOTA_RECOUNT_S:
+            reading = await self._read(counter, count, now)
+        elif reading.value >= limit and counter not in recounted:
+            recounted.add(counter)
+            reading = await self._read(counter, count, now)
+        return reading.value < limit
+
+    async def _read(self, counter: Counter, count: Count, now: float) -> _Reading:
+        stored = await count()
+        reading = self._counts[counter] = _Reading(stored + self._pending.get(counter, 0), now)
+        return reading
+
+    def add(self, counter: Counter) -> None:
+        """One more item admitted against ``counter`` (read by ``has_room`` before)."""
+        reading = self._counts.get(counter)
+        if reading is not None:
+            reading.value += 1
+        self._pending[counter] = self._pending.get(counter, 0) + 1
+
+    def settle(self, counters: Iterable[Counter]) -> None:
+        """The items admitted against ``counters`` are written (or failed to be): the
+        store counts them from now on (or never will)."""
+        for counter in counters:
+            left = self._pending.get(counter, 0) - 1
+            if left > 0:
+                self._pending[counter] = left
+            else:
+                self._pending.pop(counter, None)
+
+    def forget(self, keep: Iterable[bytes]) -> None:
+        """Drop the per-peer counts of keys no longer on the trust list."""
+        kept = set(keep)
+        for counter in [c for c in self._counts if c[1] and c[1] not in kept]:
+            del self._counts[counter]
 
 
 @dataclass

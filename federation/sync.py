@@ -34,7 +34,7 @@ from .ingest import Admission, BatchWriter, OriginCache, PullResult
 from .interfaces import FeedStore, PeerStore
 from .netkeys import PATH as NETKEYS_PATH
 from .netkeys import KeyExchange
-from .quota import MAX_ACTIVE_ALERTS_PER_ORIGIN
+from .quota import MAX_ACTIVE_ALERTS_PER_ORIGIN, QuotaLedger, Quotas
 from .transport import REQUEST_TIMEOUT_S, Transport
 from .trust import Peer, may_pull
 
@@ -71,9 +71,12 @@ class Syncer:
         *,
         interval_s: float = SYNC_INTERVAL_S,
         rng: random.Random | None = None,
-        max_per_origin: int = MAX_ACTIVE_ALERTS_PER_ORIGIN,
+        quotas: Quotas | None = None,
     ) -> None:
-        self.max_per_origin = max_per_origin
+        # What peers may make this node store (tests lower them); the ledger counts
+        # what is used, shared by every pull.
+        self.quotas = quotas or Quotas()
+        self.ledger = QuotaLedger(clock.monotonic)
         self._key = key
         self._own = bytes(key.verify_key)
         self._store = store
@@ -440,17 +443,28 @@ class Syncer:
         ``writer`` to store as one batch (one transaction, one fsync) while the next
         batch is fetched and verified."""
         now = self._clock.now()
-        gate = Admission(self._store, self._peers, self._own, self.max_per_origin)
-        accepted = await gate.admit(peer, items, hops, result, cache, now)
+        gate = Admission(self._store, self._peers, self._own, self.quotas, self.ledger)
+        accepted, counted = await gate.admit(peer, items, hops, result, cache, now)
         if not accepted:
             return
 
         async def store() -> None:
-            stored = await self._store.put_batch(accepted, now)
+            try:
+                stored = await self._store.put_batch(accepted, now)
+            finally:
+                self.ledger.settle(counted)
             result.stored += sum(stored)
             result.known += len(stored) - sum(stored)
 
-        await writer.submit(store())
+        write = store()
+        try:
+            await writer.submit(write)
+        except BaseException:
+            # Not submitted (the previous write failed, or we were cancelled while it
+            # finished): nothing of this batch is written, and nothing stays pending.
+            write.close()
+            self.ledger.settle(counted)
+            raise
 
     async def _save(
         self, peer: Peer, epoch: bytes, cursor: int, result: PullResult, head: int

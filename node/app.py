@@ -37,7 +37,7 @@ from .network.pairing import PairingMode
 from .network.trust import CERT_CHECK_INTERVAL_S, Trust
 from .ops import backup
 from .ops.jobs import RETENTION_INTERVAL_S, Jobs
-from .service import AlertService
+from .service import AlertService, organisation_names
 from .settings import Settings, region_defaults
 from .store import Store
 
@@ -131,6 +131,7 @@ class Node:
         # Wiped by the duress passphrase: the node stays up, locked, and answers every
         # passphrase as a wrong one (after the same slow work).
         self._wiped = False
+        self._organisations: dict[bytes, bytes] = {}
         self.pairing = PairingMode(self)
 
     # --- state ----------------------------------------------------------------
@@ -247,8 +248,9 @@ class Node:
                 config_mod.save(self.data_dir, self.config)
             settings = Settings(await store.settings.all())
             alerts = AlertService(
-                store, keys.signing, self.clock, self.hashes, settings, self.peer_names, network
-            )
+                store, keys.signing, self.clock, self.hashes, settings, self.peer_names, network,
+                organisations=self.organisations,
+            )  # fmt: skip
             alerts.set_keys(keys.signing, keys.previous)
             trust = Trust(
                 self.data_dir, self.config, keys.signing, keys.data_key, store, self.clock,
@@ -394,17 +396,23 @@ class Node:
     # --- helpers for the control socket and the web app -------------------------
 
     def peer_names(self) -> dict[bytes, str]:
-        """Organisation names by node key: this node's and its peers' (cached)."""
+        """Organisation names by node key: this node's and its peers', under every key
+        each has had (cached): the organisations this node can name."""
         return self._names
+
+    def organisations(self) -> dict[bytes, bytes]:
+        """Which organisation each key of ``peer_names`` is: its current key (cached)."""
+        return self._organisations
 
     async def refresh_peer_names(self) -> None:
         state = self._state
         names: dict[bytes, str] = {}
+        organisations: dict[bytes, bytes] = {}
         if isinstance(state, Unlocked):
-            names.update({p.key: p.name for p in await state.store.peers.list()})
-            for key in [*state.keys.previous, state.keys.signing]:
-                names[bytes(key.verify_key)] = self.config.name
-        self._names = names
+            own = [bytes(k.verify_key) for k in [*state.keys.previous, state.keys.signing]]
+            peers = await state.store.peers.list()
+            names, organisations = organisation_names(peers, own, self.config.name)
+        self._names, self._organisations = names, organisations
 
     async def _renew_certificate(self) -> dict[str, Any]:
         return self.unlocked().trust.renew_certificate()

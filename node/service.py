@@ -18,13 +18,14 @@ import datetime
 import hashlib
 import logging
 import os
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import nacl.signing
 
 from federation.clock import Clock
+from federation.trust import Peer
 from protocol.alert import (
     AlertBody,
     Indicator,
@@ -131,13 +132,16 @@ class Idempotency:
         return len(self._seen)
 
 
-def alert_json(alert: StoredAlert, names: dict[bytes, str]) -> dict[str, Any]:
+def alert_json(alert: StoredAlert, names: Mapping[bytes, str]) -> dict[str, Any]:
     """The shape ``alert list`` and ``check`` print for one alert."""
     body = read_stored_alert(alert.envelope)
     return {
         "id": alert.id.hex(),
         "origin": alert.origin.hex(),
         "organisation": names.get(alert.origin, "another organisation"),
+        # Whether this node can name the origin (itself or a peer, under any of its
+        # keys); anyone can make a new origin, so an unnamed one proves nothing.
+        "origin_known": alert.origin in names,
         "created": body.created,
         "expires": body.expires,
         "incident": body.incident,
@@ -172,6 +176,27 @@ def check_correction_reach(corrected: AlertBody, hops: int, tlp: str, partner: b
         )
 
 
+def organisation_names(
+    peers: Sequence[Peer], own: Sequence[bytes], own_name: str
+) -> tuple[dict[bytes, str], dict[bytes, bytes]]:
+    """The organisations this node can name, by every key each signed with: this node
+    (``own``: its current key last) and its peers, retired keys included. Returns each
+    key's organisation name, and which organisation it is (its current key).
+
+    Only these count as organisations in a check: any origin a peer relays could have
+    been made up by that peer. (No signed statement yet lets a peer introduce the
+    organisations it trusts; until one does, only peers count.)
+    """
+    names: dict[bytes, str] = {}
+    organisations: dict[bytes, bytes] = {}
+    for peer in peers:
+        for key in peer.keys:
+            names[key], organisations[key] = peer.name, peer.key
+    for key in own:
+        names[key], organisations[key] = own_name, own[-1]
+    return names, organisations
+
+
 def parse_alert_id(text: str) -> bytes:
     try:
         raw = bytes.fromhex(text.strip())
@@ -190,9 +215,10 @@ class AlertService:
         clock: Clock,
         hashes: SlowHashPool,
         settings: Settings,
-        names: Callable[[], dict[bytes, str]],
+        names: Callable[[], Mapping[bytes, str]],
         network: NetworkKeyRing,
         random_bytes: RandomBytes = os.urandom,
+        organisations: Callable[[], Mapping[bytes, bytes]] | None = None,
     ) -> None:
         self._store = store
         self._network = network
@@ -203,7 +229,11 @@ class AlertService:
         self._clock = clock
         self._hashes = hashes
         self._settings = settings
+        # Organisation names by every key this node can name (its own, its peers',
+        # retired keys included), and which organisation each key is (its current key);
+        # without the second, each named key counts as an organisation of its own.
         self._names = names
+        self._organisations = organisations
         self._listeners: list[Notify] = []
 
     @property
@@ -351,21 +381,29 @@ class AlertService:
         return [alert_json(a, names) for a in rows]
 
     async def check(self, kind: str, text: str) -> dict[str, Any]:
-        """Aggregate the active alerts matching one indicator. Raises UsageError."""
+        """Aggregate the active alerts matching one indicator. Raises UsageError.
+
+        ``organisations`` counts only organisations this node can name (itself and its
+        peers); matches whose origin it cannot name, which any relaying peer could
+        have made up, are counted apart in ``unknown_organisation_alerts``.
+        """
         now = self._clock.now()
         found: dict[bytes, StoredAlert] = {}
         for blinded in await self._blind_for_check(kind, text, now):
             for alert in await self._store.alerts.find_by_indicator(kind, blinded, now):
                 found[alert.id] = alert
         names = self._names()
+        organisation = self._organisations() if self._organisations else {}
         alerts = sorted(
             (alert_json(a, names) for a in found.values()),
             key=lambda a: (a["incident"], a["created"]),
             reverse=True,
         )
+        known = {organisation.get(a.origin, a.origin) for a in found.values() if a.origin in names}
         return {
             "matches": len(alerts),
-            "organisations": len({a["origin"] for a in alerts}),
+            "organisations": len(known),
+            "unknown_organisation_alerts": sum(not a["origin_known"] for a in alerts),
             "max_danger": max((a["danger"] for a in alerts), default=0),
             "categories": sorted({c for a in alerts for c in a["categories"]}),
             "latest": alerts[0]["incident"] if alerts else None,

@@ -130,9 +130,16 @@ async def _check(node: NodeControl, args: ParsedArgs) -> Result:
 def _show_check(result: Result) -> str:
     if not result["matches"]:
         return "No alerts. That does not mean this person is safe."
-    head = (
-        f"{result['matches']} alert(s) from {result['organisations']} organisation(s); "
-        f"highest danger: {DANGER_WORDS[result['max_danger']]}; "
+    unknown = result["unknown_organisation_alerts"]
+    known = result["matches"] - unknown
+    head = f"{known} alert(s) from {result['organisations']} organisation(s) this node knows"
+    if unknown:
+        head += (
+            f", and {unknown} more relayed from organisations this node does not know"
+            " (it cannot tell how many)"
+        )
+    head += (
+        f"; highest danger: {DANGER_WORDS[result['max_danger']]}; "
         f"categories: {', '.join(result['categories'])}; latest: {result['latest']}"
     )
     body = [
@@ -288,7 +295,15 @@ COMMANDS = (
         ),
         handler=_check,
         show=_show_check,
-        output=("matches", "organisations", "max_danger", "categories", "latest", "alerts"),
+        output=(
+            "matches",
+            "organisations",
+            "unknown_organisation_alerts",
+            "max_danger",
+            "categories",
+            "latest",
+            "alerts",
+        ),
     ),
     Command(
         "invite.create",

@@ -9,8 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..keys.crypto import RowCrypto
-from .alerts import AlertStore, FeedRow, StoredAlert
+from .alerts import AlertStore, StoredAlert
 from .db import DB_FILE, Database
+from .feed import FeedRow
 from .members import Member, MemberStore
 from .nonces import NonceStore
 from .peers import PeerStore

@@ -1,16 +1,17 @@
-"""Alerts, retractions, tombstones and the changes-feed log.
+"""Alerts, retractions, tombstones, markers and the changes-feed log.
 
 Rule: an alert id is stored at most once, ever, while it is unexpired: a retracted
 or superseded alert leaves a tombstone row (no body, no indicators, no log entry)
-that keeps a late copy from coming back. Every row the feed serves has exactly one
-log position; positions only grow. Bodies are sealed at rest; indicator and region
-columns hold keyed tags; ``stored_at`` is kept to the hour, like an alert's ``created``
-(the second a caseworker published is nowhere in clear).
+that keeps a late copy from coming back. The alerts table holds only alerts that
+arrived (so each row's origin is the alert's own); a claim on an alert not held yet
+is a marker of its origin's (claims.py). Every row the feed serves has exactly one
+log position (feed.py); positions only grow. Bodies are sealed at rest; indicator and
+region columns hold keyed tags. ``stored_at`` is kept to the hour, like an alert's
+``created`` (the second a caseworker published is nowhere in clear).
 """
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -19,9 +20,11 @@ import aiosqlite
 from protocol.alert import VerifiedAlert, VerifiedRetraction, coarsen_hour
 
 from ..keys.crypto import RowCrypto
+from . import claims
 from .db import Database
+from .feed import FeedLog
+from .usage import QuotaUsage
 
-EPOCH_BYTES = 16
 # One item to store: a verified alert or retraction, our hop count, and the peer it
 # came from (None for this node's own).
 BatchItem = tuple[VerifiedAlert | VerifiedRetraction, int, bytes | None]
@@ -47,25 +50,11 @@ class StoredAlert:
     envelope: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class FeedRow:
-    pos: int
-    kind: str  # 'a' alert, 'r' retraction
-    id: bytes
-    origin: bytes
-    hops: int
-    max_hops: int
-    tlp: str
-    received_from: bytes | None
-    expires: int
-    alert_id: bytes  # the alert a retraction names (the alert itself for 'a')
-
-
-class AlertStore:
-    """The alerts side of the store."""
+class AlertStore(FeedLog, QuotaUsage):
+    """The alerts side of the store: what federation reads and writes (its FeedStore)."""
 
     def __init__(self, db: Database, crypto: RowCrypto) -> None:
-        self._db = db
+        super().__init__(db)
         self._crypto = crypto
 
     def indicator_tag(self, kind: str, blinded: bytes) -> bytes:
@@ -73,17 +62,6 @@ class AlertStore:
 
     def region_tag(self, region: str) -> bytes:
         return self._crypto.tag("region", region.encode())
-
-    async def is_blocked(self, origin: bytes) -> bool:
-        row = await self._db.fetchone("SELECT 1 FROM blocked_origins WHERE origin = ?", (origin,))
-        return row is not None
-
-    async def count_active(self, origin: bytes, now: int) -> int:
-        row = await self._db.fetchone(
-            "SELECT COUNT(*) FROM alerts WHERE origin = ? AND state = 'active' AND expires > ?",
-            (origin, now),
-        )
-        return int(row[0]) if row else 0
 
     async def put_alert(
         self, alert: VerifiedAlert, *, hops: int, received_from: bytes | None, now: int
@@ -96,7 +74,8 @@ class AlertStore:
     ) -> bool:
         """Store a verified retraction and drop its alert's content.
 
-        False if it is already known, or if the alert it names is from another origin.
+        False if its origin already retracted that alert, or if the alert it names is
+        held and from another origin. An alert not held yet gets a marker (claims.py).
         """
         return (await self.put_batch([(retraction, hops, received_from)], now))[0]
 
@@ -117,7 +96,7 @@ class AlertStore:
                 row[0]
                 for row in await conn.execute_fetchall(
                     f"SELECT id FROM alerts WHERE id IN ({marks})"  # noqa: S608
-                    f" UNION SELECT alert_id FROM retractions WHERE alert_id IN ({marks})",
+                    f" UNION SELECT alert_id FROM markers WHERE alert_id IN ({marks})",
                     (*ids, *ids),
                 )
             }
@@ -141,8 +120,8 @@ class AlertStore:
                 if isinstance(item, VerifiedAlert):
                     stored, dropped = await self._insert_alert(conn, item, hops, received_from, now)
                 else:
-                    stored, dropped = await self._insert_retraction(
-                        conn, item, hops, received_from, now
+                    stored, dropped = await claims.retract(
+                        conn, self._crypto, item, hops, received_from, now
                     )
                 results[n] = stored
                 deleted = deleted or dropped
@@ -227,99 +206,20 @@ class AlertStore:
         now: int,
     ) -> tuple[bool, bool]:
         body = alert.body
-        async with conn.execute(
-            "SELECT origin, state FROM alerts WHERE id = ?", (alert.id,)
-        ) as cur:
-            existing = await cur.fetchone()
-        if existing is not None:
-            if existing[0] == body.origin or existing[1] == "active":
-                return False, False
-            # A tombstone laid by another origin's claim on this id is void.
-            await conn.execute("DELETE FROM alerts WHERE id = ?", (alert.id,))
-            await conn.execute(
-                "DELETE FROM log WHERE id IN (SELECT id FROM retractions WHERE alert_id = ?)",
-                (alert.id,),
-            )
-            await conn.execute("DELETE FROM retractions WHERE alert_id = ?", (alert.id,))
-        dropped = False
-        if body.supersedes is not None:
-            dropped = await self._supersede(conn, body.supersedes, body.origin, body.expires, now)
-        await self.insert_active(conn, [self.active_row(alert, hops, received_from, now)])
-        return True, dropped
-
-    async def _supersede(
-        self, db: aiosqlite.Connection, old_id: bytes, origin: bytes, expires: int, now: int
-    ) -> bool:
-        """Drop (or tombstone ahead of time) the alert ``old_id``; True if content went."""
-        async with db.execute("SELECT origin FROM alerts WHERE id = ?", (old_id,)) as cur:
-            row = await cur.fetchone()
-        if row is None:
-            # Not seen yet: a tombstone keeps the older alert out if it arrives later.
-            await db.execute(
-                "INSERT INTO alerts (id, origin, state, created, expires, hops, max_hops, tlp,"
-                " stored_at) VALUES (?, ?, 'superseded', 0, ?, 0, 0, 'RED', ?)",
-                (old_id, origin, expires, coarsen_hour(now)),
-            )
-        elif row[0] == origin:
-            await self._drop_content(db, old_id, "superseded")
-            return True
-        return False
-
-    @staticmethod
-    async def _drop_content(db: aiosqlite.Connection, alert_id: bytes, state: str) -> None:
-        await db.execute(
-            "UPDATE alerts SET state = ?, body_enc = NULL, region_tag = NULL WHERE id = ?",
-            (state, alert_id),
-        )
-        await db.execute("DELETE FROM indicators WHERE alert_id = ?", (alert_id,))
-        await db.execute("DELETE FROM log WHERE id = ?", (alert_id,))
-
-    async def _insert_retraction(
-        self,
-        conn: aiosqlite.Connection,
-        retraction: VerifiedRetraction,
-        hops: int,
-        received_from: bytes | None,
-        now: int,
-    ) -> tuple[bool, bool]:
-        body = retraction.body
-        async with conn.execute(
-            "SELECT 1 FROM retractions WHERE alert_id = ?", (body.alert,)
-        ) as cur:
+        async with conn.execute("SELECT 1 FROM alerts WHERE id = ?", (alert.id,)) as cur:
             if await cur.fetchone() is not None:
                 return False, False
-        async with conn.execute(
-            "SELECT origin, expires FROM alerts WHERE id = ?", (body.alert,)
-        ) as cur:
-            row = await cur.fetchone()
-        if row is not None and row[0] != body.origin:
-            return False, False
-        if row is None:
-            await conn.execute(
-                "INSERT INTO alerts (id, origin, state, created, expires, hops, max_hops,"
-                " tlp, stored_at) VALUES (?, ?, 'retracted', 0, ?, 0, 0, 'RED', ?)",
-                (body.alert, body.origin, body.expires, coarsen_hour(now)),
+        state, dropped = await claims.arrive(conn, alert, hops, received_from, now)
+        if body.supersedes is not None:
+            superseded = await claims.supersede(
+                conn, body.supersedes, body.origin, body.expires, received_from, now
             )
-        else:
-            await self._drop_content(conn, body.alert, "retracted")
-        await conn.execute(
-            "INSERT INTO retractions (alert_id, id, origin, expires, hops, received_from,"
-            " stored_at, envelope_enc) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                body.alert,
-                retraction.id,
-                body.origin,
-                max(body.expires, row[1] if row else 0),
-                hops,
-                received_from,
-                coarsen_hour(now),
-                self._crypto.seal(
-                    "retractions", "envelope", retraction.id, retraction.envelope.to_bytes()
-                ),
-            ),
-        )
-        await conn.execute("INSERT INTO log (kind, id) VALUES ('r', ?)", (retraction.id,))
-        return True, True
+            dropped = dropped or superseded
+        if state is not None:
+            # Its origin withdrew it before it reached us: only the tombstone stays.
+            return False, dropped
+        await self.insert_active(conn, [self.active_row(alert, hops, received_from, now)])
+        return True, dropped
 
     def _open_alert(self, alert_id: bytes, sealed: bytes) -> bytes:
         return self._crypto.open("alerts", "body", alert_id, sealed)
@@ -401,72 +301,6 @@ class AlertStore:
         )
         return [StoredAlert(r[0], r[1], r[2], r[3], self._open_alert(r[0], r[4])) for r in rows]
 
-    _FEED_SELECT = (
-        "SELECT l.pos, l.kind, l.id,"
-        " COALESCE(a.origin, r.origin), COALESCE(a.hops, r.hops),"
-        " COALESCE(a.max_hops, ra.max_hops, 0), COALESCE(a.tlp, ra.tlp, 'RED'),"
-        " COALESCE(a.received_from, r.received_from), COALESCE(a.expires, r.expires, 0),"
-        " COALESCE(r.alert_id, l.id)"
-        " FROM log l"
-        " LEFT JOIN alerts a ON l.kind = 'a' AND a.id = l.id"
-        " LEFT JOIN retractions r ON l.kind = 'r' AND r.id = l.id"
-        " LEFT JOIN alerts ra ON ra.id = r.alert_id"
-    )
-
-    async def feed(self, since: int, limit: int) -> list[FeedRow]:
-        """Log entries after ``since``, in log order (unfiltered; callers filter)."""
-        rows = await self._db.fetchall(
-            self._FEED_SELECT + " WHERE l.pos > ? ORDER BY l.pos LIMIT ?", (since, limit)
-        )
-        return [FeedRow(*r) for r in rows]
-
-    async def rows_at(self, positions: Sequence[int]) -> list[FeedRow]:
-        """The log entries at ``positions`` (those that still exist)."""
-        if not positions:
-            return []
-        marks = ",".join("?" * len(positions))
-        rows = await self._db.fetchall(
-            self._FEED_SELECT + f" WHERE l.pos IN ({marks}) ORDER BY l.pos", tuple(positions)
-        )
-        return [FeedRow(*r) for r in rows]
-
-    async def rows_by_id(self, ids: Sequence[bytes]) -> list[FeedRow]:
-        if not ids:
-            return []
-        marks = ",".join("?" * len(ids))
-        rows = await self._db.fetchall(
-            self._FEED_SELECT + f" WHERE l.id IN ({marks}) ORDER BY l.pos", tuple(ids)
-        )
-        return [FeedRow(*r) for r in rows]
-
-    async def ids_after(self, after: bytes | None, limit: int) -> list[FeedRow]:
-        """Log entries in id order after ``after`` (for the id-diff after an epoch change)."""
-        rows = await self._db.fetchall(
-            self._FEED_SELECT + " WHERE l.id > ? ORDER BY l.id LIMIT ?", (after or b"", limit)
-        )
-        return [FeedRow(*r) for r in rows]
-
-    async def epoch(self) -> bytes:
-        """The feed epoch: a new one whenever the log is reset (a restore from backup)."""
-        row = await self._db.fetchone("SELECT value FROM meta WHERE name = 'epoch'")
-        if row is not None:
-            return bytes(row[0])
-        return await self.new_epoch()
-
-    async def new_epoch(self) -> bytes:
-        epoch = secrets.token_bytes(EPOCH_BYTES)
-        async with self._db.transaction() as conn:
-            await conn.execute(
-                "INSERT INTO meta (name, value) VALUES ('epoch', ?)"
-                " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-                (epoch,),
-            )
-        return epoch
-
-    async def last_pos(self) -> int:
-        row = await self._db.fetchone("SELECT COALESCE(MAX(pos), 0) FROM log")
-        return int(row[0]) if row else 0
-
     async def purge_expired(self, now: int) -> dict[str, int]:
         """Delete expired alerts, tombstones and retractions."""
         async with self._db.transaction() as conn:
@@ -479,10 +313,12 @@ class AlertStore:
             alerts = cur.rowcount
             cur = await conn.execute("DELETE FROM retractions WHERE expires <= ?", (now,))
             retractions = cur.rowcount
+            cur = await conn.execute("DELETE FROM markers WHERE expires <= ?", (now,))
+            markers = cur.rowcount
             await conn.execute("DELETE FROM indicator_keys WHERE expires <= ?", (now,))
-        if alerts or retractions:
+        if alerts or retractions or markers:
             await self._db.checkpoint()
-        return {"alerts": alerts, "retractions": retractions}
+        return {"alerts": alerts, "retractions": retractions, "markers": markers}
 
     async def purge_origin(self, origin: bytes) -> int:
         """Delete everything ``origin`` originated (peer removal with purge)."""
@@ -495,6 +331,7 @@ class AlertStore:
             cur = await conn.execute("DELETE FROM alerts WHERE origin = ?", (origin,))
             count = cur.rowcount
             await conn.execute("DELETE FROM retractions WHERE origin = ?", (origin,))
+            await conn.execute("DELETE FROM markers WHERE origin = ?", (origin,))
         await self._db.checkpoint()
         return count
 
@@ -503,8 +340,11 @@ class AlertStore:
             "SELECT"
             " (SELECT COUNT(*) FROM alerts WHERE state = 'active' AND expires > ?),"
             " (SELECT COUNT(*) FROM retractions WHERE expires > ?),"
-            " (SELECT COALESCE(MAX(pos), 0) FROM log)",
-            (now, now),
+            " (SELECT COALESCE(MAX(pos), 0) FROM log),"
+            " (SELECT COUNT(*) FROM markers WHERE expires > ?)",
+            (now, now, now),
         )
         assert row is not None
-        return {"alerts": row[0], "retractions": row[1], "log_position": row[2]}
+        return {
+            "alerts": row[0], "retractions": row[1], "log_position": row[2], "markers": row[3],
+        }  # fmt: skip

@@ -151,7 +151,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ALTER TABLE peers ADD COLUMN last_refusal_code TEXT;
     ALTER TABLE peers ADD COLUMN last_refusal_at INTEGER;
     """,
-    # 2: the network blinding keys that indicators of unexpired alerts were made with,
+    # 4: the network blinding keys that indicators of unexpired alerts were made with,
     # so that a check blinds once per key in use (docs/protocol.md, section 6).
     """
     CREATE TABLE indicator_keys (
@@ -196,5 +196,47 @@ MIGRATIONS: tuple[Migration, ...] = (
         PRIMARY KEY (entry_id, nonce)
     ) WITHOUT ROWID;
     CREATE INDEX request_nonces_ts ON request_nonces (ts);
+    """,
+    # 7: markers (issue 12): a retraction or a superseding alert that names an alert this
+    # node does not hold is kept per (alert, origin), so that one origin's claim never
+    # acts for another's alert; earlier, such claims sat in the alerts table as
+    # tombstones of whatever origin named the id first (created = 0), and retractions
+    # were keyed by the alert alone. Covering indexes count what the quotas need.
+    """
+    CREATE TABLE markers (
+        alert_id BLOB NOT NULL,
+        origin BLOB NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('retracted', 'superseded')),
+        expires INTEGER NOT NULL,
+        received_from BLOB,
+        stored_at INTEGER NOT NULL,
+        PRIMARY KEY (alert_id, origin)
+    ) WITHOUT ROWID;
+    CREATE INDEX markers_expires ON markers (expires);
+    CREATE INDEX markers_from ON markers (received_from, state, expires);
+    INSERT INTO markers (alert_id, origin, state, expires, received_from, stored_at)
+        SELECT a.id, a.origin, a.state, a.expires, r.received_from, a.stored_at
+        FROM alerts a LEFT JOIN retractions r ON r.alert_id = a.id
+        WHERE a.created = 0 AND a.state != 'active';
+    DELETE FROM alerts WHERE created = 0 AND state != 'active';
+    CREATE TABLE retractions_by_origin (
+        alert_id BLOB NOT NULL,
+        id BLOB NOT NULL UNIQUE,
+        origin BLOB NOT NULL,
+        expires INTEGER NOT NULL,
+        hops INTEGER NOT NULL,
+        received_from BLOB,
+        stored_at INTEGER NOT NULL,
+        envelope_enc BLOB NOT NULL,
+        PRIMARY KEY (alert_id, origin)
+    ) WITHOUT ROWID;
+    INSERT INTO retractions_by_origin SELECT alert_id, id, origin, expires, hops,
+        received_from, stored_at, envelope_enc FROM retractions;
+    DROP TABLE retractions;
+    ALTER TABLE retractions_by_origin RENAME TO retractions;
+    CREATE INDEX retractions_expires ON retractions (expires);
+    DROP INDEX alerts_origin;
+    CREATE INDEX alerts_origin ON alerts (origin, state, expires);
+    CREATE INDEX alerts_delivered ON alerts (received_from, state, expires);
     """,
 )

@@ -73,10 +73,13 @@ def test_publish_check_retract_and_nothing_on_disk(short_tmp: Path) -> None:
         assert len(set(ids)) == 3
         result = alertnode_json("check", "--data", str(a), "--phone", "+447700900123")
         assert (result["matches"], result["organisations"], result["max_danger"]) == (3, 1, 3)
+        assert result["unknown_organisation_alerts"] == 0
         assert result["categories"] == ["violence"]
         assert "7700900123" not in str(result)
         people = alertnode("check", "--data", str(a), "--phone", "07700900123").stdout
-        assert "3 alert(s) from 1 organisation(s); highest danger: dangerous" in people
+        assert (
+            "3 alert(s) from 1 organisation(s) this node knows; highest danger: dangerous" in people
+        )
         # The other node has none of them (no federation between them).
         assert alertnode_json("check", "--data", str(b), "--phone", "07700900123")["matches"] == 0
         none = alertnode("check", "--data", str(b), "--phone", "07700900123").stdout

@@ -62,10 +62,12 @@ class FakeFeed:
         return [r for r in self.rows if r.pos > since][:limit]
 
     async def rows_at(self, positions: Sequence[int]) -> Sequence[Row]:
-        return [r for r in self.rows if r.pos in set(positions)]
+        wanted = set(positions)
+        return [r for r in self.rows if r.pos in wanted]
 
     async def rows_by_id(self, ids: Sequence[bytes]) -> Sequence[Row]:
-        return [r for r in self.rows if r.id in set(ids)]
+        wanted = set(ids)
+        return [r for r in self.rows if r.id in wanted]
 
     async def ids_after(self, after: bytes | None, limit: int) -> Sequence[Row]:
         return sorted((r for r in self.rows if r.id > (after or b"")), key=lambda r: r.id)[:limit]
@@ -84,6 +86,18 @@ class FakeFeed:
 
     async def count_active(self, origin: bytes, now: int) -> int:
         return 0
+
+    async def count_delivered(self, keys: Sequence[bytes], now: int) -> int:
+        return 0
+
+    async def count_unnamed(self, known: Sequence[bytes], now: int) -> int:
+        return 0
+
+    async def count_markers(self, keys: Sequence[bytes] | None, now: int) -> int:
+        return 0
+
+    async def alert_origins(self, ids: Sequence[bytes]) -> dict[bytes, bytes]:
+        return {}
 
     async def put_batch(self, items: Sequence[object], now: int) -> list[bool]:
         return [False] * len(items)

@@ -30,11 +30,15 @@ from protocol.alert import (
     AlertBody,
     Indicator,
     RetractionBody,
+    VerifiedAlert,
+    VerifiedRetraction,
     coarsen_hour,
     sign_alert,
     sign_retraction,
 )
+from protocol.request import NonceWindow
 from protocol.rotation import VerifiedRotation, sign_rotation
+from tests.federation.fakes import FakeFeed, OnePeer
 
 DAY_S = 86400
 
@@ -135,6 +139,42 @@ class MemNode:
         return new
 
 
+def retraction_by(
+    key: nacl.signing.SigningKey, alert_id: bytes, now: int, *, days: int = 30
+) -> VerifiedRetraction:
+    """A retraction of ``alert_id`` signed by ``key``, whoever published the alert."""
+    body = RetractionBody(
+        bytes(key.verify_key), alert_id, "mistaken", coarsen_hour(now), now + days * DAY_S
+    )
+    return sign_retraction(body, key, now)
+
+
+@dataclass
+class MemHostile:
+    """A peer on the memory network whose feed serves whatever a test puts in it (the
+    production server over a ``FakeFeed``): signed items it made or relays, lies included."""
+
+    name: str
+    key: nacl.signing.SigningKey
+    feed: FakeFeed
+
+    @property
+    def addr(self) -> str:
+        return address(self.name)
+
+    @property
+    def pub(self) -> bytes:
+        return bytes(self.key.verify_key)
+
+    def serve(self, item: VerifiedAlert | VerifiedRetraction, *, hops: int = 0) -> bytes:
+        """Put ``item`` in the feed under its own id, as relayed ``hops`` times."""
+        kind = "r" if isinstance(item, VerifiedRetraction) else "a"
+        origin = item.body.origin
+        return self.feed.add(
+            item.envelope.to_bytes(), origin=origin, kind=kind, claimed_id=item.id, hops=hops
+        )
+
+
 class MemNet:
     """Builds MemNodes on one MemoryNetwork and one FakeClock; closes them all."""
 
@@ -201,6 +241,22 @@ class MemNet:
         self.nodes.append(node)
         return node
 
+    async def hostile(self, name: str, victim: MemNode, accept: str = "relay") -> MemHostile:
+        """A hostile peer that ``victim`` trusts (with ``accept``) and pulls from."""
+        evil = MemHostile(name, nacl.signing.SigningKey.generate(), FakeFeed())
+        state = ServerState(
+            key=evil.key,
+            store=evil.feed,
+            peers=OnePeer(Peer(victim.pub, victim.name, (victim.addr,), (b"\x00" * 32,))),
+            clock=self.clock,
+            on_poke=_ignore,
+            locked=lambda: False,
+            nonces=NonceWindow(),
+        )
+        self.network.attach(evil.addr, FederationServer(state))
+        await self.add_peer(victim, evil, accept)  # type: ignore[arg-type]
+        return evil
+
     async def add_peer(self, owner: MemNode, other: MemNode, accept: str = "relay") -> None:
         await owner.store.peers.add(
             other.pub, other.name, (other.addr,), (b"\x00" * 32,),
@@ -218,6 +274,10 @@ class MemNet:
             await node.syncer.stop()
         for node in self.nodes:
             await node.store.close()
+
+
+async def _ignore(peer: Peer) -> None:
+    return None
 
 
 @pytest.fixture

@@ -50,6 +50,8 @@ class Org:
     service: AlertService
     pool: CountingPool
     sealed: list[tuple[NetworkKey, ...]] = field(default_factory=list)
+    # The organisations its checks can name (the node keeps them from its trust list).
+    names: dict[bytes, str] = field(default_factory=dict)
 
     async def publish(self, phone: str, days: int | None = None) -> bytes:
         draft = Draft(["violence"], 3, "GB", [("phone", phone)], hops=2, expires_days=days)
@@ -73,15 +75,17 @@ async def org(net: MemNet, name: str) -> Org:
     node.state.key_exchange = exchange
     node.syncer.key_exchange = exchange
     pool = CountingPool()
+    names: dict[bytes, str] = {node.pub: name}
     service = AlertService(
-        node.store, node.key, net.clock, pool, Settings({"phone_region": "GB"}), dict, ring
-    )
+        node.store, node.key, net.clock, pool, Settings({"phone_region": "GB"}),
+        lambda: names, ring,
+    )  # fmt: skip
 
     async def poke() -> None:
         node.syncer.poke_all()
 
     service.on_new_item(poke)
-    return Org(node, ring, service, pool, sealed)
+    return Org(node, ring, service, pool, sealed, names)
 
 
 def key_ids(o: Org) -> set[bytes]:
@@ -128,6 +132,7 @@ async def test_alerts_made_before_pairing_still_match_after_it(memnet: MemNet) -
     old_a = await a.publish(PHONE_A)
     old_b = await b.publish(PHONE_A)
     await memnet.pair(a.node, b.node)
+    b.names[a.node.pub] = "a"
     assert await exchange(a, b) is None
     await b.node.pull(a.node)
     await a.node.pull(b.node)

@@ -38,8 +38,11 @@ async def test_hops_limit_along_a_chain(make_node: NodeFactory) -> None:
     assert not await has_alert(c, near)
     assert not await has_alert(b, local) and not await has_alert(b, red)
     result = await c.unlocked().alerts.check("phone", "+44 7700 900123")
-    assert (result["matches"], result["organisations"], result["max_danger"]) == (1, 1, 3)
+    # A is no peer of C: its alert counts as relayed from an organisation C cannot name.
+    assert (result["matches"], result["organisations"], result["max_danger"]) == (1, 0, 3)
+    assert result["unknown_organisation_alerts"] == 1
     assert result["alerts"][0]["organisation"] == "another organisation"
+    assert not result["alerts"][0]["origin_known"]
     result = await b.unlocked().alerts.check("phone", "+44 7700 900123")
     assert result["alerts"][0]["organisation"] == "A"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from federation.clock import FakeClock
 from federation.errors import PeerRefused
-from federation.quota import PeerRateLimiter, TokenBucket
+from federation.quota import QUOTA_RECOUNT_S, PeerRateLimiter, QuotaLedger, Quotas, TokenBucket
 from protocol import feed
 from tests.federation.memnet import MemNet
 
@@ -53,10 +53,45 @@ async def test_flooding_peer_gets_429_while_honest_peer_syncs(
 async def test_per_origin_quota_bounds_what_a_peer_can_make_us_store(memnet: MemNet) -> None:
     a, b = await memnet.node("a"), await memnet.node("b")
     await memnet.pair(a, b)
-    b.syncer.max_per_origin = 3
+    b.syncer.quotas = Quotas(per_origin=3)
     ids = [await a.publish(f"alert {i}") for i in range(6)]
     result = await b.pull(a)
     assert result.stored == 3 and result.refused == 3
     assert result.refusals[0] == "its origin is over its quota of stored alerts"
     await b.pull(a)
     assert [await b.has(i) for i in ids] == [True, True, True, False, False, False]
+
+
+async def test_ledger_counts_pending_items_and_reads_again_at_the_limit() -> None:
+    clock = FakeClock()
+    ledger = QuotaLedger(clock.monotonic)
+    stored = 0
+    reads = 0
+
+    async def count() -> int:
+        nonlocal reads
+        reads += 1
+        return stored
+
+    counter = ("peer", b"p")
+    recounted: set[tuple[str, bytes]] = set()
+    # Three admitted, not yet written: a read from the store still counts them.
+    for _ in range(3):
+        assert await ledger.has_room(counter, 3, count, recounted)
+        ledger.add(counter)
+    assert reads == 1
+    assert not await ledger.has_room(counter, 3, count, recounted)
+    assert reads == 2, "at the limit, read again once a pull"
+    assert not await ledger.has_room(counter, 3, count, recounted)
+    assert reads == 2
+    # Written: the store counts them now, and nothing is pending.
+    stored = 3
+    ledger.settle([counter] * 3)
+    clock.advance(QUOTA_RECOUNT_S)
+    assert not await ledger.has_room(counter, 3, count, set())
+    # Two expire; the next pull reads again at the limit and finds room.
+    stored = 1
+    assert await ledger.has_room(counter, 3, count, set())
+    # A peer no longer on the trust list is forgotten; shared counts stay.
+    ledger.forget([b"q"])
+    assert counter not in ledger._counts

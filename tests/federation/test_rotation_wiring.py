@@ -1,4 +1,5 @@
-"""After a peer rotates its key, the syncer follows it and names stay right; a
+"""After a peer rotates its key, the syncer follows it and names stay right (the old
+key still names the same organisation); a
 rotation onto a key that already belongs to another peer is refused (409)."""
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ async def test_syncer_and_names_follow_a_rotation(make_node: NodeFactory) -> Non
     await post_rotate(a, a.unlocked().keys.signing, await entry(a, b), statement)
     syncer = b.unlocked().trust.syncer
     assert new in syncer._tasks and key_of(a) not in syncer._tasks
-    assert b.peer_names().get(new) == "A" and key_of(a) not in b.peer_names()
+    # The retired key still names A (alerts it signed are A's), as the same organisation.
+    assert b.peer_names().get(new) == "A" and b.peer_names().get(key_of(a)) == "A"
+    assert b.organisations()[key_of(a)] == b.organisations()[new] == new
 
 
 async def test_rotation_onto_another_peers_key_is_refused(make_node: NodeFactory) -> None:

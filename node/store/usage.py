@@ -1,0 +1,99 @@
+"""What the quotas on receipt need to know: counts of stored alerts and markers, the
+origins of held alerts, and the origin block list.
+
+Rule: every count is answered from a covering index (schema migration 5, named with
+INDEXED BY so that the planner cannot pick another), never by reading alert rows: in
+a scratch database of a million alerts, under 0.1 s for one peer's 125,000 and 0.1 to
+0.4 s for the scan over everything peers delivered, which federation reads at most
+once a minute (federation/quota.py); reading rows instead took about 100 s there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .db import Database
+
+
+def _marks(values: Sequence[object]) -> str:
+    return ",".join("?" * len(values))
+
+
+class QuotaUsage:
+    """Read-only counts over the alerts store (a part of ``AlertStore``)."""
+
+    _db: Database
+
+    async def is_blocked(self, origin: bytes) -> bool:
+        row = await self._db.fetchone("SELECT 1 FROM blocked_origins WHERE origin = ?", (origin,))
+        return row is not None
+
+    async def _count(self, sql: str, params: Sequence[object]) -> int:
+        row = await self._db.fetchone(sql, params)
+        return int(row[0]) if row else 0
+
+    async def count_active(self, origin: bytes, now: int) -> int:
+        """Active alerts from ``origin``."""
+        return await self._count(
+            "SELECT COUNT(*) FROM alerts INDEXED BY alerts_origin"
+            " WHERE origin = ? AND state = 'active' AND expires > ?",
+            (origin, now),
+        )
+
+    async def count_delivered(self, keys: Sequence[bytes], now: int) -> int:
+        """Active alerts that a peer delivered under any of ``keys``."""
+        if not keys:
+            return 0
+        return await self._count(
+            "SELECT COUNT(*) FROM alerts INDEXED BY alerts_delivered"  # noqa: S608
+            f" WHERE received_from IN ({_marks(keys)})"
+            " AND state = 'active' AND expires > ?",
+            (*keys, now),
+        )
+
+    async def count_unnamed(self, known: Sequence[bytes], now: int) -> int:
+        """Active alerts peers delivered whose origin is none of ``known`` (every key of
+        every peer): all that peers delivered (this node's own have no
+        ``received_from``), less those from known origins (which only ever arrive from
+        peers)."""
+        delivered = await self._count(
+            "SELECT COUNT(*) FROM alerts INDEXED BY alerts_delivered"
+            " WHERE received_from IS NOT NULL AND state = 'active' AND expires > ?",
+            (now,),
+        )
+        if not known:
+            return delivered
+        from_known = await self._count(
+            "SELECT COUNT(*) FROM alerts INDEXED BY alerts_origin"  # noqa: S608
+            f" WHERE origin IN ({_marks(known)})"
+            " AND state = 'active' AND expires > ?",
+            (*known, now),
+        )
+        return max(0, delivered - from_known)
+
+    async def count_markers(self, keys: Sequence[bytes] | None, now: int) -> int:
+        """Unexpired retraction markers (retractions of alerts not held), all of them or
+        those a peer delivered under any of ``keys``."""
+        if keys is None:
+            return await self._count(
+                "SELECT COUNT(*) FROM markers INDEXED BY markers_from"
+                " WHERE state = 'retracted' AND expires > ?",
+                (now,),
+            )
+        if not keys:
+            return 0
+        return await self._count(
+            "SELECT COUNT(*) FROM markers INDEXED BY markers_from"  # noqa: S608
+            f" WHERE received_from IN ({_marks(keys)}) AND state = 'retracted' AND expires > ?",
+            (*keys, now),
+        )
+
+    async def alert_origins(self, ids: Sequence[bytes]) -> dict[bytes, bytes]:
+        """The origin of each alert among ``ids`` that is held here (in any state)."""
+        if not ids:
+            return {}
+        rows = await self._db.fetchall(
+            f"SELECT id, origin FROM alerts WHERE id IN ({_marks(ids)})",  # noqa: S608
+            tuple(ids),
+        )
+        return {bytes(r[0]): bytes(r[1]) for r in rows}
