@@ -34,7 +34,7 @@ from .ingest import Admission, BatchWriter, OriginCache, PullResult
 from .interfaces import FeedStore, PeerStore
 from .netkeys import PATH as NETKEYS_PATH
 from .netkeys import KeyExchange
-from .quota import MAX_ACTIVE_ALERTS_PER_ORIGIN, QuotaLedger, Quotas
+from .quota import QuotaLedger, Quotas
 from .transport import REQUEST_TIMEOUT_S, Transport
 from .trust import Peer, may_pull
 

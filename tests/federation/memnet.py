@@ -36,7 +36,6 @@ from protocol.alert import (
     sign_alert,
     sign_retraction,
 )
-from protocol.request import NonceWindow
 from protocol.rotation import VerifiedRotation, sign_rotation
 from tests.federation.fakes import FakeFeed, OnePeer
 
@@ -251,7 +250,7 @@ class MemNet:
             clock=self.clock,
             on_poke=_ignore,
             locked=lambda: False,
-            nonces=NonceWindow(),
+            nonces=ReplayGuard(),
         )
         self.network.attach(evil.addr, FederationServer(state))
         await self.add_peer(victim, evil, accept)  # type: ignore[arg-type]
