@@ -123,10 +123,10 @@ Ext = tuple[tuple[str, bytes], ...]  # (key, canonical value bytes), sorted by k
 
 
 def read_ext(r: Reader, understood: frozenset[str]) -> tuple[Ext, tuple[str, ...]]:
-    """``ext`` and ``must_understand`` of a body read with ``r``. Raises InvalidField,
-    UnsupportedExtension."""
-    must = r.items("must_understand", MAX_EXT_KEYS)
-    read = read_extensions(r.raw("ext"), must, understood)
+    """``ext`` and ``must_understand`` of a body read with ``r``, in that order (as the
+    card's table lists them). Raises InvalidField, UnsupportedExtension."""
+    ext = r.raw("ext")
+    read = read_extensions(ext, r.raw("must_understand"), understood)
     return tuple(sorted(read.items)), read.must_understand
 
 

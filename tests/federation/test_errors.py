@@ -283,6 +283,9 @@ def test_protocol_errors_have_documented_codes() -> None:
     }
     for cls, code in expected.items():
         assert cls.code == code and code in WIRE_CODES
+        if issubclass(cls, perrors.RemoteProtocolError):
+            # The status hint the protocol package gives is the one on the wire.
+            assert cls.status == WIRE_CODES[code].status, cls
 
 
 def test_every_code_is_in_the_spec_table() -> None:
