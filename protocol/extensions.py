@@ -155,8 +155,15 @@ def pop_optional_ext(
     if raw is not None:
         if not isinstance(raw, dict) or not raw:
             raise InvalidField("ext", "is a non-empty map, or left out")
+        # The one rule of every ext (docs/protocol.md section 5a), whatever limits the
+        # message's decoder had: a rotation statement's are the body's, looser.
+        if len(raw) > MAX_EXT_KEYS:
+            raise InvalidField("ext", f"has {len(raw)} keys, more than {MAX_EXT_KEYS}")
         for key in raw:
             check_key("ext", key)
+        size = len(pack(raw))
+        if size > MAX_EXT_BYTES:
+            raise InvalidField("ext", f"is {size} bytes, more than {MAX_EXT_BYTES}")
         ext = tuple((k, raw[k]) for k in sorted(raw))
     must = body.pop("must_understand", None)
     if must is not None:

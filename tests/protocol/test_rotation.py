@@ -223,3 +223,19 @@ def test_rotation_ext_is_kept_and_must_understand_is_refused() -> None:
     with pytest.raises(UnsupportedExtension) as info:
         verify_rotation(refused, now)
     assert info.value.code == "unsupported_extension"
+
+
+def test_rotation_ext_obeys_the_one_rule_of_every_ext() -> None:
+    """docs/protocol.md section 5a: at most 8 keys and 1024 bytes packed, in a rotation
+    statement too, whose body limits are looser (it took 12 keys and 3000 bytes)."""
+    from protocol.limits import MAX_EXT_BYTES, MAX_EXT_KEYS
+
+    for ext in (
+        {f"org.example:k{i}": i for i in range(MAX_EXT_KEYS + 1)},
+        {"org.example:big": "x" * MAX_EXT_BYTES},
+    ):
+        with pytest.raises(InvalidField) as info:
+            verify_rotation(statement(ext=ext), NOW)
+        assert info.value.field == "ext"
+    most = {f"org.example:k{i}": i for i in range(MAX_EXT_KEYS)}
+    assert len(verify_rotation(statement(ext=most), NOW).body.ext) == MAX_EXT_KEYS
