@@ -85,6 +85,11 @@ async def _malformed_header(a: MemNode, b: MemNode) -> Any:
     return lambda: ask(a, b.key, header="not-base64!")
 
 
+async def _empty_header(a: MemNode, b: MemNode) -> Any:
+    # Present, so not a stranger's plain 404; empty, so no signature at all.
+    return lambda: ask(a, b.key, header="")
+
+
 async def _trailing_bytes(a: MemNode, b: MemNode) -> Any:
     return lambda: ask(a, b.key, body=ASK + b"\x00")
 
@@ -208,6 +213,7 @@ CASES: list[tuple[Scenario, str, str | None, bool]] = [
     (_too_long_array, "too_large", None, False),
     (_unsupported_version, "unsupported_version", None, False),
     (_bad_signature, "bad_signature", None, False),
+    (_empty_header, "bad_signature", None, False),
     (_clock_skew, "clock_skew", "timestamp", False),
     (_replayed, "replayed", None, False),
     (_unknown_node, "unknown_node", None, False),
