@@ -2,9 +2,10 @@
 
 Rule: this is the only module that knows every component; each component receives
 exactly what it uses. A node is either ``Locked`` (nothing decrypted, the store
-closed; web and federation answer "locked") or ``Unlocked`` (the data key in memory
-only, the store open, the services built): two types, never one object with
-optional parts. Every background task is started here, through ``Jobs``.
+closed; the web port answers "locked", the federation port is closed) or
+``Unlocked`` (the data key in memory only, the store open, the services built): two
+types, never one object with optional parts. Every background task is started here,
+through ``Jobs``.
 """
 
 from __future__ import annotations

@@ -90,7 +90,7 @@ class UnsupportedVersion(MalformedObject):
 class BadSignature(RemoteProtocolError):
     """A signature does not verify under the claimed key."""
 
-    status = 403
+    status = 401
     code = "bad_signature"
 
 

@@ -123,10 +123,10 @@ Ext = tuple[tuple[str, bytes], ...]  # (key, canonical value bytes), sorted by k
 
 
 def read_ext(r: Reader, understood: frozenset[str]) -> tuple[Ext, tuple[str, ...]]:
-    """``ext`` and ``must_understand`` of a body read with ``r``. Raises InvalidField,
-    UnsupportedExtension."""
-    must = r.items("must_understand", MAX_EXT_KEYS)
-    read = read_extensions(r.raw("ext"), must, understood)
+    """``ext`` and ``must_understand`` of a body read with ``r``, in that order (as the
+    card's table lists them). Raises InvalidField, UnsupportedExtension."""
+    ext = r.raw("ext")
+    read = read_extensions(ext, r.raw("must_understand"), understood)
     return tuple(sorted(read.items)), read.must_understand
 
 
@@ -155,8 +155,15 @@ def pop_optional_ext(
     if raw is not None:
         if not isinstance(raw, dict) or not raw:
             raise InvalidField("ext", "is a non-empty map, or left out")
+        # The one rule of every ext (docs/protocol.md section 5a), whatever limits the
+        # message's decoder had: a rotation statement's are the body's, looser.
+        if len(raw) > MAX_EXT_KEYS:
+            raise InvalidField("ext", f"has {len(raw)} keys, more than {MAX_EXT_KEYS}")
         for key in raw:
             check_key("ext", key)
+        size = len(pack(raw))
+        if size > MAX_EXT_BYTES:
+            raise InvalidField("ext", f"is {size} bytes, more than {MAX_EXT_BYTES}")
         ext = tuple((k, raw[k]) for k in sorted(raw))
     must = body.pop("must_understand", None)
     if must is not None:

@@ -85,6 +85,11 @@ async def _malformed_header(a: MemNode, b: MemNode) -> Any:
     return lambda: ask(a, b.key, header="not-base64!")
 
 
+async def _empty_header(a: MemNode, b: MemNode) -> Any:
+    # Present, so not a stranger's plain 404; empty, so no signature at all.
+    return lambda: ask(a, b.key, header="")
+
+
 async def _trailing_bytes(a: MemNode, b: MemNode) -> Any:
     return lambda: ask(a, b.key, body=ASK + b"\x00")
 
@@ -234,6 +239,7 @@ CASES: list[tuple[Scenario, str, str | None, bool]] = [
     (_too_long_array, "too_large", None, False),
     (_unsupported_version, "unsupported_version", None, False),
     (_bad_signature, "bad_signature", None, False),
+    (_empty_header, "bad_signature", None, False),
     (_clock_skew, "clock_skew", "timestamp", False),
     (_replayed, "replayed", None, False),
     (_unknown_node, "unknown_node", None, False),
@@ -311,6 +317,9 @@ def test_protocol_errors_have_documented_codes() -> None:
     }
     for cls, code in expected.items():
         assert cls.code == code and code in WIRE_CODES
+        if issubclass(cls, perrors.RemoteProtocolError):
+            # The status hint the protocol package gives is the one on the wire.
+            assert cls.status == WIRE_CODES[code].status, cls
 
 
 def test_every_code_is_in_the_spec_table() -> None:

@@ -117,6 +117,7 @@ async def test_an_unknown_must_understand_extension_is_refused(memnet: MemNet) -
     await a.store.alerts.put_alert(alert, hops=0, received_from=None, now=now)
     result = await b.pull(a)
     assert (result.stored, result.refused) == (0, 1)
+    assert result.refusal_code == "unsupported_extension"
     assert "org.example:changes-meaning" in result.refusals[0]
     assert "must-understand" in result.refusals[0]
     assert not await b.has(alert.id)

@@ -154,7 +154,7 @@ def test_every_refusal_is_a_protocol_error_with_a_status() -> None:
     cases: list[tuple[bytes, type[ProtocolError], int]] = [
         (b"\x00" * 20_000, LimitExceeded, 413),
         (b"\xc1", MalformedObject, 400),
-        (Envelope(Kind.ALERT, ORIGIN_A, b"\x80", bytes(64)).to_bytes(), BadSignature, 403),
+        (Envelope(Kind.ALERT, ORIGIN_A, b"\x80", bytes(64)).to_bytes(), BadSignature, 401),
         (signed(alert_body(danger=9).to_bytes()), InvalidField, 422),
     ]
     for data, error, status in cases:

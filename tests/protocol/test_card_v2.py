@@ -91,3 +91,22 @@ def test_a_url_path_an_http_library_could_rewrite_is_refused(path: str) -> None:
     with pytest.raises(InvalidField) as info:
         verify_card(signed(pack(value), Kind.CARD), NOW)
     assert info.value.field == "urls"
+
+
+def test_a_card_is_checked_in_the_order_the_spec_gives() -> None:
+    """docs/protocol.md section 9, "Verifying a card": fields in table order (ext before
+    must_understand), then unknown keys, the signer, the times, the shared version."""
+
+    def field_of(value: dict[str, Any], now: int = NOW, key: Any = KEY_A) -> str | None:
+        with pytest.raises(InvalidField) as info:
+            verify_card(signed(pack(value), Kind.CARD, key), now)
+        return info.value.field
+
+    assert field_of(card_map(ext=[1], must_understand="x")) == "ext"
+    must = {"ext": {"org.example:new-rule": 1}, "must_understand": ("org.example:new-rule",)}
+    # Another signer, expired, sharing no version: the extension is refused first.
+    everything = card_map(**must, versions=(1,))
+    assert field_of(everything, card().expires + 1, KEY_B) == "org.example:new-rule"
+    assert field_of(card_map(versions=(1,)), card().expires + 1, KEY_B) == "key"
+    assert field_of(card_map(versions=(1,)), card().expires + 1) == "expires"
+    assert field_of(card_map(versions=(1,))) == "versions"

@@ -115,6 +115,28 @@ def test_ext_is_kept_and_must_understand_is_refused(decode: Callable[[bytes], ob
         assert refused.value.field in ("ext", "must_understand"), bad
 
 
+@pytest.mark.parametrize(
+    ("decode", "wire"),
+    [
+        (decode_changes_response,
+         {"epoch": EPOCH, "entries": (), "next": 0, "more": False, "reset": False}),
+        (decode_bodies_request, {"epoch": None, "positions": (), "ids": (entry_id(1),)}),
+        (decode_bodies_response, {"items": (b"env",), "left": ()}),
+        (decode_ids_response, {"epoch": EPOCH, "head": 0, "entries": (), "more": False}),
+    ],
+)  # fmt: skip
+def test_an_ext_over_1024_bytes_is_refused_in_a_message_that_could_carry_it(
+    decode: Callable[[bytes], object], wire: dict[str, Any]
+) -> None:
+    """The one rule of every ext (section 5a), also where the message's byte cap is
+    larger than 1024 (the 512-byte messages refuse it as too large anyway)."""
+    ext = {"org.example:big": ("x" * 60,) * 8, "org.example:more": ("y" * 60,) * 8}
+    assert len(pack(ext)) > 1024
+    with pytest.raises(InvalidField) as refused:
+        decode(pack({**wire, "ext": ext}))
+    assert refused.value.field == "ext"
+
+
 def test_encoders_send_ext_and_omit_it_when_empty() -> None:
     poke = Poke(3, (("org.example:x", b"\x01"),))
     assert decode_poke(encode_poke(poke)) == poke

@@ -10,7 +10,6 @@ import pytest
 from protocol.card import make_card
 from protocol.errors import LocalProtocolError
 from protocol.pairing import (
-    CODE_PURPOSE,
     CommitmentMismatch,
     LateCommitment,
     PairingSession,
@@ -32,34 +31,8 @@ def card(key: nacl.signing.SigningKey, name: str) -> bytes:
 
 
 CARD_A, CARD_B, CARD_M = card(KEY_A, "A"), card(KEY_B, "B"), card(KEY_M, "B")
-# Golden: SHA-256("alertnode:v2:pair-code:" || key_lo || key_hi || SHA-256(card_lo)
-# || SHA-256(card_hi) || nonce_lo || nonce_hi), first 8 bytes big-endian mod 10**6.
-GOLDEN_CODE = "833 759"
-GOLDEN_COMMITMENT_A = "129e023df4188ee141c77eb03fd6ed862fc74626d30f79e2b602cc93e73460dc"
-
-
-def test_golden_code_and_its_derivation() -> None:
-    code = pairing_code(CARD_A, NONCE_A, CARD_B, NONCE_B)
-    key_a, key_b = bytes(KEY_A.verify_key), bytes(KEY_B.verify_key)
-    assert key_a < key_b
-    digest = hashlib.sha256(
-        CODE_PURPOSE
-        + key_a
-        + key_b
-        + hashlib.sha256(CARD_A).digest()
-        + hashlib.sha256(CARD_B).digest()
-        + NONCE_A
-        + NONCE_B
-    ).digest()
-    assert (
-        code
-        == f"{int.from_bytes(digest[:8], 'big') % 10**6:06d}"[:3]
-        + " "
-        + (f"{int.from_bytes(digest[:8], 'big') % 10**6:06d}"[3:])
-    )
-    assert code == GOLDEN_CODE
-    assert commitment(CARD_A, NONCE_A).hex() == GOLDEN_COMMITMENT_A
-    assert pairing_code(CARD_B, NONCE_B, CARD_A, NONCE_A) == code
+# The golden code and commitment, with their derivation: tests/vectors/pairing.json
+# (tests/protocol/test_object_vectors.py).
 
 
 def test_both_sides_of_an_honest_session_read_the_same_code() -> None:

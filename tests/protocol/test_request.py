@@ -252,7 +252,7 @@ def test_the_clock_is_checked_only_after_the_signature() -> None:
 def test_a_signature_for_another_request_is_refused(changes: dict[str, Any]) -> None:
     with pytest.raises(BadSignature, match="does not verify") as info:
         verify(header(), **changes)
-    assert info.value.status == 403
+    assert info.value.status == 401
     assert "another method, path, body or node" in str(info.value)
 
 

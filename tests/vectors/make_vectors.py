@@ -46,6 +46,7 @@ from protocol.request import REQUEST_HEADER, RequestAuth, sign_request
 from protocol.signing import Kind, sign
 
 from .normalisation_cases import CASES
+from .object_vectors import card_vectors, pairing_vectors, pins_vectors, rotation_vectors
 
 HERE = Path(__file__).parent
 
@@ -386,6 +387,10 @@ def main() -> None:
     write("request.json", request_vectors())
     write("netkeys.json", netkeys_vectors())
     write("normalisation.json", normalisation_vectors(), ascii_only=True)
+    write("cards.json", card_vectors())
+    write("pairing.json", pairing_vectors())
+    write("rotation.json", rotation_vectors())
+    write("pins.json", pins_vectors())
 
 
 if __name__ == "__main__":
