@@ -129,6 +129,7 @@ async def test_public_pages_and_every_title_say_nothing_telling(make_node: objec
             }
         )
         assert "/admin/texts" in paths and "/resources" in paths and "/safety" in paths
+        paths += ["/admin/texts/fr", "/review/new"]
         for role in ("member", "caseworker", "admin"):
             v = await site.member(f"{role}1", role)
             for lang in LANGUAGES:
