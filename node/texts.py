@@ -31,6 +31,7 @@ TEXTS_SETTING = "org_texts"
 MAX_NAME_CHARS = 60
 _URL_RE = re.compile(r"https://[^\s<>\"'`]+")
 _URL_TRAILING = ".,;:!?)]}"
+_BIDI_OVERRIDES = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,10 +227,16 @@ BY_KEY = {t.key: t for t in TEXTS}
 
 
 def normalise(raw: str) -> str:
-    """A text as stored and compared: Unix line ends, no trailing spaces, no control
-    characters but the newline, at most one blank line in a row."""
-    text = raw.replace("\r\n", "\n").replace("\r", "\n")
-    text = "".join(c for c in text if c == "\n" or unicodedata.category(c)[0] != "C")
+    """A text as stored and compared: Unix line ends, tabs as spaces, no control
+    characters but the newline and no bidirectional overrides (which could make shown
+    words read otherwise; the joiners and marks that scripts need stay), no trailing
+    spaces, at most one blank line in a row."""
+    text = raw.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")
+    text = "".join(
+        c
+        for c in text
+        if c == "\n" or (unicodedata.category(c) != "Cc" and c not in _BIDI_OVERRIDES)
+    )
     lines = [line.rstrip() for line in text.split("\n")]
     out: list[str] = []
     for line in lines:

@@ -247,6 +247,10 @@ def test_texts_are_escaped_with_paragraphs_headings_lists_and_https_links() -> N
     assert "&lt;a href=&#34;" in html and '<a href="https://x.org">' not in html
     assert html.count("<a ") == 2
     assert "<h4>" in to_html("# Heading", 4)
+    # Overrides that could make words read otherwise go; the joiners scripts need stay.
+    assert to_html("abc\u202edef\u2066x\u2069") == "<p>abcdefx</p>"
+    assert to_html("می\u200cخواهم \u200f") == "<p>می\u200cخواهم \u200f</p>"  # noqa: RUF001
+    assert to_html("a\tb\x07c") == "<p>a bc</p>"
 
 
 def test_edits_win_for_their_language_and_an_empty_one_restores_the_default() -> None:
