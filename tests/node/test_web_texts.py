@@ -34,7 +34,7 @@ TELLING = (
     # French
     "travailleu", "putain", "racolage",
     # Spanish, Portuguese
-    "sexo", "trabajador", "trabajadora", "burdel", "puta", "programa", "acompanhante",
+    "sexo", "trabajador", "trabajadora", "burdel", "puta", "acompanhante",
     "profissional do",
     # Romanian
     "escortă", "prostituat", "lucrătoare", "clienți",
