@@ -41,6 +41,7 @@ from .ops.jobs import RETENTION_INTERVAL_S, Jobs
 from .service import AlertService, organisation_names
 from .settings import Settings, region_defaults
 from .store import Store
+from .texts import OrgTexts, texts_from
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,7 @@ class Unlocked:
     settings: Settings
     trust: Trust
     keys: NodeKeys
+    texts: OrgTexts = dataclasses.field(default_factory=OrgTexts)
 
 
 class Node:
@@ -247,7 +249,8 @@ class Node:
                 await store.settings.put_missing(region_defaults(self.config.region))
                 self.config = dataclasses.replace(self.config, region="")
                 config_mod.save(self.data_dir, self.config)
-            settings = Settings(await store.settings.all())
+            stored = await store.settings.all()
+            settings = Settings(stored)
             alerts = AlertService(
                 store, keys.signing, self.clock, self.hashes, settings, self.peer_names, network,
                 organisations=self.organisations,
@@ -262,7 +265,7 @@ class Node:
             # The federation port answers "locked" until the state below is set, and
             # nothing sees an Unlocked whose parts are not yet started.
             await trust.start()
-            self._state = Unlocked(store, alerts, settings, trust, keys)
+            self._state = Unlocked(store, alerts, settings, trust, keys, texts_from(stored))
             await self.refresh_peer_names()
             alerts.on_new_item(trust.new_local_item)
             self.jobs.every("retention", RETENTION_INTERVAL_S, self.run_retention)

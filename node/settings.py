@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import re
 import sys
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from .errors import UsageError
 
@@ -24,6 +26,8 @@ _REGION_RE = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,6}){0,2}$")
 _COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
 MAX_REGIONS = 50
 MAX_SETTING_CHARS = 1000
+MAX_URL_CHARS = 500
+QUICK_EXIT_DEFAULT = "https://www.google.com/search?q=weather"
 DOCS_BEGIN = "<!-- settings:begin -->"
 DOCS_END = "<!-- settings:end -->"
 
@@ -136,6 +140,42 @@ class RegionList:
 
 
 @dataclass(frozen=True, slots=True)
+class HttpsUrl:
+    """An https:// address of another site: a host, no user name or password, no
+    spaces or control characters."""
+
+    max_chars: int = MAX_URL_CHARS
+
+    def parse(self, value: object, label: str, t: Translate) -> str:
+        url = str(value).strip()
+        bad = (
+            len(url) > self.max_chars
+            or any(c.isspace() or unicodedata.category(c)[0] == "C" for c in url)
+            or not url.lower().startswith("https://")
+        )
+        try:
+            parts = urlsplit(url)
+            bad = bad or not parts.hostname or "@" in parts.netloc or "." not in parts.hostname
+            parts.port  # noqa: B018 -- raises ValueError for a port that is not a number
+        except ValueError:
+            bad = True
+        if bad:
+            raise UsageError(
+                t(N_("%(label)s must be a web address starting with https://, like %(example)s."))
+                % {"label": label, "example": QUICK_EXIT_DEFAULT}
+            )
+        return url
+
+    def show(self, value: Any) -> str:
+        return str(value)
+
+    def describe(self, t: Translate) -> str:
+        return t(N_("A web address starting with https://, at most %(n)d characters.")) % {
+            "n": self.max_chars
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Setting:
     """One row of the table. ``name`` is the key (config, form field, CLI); people read
     ``label`` and ``help``."""
@@ -240,6 +280,17 @@ SETTINGS: tuple[Setting, ...] = (
             "needs well under a second, a computer guessing passphrases pays the same "
             "for every guess. Raise it by one or two while someone floods the log-in "
             "form; browsers without JavaScript wait a few seconds instead."
+        ),
+    ),
+    Setting(
+        "quick_exit_url",
+        HttpsUrl(),
+        QUICK_EXIT_DEFAULT,
+        N_("Quick exit destination"),
+        N_(
+            "The page the quick exit button leaves for. Choose an ordinary page that "
+            "opens in your members' countries and looks natural in a phone's history, "
+            "like a weather or search page; it must not be blocked where they live."
         ),
     ),
 )

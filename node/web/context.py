@@ -15,6 +15,9 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 from aiohttp import web
 
+from ..errors import Locked
+from ..settings import QUICK_EXIT_DEFAULT
+from ..texts import OrgTexts, to_html
 from . import i18n
 from .clients import Client, ClientPolicy
 from .csrf import CsrfKeys
@@ -31,7 +34,6 @@ if TYPE_CHECKING:
 SESSION_COOKIE = "an_session"
 PRE_COOKIE = "an_pre"
 LANG_COOKIE = "an_lang"
-QUICK_EXIT_URL = "https://www.bbc.com/weather"
 ROLE_RANK = {"member": 0, "caseworker": 1, "admin": 2}
 
 
@@ -128,6 +130,32 @@ def csrf_token(request: web.Request) -> str:
     return state(request).csrf.pre_session_token(v.pre)
 
 
+def org_texts(request: web.Request) -> OrgTexts | None:
+    """The organisation's texts, or None while the node is locked (its defaults then)."""
+    try:
+        return state(request).host.unlocked().texts
+    except Locked:
+        return None
+
+
+def org_text(request: web.Request, key: str, t: Translator | None = None) -> str:
+    """The organisation's text ``key`` (node/texts.py) for ``t``'s readers, as plain text.
+    A locked node shows the defaults: its edits are sealed."""
+    t = t or translator(request)
+    texts = org_texts(request)
+    if texts is None:
+        return OrgTexts.default(key, t.gettext)
+    return texts.get(key, t.lang, t.gettext)
+
+
+def quick_exit_url(request: web.Request) -> str:
+    """The node's setting; its default while the node is locked."""
+    try:
+        return str(state(request).host.unlocked().settings["quick_exit_url"])
+    except Locked:
+        return QUICK_EXIT_DEFAULT
+
+
 def render(
     request: web.Request,
     template: str,
@@ -147,8 +175,12 @@ def render(
         rank=ROLE_RANK[current.role] if current else -1,
         csrf=csrf_token(request),
         path=request.path,
-        node_name=st.host.name,
-        quick_exit_url=QUICK_EXIT_URL,
+        # Every title and the page's header carry the public name the organisation
+        # chose (bland by default), never the node's own name: a phone's history and
+        # tabs show titles.
+        node_name=org_text(request, "public_name", t),
+        org_text=lambda key, heading=2: to_html(org_text(request, key, t), heading),
+        quick_exit_url=quick_exit_url(request),
         **ctx,
     )
     return web.Response(text=page, content_type="text/html", charset="utf-8", status=status)

@@ -22,7 +22,7 @@ from protocol.errors import ProtocolError
 from protocol.fields import check_region
 
 from ..store import Store
-from .context import host, need, render, state, translator, unlocked
+from .context import host, need, org_text, render, state, translator, unlocked
 from .forms import Form
 from .i18n import LANGUAGES, Translator
 
@@ -118,7 +118,7 @@ async def atom(request: web.Request) -> web.Response:
         .env.get_template("feed.xml")
         .render(
             **t.template_globals(),
-            node_name=host(request).name,
+            node_name=org_text(request, "public_name", t),
             lang=lang,
             alerts=alerts,
             updated=_iso(updated),

@@ -36,7 +36,8 @@ class Host(Protocol):
 
     @property
     def name(self) -> str:
-        """The organisation's name, shown on every page."""
+        """The node's name (cards, the trust list). Pages show the public name the
+        organisation chose instead (node/texts.py), never this."""
         ...
 
     @property

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from node.settings import QUICK_EXIT_DEFAULT
 from tests.e2e.cli import RunningNode, alertnode
 from tests.node.test_web_work import VECTOR, VECTOR_SOLUTION
 
@@ -38,7 +39,7 @@ PHONE_VIEWPORT = {"width": 390, "height": 844}
 SHOTS = Path("/tmp/shots")
 PASSPHRASE = "correct horse battery staple"
 NUMBER = "+44 7700 900123"
-NEUTRAL = "https://www.bbc.com/weather"
+NEUTRAL = QUICK_EXIT_DEFAULT
 
 
 def _require_chromium() -> None:
@@ -102,7 +103,7 @@ def new_page(browser: Any, **kw: Any) -> Any:
     context = browser.new_context(viewport=PHONE_VIEWPORT, **kw)
     # The quick exit's neutral site is answered locally: tests never leave the machine.
     context.route(
-        "https://www.bbc.com/**",
+        "https://www.google.com/**",
         lambda route: route.fulfill(
             status=200, content_type="text/html", body="<title>Weather</title><p>Sunny</p>"
         ),

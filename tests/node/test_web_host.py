@@ -132,7 +132,10 @@ async def test_the_web_app_serves_pages_from_a_host_that_is_not_a_node(
 ) -> None:
     server, session = http
     async with session.get(server.make_url("/")) as resp:
-        assert resp.status == 200 and "Fake organisation" in await resp.text()
+        html = await resp.text()
+    # Pages carry the public name (node/texts.py), never the organisation's own.
+    assert resp.status == 200 and "<title>Community notes</title>" in html
+    assert "Fake organisation" not in html
     # A page that needs the open store meets the fake's Locked: the locked page.
     token = "abc." + "0" * 32
     async with session.get(server.make_url(f"/feed/{token}.atom")) as resp:
