@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import json
 import re
 from pathlib import Path
 
@@ -145,14 +146,30 @@ async def test_a_receipt_checks_from_its_code_and_its_file_and_fails_when_change
     assert status == 400 and "Content-Disposition" not in resp.headers
 
 
+async def row_counts(site: Site) -> dict[str, int]:
+    db = site.store.reports._db
+    tables = await db.fetchall("SELECT name FROM sqlite_master WHERE type = 'table'", ())
+    # Table names come from sqlite_master, not from anyone's input.
+    count = 'SELECT count(*) FROM "{}"'
+    return {t[0]: (await db.fetchall(count.format(t[0]), ()))[0][0] for t in tables}
+
+
 async def test_the_node_stores_nothing_about_a_receipt(site: Site) -> None:
-    code, signed_b64, _ = await _sent_with_receipt(site)
+    alice = await site.member("alice")
+    before = await row_counts(site)
+    await send_report(alice)
+    # The report is the only row the sending adds: no table holds a receipt.
+    after = await row_counts(site)
+    assert {t: n - before[t] for t, n in after.items() if n != before[t]} == {"reports": 1}
+    status, html, _ = await alice.get("/reports?done=sent")
+    code_match, signed_match = CODE_RE.search(html), SIGNED_RE.search(html)
+    assert status == 200 and code_match and signed_match
+    code, signed_b64 = code_match.group(1), signed_match.group(1)
+    _, _, _ = await alice.post("/receipt/save", {"receipt": signed_b64}, page="/")
+    assert (await check(site, code))[1].count("This receipt is real.") == 1
+    assert await row_counts(site) == after  # giving, saving and checking add nothing
     signed = base64.b64decode(signed_b64)
     opened = wire.open_receipt(signed)
-    # Everything the node wrote: the database, its WAL, keys, settings.
-    files = sorted(p for p in Path(site.node.data_dir).rglob("*") if p.is_file())
-    data = b"".join(p.read_bytes() for p in files)
-    assert any(p.name.startswith("store.db") for p in files)
     needles = {
         "code": code.encode(),
         "code letters": code.replace("-", "").encode(),
@@ -162,11 +179,20 @@ async def test_the_node_stores_nothing_about_a_receipt(site: Site) -> None:
         "signature": signed[-64:],
         "signed receipt": signed_b64.encode(),
     }
-    found = [name for name, needle in needles.items() if needle in data]
-    assert found == []
-    # The scan can find what is there (its control): the receipt's signer key, which
-    # the node's own files hold.
-    assert opened.node in data or opened.node.hex().encode() in data
+    # Everything the node wrote (the database, its WAL, keys, settings), byte for byte...
+    files = sorted(p for p in Path(site.node.data_dir).rglob("*") if p.is_file())
+    assert any(p.name.startswith("store.db") for p in files)
+    raw = b"".join(p.read_bytes() for p in files)
+    # ...and what its sealed rows hold, opened.
+    opened_rows = json.dumps(
+        [r.content for r in await site.store.reports.list()] + await site.store.audit.list()
+    ).encode()
+    for where, data in (("files", raw), ("sealed rows", opened_rows)):
+        assert [name for name, needle in needles.items() if needle in data] == [], where
+    # The scans can find what is there (their controls): the receipt's signer key in
+    # the node's files, her words in the opened rows.
+    assert opened.node in raw or opened.node.hex().encode() in raw
+    assert b"He hit me" in opened_rows
 
 
 async def test_receipt_checks_are_limited_per_client(site: Site) -> None:
