@@ -75,3 +75,31 @@ def test_every_changed_letter_of_a_code_fails_and_another_key_fails() -> None:
     for bad in ("", "AAAA", "!" * 24, letters + "A"):
         with pytest.raises(MalformedObject):
             wire.read_code(CODE_KEY, bad)
+
+
+def test_golden_receipt_and_code_recomputed_from_the_spec() -> None:
+    """docs/protocol.md, "Receipts": seed 00 … 1f, code key 20 … 3f, CONTENT, AT."""
+    import base64
+    import hashlib
+    import hmac
+
+    from protocol.encoding import pack
+
+    digest = wire.report_digest(CONTENT)
+    assert digest.hex() == "e851db6bd6d76fdea5fe5a664ee8d289cb57036afc3985ec5489acc8735916de"
+    key = SigningKey(SEED)
+    node = bytes(key.verify_key)
+    body = pack({"at": MINUTE, "node": node, "report": digest, "v": 1})
+    sig = key.sign(b"alertnode:v2:receipt:" + body).signature
+    signed = wire.make_receipt(key, digest, AT)
+    assert signed == pack(("receipt", node, body, sig))
+    assert (
+        hashlib.sha256(signed).hexdigest()
+        == "31710df314a9aa14c1ffaea4566da9e517573faa3817bfeb82c3964052e8cd90"
+    )
+    head = b"\x01" + (MINUTE // 60).to_bytes(4, "big") + digest[:2]
+    mac = hmac.new(CODE_KEY, b"alertnode:v2:receipt-code:" + head, hashlib.sha256).digest()[:8]
+    letters = base64.b32encode(head + mac).decode()
+    code = wire.make_code(CODE_KEY, digest, AT)
+    assert code == "-".join(letters[i : i + 4] for i in range(0, 24, 4))
+    assert code == "AEA4-BO3G-5BIY-Y6ZL-II7X-AG5V"
