@@ -166,6 +166,9 @@ def note_text(t: Translator, created: int, content: dict[str, Any]) -> str:
     lines += ["", t.gettext("What happened, in your own words"), str(content.get("text", ""))]
     if content.get("share") in SHARE_LABELS:
         lines += ["", t.gettext(SHARE_LABELS[content["share"]])]
+    # The digest a receipt for this report names: matching it ties a receipt to this text.
+    fingerprint = wire.report_digest(content).hex()
+    lines += ["", t.gettext("Fingerprint (SHA-256): %(hex)s", hex=fingerprint)]
     return "\n".join(lines) + "\n"
 
 

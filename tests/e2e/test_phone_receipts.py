@@ -154,3 +154,5 @@ def test_files_only_when_asked_and_a_receipt_that_checks(
         out = alertnode("receipt", "verify", "--data", str(data), given, "--json")
         answer = json.loads(out.stdout)
         assert answer["valid"] is True and answer["form"] == form, answer
+    # The receipt file names the fingerprint her saved copy ends with.
+    assert answer["report_sha256"] and answer["report_sha256"] in note_path.read_text()

@@ -69,6 +69,8 @@ async def test_saving_a_report_takes_a_warning_and_a_confirm_and_gives_a_neutral
     assert resp.content_type == "text/plain"
     assert resp.headers["X-Content-Type-Options"] == "nosniff"
     assert REPORT["text"] in body and "+447700900123" in body
+    stored = (await site.store.reports.list())[0].content
+    assert wire.report_digest(stored).hex() in body  # the fingerprint a receipt names
     # Two saves get two unrelated names: the name says nothing, not even the number.
     _, _, again = await alice.post("/reports/1/save", {"confirm": "yes"}, page="/reports/1/save")
     assert again.headers["Content-Disposition"] != disposition
