@@ -24,6 +24,7 @@ from protocol.card import b64url_decode, check_url, parse_card_text, verify_card
 from protocol.encoding import unpack
 from protocol.fields import check_lang, check_region, check_text, parse_date
 from protocol.indicators import normalise
+from protocol.receipt import open_receipt, read_code
 from protocol.request import verify_request
 from protocol.rotation import verify_rotation
 from protocol.signing import Kind, decode_body, open_envelope, parse_envelope
@@ -92,4 +93,6 @@ TARGETS: dict[str, Target] = {
     "check_text": lambda d: check_text("description", _text(d)),
     **{f"normalise.{kind}": _normalise(kind) for kind in ("phone", "email", "handle", "plate")},
     "normalise.other": _normalise("other"),
+    "open_receipt": open_receipt,
+    "read_code": lambda d: read_code(b"\x02" * 32, _text(d)),
 }

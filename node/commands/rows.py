@@ -7,7 +7,7 @@ command that only talks to the socket starts fast. Handlers import what they use
 
 from __future__ import annotations
 
-from . import alerts, ops, pairing, peers
+from . import alerts, ops, pairing, peers, receipts
 from .table import Command
 
 # CLI-only rows among them have no handler and no route.
@@ -16,4 +16,5 @@ ROWS: tuple[Command, ...] = (
     *peers.COMMANDS,
     *pairing.COMMANDS,
     *ops.COMMANDS,
+    *receipts.COMMANDS,
 )

@@ -23,6 +23,7 @@ from .clients import Client, ClientPolicy
 from .csrf import CsrfKeys
 from .host import Host
 from .i18n import LANGUAGES, Translator
+from .pending import ReceiptDesk
 from .ratelimit import WebLimits
 from .redirects import LocalPages
 from .sessions import Session, Sessions
@@ -48,6 +49,7 @@ class WebState:
     csrf: CsrfKeys = field(default_factory=CsrfKeys)
     limits: WebLimits = field(default_factory=WebLimits)
     challenges: Challenges = field(default_factory=Challenges)
+    receipts: ReceiptDesk = field(default_factory=ReceiptDesk)
 
 
 STATE_KEY: web.AppKey[WebState] = web.AppKey("web_state", WebState)

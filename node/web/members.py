@@ -1,16 +1,15 @@
 """Member pages: check an identifier, browse recent alerts, report an incident, and
-see, download or delete one's own reports.
+see or delete one's own reports (saving one as a file, and receipts: receipts.py).
 
 Rule: what a member checks travels only in a POST body (never in a URL, so never in
 history or a log), is blinded in the node's pool and compared blinded; a check is
 rate-limited per member and per client. A report stores exactly what the member
-entered, sealed; a member sees and downloads only their own reports.
+entered, sealed; a member sees only their own reports, on screen.
 """
 
 from __future__ import annotations
 
 import datetime
-import json
 import logging
 from typing import Any
 
@@ -23,6 +22,7 @@ from ..errors import NotFound
 from .context import client, host, need, redirect, render, state, translator, unlocked
 from .forms import Form
 from .i18n import INDICATOR_LABELS, SHARE_LABELS
+from .receipts import issue_receipt, pending_receipt
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +167,7 @@ async def report(request: web.Request) -> web.Response:
         "lang": t.lang,
     }
     await store.reports.create(me.member_id, content, st.host.clock.now())
+    issue_receipt(request, content)
     log.debug("a report was received")
     return redirect("/reports?done=sent")
 
@@ -175,7 +176,9 @@ async def my_reports(request: web.Request) -> web.Response:
     me = need(request)
     store = unlocked(request).store
     reports = await store.reports.list(member_id=me.member_id)
-    return render(request, "reports.html", reports=reports, sent=request.query.get("done"))
+    sent = request.query.get("done")
+    receipt = pending_receipt(request) if sent == "sent" else None
+    return render(request, "reports.html", reports=reports, sent=sent, receipt=receipt)
 
 
 async def _own_report(request: web.Request) -> Any:
@@ -189,23 +192,6 @@ async def _own_report(request: web.Request) -> Any:
     if found.member_id != me.member_id:
         raise web.HTTPNotFound()
     return found
-
-
-async def download_report(request: web.Request) -> web.Response:
-    found = await _own_report(request)
-    doc = {
-        "report": found.id,
-        "created": datetime.datetime.fromtimestamp(found.created, datetime.UTC).isoformat(),
-        "status": found.status,
-        "alert": found.alert_id.hex() if found.alert_id else None,
-        "content": found.content,
-    }
-    return web.Response(
-        text=json.dumps(doc, indent=2, ensure_ascii=False) + "\n",
-        content_type="application/json",
-        charset="utf-8",
-        headers={"Content-Disposition": f'attachment; filename="report-{found.id}.json"'},
-    )
 
 
 async def delete_report(request: web.Request) -> web.Response:
@@ -223,5 +209,5 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_post("/report", report)
     router.add_get("/reports", my_reports, name="reports")
     # Row ids are SQLite's 64-bit integers: a longer run of digits is no page (not a 500).
-    router.add_get(r"/reports/{id:[0-9]{1,18}}.json", download_report, name="report_download")
+    # No /reports/ID.json: a report becomes a file only through receipts.save_page.
     router.add_post(r"/reports/{id:[0-9]{1,18}}/delete", delete_report, name="report_delete")

@@ -22,7 +22,7 @@ from protocol.errors import ProtocolError
 
 from ..config import ProxyNetwork
 from ..errors import NodeError, WrongPassphrase
-from . import accounts, admin, caseworkers, feeds, i18n, members, panic, texts
+from . import accounts, admin, caseworkers, feeds, i18n, members, panic, receipts, texts
 from .clients import ClientPolicy
 from .context import (
     ERROR_TITLES,
@@ -214,6 +214,7 @@ def create_app(host: Host, trusted_proxies: Iterable[ProxyNetwork] = ()) -> web.
     panic.add_routes(app.router)
     feeds.add_routes(app.router)
     texts.add_routes(app.router)
+    receipts.add_routes(app.router)
     pages = LocalPages(app.router.resources())
     app[STATE_KEY] = WebState(
         host=host,

@@ -3,8 +3,8 @@
 Web app:
   1. a POST body that is not a form (bytes not in its charset, an unknown charset,
      broken multipart framing) answered 500 from the CSRF check; now 400;
-  2. an id route given more digits than a 64-bit row id (/reports/999...9.json)
-     answered 500 (SQLite OverflowError); now 404.
+  2. an id route given more digits than a 64-bit row id (/reports/999...9.json, whose
+     place /reports/999...9/save has taken) answered 500 (SQLite OverflowError); now 404.
 Control socket:
   3. a body that is not UTF-8 answered 500; now 400;
   4. a JSON string with a lone surrogate ("\\ud800") answered 500 wherever it reached
@@ -51,7 +51,8 @@ async def test_a_body_that_is_not_a_form_is_a_400(site: Site, ctype: str, body: 
 @pytest.mark.parametrize(
     ("method", "path"),
     [
-        ("GET", "/reports/{n}.json"),
+        ("GET", "/reports/{n}/save"),
+        ("POST", "/reports/{n}/save"),
         ("POST", "/reports/{n}/delete"),
         ("GET", "/review/{n}"),
         ("POST", "/review/{n}"),

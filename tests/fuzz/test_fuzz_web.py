@@ -97,7 +97,8 @@ ID_ROUTES = (
     ("POST", "/review/{n}"),
     ("POST", "/review/{n}/decline"),
     ("GET", "/review/{n}"),
-    ("GET", "/reports/{n}.json"),
+    ("GET", "/reports/{n}/save"),
+    ("POST", "/reports/{n}/save"),
     ("POST", "/reports/{n}/delete"),
     ("POST", "/admin/members/{n}/revoke"),
 )

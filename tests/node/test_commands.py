@@ -110,6 +110,7 @@ SAFE_WITH_EXAMPLES = (
     "peer.block",
     "peer.unblock",
     "network-key.rotate",
+    "receipt.verify",
 )
 
 

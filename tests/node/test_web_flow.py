@@ -171,11 +171,12 @@ async def test_member_downloads_and_deletes_only_own_reports(site: Site) -> None
     alice = await site.member("alice")
     bob = await site.member("bobby")
     await send_report(alice)
-    status, body, resp = await alice.get("/reports/1.json")
+    status, body, resp = await alice.post(
+        "/reports/1/save", {"confirm": "yes"}, page="/reports/1/save"
+    )
     assert status == 200 and "attachment" in resp.headers["Content-Disposition"]
-    doc = json.loads(body)
-    assert doc["content"]["indicators"]["phone"] == "+447700900123"
-    status, _, _ = await bob.get("/reports/1.json")
+    assert "+447700900123" in body
+    status, _, _ = await bob.get("/reports/1/save")
     assert status == 404
     status, _, _ = await bob.post("/reports/1/delete", {}, page="/reports")
     assert status == 404

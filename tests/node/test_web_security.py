@@ -41,6 +41,7 @@ async def test_safety_headers_on_every_kind_of_response(site: Site) -> None:
         ("GET", anon, "/feed/abc.0123456789abcdef0123456789abcdef.atom", "", 404),
         ("GET", member, "/admin/members", "", 403),
         ("GET", member, "/reports/999.json", "", 404),
+        ("GET", member, "/reports/999/save", "", 404),
         ("PUT", member, "/check", "", 405),
         ("POST", member, "/check", "csrf=wrong", 403),
         ("POST", member, "/report", "x=" + "a" * 70_000, 413),

@@ -236,9 +236,12 @@ async def test_script_injection_through_every_text_field(site: Site) -> None:
         assert_escaped(html, f"member {path}")
     _, html, _ = await admin.get("/admin/members")
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html  # the nickname, as text
-    # The member's own download is JSON, served as JSON (never sniffed as HTML).
-    async with member.client.get(f"/reports/{report}.json") as resp:
-        assert resp.content_type == "application/json"
+    # The member's own saved copy is plain text, served as such (never sniffed as HTML).
+    token = await member.token(f"/reports/{report}/save")
+    async with member.client.post(
+        f"/reports/{report}/save", data={"csrf": token, "confirm": "yes"}
+    ) as resp:
+        assert resp.content_type == "text/plain"
         assert resp.headers["X-Content-Type-Options"] == "nosniff"
         assert "attachment" in resp.headers["Content-Disposition"]
 
@@ -355,17 +358,21 @@ async def test_another_members_report_cannot_be_downloaded_or_deleted(site: Site
     )
     report = (await site.store.reports.list())[0].id
     mallory = await site.member("mallory")
-    for path in (f"/reports/{report}.json", f"/reports/{report:05d}.json"):
+    for path in (f"/reports/{report}/save", f"/reports/{report:05d}/save"):
         status, body, _ = await mallory.get(path)
+        assert status == 404 and "Alice's own words" not in body
+        status, body, _ = await mallory.post(path, {"confirm": "yes"}, page="/reports")
         assert status == 404 and "Alice's own words" not in body
     status, _, _ = await mallory.post(f"/reports/{report}/delete", {}, page="/reports")
     assert status == 404
     anon = await site.visitor()
-    status, _, resp = await anon.get(f"/reports/{report}.json")
+    status, _, resp = await anon.get(f"/reports/{report}/save")
     assert status == 303 and resp.headers["Location"] == "/login"
     # A member is not a caseworker: the review pages are closed to them.
     for path in (f"/review/{report}", "/review"):
         assert (await mallory.get(path))[0] == 403
     # The owner still has it.
-    status, body, _ = await alice.get(f"/reports/{report}.json")
+    status, body, _ = await alice.post(
+        f"/reports/{report}/save", {"confirm": "yes"}, page=f"/reports/{report}/save"
+    )
     assert status == 200 and "Alice's own words" in body
