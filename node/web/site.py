@@ -22,7 +22,7 @@ from protocol.errors import ProtocolError
 
 from ..config import ProxyNetwork
 from ..errors import NodeError, WrongPassphrase
-from . import accounts, admin, caseworkers, feeds, i18n, members, panic
+from . import accounts, admin, caseworkers, feeds, i18n, members, panic, reporter
 from .clients import ClientPolicy
 from .context import (
     ERROR_TITLES,
@@ -213,6 +213,7 @@ def create_app(host: Host, trusted_proxies: Iterable[ProxyNetwork] = ()) -> web.
     admin.add_routes(app.router)
     panic.add_routes(app.router)
     feeds.add_routes(app.router)
+    reporter.add_routes(app.router)
     pages = LocalPages(app.router.resources())
     app[STATE_KEY] = WebState(
         host=host,
