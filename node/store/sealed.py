@@ -1,7 +1,8 @@
 """What a seized, locked node must not show in clear, and the coarse clocks of the store.
 
-Rule: a member's passphrase verifier, a report's status and the alert it became, and
-every setting's value are sealed with ``RowCrypto`` (the row's identity as associated
+Rule: a member's passphrase verifier, a report's status and the alert it became (with
+her requests about it and the messages between her and the caseworkers), and every
+setting's value are sealed with ``RowCrypto`` (the row's identity as associated
 data); times in clear columns are only as exact as retention and ordering need: a
 member's, a report's and an audit entry's day, an invite's hour, an alert's hour.
 Schema migration 5 (``seal_metadata``) brings a store made before this to that form.
