@@ -71,6 +71,9 @@ async def withdraw(request: web.Request) -> web.Response:
     me = need(request)
     report = await _own_report(request)
     parts = unlocked(request)
+    # A retraction cannot be taken back: one tap on a small screen is not enough.
+    if not Form(await request.post(), translator(request)).flag("sure"):
+        return redirect("/reports?done=withdraw-unsure")
     if report.status == "withdrawn":
         return redirect("/reports?done=withdrawn")
     if report.status == PUBLISHED and parts.settings["report_withdrawal"] != "immediate":

@@ -23,6 +23,8 @@ from tests.federation.nodes import eventually, has_alert, pair
 from tests.node.test_web_flow import editor_fields, send_report
 from tests.node.test_web_support import Site, Visitor, site_fixture  # noqa: F401
 
+SURE = {"sure": "yes"}
+
 
 @pytest.fixture(name="two")
 async def two_fixture(make_node: NodeFactory) -> AsyncIterator[tuple[Site, Node]]:
@@ -77,7 +79,11 @@ async def test_a_withdrawal_reaches_the_peer_as_a_retraction_at_the_reporters_re
 
     _, html, _ = await member.get("/reports")
     assert "Withdraw the alert made from this report" in html
+    # Without the tick box nothing happens.
     status, _, resp = await member.post("/reports/1/withdraw", {}, page="/reports")
+    assert resp.headers["Location"] == "/reports?done=withdraw-unsure"
+    assert not (await site.store.reports.get(1)).withdraw
+    status, _, resp = await member.post("/reports/1/withdraw", SURE, page="/reports")
     assert status == 303
     store = site.store
     if mode == "caseworker":
@@ -122,7 +128,7 @@ async def test_an_unpublished_report_is_withdrawn_at_once_and_is_never_published
 ) -> None:
     member = await site.member("alice")
     await send_report(member)
-    status, _, resp = await member.post("/reports/1/withdraw", {}, page="/reports")
+    status, _, resp = await member.post("/reports/1/withdraw", SURE, page="/reports")
     assert status == 303 and resp.headers["Location"] == "/reports?done=withdrawn"
     assert (await site.store.reports.get(1)).status == "withdrawn"
     worker = await site.member("carol", "caseworker")
@@ -135,7 +141,7 @@ async def test_only_her_own_report_can_be_withdrawn_or_flagged(site: Site) -> No
     member = await site.member("alice")
     await send_report(member)
     other = await site.member("bea")
-    assert (await other.post("/reports/1/withdraw", {}, page="/reports"))[0] == 404
+    assert (await other.post("/reports/1/withdraw", SURE, page="/reports"))[0] == 404
     data: dict[str, Any] = {"want": "yes", "note": "x"}
     assert (await other.post("/reports/1/help", data, page="/reports"))[0] == 404
     report = await site.store.reports.get(1)
