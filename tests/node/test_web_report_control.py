@@ -164,9 +164,13 @@ async def test_help_request_round_trip(site: Site) -> None:
     assert status == 303 and resp.headers["Location"] == "/reports?done=help-asked"
     _, html, _ = await member.get("/reports")
     assert "You asked for help." in html and note in html
+    # While the request is open she can write again.
+    more = "Evenings are best."
+    await member.post("/reports/1/help", {"want": "yes", "note": more}, page="/reports")
 
     _, html, _ = await worker.get("/review")
-    assert "/review/1" in html and "The member asks for help." in html and note in html
+    assert "/review/1" in html and "The member asks for help." in html
+    assert note in html and more in html
     answer = "We can meet at the drop-in on Tuesday."
     status, _, resp = await worker.post(
         "/review/1/message", {"text": answer, "close": "yes"}, page="/review"
@@ -178,11 +182,11 @@ async def test_help_request_round_trip(site: Site) -> None:
     assert "You asked for help." not in html, "the request is closed"
     report = await site.store.reports.get(1)
     assert not report.help
-    assert [m["from"] for m in report.messages] == ["member", "caseworker"]
+    assert [m["from"] for m in report.messages] == ["member", "member", "caseworker"]
     # Nothing of it is in the database file in clear, and nothing in the audit log.
     raw = b"".join(p.read_bytes() for p in site.node.data_dir.glob(DB_FILE + "*"))
     assert raw
-    assert note.encode() not in raw and answer.encode() not in raw
+    assert not any(m.encode() in raw for m in (note, more, answer))
     assert all(e["action"] != "help" for e in await site.store.audit.list())
 
     # She asks again, then says she no longer needs it.
@@ -191,7 +195,7 @@ async def test_help_request_round_trip(site: Site) -> None:
     status, _, resp = await member.post("/reports/1/help", {"want": "no"}, page="/reports")
     assert resp.headers["Location"] == "/reports?done=help-closed"
     report = await site.store.reports.get(1)
-    assert not report.help and len(report.messages) == 2
+    assert not report.help and len(report.messages) == 3
 
 
 async def test_a_status_change_keeps_her_requests(site: Site) -> None:
