@@ -176,6 +176,29 @@ class HttpsUrl:
 
 
 @dataclass(frozen=True, slots=True)
+class Choice:
+    """One of a few fixed words; ``labels`` says each in words (marked for translation)."""
+
+    options: tuple[str, ...]
+    labels: tuple[str, ...]
+
+    def parse(self, value: object, label: str, t: Translate) -> str:
+        word = str(value).strip().lower()
+        if word not in self.options:
+            raise UsageError(
+                t(N_("%(label)s must be one of: %(options)s."))
+                % {"label": label, "options": ", ".join(self.options)}
+            )
+        return word
+
+    def show(self, value: Any) -> str:
+        return str(value)
+
+    def describe(self, t: Translate) -> str:
+        return "; ".join(f"{o}: {t(w)}" for o, w in zip(self.options, self.labels, strict=True))
+
+
+@dataclass(frozen=True, slots=True)
 class Setting:
     """One row of the table. ``name`` is the key (config, form field, CLI); people read
     ``label`` and ``help``."""
@@ -291,6 +314,27 @@ SETTINGS: tuple[Setting, ...] = (
             "The page the quick exit button leaves for. Choose an ordinary page that "
             "opens in your members' countries and looks natural in a phone's history, "
             "like a weather or search page; it must not be blocked where they live."
+        ),
+    ),
+)
+SETTINGS += (
+    Setting(
+        "report_withdrawal",
+        Choice(
+            ("caseworker", "immediate"),
+            (
+                N_("a caseworker confirms each withdrawal"),
+                N_("the alert is retracted as soon as she asks"),
+            ),
+        ),
+        "caseworker",
+        N_("When a member withdraws her report"),
+        N_(
+            "A member can ask for the alert made from her report to be withdrawn. With "
+            "caseworker, the request waits in the review queue until a caseworker "
+            "confirms it; with immediate, the alert is retracted at once. Either way "
+            "the retraction tells other organisations it was withdrawn at the "
+            "reporter's request."
         ),
     ),
 )

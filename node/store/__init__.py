@@ -16,6 +16,7 @@ from .members import Member, MemberStore
 from .nonces import NonceStore
 from .peers import PeerStore
 from .records import AuditLog, Report, ReportStore, SettingsStore
+from .regions import RegionIndex
 
 __all__ = ["DB_FILE", "AlertStore", "FeedRow", "Member", "Report", "Store", "StoredAlert"]
 
@@ -33,6 +34,7 @@ class Store:
         self.settings = SettingsStore(db, crypto)
         self.peers = PeerStore(db, crypto)
         self.nonces = NonceStore(db)
+        self.regions = RegionIndex(db, crypto)
 
     @classmethod
     async def open(cls, data_dir: Path, data_key: bytes) -> Store:

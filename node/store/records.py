@@ -1,14 +1,17 @@
 """Reports, the audit log and settings: the node's own records.
 
-Rule: report contents, a report's status and the alert it became, audit entries and
-settings' values are sealed; only a report's owner id and day, and an audit entry's
+Rule: report contents, a report's status and the alert it became (with what its
+member asked about it and the messages about it), audit entries and settings' values
+are sealed; only a report's owner id and day, and an audit entry's
 day, are in the clear, which is what "my reports" and retention need. Retention
 counts whole days: a row dated day D goes once D plus the retention period has passed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,9 +20,22 @@ from protocol.limits import DAY_S
 from ..errors import NotFound
 from ..keys.crypto import RowCrypto
 from .db import Database
-from .sealed import coarsen_day, open_report_state, open_setting, seal_report_state, seal_setting
+from .sealed import (
+    coarsen_day,
+    open_report_state,
+    open_report_state_all,
+    open_setting,
+    seal_report_state,
+    seal_setting,
+)
 
 _REPORT_COLUMNS = "id, member_id, created, state_enc, body_enc"
+# The messages kept on one report (her help request and the caseworkers' answers);
+# the oldest go first.
+MAX_REPORT_MESSAGES = 20
+MAX_REPORT_MESSAGE_CHARS = 2000
+
+State = tuple[str, bytes | None, dict[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +46,13 @@ class Report:
     status: str
     alert_id: bytes | None
     content: dict[str, Any]
+    # She asked for the alert made from this report to be withdrawn; a caseworker has
+    # yet to confirm (node setting ``report_withdrawal``).
+    withdraw: bool = False
+    # She asked a caseworker to contact her through the node.
+    help: bool = False
+    # {"from": "member" | "caseworker", "day": Unix day, "text": ...}, oldest first.
+    messages: tuple[dict[str, Any], ...] = ()
 
 
 class ReportStore:
@@ -54,9 +77,19 @@ class ReportStore:
         return report_id
 
     def _report(self, row: Any) -> Report:
-        status, alert_id = open_report_state(self._crypto, row[0], row[3])
+        status, alert_id, extra = open_report_state_all(self._crypto, row[0], row[3])
         content = json.loads(self._crypto.open("reports", "body", row[0], row[4]))
-        return Report(row[0], row[1], row[2], status, alert_id, content)
+        return Report(
+            row[0],
+            row[1],
+            row[2],
+            status,
+            alert_id,
+            content,
+            withdraw=bool(extra.get("withdraw")),
+            help=bool(extra.get("help")),
+            messages=tuple(extra.get("messages", ())),
+        )
 
     async def get(self, report_id: int) -> Report:
         row = await self._db.fetchone(
@@ -96,18 +129,67 @@ class ReportStore:
                 return self._report(row)
         return None
 
-    async def set_status(self, report_id: int, status: str, alert_id: bytes | None = None) -> None:
-        """Set a report's status, and the alert published from it (kept if None)."""
+    async def _change(self, report_id: int, change: Callable[[State], State]) -> None:
+        """Open a report's sealed state, apply ``change`` and seal the result, in one
+        transaction. Raises NotFound."""
         async with self._db.transaction() as conn:
             rows = await conn.execute_fetchall(
                 "SELECT state_enc FROM reports WHERE id = ?", (report_id,)
             )
+            if not rows:
+                raise NotFound("no such report")
             for (sealed,) in rows:
-                _, earlier = open_report_state(self._crypto, report_id, sealed)
-                state = seal_report_state(self._crypto, report_id, status, alert_id or earlier)
+                status, alert_id, extra = change(
+                    open_report_state_all(self._crypto, report_id, sealed)
+                )
+                state = seal_report_state(self._crypto, report_id, status, alert_id, extra)
                 await conn.execute(
                     "UPDATE reports SET state_enc = ? WHERE id = ?", (state, report_id)
                 )
+
+    async def set_status(self, report_id: int, status: str, alert_id: bytes | None = None) -> None:
+        """Set a report's status, and the alert published from it (kept if None). A
+        report that is withdrawn has no withdrawal waiting any more."""
+
+        def change(state: State) -> State:
+            _, earlier, extra = state
+            if status == "withdrawn":
+                extra.pop("withdraw", None)
+            return status, alert_id or earlier, extra
+
+        # Deleted meanwhile (by its member, or retention): nothing to mark.
+        with contextlib.suppress(NotFound):
+            await self._change(report_id, change)
+
+    async def set_requests(
+        self, report_id: int, *, withdraw: bool | None = None, help: bool | None = None
+    ) -> None:
+        """Record what the member asks about her report (None keeps it). Raises NotFound."""
+
+        def change(state: State) -> State:
+            status, alert_id, extra = state
+            for name, value in (("withdraw", withdraw), ("help", help)):
+                if value is not None:
+                    extra[name] = value
+            return status, alert_id, extra
+
+        await self._change(report_id, change)
+
+    async def add_message(self, report_id: int, sender: str, text: str, now: int) -> None:
+        """Keep a message between the member and the caseworkers on her report, dated
+        by its day only. Raises NotFound."""
+
+        def change(state: State) -> State:
+            status, alert_id, extra = state
+            message = {
+                "from": sender,
+                "day": coarsen_day(now),
+                "text": text[:MAX_REPORT_MESSAGE_CHARS],
+            }
+            extra["messages"] = [*extra.get("messages", []), message][-MAX_REPORT_MESSAGES:]
+            return status, alert_id, extra
+
+        await self._change(report_id, change)
 
     async def delete(self, report_id: int, member_id: int | None = None) -> None:
         async with self._db.transaction() as conn:

@@ -1,7 +1,8 @@
 """What a seized, locked node must not show in clear, and the coarse clocks of the store.
 
-Rule: a member's passphrase verifier, a report's status and the alert it became, and
-every setting's value are sealed with ``RowCrypto`` (the row's identity as associated
+Rule: a member's passphrase verifier, a report's status and the alert it became (with
+her requests about it and the messages between her and the caseworkers), and every
+setting's value are sealed with ``RowCrypto`` (the row's identity as associated
 data); times in clear columns are only as exact as retention and ordering need: a
 member's, a report's and an audit entry's day, an invite's hour, an alert's hour.
 Schema migration 5 (``seal_metadata``) brings a store made before this to that form.
@@ -39,19 +40,35 @@ def open_verifier(crypto: RowCrypto, member_id: int, sealed: bytes) -> str:
 
 
 def seal_report_state(
-    crypto: RowCrypto, report_id: int, status: str, alert_id: bytes | None
+    crypto: RowCrypto,
+    report_id: int,
+    status: str,
+    alert_id: bytes | None,
+    extra: dict[str, Any] | None = None,
 ) -> bytes:
     """A report's status and the id of the alert published from it, sealed together:
-    "member 7's report became alert 2c48..." is nowhere in clear."""
-    state = {"status": status, "alert": alert_id.hex() if alert_id else None}
+    "member 7's report became alert 2c48..." is nowhere in clear. ``extra`` holds what
+    the member asked about her report (a withdrawal, help) and the messages between
+    her and the caseworkers, sealed in the same value."""
+    state = {**(extra or {}), "status": status, "alert": alert_id.hex() if alert_id else None}
     return crypto.seal("reports", "state", report_id, json.dumps(state).encode())
 
 
 def open_report_state(crypto: RowCrypto, report_id: int, sealed: bytes) -> tuple[str, bytes | None]:
     """(status, alert id). Raises StoreError if the value was tampered with or moved."""
+    status, alert, _ = open_report_state_all(crypto, report_id, sealed)
+    return status, alert
+
+
+def open_report_state_all(
+    crypto: RowCrypto, report_id: int, sealed: bytes
+) -> tuple[str, bytes | None, dict[str, Any]]:
+    """(status, alert id, everything else in the state). Raises StoreError if the value
+    was tampered with or moved."""
     state = json.loads(crypto.open("reports", "state", report_id, sealed))
-    alert = state.get("alert")
-    return str(state["status"]), bytes.fromhex(alert) if alert else None
+    alert = state.pop("alert", None)
+    status = str(state.pop("status"))
+    return status, bytes.fromhex(alert) if alert else None, state
 
 
 def seal_setting(crypto: RowCrypto, name: str, value: Any) -> bytes:

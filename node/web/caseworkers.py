@@ -55,7 +55,11 @@ async def _audit(request: web.Request, action: str, **fields: Any) -> None:
 async def queue(request: web.Request) -> web.Response:
     need(request, "caseworker")
     store = unlocked(request).store
-    reports = [r for r in await store.reports.list() if r.status in ("new", "reviewed")]
+    reports = [
+        r
+        for r in await store.reports.list()
+        if r.status in ("new", "reviewed") or r.withdraw or r.help
+    ]
     return render(request, "review.html", reports=reports, done=request.query.get("done"))
 
 
@@ -366,6 +370,9 @@ async def _submit(
     }
     if draft is None or button not in ("preview", "publish"):
         return _editor(request, form, status=200 if button == "apply" else 400, **kw)
+    if report is not None and report.status == "withdrawn":
+        message = t.gettext("The member withdrew this report.")
+        return _editor(request, form, status=400, message=message, **kw)
     if report is not None and report.content.get("share") == "no":
         message = t.gettext("The member did not allow this report to be shared as an alert.")
         return _editor(request, form, status=400, message=message, **kw)

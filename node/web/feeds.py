@@ -25,6 +25,7 @@ from ..store import Store
 from .context import host, need, org_text, render, state, translator, unlocked
 from .forms import Form
 from .i18n import LANGUAGES, Translator
+from .travel import region_choices
 
 MAX_FEED_ALERTS = 50
 MAX_BULLETIN_ALERTS = 60
@@ -85,9 +86,10 @@ async def feed_page(request: web.Request) -> web.Response:
     me = need(request)
     t = translator(request)
     parts = unlocked(request)
-    store, settings = parts.store, parts.settings
+    store = parts.store
     form = Form(request.query, t)
-    regions = form.choices("region", settings["regions"], minimum=0, maximum=MAX_FEED_REGIONS)
+    own, travel = await region_choices(request)
+    regions = form.choices("region", own + travel, minimum=0, maximum=MAX_FEED_REGIONS)
     lang = form.choice("lang", LANGUAGES, required=False) or t.lang
     url = ""
     if form.ok and "lang" in request.query:
@@ -98,7 +100,8 @@ async def feed_page(request: web.Request) -> web.Response:
         "feed.html",
         status=200 if form.ok else 400,
         form=form,
-        regions=settings["regions"],
+        regions=own,
+        travel_regions=travel,
         feed_url=url,
         chosen_lang=lang,
     )

@@ -63,6 +63,7 @@ STATUS_LABELS: dict[str, str] = {
     "reviewed": N_("reviewed"),
     "published": N_("published as an alert"),
     "declined": N_("not published"),
+    "withdrawn": N_("withdrawn"),
 }
 INDICATOR_LABELS: dict[str, str] = {
     "phone": N_("Phone number"),

@@ -23,6 +23,7 @@ from .context import client, host, need, redirect, render, state, translator, un
 from .forms import Form
 from .i18n import INDICATOR_LABELS, SHARE_LABELS
 from .receipts import issue_receipt, pending_receipt
+from .travel import region_choices
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +85,9 @@ async def browse(request: web.Request) -> web.Response:
     t = translator(request)
     need(request)
     parts = unlocked(request)
-    service, settings = parts.alerts, parts.settings
-    regions: list[str] = settings["regions"]
+    service = parts.alerts
+    own, travel = await region_choices(request)
+    regions = own + travel
     form = Form(request.query, t)
     picked = form.choices("region", regions, minimum=0, maximum=len(regions) or 1)
     category = form.choice("category", CATEGORIES, required=False)
@@ -107,7 +109,8 @@ async def browse(request: web.Request) -> web.Response:
         "alerts.html",
         status=200 if form.ok else 400,
         form=form,
-        regions=regions,
+        regions=own,
+        travel_regions=travel,
         categories=CATEGORIES,
         alerts=alerts[:MAX_BROWSE_ALERTS],
         more=len(alerts) > MAX_BROWSE_ALERTS,

@@ -22,7 +22,7 @@ from protocol.errors import ProtocolError
 
 from ..config import ProxyNetwork
 from ..errors import NodeError, WrongPassphrase
-from . import accounts, admin, caseworkers, feeds, i18n, members, panic, receipts, texts
+from . import accounts, admin, caseworkers, feeds, i18n, members, panic, receipts, reporter, texts
 from .clients import ClientPolicy
 from .context import (
     ERROR_TITLES,
@@ -215,6 +215,7 @@ def create_app(host: Host, trusted_proxies: Iterable[ProxyNetwork] = ()) -> web.
     feeds.add_routes(app.router)
     texts.add_routes(app.router)
     receipts.add_routes(app.router)
+    reporter.add_routes(app.router)
     pages = LocalPages(app.router.resources())
     app[STATE_KEY] = WebState(
         host=host,

@@ -189,6 +189,22 @@ async def live(node: Node, site: Site, clock: StillClock) -> tuple[Life, list[by
     )
     assert status == 303
 
+    life.step("a help request")
+    help_request = {"want": "yes", "note": "Helpcanary: call me"}
+    status, _, _ = await alice.post("/reports/3/help", help_request, page="/reports")
+    assert status == 303
+    life.step("a caseworker's answer")
+    answer = {"text": "Answercanary: Tuesday", "close": "yes"}
+    status, _, _ = await worker.post("/review/3/message", answer, page="/review")
+    assert status == 303
+    life.step("a withdrawal request")
+    status, _, _ = await alice.post("/reports/3/withdraw", {"sure": "yes"}, page="/reports")
+    assert status == 303
+    life.step("a withdrawal")
+    status, _, _ = await worker.post("/review/3/withdraw", {}, page="/review")
+    assert status == 303
+    assert (await site.store.reports.get(3)).status == "withdrawn"
+
     life.step("a passphrase change")
     change = {"current": PASSPHRASE, "new": NEW_PASSPHRASE, "new2": NEW_PASSPHRASE}
     status, _, _ = await alice.post("/account/passphrase", change, page="/account")
@@ -222,7 +238,8 @@ def assert_nothing_member_linked(data: Path, life: Life, alert_ids: list[bytes],
             alert_id.hex().encode(),
             alert_id.hex().upper().encode(),
         ]
-    needles["a report's status"] = [b"published", b"declined"]
+    needles["a report's status"] = [b"published", b"declined", b"withdrawn"]
+    needles["a member's requests"] = [b"Helpcanary", b"Answercanary", b"reporter-request"]
     assert raw_hits(data, needles) == [], at
     assert cells_naming_alerts(data, alert_ids, data.parent / f"copy-{at}") == [], at
 
