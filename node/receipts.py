@@ -17,12 +17,15 @@ import datetime
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import nacl.signing
 
 from protocol import receipt as wire
 from protocol.errors import ProtocolError
+
+if TYPE_CHECKING:
+    from .app import NodeKeys
 
 CODE_KEY_PURPOSE = b"alertnode:v2:receipt-code-key:"
 # The file: one line of the code, one line of the signed receipt (base64). Neutral on
@@ -135,3 +138,28 @@ def verify(
     if opened.node not in node_keys:
         return Verdict(False, "file")
     return Verdict(True, "file", opened.at, opened.report)
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptKeys:
+    """What receipts take from an unlocked node's keys, so that pages never hold the
+    data key: the current signing key, every public key the node signed with (current
+    and earlier), and the code key derived from the data key."""
+
+    signing: nacl.signing.SigningKey
+    public: tuple[bytes, ...]
+    _secret: bytes
+
+    @classmethod
+    def of(cls, keys: NodeKeys) -> ReceiptKeys:
+        public = tuple(bytes(k.verify_key) for k in (keys.signing, *keys.previous))
+        return cls(keys.signing, public, keys.data_key)
+
+    def issue(self, content: Mapping[str, Any], now: int) -> Issued:
+        return issue(self.signing, self._secret, content, now)
+
+    def code(self, report: bytes, at: int) -> str:
+        return wire.make_code(code_key(self._secret), report, at)
+
+    def verify(self, text: str) -> Verdict:
+        return verify(text, self._secret, self.public)

@@ -35,9 +35,8 @@ def desk(request: web.Request) -> ReceiptDesk:
     return state(request).receipts
 
 
-def node_keys(request: web.Request) -> tuple[bytes, ...]:
-    keys = unlocked(request).keys
-    return tuple(bytes(k.verify_key) for k in (keys.signing, *keys.previous))
+def receipt_keys(request: web.Request) -> receipts.ReceiptKeys:
+    return receipts.ReceiptKeys.of(unlocked(request).keys)
 
 
 # --- giving a receipt --------------------------------------------------------------
@@ -49,9 +48,8 @@ def issue_receipt(request: web.Request, content: dict[str, Any]) -> None:
     current = session(request)
     if current is None:
         return
-    keys = unlocked(request).keys
     now = state(request).host.clock.now()
-    issued = receipts.issue(keys.signing, keys.data_key, content, now)
+    issued = receipt_keys(request).issue(content, now)
     desk(request).hold(current.id, issued, now)
 
 
@@ -75,10 +73,10 @@ async def save_receipt(request: web.Request) -> web.StreamResponse:
         opened = wire.open_receipt(signed)
     except (ValueError, ProtocolError):
         raise web.HTTPBadRequest() from None
-    if opened.node not in node_keys(request):
+    keys = receipt_keys(request)
+    if opened.node not in keys.public:
         raise web.HTTPBadRequest()
-    keys = unlocked(request).keys
-    code = wire.make_code(receipts.code_key(keys.data_key), opened.report, opened.at)
+    code = keys.code(opened.report, opened.at)
     text = receipts.file_text(opened.at, code, signed)
     return attachment(text, "receipt")
 
@@ -111,8 +109,7 @@ async def check_receipt(request: web.Request) -> web.Response:
     if who is not None and not desk(request).checks.take(who, now):
         form.error("receipt", t.gettext("Too many attempts. Wait a while and try again."))
         return render(request, "receipt_check.html", status=429, form=form, verdict=None)
-    keys = unlocked(request).keys
-    verdict = receipts.verify(text, keys.data_key, node_keys(request))
+    verdict = receipt_keys(request).verify(text)
     return render(request, "receipt_check.html", form=form, verdict=verdict)
 
 
