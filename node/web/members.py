@@ -112,10 +112,11 @@ async def choose_filters(request: web.Request) -> web.Response:
     }
     regions: list[str] = unlocked(request).settings["regions"]
     form = Form(chosen, translator(request))
-    _filters(form, regions)
+    picked, category, danger = _filters(form, regions)
     if not form.ok:
         return _render_alerts(request, form, regions, [])  # nothing kept
-    me.browse = chosen
+    # Only the checked values are kept (no repeats): a session holds a few short strings.
+    me.browse = {"region": picked, "category": [category], "danger": [danger]}
     return redirect("/alerts")
 
 

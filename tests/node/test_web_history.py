@@ -298,3 +298,12 @@ async def test_signup_form_asks_the_browser_not_to_save(site: Site) -> None:
     _, html, _ = await v.get("/signup")
     form = re.search(r'<form method="post" action="/signup"[^>]*>', html).group(0)  # type: ignore[union-attr]
     assert 'autocomplete="off"' in form and "choose “Never”" in html
+
+
+async def test_kept_filters_are_the_checked_values_only(site: Site) -> None:
+    member = await site.member("alice")
+    many = [("region", "GB-LND")] * 500 + [("category", "robbery")]
+    status, _, _ = await member.post("/alerts", [("csrf", await member.token("/alerts")), *many])
+    assert status == 303
+    (kept,) = [s.browse for s in site.state.sessions._by_id.values()]
+    assert kept == {"region": ["GB-LND"], "category": ["robbery"], "danger": [""]}
