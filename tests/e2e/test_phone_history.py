@@ -70,6 +70,15 @@ def test_history_holds_no_check_value_or_filter(node: dict[str, Any], browser: A
     )
     page.on("framenavigated", lambda frame: visited.append(frame.url))
 
+    # The log-in form as the phone's browser sees it, in both states (issue 14, item 3).
+    page.goto(url + "/login")
+    assert page.get_attribute("#f-passphrase", "autocomplete") == "new-password"
+    assert page.get_attribute("form[action='/login']", "autocomplete") == "off"
+    shot(page, "32-login-no-saving-360")
+    page.get_by_role("button", name="Let this browser save my passphrase").click()
+    assert page.get_attribute("#f-passphrase", "autocomplete") == "current-password"
+    shot(page, "33-login-saving-360")
+
     sign_up(page, url, invite(node, "member"), "hana")
     assert "1 alert matches" in check(page, url, NUMBER)
     page.goto(url + "/alerts")
