@@ -79,6 +79,10 @@ POSTS: list[tuple[str, dict[str, str]]] = [
     ("/admin/members/1/revoke", {}),
     ("/logout", {}),
     ("/quick-exit", {}),
+    ("/alerts", {"region": "GB-LND", "danger": "3"}),
+    ("/feed", {"region": "GB-LND", "lang": "en"}),
+    ("/bulletin", {"region": "GB-LND", "lang": "en"}),
+    ("/lang", {"to": "fr", "next": "/"}),
 ]
 
 
