@@ -1,7 +1,10 @@
 /* Quick exit: leave for a neutral site without leaving this page in the back
    history (location.replace), hide the page at once, and end the session on the way
-   out. Without JavaScript the same button is a plain link to the neutral site.
-   Pressing Escape three times within two seconds does the same. */
+   out. The link goes to the node's /exit, which ends the session, answers with
+   Clear-Site-Data and redirects to the neutral site; the beacon ends the session even
+   if that navigation is cut short. Without JavaScript the same link does the same,
+   only this page stays in the back history. Pressing Escape three times within two
+   seconds does the same. */
 (function () {
   "use strict";
   var presses = [];

@@ -5,7 +5,10 @@ Rule: a member is a nickname and a passphrase, nothing else is ever asked. Every
 issues a fresh session id (an id planted before login is never promoted); logout,
 quick exit, passphrase change and account deletion drop sessions. Passphrases are
 hashed and checked in the node's bounded pool, with the same work for unknown
-nicknames, and are never echoed, stored in the clear or logged. The log-in and
+nicknames, and are never echoed, stored in the clear or logged. Logout, quick exit and
+account deletion answer with Clear-Site-Data. The log-in form asks the browser not to
+save the passphrase unless the visitor chose "let this browser save it" on that page
+(a per-device choice kept in the form itself: no cookie, nothing on the node). The log-in and
 sign-up forms pass only with a solved proof of work or through the slow lane
 (``work.py``), and every attempt is counted against its account (and its client, when
 the client has an address) before its passphrase is hashed, never after.
@@ -28,13 +31,17 @@ from ..store.members import (
     passphrase_matches,
 )
 from .context import (
+    quick_exit_url,
     client,
+    end_session,
     need,
     redirect,
+    redirect_done,
     render,
     render_locked,
     session,
     state,
+    take_notice,
     translator,
     unlocked,
     visit,
@@ -49,7 +56,6 @@ log = logging.getLogger(__name__)
 DONE_MESSAGES = {
     "deleted": N_("Your account and your reports are deleted."),
     "passphrase": N_("Your passphrase is changed."),
-    "logout": N_("You are logged out."),
 }
 
 
@@ -139,7 +145,7 @@ def _start_session(request: web.Request, member_id: int, role: str, nickname: st
 
 async def home(request: web.Request) -> web.Response:
     t = translator(request)
-    done = DONE_MESSAGES.get(request.query.get("done", ""))
+    done = DONE_MESSAGES.get(take_notice(request))
     return render(request, "home.html", done=t.gettext(done) if done else "", form=None)
 
 
@@ -178,8 +184,21 @@ async def signup(request: web.Request) -> web.Response:
     return redirect("/")
 
 
+def _render_login(request: web.Request, form: Form, status: int = 200) -> web.Response:
+    """The log-in form; the browser may save the passphrase only when the visitor
+    chose that on this page (the form carries the choice in its "save" field)."""
+    return _render_form(request, "login.html", "login", form, status)
+
+
 async def login_page(request: web.Request) -> web.Response:
-    return _render_form(request, "login.html", "login", Form({}, translator(request)))
+    return _render_login(request, Form({}, translator(request)))
+
+
+async def login_saving(request: web.Request) -> web.Response:
+    """The log-in form with saving allowed: the visitor asked for it on this device."""
+    form = Form({"save": "1"}, translator(request))
+    form.flag("save")
+    return _render_login(request, form)
 
 
 def _begin_attempt(request: web.Request, nickname: str, per_client: bool) -> Attempt | None:
@@ -202,17 +221,18 @@ async def login(request: web.Request) -> web.Response:
     st, t = state(request), translator(request)
     store = unlocked(request).store
     form = Form(await request.post(), t)
+    form.flag("save")  # kept, so the form comes back in the state it was sent in
     nick = _nickname(form, t)
     passphrase = form.secret("passphrase")
     if not form.ok:
-        return _render_form(request, "login.html", "login", form, 400)
+        return _render_login(request, form, 400)
     refused = await _admitted(request, form, "login")
     if refused:
-        return _render_form(request, "login.html", "login", form, refused)
+        return _render_login(request, form, refused)
     attempt = _begin_attempt(request, nick, per_client=True)
     if attempt is None:
         form.error("passphrase", t.gettext(TOO_MANY))
-        return _render_form(request, "login.html", "login", form, 429)
+        return _render_login(request, form, 429)
     matched = False
     try:
         member, pass_hash = await store.members.credentials(nick)
@@ -222,27 +242,29 @@ async def login(request: web.Request) -> web.Response:
         attempt.end(succeeded=matched)
     if member is None or not matched:
         form.error("passphrase", t.gettext("That nickname and passphrase do not match."))
-        return _render_form(request, "login.html", "login", form, 400)
+        return _render_login(request, form, 400)
     _start_session(request, member.id, member.role, member.nickname)
     return redirect("/")
 
 
 async def logout(request: web.Request) -> web.Response:
-    current = session(request)
-    if current is not None:
-        state(request).sessions.drop(current.id)
-    visit(request).session = None
-    visit(request).set_session = ""
-    return redirect("/?done=logout")
+    end_session(request)
+    return redirect("/")
 
 
 async def quick_exit(request: web.Request) -> web.Response:
     """Called by the quick-exit script as it leaves: end the session at once."""
-    current = session(request)
-    if current is not None:
-        state(request).sessions.drop(current.id)
-    visit(request).set_session = ""
+    end_session(request)
     return web.Response(status=204)
+
+
+async def exit_now(request: web.Request) -> web.Response:
+    """The quick-exit link itself (with or without JavaScript): end the session, clear
+    the site's data and send the visitor to the neutral site. A GET, so it works as a
+    plain link; the session cookie is SameSite=Strict, so another site's link to it
+    arrives without the cookie and can end no one's session."""
+    end_session(request)
+    return redirect(quick_exit_url(request))
 
 
 async def account_page(request: web.Request) -> web.Response:
@@ -287,7 +309,7 @@ async def change_passphrase(request: web.Request) -> web.Response:
     await store.members.set_pass_hash(me.member_id, await st.host.hashes.run(hash_passphrase, new))
     st.sessions.drop_member(me.member_id)
     _start_session(request, me.member_id, me.role, me.nickname)
-    return redirect("/?done=passphrase")
+    return redirect_done(request, "/", "passphrase")
 
 
 async def delete_account(request: web.Request) -> web.Response:
@@ -304,18 +326,22 @@ async def delete_account(request: web.Request) -> web.Response:
     store = unlocked(request).store
     await store.members.delete(me.member_id)
     st.sessions.drop_member(me.member_id)
-    visit(request).session = None
-    visit(request).set_session = ""
+    end_session(request)
     log.debug("a member deleted their account")
-    return redirect("/?done=deleted")
+    # Shown here, not after a redirect: the session that could carry the notice is
+    # gone, and a URL must not say what happened.
+    return render(request, "home.html", done=t.gettext(DONE_MESSAGES["deleted"]), form=None)
 
 
 async def switch_language(request: web.Request) -> web.Response:
-    lang = request.query.get("to", "")
-    if lang in LANGUAGES:
+    """A POST (with CSRF, like every form): the chosen language is never in a URL."""
+    form = await request.post()
+    lang = form.get("to", "")
+    if isinstance(lang, str) and lang in LANGUAGES:
         visit(request).set_lang = lang
+    wanted = form.get("next", "/")
     # Back to the page the visitor was on, if it is one of ours (node.web.redirects).
-    return redirect(state(request).pages.target(request.query.get("next", "/")))
+    return redirect(state(request).pages.target(wanted if isinstance(wanted, str) else "/"))
 
 
 async def unlock(request: web.Request) -> web.Response:
@@ -354,10 +380,12 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_post("/signup", signup)
     router.add_get("/login", login_page, name="login")
     router.add_post("/login", login)
+    router.add_post("/login/save", login_saving, name="login_save")
     router.add_post("/logout", logout, name="logout")
     router.add_post("/quick-exit", quick_exit, name="quick_exit")
+    router.add_get("/exit", exit_now, name="exit")
     router.add_get("/account", account_page, name="account")
     router.add_post("/account/passphrase", change_passphrase)
     router.add_post("/account/delete", delete_account)
-    router.add_get("/lang", switch_language, name="lang")
+    router.add_post("/lang", switch_language, name="lang")
     router.add_post("/unlock", unlock, name="unlock")

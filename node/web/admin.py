@@ -17,7 +17,17 @@ from aiohttp import web
 from ..errors import NodeError, NotFound, UsageError
 from ..settings import MAX_SETTING_CHARS, SETTINGS, validate
 from ..store.members import ROLES
-from .context import host, need, redirect, render, state, translator, unlocked
+from .context import (
+    host,
+    need,
+    redirect,
+    redirect_done,
+    render,
+    state,
+    take_notice,
+    translator,
+    unlocked,
+)
 from .forms import Form
 from .i18n import Translator
 
@@ -161,7 +171,7 @@ async def settings_page(
         status=400 if errors else 200,
         rows=_settings_rows(values or settings.as_dict(), translator(request)),
         errors=errors or {},
-        saved=saved or request.query.get("done") == "saved",
+        saved=saved or take_notice(request) == "saved",
     )
 
 
@@ -187,7 +197,7 @@ async def save_settings(request: web.Request) -> web.Response:
         if value != settings[name]:
             settings.set(name, value)
             await store.settings.put(name, value)
-    return redirect("/admin/settings?done=saved")
+    return redirect_done(request, "/admin/settings", "saved")
 
 
 async def admin_home(request: web.Request) -> web.Response:

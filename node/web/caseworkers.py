@@ -33,7 +33,16 @@ from protocol.limits import (
 from ..errors import NotFound, UsageError
 from ..service import Draft, parse_alert_id
 from ..store import Report
-from .context import error_page, host, need, redirect, render, translator, unlocked
+from .context import (
+    error_page,
+    host,
+    need,
+    redirect_done,
+    render,
+    take_notice,
+    translator,
+    unlocked,
+)
 from .forms import INDICATOR_ERRORS, Form
 from .i18n import INDICATOR_LABELS, LANGUAGES, SHARE_LABELS, Translator
 from .members import DANGER_CHOICES, today
@@ -60,7 +69,7 @@ async def queue(request: web.Request) -> web.Response:
         for r in await store.reports.list()
         if r.status in ("new", "reviewed") or r.withdraw or r.help
     ]
-    return render(request, "review.html", reports=reports, done=request.query.get("done"))
+    return render(request, "review.html", reports=reports, done=take_notice(request))
 
 
 async def _report(request: web.Request) -> Report:
@@ -400,7 +409,7 @@ async def _submit(
     await _audit(request, "publish", alert=alert_id.hex(), **extra)
     if report is not None:
         await store.reports.set_status(report.id, "published", alert_id)
-    return redirect("/published?done=published")
+    return redirect_done(request, "/published", "published")
 
 
 async def submit_report(request: web.Request) -> web.Response:
@@ -428,7 +437,7 @@ async def decline(request: web.Request) -> web.Response:
     store = unlocked(request).store
     await store.reports.set_status(report.id, "declined")
     await _audit(request, "decline", report=report.id)
-    return redirect("/review?done=declined")
+    return redirect_done(request, "/review", "declined")
 
 
 async def published(request: web.Request) -> web.Response:
@@ -440,7 +449,7 @@ async def published(request: web.Request) -> web.Response:
         "published.html",
         alerts=own,
         reasons=RETRACTION_REASONS,
-        done=request.query.get("done"),
+        done=take_notice(request),
     )
 
 
@@ -455,7 +464,7 @@ async def retract(request: web.Request) -> web.Response:
     service = unlocked(request).alerts
     await service.retract(alert_id, reason)
     await _audit(request, "retract", alert=alert_id.hex(), reason=reason)
-    return redirect("/published?done=retracted")
+    return redirect_done(request, "/published", "retracted")
 
 
 def add_routes(router: web.UrlDispatcher) -> None:

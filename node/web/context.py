@@ -65,6 +65,7 @@ class Visit:
     set_pre: bool = False
     set_session: str | None = None  # None: leave the cookie alone; "": delete it
     set_lang: str | None = None
+    clear_site: bool = False  # answer with Clear-Site-Data (logout, quick exit)
 
 
 VISIT_KEY: web.RequestKey[Visit] = web.RequestKey("visit", Visit)
@@ -119,6 +120,35 @@ def need(request: web.Request, role: str = "member") -> Session:
 
 def redirect(location: str) -> web.Response:
     return web.Response(status=303, headers={"Location": location})
+
+
+def redirect_done(request: web.Request, location: str, done: str) -> web.Response:
+    """A redirect to ``location`` whose page says ``done`` once: the notice is kept in
+    the session, never in the URL, so history shows only the neutral page."""
+    current = session(request)
+    if current is not None:
+        current.notice = done
+    return redirect(location)
+
+
+def take_notice(request: web.Request) -> str:
+    """The session's one-off notice (``redirect_done``), now forgotten; "" if none."""
+    current = session(request)
+    if current is None:
+        return ""
+    done, current.notice = current.notice, ""
+    return done
+
+
+def end_session(request: web.Request) -> None:
+    """Drop the visitor's session, delete its cookie and ask the browser to clear
+    everything this site left (Clear-Site-Data: cache, cookies, storage)."""
+    v = visit(request)
+    if v.session is not None:
+        state(request).sessions.drop(v.session.id)
+    v.session = None
+    v.set_session = ""
+    v.clear_site = True
 
 
 def csrf_token(request: web.Request) -> str:

@@ -5,7 +5,8 @@ Rule: a feed URL names a member, their regions and language, and carries a keyed
 in a feed reader without a session, stops working when the member is revoked or
 deleted, and changes when they change their passphrase. Feeds and bulletins carry
 only what members already see: alerts' structured parts in the chosen language and
-their redacted descriptions.
+their redacted descriptions. The choices on the feed and bulletin forms travel in POST
+bodies, never in the page's URL.
 """
 
 from __future__ import annotations
@@ -87,12 +88,13 @@ async def feed_page(request: web.Request) -> web.Response:
     t = translator(request)
     parts = unlocked(request)
     store = parts.store
-    form = Form(request.query, t)
+    posted = await request.post() if request.method == "POST" else None
+    form = Form(posted or {}, t)
     own, travel = await region_choices(request)
     regions = form.choices("region", own + travel, minimum=0, maximum=MAX_FEED_REGIONS)
     lang = form.choice("lang", LANGUAGES, required=False) or t.lang
     url = ""
-    if form.ok and "lang" in request.query:
+    if form.ok and posted is not None:
         token = await feed_token(store, me.member_id, regions, lang)
         url = f"{request.url.origin()}/feed/{token}.atom"
     return render(
@@ -142,7 +144,8 @@ async def bulletin(request: web.Request) -> web.Response:
     need(request)
     t = translator(request)
     settings = unlocked(request).settings
-    form = Form(request.query, t)
+    posted = await request.post() if request.method == "POST" else None
+    form = Form(posted or {}, t)
     chosen = ""
     if settings["regions"]:
         chosen = form.choice("region", settings["regions"], required=False)
@@ -153,7 +156,7 @@ async def bulletin(request: web.Request) -> web.Response:
         except ProtocolError:
             form.error("region", t.gettext("Write a region code like GB, GB-LND or FR-75."))
     lang = form.choice("lang", LANGUAGES, required=False) or t.lang
-    if not form.ok or "lang" not in request.query:
+    if not form.ok or posted is None:
         return render(
             request,
             "bulletin_form.html",
@@ -169,5 +172,7 @@ async def bulletin(request: web.Request) -> web.Response:
 
 def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/feed", feed_page, name="feed")
+    router.add_post("/feed", feed_page)
     router.add_get("/feed/{token:[A-Za-z0-9_-]{1,200}\\.[0-9a-f]{32}}.atom", atom, name="atom")
     router.add_get("/bulletin", bulletin, name="bulletin")
+    router.add_post("/bulletin", bulletin)

@@ -3,8 +3,9 @@ see or delete one's own reports (saving one as a file, and receipts: receipts.py
 
 Rule: what a member checks travels only in a POST body (never in a URL, so never in
 history or a log), is blinded in the node's pool and compared blinded; a check is
-rate-limited per member and per client. A report stores exactly what the member
-entered, sealed; a member sees only their own reports, on screen.
+rate-limited per member and per client. Browse filters are sent by POST and kept in
+the session (POST-redirect-GET to the plain /alerts), never in a URL. A report stores
+exactly what the member entered, sealed; a member sees only their own reports, on screen.
 """
 
 from __future__ import annotations
@@ -19,7 +20,18 @@ from protocol.fields import CATEGORIES
 from protocol.limits import MAX_CATEGORIES, MAX_INCIDENT_AGE_DAYS
 
 from ..errors import NotFound
-from .context import client, host, need, redirect, render, state, translator, unlocked
+from .context import (
+    client,
+    host,
+    need,
+    redirect,
+    redirect_done,
+    render,
+    state,
+    take_notice,
+    translator,
+    unlocked,
+)
 from .forms import Form
 from .i18n import INDICATOR_LABELS, SHARE_LABELS
 from .receipts import issue_receipt, pending_receipt
@@ -81,17 +93,49 @@ async def check(request: web.Request) -> web.Response:
 # --- browse ------------------------------------------------------------------------
 
 
+BROWSE_FIELDS = ("region", "category", "danger")
+
+
 async def browse(request: web.Request) -> web.Response:
-    t = translator(request)
-    need(request)
-    parts = unlocked(request)
-    service = parts.alerts
+    """The alerts under the filters last chosen in this session (``choose_filters``)."""
+    me = need(request)
+    return await _browse(request, me.browse)
+
+
+async def choose_filters(request: web.Request) -> web.Response:
+    """Keep the chosen filters in the session and show them at the plain /alerts."""
+    me = need(request)
+    posted = await request.post()
+    chosen = {
+        name: [v for v in posted.getall(name) if isinstance(v, str)]
+        for name in BROWSE_FIELDS
+        if name in posted
+    }
     own, travel = await region_choices(request)
-    regions = own + travel
-    form = Form(request.query, t)
+    form = Form(chosen, translator(request))
+    picked, category, danger = _filters(form, own + travel)
+    if not form.ok:
+        return _render_alerts(request, form, (own, travel), [])  # nothing kept
+    # Only the checked values are kept (no repeats): a session holds a few short strings.
+    me.browse = {"region": picked, "category": [category], "danger": [danger]}
+    return redirect("/alerts")
+
+
+def _filters(form: Form, regions: list[str]) -> tuple[list[str], str, str]:
     picked = form.choices("region", regions, minimum=0, maximum=len(regions) or 1)
     category = form.choice("category", CATEGORIES, required=False)
     danger = form.choice("danger", DANGER_CHOICES, required=False)
+    return picked, category, danger
+
+
+async def _browse(request: web.Request, query: dict[str, list[Any]]) -> web.Response:
+    """The alerts under ``query``: the node's own regions and the regions of alerts
+    from other organisations (a travelling member's), a category, a minimum danger."""
+    t = translator(request)
+    service = unlocked(request).alerts
+    own, travel = await region_choices(request)
+    form = Form(query, t)
+    picked, category, danger = _filters(form, own + travel)
     alerts: list[dict[str, Any]] = []
     if form.ok:
         if picked:
@@ -104,6 +148,16 @@ async def browse(request: web.Request) -> web.Response:
         if danger:
             alerts = [a for a in alerts if a["danger"] >= int(danger)]
         alerts.sort(key=lambda a: (a["created"], a["incident"]), reverse=True)
+    return _render_alerts(request, form, (own, travel), alerts)
+
+
+def _render_alerts(
+    request: web.Request,
+    form: Form,
+    regions: tuple[list[str], list[str]],
+    alerts: list[dict[str, Any]],
+) -> web.Response:
+    own, travel = regions
     return render(
         request,
         "alerts.html",
@@ -172,14 +226,14 @@ async def report(request: web.Request) -> web.Response:
     await store.reports.create(me.member_id, content, st.host.clock.now())
     issue_receipt(request, content)
     log.debug("a report was received")
-    return redirect("/reports?done=sent")
+    return redirect_done(request, "/reports", "sent")
 
 
 async def my_reports(request: web.Request) -> web.Response:
     me = need(request)
     store = unlocked(request).store
     reports = await store.reports.list(member_id=me.member_id)
-    sent = request.query.get("done")
+    sent = take_notice(request)
     receipt = pending_receipt(request) if sent == "sent" else None
     return render(request, "reports.html", reports=reports, sent=sent, receipt=receipt)
 
@@ -201,13 +255,14 @@ async def delete_report(request: web.Request) -> web.Response:
     found = await _own_report(request)
     store = unlocked(request).store
     await store.reports.delete(found.id, member_id=found.member_id)
-    return redirect("/reports?done=deleted")
+    return redirect_done(request, "/reports", "deleted")
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/check", check_page, name="check")
     router.add_post("/check", check)
     router.add_get("/alerts", browse, name="alerts")
+    router.add_post("/alerts", choose_filters)
     router.add_get("/report", report_page, name="report")
     router.add_post("/report", report)
     router.add_get("/reports", my_reports, name="reports")

@@ -18,8 +18,9 @@ from aiohttp import web
 
 HOME = "/"
 MAX_NEXT_CHARS = 200
-# Route names never used as a target: going back to the switch would loop.
-NOT_TARGETS = frozenset({"lang"})
+# Route names never used as a target: going back to the switch would loop, and the
+# quick exit would end the session.
+NOT_TARGETS = frozenset({"lang", "exit"})
 _PATH = re.compile(r"/[A-Za-z0-9._~/-]*")
 
 

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from ..errors import NotFound
 from ..store import Report
-from .context import error_page, host, need, redirect, translator, unlocked
+from .context import error_page, host, need, redirect, redirect_done, translator, unlocked
 from .forms import Form
 
 log = logging.getLogger(__name__)
@@ -73,14 +73,14 @@ async def withdraw(request: web.Request) -> web.Response:
     parts = unlocked(request)
     # A retraction cannot be taken back: one tap on a small screen is not enough.
     if not Form(await request.post(), translator(request)).flag("sure"):
-        return redirect("/reports?done=withdraw-unsure")
+        return redirect_done(request, "/reports", "withdraw-unsure")
     if report.status == "withdrawn":
-        return redirect("/reports?done=withdrawn")
+        return redirect_done(request, "/reports", "withdrawn")
     if report.status == PUBLISHED and parts.settings["report_withdrawal"] != "immediate":
         await parts.store.reports.set_requests(report.id, withdraw=True)
-        return redirect("/reports?done=withdraw-asked")
+        return redirect_done(request, "/reports", "withdraw-asked")
     await _withdraw_now(request, report, me.member_id, me.role)
-    return redirect("/reports?done=withdrawn")
+    return redirect_done(request, "/reports", "withdrawn")
 
 
 async def ask_help(request: web.Request) -> web.Response:
@@ -98,7 +98,7 @@ async def ask_help(request: web.Request) -> web.Response:
     await store.reports.set_requests(report.id, help=want == "yes")
     if want == "yes" and note:
         await store.reports.add_message(report.id, "member", note, host(request).clock.now())
-    return redirect("/reports?done=help-asked" if want == "yes" else "/reports?done=help-closed")
+    return redirect_done(request, "/reports", "help-asked" if want == "yes" else "help-closed")
 
 
 # --- the caseworker's side -----------------------------------------------------------
@@ -118,7 +118,7 @@ async def confirm_withdrawal(request: web.Request) -> web.Response:
     if not report.withdraw:
         raise web.HTTPNotFound()
     await _withdraw_now(request, report, me.member_id, me.role)
-    return redirect("/review?done=withdrawn")
+    return redirect_done(request, "/review", "withdrawn")
 
 
 async def message(request: web.Request) -> web.Response:
@@ -137,7 +137,7 @@ async def message(request: web.Request) -> web.Response:
         await store.reports.add_message(report.id, "caseworker", text, host(request).clock.now())
     if close:
         await store.reports.set_requests(report.id, help=False)
-    return redirect("/review?done=answered")
+    return redirect_done(request, "/review", "answered")
 
 
 def add_routes(router: web.UrlDispatcher) -> None:

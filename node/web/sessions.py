@@ -4,14 +4,16 @@ Rule: a session id is 256 random bits, issued only at login (so an id planted be
 login is never promoted: no fixation), dropped at logout, after the idle timeout,
 when its member is revoked or deleted, and whenever the node locks or restarts.
 Nothing here is written to disk. When the map is full the least recently used
-session is dropped.
+session is dropped. What a member chose on a page (browse filters) and the one-off
+notice after a form is sent live here too, never in a URL (docs/web.md, "No telling
+history"), so they end with the session.
 """
 
 from __future__ import annotations
 
 import secrets
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 MAX_SESSIONS = 10_000
 SESSION_ID_BYTES = 32
@@ -26,6 +28,10 @@ class Session:
     nickname: str
     csrf: str
     last_seen: int
+    # The one-off notice the next page shows ("sent", "deleted"...), then forgets.
+    notice: str = ""
+    # The last browse filters (form field -> values), kept for /alerts.
+    browse: dict[str, list[str]] = field(default_factory=dict)
 
 
 class Sessions:

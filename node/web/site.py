@@ -64,6 +64,10 @@ SAFETY_HEADERS = {
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), interest-cohort=()",
 }
 
+# What a logout or quick exit asks the browser to forget: every page it cached, every
+# cookie and everything in the site's storage (https://w3c.github.io/webappsec-clear-site-data/).
+CLEAR_SITE_DATA = '"cache", "cookies", "storage"'
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -76,7 +80,9 @@ async def headers_middleware(request: web.Request, handler: Handler) -> web.Stre
     response.headers.update(SAFETY_HEADERS)
     secure = request.secure
     v = visit(request)
-    if v.set_pre and v.pre:
+    if v.clear_site:
+        response.headers["Clear-Site-Data"] = CLEAR_SITE_DATA
+    if v.set_pre and v.pre and not v.clear_site:
         response.set_cookie(
             PRE_COOKIE, v.pre, httponly=True, samesite="Strict", secure=secure, path="/"
         )
@@ -142,6 +148,9 @@ async def context_middleware(request: web.Request, handler: Handler) -> web.Stre
     host = st.host
     if host.locked:
         st.sessions.clear()
+        # The quick exit leaves even a locked node.
+        if request.path == "/exit" and request.method == "GET":
+            return await handler(request)
         if not (request.path == "/unlock" and request.method == "POST"):
             return render_locked(request)
     else:

@@ -17,7 +17,7 @@ from aiohttp import web
 from ..errors import UsageError
 from ..texts import BY_KEY, TEXTS, TEXTS_SETTING
 from ..texts import validate as validate_text
-from .context import host, need, redirect, render, translator, unlocked
+from .context import host, need, redirect_done, render, take_notice, translator, unlocked
 from .forms import Form
 from .i18n import LANGUAGES, Translator
 
@@ -84,7 +84,7 @@ async def texts_page(
         status=status,
         text_lang=lang,
         rows=_rows(request, lang, form),
-        saved=request.query.get("done") == "saved",
+        saved=take_notice(request) == "saved",
     )
 
 
@@ -113,7 +113,7 @@ async def save_text(request: web.Request) -> web.Response:
             host(request).clock.now(), {**entry, "text": key, "lang": lang}
         )
         log.info("an admin edited one of the organisation's texts")
-    return redirect(f"/admin/texts/{lang}?done=saved")
+    return redirect_done(request, f"/admin/texts/{lang}", "saved")
 
 
 def add_routes(router: web.UrlDispatcher) -> None:

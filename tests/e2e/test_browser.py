@@ -99,18 +99,39 @@ def browser() -> Iterator[Any]:
             b.close()
 
 
+NEUTRAL_PAGE = "<title>Weather</title><p>Sunny</p>"
+CLEARED = '"cache", "cookies", "storage"'
+
+
 def new_page(browser: Any, **kw: Any) -> Any:
     context = browser.new_context(viewport=PHONE_VIEWPORT, **kw)
     # The quick exit's neutral site is answered locally: tests never leave the machine.
     context.route(
         "https://www.google.com/**",
-        lambda route: route.fulfill(
-            status=200, content_type="text/html", body="<title>Weather</title><p>Sunny</p>"
-        ),
+        lambda route: route.fulfill(status=200, content_type="text/html", body=NEUTRAL_PAGE),
     )
     page = context.new_page()
     page.set_default_timeout(15_000)
     return page
+
+
+def route_quick_exit(page: Any) -> list[tuple[int, str, str]]:
+    """Send the quick exit's ``/exit`` to the node for real, record its answer
+    (status, Location, Clear-Site-Data), and show the neutral page in its place.
+    Playwright does not route a request a redirect leads to, so the node's redirect to
+    the neutral site would otherwise go out to the network."""
+    answers: list[tuple[int, str, str]] = []
+
+    def handle(route: Any) -> None:
+        resp = route.fetch(max_redirects=0)
+        headers = resp.headers
+        answers.append(
+            (resp.status, headers.get("location", ""), headers.get("clear-site-data", ""))
+        )
+        route.fulfill(status=200, content_type="text/html", body=NEUTRAL_PAGE)
+
+    page.route("**/exit", handle)
+    return answers
 
 
 def shot(page: Any, name: str) -> None:
@@ -170,7 +191,7 @@ def test_invite_check_report_publish_check_retract(node: dict[str, Any], browser
     member.check("input[name=share][value=network]")
     shot(member, "03-report")
     member.get_by_role("button", name="Send report").click()
-    member.wait_for_url(re.compile(r".*/reports\?done=sent$"))
+    member.wait_for_url(url + "/reports")
     assert "waiting for review" in member.inner_text("main")
     shot(member, "04-my-reports")
 
@@ -189,7 +210,8 @@ def test_invite_check_report_publish_check_retract(node: dict[str, Any], browser
     assert "7700900123" not in preview and '"danger": 3' in preview
     shot(worker, "06-editor-preview")
     worker.get_by_role("button", name="Publish", exact=True).click()
-    worker.wait_for_url(re.compile(r".*/published\?done=published$"))
+    worker.wait_for_url(url + "/published")
+    assert "The alert is published." in worker.inner_text("main")
     shot(worker, "07-published")
 
     text = check(member, url, "07700900123")
@@ -198,7 +220,10 @@ def test_invite_check_report_publish_check_retract(node: dict[str, Any], browser
     shot(member, "08-check-match")
     member.goto(url + "/alerts")
     shot(member, "09-alerts")
-    member.goto(url + "/bulletin?region=GB-LND&lang=fr")
+    member.goto(url + "/bulletin")
+    member.select_option("#f-region", "GB-LND")
+    member.select_option("#f-lang", "fr")
+    member.get_by_role("button", name="Show the bulletin").click()
     assert "Bulletin de sécurité" in member.inner_text("h1")
     member.emulate_media(media="print")
     shot(member, "10-bulletin-print-fr")
@@ -206,8 +231,9 @@ def test_invite_check_report_publish_check_retract(node: dict[str, Any], browser
 
     worker.goto(url + "/published")
     worker.select_option("main select[name=reason]", "mistaken")
-    worker.get_by_role("button", name="Retract").click()
-    worker.wait_for_url(re.compile(r".*/published\?done=retracted$"))
+    with worker.expect_navigation():
+        worker.get_by_role("button", name="Retract").click()
+    assert "The alert is retracted." in worker.inner_text("main")
     assert "No alerts found" in check(member, url, NUMBER)
 
     admin = new_page(browser)
@@ -234,7 +260,7 @@ def test_language_switch_and_accept_language(node: dict[str, Any], browser: Any)
     assert page.get_attribute("html", "lang") == "ru"
     assert "Быстрый выход" in page.inner_text("#quick-exit")
     shot(page, "20-home-ru")
-    page.get_by_role("link", name="Français").click()
+    page.get_by_role("button", name="Français").click()
     page.wait_for_url(url + "/")
     assert page.get_attribute("html", "lang") == "fr"
     assert "Sortie rapide" in page.inner_text("#quick-exit")
@@ -252,7 +278,7 @@ def test_language_switch_and_accept_language(node: dict[str, Any], browser: Any)
     page.get_by_role("button", name="Envoyer le signalement").click()
     assert "Veuillez corriger les champs signalés." in page.inner_text("main")
     shot(page, "21-report-errors-fr")
-    page.get_by_role("link", name="Español").click()
+    page.get_by_role("button", name="Español").click()
     assert "Informar de un incidente" in page.inner_text("h1")
     page.context.close()
 
@@ -260,11 +286,15 @@ def test_language_switch_and_accept_language(node: dict[str, Any], browser: Any)
 def test_quick_exit(node: dict[str, Any], browser: Any) -> None:
     url = node["url"]
     page = new_page(browser)
+    answers = route_quick_exit(page)
     sign_up(page, url, invite(node, "member"), "bella")
     page.goto(url + "/check")
     length = page.evaluate("history.length")
     page.click("#quick-exit")
-    page.wait_for_url(NEUTRAL)
+    page.wait_for_url(url + "/exit")
+    assert "Sunny" in page.inner_text("body")
+    # Through the node: it ended the session, cleared the site and sent her on.
+    assert answers == [(303, NEUTRAL, CLEARED)]
     assert page.evaluate("history.length") == length  # replaced, not added
     page.go_back()
     assert not page.url.endswith("/check")  # the page left is not in the history
@@ -276,13 +306,16 @@ def test_quick_exit(node: dict[str, Any], browser: Any) -> None:
     page.locator("body").click()
     for _ in range(3):
         page.keyboard.press("Escape")
-    page.wait_for_url(NEUTRAL)
+    page.wait_for_url(url + "/exit")
+    assert "Sunny" in page.inner_text("body") and answers[-1] == (303, NEUTRAL, CLEARED)
     page.context.close()
 
     no_js = new_page(browser, java_script_enabled=False)
+    answers = route_quick_exit(no_js)
     no_js.goto(url + "/")
     no_js.click("#quick-exit")
-    no_js.wait_for_url(NEUTRAL)
+    no_js.wait_for_url(url + "/exit")
+    assert "Sunny" in no_js.inner_text("body") and answers == [(303, NEUTRAL, CLEARED)]
     no_js.context.close()
 
 
@@ -311,8 +344,8 @@ def test_login_and_signup_do_the_proof_of_work_in_the_page(
     with page.expect_request(_is_post("/signup")) as sent:
         sign_up(page, url, invite(node, "member"), "erin")
     assert re.fullmatch(r"\d+", _posted(sent.value)["pow"][0])
-    page.locator("footer").get_by_role("button", name="Log out").click()
-    page.wait_for_url(re.compile(r".*/\?done=logout$"))
+    with page.expect_navigation(url=url + "/"):
+        page.locator("footer").get_by_role("button", name="Log out").click()
     with page.expect_request(_is_post("/login")) as sent:
         log_in(page, url, "erin")
     assert re.fullmatch(r"\d+", _posted(sent.value)["pow"][0])
@@ -389,12 +422,12 @@ def test_keyboard_only(node: dict[str, Any], browser: Any) -> None:
     page.keyboard.press("Space")
     tab_to(page, "main button[type=submit]")
     page.keyboard.press("Enter")
-    page.wait_for_url(re.compile(r".*/reports\?done=sent$"))
+    page.wait_for_url(url + "/reports")
 
     page.goto(url + "/logout-form-check")  # an unknown page is a page too
     assert "There is no such page." in page.inner_text("main")
     page.goto(url + "/check")
-    tab_to(page, "footer button[type=submit]")  # log out by keyboard
+    tab_to(page, "footer form[action='/logout'] button")  # log out by keyboard
     page.keyboard.press("Enter")
-    page.wait_for_url(re.compile(r".*/\?done=logout$"))
+    page.wait_for_url(url + "/")
     page.context.close()

@@ -92,6 +92,12 @@ FORMS: dict[str, dict[str, str]] = {
     "/admin/settings": {s.name: "" for s in NODE_SETTINGS}
     | {"regions": "GB-LND GB-MAN", "phone_region": "GB", "checks_per_hour": "10000"},
     "/unlock": {"passphrase": "x"},
+    # Choices sent by POST so that no URL holds them (docs/web.md, "No telling history").
+    "/alerts": {"region": "GB-LND", "category": "violence", "danger": "2"},
+    "/feed": {"region": "GB-LND", "lang": "en"},
+    "/bulletin": {"region": "GB-LND", "lang": "en"},
+    "/lang": {"to": "fr", "next": "/check"},
+    "/login/save": {"save": "1"},
 }
 ID_ROUTES = (
     ("POST", "/review/{n}"),
@@ -102,6 +108,7 @@ ID_ROUTES = (
     ("POST", "/reports/{n}/delete"),
     ("POST", "/admin/members/{n}/revoke"),
 )
+# These pages once read their choices from the query; a query is now ignored.
 GET_FORMS = {
     "/alerts": ("region", "category", "danger"),
     "/bulletin": ("region", "lang"),

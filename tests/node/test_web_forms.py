@@ -254,7 +254,7 @@ async def test_repeated_field_and_oversized_body(site: Site) -> None:
 
 async def test_messages_in_the_readers_language(site: Site) -> None:
     v = await site.member("alice")
-    await v.get("/lang?to=fr&next=/")
+    await v.switch_language("fr")
     status, html, _ = await v.post("/report", {**GOOD_REPORT, "text": ""})
     assert status == 400
     assert "Veuillez corriger les champs signalés." in html and "Ce champ est obligatoire." in html

@@ -47,6 +47,6 @@ async def test_a_double_submitted_form_makes_one_alert_readers_see_their_languag
     member = await site.member("alice")
     _, html, _ = await member.get("/alerts")
     assert "Followed her home." in html
-    await member.get("/lang?to=fr&next=/")
+    await member.switch_language("fr")
     _, html, _ = await member.get("/alerts")
     assert "suivie jusque chez elle" in html and "Followed her home." not in html

@@ -44,7 +44,8 @@ async def test_logout_invalidates_the_session(site: Site) -> None:
     v = await site.member("alice")
     sid = v.cookie("an_session")
     status, _, resp = await v.post("/logout", {}, page="/check")
-    assert status == 303 and resp.headers["Location"] == "/?done=logout"
+    assert status == 303 and resp.headers["Location"] == "/"
+    assert resp.headers["Clear-Site-Data"] == '"cache", "cookies", "storage"'
     replay = await site.visitor()
     replay.client.session.cookie_jar.update_cookies({"an_session": sid})
     status, _, resp = await replay.get("/check")

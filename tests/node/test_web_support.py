@@ -100,6 +100,10 @@ class Visitor:
     async def login(self, nickname: str, passphrase: str = PASSPHRASE) -> tuple[int, str, Any]:
         return await self.post("/login", {"nickname": nickname, "passphrase": passphrase})
 
+    async def switch_language(self, lang: str, next_page: str = "/") -> tuple[int, str, Any]:
+        """The footer's language buttons: a POST, so the choice is in no URL."""
+        return await self.post("/lang", {"to": lang, "next": next_page}, page="/")
+
     def cookie(self, name: str) -> str | None:
         for c in self.client.session.cookie_jar:
             if c.key == name:
