@@ -31,10 +31,10 @@ from ..store.members import (
     passphrase_matches,
 )
 from .context import (
-    quick_exit_url,
     client,
     end_session,
     need,
+    quick_exit_url,
     redirect,
     redirect_done,
     render,

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from ..errors import NotFound
 from ..store import Report
-from .context import error_page, host, need, redirect, redirect_done, translator, unlocked
+from .context import error_page, host, need, redirect_done, translator, unlocked
 from .forms import Form
 
 log = logging.getLogger(__name__)

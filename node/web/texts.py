@@ -17,7 +17,7 @@ from aiohttp import web
 from ..errors import UsageError
 from ..texts import BY_KEY, TEXTS, TEXTS_SETTING
 from ..texts import validate as validate_text
-from .context import host, need, redirect_done, render, take_notice, translator, unlocked
+from .context import host, need, redirect, redirect_done, render, take_notice, translator, unlocked
 from .forms import Form
 from .i18n import LANGUAGES, Translator
 

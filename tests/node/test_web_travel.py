@@ -52,17 +52,20 @@ async def test_a_member_browses_checks_and_subscribes_for_a_region_only_a_peer_p
     _, html, _ = await member.get("/alerts")
     assert "Regions in alerts from other organisations" in html
     assert 'name="region" value="FR-75"' in html
-    status, html, _ = await member.get("/alerts?region=FR-75")
+    # Filters go by POST and are kept in the session (no choice in a URL).
+    assert (await member.post("/alerts", {"region": "FR-75"}, page="/alerts"))[0] == 303
+    status, html, _ = await member.get("/alerts")
     assert status == 200, html
     assert text in html
     # Her own node's regions hold no such alert.
-    status, html, _ = await member.get("/alerts?region=GB-LND")
+    assert (await member.post("/alerts", {"region": "GB-LND"}, page="/alerts"))[0] == 303
+    status, html, _ = await member.get("/alerts")
     assert status == 200 and text not in html
 
     status, html, _ = await member.post("/check", {"kind": "phone", "value": PHONE}, page="/check")
     assert status == 200 and text in html
 
-    status, html, _ = await member.get("/feed?region=FR-75&lang=en")
+    status, html, _ = await member.post("/feed", {"region": "FR-75", "lang": "en"}, page="/feed")
     assert status == 200, html
     url = html.split('id="feed-url" class="wide" value="', 1)[1].split('"', 1)[0]
     status, atom, _ = await member.get(URL(url).path)
