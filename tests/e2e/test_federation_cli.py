@@ -65,7 +65,9 @@ def test_three_nodes_through_the_cli(short_tmp: Path) -> None:
         alertnode("sync", "--data", str(c))
         assert matches(c, "+447700900222") == 0  # hops 1 stops at B
         check = alertnode_json("check", "--data", str(c), "--phone", "07700900111")
-        assert (check["organisations"], check["max_danger"]) == (1, 2)
+        # C cannot name A (not its peer): the alert counts apart, not as an organisation.
+        assert (check["organisations"], check["unknown_organisation_alerts"]) == (0, 1)
+        assert check["max_danger"] == 2
 
         # Retraction at A removes it at B and C.
         alertnode("alert", "retract", "--data", str(a), far)

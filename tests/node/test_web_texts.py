@@ -320,7 +320,7 @@ async def test_admin_edits_a_text_per_language_with_csrf_and_an_audit_entry(site
     assert "· Les voisines</title>" in html
     en = await site.visitor(**{"Accept-Language": "en"})
     _, html, _ = await en.get("/")
-    assert "Bienvenue" not in html and "This site is for members only." in html
+    assert "Bienvenue chez nous" not in html and "This site is for members only." in html
     assert "<title>Community notes</title>" in html
 
     # Sealed in the settings store, and an audit entry without the words.
@@ -359,7 +359,7 @@ async def test_admin_edits_a_text_per_language_with_csrf_and_an_audit_entry(site
     status, _, _ = await admin.post("/admin/texts/fr/home", {"home": ""}, page="/admin/texts/fr")
     assert status == 303
     _, html, _ = await fr.get("/")
-    assert "Bienvenue" not in html
+    assert "Bienvenue chez nous" not in html
     status, _, _ = await admin.post("/admin/texts/xx/home", {"home": "x"}, page="/admin/texts/fr")
     assert status == 404
     status, _, _ = await admin.post("/admin/texts/fr/nope", {"nope": "x"}, page="/admin/texts/fr")
