@@ -86,19 +86,6 @@ def invite(node: dict[str, Any], role: str) -> str:
     return str(json.loads(out.stdout)["code"])
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    _require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
 NEUTRAL_PAGE = "<title>Weather</title><p>Sunny</p>"
 CLEARED = '"cache", "cookies", "storage"'
 

@@ -22,7 +22,10 @@ from typing import Any
 import pytest
 
 from tests.e2e.cli import RunningNode, alertnode, alertnode_json
-from tests.e2e.test_browser import CHROMIUM, CHROMIUM_ARGS, _require_chromium, sign_up
+from tests.e2e.test_browser import (
+    _require_chromium,
+    sign_up,
+)
 from tests.e2e.test_federation_cli import peer_both_ways, wait_for
 from tests.ports import free_port
 
@@ -67,19 +70,6 @@ def nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     finally:
         for node in running:
             node.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    _require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 def new_page(browser: Any) -> Any:

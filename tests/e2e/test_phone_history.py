@@ -15,9 +15,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.e2e.cli import alertnode
-from tests.e2e.test_browser import (  # noqa: F401  (fixtures used by name)
+from tests.e2e.test_browser import (  # noqa: F401  (the node fixture is used by name)
     NUMBER,
-    browser,
     check,
     invite,
     node,

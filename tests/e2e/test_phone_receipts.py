@@ -21,7 +21,10 @@ from typing import Any
 import pytest
 
 from tests.e2e.cli import RunningNode, alertnode
-from tests.e2e.test_browser import CHROMIUM_ARGS, _require_chromium, sign_up
+from tests.e2e.test_browser import (
+    _require_chromium,
+    sign_up,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -56,19 +59,6 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         yield {"url": running.status["web"].rstrip("/"), "data": data}
     finally:
         running.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    _require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 def test_files_only_when_asked_and_a_receipt_that_checks(

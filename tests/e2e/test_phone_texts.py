@@ -16,8 +16,6 @@ import pytest
 from node.web.i18n import LANGUAGES
 from tests.e2e.cli import RunningNode, alertnode
 from tests.e2e.test_browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     PASSPHRASE,
     _require_chromium,
     route_quick_exit,
@@ -50,19 +48,6 @@ def texts_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
         running.stop()
 
 
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    _require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
 def phone(browser: Any, lang: str = "en") -> Any:
     context = browser.new_context(viewport=PHONE, locale=lang)
     # Neutral sites are answered locally: tests never leave the machine.
@@ -80,10 +65,10 @@ def pdf_pages(pdf: bytes) -> int:
     return len(re.findall(rb"/Type\s*/Page(?!s)", pdf))
 
 
-def test_titles_tabs_and_the_printed_handout(texts_node: dict[str, Any], chromium: Any) -> None:
+def test_titles_tabs_and_the_printed_handout(texts_node: dict[str, Any], browser: Any) -> None:
     url = texts_node["url"]
     for lang in LANGUAGES:
-        page = phone(chromium, lang)
+        page = phone(browser, lang)
         for path in ("/", "/login", "/signup", "/safety", "/no-such-page"):
             page.goto(url + path)
             assert page.evaluate("document.documentElement.lang") == lang
@@ -109,11 +94,9 @@ def test_titles_tabs_and_the_printed_handout(texts_node: dict[str, Any], chromiu
         page.context.close()
 
 
-def test_the_quick_exit_follows_the_admins_choice(
-    texts_node: dict[str, Any], chromium: Any
-) -> None:
+def test_the_quick_exit_follows_the_admins_choice(texts_node: dict[str, Any], browser: Any) -> None:
     url = texts_node["url"]
-    page = phone(chromium)
+    page = phone(browser)
     page.goto(url + "/login")
     # The quick exit goes through the node (/exit ends the session), then on.
     assert page.get_attribute("#quick-exit", "href") == "/exit"
