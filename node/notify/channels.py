@@ -10,8 +10,11 @@ is silenced (it would print URLs and recipients), and its errors are turned into
 
 from __future__ import annotations
 
+import functools
 import logging
+import warnings
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from .errors import NotifyError
@@ -100,12 +103,25 @@ def join_recipient(url: str, address: str) -> str:
     return urlunsplit(parts._replace(path=path))
 
 
+@functools.cache
+def load_apprise() -> Any:
+    """Import apprise once (on the event loop's thread: ``catch_warnings`` is not
+    thread-safe). Its plugins import modules Python deprecates (imghdr); that is
+    apprise's affair, not a reason to fail. Raises NotifyError(unavailable)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            import apprise
+        except ImportError:  # pragma: no cover - a runtime dependency
+            raise NotifyError("unavailable", "apprise is not installed") from None
+        # Plugins load when the first URL is parsed: parse one now, under this filter.
+        apprise.Apprise().add("json://localhost")
+    return apprise
+
+
 def deliver(url: str, address: str, title: str, body: str) -> None:
     """Send one message (blocking: run it in a thread). Raises NotifyError."""
-    try:
-        import apprise
-    except ImportError:  # pragma: no cover - a runtime dependency
-        raise NotifyError("unavailable", "apprise is not installed") from None
+    apprise = load_apprise()
     target = join_recipient(url, address)
     sender = apprise.Apprise()
     if not sender.add(target):

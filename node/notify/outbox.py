@@ -123,6 +123,8 @@ class Notifier:
         self._rng = rng or random.Random()
         self._timeout_s = send_timeout_s
         self._pool = concurrent.futures.ThreadPoolExecutor(SEND_THREADS, "notify")
+        if deliver is channels.deliver:
+            channels.load_apprise()
         self._wake = asyncio.Event()
         self.states: dict[str, ChannelState] = {}
         self.dropped = 0
