@@ -23,10 +23,12 @@ MAX_URL_CHARS = 2000
 MAX_ADDRESS_CHARS = 320
 MAX_NAME_CHARS = 40
 
-# Apprise logs the URLs it parses and the targets it sends to; none of that may reach
-# the node's log (docs/notifications.md, "What is never logged").
+# Apprise logs the URLs it parses and the targets it sends to, and urllib3 (which its
+# services send through) logs each request line, where a topic, a chat id or a token
+# may sit; none of that may reach the node's log (docs/notifications.md).
 logging.getLogger("apprise").setLevel(logging.CRITICAL + 1)
 logging.getLogger("apprise").propagate = False
+logging.getLogger("urllib3").setLevel(logging.WARNING)
 
 
 @dataclass(frozen=True, slots=True)

@@ -85,8 +85,8 @@ class Endpoint:
         return web.json_response({})
 
 
-@pytest.fixture
-async def endpoint() -> AsyncIterator[tuple[Endpoint, str]]:
+@pytest.fixture(name="endpoint")
+async def endpoint_fixture() -> AsyncIterator[tuple[Endpoint, str]]:
     ep = Endpoint()
     app = web.Application()
     app.router.add_post("/hook", ep.handle)
