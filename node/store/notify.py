@@ -234,6 +234,8 @@ class NotifyStore:
                 row_id = int(rows[0][0])
                 payload = self._open_payload(row_id, rows[0][1])
                 payload["count"] += 1
+                # Her latest choices apply to the digest still to go.
+                payload.update(to=sub.address, lang=sub.lang, content=sub.content)
             else:
                 cur = await conn.execute(
                     "INSERT INTO outbox (channel, subscription, digest, due, payload_enc)"
@@ -241,7 +243,7 @@ class NotifyStore:
                     (channel, sub.id, due),
                 )
                 row_id = int(cur.lastrowid or 0)
-                payload = {"to": sub.address, "lang": sub.lang, "count": 1}
+                payload = {"to": sub.address, "lang": sub.lang, "content": sub.content, "count": 1}
             await conn.execute(
                 "UPDATE outbox SET payload_enc = ? WHERE id = ?",
                 (self._seal_payload(row_id, payload), row_id),

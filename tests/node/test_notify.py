@@ -369,3 +369,59 @@ async def test_removing_a_channel_removes_its_subscriptions_and_queue(
     assert await notify.next_due() is None and await notify.all_subscriptions() == []
     with pytest.raises(NotFound):
         await run(node, "channel.remove", name="c")
+
+
+async def test_a_daily_digest_goes_once_at_the_coarse_hour(
+    make_node: NodeFactory, endpoint: tuple[Endpoint, str]
+) -> None:
+    ep, url = endpoint
+    node = await make_node()
+    await run(node, "channel.add", name="hook", url=url)
+    store = node.unlocked().store
+    notify = store.notify
+    her = await member(node)
+    await notify.subscribe(her, "hook", prefs(digest=True))
+    await notify.subscribe(her, "hook", prefs(digest=True, content=True, address="second"))
+    # A notifier of its own on fake time; the node's (on the system clock) is stopped
+    # first so that it routes nothing itself.
+    await node.jobs.stop()
+    clock = FakeClock(start=10 * 86400 + 9 * 3600)  # 09:00 UTC
+    notifier = Notifier(notify, store.alerts, clock, lambda: node.unlocked().texts)
+    try:
+        await notifier.route()  # the cursor starts at the end of the log
+        for n in range(3):
+            await node.unlocked().alerts.publish(draft(n))
+        assert await notifier.route() == 0  # digests are counted, not queued apart
+        assert await notifier.deliver_due() == 0
+        assert await notify.next_due() == next_digest_at(clock.now()) == 10 * 86400 + 17 * 3600
+        clock.advance(8 * 3600)
+        assert await notifier.deliver_due() == 2
+        by_to = {g["to"]: g["message"] for g in ep.got}
+        assert by_to[ADDRESS] == NOTICE  # content-free: not even how many
+        assert by_to["second"].startswith("3 new alerts today.")
+        assert await notifier.deliver_due() == 0 and await notify.next_due() is None
+    finally:
+        notifier.close()
+
+
+async def test_deleting_a_member_deletes_her_subscriptions_and_queue(
+    make_node: NodeFactory,
+) -> None:
+    node = await make_node()
+    notify = node.unlocked().store.notify
+    await notify.add_channel("c", "json", "json://127.0.0.1:9/x")
+    her = await member(node)
+    sub = await notify.subscribe(her, "c", prefs())
+    await notify.enqueue([("c", sub, {"to": ADDRESS, "body": "b"})], 10**12)
+    await node.unlocked().store.members.delete(her)
+    assert await notify.all_subscriptions() == [] and await notify.next_due() is None
+
+
+async def test_the_queue_survives_a_restart(make_node: NodeFactory) -> None:
+    node = await make_node()
+    notify = node.unlocked().store.notify
+    await notify.add_channel("c", "json", "json://127.0.0.1:9/x")
+    await notify.enqueue([("c", None, {"to": ADDRESS, "body": "b"})], 10**12)
+    again = await make_node.restart(node)  # type: ignore[attr-defined]
+    (kept,) = await again.unlocked().store.notify.due(10**12, 10)
+    assert kept.payload["to"] == ADDRESS and kept.channel == "c"
