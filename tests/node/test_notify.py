@@ -425,3 +425,23 @@ async def test_the_queue_survives_a_restart(make_node: NodeFactory) -> None:
     again = await make_node.restart(node)  # type: ignore[attr-defined]
     (kept,) = await again.unlocked().store.notify.due(10**12, 10)
     assert kept.payload["to"] == ADDRESS and kept.channel == "c"
+
+
+def test_the_docs_table_says_what_joins_does() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).parents[2] / "docs" / "notifications.md").read_text()
+    table = doc.split("<!-- joins:begin -->")[1].split("<!-- joins:end -->")[0]
+    documented: dict[str, tuple[str, str]] = {}
+    for line in table.strip().splitlines()[2:]:
+        kinds, what, how = (cell.strip() for cell in line.strip("|").split("|"))
+        for kind in kinds.split(","):
+            documented[kind.strip().strip("`")] = (what, how)
+    assert set(documented) == set(channels.JOINS)
+    for kind, join in channels.JOINS.items():
+        what, how = documented[kind]
+        assert what == join.what, kind
+        if join.how == "query":
+            assert how.startswith(f"query parameter `{join.param}=`"), kind
+        else:
+            assert how == "last path segment", kind
