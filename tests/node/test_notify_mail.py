@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 
 from tests.conftest import NodeFactory
 from tests.federation.nodes import draft, eventually, pair
@@ -43,14 +44,22 @@ class Inbox:
         return str(part.get_content())
 
 
-@pytest.fixture
-def smtp() -> Iterator[tuple[Inbox, int]]:
+def _accept(*args: Any) -> AuthResult:
+    return AuthResult(success=True)
+
+
+@pytest.fixture(name="smtp")
+def smtp_fixture() -> Iterator[tuple[Inbox, int]]:
     probe = socket.socket()
     probe.bind(("127.0.0.1", 0))
     port = probe.getsockname()[1]
     probe.close()
     inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    # Any log-in is accepted (a channel URL holds the organisation's SMTP password),
+    # without TLS: this server is on loopback and exists for the test only.
+    controller = Controller(
+        inbox, hostname="127.0.0.1", port=port, authenticator=_accept, auth_require_tls=False
+    )
     controller.start()
     try:
         yield inbox, port
