@@ -38,6 +38,7 @@ from .network.pairing import PairingMode
 from .network.trust import CERT_CHECK_INTERVAL_S, Trust
 from .ops import backup
 from .ops.jobs import RETENTION_INTERVAL_S, Jobs
+from .overrides import Overrides
 from .service import AlertService, organisation_names
 from .settings import Settings, region_defaults
 from .store import Store
@@ -136,6 +137,7 @@ class Node:
         self._wiped = False
         self._organisations: dict[bytes, bytes] = {}
         self.pairing = PairingMode(self)
+        self.overrides = Overrides(data_dir)
 
     # --- state ----------------------------------------------------------------
 
@@ -221,7 +223,9 @@ class Node:
         host, port = config_mod.parse_hostport(self.config.web, "--web")
         proxies = config_mod.parse_proxies(self.config.trusted_proxies, "trusted_proxies")
         runner = web.AppRunner(
-            web_app(self, proxies), access_log=None, shutdown_timeout=LISTENER_SHUTDOWN_S
+            web_app(self, proxies, self.overrides),
+            access_log=None,
+            shutdown_timeout=LISTENER_SHUTDOWN_S,
         )
         await runner.setup()
         site = GuardedSite(runner, host, port, limits=self.web_limits)

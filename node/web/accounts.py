@@ -34,6 +34,7 @@ from .context import (
     client,
     end_session,
     need,
+    offered_languages,
     quick_exit_url,
     redirect,
     redirect_done,
@@ -47,7 +48,7 @@ from .context import (
     visit,
 )
 from .forms import Form
-from .i18n import LANGUAGES, N_, Translator
+from .i18n import N_, Translator
 from .ratelimit import EVERYONE, Attempt, key_of
 from .work import Verdict
 
@@ -337,7 +338,7 @@ async def switch_language(request: web.Request) -> web.Response:
     """A POST (with CSRF, like every form): the chosen language is never in a URL."""
     form = await request.post()
     lang = form.get("to", "")
-    if isinstance(lang, str) and lang in LANGUAGES:
+    if isinstance(lang, str) and lang in offered_languages(request):
         visit(request).set_lang = lang
     wanted = form.get("next", "/")
     # Back to the page the visitor was on, if it is one of ours (node.web.redirects).

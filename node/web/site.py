@@ -22,6 +22,7 @@ from protocol.errors import ProtocolError
 
 from ..config import ProxyNetwork
 from ..errors import NodeError, WrongPassphrase
+from ..overrides import Overrides
 from . import accounts, admin, caseworkers, feeds, i18n, members, panic, receipts, reporter, texts
 from .clients import ClientPolicy
 from .context import (
@@ -32,6 +33,7 @@ from .context import (
     STATE_KEY,
     WebState,
     error_page,
+    offered_languages,
     redirect,
     render_locked,
     session,
@@ -41,7 +43,7 @@ from .context import (
 )
 from .csrf import tokens_match
 from .host import Host
-from .i18n import LANGUAGES, Translator
+from .i18n import Translator
 from .redirects import LocalPages
 from .work import SlowLane
 
@@ -135,11 +137,12 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
 @web.middleware
 async def context_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     st = state(request)
+    offered = offered_languages(request)
     lang = request.cookies.get(LANG_COOKIE, "")
-    if lang not in LANGUAGES:
-        lang = i18n.negotiate(request.headers.get("Accept-Language", ""))
+    if lang not in offered:
+        lang = i18n.negotiate(request.headers.get("Accept-Language", ""), offered)
     v = visit(request)
-    v.t = Translator(lang)
+    v.t = Translator(lang, st.overrides)
     pre = request.cookies.get(PRE_COOKIE)
     if pre and len(pre) <= 64:
         v.pre = pre
@@ -206,9 +209,12 @@ def make_env() -> jinja2.Environment:
     return env
 
 
-def create_app(host: Host, trusted_proxies: Iterable[ProxyNetwork] = ()) -> web.Application:
+def create_app(
+    host: Host, trusted_proxies: Iterable[ProxyNetwork] = (), overrides: Overrides | None = None
+) -> web.Application:
     """The web app for ``host``; forwarded-client headers are read only from
-    connections from ``trusted_proxies`` (node/web/clients.py)."""
+    connections from ``trusted_proxies`` (node/web/clients.py); pages speak the
+    shipped catalogues with ``overrides`` (the node's own translations) over them."""
     app = web.Application(
         middlewares=[headers_middleware, errors_middleware, context_middleware],
         client_max_size=MAX_REQUEST_BYTES,
@@ -232,5 +238,6 @@ def create_app(host: Host, trusted_proxies: Iterable[ProxyNetwork] = ()) -> web.
         pages=pages,
         slow_lane=SlowLane(host.clock),
         clients=ClientPolicy(trusted_proxies),
+        overrides=overrides or Overrides(None),
     )
     return app
