@@ -239,4 +239,21 @@ MIGRATIONS: tuple[Migration, ...] = (
     CREATE INDEX alerts_origin ON alerts (origin, state, expires);
     CREATE INDEX alerts_delivered ON alerts (received_from, state, expires);
     """,
+    # N (w3): members vouching (issue 15 item 13). An invite a member made is flagged
+    # ``vouched`` and has no creator column; a member's monthly allowance is keyed by a
+    # keyed tag of (member, month) and holds only a number; the admin's counts are per
+    # month. Nothing links a member to an invite or to the person who used it.
+    """
+    ALTER TABLE invites ADD COLUMN vouched INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE vouch_allowance (
+        tag BLOB PRIMARY KEY,
+        month TEXT NOT NULL,
+        used INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE vouch_totals (
+        month TEXT PRIMARY KEY,
+        created INTEGER NOT NULL,
+        joined INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    """,
 )

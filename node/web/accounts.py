@@ -270,7 +270,13 @@ async def exit_now(request: web.Request) -> web.Response:
 
 async def account_page(request: web.Request) -> web.Response:
     need(request)
-    return render(request, "account.html", form=Form({}, translator(request)), delete_form=None)
+    return render(
+        request,
+        "account.html",
+        form=Form({}, translator(request)),
+        delete_form=None,
+        vouching=int(unlocked(request).settings["member_invites_per_month"]) > 0,
+    )
 
 
 async def _verify_current(request: web.Request, form: Form, name: str) -> bool:

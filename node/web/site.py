@@ -23,7 +23,19 @@ from protocol.errors import ProtocolError
 from ..config import ProxyNetwork
 from ..errors import NodeError, WrongPassphrase
 from ..overrides import Overrides
-from . import accounts, admin, caseworkers, feeds, i18n, members, panic, receipts, reporter, texts
+from . import (
+    accounts,
+    admin,
+    caseworkers,
+    feeds,
+    i18n,
+    members,
+    panic,
+    receipts,
+    reporter,
+    texts,
+    vouching,
+)
 from .clients import ClientPolicy
 from .context import (
     ERROR_TITLES,
@@ -231,6 +243,7 @@ def create_app(
     texts.add_routes(app.router)
     receipts.add_routes(app.router)
     reporter.add_routes(app.router)
+    vouching.add_routes(app.router)
     pages = LocalPages(app.router.resources())
     app[STATE_KEY] = WebState(
         host=host,
