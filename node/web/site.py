@@ -34,6 +34,7 @@ from . import (
     receipts,
     reporter,
     texts,
+    translating,
     vouching,
 )
 from .clients import ClientPolicy
@@ -176,6 +177,14 @@ async def context_middleware(request: web.Request, handler: Handler) -> web.Stre
             if current is None:
                 v.set_session = ""
             v.session = current
+    if (
+        request.method == "POST"
+        and v.session is not None
+        and v.session.role == "admin"
+        and translating.is_upload(request.path)
+    ):
+        # The one form that carries a whole catalogue, for an admin only.
+        request = request.clone(client_max_size=translating.MAX_UPLOAD_BYTES)
     if request.method == "POST" and not await csrf_ok(request):
         t = translator(request)
         return error_page(
@@ -244,6 +253,7 @@ def create_app(
     receipts.add_routes(app.router)
     reporter.add_routes(app.router)
     vouching.add_routes(app.router)
+    translating.add_routes(app.router)
     pages = LocalPages(app.router.resources())
     app[STATE_KEY] = WebState(
         host=host,

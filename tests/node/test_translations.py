@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 
+import aiohttp
 import pytest
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po, write_po
@@ -13,6 +14,7 @@ from node import translations
 from node.errors import UsageError
 from node.overrides import Overrides
 from node.web.i18n import Translator
+from tests.node.test_web_support import Site, Visitor, site_fixture  # noqa: F401
 
 SINGLE = "Check"  # a msgid every catalogue has
 WITH_VALUE = "Nickname: %(name)s"
@@ -110,3 +112,52 @@ def test_import_of_plural_forms() -> None:
     assert preview.summary()["refused"] == 0, preview.refused
     translations.apply(preview, overrides)
     assert overrides.messages("uk")[(singular, 2)] == "багато"
+
+
+# --- the admin's languages page --------------------------------------------------
+
+
+async def _upload(admin: Visitor, lang: str, data: bytes) -> tuple[int, str]:
+    form = aiohttp.FormData()
+    form.add_field("csrf", await admin.token("/"))
+    form.add_field("lang", lang)
+    form.add_field("file", data, filename="x.po", content_type="text/x-gettext-translation")
+    status, html, _ = await admin.post("/admin/languages/import", form)
+    return status, html
+
+
+async def test_the_admin_exports_checks_and_applies_a_catalogue(site: Site) -> None:
+    admin = await site.member("root", "admin")
+    status, html, _ = await admin.get("/admin/languages")
+    assert status == 200 and 'href="/admin/languages/ar/export"' in html
+    status, body, resp = await admin.get("/admin/languages/fr/export")
+    assert status == 200 and 'filename="alertnode-fr.po"' in resp.headers["Content-Disposition"]
+    catalog = read_po(io.BytesIO(body.encode()))
+    catalog["Log in"].string = "Entrer ici"
+    out = io.BytesIO()
+    write_po(out, catalog)
+    data = out.getvalue()
+    status, html = await _upload(admin, "fr", data)
+    assert status == 200, html
+    assert "Changed: 1" in html and "Entrer ici" in html
+    visitor = await site.visitor(**{"Accept-Language": "fr"})
+    assert "Entrer ici" not in (await visitor.get("/login"))[1]  # previewed, not applied
+    status, _, resp = await admin.post("/admin/languages/apply", {}, page="/admin/languages")
+    assert status == 303
+    assert "Entrer ici" in (await visitor.get("/login"))[1]
+    # Members cannot reach it; nor can a stranger upload a large body.
+    member = await site.member("alice")
+    status, _, _ = await member.get("/admin/languages")
+    assert status == 403
+    status, _ = await _upload(member, "fr", data)
+    assert status in (403, 413)
+
+
+async def test_a_large_upload_is_refused_unless_an_admin_sends_it(site: Site) -> None:
+    admin = await site.member("root", "admin")
+    big = b"# padding\n" * 9000  # ~90 KB: over the site's 64 KiB form limit
+    status, html = await _upload(admin, "fr", big + b'msgid "Log in"\nmsgstr "Entrer"\n')
+    assert status == 200 and "Changed: 1" in html
+    member = await site.member("alice")
+    status, _ = await _upload(member, "fr", big)
+    assert status == 413
