@@ -56,6 +56,20 @@ def test_make_run_starts_a_node_and_prints_its_address(short_tmp: Path) -> None:
         os.killpg(proc.pid, signal.SIGINT)
         out, _ = proc.communicate(timeout=30)
         assert "'Local node' stopped." in out
+        # Started again (a restart), it says how to get another admin invite.
+        again = subprocess.Popen(
+            [str(shutil.which("make")), "--no-print-directory", "run",
+             f"DATA={short_tmp / 'data'}", f"WEB={web}", f"FED=127.0.0.1:{free_port()}"],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )  # fmt: skip
+        try:
+            assert again.stdout is not None
+            seen = [again.stdout.readline() for _ in range(2)]
+            assert "alertnode invite create --role admin" in "".join(seen), seen
+        finally:
+            os.killpg(again.pid, signal.SIGINT)
+            again.communicate(timeout=30)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
