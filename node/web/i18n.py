@@ -127,7 +127,8 @@ class Translator:
         self.dir = direction(self.lang)
         self._t = translations(self.lang)
         # The node's own translators' words (``alertnode translations import``), over
-        # the shipped catalogue; read per call, so an import applies without a restart.
+        # the shipped catalogue; read for each request, so an import applies without a
+        # restart.
         self._over = overrides.messages(self.lang) if overrides else {}
         # Plural forms are numbered as the catalogue's own Plural-Forms header says
         # (babel's rule for a language whose catalogue has not landed yet).
