@@ -18,6 +18,7 @@ from .notify import NotifyStore
 from .peers import PeerStore
 from .records import AuditLog, Report, ReportStore, SettingsStore
 from .regions import RegionIndex
+from .vouches import VouchStore
 
 __all__ = ["DB_FILE", "AlertStore", "FeedRow", "Member", "Report", "Store", "StoredAlert"]
 
@@ -30,6 +31,7 @@ class Store:
         self.crypto = crypto
         self.alerts = AlertStore(db, crypto)
         self.members = MemberStore(db, crypto)
+        self.vouches = VouchStore(db, crypto)
         self.reports = ReportStore(db, crypto)
         self.audit = AuditLog(db, crypto)
         self.settings = SettingsStore(db, crypto)

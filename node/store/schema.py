@@ -239,7 +239,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     CREATE INDEX alerts_origin ON alerts (origin, state, expires);
     CREATE INDEX alerts_delivered ON alerts (received_from, state, expires);
     """,
-    # N (n1): notifications (issue 15, point 1). Channels: the admin's apprise URLs,
+    # 8: notifications (issue 15, point 1). Channels: the admin's apprise URLs,
     # sealed; subscriptions: a member's channel, with her address and choices sealed
     # together; the outbox: messages waiting (or retrying), each payload sealed. Only
     # what scheduling needs is clear: a channel's name and kind, a row's due time and
@@ -269,5 +269,22 @@ MIGRATIONS: tuple[Migration, ...] = (
     CREATE INDEX outbox_due ON outbox (due);
     CREATE INDEX outbox_subscription ON outbox (subscription);
     CREATE UNIQUE INDEX outbox_digest ON outbox (subscription) WHERE digest = 1;
+    """,
+    # 9: members vouching (issue 13 item 13). An invite a member made is flagged
+    # ``vouched`` and has no creator column; a member's monthly allowance is keyed by a
+    # keyed tag of (member, month) and holds only a number; the admin's counts are per
+    # month. Nothing links a member to an invite or to the person who used it.
+    """
+    ALTER TABLE invites ADD COLUMN vouched INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE vouch_allowance (
+        tag BLOB PRIMARY KEY,
+        month TEXT NOT NULL,
+        used INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE vouch_totals (
+        month TEXT PRIMARY KEY,
+        created INTEGER NOT NULL,
+        joined INTEGER NOT NULL
+    ) WITHOUT ROWID;
     """,
 )

@@ -102,6 +102,8 @@ async def members_page(
         code=code,
         form=form or Form({"days": str(settings["invite_expiry_days"])}, translator(request)),
         default_days=settings["invite_expiry_days"],
+        vouches=await store.vouches.totals(node.clock.now()),
+        vouching=settings["member_invites_per_month"],
     )
 
 

@@ -22,6 +22,7 @@ from protocol.errors import ProtocolError
 
 from ..config import ProxyNetwork
 from ..errors import NodeError, WrongPassphrase
+from ..overrides import Overrides
 from . import (
     accounts,
     admin,
@@ -34,6 +35,9 @@ from . import (
     reporter,
     subscriptions,
     texts,
+    texts,
+    translating,
+    vouching,
 )
 from .clients import ClientPolicy
 from .context import (
@@ -44,6 +48,7 @@ from .context import (
     STATE_KEY,
     WebState,
     error_page,
+    offered_languages,
     redirect,
     render_locked,
     session,
@@ -53,7 +58,7 @@ from .context import (
 )
 from .csrf import tokens_match
 from .host import Host
-from .i18n import LANGUAGES, Translator
+from .i18n import Translator
 from .redirects import LocalPages
 from .work import SlowLane
 
@@ -147,11 +152,12 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
 @web.middleware
 async def context_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     st = state(request)
+    offered = offered_languages(request)
     lang = request.cookies.get(LANG_COOKIE, "")
-    if lang not in LANGUAGES:
-        lang = i18n.negotiate(request.headers.get("Accept-Language", ""))
+    if lang not in offered:
+        lang = i18n.negotiate(request.headers.get("Accept-Language", ""), offered)
     v = visit(request)
-    v.t = Translator(lang)
+    v.t = Translator(lang, st.overrides)
     pre = request.cookies.get(PRE_COOKIE)
     if pre and len(pre) <= 64:
         v.pre = pre
@@ -173,6 +179,14 @@ async def context_middleware(request: web.Request, handler: Handler) -> web.Stre
             if current is None:
                 v.set_session = ""
             v.session = current
+    if (
+        request.method == "POST"
+        and v.session is not None
+        and v.session.role == "admin"
+        and translating.is_upload(request.path)
+    ):
+        # The one form that carries a whole catalogue, for an admin only.
+        request = request.clone(client_max_size=translating.MAX_UPLOAD_BYTES)
     if request.method == "POST" and not await csrf_ok(request):
         t = translator(request)
         return error_page(
@@ -218,9 +232,12 @@ def make_env() -> jinja2.Environment:
     return env
 
 
-def create_app(host: Host, trusted_proxies: Iterable[ProxyNetwork] = ()) -> web.Application:
+def create_app(
+    host: Host, trusted_proxies: Iterable[ProxyNetwork] = (), overrides: Overrides | None = None
+) -> web.Application:
     """The web app for ``host``; forwarded-client headers are read only from
-    connections from ``trusted_proxies`` (node/web/clients.py)."""
+    connections from ``trusted_proxies`` (node/web/clients.py); pages speak the
+    shipped catalogues with ``overrides`` (the node's own translations) over them."""
     app = web.Application(
         middlewares=[headers_middleware, errors_middleware, context_middleware],
         client_max_size=MAX_REQUEST_BYTES,
@@ -238,6 +255,8 @@ def create_app(host: Host, trusted_proxies: Iterable[ProxyNetwork] = ()) -> web.
     receipts.add_routes(app.router)
     reporter.add_routes(app.router)
     subscriptions.add_routes(app.router)
+    vouching.add_routes(app.router)
+    translating.add_routes(app.router)
     pages = LocalPages(app.router.resources())
     app[STATE_KEY] = WebState(
         host=host,
@@ -245,5 +264,6 @@ def create_app(host: Host, trusted_proxies: Iterable[ProxyNetwork] = ()) -> web.
         pages=pages,
         slow_lane=SlowLane(host.clock),
         clients=ClientPolicy(trusted_proxies),
+        overrides=overrides or Overrides(None),
     )
     return app
