@@ -14,9 +14,11 @@ from .db import DB_FILE, Database
 from .feed import FeedRow
 from .members import Member, MemberStore
 from .nonces import NonceStore
+from .partners import PartnerStore
 from .peers import PeerStore
 from .records import AuditLog, Report, ReportStore, SettingsStore
 from .regions import RegionIndex
+from .sms import SmsStore
 
 __all__ = ["DB_FILE", "AlertStore", "FeedRow", "Member", "Report", "Store", "StoredAlert"]
 
@@ -35,6 +37,8 @@ class Store:
         self.peers = PeerStore(db, crypto)
         self.nonces = NonceStore(db)
         self.regions = RegionIndex(db, crypto)
+        self.partners = PartnerStore(db, crypto)
+        self.sms = SmsStore(db, crypto)
 
     @classmethod
     async def open(cls, data_dir: Path, data_key: bytes) -> Store:

@@ -29,6 +29,15 @@ UNLOCK_WINDOW_S = 15 * 60
 # together: addresses are cheap, so the per-client limit alone does not bound them.
 NODE_PASSPHRASE_GUESSES_ALL_CLIENTS = 20
 EVERYONE = b"everyone"
+# The partner API (issue 15): calls per partner per minute, and calls with a bad token
+# per client (a token is 32 random bytes; this only keeps the log quiet).
+PARTNER_CALLS_PER_MINUTE = 120
+PARTNER_BAD_TOKENS_PER_CLIENT = 30
+PARTNER_BAD_TOKEN_WINDOW_S = 15 * 60
+# Inbound SMS (issue 15): texts answered per sender per hour; a sender over it gets no
+# answer at all (an answer costs the organisation a text).
+SMS_PER_SENDER_PER_HOUR = 10
+SMS_WINDOW_S = 60 * 60
 
 _KEY = secrets.token_bytes(32)
 
@@ -156,6 +165,11 @@ class WebLimits:
         self.check_member = RateLimit(60, CHECK_WINDOW_S)  # the limit comes from settings
         self.check_client = RateLimit(CHECKS_PER_CLIENT_PER_HOUR, CHECK_WINDOW_S)
         self.unlock_client = RateLimit(UNLOCK_ATTEMPTS_PER_CLIENT, UNLOCK_WINDOW_S)
+        self.partner_calls = RateLimit(PARTNER_CALLS_PER_MINUTE, 60)
+        self.partner_bad_token = RateLimit(
+            PARTNER_BAD_TOKENS_PER_CLIENT, PARTNER_BAD_TOKEN_WINDOW_S
+        )
+        self.sms_sender = RateLimit(SMS_PER_SENDER_PER_HOUR, SMS_WINDOW_S)
         # One key (EVERYONE): a global count, shared by the unlock form and the wipe page.
         self.node_passphrase = RateLimit(
             NODE_PASSPHRASE_GUESSES_ALL_CLIENTS, UNLOCK_WINDOW_S, max_keys=1

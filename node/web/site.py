@@ -22,7 +22,20 @@ from protocol.errors import ProtocolError
 
 from ..config import ProxyNetwork
 from ..errors import NodeError, WrongPassphrase
-from . import accounts, admin, caseworkers, feeds, i18n, members, panic, receipts, reporter, texts
+from . import (
+    accounts,
+    admin,
+    caseworkers,
+    feeds,
+    i18n,
+    members,
+    panic,
+    partner_api,
+    receipts,
+    reporter,
+    sms_hooks,
+    texts,
+)
 from .clients import ClientPolicy
 from .context import (
     ERROR_TITLES,
@@ -67,6 +80,9 @@ SAFETY_HEADERS = {
 # What a logout or quick exit asks the browser to forget: every page it cached, every
 # cookie and everything in the site's storage (https://w3c.github.io/webappsec-clear-site-data/).
 CLEAR_SITE_DATA = '"cache", "cookies", "storage"'
+
+# Paths whose callers are programs that authenticate each request themselves.
+MACHINE_PREFIXES = (partner_api.PREFIX, sms_hooks.PREFIX)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -143,6 +159,11 @@ async def context_middleware(request: web.Request, handler: Handler) -> web.Stre
     pre = request.cookies.get(PRE_COOKIE)
     if pre and len(pre) <= 64:
         v.pre = pre
+    if request.path.startswith(MACHINE_PREFIXES):
+        # JSON for machines (partner platforms, SMS gateways): no cookie, no session,
+        # no CSRF token; each route authenticates its caller itself and answers errors
+        # (a locked node included) in its own format.
+        return await handler(request)
     if request.path.startswith("/static/"):
         return await handler(request)
     host = st.host
@@ -225,6 +246,9 @@ def create_app(host: Host, trusted_proxies: Iterable[ProxyNetwork] = ()) -> web.
     texts.add_routes(app.router)
     receipts.add_routes(app.router)
     reporter.add_routes(app.router)
+    partner_api.add_routes(app.router)
+    sms_hooks.add_routes(app.router)
+    sms_hooks.install(app, host)
     pages = LocalPages(app.router.resources())
     app[STATE_KEY] = WebState(
         host=host,

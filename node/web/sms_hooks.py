@@ -1,0 +1,193 @@
+"""Inbound SMS webhooks on the web port (issue 15, point 2), one route per gateway format.
+
+Rule: nothing in a text is read before its signature is checked, in constant time,
+over the exact bytes received, with a timestamp within ``SMS_REPLAY_WINDOW_S`` of this
+node's clock; a signature seen within the window is refused as a replay. A gateway
+the admin has not set up answers a plain 404, like any unknown path. Bad signatures
+get 401 and nothing else. Nothing about a text is logged.
+
+- ``POST /sms/v1/inbound``: the generic format (docs/sms.md). JSON
+  ``{"from", "text"}``; headers ``X-Alertnode-Timestamp`` (Unix seconds) and
+  ``X-Alertnode-Signature: v1=hex(HMAC-SHA256(secret, timestamp "." body))``. The
+  answer is in the response, ``{"reply": null | {"to", "text"}}``, for the gateway to
+  send.
+- ``POST /sms/v1/android``: "SMS Gateway for Android" (sms-gate.app) ``sms:received``
+  webhooks; headers ``X-Timestamp`` and ``X-Signature: hex(HMAC-SHA256(key, body
+  timestamp))``. The answer goes out through the reply channel (``SmsSender``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from ..errors import Locked
+from ..sms import NotifySender, SmsDesk, SmsError, SmsSender
+from .context import host, state, unlocked
+from .ratelimit import key_of
+
+log = logging.getLogger(__name__)
+
+PREFIX = "/sms/v1/"
+GATEWAY_KINDS: tuple[str, ...] = ("generic", "android")
+SMS_REPLAY_WINDOW_S = 300
+MAX_SMS_BODY_BYTES = 16 * 1024
+MAX_SEEN_SIGNATURES = 10_000
+SEND_TIMEOUT_S = 30.0
+
+SenderFactory = Callable[[str], SmsSender]
+SENDER_KEY: web.AppKey[SenderFactory] = web.AppKey("sms_sender", SenderFactory)  # type: ignore[arg-type]
+SEEN_KEY: web.AppKey[OrderedDict[bytes, int]] = web.AppKey("sms_seen", OrderedDict)
+
+
+def generic_signature(secret: bytes, timestamp: str, body: bytes) -> str:
+    return "v1=" + hmac.new(secret, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+def android_signature(secret: bytes, timestamp: str, body: bytes) -> str:
+    return hmac.new(secret, body + timestamp.encode(), hashlib.sha256).hexdigest()
+
+
+def _refused(status: int, code: str) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": "Refused."}}, status=status)
+
+
+def _fresh(request: web.Request, timestamp: str, signature: str) -> bool:
+    """Whether the timestamp is within the window and the signature not seen in it;
+    records the signature."""
+    now = host(request).clock.now()
+    try:
+        ts = int(timestamp)
+    except ValueError:
+        return False
+    if abs(now - ts) > SMS_REPLAY_WINDOW_S:
+        return False
+    seen = request.app[SEEN_KEY]
+    while seen and next(iter(seen.values())) < now - SMS_REPLAY_WINDOW_S:
+        seen.popitem(last=False)
+    key = hashlib.sha256(signature.encode()).digest()
+    if key in seen:
+        return False
+    seen[key] = ts
+    while len(seen) > MAX_SEEN_SIGNATURES:
+        seen.popitem(last=False)
+    return True
+
+
+async def _read(request: web.Request) -> bytes | None:
+    if request.content_length is not None and request.content_length > MAX_SMS_BODY_BYTES:
+        return None
+    body = await request.content.read(MAX_SMS_BODY_BYTES + 1)
+    return None if len(body) > MAX_SMS_BODY_BYTES else body
+
+
+def _desk(request: web.Request) -> SmsDesk:
+    st, now = state(request), host(request).clock.now()
+    opened = unlocked(request)
+
+    def allow(sender: str) -> bool:
+        return st.limits.sms_sender.take(key_of("sms", sender), now)
+
+    return SmsDesk(
+        opened.store.sms, opened.alerts, lambda: str(opened.settings["phone_region"]), allow
+    )
+
+
+async def _verified(
+    request: web.Request, kind: str, ts_header: str, sig_header: str
+) -> tuple[bytes, str] | web.Response:
+    """The body and reply channel of a correctly signed, fresh call, or the refusal."""
+    if host(request).locked:
+        raise Locked("locked")
+    gateway = await unlocked(request).store.sms.gateway(kind)
+    if gateway is None:
+        raise web.HTTPNotFound()
+    secret, channel = gateway
+    body = await _read(request)
+    if body is None:
+        return _refused(413, "too_large")
+    timestamp = request.headers.get(ts_header, "")
+    given = request.headers.get(sig_header, "")
+    sign = generic_signature if kind == "generic" else android_signature
+    expected = sign(secret.encode(), timestamp, body)
+    if not hmac.compare_digest(expected.encode(), given.encode()[:200]):
+        return _refused(401, "bad_signature")
+    if not _fresh(request, timestamp, given):
+        return _refused(401, "stale_or_replayed")
+    return body, channel
+
+
+def _fields(body: bytes, *path: str) -> dict[str, Any] | None:
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    for name in path:
+        data = data.get(name) if isinstance(data, dict) else None
+    return data if isinstance(data, dict) else None
+
+
+async def inbound_generic(request: web.Request) -> web.Response:
+    try:
+        checked = await _verified(
+            request, "generic", "X-Alertnode-Timestamp", "X-Alertnode-Signature"
+        )
+    except Locked:
+        return _refused(503, "unavailable")
+    if isinstance(checked, web.Response):
+        return checked
+    fields = _fields(checked[0])
+    sender, text = (fields or {}).get("from"), (fields or {}).get("text")
+    if not isinstance(sender, str) or not isinstance(text, str):
+        return _refused(400, "invalid")
+    answer = await _desk(request).answer(sender, text)
+    reply = None if answer is None else {"to": answer[0], "text": answer[1]}
+    return web.json_response({"reply": reply})
+
+
+async def inbound_android(request: web.Request) -> web.Response:
+    try:
+        checked = await _verified(request, "android", "X-Timestamp", "X-Signature")
+    except Locked:
+        return _refused(503, "unavailable")
+    if isinstance(checked, web.Response):
+        return checked
+    body, channel = checked
+    event = _fields(body)
+    if event is None or event.get("event") != "sms:received":
+        return web.json_response({})  # pings and delivery reports: nothing to answer
+    payload = _fields(body, "payload") or {}
+    sender, text = payload.get("phoneNumber"), payload.get("message")
+    if not isinstance(sender, str) or not isinstance(text, str):
+        return _refused(400, "invalid")
+    answer = await _desk(request).answer(sender, text)
+    if answer is not None:
+        sender_for = request.app[SENDER_KEY]
+        try:
+            await asyncio.wait_for(sender_for(channel).send(*answer), SEND_TIMEOUT_S)
+        except (SmsError, TimeoutError):
+            # The gateway retries a failed webhook, which would answer twice; the
+            # failure is the channel's to report (its state in status), not a reason
+            # to refuse the text.
+            log.warning("an SMS answer could not be sent")
+    return web.json_response({})
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    router.add_post(PREFIX + "inbound", inbound_generic, name="sms_inbound")
+    router.add_post(PREFIX + "android", inbound_android, name="sms_android")
+
+
+def install(app: web.Application, node: object) -> None:
+    """The app's replay window and its reply sender (n1's outbox through
+    ``NotifySender``); tests replace ``app[SENDER_KEY]`` with a recording fake."""
+    app[SEEN_KEY] = OrderedDict()
+    app[SENDER_KEY] = lambda channel: NotifySender(node, channel)
