@@ -1,0 +1,249 @@
+"""The partner API (issue 15, point 3) through a real HTTP client against the node's
+web app: scopes, revocation, what a check counts, reports and their answers, the
+signed webhook, referral codes, and the OpenAPI document."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from typing import Any
+
+import nacl.signing
+import nacl.utils
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from openapi_spec_validator import validate
+
+from node.commands.partners import COMMANDS, _add, _list, _revoke
+from node.commands.table import parse_args
+from node.partners import for_node, sign_payload
+from node.service import Draft
+from node.web.partner_openapi import openapi_document
+from protocol.alert import AlertBody, Indicator, coarsen_hour, sign_alert
+from tests.node.test_web_support import Site, Visitor, site_fixture  # noqa: F401
+
+NATIONAL = "07700 900123"  # GB, as the node's default country reads it
+EMAIL = "a@b.example"
+ROWS = {c.name: c for c in COMMANDS}
+
+
+def peer_alert(
+    key: nacl.signing.SigningKey, now: int, found: tuple[Indicator, ...], *, partner: bool,
+    tlp: str = "GREEN", danger: int = 3,
+) -> Any:  # fmt: skip
+    made = AlertBody(
+        origin=bytes(key.verify_key),
+        created=coarsen_hour(now),
+        expires=coarsen_hour(now) + 30 * 86400,
+        incident=time.strftime("%Y-%m-%d", time.gmtime(now - 86400)),
+        region="GB",
+        categories=("robbery",),
+        danger=danger,
+        indicators=found,
+        description="peer description",
+        lang="en",
+        hops=3,
+        tlp=tlp,
+        nonce=nacl.utils.random(16),
+        partner_checks=partner,
+    )
+    return sign_alert(made, key, now)
+
+
+async def add_partner(
+    site: Site, name: str, scopes: str, webhook: str | None = None
+) -> dict[str, Any]:
+    args = parse_args(ROWS["partner.add"], {"name": name, "scopes": scopes, "webhook": webhook})
+    return await _add(site.node, args)  # type: ignore[arg-type]
+
+
+async def call(
+    v: Visitor, method: str, path: str, token: str | None, body: Any = None
+) -> tuple[int, Any]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with v.client.request(method, path, json=body, headers=headers) as resp:
+        assert resp.content_type == "application/json"
+        return resp.status, await resp.json()
+
+
+async def test_check_counts_own_and_consenting_peers_never_descriptions(site: Site) -> None:
+    node, store = site.node, site.store
+    service = node.unlocked().alerts
+    now = node.clock.now()
+    await service.publish(
+        Draft(["violence"], 2, "GB", [("phone", NATIONAL)], description="own secret words")
+    )
+    # Own, but TLP:RED: never reaches a partner.
+    await service.publish(Draft(["stalking"], 3, "GB", [("phone", NATIONAL)], tlp="RED", hops=0))
+    # Own, TLP:AMBER+STRICT: the organisation only, never its clients.
+    await service.publish(
+        Draft(["blackmail"], 3, "GB", [("phone", NATIONAL)], tlp="AMBER+STRICT", hops=1)
+    )
+    found = await service.blind_indicators([("phone", NATIONAL)])
+    peer = nacl.signing.SigningKey.generate()
+    await store.peers.add(
+        bytes(peer.verify_key), "Peer org", ("https://peer.example:7443",), (bytes(32),),
+        accept="relay", share=True, proxy=None, now=now,
+    )  # fmt: skip
+    await node.refresh_peer_names()
+    items = [
+        (peer_alert(peer, now, found, partner=False), 1, bytes(peer.verify_key)),
+        (peer_alert(peer, now, found, partner=True, danger=1), 1, bytes(peer.verify_key)),
+    ]
+    assert await store.alerts.put_batch(items, now) == [True] * 2
+    assert (await service.check("phone", NATIONAL))["matches"] == 5
+    token = (await add_partner(site, "Classifieds", "check"))["token"]
+    v = await site.visitor()
+    status, answer = await call(
+        v, "POST", "/partner/v1/check", token,
+        {"indicators": [{"kind": "phone", "value": NATIONAL}, {"kind": "email", "value": EMAIL}]},
+    )  # fmt: skip
+    assert status == 200, answer
+    first, second = answer["results"]
+    # Own GREEN (danger 2) and the consenting peer's GREEN (danger 1): the peer's alert
+    # without partner_checks, the AMBER+STRICT one and the RED one are not counted.
+    assert first == {
+        "kind": "phone", "value": NATIONAL, "matches": 2, "organisations": 2,
+        "max_danger": 2, "categories": ["robbery", "violence"], "recommendation": None,
+    }  # fmt: skip
+    assert second["matches"] == 0
+    text = json.dumps(answer)
+    assert "secret words" not in text and "peer description" not in text
+    audit = json.dumps(await store.audit.list())
+    assert "partner check" in audit and NATIONAL not in audit and "+447700900123" not in audit
+
+
+async def test_peer_alert_without_partner_checks_is_not_counted(site: Site) -> None:
+    node, store = site.node, site.store
+    service = node.unlocked().alerts
+    now = node.clock.now()
+    found = await service.blind_indicators([("phone", NATIONAL)])
+    peer = nacl.signing.SigningKey.generate()
+    await store.peers.add(
+        bytes(peer.verify_key), "Peer org", ("https://peer.example:7443",), (bytes(32),),
+        accept="relay", share=True, proxy=None, now=now,
+    )  # fmt: skip
+    await node.refresh_peer_names()
+    item = (peer_alert(peer, now, found, partner=False), 1, bytes(peer.verify_key))
+    assert await store.alerts.put_batch([item], now) == [True]
+    token = (await add_partner(site, "P", "check"))["token"]
+    status, answer = await call(
+        await site.visitor(), "POST", "/partner/v1/check", token,
+        {"indicators": [{"kind": "phone", "value": NATIONAL}]},
+    )  # fmt: skip
+    assert status == 200
+    assert answer["results"][0]["matches"] == 0
+    assert answer["results"][0]["max_danger"] == 0
+
+
+async def test_tokens_scopes_and_revocation(site: Site) -> None:
+    v = await site.visitor()
+    check_only = await add_partner(site, "Check only", "check")
+    report = {"account": {"phone": NATIONAL}, "description": "x", "consent": True}
+    status, answer = await call(v, "POST", "/partner/v1/reports", check_only["token"], report)
+    assert (status, answer["error"]["code"]) == (403, "forbidden")
+    status, answer = await call(
+        v, "POST", "/partner/v1/referrals", check_only["token"], {"count": 1}
+    )
+    assert status == 403
+    status, answer = await call(
+        v, "POST", "/partner/v1/check", "anp_not-a-token", {"indicators": []}
+    )
+    assert (status, answer["error"]["code"]) == (401, "unauthorized")
+    status, _ = await call(v, "POST", "/partner/v1/check", None, {"indicators": []})
+    assert status == 401
+    body = {"indicators": [{"kind": "phone", "value": NATIONAL}]}
+    assert (await call(v, "POST", "/partner/v1/check", check_only["token"], body))[0] == 200
+    listed = await _list(site.node, parse_args(ROWS["partner.list"], {}))  # type: ignore[arg-type]
+    assert [(p["name"], p["scopes"]) for p in listed["partners"]] == [("Check only", ["check"])]
+    assert check_only["token"] not in json.dumps(listed)
+    await _revoke(site.node, parse_args(ROWS["partner.revoke"], {"partner": "check only"}))  # type: ignore[arg-type]
+    status, answer = await call(v, "POST", "/partner/v1/check", check_only["token"], body)
+    assert (status, answer["error"]["code"]) == (401, "unauthorized")
+    # The token is kept only as a keyed tag.
+    rows = await site.store.db.fetchall("SELECT * FROM partners")
+    assert all(check_only["token"].encode() not in bytes(str(tuple(r)), "utf-8") for r in rows)
+
+
+async def test_report_needs_consent_and_comes_back_answered_by_webhook(site: Site) -> None:
+    received: list[tuple[dict[str, str], bytes]] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        received.append((dict(request.headers), await request.read()))
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        added = await add_partner(
+            site, "Reporter", "check,report", webhook=str(server.make_url("/hook"))
+        )
+        token, secret = added["token"], added["webhook_secret"]
+        v = await site.visitor()
+        no_consent = {"account": {"phone": NATIONAL}, "description": "he threatened"}
+        status, answer = await call(v, "POST", "/partner/v1/reports", token, no_consent)
+        assert (status, answer["error"]["code"]) == (400, "consent_required")
+        status, answer = await call(
+            v, "POST", "/partner/v1/reports", token, {**no_consent, "consent": True}
+        )
+        assert status == 201
+        ref = answer["id"]
+        status, answer = await call(v, "GET", f"/partner/v1/reports/{ref}", token)
+        assert answer == {"id": ref, "status": "received", "recommendation": None}
+        other = await add_partner(site, "Other", "report")
+        status, _ = await call(v, "GET", f"/partner/v1/reports/{ref}", other["token"])
+        assert status == 404
+        # The caseworker answers (node/web/partner_pages.py does this from a form).
+        (report,) = await site.store.partners.reports()
+        service = for_node(site.node.unlocked(), site.node.clock)
+        assert await service.answer(report.id, "remove", "Remove the account.") is True
+        status, answer = await call(v, "GET", f"/partner/v1/reports/{ref}", token)
+        recommendation = {"action": "remove", "note": "Remove the account."}
+        assert answer == {"id": ref, "status": "answered", "recommendation": recommendation}
+        ((headers, body),) = received
+        ts = headers["X-Alertnode-Timestamp"]
+        assert headers["X-Alertnode-Signature"] == sign_payload(secret.encode(), int(ts), body)
+        expected = hmac.new(secret.encode(), ts.encode() + b"." + body, hashlib.sha256).hexdigest()
+        assert headers["X-Alertnode-Signature"] == "v1=" + expected
+        assert json.loads(body) == answer
+        # The recommendation now comes with a check of that account.
+        status, answer = await call(
+            v, "POST", "/partner/v1/check", token,
+            {"indicators": [{"kind": "phone", "value": "+44 7700 900123"}]},
+        )  # fmt: skip
+        assert answer["results"][0]["recommendation"] == recommendation
+    finally:
+        await server.close()
+
+
+async def test_referral_codes_open_membership_requests(site: Site) -> None:
+    token = (await add_partner(site, "Referrer", "referral"))["token"]
+    v = await site.visitor()
+    status, answer = await call(v, "POST", "/partner/v1/referrals", token, {"count": 3})
+    assert status == 200 and len(answer["codes"]) == 3
+    status, _ = await call(v, "POST", "/partner/v1/referrals", token, {"count": 101})
+    assert status == 400
+    code = answer["codes"][0]
+    store, now = site.store, site.node.clock.now()
+    await store.partners.request_membership(code, {"nickname": "newcomer"}, now)
+    counts = await store.partners.referral_counts()
+    assert list(counts.values()) == [{"unused": 2, "waiting": 1, "joined": 0}]
+
+
+def test_openapi_document_is_valid_and_lists_every_route() -> None:
+    document = openapi_document()
+    validate(document)
+    assert set(document["paths"]) == {"/check", "/reports", "/reports/{id}", "/referrals"}
+
+
+async def test_openapi_is_served_and_errors_are_json(site: Site) -> None:
+    v = await site.visitor()
+    async with v.client.get("/partner/v1/openapi.json") as resp:
+        assert resp.status == 200
+        validate(await resp.json())
+    status, answer = await call(v, "GET", "/partner/v1/nothing-here", "x")
+    assert status == 404 and set(answer["error"]) == {"code", "message"}
