@@ -28,6 +28,7 @@ from . import (
     caseworkers,
     feeds,
     i18n,
+    member_sms,
     members,
     panic,
     partner_api,
@@ -239,6 +240,7 @@ def create_app(host: Host, trusted_proxies: Iterable[ProxyNetwork] = ()) -> web.
     app.router.add_static("/static/", static, show_index=False, follow_symlinks=False)
     accounts.add_routes(app.router)
     members.add_routes(app.router)
+    member_sms.add_routes(app.router)
     caseworkers.add_routes(app.router)
     admin.add_routes(app.router)
     panic.add_routes(app.router)

@@ -30,9 +30,9 @@ from typing import Any
 from aiohttp import web
 
 from ..errors import Locked
-from ..sms import NotifySender, SmsDesk, SmsError, SmsSender
 from .context import host, state, unlocked
 from .ratelimit import key_of
+from .sms_desk import NotifySender, SmsDesk, SmsError, SmsSender
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,17 @@ MAX_SEEN_SIGNATURES = 10_000
 SEND_TIMEOUT_S = 30.0
 
 SenderFactory = Callable[[str], SmsSender]
-SENDER_KEY: web.AppKey[SenderFactory] = web.AppKey("sms_sender", SenderFactory)  # type: ignore[arg-type]
+
+
+class Replies:
+    """How answers leave when the gateway cannot carry them: ``sender(channel)`` gives
+    the SmsSender for a reply channel (tests put a recording fake here)."""
+
+    def __init__(self, sender: SenderFactory) -> None:
+        self.sender = sender
+
+
+SENDER_KEY: web.AppKey[Replies] = web.AppKey("sms_replies", Replies)
 SEEN_KEY: web.AppKey[OrderedDict[bytes, int]] = web.AppKey("sms_seen", OrderedDict)
 
 
@@ -170,7 +180,7 @@ async def inbound_android(request: web.Request) -> web.Response:
         return _refused(400, "invalid")
     answer = await _desk(request).answer(sender, text)
     if answer is not None:
-        sender_for = request.app[SENDER_KEY]
+        sender_for = request.app[SENDER_KEY].sender
         try:
             await asyncio.wait_for(sender_for(channel).send(*answer), SEND_TIMEOUT_S)
         except (SmsError, TimeoutError):
@@ -188,6 +198,6 @@ def add_routes(router: web.UrlDispatcher) -> None:
 
 def install(app: web.Application, node: object) -> None:
     """The app's replay window and its reply sender (n1's outbox through
-    ``NotifySender``); tests replace ``app[SENDER_KEY]`` with a recording fake."""
+    ``NotifySender``); tests set ``app[SENDER_KEY].sender`` to a recording fake."""
     app[SEEN_KEY] = OrderedDict()
-    app[SENDER_KEY] = lambda channel: NotifySender(node, channel)
+    app[SENDER_KEY] = Replies(lambda channel: NotifySender(node, channel))

@@ -19,10 +19,10 @@ from typing import Protocol
 from protocol.errors import ProtocolError
 from protocol.normalise import normalise_phone
 
-from .errors import NodeError, UsageError
-from .service import AlertService
-from .store.sms import SmsStore
-from .web.i18n import N_, Translator
+from ..errors import NodeError, UsageError
+from ..service import AlertService
+from ..store.sms import SmsStore
+from .i18n import N_, Translator
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ class NotifySender:
 
     async def send(self, to: str, text: str) -> None:
         try:
-            from .notify.outbox import NotifyError, send_direct  # type: ignore[import-not-found]
+            from ..notify.outbox import NotifyError, send_direct  # type: ignore[import-not-found]
         except ImportError:
             raise SmsError("no notification channels in this build") from None
         try:
