@@ -11,6 +11,7 @@ so the pages' CSRF check does not apply to them (site.py skips it for this prefi
 
 from __future__ import annotations
 
+import datetime
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -184,6 +185,24 @@ async def get_report(request: web.Request, partner: Partner) -> web.Response:
     return web.json_response(report_json(report))
 
 
+@endpoint("report")
+async def complaints(request: web.Request, partner: Partner) -> web.Response:
+    """Members' complaints about this platform, in the caseworkers' words."""
+    reports = await unlocked(request).store.partners.reports()
+    found = [
+        {
+            "id": r.ref,
+            "day": datetime.datetime.fromtimestamp(r.created, datetime.UTC).date().isoformat(),
+            "text": r.content.get("description", ""),
+        }
+        for r in reports
+        if r.partner_id == partner.id and r.content.get("kind") == "complaint"
+    ]
+    service = for_node(unlocked(request), host(request).clock)
+    await service.audit(partner, "partner complaints", complaints=len(found))
+    return web.json_response({"complaints": found})
+
+
 @endpoint("referral")
 async def referrals(request: web.Request, partner: Partner) -> web.Response:
     body = await _json_body(request)
@@ -211,5 +230,6 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_post(PREFIX + "check", check, name="partner_check")
     router.add_post(PREFIX + "reports", create_report, name="partner_reports")
     router.add_get(PREFIX + r"reports/{id:[0-9a-f]{1,64}}", get_report, name="partner_report")
+    router.add_get(PREFIX + "complaints", complaints, name="partner_complaints")
     router.add_post(PREFIX + "referrals", referrals, name="partner_referrals")
     router.add_route("*", PREFIX + "{tail:.*}", not_found)

@@ -176,6 +176,37 @@ def openapi_document() -> dict[str, Any]:
                     },
                 }
             },
+            "/complaints": {
+                "get": {
+                    "operationId": "listComplaints",
+                    "summary": "Members' complaints about this platform, in the "
+                    "organisation's words, never naming a member (scope: report).",
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "required": ["complaints"],
+                                "properties": {
+                                    "complaints": {
+                                        "type": "array",
+                                        "items": {
+                                            "type": "object",
+                                            "required": ["id", "day", "text"],
+                                            "properties": {
+                                                "id": {"type": "string"},
+                                                "day": {"type": "string", "format": "date"},
+                                                "text": {"type": "string"},
+                                            },
+                                        },
+                                    }
+                                },
+                            },
+                            "Every complaint passed on and still kept.",
+                        ),
+                        **_errors(401, 403, 429, 503),
+                    },
+                }
+            },
             "/referrals": {
                 "post": {
                     "operationId": "createReferrals",

@@ -32,6 +32,7 @@ from . import (
     members,
     panic,
     partner_api,
+    partner_pages,
     receipts,
     reporter,
     sms_hooks,
@@ -249,6 +250,7 @@ def create_app(host: Host, trusted_proxies: Iterable[ProxyNetwork] = ()) -> web.
     receipts.add_routes(app.router)
     reporter.add_routes(app.router)
     partner_api.add_routes(app.router)
+    partner_pages.add_routes(app.router)
     sms_hooks.add_routes(app.router)
     sms_hooks.install(app, host)
     pages = LocalPages(app.router.resources())

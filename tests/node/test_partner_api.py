@@ -22,7 +22,7 @@ from node.partners import for_node, sign_payload
 from node.service import Draft
 from node.web.partner_openapi import openapi_document
 from protocol.alert import AlertBody, Indicator, coarsen_hour, sign_alert
-from tests.node.test_web_support import Site, Visitor, site_fixture  # noqa: F401
+from tests.node.test_web_support import Site, Visitor, csrf_of, site_fixture, work_of  # noqa: F401
 
 NATIONAL = "07700 900123"  # GB, as the node's default country reads it
 EMAIL = "a@b.example"
@@ -237,7 +237,21 @@ async def test_referral_codes_open_membership_requests(site: Site) -> None:
 def test_openapi_document_is_valid_and_lists_every_route() -> None:
     document = openapi_document()
     validate(document)
-    assert set(document["paths"]) == {"/check", "/reports", "/reports/{id}", "/referrals"}
+    assert set(document["paths"]) == {
+        "/check", "/reports", "/reports/{id}", "/complaints", "/referrals",
+    }  # fmt: skip
+    from aiohttp import web as aioweb
+
+    from node.web.partner_api import PREFIX, add_routes
+
+    app = aioweb.Application()
+    add_routes(app.router)
+    served = {
+        r.resource.canonical.removeprefix(PREFIX[:-1])
+        for r in app.router.routes()
+        if r.resource is not None and "{tail" not in r.resource.canonical
+    }
+    assert served - {"/openapi.json"} == set(document["paths"])
 
 
 async def test_openapi_is_served_and_errors_are_json(site: Site) -> None:
@@ -247,3 +261,80 @@ async def test_openapi_is_served_and_errors_are_json(site: Site) -> None:
         validate(await resp.json())
     status, answer = await call(v, "GET", "/partner/v1/nothing-here", "x")
     assert status == 404 and set(answer["error"]) == {"code", "message"}
+
+
+async def test_caseworker_answers_on_the_page_and_passes_on_a_complaint(site: Site) -> None:
+    token = (await add_partner(site, "Ads site", "report"))["token"]
+    v = await site.visitor()
+    report = {"account": {"handle": "ads:badguy"}, "description": "asked for", "consent": True}
+    status, answer = await call(v, "POST", "/partner/v1/reports", token, report)
+    ref = answer["id"]
+    caseworker = await site.member("worker", role="caseworker")
+    status, html, _ = await caseworker.get("/review")
+    assert "1 report from partner platforms is waiting." in html
+    (stored,) = await site.store.partners.reports()
+    status, html, _ = await caseworker.get(f"/review/partners/{stored.id}")
+    assert status == 200 and "ads:badguy" in html
+    status, answer = await call(v, "GET", f"/partner/v1/reports/{ref}", token)
+    assert answer["status"] == "reviewing"
+    status, html, _ = await caseworker.post(
+        f"/review/partners/{stored.id}", {"action": "warn", "note": "Warn them."}
+    )
+    assert status == 303, html
+    status, answer = await call(v, "GET", f"/partner/v1/reports/{ref}", token)
+    assert answer["recommendation"] == {"action": "warn", "note": "Warn them."}
+    member = await site.member("complainer")
+    status, _, _ = await member.get("/review/partners")
+    assert status == 403
+    status, html, _ = await caseworker.post(
+        "/review/partners/complaint",
+        {"partner": str(stored.partner_id), "text": "Your moderators ignored threats."},
+        page="/review/partners",
+    )
+    assert status == 303, html
+    status, answer = await call(v, "GET", "/partner/v1/complaints", token)
+    assert [c["text"] for c in answer["complaints"]] == ["Your moderators ignored threats."]
+    assert "complainer" not in json.dumps(answer)
+    audit = json.dumps(await site.store.audit.list())
+    assert "partner answer" in audit and "partner complaint" in audit
+    assert "badguy" not in audit and "ignored threats" not in audit
+
+
+async def test_referral_code_opens_a_request_the_admin_approves(site: Site) -> None:
+    token = (await add_partner(site, "Referrer", "referral"))["token"]
+    v = await site.visitor()
+    status, answer = await call(v, "POST", "/partner/v1/referrals", token, {"count": 1})
+    (code,) = answer["codes"]
+    newcomer = await site.visitor()
+    status, html, _ = await newcomer.get("/join")
+    assert status == 200
+    form = {
+        "code": code,
+        "nickname": "newcomer",
+        "passphrase": "correct horse battery",
+        "passphrase2": "correct horse battery",
+        "csrf": csrf_of(html),
+        **work_of(html),
+    }
+    status, html, _ = await newcomer.post("/join", form)
+    assert status == 200 and "Your request is sent." in html, html
+    # No member yet: the code alone makes none.
+    status, _, _ = await newcomer.login("newcomer", "correct horse battery")
+    assert status != 303
+    # The same code again is spent.
+    status, html, _ = await newcomer.get("/join")
+    again = {**form, "csrf": csrf_of(html), **work_of(html)}
+    status, html, _ = await newcomer.post("/join", again)
+    assert status == 400
+    admin = await site.member("boss", role="admin")
+    status, html, _ = await admin.get("/admin/requests")
+    assert "newcomer asked on" in html and "Referrer" in html
+    ((request_id, _, _),) = await site.store.partners.membership_requests()
+    status, html, _ = await admin.post(
+        f"/admin/requests/{request_id}", {"decision": "approve"}, page="/admin/requests"
+    )
+    assert status == 303, html
+    status, _, _ = await (await site.visitor()).login("newcomer", "correct horse battery")
+    assert status == 303
+    counts = await site.store.partners.referral_counts()
+    assert list(counts.values()) == [{"unused": 0, "waiting": 0, "joined": 1}]
