@@ -71,6 +71,10 @@ async def _add(node: NodeControl, args: ParsedArgs) -> Result:
     url = webhook_url(url) if url else None
     partner, token = await store.partners.add(args.text("name"), scopes, node.clock.now())
     secret = await store.partners.set_webhook(partner.id, url) if url else None
+    await store.audit.append(
+        node.clock.now(),
+        {"actor": "admin", "role": "admin", "action": "partner add", "partner": partner.id},
+    )
     return {
         "id": partner.id,
         "token": token,

@@ -17,6 +17,8 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
+from protocol.limits import DAY_S
+
 from ..errors import NotFound, UsageError
 from ..keys.crypto import RowCrypto
 from .db import Database
@@ -349,3 +351,19 @@ class PartnerStore:
         ):
             out.setdefault(pid, {"unused": 0, "waiting": 0, "joined": 0})["waiting"] = n
         return out
+
+    async def purge(self, cutoff: int, now: int) -> int:
+        """Retention: partner reports and membership requests whose whole day lies
+        before ``cutoff``, and expired referral codes. Returns the rows deleted."""
+        async with self._db.transaction() as conn:
+            deleted = 0
+            for sql, arg in (
+                ("DELETE FROM partner_reports WHERE created <= ?", cutoff - DAY_S),
+                ("DELETE FROM membership_requests WHERE created <= ?", cutoff - DAY_S),
+                ("DELETE FROM referral_codes WHERE expires <= ?", now),
+            ):
+                cur = await conn.execute(sql, (arg,))
+                deleted += cur.rowcount
+        if deleted:
+            await self._db.checkpoint()
+        return deleted

@@ -38,6 +38,9 @@ PARTNER_BAD_TOKEN_WINDOW_S = 15 * 60
 # answer at all (an answer costs the organisation a text).
 SMS_PER_SENDER_PER_HOUR = 10
 SMS_WINDOW_S = 60 * 60
+# "Not recognised" answers to all unknown senders together per hour: sender numbers
+# are easy to forge, and each answer costs the organisation a text.
+SMS_UNKNOWN_PER_HOUR = 100
 
 _KEY = secrets.token_bytes(32)
 
@@ -170,6 +173,7 @@ class WebLimits:
             PARTNER_BAD_TOKENS_PER_CLIENT, PARTNER_BAD_TOKEN_WINDOW_S
         )
         self.sms_sender = RateLimit(SMS_PER_SENDER_PER_HOUR, SMS_WINDOW_S)
+        self.sms_unknown = RateLimit(SMS_UNKNOWN_PER_HOUR, SMS_WINDOW_S, max_keys=1)
         # One key (EVERYONE): a global count, shared by the unlock form and the wipe page.
         self.node_passphrase = RateLimit(
             NODE_PASSPHRASE_GUESSES_ALL_CLIENTS, UNLOCK_WINDOW_S, max_keys=1

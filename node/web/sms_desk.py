@@ -107,7 +107,8 @@ def indicator_kind(value: str) -> str:
 
 
 class SmsDesk:
-    """Answers inbound texts. ``allow(sender)`` is the per-sender limit (counts one)."""
+    """Answers inbound texts. ``allow(sender)`` is the per-sender limit and
+    ``allow_unknown()`` the limit on all unknown senders together (each counts one)."""
 
     def __init__(
         self,
@@ -115,11 +116,13 @@ class SmsDesk:
         alerts: AlertService,
         phone_region: Callable[[], str],
         allow: Callable[[str], bool],
+        allow_unknown: Callable[[], bool] = lambda: True,
     ) -> None:
         self._numbers = numbers
         self._alerts = alerts
         self._region = phone_region
         self._allow = allow
+        self._allow_unknown = allow_unknown
 
     async def answer(self, sender: str, text: str) -> tuple[str, str] | None:
         """(number to answer, text of the answer), or None: send nothing."""
@@ -131,6 +134,8 @@ class SmsDesk:
             return None
         member = await self._numbers.member(e164)
         if member is None:
+            if not self._allow_unknown():
+                return None
             return e164, Translator("en").gettext(NOT_RECOGNISED)
         t = Translator(member.lang)
         command = parse_command(text[:MAX_SMS_CHARS])

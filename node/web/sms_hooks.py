@@ -31,7 +31,7 @@ from aiohttp import web
 
 from ..errors import Locked
 from .context import host, state, unlocked
-from .ratelimit import key_of
+from .ratelimit import EVERYONE, key_of
 from .sms_desk import NotifySender, SmsDesk, SmsError, SmsSender
 
 log = logging.getLogger(__name__)
@@ -106,8 +106,15 @@ def _desk(request: web.Request) -> SmsDesk:
     def allow(sender: str) -> bool:
         return st.limits.sms_sender.take(key_of("sms", sender), now)
 
+    def allow_unknown() -> bool:
+        return st.limits.sms_unknown.take(EVERYONE, now)
+
     return SmsDesk(
-        opened.store.sms, opened.alerts, lambda: str(opened.settings["phone_region"]), allow
+        opened.store.sms,
+        opened.alerts,
+        lambda: str(opened.settings["phone_region"]),
+        allow,
+        allow_unknown,
     )
 
 

@@ -338,3 +338,16 @@ async def test_referral_code_opens_a_request_the_admin_approves(site: Site) -> N
     assert status == 303
     counts = await site.store.partners.referral_counts()
     assert list(counts.values()) == [{"unused": 0, "waiting": 0, "joined": 1}]
+
+
+async def test_retention_purges_partner_reports_and_spent_codes(site: Site) -> None:
+    token = (await add_partner(site, "Old", "report,referral"))["token"]
+    v = await site.visitor()
+    report = {"account": {"email": EMAIL}, "description": "x", "consent": True}
+    assert (await call(v, "POST", "/partner/v1/reports", token, report))[0] == 201
+    assert (await call(v, "POST", "/partner/v1/referrals", token, {"count": 2}))[0] == 200
+    days = int(site.node.unlocked().settings["report_retention_days"])
+    site.node.clock.advance((days + 2) * 86400)  # type: ignore[attr-defined]
+    result = await site.node.run_retention()
+    assert result["partner_records"] == 3
+    assert await site.store.partners.reports() == []

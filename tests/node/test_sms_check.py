@@ -17,7 +17,7 @@ from node.web.i18n import Translator
 from node.web.ratelimit import SMS_PER_SENDER_PER_HOUR
 from node.web.sms_desk import HISTORY, NOT_RECOGNISED, parse_command
 from node.web.sms_hooks import SENDER_KEY, SMS_REPLAY_WINDOW_S
-from tests.node.test_web_support import Site, Visitor, site_fixture  # noqa: F401
+from tests.node.test_web_support import PASSPHRASE, Site, Visitor, site_fixture  # noqa: F401
 
 ROWS = {c.name: c for c in COMMANDS}
 MEMBER_PHONE = "07700 900001"
@@ -196,3 +196,31 @@ def test_command_words() -> None:
     assert parse_command("Vérifier: a@b.example").kind == "check"
     assert parse_command("ПРОВЕРИТЬ +447700900123").kind == "check"
     assert parse_command("hello").kind == "help"
+
+
+async def test_unknown_senders_together_are_capped(site: Site) -> None:
+    secret = await set_gateway(site, "generic")
+    site.state.limits.sms_unknown.limit = 3
+    v = await site.visitor()
+    now = site.node.clock.now()
+    answers = []
+    for n in range(5):
+        body = json.dumps({"from": f"07700 9002{n:02d}", "text": "CHECK 07700 900123"}).encode()
+        status, answer = await post(
+            v, "/sms/v1/inbound", body, generic_headers(secret, now + n, body)
+        )
+        assert status == 200
+        answers.append(answer["reply"] is not None)
+    assert answers == [True, True, True, False, False]
+
+
+async def test_deleting_the_account_removes_the_number(site: Site) -> None:
+    member = await opt_in(site, "goner")
+    assert await site.store.sms.member(MEMBER_E164) is not None
+    status, _, _ = await member.post(
+        "/account/delete", {"passphrase": PASSPHRASE, "confirm": "yes"}, page="/account"
+    )
+    assert status == 200
+    assert await site.store.sms.member(MEMBER_E164) is None
+    rows = await site.store.db.fetchall("SELECT count(*) FROM sms_numbers")
+    assert rows[0][0] == 0
