@@ -10,6 +10,7 @@ Nothing of a text (its sender, its words, the indicator) is logged or stored.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import unicodedata
 from collections.abc import Callable
@@ -69,13 +70,17 @@ class NotifySender:
         self._channel = channel
 
     async def send(self, to: str, text: str) -> None:
+        # THE line that connects to n1's outbox: ``node.notify.outbox`` provides
+        # ``send_direct(node, channel, to, text)`` (a coroutine raising NotifyError).
+        # Imported by name at call time, so this module works (and type-checks)
+        # before and after the outbox exists.
         try:
-            from ..notify.outbox import NotifyError, send_direct  # type: ignore[import-not-found]
+            outbox = importlib.import_module("node.notify.outbox")
         except ImportError:
             raise SmsError("no notification channels in this build") from None
         try:
-            await send_direct(self._node, self._channel, to, text)
-        except NotifyError as exc:
+            await outbox.send_direct(self._node, self._channel, to, text)
+        except outbox.NotifyError as exc:
             raise SmsError(str(exc)) from None
 
 

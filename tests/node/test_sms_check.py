@@ -10,6 +10,8 @@ import hmac
 import json
 from typing import Any
 
+import pytest
+
 from node.commands.partners import COMMANDS, _gateway
 from node.commands.table import parse_args
 from node.service import Draft
@@ -224,3 +226,32 @@ async def test_deleting_the_account_removes_the_number(site: Site) -> None:
     assert await site.store.sms.member(MEMBER_E164) is None
     rows = await site.store.db.fetchall("SELECT count(*) FROM sms_numbers")
     assert rows[0][0] == 0
+
+
+async def test_notify_sender_goes_through_the_outbox(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The adapter to n1's ``node.notify.outbox.send_direct``, with a recording
+    stand-in for that module (the same test holds before and after it exists)."""
+    import sys
+    import types
+
+    from node.web.sms_desk import NotifySender, SmsError
+
+    calls: list[tuple[object, str, str, str]] = []
+
+    class NotifyError(Exception):
+        pass
+
+    async def send_direct(node: object, channel: str, to: str, text: str) -> None:
+        if channel == "broken":
+            raise NotifyError("down")
+        calls.append((node, channel, to, text))
+
+    fake = types.ModuleType("node.notify.outbox")
+    fake.send_direct = send_direct  # type: ignore[attr-defined]
+    fake.NotifyError = NotifyError  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "node.notify.outbox", fake)
+    node = object()
+    await NotifySender(node, "org-phone").send("+447700900001", "hello")
+    assert calls == [(node, "org-phone", "+447700900001", "hello")]
+    with pytest.raises(SmsError):
+        await NotifySender(node, "broken").send("+447700900001", "hello")
