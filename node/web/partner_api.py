@@ -144,6 +144,13 @@ async def check(request: web.Request, partner: Partner) -> web.Response:
     if len(items) > MAX_CHECK_INDICATORS:
         raise ApiError(400, "too_many", f"At most {MAX_CHECK_INDICATORS} indicators per call.")
     pairs = [_indicator(item, n) for n, item in enumerate(items)]
+    budget = state(request).limits.partner_indicators
+    if not budget.take_many(
+        key_of("partner", str(partner.id)), host(request).clock.now(), len(pairs)
+    ):
+        raise ApiError(
+            429, "rate_limited", f"At most {budget.limit} indicators an hour; wait and retry."
+        )
     service = for_node(unlocked(request), host(request).clock)
     return web.json_response({"results": await service.check(partner, pairs)})
 

@@ -32,6 +32,11 @@ EVERYONE = b"everyone"
 # The partner API (issue 15): calls per partner per minute, and calls with a bad token
 # per client (a token is 32 random bytes; this only keeps the log quiet).
 PARTNER_CALLS_PER_MINUTE = 120
+# Indicators a partner may check per hour: each costs one slow hash per network key in
+# use (about 0.3-0.4 s of a core on a small server), and the hash pool is the one
+# members' own checks use, so a partner's bulk checks must leave it to them.
+PARTNER_INDICATORS_PER_HOUR = 1000
+PARTNER_INDICATOR_WINDOW_S = 60 * 60
 PARTNER_BAD_TOKENS_PER_CLIENT = 30
 PARTNER_BAD_TOKEN_WINDOW_S = 15 * 60
 # Inbound SMS (issue 15): texts answered per sender per hour; a sender over it gets no
@@ -76,6 +81,14 @@ class RateLimit:
         if not self.allowed(key, now, limit):
             return False
         self.hit(key, now)
+        return True
+
+    def take_many(self, key: bytes, now: int, count: int) -> bool:
+        """Count ``count`` events for ``key`` if all of them are within the limit."""
+        if self._current(key, now) + count > self.limit:
+            return False
+        for _ in range(count):
+            self.hit(key, now)
         return True
 
     def hit(self, key: bytes, now: int) -> None:
@@ -169,6 +182,7 @@ class WebLimits:
         self.check_client = RateLimit(CHECKS_PER_CLIENT_PER_HOUR, CHECK_WINDOW_S)
         self.unlock_client = RateLimit(UNLOCK_ATTEMPTS_PER_CLIENT, UNLOCK_WINDOW_S)
         self.partner_calls = RateLimit(PARTNER_CALLS_PER_MINUTE, 60)
+        self.partner_indicators = RateLimit(PARTNER_INDICATORS_PER_HOUR, PARTNER_INDICATOR_WINDOW_S)
         self.partner_bad_token = RateLimit(
             PARTNER_BAD_TOKENS_PER_CLIENT, PARTNER_BAD_TOKEN_WINDOW_S
         )

@@ -351,3 +351,23 @@ async def test_retention_purges_partner_reports_and_spent_codes(site: Site) -> N
     result = await site.node.run_retention()
     assert result["partner_records"] == 3
     assert await site.store.partners.reports() == []
+
+
+async def test_calls_and_indicators_are_limited_per_partner(site: Site) -> None:
+    limits = site.state.limits
+    limits.partner_indicators.limit = 5
+    limits.partner_calls.limit = 4
+    token = (await add_partner(site, "Busy", "check"))["token"]
+    other = (await add_partner(site, "Calm", "check"))["token"]
+    v = await site.visitor()
+    three = {"indicators": [{"kind": "email", "value": f"x{n}@b.example"} for n in range(3)]}
+    assert (await call(v, "POST", "/partner/v1/check", token, three))[0] == 200
+    status, answer = await call(v, "POST", "/partner/v1/check", token, three)
+    assert (status, answer["error"]["code"]) == (429, "rate_limited")
+    one = {"indicators": [{"kind": "email", "value": "y@b.example"}]}
+    assert (await call(v, "POST", "/partner/v1/check", token, one))[0] == 200
+    assert (await call(v, "POST", "/partner/v1/check", token, one))[0] == 200  # 5 of 5
+    # A fifth call this minute: refused whatever it holds.
+    status, answer = await call(v, "POST", "/partner/v1/check", token, one)
+    assert (status, answer["error"]["code"]) == (429, "rate_limited")
+    assert (await call(v, "POST", "/partner/v1/check", other, one))[0] == 200
