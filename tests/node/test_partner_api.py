@@ -371,3 +371,28 @@ async def test_calls_and_indicators_are_limited_per_partner(site: Site) -> None:
     status, answer = await call(v, "POST", "/partner/v1/check", token, one)
     assert (status, answer["error"]["code"]) == (429, "rate_limited")
     assert (await call(v, "POST", "/partner/v1/check", other, one))[0] == 200
+
+
+async def test_member_report_about_a_platform_reaches_the_caseworker(site: Site) -> None:
+    await add_partner(site, "Ads site", "report")
+    member = await site.member("reporter")
+    status, html, _ = await member.get("/report")
+    assert "Is this also about how a platform you advertise on behaved?" in html
+    status, html, _ = await member.post(
+        "/report",
+        {
+            "categories": "non-payment",
+            "incident": time.strftime("%Y-%m-%d", time.gmtime(site.node.clock.now())),
+            "region": "GB-LND",
+            "danger": "1",
+            "text": "The site let him keep messaging after I reported him.",
+            "share": "no",
+            "platform": "Ads site",
+        },
+    )
+    assert status == 303, html
+    (report,) = await site.store.reports.list()
+    assert report.content["platform"] == "Ads site"
+    caseworker = await site.member("worker", role="caseworker")
+    status, html, _ = await caseworker.get(f"/review/{report.id}")
+    assert status == 200 and "Also about a platform&#39;s conduct" in html
