@@ -24,7 +24,7 @@ GROUPS = {
     "sms": "the SMS check: gateways that deliver members' texts",
 }
 SCOPES = ("check", "report", "referral")
-GATEWAYS = ("generic", "android")
+GATEWAYS = ("generic", "android", "twilio")
 MAX_WEBHOOK_URL_CHARS = 500
 MAX_CHANNEL_CHARS = 64
 
@@ -233,7 +233,7 @@ COMMANDS = (
                 positional=True,
                 metavar="KIND",
                 required=True,
-                missing="give the gateway: generic or android",
+                missing="give the gateway: generic, android or twilio",
                 example="generic",
             ),
             Arg(
@@ -241,6 +241,12 @@ COMMANDS = (
                 Secret(),
                 flag="--secret-file",
                 help="a file holding the signing key the gateway shows (else one is made)",
+            ),
+            Arg(
+                "url",
+                Str(max_chars=MAX_WEBHOOK_URL_CHARS),
+                help="twilio: the exact https:// address set as its messaging webhook",
+                example=None,
             ),
             Arg(
                 "reply_channel",
@@ -273,7 +279,7 @@ COMMANDS = (
                 positional=True,
                 metavar="KIND",
                 required=True,
-                missing="give the gateway: generic or android",
+                missing="give the gateway: generic, android or twilio",
                 example="generic",
             ),
         ),

@@ -284,7 +284,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     CREATE TABLE sms_gateways (
         kind TEXT PRIMARY KEY,
         secret_enc BLOB NOT NULL,
-        channel TEXT NOT NULL DEFAULT ''
+        channel TEXT NOT NULL DEFAULT '',
+        url TEXT NOT NULL DEFAULT ''
     ) WITHOUT ROWID;
     """,
 )

@@ -14,6 +14,13 @@ from .db import Database
 
 
 @dataclass(frozen=True, slots=True)
+class Gateway:
+    secret: str  # the signing key the gateway and the node share
+    channel: str  # the notification channel answers go by ("" : in the response)
+    url: str  # the exact URL the gateway calls, where its signature covers it ("" : none)
+
+
+@dataclass(frozen=True, slots=True)
 class SmsMember:
     member_id: int
     lang: str
@@ -63,23 +70,26 @@ class SmsStore:
 
     # --- gateways ---------------------------------------------------------------------
 
-    async def set_gateway(self, kind: str, secret: str, channel: str) -> None:
-        """Keep a gateway's signing secret (sealed) and the channel replies go by."""
+    async def set_gateway(self, kind: str, secret: str, channel: str, url: str = "") -> None:
+        """Keep a gateway's signing secret (sealed), the channel replies go by and the
+        URL it calls (where its signature covers the URL)."""
         sealed = self._crypto.seal("sms_gateways", "secret", kind, secret.encode())
         async with self._db.transaction() as conn:
             await conn.execute(
-                "INSERT OR REPLACE INTO sms_gateways (kind, secret_enc, channel) VALUES (?, ?, ?)",
-                (kind, sealed, channel),
+                "INSERT OR REPLACE INTO sms_gateways (kind, secret_enc, channel, url)"
+                " VALUES (?, ?, ?, ?)",
+                (kind, sealed, channel, url),
             )
 
-    async def gateway(self, kind: str) -> tuple[str, str] | None:
-        """(secret, reply channel) of a gateway set up, or None."""
+    async def gateway(self, kind: str) -> Gateway | None:
+        """A gateway set up, or None."""
         row = await self._db.fetchone(
-            "SELECT secret_enc, channel FROM sms_gateways WHERE kind = ?", (kind,)
+            "SELECT secret_enc, channel, url FROM sms_gateways WHERE kind = ?", (kind,)
         )
         if row is None:
             return None
-        return self._crypto.open("sms_gateways", "secret", kind, row[0]).decode(), row[1]
+        secret = self._crypto.open("sms_gateways", "secret", kind, row[0]).decode()
+        return Gateway(secret, row[1], row[2])
 
     async def gateways(self) -> list[tuple[str, str]]:
         """(kind, reply channel) of every gateway set up; never a secret."""

@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 
@@ -18,7 +19,7 @@ from node.service import Draft
 from node.web.i18n import Translator
 from node.web.ratelimit import SMS_PER_SENDER_PER_HOUR
 from node.web.sms_desk import HISTORY, NOT_RECOGNISED, parse_command
-from node.web.sms_hooks import SENDER_KEY, SMS_REPLAY_WINDOW_S
+from node.web.sms_hooks import SENDER_KEY, SMS_REPLAY_WINDOW_S, twilio_signature
 from tests.node.test_web_support import PASSPHRASE, Site, Visitor, site_fixture  # noqa: F401
 
 ROWS = {c.name: c for c in COMMANDS}
@@ -255,3 +256,60 @@ async def test_notify_sender_goes_through_the_outbox(monkeypatch: pytest.MonkeyP
     assert calls == [(node, "org-phone", "+447700900001", "hello")]
     with pytest.raises(SmsError):
         await NotifySender(node, "broken").send("+447700900001", "hello")
+
+
+def test_twilio_signature_matches_a_published_vector() -> None:
+    # The example of Twilio's request validation as published in client libraries:
+    # URL with its query, five POST fields, auth token "12345".
+    params = [
+        ("CallSid", "CA1234567890ABCDE"),
+        ("Caller", "+12349013030"),
+        ("Digits", "1234"),
+        ("From", "+12349013030"),
+        ("To", "+18005551212"),
+    ]
+    url = "https://mycompany.com/myapp.php?foo=1&bar=2"
+    assert twilio_signature(b"12345", url, params) == "0/KCTR6DLpKmkAf8muzZqo1nDgQ="
+
+
+async def test_twilio_webhook_answers_in_twiml_and_refuses_forgeries(site: Site) -> None:
+    node = site.node
+    await node.unlocked().alerts.publish(
+        Draft(["violence"], 3, "GB", [("phone", "+447700900123")], description="words")
+    )
+    token = "twilio-auth-token-0123456789"
+    url = "https://node.example/sms/v1/twilio"
+    await site.store.sms.set_gateway("twilio", token, "", url)
+    await opt_in(site, "texter")
+    v = await site.visitor()
+    params = [
+        ("AccountSid", "AC0000"),
+        ("Body", "CHECK 07700 900123"),
+        ("From", MEMBER_E164),
+        ("MessageSid", "SM0001"),
+        ("To", "+447700900999"),
+    ]
+    body = urlencode(params).encode()
+    headers = {
+        "X-Twilio-Signature": twilio_signature(token.encode(), url, params),
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+    async with v.client.post("/sms/v1/twilio", data=body, headers=headers) as resp:
+        assert resp.status == 200
+        assert resp.content_type == "text/xml"
+        xml = await resp.text()
+    assert xml.startswith('<?xml version="1.0" encoding="UTF-8"?><Response><Message>')
+    assert "highest danger: dangerous." in xml and "words" not in xml
+    async with v.client.post("/sms/v1/twilio", data=body, headers=headers) as resp:
+        assert resp.status == 401  # the same MessageSid again
+    forged = [(k, "+447700900555" if k == "From" else v2) for k, v2 in params]
+    forged = [(k, "SM0002" if k == "MessageSid" else v2) for k, v2 in forged]
+    async with v.client.post(
+        "/sms/v1/twilio", data=urlencode(forged).encode(), headers=headers
+    ) as resp:
+        assert resp.status == 401
+    other_url = twilio_signature(token.encode(), "https://evil.example/sms/v1/twilio", params)
+    async with v.client.post(
+        "/sms/v1/twilio", data=body, headers={**headers, "X-Twilio-Signature": other_url}
+    ) as resp:
+        assert resp.status == 401
