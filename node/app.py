@@ -450,9 +450,14 @@ class Node:
         audit = await store.audit.purge_older_than(now - settings["audit_retention_days"] * 86400)
         invites = await store.members.purge_invites(now)
         await store.vouches.purge(now)
+        # Partner reports and membership requests keep as long as members' reports.
+        partners = await store.partners.purge(now - settings["report_retention_days"] * 86400, now)
         if store.db.checkpoint_pending:
             await store.db.checkpoint()
-        return {**purged, "reports": reports, "audit": audit, "invites": invites}
+        return {
+            **purged, "reports": reports, "audit": audit, "invites": invites,
+            "partner_records": partners,
+        }  # fmt: skip
 
     async def status(self) -> dict[str, Any]:
         state = self._state

@@ -287,4 +287,53 @@ MIGRATIONS: tuple[Migration, ...] = (
         joined INTEGER NOT NULL
     ) WITHOUT ROWID;
     """,
+    # 10: partner platforms (issue 15 point 3) and the SMS check (point 2). A
+    # partner's token is kept only as a keyed tag; its name, webhook and reports are
+    # sealed; referral codes are tags; a member's phone number for the SMS check is
+    # sealed and found by a keyed tag of its E.164 form, never in clear.
+    """
+    CREATE TABLE partners (
+        id INTEGER PRIMARY KEY,
+        name_tag BLOB NOT NULL UNIQUE,
+        name_enc BLOB NOT NULL,
+        token_tag BLOB NOT NULL UNIQUE,
+        scopes TEXT NOT NULL,
+        created INTEGER NOT NULL,
+        revoked INTEGER NOT NULL DEFAULT 0,
+        joined INTEGER NOT NULL DEFAULT 0,
+        webhook_enc BLOB
+    );
+    CREATE TABLE partner_reports (
+        id INTEGER PRIMARY KEY,
+        ref TEXT NOT NULL UNIQUE,
+        partner_id INTEGER NOT NULL REFERENCES partners (id) ON DELETE CASCADE,
+        created INTEGER NOT NULL,
+        body_enc BLOB NOT NULL
+    );
+    CREATE INDEX partner_reports_created ON partner_reports (created);
+    CREATE TABLE referral_codes (
+        code_tag BLOB PRIMARY KEY,
+        partner_id INTEGER NOT NULL REFERENCES partners (id) ON DELETE CASCADE,
+        created INTEGER NOT NULL,
+        expires INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE membership_requests (
+        id INTEGER PRIMARY KEY,
+        partner_id INTEGER REFERENCES partners (id) ON DELETE SET NULL,
+        created INTEGER NOT NULL,
+        body_enc BLOB NOT NULL
+    );
+    CREATE TABLE sms_numbers (
+        phone_tag BLOB PRIMARY KEY,
+        member_id INTEGER NOT NULL UNIQUE REFERENCES members (id) ON DELETE CASCADE,
+        phone_enc BLOB NOT NULL,
+        lang TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE sms_gateways (
+        kind TEXT PRIMARY KEY,
+        secret_enc BLOB NOT NULL,
+        channel TEXT NOT NULL DEFAULT '',
+        url TEXT NOT NULL DEFAULT ''
+    ) WITHOUT ROWID;
+    """,
 )

@@ -70,7 +70,17 @@ async def queue(request: web.Request) -> web.Response:
         for r in await store.reports.list()
         if r.status in ("new", "reviewed") or r.withdraw or r.help
     ]
-    return render(request, "review.html", reports=reports, done=take_notice(request))
+    partner_waiting = sum(
+        r.status != "answered" and r.content.get("kind") != "complaint"
+        for r in await store.partners.reports()
+    )
+    return render(
+        request,
+        "review.html",
+        reports=reports,
+        partner_waiting=partner_waiting,
+        done=take_notice(request),
+    )
 
 
 async def _report(request: web.Request) -> Report:

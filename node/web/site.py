@@ -29,12 +29,15 @@ from . import (
     caseworkers,
     feeds,
     i18n,
+    member_sms,
     members,
     panic,
+    partner_api,
+    partner_pages,
     receipts,
     reporter,
+    sms_hooks,
     subscriptions,
-    texts,
     texts,
     translating,
     vouching,
@@ -84,6 +87,9 @@ SAFETY_HEADERS = {
 # What a logout or quick exit asks the browser to forget: every page it cached, every
 # cookie and everything in the site's storage (https://w3c.github.io/webappsec-clear-site-data/).
 CLEAR_SITE_DATA = '"cache", "cookies", "storage"'
+
+# Paths whose callers are programs that authenticate each request themselves.
+MACHINE_PREFIXES = (partner_api.PREFIX, sms_hooks.PREFIX)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -161,6 +167,11 @@ async def context_middleware(request: web.Request, handler: Handler) -> web.Stre
     pre = request.cookies.get(PRE_COOKIE)
     if pre and len(pre) <= 64:
         v.pre = pre
+    if request.path.startswith(MACHINE_PREFIXES):
+        # JSON for machines (partner platforms, SMS gateways): no cookie, no session,
+        # no CSRF token; each route authenticates its caller itself and answers errors
+        # (a locked node included) in its own format.
+        return await handler(request)
     if request.path.startswith("/static/"):
         return await handler(request)
     host = st.host
@@ -247,6 +258,7 @@ def create_app(
     app.router.add_static("/static/", static, show_index=False, follow_symlinks=False)
     accounts.add_routes(app.router)
     members.add_routes(app.router)
+    member_sms.add_routes(app.router)
     caseworkers.add_routes(app.router)
     admin.add_routes(app.router)
     panic.add_routes(app.router)
@@ -257,6 +269,10 @@ def create_app(
     subscriptions.add_routes(app.router)
     vouching.add_routes(app.router)
     translating.add_routes(app.router)
+    partner_api.add_routes(app.router)
+    partner_pages.add_routes(app.router)
+    sms_hooks.add_routes(app.router)
+    sms_hooks.install(app, host)
     pages = LocalPages(app.router.resources())
     app[STATE_KEY] = WebState(
         host=host,
