@@ -118,6 +118,7 @@ async def report_page(request: web.Request, form: Form | None = None) -> web.Res
         report=report,
         partner=(await _names(request)).get(report.partner_id, ""),
         actions=[(a, t.gettext(ACTION_LABELS[a])) for a in ACTIONS],
+        action_label=lambda a: t.gettext(ACTION_LABELS[a]) if a in ACTION_LABELS else a,
         form=form or Form({}, t),
         status_label=lambda s: _status_label(t, s),
     )

@@ -283,6 +283,8 @@ async def test_caseworker_answers_on_the_page_and_passes_on_a_complaint(site: Si
     assert status == 303, html
     status, answer = await call(v, "GET", f"/partner/v1/reports/{ref}", token)
     assert answer["recommendation"] == {"action": "warn", "note": "Warn them."}
+    status, html, _ = await caseworker.get(f"/review/partners/{stored.id}")
+    assert "Answered: Warn the account holder." in html and "Answered: warn." not in html
     member = await site.member("complainer")
     status, _, _ = await member.get("/review/partners")
     assert status == 403
