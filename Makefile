@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 DATA ?= ./data
 WEB ?= 127.0.0.1:8080
 FED ?= 127.0.0.1:8443
+# The country `make run` gives a new node: numbers without a country code are read as its.
+REGION ?= GB
 SRC := $(wildcard protocol federation node tests bench)
 
 .PHONY: run test lint typecheck pytest demo bench bench-quick clean audit lock translations fuzz
@@ -18,8 +20,11 @@ $(BIN)/alertnode: pyproject.toml
 venv: $(BIN)/alertnode
 
 run: $(BIN)/alertnode
-	@test -f $(DATA)/node.json || $(BIN)/alertnode init --data $(DATA) --name "Local node" \
-		--no-passphrase --web $(WEB) --fed $(FED)
+	@test -f $(DATA)/node.json || { $(BIN)/alertnode init --data $(DATA) --name "Local node" \
+		--no-passphrase --web $(WEB) --fed $(FED) --region $(REGION) && \
+		echo "make run: the node's country is $(REGION). For another, run 'make run REGION=FR'" \
+		"with a new DATA directory, or change 'Country for phone numbers' (phone_region) on" \
+		"the admin Settings page."; }
 	$(BIN)/alertnode run --data $(DATA)
 
 lint: $(BIN)/alertnode

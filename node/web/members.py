@@ -32,7 +32,7 @@ from .context import (
     translator,
     unlocked,
 )
-from .forms import Form
+from .forms import Form, phone_country
 from .i18n import INDICATOR_LABELS, SHARE_LABELS
 from .receipts import issue_receipt, pending_receipt
 from .travel import region_choices
@@ -202,10 +202,12 @@ async def report(request: web.Request) -> web.Response:
     incident = form.date("incident", today=today(request), max_age_days=MAX_INCIDENT_AGE_DAYS)
     region = form.region("region", settings["regions"])
     danger = form.choice("danger", DANGER_CHOICES)
+    # Stored normalised (international), so the report's own country may read them.
+    country = phone_country(region, settings["phone_region"])
     indicators = {
         kind: value
         for kind in REPORT_INDICATOR_KINDS
-        if (value := form.indicator(kind, kind, settings["phone_region"]))
+        if (value := form.indicator(kind, kind, country))
     }
     person = form.text("person", required=False, max_chars=MAX_PERSON_CHARS, multiline=True)
     text = form.text("text", max_chars=MAX_REPORT_CHARS, multiline=True)

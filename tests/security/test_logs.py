@@ -295,7 +295,7 @@ async def test_alertnode_run_stderr_holds_no_member_data_or_addresses(short_tmp:
         "--web", web, "--fed", f"127.0.0.1:{free_port()}",
     )  # fmt: skip
     alertnode(
-        "init", "--data", str(peer_data), "--name", "Peer", "--no-passphrase",
+        "init", "--data", str(peer_data), "--name", "Peer", "--no-passphrase", "--region", "GB",
         "--web", f"127.0.0.1:{free_port()}", "--fed", f"127.0.0.1:{free_port()}",
     )  # fmt: skip
     node, peer = RunningNode(data), RunningNode(peer_data)
