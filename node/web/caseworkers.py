@@ -33,6 +33,7 @@ from protocol.limits import (
 from ..errors import NotFound, UsageError
 from ..service import Draft, parse_alert_id
 from ..store import Report
+from .confirm import ask, confirmed
 from .context import (
     error_page,
     host,
@@ -468,10 +469,23 @@ async def retract(request: web.Request) -> web.Response:
     need(request, "caseworker")
     t = translator(request)
     alert_id, _ = await _old_alert(request)
-    form = Form(await request.post(), t)
+    data = await request.post()
+    form = Form(data, t)
     reason = form.choice("reason", RETRACTION_REASONS)
     if not form.ok:
         return error_page(request, 400, t.gettext("Choose a reason for the retraction."))
+    if not confirmed(data):
+        return ask(
+            request,
+            data,
+            question=t.gettext("Retract this alert?"),
+            consequence=t.gettext(
+                "Every node that holds it drops what it says, and members no longer see "
+                "it. This cannot be undone: to warn again, publish a new alert."
+            ),
+            button=t.gettext("Retract the alert"),
+            back="/published",
+        )
     service = unlocked(request).alerts
     await service.retract(alert_id, reason)
     await _audit(request, "retract", alert=alert_id.hex(), reason=reason)
