@@ -41,6 +41,9 @@ def test_make_run_starts_a_node_and_prints_its_address(short_tmp: Path) -> None:
         url = lines[-1].split()[1]
         assert url == f"http://{web}/"
         assert any("First admin invite code" in x for x in lines)
+        # It says which country national numbers are read in, and how to change it.
+        assert any("the node's country is GB" in x and "REGION=FR" in x for x in lines)
+        assert any("phone_region" in x for x in lines)
         with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 (loopback)
             assert response.status == 200
     finally:
