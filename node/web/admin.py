@@ -224,10 +224,25 @@ async def revoke_member(request: web.Request) -> web.Response:
     return redirect_done(request, "/admin/members", "revoked")
 
 
+# The audit log's actions in words (an unknown one is shown as it was written).
+AUDIT_ACTIONS = {
+    "publish": N_("published an alert"),
+    "retract": N_("retracted an alert"),
+    "decline": N_("declined a report"),
+    "edit text": N_("edited one of the organisation's texts"),
+}
+
+
 async def audit_page(request: web.Request) -> web.Response:
     need(request, "admin")
     store = unlocked(request).store
-    return render(request, "admin_audit.html", entries=await store.audit.list(MAX_AUDIT_ENTRIES))
+    t = translator(request)
+    return render(
+        request,
+        "admin_audit.html",
+        entries=await store.audit.list(MAX_AUDIT_ENTRIES),
+        audit_action=lambda code: t.gettext(AUDIT_ACTIONS[code]) if code in AUDIT_ACTIONS else code,
+    )
 
 
 def _settings_rows(values: dict[str, Any], t: Translator) -> list[dict[str, Any]]:

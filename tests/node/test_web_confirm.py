@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from node.web.i18n import Translator
 from tests.node.test_web_flow import editor_fields, send_report
 from tests.node.test_web_support import Site, site_fixture  # noqa: F401
 
@@ -172,3 +173,5 @@ async def test_audit_entries_show_their_day(site: Site) -> None:
     day = site.node.clock.now() // 86400 * 86400
     assert entry["at"] == day
     assert "the day only" in html
+    assert "published an alert" in html  # the action in words
+    assert Translator("en").date(day) in html
