@@ -42,7 +42,10 @@ def _init_region(inv: Invocation) -> str:
     """--region, or asked for at a terminal: a node without one refuses national numbers."""
     region = inv.args.text("region").strip()
     if not region and sys.stdin.isatty():
-        region = input("Country or region the node serves (like GB, FR or GB-LND): ").strip()
+        # The question goes to stderr: with --json, stdout holds one JSON object only.
+        sys.stderr.write("Country or region the node serves (like GB, FR or GB-LND): ")
+        sys.stderr.flush()
+        region = sys.stdin.readline().strip()
     if not region:
         raise UsageError(
             "give --region CC, the country (or region) the node serves, like GB, FR or "

@@ -42,8 +42,9 @@ def test_init_at_a_terminal_asks_for_the_region(
     data = short_tmp / "n"
     args = ["init", "--data", str(data), "--name", "x", "--no-passphrase", "--web"]
     assert main([*args, "127.0.0.1:0", "--fed", "127.0.0.1:0"]) == 0
-    out = capsys.readouterr().out
-    assert "read as FR numbers" in out and "phone_region" in out
+    captured = capsys.readouterr()
+    assert "read as FR numbers" in captured.out and "phone_region" in captured.out
+    assert "Country or region the node serves" in captured.err  # the question, not on stdout
 
 
 def test_init_json_answer_keeps_its_keys(
