@@ -36,6 +36,7 @@ from .keys import keystore
 from .keys.slowhash import NetworkKeyRing, SlowHashPool
 from .network.pairing import PairingMode
 from .network.trust import CERT_CHECK_INTERVAL_S, Trust
+from .notify.outbox import Notifier
 from .ops import backup
 from .ops.jobs import RETENTION_INTERVAL_S, Jobs
 from .service import AlertService, organisation_names
@@ -101,6 +102,7 @@ class Unlocked:
     settings: Settings
     trust: Trust
     keys: NodeKeys
+    notifier: Notifier
     texts: OrgTexts = dataclasses.field(default_factory=OrgTexts)
 
 
@@ -265,12 +267,22 @@ class Node:
             # The federation port answers "locked" until the state below is set, and
             # nothing sees an Unlocked whose parts are not yet started.
             await trust.start()
-            self._state = Unlocked(store, alerts, settings, trust, keys, texts_from(stored))
+            notifier = Notifier(store.notify, store.alerts, self.clock, self._texts)
+            self._state = Unlocked(
+                store, alerts, settings, trust, keys, notifier, texts_from(stored)
+            )
             await self.refresh_peer_names()
             alerts.on_new_item(trust.new_local_item)
+            # New alerts, published here or pulled from a peer, wake the notifier.
+            alerts.on_new_item(notifier.woken)
+            trust.on_stored = notifier.wake
+            self.jobs.supervise("notify", notifier.run)
             self.jobs.every("retention", RETENTION_INTERVAL_S, self.run_retention)
             self.jobs.every("certificate", CERT_CHECK_INTERVAL_S, self._renew_certificate)
             log.info("node unlocked")
+
+    def _texts(self) -> OrgTexts:
+        return self.unlocked().texts
 
     def _network_ring(self, data_key: bytes, held: tuple[NetworkKey, ...]) -> NetworkKeyRing:
         """The ring of network blinding keys, sealed to keys.bin on every change; a key
@@ -300,6 +312,7 @@ class Node:
         await self.jobs.stop(STOP_PART_S)
         state, self._state = self._state, Locked()
         if isinstance(state, Unlocked):
+            state.notifier.close()
             await _bounded(state.trust.stop(), STOP_PART_S, "federation")
         for runner in reversed(self._runners):
             await _bounded(runner.cleanup(), STOP_PART_S, "listener")
@@ -344,6 +357,7 @@ class Node:
         # them, but never longer than this.
         await _bounded(self.jobs.stop(WIPE_STOP_S), WIPE_STOP_S, "jobs")
         if isinstance(state, Unlocked):
+            state.notifier.close()
             await _bounded(state.trust.stop(), WIPE_STOP_S, "federation")
             # No checkpoint: the WAL is about to be overwritten, not merged.
             await _bounded(state.store.db.conn.close(), WIPE_STOP_S, "store")
@@ -449,6 +463,10 @@ class Node:
             info["counts"] = {
                 **await state.store.alerts.counts(self.clock.now()),
                 "members": await state.store.members.count(),
+            }
+            info["notifications"] = {
+                "channels": await state.notifier.status(),
+                "dropped": state.notifier.dropped,
             }
         return info
 

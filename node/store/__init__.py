@@ -14,6 +14,7 @@ from .db import DB_FILE, Database
 from .feed import FeedRow
 from .members import Member, MemberStore
 from .nonces import NonceStore
+from .notify import NotifyStore
 from .peers import PeerStore
 from .records import AuditLog, Report, ReportStore, SettingsStore
 from .regions import RegionIndex
@@ -35,6 +36,7 @@ class Store:
         self.peers = PeerStore(db, crypto)
         self.nonces = NonceStore(db)
         self.regions = RegionIndex(db, crypto)
+        self.notify = NotifyStore(db, crypto)
 
     @classmethod
     async def open(cls, data_dir: Path, data_key: bytes) -> Store:

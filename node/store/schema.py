@@ -239,4 +239,35 @@ MIGRATIONS: tuple[Migration, ...] = (
     CREATE INDEX alerts_origin ON alerts (origin, state, expires);
     CREATE INDEX alerts_delivered ON alerts (received_from, state, expires);
     """,
+    # N (n1): notifications (issue 15, point 1). Channels: the admin's apprise URLs,
+    # sealed; subscriptions: a member's channel, with her address and choices sealed
+    # together; the outbox: messages waiting (or retrying), each payload sealed. Only
+    # what scheduling needs is clear: a channel's name and kind, a row's due time and
+    # attempts, and which subscription a row is for (removing it removes them).
+    """
+    CREATE TABLE channels (
+        name TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        url_enc BLOB NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE subscriptions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        member_id INTEGER NOT NULL REFERENCES members (id) ON DELETE CASCADE,
+        channel TEXT NOT NULL REFERENCES channels (name) ON DELETE CASCADE,
+        prefs_enc BLOB NOT NULL
+    );
+    CREATE INDEX subscriptions_member ON subscriptions (member_id);
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        channel TEXT NOT NULL REFERENCES channels (name) ON DELETE CASCADE,
+        subscription INTEGER REFERENCES subscriptions (id) ON DELETE CASCADE,
+        digest INTEGER NOT NULL DEFAULT 0,
+        due INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        payload_enc BLOB NOT NULL
+    );
+    CREATE INDEX outbox_due ON outbox (due);
+    CREATE INDEX outbox_subscription ON outbox (subscription);
+    CREATE UNIQUE INDEX outbox_digest ON outbox (subscription) WHERE digest = 1;
+    """,
 )
