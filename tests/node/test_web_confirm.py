@@ -175,3 +175,20 @@ async def test_audit_entries_show_their_day(site: Site) -> None:
     assert "the day only" in html
     assert "published an alert" in html  # the action in words
     assert Translator("en").date(day) in html
+
+
+async def test_revoking_an_invite_takes_only_an_admin_and_a_real_one(site: Site) -> None:
+    admin = await site.member("root", "admin")
+    member = await site.member("alice")
+    await site.invite("member")
+    now = site.node.clock.now()
+    before = await site.store.members.list_invites(now)
+    ref = str(before[0]["ref"])
+    status, _, _ = await member.post("/admin/invites/revoke", {"invite": ref}, page="/check")
+    assert status == 403
+    for hostile in ("", "zz", "00" * 32, ref[:-2], "x" * 500):
+        status, _, _ = await admin.post(
+            "/admin/invites/revoke", {"invite": hostile}, page="/admin/members"
+        )
+        assert status in (400, 404), hostile
+    assert await site.store.members.list_invites(now) == before
