@@ -39,6 +39,7 @@ from .network.trust import CERT_CHECK_INTERVAL_S, Trust
 from .notify.outbox import Notifier
 from .ops import backup
 from .ops.jobs import RETENTION_INTERVAL_S, Jobs
+from .overrides import Overrides
 from .service import AlertService, organisation_names
 from .settings import Settings, region_defaults
 from .store import Store
@@ -138,6 +139,7 @@ class Node:
         self._wiped = False
         self._organisations: dict[bytes, bytes] = {}
         self.pairing = PairingMode(self)
+        self.overrides = Overrides(data_dir)
 
     # --- state ----------------------------------------------------------------
 
@@ -223,7 +225,9 @@ class Node:
         host, port = config_mod.parse_hostport(self.config.web, "--web")
         proxies = config_mod.parse_proxies(self.config.trusted_proxies, "trusted_proxies")
         runner = web.AppRunner(
-            web_app(self, proxies), access_log=None, shutdown_timeout=LISTENER_SHUTDOWN_S
+            web_app(self, proxies, self.overrides),
+            access_log=None,
+            shutdown_timeout=LISTENER_SHUTDOWN_S,
         )
         await runner.setup()
         site = GuardedSite(runner, host, port, limits=self.web_limits)
@@ -445,9 +449,15 @@ class Node:
         )
         audit = await store.audit.purge_older_than(now - settings["audit_retention_days"] * 86400)
         invites = await store.members.purge_invites(now)
+        await store.vouches.purge(now)
+        # Partner reports and membership requests keep as long as members' reports.
+        partners = await store.partners.purge(now - settings["report_retention_days"] * 86400, now)
         if store.db.checkpoint_pending:
             await store.db.checkpoint()
-        return {**purged, "reports": reports, "audit": audit, "invites": invites}
+        return {
+            **purged, "reports": reports, "audit": audit, "invites": invites,
+            "partner_records": partners,
+        }  # fmt: skip
 
     async def status(self) -> dict[str, Any]:
         state = self._state

@@ -19,7 +19,7 @@ from protocol.errors import ProtocolError
 
 from .. import config as config_mod
 from ..errors import NodeError
-from . import alerts, channels, client, lifecycle, ops, peers, receipts
+from . import alerts, channels, client, lifecycle, ops, partners, peers, receipts, translations
 from .rows import ROWS
 from .table import Arg, Command, Invocation, emit, parse_args
 
@@ -31,6 +31,8 @@ GROUPS: dict[str, str] = {
     **ops.GROUPS,
     **receipts.GROUPS,
     **channels.GROUPS,
+    **translations.GROUPS,
+    **partners.GROUPS,
 }
 DATA_HELP = "data directory (default $ALERTNODE_DATA or ./data)"
 

@@ -94,8 +94,12 @@ async def _run_init(inv: Invocation) -> int:
             if result["card"]
             else "\nThe node card is shown by 'alertnode card' once the node runs.\n"
         )
+        + f"\nStart it with: alertnode run --data {result['data']}\n"
+        # The invite last, where a reader's eye lands after the long card.
         + f"\nFirst admin invite code: {result['invite']}\n"
-        f"\nStart it with: alertnode run --data {result['data']}\n"
+        "Open the node in a browser, choose Sign up and give this code; it works once. "
+        "For another one later (after a restart too), with the node running: "
+        f"alertnode invite create --role admin --data {result['data']}\n"
     )
     inv.emit(result, text)
     return 0
@@ -116,12 +120,15 @@ async def _run_node(inv: Invocation) -> int:
         await node.start(inv.args.optional_text("passphrase"))
         state = "locked: unlock it with 'alertnode unlock'" if node.locked else "unlocked"
         sys.stdout.write(
-            f"alertnode {cfg.name!r} is running ({state}).\nOpen {node.web_url} in a browser.\n"
+            f"alertnode {cfg.name!r} is running ({state}); Ctrl-C stops it.\n"
+            f"Open {node.web_url} in a browser.\n"
         )
         sys.stdout.flush()
         await node.stopped.wait()
     finally:
         await node.stop()
+    sys.stdout.write(f"alertnode {cfg.name!r} stopped.\n")
+    sys.stdout.flush()
     return 0
 
 

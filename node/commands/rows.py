@@ -7,7 +7,7 @@ command that only talks to the socket starts fast. Handlers import what they use
 
 from __future__ import annotations
 
-from . import alerts, channels, ops, pairing, peers, receipts
+from . import alerts, channels, ops, pairing, partners, peers, receipts, translations
 from .table import Command
 
 # CLI-only rows among them have no handler and no route.
@@ -18,4 +18,6 @@ ROWS: tuple[Command, ...] = (
     *ops.COMMANDS,
     *receipts.COMMANDS,
     *channels.COMMANDS,
+    *translations.COMMANDS,
+    *partners.COMMANDS,
 )

@@ -15,9 +15,12 @@ from .feed import FeedRow
 from .members import Member, MemberStore
 from .nonces import NonceStore
 from .notify import NotifyStore
+from .partners import PartnerStore
 from .peers import PeerStore
 from .records import AuditLog, Report, ReportStore, SettingsStore
 from .regions import RegionIndex
+from .sms import SmsStore
+from .vouches import VouchStore
 
 __all__ = ["DB_FILE", "AlertStore", "FeedRow", "Member", "Report", "Store", "StoredAlert"]
 
@@ -30,6 +33,7 @@ class Store:
         self.crypto = crypto
         self.alerts = AlertStore(db, crypto)
         self.members = MemberStore(db, crypto)
+        self.vouches = VouchStore(db, crypto)
         self.reports = ReportStore(db, crypto)
         self.audit = AuditLog(db, crypto)
         self.settings = SettingsStore(db, crypto)
@@ -37,6 +41,8 @@ class Store:
         self.nonces = NonceStore(db)
         self.regions = RegionIndex(db, crypto)
         self.notify = NotifyStore(db, crypto)
+        self.partners = PartnerStore(db, crypto)
+        self.sms = SmsStore(db, crypto)
 
     @classmethod
     async def open(cls, data_dir: Path, data_key: bytes) -> Store:

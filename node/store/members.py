@@ -23,7 +23,7 @@ import nacl.pwhash.argon2id as argon2id
 from ..errors import Forbidden, NotFound, UsageError
 from ..keys.crypto import RowCrypto
 from .db import Database
-from .sealed import coarsen_day, open_verifier, round_up_hour, seal_verifier
+from .sealed import coarsen_day, month_of, open_verifier, round_up_hour, seal_verifier
 
 ROLES = ("member", "caseworker", "admin")
 MIN_NICK_CHARS = 3
@@ -129,12 +129,13 @@ class MemberStore:
         tag = self._crypto.tag("invite", normalise_invite(code).encode())
         async with self._db.transaction() as conn:
             async with conn.execute(
-                "SELECT role FROM invites WHERE code_tag = ? AND expires > ?", (tag, now)
+                "SELECT role, vouched FROM invites WHERE code_tag = ? AND expires > ?",
+                (tag, now),
             ) as cur:
                 row = await cur.fetchone()
             if row is None:
                 raise Forbidden("that invite code is not valid or has expired")
-            role = row[0]
+            role, vouched = row[0], row[1]
             try:
                 cur2 = await conn.execute(
                     "INSERT INTO members (nick_tag, nick_enc, pass_enc, role, created)"
@@ -153,6 +154,13 @@ class MemberStore:
                 ),
             )
             await conn.execute("DELETE FROM invites WHERE code_tag = ?", (tag,))
+            if vouched:
+                # A count for the month, never who vouched or who joined (vouches.py).
+                await conn.execute(
+                    "INSERT INTO vouch_totals (month, created, joined) VALUES (?, 0, 1)"
+                    " ON CONFLICT (month) DO UPDATE SET joined = joined + 1",
+                    (month_of(now),),
+                )
         return Member(member_id, nick, role, coarsen_day(now))
 
     async def credentials(self, nickname: str) -> tuple[Member | None, str | None]:

@@ -155,6 +155,8 @@ async def members_page(
         done=_notice(request) if status == 200 else "",
         form=form or Form({"days": str(settings["invite_expiry_days"])}, translator(request)),
         default_days=settings["invite_expiry_days"],
+        vouches=await store.vouches.totals(node.clock.now()),
+        vouching=settings["member_invites_per_month"],
     )
 
 

@@ -31,6 +31,7 @@ from protocol.limits import (
 )
 
 from ..errors import NotFound, UsageError
+from ..languages import code_for_tag, html_lang
 from ..service import Draft, parse_alert_id
 from ..store import Report
 from .confirm import ask, confirmed
@@ -70,7 +71,17 @@ async def queue(request: web.Request) -> web.Response:
         for r in await store.reports.list()
         if r.status in ("new", "reviewed") or r.withdraw or r.help
     ]
-    return render(request, "review.html", reports=reports, done=take_notice(request))
+    partner_waiting = sum(
+        r.status != "answered" and r.content.get("kind") != "complaint"
+        for r in await store.partners.reports()
+    )
+    return render(
+        request,
+        "review.html",
+        reports=reports,
+        partner_waiting=partner_waiting,
+        done=take_notice(request),
+    )
 
 
 async def _report(request: web.Request) -> Report:
@@ -108,7 +119,7 @@ def _initial_from_alert(body: Any, report: Report | None, settings: Any) -> dict
         "region": body.region,
         "incident": body.incident,
         "description": body.description,
-        "lang": body.lang if body.lang in LANGUAGES else "en",
+        "lang": code_for_tag(body.lang) or "en",
         "hops": str(body.hops),
         "tlp": body.tlp,
         "expires_days": str(settings["alert_expiry_days"]),
@@ -196,13 +207,16 @@ def _read_draft(
         region=region,
         indicators=indicators,
         description=description,
-        lang=lang,
+        # On the wire a language is a BCP 47 tag (zh-Hans), never a catalogue code.
+        lang=html_lang(lang),
         hops=0 if tlp == "RED" else hops,
         tlp=tlp,
         expires_days=expires_days,
         incident=incident,
         supersedes=supersedes,
-        translations=[(translation_lang, translation)] if translation_lang and translation else [],
+        translations=[(html_lang(translation_lang), translation)]
+        if translation_lang and translation
+        else [],
         partner_checks=partner_checks,
         idempotency_key=key,
     )

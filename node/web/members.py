@@ -176,9 +176,17 @@ def _render_alerts(
 # --- reports -----------------------------------------------------------------------
 
 
-def report_context(request: web.Request, form: Form) -> dict[str, Any]:
+async def _platforms(request: web.Request) -> list[tuple[str, str]]:
+    """Partner platforms a report can be about (their conduct), by name."""
+    return [(p.name, p.name) for p in await unlocked(request).store.partners.active()]
+
+
+def report_context(
+    request: web.Request, form: Form, platforms: list[tuple[str, str]] | None = None
+) -> dict[str, Any]:
     settings = unlocked(request).settings
     return {
+        "platforms": platforms or [],
         "form": form,
         "regions": settings["regions"],
         "categories": CATEGORIES,
@@ -191,7 +199,10 @@ def report_context(request: web.Request, form: Form) -> dict[str, Any]:
 
 async def report_page(request: web.Request) -> web.Response:
     need(request)
-    return render(request, "report.html", **report_context(request, Form({}, translator(request))))
+    form = Form({}, translator(request))
+    return render(
+        request, "report.html", **report_context(request, form, await _platforms(request))
+    )
 
 
 async def report(request: web.Request) -> web.Response:
@@ -214,8 +225,11 @@ async def report(request: web.Request) -> web.Response:
     person = form.text("person", required=False, max_chars=MAX_PERSON_CHARS, multiline=True)
     text = form.text("text", max_chars=MAX_REPORT_CHARS, multiline=True)
     share = form.choice("share", SHARE_LABELS)
+    platforms = await _platforms(request)
+    platform = form.choice("platform", [p for p, _ in platforms], required=False)
     if not form.ok:
-        return render(request, "report.html", status=400, **report_context(request, form))
+        context = report_context(request, form, platforms)
+        return render(request, "report.html", status=400, **context)
     content = {
         "categories": categories,
         "incident": incident,
@@ -227,6 +241,10 @@ async def report(request: web.Request) -> web.Response:
         "share": share,
         "lang": t.lang,
     }
+    if platform:
+        # Also about how a partner platform behaved: a caseworker may pass it on to
+        # the platform in her own words, never with the member's identity.
+        content["platform"] = platform
     await store.reports.create(me.member_id, content, st.host.clock.now())
     issue_receipt(request, content)
     log.debug("a report was received")
