@@ -105,8 +105,12 @@ async def test_redaction_helper_reads_numbers_in_the_reports_country(site: Site)
     assert status == 200, html
     assert "+447700900456" in html  # the suggestion, in E.164
     fields = editor_fields(html)
-    fields.update({"phone": "+447700900456", "action": "preview"})
-    fields["description"] = "He called twice."
+    fields["action"] = "apply"  # move the found number into the phone field
+    status, html, _ = await worker.post(f"/review/{report.id}", fields)
+    assert status == 200, html
+    fields = editor_fields(html)
+    assert "+447700900456" in str(fields["phone"])
+    fields["action"] = "preview"
     status, html, _ = await worker.post(f"/review/{report.id}", fields)
     assert status == 200, html
     assert "Add the country code" not in html
