@@ -33,7 +33,7 @@ venv: $(TESTING)
 run: $(RUNTIME)
 	@echo "To run other alertnode commands: $(BIN)/alertnode ... (or first: . $(BIN)/activate)"
 	@test ! -f $(DATA)/node.json || echo "A new admin invite, while the node runs: $(BIN)/alertnode invite create --role admin --data $(DATA)"
-	@test -f $(DATA)/node.json || { echo "Region $(REGION): phone numbers written without +country code are read as $(REGION) numbers. Another country: make run REGION=FR (before the first run), or the admin settings page later."; \
+	@test -f $(DATA)/node.json || { echo "Region $(REGION): phone numbers written without +country code are read as $(REGION) numbers. Another country: make run REGION=FR (before the first run), or later the admin Settings page, 'Country for phone numbers' (phone_region)."; \
 		$(BIN)/alertnode init --data $(DATA) --name "Local node" \
 		--no-passphrase --web $(WEB) --fed $(FED) --region $(REGION); }
 	@$(BIN)/alertnode run --data $(DATA)

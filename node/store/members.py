@@ -100,12 +100,27 @@ class MemberStore:
         return code
 
     async def list_invites(self, now: int) -> list[dict[str, object]]:
+        """Open invites: role, day made, hour it expires, and ``ref`` (the hex of its
+        keyed tag, which names it for ``revoke_invite`` and reveals nothing of the code)."""
         rows = await self._db.fetchall(
-            "SELECT role, created, expires FROM invites WHERE expires > ?"
+            "SELECT role, created, expires, code_tag FROM invites WHERE expires > ?"
             " ORDER BY created, expires",
             (now,),
         )
-        return [{"role": r[0], "created": r[1], "expires": r[2]} for r in rows]
+        return [
+            {"role": r[0], "created": r[1], "expires": r[2], "ref": bytes(r[3]).hex()} for r in rows
+        ]
+
+    async def revoke_invite(self, ref: str) -> None:
+        """Delete the open invite ``list_invites`` names ``ref``. Raises NotFound."""
+        try:
+            tag = bytes.fromhex(ref)
+        except ValueError:
+            raise NotFound("no such invite") from None
+        async with self._db.transaction() as conn:
+            cur = await conn.execute("DELETE FROM invites WHERE code_tag = ?", (tag,))
+            if cur.rowcount == 0:
+                raise NotFound("no such invite")
 
     async def redeem_invite(self, code: str, nickname: str, pass_hash: str, now: int) -> Member:
         """Create a member from an invite, consuming it; ``pass_hash`` is sealed before it

@@ -34,6 +34,7 @@ from ..errors import NotFound, UsageError
 from ..languages import code_for_tag, html_lang
 from ..service import Draft, parse_alert_id
 from ..store import Report
+from .confirm import ask, confirmed
 from .context import (
     error_page,
     host,
@@ -44,7 +45,7 @@ from .context import (
     translator,
     unlocked,
 )
-from .forms import INDICATOR_ERRORS, Form
+from .forms import Form, indicator_error, phone_country
 from .i18n import INDICATOR_LABELS, LANGUAGES, SHARE_LABELS, Translator
 from .members import DANGER_CHOICES, today
 from .redaction import MAX_FINDINGS, find_identifiers, remove_text
@@ -142,6 +143,14 @@ def _cap(report: Report | None, corrected: AlertBody | None = None) -> int:
     return cap
 
 
+def _report_country(form: Form, report: Report | None, phone_region: str) -> str:
+    """The country the redaction helper reads numbers in: the alert's region (as typed),
+    else the report's, else the node's phone_region. Its suggestions are international
+    numbers, so the indicator fields accept them whatever the node's own country."""
+    region = form.values.get("region") or (report.content.get("region") if report else "")
+    return phone_country(region if isinstance(region, str) else "", phone_region)
+
+
 def _read_indicators(form: Form, t: Translator, region: str) -> list[tuple[str, str]]:
     from protocol.errors import ProtocolError
     from protocol.indicators import normalise
@@ -156,7 +165,7 @@ def _read_indicators(form: Form, t: Translator, region: str) -> list[tuple[str, 
             try:
                 normalise(kind, line, region)
             except ProtocolError:
-                message = t.gettext(INDICATOR_ERRORS[kind])
+                message = indicator_error(t, kind, line, region)
                 form.error(kind, t.gettext("Line %(n)d: %(error)s", n=number, error=message))
                 break
             pairs.append((kind, line))
@@ -282,7 +291,8 @@ def _editor(
     settings = unlocked(request).settings
     description = form.values.get("description", "")
     findings = find_identifiers(
-        description if isinstance(description, str) else "", settings["phone_region"]
+        description if isinstance(description, str) else "",
+        _report_country(form, report, settings["phone_region"]),
     )
     return render(
         request,
@@ -400,7 +410,9 @@ async def _submit(
         message = t.gettext("The member did not allow this report to be shared as an alert.")
         return _editor(request, form, status=400, message=message, **kw)
     settings = unlocked(request).settings
-    unresolved = find_identifiers(draft.description, settings["phone_region"])
+    unresolved = find_identifiers(
+        draft.description, phone_country(draft.region, settings["phone_region"])
+    )
     preview = await _preview(request, draft)
     if button == "preview":
         return _editor(request, form, preview=preview, **kw)
@@ -471,10 +483,23 @@ async def retract(request: web.Request) -> web.Response:
     need(request, "caseworker")
     t = translator(request)
     alert_id, _ = await _old_alert(request)
-    form = Form(await request.post(), t)
+    data = await request.post()
+    form = Form(data, t)
     reason = form.choice("reason", RETRACTION_REASONS)
     if not form.ok:
         return error_page(request, 400, t.gettext("Choose a reason for the retraction."))
+    if not confirmed(data):
+        return ask(
+            request,
+            data,
+            question=t.gettext("Retract this alert?"),
+            consequence=t.gettext(
+                "Every node that holds it drops what it says, and members no longer see "
+                "it. This cannot be undone: to warn again, publish a new alert."
+            ),
+            button=t.gettext("Retract the alert"),
+            back="/published",
+        )
     service = unlocked(request).alerts
     await service.retract(alert_id, reason)
     await _audit(request, "retract", alert=alert_id.hex(), reason=reason)

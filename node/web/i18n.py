@@ -60,6 +60,10 @@ STATUS_LABELS: dict[str, str] = {
     "published": N_("published as an alert"),
     "declined": N_("not published"),
     "withdrawn": N_("withdrawn"),
+    # What became of the alert a published report became (node/web/members.py).
+    "retracted": N_("published as an alert, then retracted: members no longer see it"),
+    "superseded": N_("published as an alert, then replaced by a corrected alert"),
+    "expired": N_("published as an alert, which has now expired"),
 }
 INDICATOR_LABELS: dict[str, str] = {
     "phone": N_("Phone number"),

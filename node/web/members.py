@@ -20,6 +20,8 @@ from protocol.fields import CATEGORIES
 from protocol.limits import MAX_CATEGORIES, MAX_INCIDENT_AGE_DAYS
 
 from ..errors import NotFound
+from ..store.records import Report
+from .confirm import ask, confirmed
 from .context import (
     client,
     host,
@@ -32,8 +34,8 @@ from .context import (
     translator,
     unlocked,
 )
-from .forms import Form
-from .i18n import INDICATOR_LABELS, SHARE_LABELS
+from .forms import Form, phone_country
+from .i18n import INDICATOR_LABELS, SHARE_LABELS, Translator
 from .receipts import issue_receipt, pending_receipt
 from .travel import region_choices
 
@@ -213,10 +215,12 @@ async def report(request: web.Request) -> web.Response:
     incident = form.date("incident", today=today(request), max_age_days=MAX_INCIDENT_AGE_DAYS)
     region = form.region("region", settings["regions"])
     danger = form.choice("danger", DANGER_CHOICES)
+    # Stored normalised (international), so the report's own country may read them.
+    country = phone_country(region, settings["phone_region"])
     indicators = {
         kind: value
         for kind in REPORT_INDICATOR_KINDS
-        if (value := form.indicator(kind, kind, settings["phone_region"]))
+        if (value := form.indicator(kind, kind, country))
     }
     person = form.text("person", required=False, max_chars=MAX_PERSON_CHARS, multiline=True)
     text = form.text("text", max_chars=MAX_REPORT_CHARS, multiline=True)
@@ -247,13 +251,42 @@ async def report(request: web.Request) -> web.Response:
     return redirect_done(request, "/reports", "sent")
 
 
+def report_title(t: Translator, report: Report) -> str:
+    """A report as its member knows it: the day it happened and what happened."""
+    content = report.content
+    categories = ", ".join(t.category(c) for c in content.get("categories", []))
+    day = t.date(content.get("incident") or report.created)
+    return t.gettext("%(date)s: %(categories)s", date=day, categories=categories)
+
+
+async def report_states(store: Any, reports: list[Report], now: int) -> dict[int, str]:
+    """Each report's status as its member should read it: a published report follows
+    its alert (retracted, superseded by a correction, expired)."""
+    alerts = [r.alert_id for r in reports if r.status == "published" and r.alert_id]
+    states = await store.alerts.alert_states(alerts, now)
+    shown = {}
+    for r in reports:
+        became = states.get(r.alert_id, "active") if r.status == "published" else "active"
+        shown[r.id] = r.status if became == "active" else became
+    return shown
+
+
 async def my_reports(request: web.Request) -> web.Response:
     me = need(request)
     store = unlocked(request).store
+    t = translator(request)
     reports = await store.reports.list(member_id=me.member_id)
     sent = take_notice(request)
     receipt = pending_receipt(request) if sent == "sent" else None
-    return render(request, "reports.html", reports=reports, sent=sent, receipt=receipt)
+    return render(
+        request,
+        "reports.html",
+        reports=reports,
+        sent=sent,
+        receipt=receipt,
+        titles={r.id: report_title(t, r) for r in reports},
+        states=await report_states(store, reports, state(request).host.clock.now()),
+    )
 
 
 async def _own_report(request: web.Request) -> Any:
@@ -272,6 +305,21 @@ async def _own_report(request: web.Request) -> Any:
 async def delete_report(request: web.Request) -> web.Response:
     found = await _own_report(request)
     store = unlocked(request).store
+    data = await request.post()
+    if not confirmed(data):
+        t = translator(request)
+        return ask(
+            request,
+            data,
+            question=t.gettext("Delete this report: %(title)s?", title=report_title(t, found)),
+            consequence=t.gettext(
+                "It is deleted from this node for good and cannot be brought back. "
+                "An alert already published from it stays: to have it taken down, "
+                "ask for it to be withdrawn instead."
+            ),
+            button=t.gettext("Delete the report"),
+            back="/reports",
+        )
     await store.reports.delete(found.id, member_id=found.member_id)
     return redirect_done(request, "/reports", "deleted")
 

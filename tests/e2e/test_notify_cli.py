@@ -25,7 +25,7 @@ def test_an_email_channel_delivers_and_never_shows_its_url(
 ) -> None:
     inbox, port = smtp
     data = short_tmp / "n"
-    alertnode("init", "--data", str(data), "--name", "n", "--no-passphrase",
+    alertnode("init", "--data", str(data), "--name", "n", "--no-passphrase", "--region", "GB",
               "--web", "127.0.0.1:0", "--fed", "127.0.0.1:0")  # fmt: skip
     node = RunningNode(data)
     try:

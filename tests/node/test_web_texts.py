@@ -337,7 +337,7 @@ async def test_admin_edits_a_text_per_language_with_csrf_and_an_audit_entry(site
     assert edits == [("edit text", "public_name", "fr"), ("edit text", "home", "fr")]
     assert "Bienvenue" not in repr(entries)
     status, html, _ = await admin.get("/admin/audit")
-    assert "edit text: home (fr)" in html
+    assert "edited one of the organisation&#39;s texts: home (fr)" in html
 
     # Too long, or two lines for the name: refused, with the words kept on the form.
     status, html, _ = await admin.post(
