@@ -48,8 +48,9 @@ MEASURE_JS = (
   for (const el of document.querySelectorAll(selector)) {
     const r = el.getBoundingClientRect();
     if (r.width === 0 || r.height === 0) continue;  // not shown (closed disclosure, print-only)
-    if (r.height < %d) small.push(el.tagName.toLowerCase() + (el.className ? '.' + el.className : '')
-      + ' ' + Math.round(r.height) + 'px');
+    if (r.height >= minimum) continue;
+    const name = el.tagName.toLowerCase() + (el.className ? '.' + el.className : '');
+    small.push(name + ' ' + Math.round(r.height) + 'px');
   }
   return {
     scroll: document.documentElement.scrollWidth,
@@ -129,7 +130,7 @@ class Walk:
             )
             if v.get("impact") in BLOCKING:
                 self.violations.append(f"{where}: {v['id']} ({v['impact']}, {len(v['nodes'])})")
-        m = page.evaluate(MEASURE_JS, TARGETS)
+        m = page.evaluate(MEASURE_JS, [TARGETS, MIN_TARGET_PX])
         if m["scroll"] > m["inner"]:
             self.overflow.append(f"{where}: {m['scroll']} > {m['inner']}")
         self.small.extend(f"{where}: {s}" for s in m["small"])
