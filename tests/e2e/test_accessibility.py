@@ -42,8 +42,8 @@ TARGETS = (
     "nav a, .foot a, .exitbar a.quick-exit, button, select, textarea, summary, label.choice,"
     " input:not([type=hidden]):not([type=checkbox]):not([type=radio])"
 )
-MEASURE_JS = (
-    """(selector) => {
+MEASURE_JS = """(args) => {
+  const [selector, minimum] = args;
   const small = [];
   for (const el of document.querySelectorAll(selector)) {
     const r = el.getBoundingClientRect();
@@ -58,8 +58,6 @@ MEASURE_JS = (
     small: small,
   };
 }"""
-    % MIN_TARGET_PX
-)
 
 
 AXE_RUN = "axe.run(document, {resultTypes: ['violations']}).then(r => r.violations)"
