@@ -1,22 +1,27 @@
 """The redaction helper: find identifiers in an alert's free text before it is published.
 
 Rule: anything that looks like a phone number, e-mail address, handle, link or number
-plate in a description is flagged (a handle only where a platform's name and a separator
-or an "@" introduce it, and never inside a markup tag), so a caseworker decides for each one whether to
-move it into a blinded indicator field (where peers receive only its Argon2id hash),
-remove it, or knowingly keep it. Moving or removing replaces every occurrence of the
-exact text with a neutral mark; nothing is ever rewritten silently. It cannot find
-names, workplaces, addresses or places: the editor says so beside the description.
+plate in a description is flagged (a handle only where a platform's name and a
+separator or an "@" introduce it, and never inside a markup tag), so a caseworker
+decides for each one whether to move it into a blinded indicator field (where peers
+receive only its Argon2id hash), remove it, or knowingly keep it. Moving or removing
+replaces every occurrence of the exact text with a neutral mark; nothing is ever
+rewritten silently. It cannot find names, workplaces, addresses or places: the editor
+says so beside the description.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import phonenumbers
 
+from .i18n import N_
+
 MARK = "[…]"
+OWN_ORGANISATION = N_("your organisation")  # translated where it is shown
 MAX_FINDINGS = 30
 
 _EMAIL_RE = re.compile(r"[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63})+")
@@ -95,3 +100,21 @@ def find_identifiers(text: str, phone_region: str = "") -> list[Finding]:
 def remove_text(description: str, text: str) -> str:
     """``description`` with every occurrence of ``text`` replaced by the neutral mark."""
     return description.replace(text, MARK) if text else description
+
+
+def as_seen(preview: dict[str, Any], organisation: str) -> dict[str, Any]:
+    """An alert body previewed in the editor, in the shape the alert card shows
+    (``_alert.html``): what a member of another organisation sees, the blinded
+    identifiers reduced to their kinds."""
+    return {
+        "danger": preview["danger"],
+        "incident": preview["incident"],
+        "region": preview["region"],
+        "categories": preview["categories"],
+        "description": preview["description"],
+        "lang": preview["lang"],
+        "descriptions": preview["translations"],
+        "organisation": organisation,
+        "origin_known": True,
+        "indicators": [i[0] for i in preview["indicators"]],
+    }
