@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from ..errors import NodeError, NotFound, UsageError
-from ..settings import MAX_SETTING_CHARS, SETTINGS, validate
+from ..settings import MAX_SETTING_CHARS, SETTINGS, Choice, validate
 from ..store.members import ROLES
 from .context import (
     host,
@@ -151,6 +151,12 @@ def _settings_rows(values: dict[str, Any], t: Translator) -> list[dict[str, Any]
             "help": t.gettext(s.help),
             "allowed": s.kind.describe(t.gettext),
             "value": s.kind.show(values.get(s.name, s.default)),
+            # A closed choice is a list of answers in words, not a key to type.
+            "options": (
+                [(o, t.gettext(w)) for o, w in zip(s.kind.options, s.kind.labels, strict=True)]
+                if isinstance(s.kind, Choice)
+                else []
+            ),
         }
         for s in SETTINGS
     ]
