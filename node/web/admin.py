@@ -29,11 +29,20 @@ from .context import (
     unlocked,
 )
 from .forms import Form
-from .i18n import Translator
+from .i18n import N_, Translator
 
 log = logging.getLogger(__name__)
 
 ACCEPT_MODES = ("none", "direct", "relay")
+# The trust forms' fields, by their labels on the page (a problem names the field).
+TRUST_FIELDS = {
+    "op": N_("What to do"),
+    "card": N_("Their node card (paste the whole line)"),
+    "accept": N_("Accept from them"),
+    "key": N_("Which organisation"),
+    "share": N_("Share our alerts with them"),
+    "suspended": N_("Suspended"),
+}
 MAX_CARD_CHARS = 4000
 MAX_AUDIT_ENTRIES = 500
 
@@ -71,7 +80,10 @@ async def trust_change(request: web.Request) -> web.Response:
             share = form.flag("share")
             suspended = form.flag("suspended")
     if not form.ok:
-        problems = "; ".join(f"{k}: {v}" for k, v in form.errors.items())
+        problems = " ".join(
+            t.gettext("%(field)s: %(problem)s", field=t.gettext(TRUST_FIELDS.get(k, k)), problem=v)
+            for k, v in form.errors.items()
+        )
         return await trust_page(request, problems, 400)
     try:
         if op == "add":

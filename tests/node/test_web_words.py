@@ -6,6 +6,7 @@ from __future__ import annotations
 import html as htmllib
 import re
 
+from tests.node.test_web_forms import GOOD_ALERT
 from tests.node.test_web_support import Site, site_fixture  # noqa: F401
 
 
@@ -49,3 +50,23 @@ async def test_a_closed_choice_setting_is_offered_in_words(site: Site) -> None:
         "/admin/settings", {"alert_hops": "9"}, page="/admin/settings"
     )
     assert status == 400 and "Default hops: choose a number from 0 to 6." in page
+
+
+async def test_roles_reasons_and_trust_options_are_words(site: Site) -> None:
+    admin = await site.member("root", "admin")
+    _, page, _ = await admin.get("/admin/members")
+    role_select = re.search(r'<select id="f-role".*?</select>', page, re.S)
+    assert role_select and ">caseworker (reviews reports" in role_select.group()
+    assert '<option value="caseworker" selected>caseworker<' not in page
+    _, page, _ = await admin.get("/admin/trust")
+    accept = re.search(r'<select id="f-accept".*?</select>', page, re.S)
+    assert accept and '<option value="relay">Their own alerts and the alerts they pass on' in (
+        accept.group()
+    )
+    status, page, _ = await admin.post("/admin/trust", {"op": "add", "accept": "all"})
+    assert status == 400 and "Accept from them: " in htmllib.unescape(page)
+    status, page, _ = await admin.post("/review/new", GOOD_ALERT, page="/review/new")
+    assert status == 303, page
+    _, page, _ = await admin.get("/published")
+    assert '<option value="mistaken">It was published by mistake or is wrong</option>' in page
+    assert '<option value="resolved">resolved</option>' not in page
