@@ -9,7 +9,9 @@ an admin sign up once. Each language gets one browser context, which swaps the r
 session cookie in and out instead of logging in again. The languages come from
 ``node.web.i18n.LANGUAGES``, so a language added there is walked without a change here.
 
-The counts of the walk are written to /tmp/a11y-walk.json for a person to read.
+Each language is a test of its own (about 40 pages), so the walk stays inside the
+per-test timeout and pytest-xdist can spread the languages over its workers. The
+findings of each are written to /tmp/a11y-walk/LANG.json for a person to read.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 VIEWPORT = {"width": 360, "height": 740}
 MIN_TARGET_PX = 44
 BLOCKING = {"serious", "critical"}
-REPORT = Path("/tmp/a11y-walk.json")
+REPORT = Path("/tmp/a11y-walk")  # one JSON file of findings per language
 NODE_PASSPHRASE = "a long node passphrase for the walk"
 
 # What a finger has to hit: menu and footer links, buttons, form controls, the choice
@@ -123,9 +125,8 @@ class Walk:
         self.pages += 1
         violations = page.evaluate(AXE_RUN)
         for v in violations:
-            self.impacts[v.get("impact") or "none"] = (
-                self.impacts.get(v.get("impact") or "none", 0) + 1
-            )
+            key = f"{v.get('impact') or 'none'} {v['id']}"
+            self.impacts[key] = self.impacts.get(key, 0) + 1
             if v.get("impact") in BLOCKING:
                 self.violations.append(f"{where}: {v['id']} ({v['impact']}, {len(v['nodes'])})")
         m = page.evaluate(MEASURE_JS, [TARGETS, MIN_TARGET_PX])
@@ -243,55 +244,74 @@ ADMIN = (
 )
 
 
-def test_every_page_of_every_role_in_every_language(
-    walk_node: dict[str, Any], browser: Any
-) -> None:
-    url = walk_node["url"]
-    walk = Walk()
-    made = _set_up(browser, walk_node, walk)
-    sessions, ids = made["sessions"], made["pages"]
-    for lang in LANGUAGES:
-        context = new_context(browser)
-        page = context.new_page()
-        for role, paths in (
-            ("anonymous", ANONYMOUS),
-            ("member", MEMBER),
-            ("caseworker", CASEWORKER),
-            ("admin", ADMIN),
-        ):
-            context.clear_cookies()
-            cookies = [_cookie(url, LANG_COOKIE, lang)]
-            if role != "anonymous":
-                cookies.append(_cookie(url, SESSION_COOKIE, sessions[role]))
-            context.add_cookies(cookies)
-            for path in paths:
-                page.goto(url + path.format(**ids))
-                walk.look(page, f"{lang} {role} {path}")
-            if role == "member":
-                # A match, and a form sent with nothing in it (the error summary).
-                page.goto(url + "/check")
-                page.select_option("#f-kind", "phone")
-                page.fill("#f-value", "+44 7700 900123")
-                with page.expect_navigation():
-                    page.locator("main form button[type=submit]").first.click()
-                walk.look(page, f"{lang} member check result")
-                page.goto(url + "/report")
-                with page.expect_navigation():
-                    page.locator("main form button[type=submit]").last.click()
-                walk.look(page, f"{lang} member report errors")
-            if role == "admin":
-                page.goto(url + "/admin/settings")
-                page.fill("#f-alert_hops", "9")
-                with page.expect_navigation():
-                    page.locator("main form button[type=submit]").last.click()
-                walk.look(page, f"{lang} admin settings errors")
-        context.close()
+@pytest.fixture(scope="module")
+def accounts(walk_node: dict[str, Any], browser: Any) -> dict[str, Any]:
+    """The locked page walked in every language, then the node unlocked and one account
+    of each role made (once per test process)."""
+    locked = Walk()
+    made = _set_up(browser, walk_node, locked)
+    return {**made, "locked": locked}
+
+
+def check(walk: Walk, name: str) -> None:
     summary = walk.summary()
-    REPORT.write_text(json.dumps(summary, indent=1, ensure_ascii=False))
-    print(json.dumps({k: summary[k] for k in ("pages", "serious_or_critical", "sideways")}))
+    REPORT.mkdir(exist_ok=True)
+    (REPORT / f"{name}.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False))
     assert not walk.violations, "\n".join(walk.violations)
     assert not walk.overflow, "\n".join(walk.overflow)
     assert not walk.small, "\n".join(walk.small[:40])
+    # Every page's content sits in a landmark (the quick-exit bar too).
+    assert not any(k.endswith(" region") for k in walk.impacts), walk.impacts
+
+
+def test_the_locked_page_in_every_language(accounts: dict[str, Any]) -> None:
+    check(accounts["locked"], "locked")
+
+
+@pytest.mark.parametrize("lang", list(LANGUAGES))
+def test_every_page_of_every_role(
+    walk_node: dict[str, Any], accounts: dict[str, Any], browser: Any, lang: str
+) -> None:
+    """One browser context per language; each role's session cookie is swapped in."""
+    url = walk_node["url"]
+    sessions, ids = accounts["sessions"], accounts["pages"]
+    walk = Walk()
+    context = new_context(browser)
+    page = context.new_page()
+    for role, paths in (
+        ("anonymous", ANONYMOUS),
+        ("member", MEMBER),
+        ("caseworker", CASEWORKER),
+        ("admin", ADMIN),
+    ):
+        context.clear_cookies()
+        cookies = [_cookie(url, LANG_COOKIE, lang)]
+        if role != "anonymous":
+            cookies.append(_cookie(url, SESSION_COOKIE, sessions[role]))
+        context.add_cookies(cookies)
+        for path in paths:
+            page.goto(url + path.format(**ids))
+            walk.look(page, f"{lang} {role} {path}")
+        if role == "member":
+            # A match, and a form sent with nothing in it (the error summary).
+            page.goto(url + "/check")
+            page.select_option("#f-kind", "phone")
+            page.fill("#f-value", "+44 7700 900123")
+            with page.expect_navigation():
+                page.locator("main form button[type=submit]").first.click()
+            walk.look(page, f"{lang} member check result")
+            page.goto(url + "/report")
+            with page.expect_navigation():
+                page.locator("main form button[type=submit]").last.click()
+            walk.look(page, f"{lang} member report errors")
+        if role == "admin":
+            page.goto(url + "/admin/settings")
+            page.fill("#f-alert_hops", "9")
+            with page.expect_navigation():
+                page.locator("main form button[type=submit]").last.click()
+            walk.look(page, f"{lang} admin settings errors")
+    context.close()
+    check(walk, lang)
 
 
 def test_the_walk_can_fail(browser: Any) -> None:
