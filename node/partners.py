@@ -29,6 +29,7 @@ from protocol.limits import DAY_S
 from protocol.normalise import normalise
 
 from .errors import NotFound, UsageError
+from .keys.slowhash import MAX_CONCURRENT_SLOW_HASHES
 from .notify.backoff import backoff_s
 from .service import AlertService
 from .store import Store
@@ -146,10 +147,17 @@ class PartnerService:
             if key is None:  # refused before any slow hash is spent
                 raise UsageError(f"indicator {position}: not a valid {kind}")
             keys.append(key)
-        # All at once: the slow-hash pool runs as many as it has room for (its size
-        # bounds them), so a bulk check uses every core the pool may use.
+        # As many at once as the slow-hash pool runs, and no more: the pool's queue is
+        # first come, first served, so a member's check waits behind at most this many
+        # of a partner's hashes, never behind the whole bulk check.
+        room = asyncio.Semaphore(MAX_CONCURRENT_SLOW_HASHES)
+
+        async def one(kind: str, value: str) -> dict[str, Any]:
+            async with room:
+                return await self._alerts.check(kind, value)
+
         answers = await asyncio.gather(
-            *(self._alerts.check(kind, value) for kind, value in items), return_exceptions=True
+            *(one(kind, value) for kind, value in items), return_exceptions=True
         )
         results = []
         for position, ((kind, value), found) in enumerate(zip(items, answers, strict=True)):
