@@ -225,6 +225,8 @@ async def test_partner_checks_reports_referrals_and_revocation(net: Network) -> 
         }
     status = alertnode_json("status", "--data", str(a))
     assert status["partners"]["active"] == 1 and status["partners"]["revoked"] == 1
+    assert status["partners"]["reports"]["answered"] == 1
+    assert status["sms"] == {"gateways": [], "members": 0}
     assert full not in json.dumps(status) and check_only not in json.dumps(status)
 
 
@@ -258,6 +260,8 @@ async def test_a_subscribed_member_is_emailed_of_a_peer_alert_within_10_s(net: N
         assert inbox.messages[before][0] == [MEMBER_EMAIL]
         assert inbox.text(before).strip() == NOTICE
         assert "green van" not in inbox.messages[before][1].as_string()
+        # What her mailbox shows of the sender software (docs/threat-model.md).
+        assert inbox.messages[before][1]["X-Application"] == "Apprise"
 
         # She opts in (a second subscription with the tick under the warning).
         status, html = await her.post("/account/notifications", {**form, "content": "yes"})
