@@ -40,6 +40,7 @@ from .notify.outbox import Notifier
 from .ops import backup
 from .ops.jobs import RETENTION_INTERVAL_S, Jobs
 from .overrides import Overrides
+from .partners import run_webhooks
 from .service import AlertService, organisation_names
 from .settings import Settings, region_defaults
 from .store import Store
@@ -281,6 +282,7 @@ class Node:
             alerts.on_new_item(notifier.woken)
             trust.on_stored = notifier.wake
             self.jobs.supervise("notify", notifier.run)
+            self.jobs.supervise("partner-webhooks", lambda: run_webhooks(self, self.clock))
             self.jobs.every("retention", RETENTION_INTERVAL_S, self.run_retention)
             self.jobs.every("certificate", CERT_CHECK_INTERVAL_S, self._renew_certificate)
             log.info("node unlocked")
@@ -477,6 +479,11 @@ class Node:
             info["notifications"] = {
                 "channels": await state.notifier.status(),
                 "dropped": state.notifier.dropped,
+            }
+            info["sms"] = await state.store.sms.status()
+            info["partners"] = {
+                **await state.store.partners.status(),
+                "webhooks_queued": await state.store.webhooks.length(),
             }
         return info
 

@@ -21,6 +21,7 @@ from .records import AuditLog, Report, ReportStore, SettingsStore
 from .regions import RegionIndex
 from .sms import SmsStore
 from .vouches import VouchStore
+from .webhooks import WebhookQueue
 
 __all__ = ["DB_FILE", "AlertStore", "FeedRow", "Member", "Report", "Store", "StoredAlert"]
 
@@ -43,6 +44,7 @@ class Store:
         self.notify = NotifyStore(db, crypto)
         self.partners = PartnerStore(db, crypto)
         self.sms = SmsStore(db, crypto)
+        self.webhooks = WebhookQueue(db, crypto)
 
     @classmethod
     async def open(cls, data_dir: Path, data_key: bytes) -> Store:

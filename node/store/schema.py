@@ -336,4 +336,15 @@ MIGRATIONS: tuple[Migration, ...] = (
         url TEXT NOT NULL DEFAULT ''
     ) WITHOUT ROWID;
     """,
+    # 11: the partner webhook queue (recommendations posted with retries).
+    """
+    CREATE TABLE partner_webhooks (
+        id INTEGER PRIMARY KEY,
+        partner_id INTEGER NOT NULL REFERENCES partners (id) ON DELETE CASCADE,
+        due INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        body_enc BLOB NOT NULL
+    );
+    CREATE INDEX partner_webhooks_due ON partner_webhooks (due);
+    """,
 )
