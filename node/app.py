@@ -37,7 +37,7 @@ from .keys.slowhash import NetworkKeyRing, SlowHashPool
 from .network.pairing import PairingMode
 from .network.trust import CERT_CHECK_INTERVAL_S, Trust
 from .notify.outbox import Notifier
-from .ops import backup
+from .ops import backup, upkeep
 from .ops.jobs import RETENTION_INTERVAL_S, Jobs
 from .overrides import Overrides
 from .partners import run_webhooks
@@ -443,23 +443,7 @@ class Node:
 
     async def run_retention(self) -> dict[str, Any]:
         state = self.unlocked()
-        store, settings = state.store, state.settings
-        now = self.clock.now()
-        purged = await store.alerts.purge_expired(now)
-        reports = await store.reports.purge_older_than(
-            now - settings["report_retention_days"] * 86400
-        )
-        audit = await store.audit.purge_older_than(now - settings["audit_retention_days"] * 86400)
-        invites = await store.members.purge_invites(now)
-        await store.vouches.purge(now)
-        # Partner reports and membership requests keep as long as members' reports.
-        partners = await store.partners.purge(now - settings["report_retention_days"] * 86400, now)
-        if store.db.checkpoint_pending:
-            await store.db.checkpoint()
-        return {
-            **purged, "reports": reports, "audit": audit, "invites": invites,
-            "partner_records": partners,
-        }  # fmt: skip
+        return await upkeep.run_retention(state.store, state.settings, self.clock.now())
 
     async def status(self) -> dict[str, Any]:
         state = self._state
@@ -472,19 +456,7 @@ class Node:
             "jobs": self.jobs.last,
         }
         if isinstance(state, Unlocked):
-            info["counts"] = {
-                **await state.store.alerts.counts(self.clock.now()),
-                "members": await state.store.members.count(),
-            }
-            info["notifications"] = {
-                "channels": await state.notifier.status(),
-                "dropped": state.notifier.dropped,
-            }
-            info["sms"] = await state.store.sms.status()
-            info["partners"] = {
-                **await state.store.partners.status(),
-                "webhooks_queued": await state.store.webhooks.length(),
-            }
+            info.update(await upkeep.unlocked_status(state.store, state.notifier, self.clock.now()))
         return info
 
 
