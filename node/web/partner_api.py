@@ -12,7 +12,6 @@ so the pages' CSRF check does not apply to them (site.py skips it for this prefi
 from __future__ import annotations
 
 import datetime
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -29,6 +28,7 @@ from ..partners import (
     report_json,
 )
 from ..store.partners import Partner
+from . import jsonbody
 from .context import client, host, state, unlocked
 from .partner_openapi import openapi_document
 from .ratelimit import key_of
@@ -83,8 +83,8 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
     if len(raw) > MAX_PARTNER_BODY_BYTES:
         raise ApiError(413, "too_large", "The request body is too large.")
     try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        body = jsonbody.loads(raw)
+    except ValueError:
         raise ApiError(400, "invalid_json", "The body is not JSON.") from None
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_json", "The body is a JSON object.")

@@ -27,7 +27,6 @@ import asyncio
 import base64
 import hashlib
 import hmac
-import json
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
@@ -38,6 +37,7 @@ from xml.sax.saxutils import escape as xml_escape
 from aiohttp import web
 
 from ..errors import Locked
+from . import jsonbody
 from .context import host, state, unlocked
 from .ratelimit import EVERYONE, key_of
 from .sms_desk import NotifySender, SmsDesk, SmsError, SmsSender
@@ -174,8 +174,8 @@ async def _verified(
 
 def _fields(body: bytes, *path: str) -> dict[str, Any] | None:
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        data = jsonbody.loads(body)
+    except ValueError:
         return None
     for name in path:
         data = data.get(name) if isinstance(data, dict) else None
