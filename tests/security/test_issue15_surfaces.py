@@ -4,8 +4,12 @@ Each failed before its fix (the branch's commits say which)."""
 
 from __future__ import annotations
 
+import pytest
+
+from node.notify import channels
+from node.notify.errors import NotifyError
 from tests.node.test_partner_api import NATIONAL, add_partner, call
-from tests.node.test_web_support import Site, Visitor, site_fixture  # noqa: F401
+from tests.node.test_web_support import Site, Visitor, csrf_of, site_fixture  # noqa: F401
 
 PARTNER_PATHS = ("/partner/v1/check", "/partner/v1/reports", "/partner/v1/referrals")
 
@@ -53,3 +57,64 @@ async def test_lone_surrogate_in_a_report_cannot_break_the_review_page(site: Sit
         {"consent": True, "account": {"phone": NATIONAL}, "description": "plain words"},
     )  # fmt: skip
     assert status == 201, answer
+
+
+# --- notifications: a member's address must stay one recipient ---------------------------
+
+INJECTED_ADDRESSES = [
+    ("ntfys://ntfy.example.org", "her-topic,someone-else"),
+    ("ntfys://ntfy.example.org", "her-topic;someone-else"),
+    ("ntfys://ntfy.example.org", "her-topic[someone-else]"),
+    ("ntfys://ntfy.example.org", ".."),
+    ("tgram://123456:ABCDEF", "11111,22222"),
+    ("signal://127.0.0.1:8080/+447700900001", "+447700900002/+447700900003"),
+    ("signal://127.0.0.1:8080/+447700900001", "+447700900002\\+447700900003"),
+    ("matrixs://bot:pw@matrix.example.org", "#a:example.org,#b:example.org"),
+    ("mailtos://n:pw@mail.example.org", "her@example.net,bulk@example.com"),
+    ("mailtos://n:pw@mail.example.org", "her@example.net?to=bulk@example.com"),
+    ("mailtos://n:pw@mail.example.org", "her@example.net%2Cbulk@example.com"),
+]
+
+
+@pytest.mark.parametrize(("url", "address"), INJECTED_ADDRESSES)
+def test_an_address_cannot_name_more_or_other_recipients(url: str, address: str) -> None:
+    """Apprise splits a recipient on , ; [ ] (and / \\ between path segments) after
+    unquoting: "11111,22222" made the organisation's Telegram bot message two chats,
+    "+447700900002/+447700900003" sent her alerts to the second number."""
+    with pytest.raises(NotifyError) as caught:
+        channels.join_recipient(url, address)
+    assert caught.value.code == "bad_address"
+
+
+@pytest.mark.parametrize(
+    ("url", "address", "target"),
+    [
+        ("ntfys://ntfy.example.org", "her-topic_1", "her-topic_1"),
+        ("matrixs://bot:pw@matrix.example.org", "#room:example.org", "#room:example.org"),
+        ("signal://127.0.0.1:8080/+447700900001", "+447700900002", "+447700900002"),
+        ("tgram://123456:ABCDEF", "-1001234", None),
+    ],
+)
+def test_ordinary_addresses_still_reach_exactly_one_recipient(
+    url: str, address: str, target: str | None
+) -> None:
+    apprise = channels.load_apprise()
+    sender = apprise.Apprise()
+    assert sender.add(channels.join_recipient(url, address))
+    assert len(sender[0]) == 1
+    if target is not None:
+        found = [getattr(sender[0], a, None) for a in ("targets", "topics", "rooms")]
+        assert [target] in [list(f) for f in found if f is not None]
+
+
+async def test_subscription_form_refuses_an_address_list(site: Site) -> None:
+    await site.node.unlocked().store.notify.add_channel("ping", "ntfys", "ntfys://ntfy.example.org")
+    her = await site.member("subscriber")
+    status, html, _ = await her.get("/account/notifications")
+    form = {
+        "csrf": csrf_of(html), "channel": "ping", "address": "mine,yours",
+        "min_danger": "1", "mode": "immediate", "lang": "en",
+    }  # fmt: skip
+    status, html, _ = await her.post("/account/notifications", form)
+    assert status == 400 and "without commas" in html
+    assert await site.node.unlocked().store.notify.all_subscriptions() == []
