@@ -4,11 +4,16 @@ Each failed before its fix (the branch's commits say which)."""
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import pytest
 
 from node.notify import channels
 from node.notify.errors import NotifyError
+from node.service import Draft
+from node.web.sms_hooks import twilio_signature
 from tests.node.test_partner_api import NATIONAL, add_partner, call
+from tests.node.test_sms_check import MEMBER_E164, opt_in
 from tests.node.test_web_support import Site, Visitor, csrf_of, site_fixture  # noqa: F401
 
 PARTNER_PATHS = ("/partner/v1/check", "/partner/v1/reports", "/partner/v1/referrals")
@@ -118,3 +123,40 @@ async def test_subscription_form_refuses_an_address_list(site: Site) -> None:
     status, html, _ = await her.post("/account/notifications", form)
     assert status == 400 and "without commas" in html
     assert await site.node.unlocked().store.notify.all_subscriptions() == []
+
+
+# --- SMS: Twilio's signature does not separate names from values --------------------------
+
+
+async def test_twilio_replay_by_moving_the_name_value_boundary_is_refused(site: Site) -> None:
+    """Twilio signs URL + name1 + value1 + name2 + value2... with nothing between them, so
+    ("MessageSi", "dSM0001") signs exactly as ("MessageSid", "SM0001"). A captured
+    webhook re-sent with that split had no MessageSid, so its replay memory keyed a new
+    entry and the node answered the same text a second time (another text sent at the
+    organisation's cost, and the answer back to whoever replayed it)."""
+    await site.node.unlocked().alerts.publish(
+        Draft(["violence"], 3, "GB", [("phone", "+447700900123")], description="words")
+    )
+    token = "twilio-auth-token-0123456789"
+    url = "https://node.example/sms/v1/twilio"
+    await site.store.sms.set_gateway("twilio", token, "", url)
+    await opt_in(site, "texter")
+    v = await site.visitor()
+    params = [
+        ("AccountSid", "AC0000"), ("Body", "CHECK 07700 900123"), ("From", MEMBER_E164),
+        ("MessageSid", "SM0001"), ("SmsSid", "SM0001"), ("To", "+447700900999"),
+    ]  # fmt: skip
+    headers = {
+        "X-Twilio-Signature": twilio_signature(token.encode(), url, params),
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+    async with v.client.post("/sms/v1/twilio", data=urlencode(params), headers=headers) as resp:
+        assert resp.status == 200 and "<Message>" in await resp.text()
+    moved = [
+        ("AccountSid", "AC0000"), ("Body", "CHECK 07700 900123"), ("From", MEMBER_E164),
+        ("MessageSi", "dSM0001"), ("SmsSi", "dSM0001"), ("To", "+447700900999"),
+    ]  # fmt: skip
+    assert twilio_signature(token.encode(), url, moved) == headers["X-Twilio-Signature"]
+    async with v.client.post("/sms/v1/twilio", data=urlencode(moved), headers=headers) as resp:
+        assert resp.status == 401
+        assert "<Message>" not in await resp.text()
