@@ -18,9 +18,10 @@ from typing import Any
 
 from aiohttp import web
 
-from ..errors import Locked, NodeError, NotFound, UsageError
+from ..errors import Forbidden, Locked, NodeError, NotFound, UsageError
 from ..partners import (
     MAX_CHECK_INDICATORS,
+    MAX_OPEN_REFERRALS,
     MAX_REFERRALS,
     PARTNER_KINDS,
     REFERRAL_TTL_S,
@@ -179,7 +180,12 @@ async def create_report(request: web.Request, partner: Partner) -> web.Response:
     if not isinstance(description, str) or len(description) > 4000:
         raise ApiError(400, "invalid", "description is a string of at most 4000 characters.")
     service = for_node(unlocked(request), host(request).clock)
-    ref = await service.report(partner, account, description)
+    try:
+        ref = await service.report(partner, account, description)
+    except Forbidden:
+        raise ApiError(
+            429, "too_many_open", "The organisation keeps no more reports from this token for now."
+        ) from None
     return web.json_response({"id": ref}, status=201)
 
 
@@ -218,7 +224,16 @@ async def referrals(request: web.Request, partner: Partner) -> web.Response:
         raise ApiError(400, "invalid", f"count is a whole number from 1 to {MAX_REFERRALS}.")
     now = host(request).clock.now()
     store = unlocked(request).store
-    codes = await store.partners.create_referrals(partner.id, count, now + REFERRAL_TTL_S, now)
+    try:
+        codes = await store.partners.create_referrals(
+            partner.id, count, now + REFERRAL_TTL_S, now, limit=MAX_OPEN_REFERRALS
+        )
+    except Forbidden:
+        raise ApiError(
+            429,
+            "too_many_open",
+            f"At most {MAX_OPEN_REFERRALS} codes unused or waiting; wait until some are used.",
+        ) from None
     service = for_node(unlocked(request), host(request).clock)
     await service.audit(partner, "partner referrals", codes=count)
     return web.json_response({"codes": codes})

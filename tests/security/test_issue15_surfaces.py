@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 import pytest
 
+import node.partners
 from node.notify import channels
 from node.notify.errors import NotifyError
 from node.service import Draft
@@ -160,3 +161,46 @@ async def test_twilio_replay_by_moving_the_name_value_boundary_is_refused(site: 
     async with v.client.post("/sms/v1/twilio", data=urlencode(moved), headers=headers) as resp:
         assert resp.status == 401
         assert "<Message>" not in await resp.text()
+
+
+# --- partner API: what one token can make the node keep ----------------------------------
+
+MAX_OPEN_REFERRALS = 1000  # docs/partners.md (node.partners.MAX_OPEN_REFERRALS)
+
+
+async def test_referral_codes_a_partner_holds_open_are_bounded(site: Site) -> None:
+    """Codes were made 100 a call, 120 calls a minute, without end: a leaked or hostile
+    token grew referral_codes (and, through /join, membership_requests) without bound."""
+    token = (await add_partner(site, "Referrer", "referral"))["token"]
+    v = await site.visitor()
+    for _ in range(MAX_OPEN_REFERRALS // 100):
+        status, answer = await call(v, "POST", "/partner/v1/referrals", token, {"count": 100})
+        assert status == 200, answer
+    status, answer = await call(v, "POST", "/partner/v1/referrals", token, {"count": 1})
+    assert status == 429 and answer["error"]["code"] == "too_many_open"
+    counts = await site.store.partners.referral_counts()
+    assert [c["unused"] for c in counts.values()] == [MAX_OPEN_REFERRALS]
+    # Another partner is not held back by this one.
+    other = (await add_partner(site, "Other", "referral"))["token"]
+    assert (await call(v, "POST", "/partner/v1/referrals", other, {"count": 1}))[0] == 200
+
+
+async def test_reports_a_partner_can_make_the_node_keep_are_bounded(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reports of up to 4,000 characters, 120 a minute, were kept without end until
+    retention: 170,000 sealed rows a day in the caseworkers' queue from one token."""
+    monkeypatch.setattr(node.partners, "MAX_KEPT_REPORTS", 3)  # the real bound is 2,000
+    token = (await add_partner(site, "Classifieds", "report"))["token"]
+    v = await site.visitor()
+    body = {"consent": True, "account": {"phone": NATIONAL}, "description": "x" * 4000}
+    for _ in range(3):
+        assert (await call(v, "POST", "/partner/v1/reports", token, body))[0] == 201
+    status, answer = await call(v, "POST", "/partner/v1/reports", token, body)
+    assert status == 429 and answer["error"]["code"] == "too_many_open"
+    assert len(await site.store.partners.reports()) == 3
+    # A caseworker's complaint to the platform is never refused by the partner's bound.
+    (partner,) = await site.store.partners.active()
+    await node.partners.for_node(site.node.unlocked(), site.node.clock).complaint(
+        partner.id, "words"
+    )
