@@ -4,6 +4,7 @@ Each failed before its fix (the branch's commits say which)."""
 
 from __future__ import annotations
 
+import asyncio
 from urllib.parse import urlencode
 
 import pytest
@@ -204,3 +205,20 @@ async def test_reports_a_partner_can_make_the_node_keep_are_bounded(
     await node.partners.for_node(site.node.unlocked(), site.node.clock).complaint(
         partner.id, "words"
     )
+
+
+# --- vouching: the monthly allowance under parallel requests -----------------------------
+
+
+async def test_parallel_invite_posts_cannot_pass_the_monthly_allowance(site: Site) -> None:
+    """Ten POSTs at once from one member with an allowance of 2: the check and the count
+    share one serialised transaction (node/store/vouches.py), so exactly 2 succeed.
+    (Tried as an attack; it held before this branch. Kept as a guard.)"""
+    site.node.unlocked().settings.set("member_invites_per_month", 2)
+    alice = await site.member("alice")
+    token = await alice.token("/invite")
+    results = await asyncio.gather(
+        *(alice.post("/invite", {}, page="/invite", csrf=token) for _ in range(10))
+    )
+    assert sorted(status for status, _, _ in results) == [303, 303] + [403] * 8
+    assert (await site.store.vouches.totals(site.node.clock.now()))["created"] == 2
