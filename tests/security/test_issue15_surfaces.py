@@ -8,6 +8,8 @@ import asyncio
 from urllib.parse import urlencode
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 import node.partners
 from node.notify import channels
@@ -222,3 +224,33 @@ async def test_parallel_invite_posts_cannot_pass_the_monthly_allowance(site: Sit
     )
     assert sorted(status for status, _, _ in results) == [303, 303] + [403] * 8
     assert (await site.store.vouches.totals(site.node.clock.now()))["created"] == 2
+
+
+# --- partner webhooks: the node never follows a redirect ---------------------------------
+
+
+async def test_partner_webhook_redirect_is_not_followed() -> None:
+    """A partner's webhook that answers 302 towards an internal address must not make
+    the node post the signed recommendation there (or anywhere else). Loopback only."""
+    hits: list[str] = []
+
+    async def first(request: web.Request) -> web.Response:
+        hits.append("first")
+        raise web.HTTPFound("/internal")
+
+    async def internal(request: web.Request) -> web.Response:
+        hits.append("internal")
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_post("/hook", first)
+    app.router.add_route("*", "/internal", internal)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        status = await node.partners.post_json(
+            str(server.make_url("/hook")), b"{}", {"Content-Type": "application/json"}
+        )
+    finally:
+        await server.close()
+    assert status == 302 and hits == ["first"]
