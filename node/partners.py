@@ -47,6 +47,11 @@ class HasUnlocked(Protocol):
 
 MAX_CHECK_INDICATORS = 100
 MAX_REFERRALS = 100
+# Bounds on what one partner can make the node keep (each row is sealed and read by
+# people): its unused referral codes plus the membership requests they opened, and
+# its reports kept until retention. Past them the API answers 429 ``too_many_open``.
+MAX_OPEN_REFERRALS = 1000
+MAX_KEPT_REPORTS = 2000
 REFERRAL_TTL_S = 60 * DAY_S
 MAX_REPORT_DESCRIPTION_CHARS = 4000
 MAX_NOTE_CHARS = 2000
@@ -187,7 +192,8 @@ class PartnerService:
         return results
 
     async def report(self, partner: Partner, account: tuple[str, str], description: str) -> str:
-        """Keep a report about a problem account for the caseworkers; returns its id."""
+        """Keep a report about a problem account for the caseworkers; returns its id.
+        Raises UsageError, Forbidden (``MAX_KEPT_REPORTS`` reached)."""
         kind, value = account
         key = self._key(kind, value)
         if key is None:
@@ -199,7 +205,9 @@ class PartnerService:
             "description": description[:MAX_REPORT_DESCRIPTION_CHARS],
             "consent": True,
         }
-        ref = await self._store.partners.add_report(partner.id, content, self._clock.now())
+        ref = await self._store.partners.add_report(
+            partner.id, content, self._clock.now(), limit=MAX_KEPT_REPORTS
+        )
         await self.audit(partner, "partner report")
         return ref
 

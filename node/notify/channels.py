@@ -22,6 +22,11 @@ from .errors import NotifyError
 MAX_URL_CHARS = 2000
 MAX_ADDRESS_CHARS = 320
 MAX_NAME_CHARS = 40
+# Apprise splits a recipient on these (its STRING_DELIMITERS, and "/" and "\\" between
+# path segments) after unquoting, so one address holding them would reach several
+# recipients, or a different one ("+447700900002/+447700900003" went to the second);
+# "?" and "%" would be read as the URL's own structure or escapes.
+FORBIDDEN_ADDRESS_CHARS = frozenset(",;[]/\\?%")
 
 # Apprise logs the URLs it parses and the targets it sends to, and urllib3 (which its
 # services send through) logs each request line, where a topic, a chat id or a token
@@ -86,6 +91,10 @@ def check_address(address: str) -> str:
         raise NotifyError("bad_address", "an address has 1 to 320 characters")
     if any(not ch.isprintable() or ch.isspace() for ch in address):
         raise NotifyError("bad_address", "an address has no spaces or invisible characters")
+    if FORBIDDEN_ADDRESS_CHARS.intersection(address) or address in (".", ".."):
+        raise NotifyError(
+            "bad_address", "an address is one recipient: no , ; [ ] / \\ ? or % in it"
+        )
     return address
 
 

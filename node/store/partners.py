@@ -19,7 +19,7 @@ from typing import Any
 
 from protocol.limits import DAY_S
 
-from ..errors import NotFound, UsageError
+from ..errors import Forbidden, NotFound, UsageError
 from ..keys.crypto import RowCrypto
 from .db import Database
 from .sealed import coarsen_day, round_up_hour
@@ -197,11 +197,20 @@ class PartnerStore:
 
     # --- reports ------------------------------------------------------------------
 
-    async def add_report(self, partner_id: int, content: dict[str, Any], now: int) -> str:
-        """Keep a partner's report (status ``received``); returns the id it sees."""
+    async def add_report(
+        self, partner_id: int, content: dict[str, Any], now: int, *, limit: int | None = None
+    ) -> str:
+        """Keep a partner's report (status ``received``); returns the id it sees.
+        Raises Forbidden if the partner already has ``limit`` reports kept."""
         ref = secrets.token_hex(REPORT_REF_BYTES)
         content = {**content, "status": "received", "recommendation": None}
         async with self._db.transaction() as conn:
+            if limit is not None:
+                kept = await conn.execute_fetchall(
+                    "SELECT count(*) FROM partner_reports WHERE partner_id = ?", (partner_id,)
+                )
+                if int(next(iter(kept))[0]) >= limit:
+                    raise Forbidden("this partner has as many reports kept as it may")
             cur = await conn.execute(
                 "INSERT INTO partner_reports (ref, partner_id, created, body_enc)"
                 " VALUES (?, ?, ?, x'')",
@@ -260,10 +269,21 @@ class PartnerStore:
     # --- referrals ----------------------------------------------------------------
 
     async def create_referrals(
-        self, partner_id: int, count: int, expires: int, now: int
+        self, partner_id: int, count: int, expires: int, now: int, *, limit: int | None = None
     ) -> list[str]:
+        """``count`` new codes of ``partner_id``. Raises Forbidden if its unused codes
+        and waiting membership requests would then be more than ``limit``."""
         codes = [new_referral_code() for _ in range(count)]
         async with self._db.transaction() as conn:
+            if limit is not None:
+                found = await conn.execute_fetchall(
+                    "SELECT (SELECT count(*) FROM referral_codes WHERE partner_id = ?"
+                    " AND expires > ?) + (SELECT count(*) FROM membership_requests"
+                    " WHERE partner_id = ?)",
+                    (partner_id, now, partner_id),
+                )
+                if int(next(iter(found))[0]) + count > limit:
+                    raise Forbidden("this partner has as many codes open as it may")
             await conn.executemany(
                 "INSERT INTO referral_codes (code_tag, partner_id, created, expires)"
                 " VALUES (?, ?, ?, ?)",

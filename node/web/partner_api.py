@@ -12,16 +12,16 @@ so the pages' CSRF check does not apply to them (site.py skips it for this prefi
 from __future__ import annotations
 
 import datetime
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
-from ..errors import Locked, NodeError, NotFound, UsageError
+from ..errors import Forbidden, Locked, NodeError, NotFound, UsageError
 from ..partners import (
     MAX_CHECK_INDICATORS,
+    MAX_OPEN_REFERRALS,
     MAX_REFERRALS,
     PARTNER_KINDS,
     REFERRAL_TTL_S,
@@ -29,6 +29,7 @@ from ..partners import (
     report_json,
 )
 from ..store.partners import Partner
+from . import jsonbody
 from .context import client, host, state, unlocked
 from .partner_openapi import openapi_document
 from .ratelimit import key_of
@@ -83,8 +84,8 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
     if len(raw) > MAX_PARTNER_BODY_BYTES:
         raise ApiError(413, "too_large", "The request body is too large.")
     try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        body = jsonbody.loads(raw)
+    except ValueError:
         raise ApiError(400, "invalid_json", "The body is not JSON.") from None
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_json", "The body is a JSON object.")
@@ -179,7 +180,12 @@ async def create_report(request: web.Request, partner: Partner) -> web.Response:
     if not isinstance(description, str) or len(description) > 4000:
         raise ApiError(400, "invalid", "description is a string of at most 4000 characters.")
     service = for_node(unlocked(request), host(request).clock)
-    ref = await service.report(partner, account, description)
+    try:
+        ref = await service.report(partner, account, description)
+    except Forbidden:
+        raise ApiError(
+            429, "too_many_open", "The organisation keeps no more reports from this token for now."
+        ) from None
     return web.json_response({"id": ref}, status=201)
 
 
@@ -218,7 +224,16 @@ async def referrals(request: web.Request, partner: Partner) -> web.Response:
         raise ApiError(400, "invalid", f"count is a whole number from 1 to {MAX_REFERRALS}.")
     now = host(request).clock.now()
     store = unlocked(request).store
-    codes = await store.partners.create_referrals(partner.id, count, now + REFERRAL_TTL_S, now)
+    try:
+        codes = await store.partners.create_referrals(
+            partner.id, count, now + REFERRAL_TTL_S, now, limit=MAX_OPEN_REFERRALS
+        )
+    except Forbidden:
+        raise ApiError(
+            429,
+            "too_many_open",
+            f"At most {MAX_OPEN_REFERRALS} codes unused or waiting; wait until some are used.",
+        ) from None
     service = for_node(unlocked(request), host(request).clock)
     await service.audit(partner, "partner referrals", codes=count)
     return web.json_response({"codes": codes})

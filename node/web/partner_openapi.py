@@ -124,7 +124,7 @@ def openapi_document() -> dict[str, Any]:
                             },
                             "One result per indicator, in order.",
                         ),
-                        **_errors(400, 401, 403, 429, 503),
+                        **_errors(400, 401, 403, 413, 429, 503),
                     },
                 }
             },
@@ -158,7 +158,7 @@ def openapi_document() -> dict[str, Any]:
                             },
                             "The report is in the caseworkers' review queue.",
                         ),
-                        **_errors(400, 401, 403, 429, 503),
+                        **_errors(400, 401, 403, 413, 429, 503),
                     },
                 }
             },
@@ -241,7 +241,7 @@ def openapi_document() -> dict[str, Any]:
                             },
                             "New codes, valid for 60 days.",
                         ),
-                        **_errors(400, 401, 403, 429, 503),
+                        **_errors(400, 401, 403, 413, 429, 503),
                     },
                 }
             },
@@ -277,7 +277,8 @@ def openapi_document() -> dict[str, Any]:
                         },
                     },
                     "An error: 400 invalid, 401 bad or revoked token, 403 missing scope, "
-                    "404 unknown, 429 rate limited, 503 node locked.",
+                    "404 unknown, 413 body too large, 429 rate limited (or too_many_open: too many "
+                    "referral codes open or reports kept), 503 node locked.",
                 )
             },
         },

@@ -27,7 +27,6 @@ import asyncio
 import base64
 import hashlib
 import hmac
-import json
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
@@ -38,6 +37,7 @@ from xml.sax.saxutils import escape as xml_escape
 from aiohttp import web
 
 from ..errors import Locked
+from . import jsonbody
 from .context import host, state, unlocked
 from .ratelimit import EVERYONE, key_of
 from .sms_desk import NotifySender, SmsDesk, SmsError, SmsSender
@@ -174,8 +174,8 @@ async def _verified(
 
 def _fields(body: bytes, *path: str) -> dict[str, Any] | None:
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        data = jsonbody.loads(body)
+    except ValueError:
         return None
     for name in path:
         data = data.get(name) if isinstance(data, dict) else None
@@ -249,9 +249,15 @@ async def inbound_twilio(request: web.Request) -> web.Response:
     if not hmac.compare_digest(expected.encode(), given.encode()[:200]):
         return _refused(401, "bad_signature")
     fields = dict(params)
-    sid = fields.get("MessageSid") or fields.get("SmsSid") or given
+    sid = fields.get("MessageSid") or fields.get("SmsSid") or ""
     now = host(request).clock.now()
-    if not _remember(request.app[SIDS_KEY], sid, now, TWILIO_SID_MEMORY_S):
+    seen = request.app[SIDS_KEY]
+    # The signature covers the names and values run together, not where each name
+    # ends: ("MessageSi", "dSM1") signs as ("MessageSid", "SM1"). So the signature is
+    # remembered too, and a message is refused if either was seen.
+    fresh_signature = _remember(seen, "signature:" + given, now, TWILIO_SID_MEMORY_S)
+    fresh_sid = not sid or _remember(seen, "sid:" + sid, now, TWILIO_SID_MEMORY_S)
+    if not (fresh_signature and fresh_sid):
         return _refused(401, "stale_or_replayed")
     sender, text = fields.get("From"), fields.get("Body")
     if not sender or text is None:

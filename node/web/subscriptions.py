@@ -32,6 +32,11 @@ DONE = {
     "removed": N_("Removed. Nothing more will be sent to that address."),
 }
 MODES = ("immediate", "digest")
+ADDRESS_SPACES = N_("Enter the address without spaces.")
+ADDRESS_ONE = N_(
+    "Enter one address only, without commas, semicolons, slashes, brackets, question "
+    "marks or percent signs."
+)
 
 
 def masked(address: str) -> str:
@@ -98,7 +103,8 @@ async def add_subscription(request: web.Request) -> web.Response:
         try:
             channel_kinds.check_address(address)
         except NotifyError:
-            form.error("address", t.gettext("Enter the address without spaces."))
+            one = not channel_kinds.FORBIDDEN_ADDRESS_CHARS.intersection(address)
+            form.error("address", t.gettext(ADDRESS_SPACES if one else ADDRESS_ONE))
     if not form.ok:
         return await _page(request, form, status=400)
     prefs = {
