@@ -220,7 +220,7 @@ async def revoke_member(request: web.Request) -> web.Response:
                 "Revoke #%(number)d %(name)s (%(role)s)?",
                 number=member.id,
                 name=member.nickname,
-                role=t.gettext(member.role),
+                role=t.role_name(member.role),
             ),
             consequence=t.gettext(
                 "They are logged out at once and can no longer log in. Their reports stay "

@@ -79,6 +79,13 @@ SHARE_LABELS: dict[str, str] = {
     "network": N_("Share it as widely as our organisation allows"),
 }
 
+# A role in a word (lists, the audit log, questions); ROLE_LABELS explain it where one
+# is chosen.
+ROLE_NAMES: dict[str, str] = {
+    "member": N_("member"),
+    "caseworker": N_("caseworker"),
+    "admin": N_("admin"),
+}
 ROLE_LABELS: dict[str, str] = {
     "member": N_("member"),
     "caseworker": N_("caseworker (reviews reports, publishes and retracts alerts)"),
@@ -201,6 +208,9 @@ class Translator:
     def role(self, code: str) -> str:
         return self.gettext(ROLE_LABELS.get(code, code))
 
+    def role_name(self, code: str) -> str:
+        return self.gettext(ROLE_NAMES.get(code, code))
+
     def reason(self, code: str) -> str:
         return self.gettext(RETRACT_REASON_LABELS.get(code, code))
 
@@ -230,6 +240,7 @@ class Translator:
             "status": self.status,
             "indicator": self.indicator,
             "role": self.role,
+            "role_name": self.role_name,
             "reason": self.reason,
             "accept": self.accept,
             "fmt_date": self.date,

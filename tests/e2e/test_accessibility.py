@@ -268,6 +268,8 @@ def test_the_locked_page_in_every_language(accounts: dict[str, Any]) -> None:
     check(accounts["locked"], "locked")
 
 
+# About 40 s a language on a quiet 2-core machine; the margin is for a loaded one.
+@pytest.mark.timeout(900)
 @pytest.mark.parametrize("lang", list(LANGUAGES))
 def test_every_page_of_every_role(
     walk_node: dict[str, Any], accounts: dict[str, Any], browser: Any, lang: str
