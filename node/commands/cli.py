@@ -19,13 +19,19 @@ from protocol.errors import ProtocolError
 
 from .. import config as config_mod
 from ..errors import NodeError
-from . import alerts, client, lifecycle, ops, peers, receipts
+from . import alerts, client, lifecycle, ops, peers, receipts, settings
 from .rows import ROWS
 from .table import Arg, Command, Invocation, emit, parse_args
 
 # THE table: every command, in the order 'alertnode --help' lists them.
 TABLE: tuple[Command, ...] = (*lifecycle.COMMANDS, *ROWS)
-GROUPS: dict[str, str] = {**alerts.GROUPS, **peers.GROUPS, **ops.GROUPS, **receipts.GROUPS}
+GROUPS: dict[str, str] = {
+    **alerts.GROUPS,
+    **peers.GROUPS,
+    **ops.GROUPS,
+    **receipts.GROUPS,
+    **settings.GROUPS,
+}
 DATA_HELP = "data directory (default $ALERTNODE_DATA or ./data)"
 
 

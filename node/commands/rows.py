@@ -7,7 +7,7 @@ command that only talks to the socket starts fast. Handlers import what they use
 
 from __future__ import annotations
 
-from . import alerts, ops, pairing, peers, receipts
+from . import alerts, ops, pairing, peers, receipts, settings
 from .table import Command
 
 # CLI-only rows among them have no handler and no route.
@@ -17,4 +17,5 @@ ROWS: tuple[Command, ...] = (
     *pairing.COMMANDS,
     *ops.COMMANDS,
     *receipts.COMMANDS,
+    *settings.COMMANDS,
 )
