@@ -97,6 +97,8 @@ class Syncer:
         self.restarts = 0
         # Hands our network blinding keys to each peer owed them, before its next pull.
         self.key_exchange: KeyExchange | None = None
+        # Whether to take area warnings now (the node's area_warnings setting).
+        self.accepts_warnings: Callable[[], bool] = lambda: True
         self._keys_due: set[bytes] = set()
 
     # --- workers ------------------------------------------------------------------
@@ -443,7 +445,9 @@ class Syncer:
         ``writer`` to store as one batch (one transaction, one fsync) while the next
         batch is fetched and verified."""
         now = self._clock.now()
-        gate = Admission(self._store, self._peers, self._own, self.quotas, self.ledger)
+        gate = Admission(
+            self._store, self._peers, self._own, self.quotas, self.ledger, self.accepts_warnings
+        )
         accepted, counted = await gate.admit(peer, items, hops, result, cache, now)
         if not accepted:
             return

@@ -261,6 +261,7 @@ class Node:
                 lambda: self.locked, network, limits=self.fed_limits,
             )  # fmt: skip
             trust.on_change = self.refresh_peer_names
+            trust.accepts_warnings = lambda: bool(settings["area_warnings"])
             trust.previous_keys = keys.previous  # they sign rotation statements still owed
             # The federation port answers "locked" until the state below is set, and
             # nothing sees an Unlocked whose parts are not yet started.

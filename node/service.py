@@ -36,9 +36,11 @@ from protocol.alert import (
     sign_retraction,
 )
 from protocol.errors import ProtocolError
+from protocol.extensions import EMPTY, Extensions
 from protocol.fields import CATEGORIES, RETRACTION_REASONS, TLP_LABELS, TLP_MAX_HOPS
 from protocol.indicators import SUITE
 from protocol.limits import ALERT_NONCE_BYTES, DAY_S
+from protocol.warning import WARNING_EXT, warning_kind
 
 from .errors import NotFound, UsageError
 from .keys.slowhash import NetworkKeyRing, SlowHashPool
@@ -74,6 +76,8 @@ class Draft:
     supersedes: bytes | None = None
     translations: Sequence[tuple[str, str]] = ()  # (language tag, text)
     partner_checks: bool = False
+    # An area warning's kind (protocol/warning.py): no indicators, category other.
+    warning: str | None = None
     # Chosen by the client (the web form draws one per render); never on the wire.
     idempotency_key: str | None = None
 
@@ -83,6 +87,7 @@ class Draft:
             tuple(self.categories), self.danger, self.region, tuple(map(tuple, self.indicators)),
             self.description, self.lang, self.hops, self.tlp, self.expires_days, self.incident,
             self.supersedes, tuple(map(tuple, self.translations)), self.partner_checks,
+            self.warning,
         )  # fmt: skip
         return hashlib.blake2b(repr(fields).encode(), key=secret, digest_size=32).digest()
 
@@ -156,7 +161,14 @@ def alert_json(alert: StoredAlert, names: Mapping[bytes, str]) -> dict[str, Any]
         "partner_checks": body.partner_checks,
         "indicators": [i.kind for i in body.indicators],
         "supersedes": body.supersedes.hex() if body.supersedes else None,
+        # The kind of an area warning (police, immigration, app-hunt, area), else null.
+        "warning": warning_kind(body.ext.get(WARNING_EXT)),
     }
+
+
+def warning_extension(kind: str | None) -> Extensions:
+    """The ``ext`` of an area warning of ``kind`` (none for an ordinary alert)."""
+    return EMPTY if kind is None else Extensions.of({WARNING_EXT: kind}, (WARNING_EXT,))
 
 
 def check_correction_reach(corrected: AlertBody, hops: int, tlp: str, partner: bool) -> None:
@@ -345,6 +357,7 @@ class AlertService:
             nonce=self._random(ALERT_NONCE_BYTES),
             translations=tuple(sorted((t, x) for t, x in translations.items() if x)),
             partner_checks=draft.partner_checks,
+            ext=warning_extension(draft.warning),
         )
         try:
             verified = sign_alert(body, self._key, now)

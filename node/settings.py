@@ -199,6 +199,28 @@ class Choice:
 
 
 @dataclass(frozen=True, slots=True)
+class YesNo:
+    """On or off. An admin types true or false (also yes/no, on/off); stored as a
+    JSON boolean."""
+
+    def parse(self, value: object, label: str, t: Translate) -> bool:
+        if isinstance(value, bool):
+            return value
+        word = str(value).strip().lower()
+        if word in ("true", "yes", "on"):
+            return True
+        if word in ("false", "no", "off"):
+            return False
+        raise UsageError(t(N_("%(label)s must be true or false.")) % {"label": label})
+
+    def show(self, value: Any) -> str:
+        return "true" if value else "false"
+
+    def describe(self, t: Translate) -> str:
+        return t(N_("true (on) or false (off)."))
+
+
+@dataclass(frozen=True, slots=True)
 class Setting:
     """One row of the table. ``name`` is the key (config, form field, CLI); people read
     ``label`` and ``help``."""
@@ -335,6 +357,23 @@ SETTINGS += (
             "confirms it; with immediate, the alert is retracted at once. Either way "
             "the retraction tells other organisations it was withdrawn at the "
             "reporter's request."
+        ),
+    ),
+)
+SETTINGS += (
+    Setting(
+        "area_warnings",
+        YesNo(),
+        False,
+        N_("Area warnings"),
+        N_(
+            "Whether caseworkers may publish, and members see, warnings that name no "
+            "person: a police or immigration operation, a hunt through a dating app, an "
+            "area to avoid. They reach members faster than rumour and travel to the "
+            "organisations we work with like alerts, but they are about the police and "
+            "the state rather than clients, which can draw attention to the organisation "
+            "where sharing them is risky. When off, this node neither publishes warnings "
+            "nor takes them from other organisations."
         ),
     ),
 )

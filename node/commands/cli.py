@@ -19,7 +19,7 @@ from protocol.errors import ProtocolError
 
 from .. import config as config_mod
 from ..errors import NodeError
-from . import alerts, client, lifecycle, ops, peers, receipts, settings
+from . import alerts, client, lifecycle, ops, organisation, peers, receipts, settings
 from .rows import ROWS
 from .table import Arg, Command, Invocation, emit, parse_args
 
@@ -31,6 +31,7 @@ GROUPS: dict[str, str] = {
     **ops.GROUPS,
     **receipts.GROUPS,
     **settings.GROUPS,
+    **organisation.GROUPS,
 }
 DATA_HELP = "data directory (default $ALERTNODE_DATA or ./data)"
 

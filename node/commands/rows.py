@@ -7,7 +7,7 @@ command that only talks to the socket starts fast. Handlers import what they use
 
 from __future__ import annotations
 
-from . import alerts, ops, pairing, peers, receipts, settings
+from . import alerts, ops, organisation, pairing, peers, receipts, settings
 from .table import Command
 
 # CLI-only rows among them have no handler and no route.
@@ -18,4 +18,5 @@ ROWS: tuple[Command, ...] = (
     *ops.COMMANDS,
     *receipts.COMMANDS,
     *settings.COMMANDS,
+    *organisation.COMMANDS,
 )

@@ -109,6 +109,8 @@ class Trust:
         self.network = network
         self.key_exchange = KeyExchange(key, network, clock.now, self._learned_keys)
         self._config = config
+        # Whether pulls take area warnings (the node wires its area_warnings setting).
+        self.accepts_warnings: Callable[[], bool] = lambda: True
         self._key = key
         self._data_key = data_key
         self._store = store
@@ -147,6 +149,7 @@ class Trust:
             key, self._store.alerts, self._store.peers, transport, self._clock, self._stored
         )
         syncer.key_exchange = self.key_exchange
+        syncer.accepts_warnings = lambda: self.accepts_warnings()
         return transport, syncer
 
     async def switch_key(self, key: nacl.signing.SigningKey) -> None:

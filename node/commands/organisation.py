@@ -1,0 +1,67 @@
+"""Command rows for running the organisation around the list (issue 16): area warnings,
+donor totals and moving the node to new addresses.
+
+Rule: these rows load no node machinery at import (the CLI reads them for every
+command); handlers import what they use. A warning is published only through
+``node.warnings`` (refused while the ``area_warnings`` setting is off).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from protocol.fields import TLP_LABELS
+from protocol.warning import WARNING_KINDS
+
+from .table import Arg, Choice, Command, Int, ParsedArgs, Result, Str
+
+if TYPE_CHECKING:
+    from .host import NodeControl
+
+GROUPS = {"warning": "area warnings that name no person (when the organisation offers them)"}
+
+
+async def _warning_publish(node: NodeControl, args: ParsedArgs) -> Result:
+    from ..warnings import publish_warning, warning_draft
+
+    parts = node.unlocked()
+    draft = warning_draft(
+        args.text("kind"),
+        args.number("danger"),
+        args.text("region"),
+        args.text("description"),
+        args.optional_number("expires_days"),
+        args.text("lang"),
+        args.optional_number("hops"),
+        args.text("tlp"),
+        args.optional_text("idempotency_key"),
+    )
+    warning_id = await publish_warning(parts.alerts, parts.settings, draft)
+    return {"id": warning_id.hex()}
+
+
+def _show_published(result: Result) -> str:
+    return f"Published warning {result['id']}. Retract it with 'alertnode alert retract ID'."
+
+
+COMMANDS = (
+    Command(
+        "warning.publish",
+        "Publish an area warning that names no person (a police or immigration operation, "
+        "a hunt through an app, an area to avoid); refused unless area_warnings is on.",
+        args=(
+            Arg("kind", Choice(WARNING_KINDS), required=True, cli_required=True),
+            Arg("danger", Int(1, 3), required=True, cli_required=True, example=2),
+            Arg("region", Str(min_chars=1), required=True, cli_required=True, example="GB"),
+            Arg("description", Str(), default="", example="Police checks near the station."),
+            Arg("expires_days", Int(), help="days until it expires (default 7, at most 30)"),
+            Arg("lang", Str(), default="en", example="en"),
+            Arg("hops", Int()),
+            Arg("tlp", Choice(TLP_LABELS, upper=True), default="GREEN", example="GREEN"),
+            Arg("idempotency_key", Str(), cli=False, example="w1"),
+        ),
+        handler=_warning_publish,
+        show=_show_published,
+        output=("id",),
+    ),
+)
