@@ -69,7 +69,13 @@ async def queue(request: web.Request) -> web.Response:
         for r in await store.reports.list()
         if r.status in ("new", "reviewed") or r.withdraw or r.help
     ]
-    return render(request, "review.html", reports=reports, done=take_notice(request))
+    return render(
+        request,
+        "review.html",
+        reports=reports,
+        done=take_notice(request),
+        warnings_on=unlocked(request).settings["area_warnings"],
+    )
 
 
 async def _report(request: web.Request) -> Report:

@@ -20,6 +20,7 @@ from protocol.fields import CATEGORIES
 from protocol.limits import MAX_CATEGORIES, MAX_INCIDENT_AGE_DAYS
 
 from ..errors import NotFound
+from ..warnings import KIND_LABELS, split
 from .context import (
     client,
     host,
@@ -137,18 +138,27 @@ async def _browse(request: web.Request, query: dict[str, list[Any]]) -> web.Resp
     form = Form(query, t)
     picked, category, danger = _filters(form, own + travel)
     alerts: list[dict[str, Any]] = []
+    warnings: list[dict[str, Any]] = []
     if form.ok:
         if picked:
             for region in picked:
                 alerts += await service.list(region=region, limit=BROWSE_FETCH_LIMIT)
         else:
             alerts = await service.list(limit=BROWSE_FETCH_LIMIT)
+        # Area warnings (node/warnings.py) are shown apart, under the region and
+        # danger filters only (they have no category of their own), and only where the
+        # organisation offers them.
+        alerts, warnings = split(alerts)
+        if not unlocked(request).settings["area_warnings"]:
+            warnings = []
         if category:
             alerts = [a for a in alerts if category in a["categories"]]
         if danger:
             alerts = [a for a in alerts if a["danger"] >= int(danger)]
+            warnings = [w for w in warnings if w["danger"] >= int(danger)]
         alerts.sort(key=lambda a: (a["created"], a["incident"]), reverse=True)
-    return _render_alerts(request, form, (own, travel), alerts)
+        warnings.sort(key=lambda a: a["created"], reverse=True)
+    return _render_alerts(request, form, (own, travel), alerts, warnings)
 
 
 def _render_alerts(
@@ -156,6 +166,7 @@ def _render_alerts(
     form: Form,
     regions: tuple[list[str], list[str]],
     alerts: list[dict[str, Any]],
+    warnings: list[dict[str, Any]] | None = None,
 ) -> web.Response:
     own, travel = regions
     return render(
@@ -168,6 +179,8 @@ def _render_alerts(
         categories=CATEGORIES,
         alerts=alerts[:MAX_BROWSE_ALERTS],
         more=len(alerts) > MAX_BROWSE_ALERTS,
+        warnings=(warnings or [])[:MAX_BROWSE_ALERTS],
+        warning_label=lambda kind: translator(request).gettext(KIND_LABELS[kind]),
     )
 
 

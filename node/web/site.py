@@ -22,7 +22,19 @@ from protocol.errors import ProtocolError
 
 from ..config import ProxyNetwork
 from ..errors import NodeError, WrongPassphrase
-from . import accounts, admin, caseworkers, feeds, i18n, members, panic, receipts, reporter, texts
+from . import (
+    accounts,
+    admin,
+    caseworkers,
+    feeds,
+    i18n,
+    members,
+    panic,
+    receipts,
+    reporter,
+    texts,
+    warnings,
+)
 from .clients import ClientPolicy
 from .context import (
     ERROR_TITLES,
@@ -225,6 +237,7 @@ def create_app(host: Host, trusted_proxies: Iterable[ProxyNetwork] = ()) -> web.
     texts.add_routes(app.router)
     receipts.add_routes(app.router)
     reporter.add_routes(app.router)
+    warnings.add_routes(app.router)
     pages = LocalPages(app.router.resources())
     app[STATE_KEY] = WebState(
         host=host,
