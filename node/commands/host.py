@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 class NodeControl(Protocol):
     clock: Clock
     config: Config
+    data_dir: Path
     pairing: PairingMode
     stopped: asyncio.Event
 

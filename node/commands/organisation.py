@@ -21,6 +21,33 @@ if TYPE_CHECKING:
 GROUPS = {"warning": "area warnings that name no person (when the organisation offers them)"}
 
 
+async def _move(node: NodeControl, args: ParsedArgs) -> Result:
+    from .. import config as config_mod
+    from ..network.moves import moved_config
+
+    parts = node.unlocked()
+    old = node.config
+    new = moved_config(
+        old, args.text("public_url"), args.optional_text("fed"), args.optional_text("web")
+    )
+    result = await parts.trust.move(new)
+    config_mod.save(node.data_dir, new)
+    node.config = new
+    # The listeners keep their sockets until the node starts again.
+    return {**result, "restart": (new.fed, new.web) != (old.fed, old.web)}
+
+
+def _show_move(result: Result) -> str:
+    lines = [f"This node now announces {result['url']}."]
+    if result["told"]:
+        lines.append(f"Told now: {', '.join(result['told'])}.")
+    for missed in result["missed"]:
+        lines.append(f"Not reached yet: {missed['name']} (retried until it is).")
+    if result["restart"]:
+        lines.append("Restart the node to listen on the new --fed/--web addresses.")
+    return "\n".join(lines)
+
+
 async def _warning_publish(node: NodeControl, args: ParsedArgs) -> Result:
     from ..warnings import publish_warning, warning_draft
 
@@ -45,6 +72,28 @@ def _show_published(result: Result) -> str:
 
 
 COMMANDS = (
+    Command(
+        "move",
+        "Announce new addresses after moving host: a statement signed by the node key "
+        "tells every peer, which keep syncing without pairing again.",
+        args=(
+            Arg(
+                "public_url",
+                Str(min_chars=1, max_chars=500),
+                required=True,
+                cli_required=True,
+                metavar="URL",
+                help="the federation URL peers reach this node at now",
+                example="https://moved.example.org:8443",
+                outside=True,
+            ),
+            Arg("fed", Str(min_chars=1), metavar="HOST:PORT", help="listen here for peers"),
+            Arg("web", Str(min_chars=1), metavar="HOST:PORT", help="serve the web app here"),
+        ),
+        handler=_move,
+        show=_show_move,
+        output=("url", "told", "missed", "restart"),
+    ),
     Command(
         "warning.publish",
         "Publish an area warning that names no person (a police or immigration operation, "

@@ -46,7 +46,13 @@ from protocol.request import REQUEST_HEADER, RequestAuth, sign_request
 from protocol.signing import Kind, sign
 
 from .normalisation_cases import CASES
-from .object_vectors import card_vectors, pairing_vectors, pins_vectors, rotation_vectors
+from .object_vectors import (
+    card_vectors,
+    move_vectors,
+    pairing_vectors,
+    pins_vectors,
+    rotation_vectors,
+)
 
 HERE = Path(__file__).parent
 
@@ -412,6 +418,7 @@ def main() -> None:
     write("pairing.json", pairing_vectors())
     write("rotation.json", rotation_vectors())
     write("pins.json", pins_vectors())
+    write("move.json", move_vectors())
 
 
 if __name__ == "__main__":
