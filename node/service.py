@@ -364,6 +364,8 @@ class AlertService:
         except ProtocolError as exc:
             raise UsageError(str(exc)) from None
         await self._store.alerts.put_alert(verified, hops=0, received_from=None, now=now)
+        counter = "alerts_published" if draft.warning is None else "warnings_published"
+        await self._store.totals.bump(counter, now)
         log.info("published an alert")
         await self.notify()
         return verified.id
@@ -405,6 +407,7 @@ class AlertService:
         for blinded in await self._blind_for_check(kind, text, now):
             for alert in await self._store.alerts.find_by_indicator(kind, blinded, now):
                 found[alert.id] = alert
+        await self._store.totals.bump("checks", now, synced=False)
         names = self._names()
         organisation = self._organisations() if self._organisations else {}
         alerts = sorted(

@@ -21,6 +21,27 @@ if TYPE_CHECKING:
 GROUPS = {"warning": "area warnings that name no person (when the organisation offers them)"}
 
 
+async def _totals(node: NodeControl, args: ParsedArgs) -> Result:
+    from ..totals import report
+
+    parts = node.unlocked()
+    return await report(
+        parts.store, node.clock.now(), args.optional_text("from_month"), args.optional_text("to")
+    )
+
+
+def _show_totals(result: Result) -> str:
+    lines = [f"Totals {result['from']} to {result['to']} (counts under 5 are not shown):"]
+    for p in result["periods"]:
+        lines.append(
+            f"{p['period']} ({p['first_month']} to {p['last_month']}): members {p['members']},"
+            f" new members {p['new_members']}, checks {p['checks']}, reports {p['reports']},"
+            f" alerts published {p['alerts_published']}, alerts received"
+            f" {p['alerts_received']}, area warnings published {p['warnings_published']}"
+        )
+    return "\n".join(lines)
+
+
 async def _move(node: NodeControl, args: ParsedArgs) -> Result:
     from .. import config as config_mod
     from ..network.moves import moved_config
@@ -72,6 +93,31 @@ def _show_published(result: Result) -> str:
 
 
 COMMANDS = (
+    Command(
+        "totals",
+        "Coarse totals by quarter for funders: members, checks, reports, alerts; counts "
+        "under 5 are shown as 'fewer than 5'.",
+        args=(
+            Arg(
+                "from_month",
+                Str(max_chars=7),
+                flag="--from",
+                metavar="YYYY-MM",
+                help="first month (default: the first quarter with data)",
+                example="2026-01",
+            ),
+            Arg(
+                "to",
+                Str(max_chars=7),
+                metavar="YYYY-MM",
+                help="last month (default: this month)",
+                example="2026-12",
+            ),
+        ),
+        handler=_totals,
+        show=_show_totals,
+        output=("periods", "from", "to"),
+    ),
     Command(
         "move",
         "Announce new addresses after moving host: a statement signed by the node key "

@@ -155,6 +155,7 @@ class Trust:
         )
         syncer.key_exchange = self.key_exchange
         syncer.accepts_warnings = lambda: self.accepts_warnings()
+        syncer.on_received_alerts = self._received_alerts
         return transport, syncer
 
     async def switch_key(self, key: nacl.signing.SigningKey) -> None:
@@ -256,6 +257,9 @@ class Trust:
             except Exception as exc:  # a notice must never undo a move
                 log.error("a move hook failed (%s)", type(exc).__name__)
         return {"url": config.public_url, "told": told, "missed": missed}
+
+    async def _received_alerts(self, count: int, now: int) -> None:
+        await self._store.totals.bump("alerts_received", now, count)
 
     async def _peer_moved(self, peer: Peer) -> None:
         """A peer moved: sync with it at its new address at once."""

@@ -17,6 +17,7 @@ from .nonces import NonceStore
 from .peers import PeerStore
 from .records import AuditLog, Report, ReportStore, SettingsStore
 from .regions import RegionIndex
+from .totals import TotalsStore
 
 __all__ = ["DB_FILE", "AlertStore", "FeedRow", "Member", "Report", "Store", "StoredAlert"]
 
@@ -35,6 +36,7 @@ class Store:
         self.peers = PeerStore(db, crypto)
         self.nonces = NonceStore(db)
         self.regions = RegionIndex(db, crypto)
+        self.totals = TotalsStore(db)
 
     @classmethod
     async def open(cls, data_dir: Path, data_key: bytes) -> Store:

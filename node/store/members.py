@@ -24,6 +24,7 @@ from ..errors import Forbidden, NotFound, UsageError
 from ..keys.crypto import RowCrypto
 from .db import Database
 from .sealed import coarsen_day, open_verifier, round_up_hour, seal_verifier
+from .totals import bump_in
 
 ROLES = ("member", "caseworker", "admin")
 MIN_NICK_CHARS = 3
@@ -138,6 +139,8 @@ class MemberStore:
                 ),
             )
             await conn.execute("DELETE FROM invites WHERE code_tag = ?", (tag,))
+            if role == "member":
+                await bump_in(conn, "new_members", now)
         return Member(member_id, nick, role, coarsen_day(now))
 
     async def credentials(self, nickname: str) -> tuple[Member | None, str | None]:

@@ -239,4 +239,15 @@ MIGRATIONS: tuple[Migration, ...] = (
     CREATE INDEX alerts_origin ON alerts (origin, state, expires);
     CREATE INDEX alerts_delivered ON alerts (received_from, state, expires);
     """,
+    # 8 (o1): monthly totals for funders (issue 16.3): per calendar month, how many
+    # checks, reports, sign-ups, alerts published and received, and the member count;
+    # nothing finer than a month, nothing per member (node/store/totals.py).
+    """
+    CREATE TABLE monthly_counts (
+        month TEXT NOT NULL,
+        counter TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (month, counter)
+    ) WITHOUT ROWID;
+    """,
 )

@@ -33,6 +33,7 @@ from . import (
     receipts,
     reporter,
     texts,
+    totals,
     warnings,
 )
 from .clients import ClientPolicy
@@ -238,6 +239,7 @@ def create_app(host: Host, trusted_proxies: Iterable[ProxyNetwork] = ()) -> web.
     receipts.add_routes(app.router)
     reporter.add_routes(app.router)
     warnings.add_routes(app.router)
+    totals.add_routes(app.router)
     pages = LocalPages(app.router.resources())
     app[STATE_KEY] = WebState(
         host=host,
