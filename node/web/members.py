@@ -200,17 +200,10 @@ def report_context(request: web.Request, form: Form) -> dict[str, Any]:
     }
 
 
-async def report_page(request: web.Request) -> web.Response:
-    need(request)
-    return render(request, "report.html", **report_context(request, Form({}, translator(request))))
-
-
-async def report(request: web.Request) -> web.Response:
-    st, t = state(request), translator(request)
-    me = need(request)
-    parts = unlocked(request)
-    store, settings = parts.store, parts.settings
-    form = Form(await request.post(), t)
+def read_report(request: web.Request, form: Form) -> dict[str, Any]:
+    """A report's content from the report form's fields (the member's own form and the
+    caseworkers' outreach form share them); errors are recorded on ``form``."""
+    settings = unlocked(request).settings
     categories = form.choices("categories", CATEGORIES, minimum=1, maximum=MAX_CATEGORIES)
     incident = form.date("incident", today=today(request), max_age_days=MAX_INCIDENT_AGE_DAYS)
     region = form.region("region", settings["regions"])
@@ -223,19 +216,33 @@ async def report(request: web.Request) -> web.Response:
     person = form.text("person", required=False, max_chars=MAX_PERSON_CHARS, multiline=True)
     text = form.text("text", max_chars=MAX_REPORT_CHARS, multiline=True)
     share = form.choice("share", SHARE_LABELS)
-    if not form.ok:
-        return render(request, "report.html", status=400, **report_context(request, form))
-    content = {
+    return {
         "categories": categories,
         "incident": incident,
         "region": region,
-        "danger": int(danger),
+        "danger": int(danger) if danger else 0,
         "indicators": indicators,
         "person": person,
         "text": text,
         "share": share,
-        "lang": t.lang,
+        "lang": translator(request).lang,
     }
+
+
+async def report_page(request: web.Request) -> web.Response:
+    need(request)
+    return render(request, "report.html", **report_context(request, Form({}, translator(request))))
+
+
+async def report(request: web.Request) -> web.Response:
+    st, t = state(request), translator(request)
+    me = need(request)
+    parts = unlocked(request)
+    store = parts.store
+    form = Form(await request.post(), t)
+    content = read_report(request, form)
+    if not form.ok:
+        return render(request, "report.html", status=400, **report_context(request, form))
     await store.reports.create(me.member_id, content, st.host.clock.now())
     issue_receipt(request, content)
     log.debug("a report was received")

@@ -29,6 +29,7 @@ from . import (
     feeds,
     i18n,
     members,
+    outreach,
     panic,
     receipts,
     reporter,
@@ -240,6 +241,7 @@ def create_app(host: Host, trusted_proxies: Iterable[ProxyNetwork] = ()) -> web.
     reporter.add_routes(app.router)
     warnings.add_routes(app.router)
     totals.add_routes(app.router)
+    outreach.add_routes(app.router)
     pages = LocalPages(app.router.resources())
     app[STATE_KEY] = WebState(
         host=host,

@@ -10,7 +10,7 @@ from typing import Any
 
 import aiohttp
 
-from node.store.totals import COUNTERS, GAUGES
+from node.store.totals import CODES, COUNTERS, GAUGES
 from node.totals import FEWER_THAN, months_between, periods, quarter_of
 from tests.conftest import NodeFactory
 from tests.federation.nodes import draft, eventually, has_alert, pair
@@ -87,9 +87,10 @@ async def test_counts_are_bumped_as_things_happen_and_reported_by_quarter(
     # What is stored: months and counter names, nothing else.
     rows = await store.db.fetchall("SELECT month, counter, n FROM monthly_counts")
     assert {r[0] for r in rows} == {"2026-08", "2026-10"}
-    assert {r[1] for r in rows} <= set(COUNTERS) | set(GAUGES)
+    assert {r[1] for r in rows} <= {CODES[name] for name in (*COUNTERS, *GAUGES)}
     by = {(r[0], r[1]): r[2] for r in rows}
-    assert by[("2026-08", "alerts_received")] == 1 and by[("2026-08", "alerts_published")] == 1
+    assert by[("2026-08", CODES["alerts_received"])] == 1
+    assert by[("2026-08", CODES["alerts_published"])] == 1
 
 
 async def test_a_bad_range_is_refused(make_node: NodeFactory) -> None:
