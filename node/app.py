@@ -433,6 +433,8 @@ class Node:
         audit = await store.audit.purge_older_than(now - settings["audit_retention_days"] * 86400)
         invites = await store.members.purge_invites(now)
         await store.totals.set_gauge("members", now, await store.members.count())
+        # Anonymous feedback is kept as long as reports are.
+        await store.feedback.purge_older_than(now - settings["report_retention_days"] * 86400)
         if store.db.checkpoint_pending:
             await store.db.checkpoint()
         return {**purged, "reports": reports, "audit": audit, "invites": invites}

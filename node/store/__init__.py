@@ -18,6 +18,7 @@ from .peers import PeerStore
 from .records import AuditLog, Report, ReportStore, SettingsStore
 from .regions import RegionIndex
 from .totals import TotalsStore
+from .voice import FeedbackStore, PollStore
 
 __all__ = ["DB_FILE", "AlertStore", "FeedRow", "Member", "Report", "Store", "StoredAlert"]
 
@@ -37,6 +38,8 @@ class Store:
         self.nonces = NonceStore(db)
         self.regions = RegionIndex(db, crypto)
         self.totals = TotalsStore(db)
+        self.feedback = FeedbackStore(db, crypto)
+        self.polls = PollStore(db, crypto)
 
     @classmethod
     async def open(cls, data_dir: Path, data_key: bytes) -> Store:

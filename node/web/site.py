@@ -35,6 +35,7 @@ from . import (
     reporter,
     texts,
     totals,
+    voice,
     warnings,
 )
 from .clients import ClientPolicy
@@ -242,6 +243,7 @@ def create_app(host: Host, trusted_proxies: Iterable[ProxyNetwork] = ()) -> web.
     warnings.add_routes(app.router)
     totals.add_routes(app.router)
     outreach.add_routes(app.router)
+    voice.add_routes(app.router)
     pages = LocalPages(app.router.resources())
     app[STATE_KEY] = WebState(
         host=host,
