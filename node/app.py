@@ -11,6 +11,7 @@ through ``Jobs``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import fcntl
 import logging
@@ -306,6 +307,8 @@ class Node:
             await _bounded(runner.cleanup(), STOP_PART_S, "listener")
         self._runners.clear()
         if isinstance(state, Unlocked):
+            with contextlib.suppress(Exception):  # a count is not worth a failed stop
+                await state.alerts.flush_counts()
             await state.store.close()
         self.hashes.close()
         if self._lock_fd is not None:
@@ -432,6 +435,7 @@ class Node:
         )
         audit = await store.audit.purge_older_than(now - settings["audit_retention_days"] * 86400)
         invites = await store.members.purge_invites(now)
+        await state.alerts.flush_counts()
         await store.totals.set_gauge("members", now, await store.members.count())
         # Anonymous feedback is kept as long as reports are.
         await store.feedback.purge_older_than(now - settings["report_retention_days"] * 86400)

@@ -25,6 +25,7 @@ async def _totals(node: NodeControl, args: ParsedArgs) -> Result:
     from ..totals import report
 
     parts = node.unlocked()
+    await parts.alerts.flush_counts()
     return await report(
         parts.store, node.clock.now(), args.optional_text("from_month"), args.optional_text("to")
     )

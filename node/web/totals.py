@@ -37,6 +37,7 @@ async def _render(request: web.Request, form: Form, first: str | None, last: str
     result: dict[str, Any] | None = None
     if form.ok:
         try:
+            await parts.alerts.flush_counts()
             result = await report(parts.store, host(request).clock.now(), first, last)
         except UsageError as exc:
             form.error("from", exc.message)
