@@ -9,24 +9,40 @@ SRC := $(wildcard protocol federation node tests bench)
 
 .PHONY: run test lint typecheck pytest demo bench bench-quick clean audit lock translations fuzz
 
-$(BIN)/alertnode: pyproject.toml
+# Two stamps in one venv: `make run` and `make demo` install only what running needs;
+# `make test` (and the other developer targets) add the test tools.
+RUNTIME := $(VENV)/.runtime-installed
+TESTING := $(VENV)/.test-installed
+# The country a phone number without its international code is read in (a setting).
+REGION ?= GB
+
+$(RUNTIME): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(TESTING): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
-	touch $@
+	touch $@ $(RUNTIME)
 
-venv: $(BIN)/alertnode
+venv: $(TESTING)
 
-run: $(BIN)/alertnode
-	@test -f $(DATA)/node.json || $(BIN)/alertnode init --data $(DATA) --name "Local node" \
-		--no-passphrase --web $(WEB) --fed $(FED)
-	$(BIN)/alertnode run --data $(DATA)
+run: $(RUNTIME)
+	@echo "To run other alertnode commands: $(BIN)/alertnode ... (or first: . $(BIN)/activate)"
+	@test ! -f $(DATA)/node.json || echo "A new admin invite, while the node runs: $(BIN)/alertnode invite create --role admin --data $(DATA)"
+	@test -f $(DATA)/node.json || { echo "Region $(REGION): phone numbers written without +country code are read as $(REGION) numbers. Another country: make run REGION=FR (before the first run), or later the admin Settings page, 'Country for phone numbers' (phone_region)."; \
+		$(BIN)/alertnode init --data $(DATA) --name "Local node" \
+		--no-passphrase --web $(WEB) --fed $(FED) --region $(REGION); }
+	@$(BIN)/alertnode run --data $(DATA)
 
-lint: $(BIN)/alertnode
+lint: $(TESTING)
 	$(BIN)/ruff check $(SRC)
 	$(BIN)/ruff format --check $(SRC)
 
-typecheck: $(BIN)/alertnode
+typecheck: $(TESTING)
 	$(BIN)/mypy
 
 # The suite runs in pytest-xdist workers that steal work from each other: three by
@@ -34,22 +50,22 @@ typecheck: $(BIN)/alertnode
 # most of their time waiting for node processes. JOBS=1 runs it in one process.
 JOBS ?= 3
 
-pytest: $(BIN)/alertnode
+pytest: $(TESTING)
 	$(BIN)/pytest -q -n $(JOBS) --dist worksteal
 
 test: lint typecheck pytest
 
-demo: $(BIN)/alertnode
+demo: $(RUNTIME)
 	$(BIN)/alertnode demo --nodes 5
 
-bench: $(BIN)/alertnode
+bench: $(TESTING)
 	$(BIN)/python -m bench
 
-bench-quick: $(BIN)/alertnode
+bench-quick: $(TESTING)
 	$(BIN)/python -m bench --quick
 
 # Extract the web app's strings, merge them into each language's .po, compile the .mo.
-translations: $(BIN)/alertnode
+translations: $(TESTING)
 	$(BIN)/python node/locale/catalogues.py all
 
 clean:
@@ -58,7 +74,7 @@ clean:
 # Audit the locked runtime dependencies for known vulnerabilities. pip-audit needs a
 # vulnerability database (OSV or PyPI's JSON API); where neither can be reached, this
 # says so plainly and does not pretend the audit passed.
-audit: $(BIN)/alertnode
+audit: $(TESTING)
 	@$(BIN)/pip-audit -r requirements.lock --no-deps --progress-spinner off > .audit.log 2>&1; \
 	rc=$$?; \
 	if grep -qE "NameResolutionError|ConnectionError|not found on PyPI" .audit.log; then \
@@ -83,7 +99,7 @@ lock:
 # tests/fuzz/corpus/. New interesting inputs go to a temporary folder; a crash is saved
 # as tests/fuzz/corpus/found-* (keep it: the test suite replays every corpus file).
 FUZZ_SECONDS ?= 300
-fuzz: $(BIN)/alertnode
+fuzz: $(TESTING)
 	@$(BIN)/python -c "import atheris" 2>/dev/null || $(BIN)/python -m pip install --quiet atheris \
 	|| { echo "make fuzz: atheris could not be installed (it needs a wheel for this Python or clang to build); the Hypothesis fuzz tests still run with 'make pytest'"; exit 1; }
 	@work=$$(mktemp -d) && \

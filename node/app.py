@@ -37,8 +37,10 @@ from .keys import keystore
 from .keys.slowhash import NetworkKeyRing, SlowHashPool
 from .network.pairing import PairingMode
 from .network.trust import CERT_CHECK_INTERVAL_S, Trust
+from .notify.outbox import Notifier
 from .ops import backup
 from .ops.jobs import RETENTION_INTERVAL_S, Jobs
+from .overrides import Overrides
 from .service import AlertService, organisation_names
 from .settings import Settings, region_defaults
 from .store import Store
@@ -102,6 +104,7 @@ class Unlocked:
     settings: Settings
     trust: Trust
     keys: NodeKeys
+    notifier: Notifier
     texts: OrgTexts = dataclasses.field(default_factory=OrgTexts)
 
 
@@ -137,6 +140,7 @@ class Node:
         self._wiped = False
         self._organisations: dict[bytes, bytes] = {}
         self.pairing = PairingMode(self)
+        self.overrides = Overrides(data_dir)
 
     # --- state ----------------------------------------------------------------
 
@@ -222,7 +226,9 @@ class Node:
         host, port = config_mod.parse_hostport(self.config.web, "--web")
         proxies = config_mod.parse_proxies(self.config.trusted_proxies, "trusted_proxies")
         runner = web.AppRunner(
-            web_app(self, proxies), access_log=None, shutdown_timeout=LISTENER_SHUTDOWN_S
+            web_app(self, proxies, self.overrides),
+            access_log=None,
+            shutdown_timeout=LISTENER_SHUTDOWN_S,
         )
         await runner.setup()
         site = GuardedSite(runner, host, port, limits=self.web_limits)
@@ -267,12 +273,22 @@ class Node:
             # The federation port answers "locked" until the state below is set, and
             # nothing sees an Unlocked whose parts are not yet started.
             await trust.start()
-            self._state = Unlocked(store, alerts, settings, trust, keys, texts_from(stored))
+            notifier = Notifier(store.notify, store.alerts, self.clock, self._texts)
+            self._state = Unlocked(
+                store, alerts, settings, trust, keys, notifier, texts_from(stored)
+            )
             await self.refresh_peer_names()
             alerts.on_new_item(trust.new_local_item)
+            # New alerts, published here or pulled from a peer, wake the notifier.
+            alerts.on_new_item(notifier.woken)
+            trust.on_stored = notifier.wake
+            self.jobs.supervise("notify", notifier.run)
             self.jobs.every("retention", RETENTION_INTERVAL_S, self.run_retention)
             self.jobs.every("certificate", CERT_CHECK_INTERVAL_S, self._renew_certificate)
             log.info("node unlocked")
+
+    def _texts(self) -> OrgTexts:
+        return self.unlocked().texts
 
     def _network_ring(self, data_key: bytes, held: tuple[NetworkKey, ...]) -> NetworkKeyRing:
         """The ring of network blinding keys, sealed to keys.bin on every change; a key
@@ -302,6 +318,7 @@ class Node:
         await self.jobs.stop(STOP_PART_S)
         state, self._state = self._state, Locked()
         if isinstance(state, Unlocked):
+            state.notifier.close()
             await _bounded(state.trust.stop(), STOP_PART_S, "federation")
         for runner in reversed(self._runners):
             await _bounded(runner.cleanup(), STOP_PART_S, "listener")
@@ -348,6 +365,7 @@ class Node:
         # them, but never longer than this.
         await _bounded(self.jobs.stop(WIPE_STOP_S), WIPE_STOP_S, "jobs")
         if isinstance(state, Unlocked):
+            state.notifier.close()
             await _bounded(state.trust.stop(), WIPE_STOP_S, "federation")
             # No checkpoint: the WAL is about to be overwritten, not merged.
             await _bounded(state.store.db.conn.close(), WIPE_STOP_S, "store")
@@ -435,13 +453,19 @@ class Node:
         )
         audit = await store.audit.purge_older_than(now - settings["audit_retention_days"] * 86400)
         invites = await store.members.purge_invites(now)
+        await store.vouches.purge(now)
+        # Partner reports and membership requests keep as long as members' reports.
+        partners = await store.partners.purge(now - settings["report_retention_days"] * 86400, now)
         await state.alerts.flush_counts()
         await store.totals.set_gauge("members", now, await store.members.count())
         # Anonymous feedback is kept as long as reports are.
         await store.feedback.purge_older_than(now - settings["report_retention_days"] * 86400)
         if store.db.checkpoint_pending:
             await store.db.checkpoint()
-        return {**purged, "reports": reports, "audit": audit, "invites": invites}
+        return {
+            **purged, "reports": reports, "audit": audit, "invites": invites,
+            "partner_records": partners,
+        }  # fmt: skip
 
     async def status(self) -> dict[str, Any]:
         state = self._state
@@ -457,6 +481,10 @@ class Node:
             info["counts"] = {
                 **await state.store.alerts.counts(self.clock.now()),
                 "members": await state.store.members.count(),
+            }
+            info["notifications"] = {
+                "channels": await state.notifier.status(),
+                "dropped": state.notifier.dropped,
             }
         return info
 

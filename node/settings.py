@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from .errors import UsageError
+from .languages import DEFAULT_LANG, LANGUAGES
 
 Translate = Callable[[str], str]
 
@@ -357,6 +358,66 @@ SETTINGS += (
             "confirms it; with immediate, the alert is retracted at once. Either way "
             "the retraction tells other organisations it was withdrawn at the "
             "reporter's request."
+        ),
+    ),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LanguageList:
+    """Language codes this node offers (node/languages.py), English always among them."""
+
+    def parse(self, value: object, label: str, t: Translate) -> list[str]:
+        items = value.replace(",", " ").split() if isinstance(value, str) else value
+        if not isinstance(items, list) or len(items) > len(LANGUAGES):
+            raise UsageError(
+                t(N_("%(label)s: list the language codes to offer, like en fr ar."))
+                % {"label": label}
+            )
+        by_lower = {code.lower(): code for code in LANGUAGES}
+        codes = {DEFAULT_LANG}
+        for item in items:
+            code = by_lower.get(str(item).strip().lower().replace("-", "_"))
+            if code is None:
+                raise UsageError(
+                    t(N_("%(label)s: %(code)s is not one of this node's languages (%(all)s)."))
+                    % {"label": label, "code": str(item)[:20], "all": " ".join(LANGUAGES)}
+                )
+            codes.add(code)
+        return [code for code in LANGUAGES if code in codes]
+
+    def show(self, value: Any) -> str:
+        return " ".join(value) if isinstance(value, list) else str(value)
+
+    def describe(self, t: Translate) -> str:
+        return t(N_("Language codes separated by spaces, from: %(all)s.")) % {
+            "all": " ".join(LANGUAGES)
+        }
+
+
+# Issue 13 items 10 and 13: which languages pages offer; members' own invites.
+SETTINGS += (
+    Setting(
+        "languages",
+        LanguageList(),
+        list(LANGUAGES),
+        N_("Languages offered"),
+        N_(
+            "The languages members can choose at the foot of every page and that a "
+            "browser's own language choice can select. English is always offered, as "
+            "the language every other one falls back to."
+        ),
+    ),
+    Setting(
+        "member_invites_per_month",
+        WholeNumber(0, 50),
+        0,
+        N_("Invites each member may create a month"),
+        N_(
+            "Lets members vouch for people they know, as many sex-worker groups vet new "
+            "members: each member may create this many member invites in a calendar "
+            "month. 0 turns it off. The node never records who invited whom; you see "
+            "only how many invites members created and how many people joined with one."
         ),
     ),
 )

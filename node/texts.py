@@ -222,6 +222,19 @@ TEXTS: tuple[Text, ...] = (
         ),
         2500,
     ),
+    Text(
+        "notice",
+        N_("Notification message"),
+        N_(
+            "The line a member receives by e-mail, SMS or a messaging app when there is "
+            "a new alert for her, unless she chose to receive the alert's details. It "
+            "shows on her lock screen and stays in her message history: say nothing "
+            "about alerts, clients or sex work."
+        ),
+        (N_("Something new for you; open the site."),),
+        300,
+        one_line=True,
+    ),
 )
 BY_KEY = {t.key: t for t in TEXTS}
 

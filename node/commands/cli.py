@@ -19,7 +19,19 @@ from protocol.errors import ProtocolError
 
 from .. import config as config_mod
 from ..errors import NodeError
-from . import alerts, client, lifecycle, ops, organisation, peers, receipts, settings
+from . import (
+    alerts,
+    channels,
+    client,
+    lifecycle,
+    ops,
+    organisation,
+    partners,
+    peers,
+    receipts,
+    settings,
+    translations,
+)
 from .rows import ROWS
 from .table import Arg, Command, Invocation, emit, parse_args
 
@@ -30,6 +42,9 @@ GROUPS: dict[str, str] = {
     **peers.GROUPS,
     **ops.GROUPS,
     **receipts.GROUPS,
+    **channels.GROUPS,
+    **translations.GROUPS,
+    **partners.GROUPS,
     **settings.GROUPS,
     **organisation.GROUPS,
 }

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from federation.clock import Clock
 
 from ..config import Config
+from ..overrides import Overrides
 
 if TYPE_CHECKING:
     from ..app import Unlocked
@@ -26,6 +27,7 @@ class NodeControl(Protocol):
     data_dir: Path
     pairing: PairingMode
     stopped: asyncio.Event
+    overrides: Overrides
 
     @property
     def locked(self) -> bool: ...

@@ -38,8 +38,25 @@ def _init_passphrase(inv: Invocation) -> str | None:
     return passphrase
 
 
+def _init_region(inv: Invocation) -> str:
+    """--region, or asked for at a terminal: a node without one refuses national numbers."""
+    region = inv.args.text("region").strip()
+    if not region and sys.stdin.isatty():
+        # The question goes to stderr: with --json, stdout holds one JSON object only.
+        sys.stderr.write("Country or region the node serves (like GB, FR or GB-LND): ")
+        sys.stderr.flush()
+        region = sys.stdin.readline().strip()
+    if not region:
+        raise UsageError(
+            "give --region CC, the country (or region) the node serves, like GB, FR or "
+            "GB-LND: phone numbers written without a country code are read as that country's"
+        )
+    return region
+
+
 async def _run_init(inv: Invocation) -> int:
     args = inv.args
+    region = _init_region(inv)
     passphrase = _init_passphrase(inv)
     public_url = args.optional_text("public_url")
     from ..ops import initialise  # keys and TLS libraries: only when a node is made
@@ -50,7 +67,7 @@ async def _run_init(inv: Invocation) -> int:
         web=args.text("web"),
         fed=args.text("fed"),
         public_url=public_url,
-        region=args.text("region"),
+        region=region,
         passphrase=passphrase,
         allow_http=args.flag("allow_http"),
         socks_proxy=args.text("socks_proxy"),
@@ -70,13 +87,19 @@ async def _run_init(inv: Invocation) -> int:
             if not public_url and _listens_everywhere(args.text("fed"))
             else ""
         )
+        + f"Phone numbers without a country code are read as {region.upper()[:2]} numbers "
+        "(setting phone_region).\n"
         + (
             f"\nNode card (give this to organisations you pair with):\n{result['card']}\n"
             if result["card"]
             else "\nThe node card is shown by 'alertnode card' once the node runs.\n"
         )
+        + f"\nStart it with: alertnode run --data {result['data']}\n"
+        # The invite last, where a reader's eye lands after the long card.
         + f"\nFirst admin invite code: {result['invite']}\n"
-        f"\nStart it with: alertnode run --data {result['data']}\n"
+        "Open the node in a browser, choose Sign up and give this code; it works once. "
+        "For another one later (after a restart too), with the node running: "
+        f"alertnode invite create --role admin --data {result['data']}\n"
     )
     inv.emit(result, text)
     return 0
@@ -97,12 +120,15 @@ async def _run_node(inv: Invocation) -> int:
         await node.start(inv.args.optional_text("passphrase"))
         state = "locked: unlock it with 'alertnode unlock'" if node.locked else "unlocked"
         sys.stdout.write(
-            f"alertnode {cfg.name!r} is running ({state}).\nOpen {node.web_url} in a browser.\n"
+            f"alertnode {cfg.name!r} is running ({state}); Ctrl-C stops it.\n"
+            f"Open {node.web_url} in a browser.\n"
         )
         sys.stdout.flush()
         await node.stopped.wait()
     finally:
         await node.stop()
+    sys.stdout.write(f"alertnode {cfg.name!r} stopped.\n")
+    sys.stdout.flush()
     return 0
 
 
@@ -149,7 +175,12 @@ COMMANDS = (
                 help="federation URL for the card (default https://FED)",
             ),
             Arg(
-                "region", Str(), default="", metavar="CC", help="default region, like GB or GB-LND"
+                "region",
+                Str(),
+                default="",
+                metavar="CC",
+                help="the country or region the node serves, like GB or GB-LND (required; "
+                "asked for at a terminal): numbers without a country code are read as its",
             ),
             Arg(
                 "allow_http",

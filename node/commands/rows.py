@@ -7,7 +7,18 @@ command that only talks to the socket starts fast. Handlers import what they use
 
 from __future__ import annotations
 
-from . import alerts, ops, organisation, pairing, peers, receipts, settings
+from . import (
+    alerts,
+    channels,
+    ops,
+    organisation,
+    pairing,
+    partners,
+    peers,
+    receipts,
+    settings,
+    translations,
+)
 from .table import Command
 
 # CLI-only rows among them have no handler and no route.
@@ -17,6 +28,9 @@ ROWS: tuple[Command, ...] = (
     *pairing.COMMANDS,
     *ops.COMMANDS,
     *receipts.COMMANDS,
+    *channels.COMMANDS,
+    *translations.COMMANDS,
+    *partners.COMMANDS,
     *settings.COMMANDS,
     *organisation.COMMANDS,
 )

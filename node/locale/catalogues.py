@@ -19,7 +19,17 @@ from babel.messages.frontend import CommandLineInterface
 ROOT = Path(__file__).resolve().parents[2]
 LOCALE = ROOT / "node" / "locale"
 POT = LOCALE / "messages.pot"
-LANGUAGES = ("fr", "es", "pt", "ro", "ru")
+
+
+def _languages() -> tuple[str, ...]:
+    sys.path.insert(0, str(ROOT))
+    from node.languages import LANGUAGES as offered
+
+    return tuple(offered)
+
+
+# Every translated language the pages offer (node/languages.py), without English.
+LANGUAGES = tuple(code for code in _languages() if code != "en")
 
 
 def pybabel(*args: str) -> None:

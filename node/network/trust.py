@@ -135,6 +135,8 @@ class Trust:
         self._moved_at = 0
         # Called after the trust list changes (the node refreshes its name cache).
         self.on_change: Callable[[], Awaitable[None]] | None = None
+        # Called (not awaited) when a pull stored something new (the notifier wakes).
+        self.on_stored: Callable[[], None] | None = None
 
     async def _changed(self) -> None:
         if self.on_change is not None:
@@ -272,6 +274,8 @@ class Trust:
 
     async def _stored(self, source: Peer) -> None:
         self.syncer.poke_all(exclude=source.key)
+        if self.on_stored is not None:
+            self.on_stored()
 
     async def _rotated(self, old: bytes, new: bytes) -> None:
         """A peer moved to a new key: its worker follows, and so does the name cache."""

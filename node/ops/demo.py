@@ -94,6 +94,19 @@ SAMPLES: tuple[tuple[str, tuple[str, ...], int, tuple[str, str], str], ...] = (
 )
 
 
+ROLES = ("member", "caseworker", "admin")
+TRY_LABELS = {"phone": "phone number", "email": "e-mail", "handle": "handle", "plate": "plate"}
+
+
+def try_these() -> str:
+    """What to type on a node's Check page: the identifiers the demo's alerts name."""
+    lines = ["\nTry these on any node's Check page (each matches an alert every node holds):"]
+    for _lang, _categories, danger, (kind, value), _text in SAMPLES:
+        lines.append(f"  {TRY_LABELS[kind]:<13} {value}  (danger {danger})")
+    lines.append("  and anything else, like +447700900999, to see what no match looks like.")
+    return "\n".join(lines)
+
+
 def trust_edges(n: int) -> list[tuple[int, int]]:
     """A ring plus chords across it: every node has two or three peers."""
     edges = {(i, (i + 1) % n) for i in range(n)}
@@ -261,12 +274,20 @@ async def run_demo(n: int, out: TextIO) -> int:
         )
         await _publish_and_watch(nodes, display, stop)
         if not stop.is_set():
-            display.say("\nEach node's member web app, with a ready member invite code:")
+            display.say(
+                "\nEach node's web app, with ready invite codes (sign up with one; the "
+                "caseworker reviews reports and publishes, the admin runs the node):"
+            )
             for i, node in enumerate(nodes):
                 store = node.unlocked().store
                 now = node.clock.now()
-                code = await store.members.create_invite("member", now + INVITE_DAYS * 86400, now)
-                display.say(f"  {display.names[i]:<24} {node.web_url}  invite: {code}")
+                until = now + INVITE_DAYS * 86400
+                codes = {r: await store.members.create_invite(r, until, now) for r in ROLES}
+                display.say(f"  {display.names[i]:<24} {node.web_url}  invite: {codes['member']}")
+                display.say(
+                    f"  {'':<24} caseworker: {codes['caseworker']}  admin: {codes['admin']}"
+                )
+            display.say(try_these())
             display.say("\nPress Ctrl-C to stop the demo and remove its files.")
             await stop.wait()
     finally:

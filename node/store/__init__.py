@@ -14,11 +14,15 @@ from .db import DB_FILE, Database
 from .feed import FeedRow
 from .members import Member, MemberStore
 from .nonces import NonceStore
+from .notify import NotifyStore
+from .partners import PartnerStore
 from .peers import PeerStore
 from .records import AuditLog, Report, ReportStore, SettingsStore
 from .regions import RegionIndex
+from .sms import SmsStore
 from .totals import TotalsStore
 from .voice import FeedbackStore, PollStore
+from .vouches import VouchStore
 
 __all__ = ["DB_FILE", "AlertStore", "FeedRow", "Member", "Report", "Store", "StoredAlert"]
 
@@ -31,12 +35,16 @@ class Store:
         self.crypto = crypto
         self.alerts = AlertStore(db, crypto)
         self.members = MemberStore(db, crypto)
+        self.vouches = VouchStore(db, crypto)
         self.reports = ReportStore(db, crypto)
         self.audit = AuditLog(db, crypto)
         self.settings = SettingsStore(db, crypto)
         self.peers = PeerStore(db, crypto)
         self.nonces = NonceStore(db)
         self.regions = RegionIndex(db, crypto)
+        self.notify = NotifyStore(db, crypto)
+        self.partners = PartnerStore(db, crypto)
+        self.sms = SmsStore(db, crypto)
         self.totals = TotalsStore(db)
         self.feedback = FeedbackStore(db, crypto)
         self.polls = PollStore(db, crypto)

@@ -254,6 +254,20 @@ class AlertStore(FeedLog, QuotaUsage):
             found[row[0]] = self._crypto.open("retractions", "envelope", row[0], row[1])
         return found
 
+    async def alert_states(self, ids: Sequence[bytes], now: int) -> dict[bytes, str]:
+        """What became of each alert in ``ids``: 'active', 'retracted', 'superseded' or
+        'expired' (its time ran out, or the node holds it no longer)."""
+        states = dict.fromkeys(ids, "expired")
+        if not ids:
+            return states
+        marks = ",".join("?" * len(ids))
+        for row in await self._db.fetchall(
+            f"SELECT id, state FROM alerts WHERE id IN ({marks}) AND expires > ?",  # noqa: S608
+            (*ids, now),
+        ):
+            states[bytes(row[0])] = str(row[1])
+        return states
+
     async def known_ids(self, ids: list[bytes]) -> set[bytes]:
         """Which of ``ids`` this node already has: alerts (any state) or retractions."""
         if not ids:

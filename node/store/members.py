@@ -23,7 +23,7 @@ import nacl.pwhash.argon2id as argon2id
 from ..errors import Forbidden, NotFound, UsageError
 from ..keys.crypto import RowCrypto
 from .db import Database
-from .sealed import coarsen_day, open_verifier, round_up_hour, seal_verifier
+from .sealed import coarsen_day, month_of, open_verifier, round_up_hour, seal_verifier
 from .totals import bump_in
 
 ROLES = ("member", "caseworker", "admin")
@@ -101,12 +101,27 @@ class MemberStore:
         return code
 
     async def list_invites(self, now: int) -> list[dict[str, object]]:
+        """Open invites: role, day made, hour it expires, and ``ref`` (the hex of its
+        keyed tag, which names it for ``revoke_invite`` and reveals nothing of the code)."""
         rows = await self._db.fetchall(
-            "SELECT role, created, expires FROM invites WHERE expires > ?"
+            "SELECT role, created, expires, code_tag FROM invites WHERE expires > ?"
             " ORDER BY created, expires",
             (now,),
         )
-        return [{"role": r[0], "created": r[1], "expires": r[2]} for r in rows]
+        return [
+            {"role": r[0], "created": r[1], "expires": r[2], "ref": bytes(r[3]).hex()} for r in rows
+        ]
+
+    async def revoke_invite(self, ref: str) -> None:
+        """Delete the open invite ``list_invites`` names ``ref``. Raises NotFound."""
+        try:
+            tag = bytes.fromhex(ref)
+        except ValueError:
+            raise NotFound("no such invite") from None
+        async with self._db.transaction() as conn:
+            cur = await conn.execute("DELETE FROM invites WHERE code_tag = ?", (tag,))
+            if cur.rowcount == 0:
+                raise NotFound("no such invite")
 
     async def redeem_invite(self, code: str, nickname: str, pass_hash: str, now: int) -> Member:
         """Create a member from an invite, consuming it; ``pass_hash`` is sealed before it
@@ -115,12 +130,13 @@ class MemberStore:
         tag = self._crypto.tag("invite", normalise_invite(code).encode())
         async with self._db.transaction() as conn:
             async with conn.execute(
-                "SELECT role FROM invites WHERE code_tag = ? AND expires > ?", (tag, now)
+                "SELECT role, vouched FROM invites WHERE code_tag = ? AND expires > ?",
+                (tag, now),
             ) as cur:
                 row = await cur.fetchone()
             if row is None:
                 raise Forbidden("that invite code is not valid or has expired")
-            role = row[0]
+            role, vouched = row[0], row[1]
             try:
                 cur2 = await conn.execute(
                     "INSERT INTO members (nick_tag, nick_enc, pass_enc, role, created)"
@@ -139,6 +155,13 @@ class MemberStore:
                 ),
             )
             await conn.execute("DELETE FROM invites WHERE code_tag = ?", (tag,))
+            if vouched:
+                # A count for the month, never who vouched or who joined (vouches.py).
+                await conn.execute(
+                    "INSERT INTO vouch_totals (month, created, joined) VALUES (?, 0, 1)"
+                    " ON CONFLICT (month) DO UPDATE SET joined = joined + 1",
+                    (month_of(now),),
+                )
             if role == "member":
                 await bump_in(conn, "new_members", now)
         return Member(member_id, nick, role, coarsen_day(now))

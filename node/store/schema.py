@@ -239,7 +239,104 @@ MIGRATIONS: tuple[Migration, ...] = (
     CREATE INDEX alerts_origin ON alerts (origin, state, expires);
     CREATE INDEX alerts_delivered ON alerts (received_from, state, expires);
     """,
-    # 8 (o1): issue 16. Monthly totals for funders: per calendar month, how many
+    # 8: notifications (issue 15, point 1). Channels: the admin's apprise URLs,
+    # sealed; subscriptions: a member's channel, with her address and choices sealed
+    # together; the outbox: messages waiting (or retrying), each payload sealed. Only
+    # what scheduling needs is clear: a channel's name and kind, a row's due time and
+    # attempts, and which subscription a row is for (removing it removes them).
+    """
+    CREATE TABLE channels (
+        name TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        url_enc BLOB NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE subscriptions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        member_id INTEGER NOT NULL REFERENCES members (id) ON DELETE CASCADE,
+        channel TEXT NOT NULL REFERENCES channels (name) ON DELETE CASCADE,
+        prefs_enc BLOB NOT NULL
+    );
+    CREATE INDEX subscriptions_member ON subscriptions (member_id);
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        channel TEXT NOT NULL REFERENCES channels (name) ON DELETE CASCADE,
+        subscription INTEGER REFERENCES subscriptions (id) ON DELETE CASCADE,
+        digest INTEGER NOT NULL DEFAULT 0,
+        due INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        payload_enc BLOB NOT NULL
+    );
+    CREATE INDEX outbox_due ON outbox (due);
+    CREATE INDEX outbox_subscription ON outbox (subscription);
+    CREATE UNIQUE INDEX outbox_digest ON outbox (subscription) WHERE digest = 1;
+    """,
+    # 9: members vouching (issue 13 item 13). An invite a member made is flagged
+    # ``vouched`` and has no creator column; a member's monthly allowance is keyed by a
+    # keyed tag of (member, month) and holds only a number; the admin's counts are per
+    # month. Nothing links a member to an invite or to the person who used it.
+    """
+    ALTER TABLE invites ADD COLUMN vouched INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE vouch_allowance (
+        tag BLOB PRIMARY KEY,
+        month TEXT NOT NULL,
+        used INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE vouch_totals (
+        month TEXT PRIMARY KEY,
+        created INTEGER NOT NULL,
+        joined INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    """,
+    # 10: partner platforms (issue 15 point 3) and the SMS check (point 2). A
+    # partner's token is kept only as a keyed tag; its name, webhook and reports are
+    # sealed; referral codes are tags; a member's phone number for the SMS check is
+    # sealed and found by a keyed tag of its E.164 form, never in clear.
+    """
+    CREATE TABLE partners (
+        id INTEGER PRIMARY KEY,
+        name_tag BLOB NOT NULL UNIQUE,
+        name_enc BLOB NOT NULL,
+        token_tag BLOB NOT NULL UNIQUE,
+        scopes TEXT NOT NULL,
+        created INTEGER NOT NULL,
+        revoked INTEGER NOT NULL DEFAULT 0,
+        joined INTEGER NOT NULL DEFAULT 0,
+        webhook_enc BLOB
+    );
+    CREATE TABLE partner_reports (
+        id INTEGER PRIMARY KEY,
+        ref TEXT NOT NULL UNIQUE,
+        partner_id INTEGER NOT NULL REFERENCES partners (id) ON DELETE CASCADE,
+        created INTEGER NOT NULL,
+        body_enc BLOB NOT NULL
+    );
+    CREATE INDEX partner_reports_created ON partner_reports (created);
+    CREATE TABLE referral_codes (
+        code_tag BLOB PRIMARY KEY,
+        partner_id INTEGER NOT NULL REFERENCES partners (id) ON DELETE CASCADE,
+        created INTEGER NOT NULL,
+        expires INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE membership_requests (
+        id INTEGER PRIMARY KEY,
+        partner_id INTEGER REFERENCES partners (id) ON DELETE SET NULL,
+        created INTEGER NOT NULL,
+        body_enc BLOB NOT NULL
+    );
+    CREATE TABLE sms_numbers (
+        phone_tag BLOB PRIMARY KEY,
+        member_id INTEGER NOT NULL UNIQUE REFERENCES members (id) ON DELETE CASCADE,
+        phone_enc BLOB NOT NULL,
+        lang TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE sms_gateways (
+        kind TEXT PRIMARY KEY,
+        secret_enc BLOB NOT NULL,
+        channel TEXT NOT NULL DEFAULT '',
+        url TEXT NOT NULL DEFAULT ''
+    ) WITHOUT ROWID;
+    """,
+    # 11 (o1): issue 16. Monthly totals for funders: per calendar month, how many
     # checks, reports, sign-ups, alerts published and received, and the member count;
     # nothing finer than a month, nothing per member (node/store/totals.py). Members'
     # voice (node/store/voice.py): anonymous feedback (sealed, dated to the day, no

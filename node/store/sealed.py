@@ -11,6 +11,7 @@ Schema migration 5 (``seal_metadata``) brings a store made before this to that f
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import aiosqlite
@@ -23,6 +24,12 @@ from ..keys.crypto import RowCrypto
 def coarsen_day(t: int) -> int:
     """A Unix time rounded down to its day (UTC)."""
     return t - t % DAY_S
+
+
+def month_of(t: int) -> str:
+    """The calendar month (UTC) of a Unix time, as YYYY-MM: the finest time kept of a
+    member vouching (vouches.py)."""
+    return time.strftime("%Y-%m", time.gmtime(t))
 
 
 def round_up_hour(t: int) -> int:

@@ -17,11 +17,14 @@ from collections.abc import Iterable
 from aiohttp import web
 
 from ..config import ProxyNetwork
+from ..overrides import Overrides
 from .host import Host
 from .site import SAFETY_HEADERS, create_app
 
 __all__ = ["SAFETY_HEADERS", "Host", "web_app"]
 
 
-def web_app(host: Host, trusted_proxies: Iterable[ProxyNetwork] = ()) -> web.Application:
-    return create_app(host, trusted_proxies)
+def web_app(
+    host: Host, trusted_proxies: Iterable[ProxyNetwork] = (), overrides: Overrides | None = None
+) -> web.Application:
+    return create_app(host, trusted_proxies, overrides or Overrides(None))

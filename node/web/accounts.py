@@ -34,6 +34,7 @@ from .context import (
     client,
     end_session,
     need,
+    offered_languages,
     quick_exit_url,
     redirect,
     redirect_done,
@@ -47,7 +48,7 @@ from .context import (
     visit,
 )
 from .forms import Form
-from .i18n import LANGUAGES, N_, Translator
+from .i18n import N_, Translator
 from .ratelimit import EVERYONE, Attempt, key_of
 from .work import Verdict
 
@@ -269,7 +270,13 @@ async def exit_now(request: web.Request) -> web.Response:
 
 async def account_page(request: web.Request) -> web.Response:
     need(request)
-    return render(request, "account.html", form=Form({}, translator(request)), delete_form=None)
+    return render(
+        request,
+        "account.html",
+        form=Form({}, translator(request)),
+        delete_form=None,
+        vouching=int(unlocked(request).settings["member_invites_per_month"]) > 0,
+    )
 
 
 async def _verify_current(request: web.Request, form: Form, name: str) -> bool:
@@ -337,7 +344,7 @@ async def switch_language(request: web.Request) -> web.Response:
     """A POST (with CSRF, like every form): the chosen language is never in a URL."""
     form = await request.post()
     lang = form.get("to", "")
-    if isinstance(lang, str) and lang in LANGUAGES:
+    if isinstance(lang, str) and lang in offered_languages(request):
         visit(request).set_lang = lang
     wanted = form.get("next", "/")
     # Back to the page the visitor was on, if it is one of ours (node.web.redirects).

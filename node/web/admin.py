@@ -1,7 +1,9 @@
 """Admin pages: the trust list, members and invites, the audit log, node settings.
 
-Rule: only admins reach these pages. An invite code is shown once, on the page that
-answers its creation (never in a URL); the audit log shows member ids and roles,
+Rule: only admins reach these pages. An invite code is shown once, on the page the
+creation redirects to (kept in the session for that one page, never in a URL, so a
+reload makes no second invite); removing a peer and revoking a member ask first
+(``confirm``) and say what they did; the audit log shows member ids and roles,
 never nicknames; a setting is saved only when every value on the form is valid.
 The trust list is read and changed through the node's trust-list operations
 (``unlocked(request).trust``), the same ones ``alertnode peer`` uses.
@@ -17,6 +19,7 @@ from aiohttp import web
 from ..errors import NodeError, NotFound, UsageError
 from ..settings import MAX_SETTING_CHARS, SETTINGS, validate
 from ..store.members import ROLES
+from .confirm import ask, confirmed
 from .context import (
     host,
     need,
@@ -29,13 +32,30 @@ from .context import (
     unlocked,
 )
 from .forms import Form
-from .i18n import Translator
+from .i18n import N_, Translator
 
 log = logging.getLogger(__name__)
 
 ACCEPT_MODES = ("none", "direct", "relay")
 MAX_CARD_CHARS = 4000
 MAX_AUDIT_ENTRIES = 500
+
+
+# What the members and trust pages say after a redirect (``redirect_done``).
+ADMIN_NOTICES = {
+    "invite": N_("The invite is made. Its code is shown below, only this once."),
+    "invite-revoked": N_("The invite is revoked: its code no longer works."),
+    "revoked": N_("The member is revoked: they are logged out and can no longer log in."),
+    "peer-removed": N_("The peer is removed from the trust list."),
+    "peer-purged": N_(
+        "The peer is removed from the trust list, and every alert it originated is deleted."
+    ),
+}
+
+
+def _notice(request: web.Request) -> str:
+    done = take_notice(request)
+    return translator(request).gettext(ADMIN_NOTICES[done]) if done in ADMIN_NOTICES else ""
 
 
 async def trust_page(request: web.Request, message: str = "", status: int = 200) -> web.Response:
@@ -47,7 +67,32 @@ async def trust_page(request: web.Request, message: str = "", status: int = 200)
         peers=await unlocked(request).trust.list_peers(),
         accept_modes=ACCEPT_MODES,
         message=message,
+        done=_notice(request) if status == 200 and not message else "",
         form=Form({}, translator(request)),
+    )
+
+
+async def _ask_remove_peer(request: web.Request, data: Any, key: str, purge: bool) -> web.Response:
+    t = translator(request)
+    peers = await unlocked(request).trust.list_peers()
+    names = [p["name"] for p in peers if p.get("key") == key]
+    if not names:
+        return await trust_page(request, t.gettext("There is no such peer."), 404)
+    consequence = (
+        N_(
+            "This node stops syncing with it and deletes every alert it originated. "
+            "Pairing again is needed to undo this, and the deleted alerts do not come back."
+        )
+        if purge
+        else N_("This node stops syncing with it. Pairing again is needed to undo this.")
+    )
+    return ask(
+        request,
+        data,
+        question=t.gettext("Remove %(name)s from the trust list?", name=names[0]),
+        consequence=t.gettext(consequence),
+        button=t.gettext("Remove the peer"),
+        back="/admin/trust",
     )
 
 
@@ -56,7 +101,8 @@ async def trust_change(request: web.Request) -> web.Response:
     need(request, "admin")
     t = translator(request)
     trust = unlocked(request).trust
-    form = Form(await request.post(), t)
+    data = await request.post()
+    form = Form(data, t)
     op = form.choice("op", ("add", "set", "remove"))
     if not form.ok:
         return await trust_page(request, t.gettext("Choose what to do."), 400)
@@ -73,6 +119,8 @@ async def trust_change(request: web.Request) -> web.Response:
     if not form.ok:
         problems = "; ".join(f"{k}: {v}" for k, v in form.errors.items())
         return await trust_page(request, problems, 400)
+    if op == "remove" and not confirmed(data):
+        return await _ask_remove_peer(request, data, key, form.flag("purge"))
     try:
         if op == "add":
             await trust.add_peer(card, accept, share, None)
@@ -82,16 +130,20 @@ async def trust_change(request: web.Request) -> web.Response:
             await trust.remove_peer(key, form.flag("purge"))
     except NodeError as exc:
         return await trust_page(request, exc.message, exc.status)
+    if op == "remove":
+        done = "peer-purged" if form.flag("purge") else "peer-removed"
+        return redirect_done(request, "/admin/trust", done)
     return redirect("/admin/trust")
 
 
 async def members_page(
-    request: web.Request, *, code: str = "", form: Form | None = None, status: int = 200
+    request: web.Request, *, form: Form | None = None, status: int = 200
 ) -> web.Response:
-    need(request, "admin")
+    me = need(request, "admin")
     node = host(request)
     parts = unlocked(request)
     store, settings = parts.store, parts.settings
+    code, me.shown_once = me.shown_once, ""
     return render(
         request,
         "admin_members.html",
@@ -100,13 +152,16 @@ async def members_page(
         invites=await store.members.list_invites(node.clock.now()),
         roles=ROLES,
         code=code,
+        done=_notice(request) if status == 200 else "",
         form=form or Form({"days": str(settings["invite_expiry_days"])}, translator(request)),
         default_days=settings["invite_expiry_days"],
+        vouches=await store.vouches.totals(node.clock.now()),
+        vouching=settings["member_invites_per_month"],
     )
 
 
 async def create_invite(request: web.Request) -> web.Response:
-    need(request, "admin")
+    me = need(request, "admin")
     node = host(request)
     store = unlocked(request).store
     form = Form(await request.post(), translator(request))
@@ -115,30 +170,81 @@ async def create_invite(request: web.Request) -> web.Response:
     if not form.ok or days is None:
         return await members_page(request, form=form, status=400)
     now = node.clock.now()
-    code = await store.members.create_invite(role, now + days * 86400, now)
-    return await members_page(request, code=code, form=form)
+    me.shown_once = await store.members.create_invite(role, now + days * 86400, now)
+    return redirect_done(request, "/admin/members", "invite")
+
+
+async def revoke_invite(request: web.Request) -> web.Response:
+    need(request, "admin")
+    store = unlocked(request).store
+    form = Form(await request.post(), translator(request))
+    ref = form.text("invite", max_chars=128)
+    try:
+        await store.members.revoke_invite(ref)
+    except NotFound:
+        raise web.HTTPNotFound() from None
+    log.info("an admin revoked an invite")
+    return redirect_done(request, "/admin/members", "invite-revoked")
 
 
 async def revoke_member(request: web.Request) -> web.Response:
     me = need(request, "admin")
     st = state(request)
+    t = translator(request)
     store = unlocked(request).store
     member_id = int(request.match_info["id"])
     if member_id == me.member_id:
         raise UsageError("you cannot revoke yourself; ask another admin")
+    data = await request.post()
+    if not confirmed(data):
+        try:
+            member = await store.members.get(member_id)
+        except NotFound:
+            raise web.HTTPNotFound() from None
+        return ask(
+            request,
+            data,
+            question=t.gettext(
+                "Revoke #%(number)d %(name)s (%(role)s)?",
+                number=member.id,
+                name=member.nickname,
+                role=t.gettext(member.role),
+            ),
+            consequence=t.gettext(
+                "They are logged out at once and can no longer log in. Their reports stay "
+                "until they expire. To let them back in, give them a new invite."
+            ),
+            button=t.gettext("Revoke the member"),
+            back="/admin/members",
+        )
     try:
         await store.members.revoke(member_id)
     except NotFound:
         raise web.HTTPNotFound() from None
     st.sessions.drop_member(member_id)
     log.info("an admin revoked a member")
-    return redirect("/admin/members")
+    return redirect_done(request, "/admin/members", "revoked")
+
+
+# The audit log's actions in words (an unknown one is shown as it was written).
+AUDIT_ACTIONS = {
+    "publish": N_("published an alert"),
+    "retract": N_("retracted an alert"),
+    "decline": N_("declined a report"),
+    "edit text": N_("edited one of the organisation's texts"),
+}
 
 
 async def audit_page(request: web.Request) -> web.Response:
     need(request, "admin")
     store = unlocked(request).store
-    return render(request, "admin_audit.html", entries=await store.audit.list(MAX_AUDIT_ENTRIES))
+    t = translator(request)
+    return render(
+        request,
+        "admin_audit.html",
+        entries=await store.audit.list(MAX_AUDIT_ENTRIES),
+        audit_action=lambda code: t.gettext(AUDIT_ACTIONS[code]) if code in AUDIT_ACTIONS else code,
+    )
 
 
 def _settings_rows(values: dict[str, Any], t: Translator) -> list[dict[str, Any]]:
@@ -211,6 +317,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_post("/admin/trust", trust_change)
     router.add_get("/admin/members", members_page, name="admin_members")
     router.add_post("/admin/invites", create_invite, name="admin_invites")
+    router.add_post("/admin/invites/revoke", revoke_invite, name="admin_invite_revoke")
     # Row ids are SQLite's 64-bit integers: a longer run of digits is no page (not a 500).
     router.add_post(r"/admin/members/{id:[0-9]{1,18}}/revoke", revoke_member, name="admin_revoke")
     router.add_get("/admin/audit", audit_page, name="admin_audit")

@@ -31,8 +31,10 @@ from protocol.limits import (
 )
 
 from ..errors import NotFound, UsageError
+from ..languages import code_for_tag, html_lang
 from ..service import Draft, parse_alert_id
 from ..store import Report
+from .confirm import ask, confirmed
 from .context import (
     error_page,
     host,
@@ -43,7 +45,7 @@ from .context import (
     translator,
     unlocked,
 )
-from .forms import INDICATOR_ERRORS, Form
+from .forms import Form, indicator_error, phone_country
 from .i18n import INDICATOR_LABELS, LANGUAGES, SHARE_LABELS, Translator
 from .members import DANGER_CHOICES, today
 from .redaction import MAX_FINDINGS, find_identifiers, remove_text
@@ -69,10 +71,15 @@ async def queue(request: web.Request) -> web.Response:
         for r in await store.reports.list()
         if r.status in ("new", "reviewed") or r.withdraw or r.help
     ]
+    partner_waiting = sum(
+        r.status != "answered" and r.content.get("kind") != "complaint"
+        for r in await store.partners.reports()
+    )
     return render(
         request,
         "review.html",
         reports=reports,
+        partner_waiting=partner_waiting,
         done=take_notice(request),
         warnings_on=unlocked(request).settings["area_warnings"],
     )
@@ -113,7 +120,7 @@ def _initial_from_alert(body: Any, report: Report | None, settings: Any) -> dict
         "region": body.region,
         "incident": body.incident,
         "description": body.description,
-        "lang": body.lang if body.lang in LANGUAGES else "en",
+        "lang": code_for_tag(body.lang) or "en",
         "hops": str(body.hops),
         "tlp": body.tlp,
         "expires_days": str(settings["alert_expiry_days"]),
@@ -137,6 +144,14 @@ def _cap(report: Report | None, corrected: AlertBody | None = None) -> int:
     return cap
 
 
+def _report_country(form: Form, report: Report | None, phone_region: str) -> str:
+    """The country the redaction helper reads numbers in: the alert's region (as typed),
+    else the report's, else the node's phone_region. Its suggestions are international
+    numbers, so the indicator fields accept them whatever the node's own country."""
+    region = form.values.get("region") or (report.content.get("region") if report else "")
+    return phone_country(region if isinstance(region, str) else "", phone_region)
+
+
 def _read_indicators(form: Form, t: Translator, region: str) -> list[tuple[str, str]]:
     from protocol.errors import ProtocolError
     from protocol.indicators import normalise
@@ -151,7 +166,7 @@ def _read_indicators(form: Form, t: Translator, region: str) -> list[tuple[str, 
             try:
                 normalise(kind, line, region)
             except ProtocolError:
-                message = t.gettext(INDICATOR_ERRORS[kind])
+                message = indicator_error(t, kind, line, region)
                 form.error(kind, t.gettext("Line %(n)d: %(error)s", n=number, error=message))
                 break
             pairs.append((kind, line))
@@ -193,13 +208,16 @@ def _read_draft(
         region=region,
         indicators=indicators,
         description=description,
-        lang=lang,
+        # On the wire a language is a BCP 47 tag (zh-Hans), never a catalogue code.
+        lang=html_lang(lang),
         hops=0 if tlp == "RED" else hops,
         tlp=tlp,
         expires_days=expires_days,
         incident=incident,
         supersedes=supersedes,
-        translations=[(translation_lang, translation)] if translation_lang and translation else [],
+        translations=[(html_lang(translation_lang), translation)]
+        if translation_lang and translation
+        else [],
         partner_checks=partner_checks,
         idempotency_key=key,
     )
@@ -274,7 +292,8 @@ def _editor(
     settings = unlocked(request).settings
     description = form.values.get("description", "")
     findings = find_identifiers(
-        description if isinstance(description, str) else "", settings["phone_region"]
+        description if isinstance(description, str) else "",
+        _report_country(form, report, settings["phone_region"]),
     )
     return render(
         request,
@@ -392,7 +411,9 @@ async def _submit(
         message = t.gettext("The member did not allow this report to be shared as an alert.")
         return _editor(request, form, status=400, message=message, **kw)
     settings = unlocked(request).settings
-    unresolved = find_identifiers(draft.description, settings["phone_region"])
+    unresolved = find_identifiers(
+        draft.description, phone_country(draft.region, settings["phone_region"])
+    )
     preview = await _preview(request, draft)
     if button == "preview":
         return _editor(request, form, preview=preview, **kw)
@@ -463,10 +484,23 @@ async def retract(request: web.Request) -> web.Response:
     need(request, "caseworker")
     t = translator(request)
     alert_id, _ = await _old_alert(request)
-    form = Form(await request.post(), t)
+    data = await request.post()
+    form = Form(data, t)
     reason = form.choice("reason", RETRACTION_REASONS)
     if not form.ok:
         return error_page(request, 400, t.gettext("Choose a reason for the retraction."))
+    if not confirmed(data):
+        return ask(
+            request,
+            data,
+            question=t.gettext("Retract this alert?"),
+            consequence=t.gettext(
+                "Every node that holds it drops what it says, and members no longer see "
+                "it. This cannot be undone: to warn again, publish a new alert."
+            ),
+            button=t.gettext("Retract the alert"),
+            back="/published",
+        )
     service = unlocked(request).alerts
     await service.retract(alert_id, reason)
     await _audit(request, "retract", alert=alert_id.hex(), reason=reason)

@@ -16,6 +16,7 @@ import jinja2
 from aiohttp import web
 
 from ..errors import Locked
+from ..overrides import Overrides
 from ..settings import QUICK_EXIT_DEFAULT
 from ..texts import OrgTexts, to_html
 from . import i18n
@@ -50,6 +51,7 @@ class WebState:
     limits: WebLimits = field(default_factory=WebLimits)
     challenges: Challenges = field(default_factory=Challenges)
     receipts: ReceiptDesk = field(default_factory=ReceiptDesk)
+    overrides: Overrides = field(default_factory=lambda: Overrides(None))
 
 
 STATE_KEY: web.AppKey[WebState] = web.AppKey("web_state", WebState)
@@ -74,9 +76,24 @@ VISIT_KEY: web.RequestKey[Visit] = web.RequestKey("visit", Visit)
 def visit(request: web.Request) -> Visit:
     found = request.get(VISIT_KEY)
     if found is None:
-        found = Visit(Translator(i18n.negotiate(request.headers.get("Accept-Language", ""))))
+        found = Visit(
+            Translator(
+                i18n.negotiate(request.headers.get("Accept-Language", "")),
+                state(request).overrides,
+            )
+        )
         request[VISIT_KEY] = found
     return found
+
+
+def offered_languages(request: web.Request) -> dict[str, str]:
+    """The languages this node offers (the ``languages`` setting; every installed one
+    while locked), English always among them, each with its native name."""
+    try:
+        chosen = set(state(request).host.unlocked().settings["languages"])
+    except Locked:
+        chosen = set(LANGUAGES)
+    return {code: name for code, name in LANGUAGES.items() if code in chosen or code == "en"}
 
 
 def state(request: web.Request) -> WebState:
@@ -202,7 +219,9 @@ def render(
     page = st.env.get_template(template).render(
         **t.template_globals(),
         lang=t.lang,
-        languages=LANGUAGES,
+        html_lang=t.html_lang,
+        text_dir=t.dir,
+        languages=offered_languages(request),
         me=current,
         rank=ROLE_RANK[current.role] if current else -1,
         csrf=csrf_token(request),

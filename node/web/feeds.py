@@ -117,7 +117,7 @@ async def atom(request: web.Request) -> web.Response:
     if found is None:
         raise web.HTTPNotFound()
     _, regions, lang = found
-    t = Translator(lang)
+    t = Translator(lang, state(request).overrides)
     alerts = await _alerts(request, regions, MAX_FEED_ALERTS)
     updated = max((a["created"] for a in alerts), default=host(request).clock.now())
     page = (
@@ -127,6 +127,7 @@ async def atom(request: web.Request) -> web.Response:
             **t.template_globals(),
             node_name=org_text(request, "public_name", t),
             lang=lang,
+            html_lang=t.html_lang,
             alerts=alerts,
             updated=_iso(updated),
             iso=_iso,
@@ -166,7 +167,7 @@ async def bulletin(request: web.Request) -> web.Response:
             form=form,
             regions=settings["regions"],
         )
-    reader = Translator(lang)
+    reader = Translator(lang, state(request).overrides)
     alerts = await _alerts(request, [chosen] if chosen else [], MAX_BULLETIN_ALERTS)
     now = host(request).clock.now()
     return render(request, "bulletin.html", t=reader, alerts=alerts, region=chosen, printed=now)

@@ -13,6 +13,7 @@ import datetime
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import phonenumbers
 from multidict import MultiDictProxy
 
 from protocol.errors import ProtocolError
@@ -33,6 +34,47 @@ INDICATOR_ERRORS = {
     "plate": N_("A number plate has 2 to 12 letters and digits."),
     "other": N_("An identifier has 3 to 128 characters."),
 }
+# A national number (no "+" or "00" in front) on a node or report whose country is not
+# known, or whose digits do not fit that country: say what to add, with an example.
+NO_COUNTRY_CODE = N_("Add the country code at the start of the number, like %(code)s: %(example)s.")
+NOT_A_LOCAL_NUMBER = N_(
+    "Check the number, or add its country code at the start, like %(code)s: %(example)s."
+)
+# Fewer digits than this is not taken for a number at all ("call me").
+MIN_NATIONAL_DIGITS = 5
+# The example when neither the report nor the node names a country.
+DEFAULT_PHONE_EXAMPLE = "+44 7700 900123"
+
+
+def phone_country(region: str, fallback: str) -> str:
+    """The country of a region code (``GB-LND`` gives ``GB``), else ``fallback`` (the
+    node's phone_region): the country a number written without its code is read in."""
+    country = region[:2].upper()
+    return country if len(country) == 2 and country.isalpha() else fallback.upper()
+
+
+def phone_example(country: str) -> tuple[str, str]:
+    """(``+44``, ``+44 7400 123456``): the calling code and an example mobile number of
+    ``country`` written internationally; the UK's when the country is unknown."""
+    example = phonenumbers.example_number_for_type(
+        country or None, phonenumbers.PhoneNumberType.MOBILE
+    )
+    if not country or example is None:
+        return DEFAULT_PHONE_EXAMPLE[:3], DEFAULT_PHONE_EXAMPLE
+    text = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    return f"+{example.country_code}", text
+
+
+def indicator_error(t: Translator, kind: str, value: str, phone_region: str) -> str:
+    """The sentence for an identifier ``normalise`` refused: for a phone number written
+    without its country code, what to add (an example from ``phone_region``)."""
+    digits = sum(ch.isdigit() for ch in value)
+    national = not value.strip().startswith(("+", "00", "\uff0b"))
+    if kind == "phone" and national and digits >= MIN_NATIONAL_DIGITS:
+        code, example = phone_example(phone_region)
+        message = NOT_A_LOCAL_NUMBER if phone_region else NO_COUNTRY_CODE
+        return t.gettext(message, code=code, example=example)
+    return t.gettext(INDICATOR_ERRORS[kind])
 
 
 class Form:
@@ -232,7 +274,7 @@ class Form:
         try:
             return normalise(kind, value, phone_region)
         except ProtocolError:
-            self.error(name, self._t.gettext(INDICATOR_ERRORS[kind]))
+            self.error(name, indicator_error(self._t, kind, value, phone_region))
             return ""
 
     def region(self, name: str, allowed: list[str], *, required: bool = True) -> str:

@@ -10,27 +10,23 @@ substituted into it, and substituted values are escaped too.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from babel import dates as babel_dates
+from babel.messages.plurals import get_plural
 from babel.support import NullTranslations, Translations
 from markupsafe import Markup, escape
 
+from ..languages import DEFAULT_LANG as DEFAULT_LANG
+from ..languages import LANGUAGES as LANGUAGES
+from ..languages import code_for_tag, direction, html_lang
+from ..overrides import Overrides, PluralKey
+
 LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
 DOMAIN = "messages"
-DEFAULT_LANG = "en"
-# Native names, so a reader finds their own language whatever the page is in.
-LANGUAGES: dict[str, str] = {
-    "en": "English",
-    "fr": "Français",
-    "es": "Español",
-    "pt": "Português",
-    "ro": "Română",
-    "ru": "Русский",
-}
 MAX_ACCEPT_LANGUAGE_ITEMS = 20
 
 
@@ -64,6 +60,10 @@ STATUS_LABELS: dict[str, str] = {
     "published": N_("published as an alert"),
     "declined": N_("not published"),
     "withdrawn": N_("withdrawn"),
+    # What became of the alert a published report became (node/web/members.py).
+    "retracted": N_("published as an alert, then retracted: members no longer see it"),
+    "superseded": N_("published as an alert, then replaced by a corrected alert"),
+    "expired": N_("published as an alert, which has now expired"),
 }
 INDICATOR_LABELS: dict[str, str] = {
     "phone": N_("Phone number"),
@@ -82,14 +82,30 @@ SHARE_LABELS: dict[str, str] = {
 
 @cache
 def translations(lang: str) -> NullTranslations:
-    """The catalogue for ``lang`` (English, the source, when there is none)."""
+    """The shipped catalogue for ``lang``; English (the source) when there is none, so a
+    language whose catalogue has not landed yet shows English rather than failing."""
     if lang == DEFAULT_LANG or lang not in LANGUAGES:
         return NullTranslations()
-    return Translations.load(str(LOCALE_DIR), [lang], DOMAIN)
+    mo = LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.mo"
+    if not mo.is_file():
+        return NullTranslations()
+    with mo.open("rb") as f:
+        return Translations(f, DOMAIN)
 
 
-def negotiate(accept_language: str) -> str:
-    """The best supported language for an Accept-Language header (English if none)."""
+@cache
+def plural_index(lang: str) -> Callable[[int], int]:
+    """Which plural form ``n`` takes in ``lang`` (babel's CLDR rules, as gettext's
+    Plural-Forms would say)."""
+    import gettext
+
+    return gettext.c2py(get_plural(lang).plural_expr)
+
+
+def negotiate(accept_language: str, offered: Iterable[str] | None = None) -> str:
+    """The best language for an Accept-Language header among ``offered`` (every
+    language when None); English if none fits."""
+    allowed = set(LANGUAGES if offered is None else offered) | {DEFAULT_LANG}
     choices: list[tuple[float, int, str]] = []
     for index, item in enumerate(accept_language.split(",")[:MAX_ACCEPT_LANGUAGE_ITEMS]):
         tag, _, params = item.strip().partition(";")
@@ -100,34 +116,56 @@ def negotiate(accept_language: str) -> str:
                 quality = float(params[2:])
             except ValueError:
                 quality = 0.0
-        primary = tag.strip().split("-")[0].lower()
-        if primary in LANGUAGES and quality > 0:
-            choices.append((-quality, index, primary))
+        code = code_for_tag(tag)
+        if code is not None and code in allowed and quality > 0:
+            choices.append((-quality, index, code))
     return min(choices)[2] if choices else DEFAULT_LANG
 
 
 class Translator:
     """One language's words, for Python code (plain str) and templates (Markup)."""
 
-    def __init__(self, lang: str) -> None:
+    def __init__(self, lang: str, overrides: Overrides | None = None) -> None:
         self.lang = lang if lang in LANGUAGES else DEFAULT_LANG
+        self.html_lang = html_lang(self.lang)
+        self.dir = direction(self.lang)
         self._t = translations(self.lang)
+        # The node's own translators' words (``alertnode translations import``), over
+        # the shipped catalogue; read for each request, so an import applies without a
+        # restart.
+        self._over = overrides.messages(self.lang) if overrides else {}
+        # Plural forms are numbered as the catalogue's own Plural-Forms header says
+        # (babel's rule for a language whose catalogue has not landed yet).
+        shipped_plural = getattr(self._t, "plural", None)
+        self._plural = shipped_plural if callable(shipped_plural) else plural_index(self.lang)
+
+    def _get(self, message: str) -> str:
+        found = self._over.get(message)
+        return found if isinstance(found, str) else self._t.gettext(message)
+
+    def _nget(self, singular: str, plural: str, n: int) -> str:
+        if self._over:
+            key: PluralKey = (singular, int(self._plural(n)))
+            found = self._over.get(key)
+            if isinstance(found, str):
+                return found
+        return self._t.ngettext(singular, plural, n)
 
     def gettext(self, message: str, **values: Any) -> str:
-        text = self._t.gettext(message)
+        text = self._get(message)
         return text % values if values else text
 
     def ngettext(self, singular: str, plural: str, n: int, **values: Any) -> str:
-        text = self._t.ngettext(singular, plural, n)
+        text = self._nget(singular, plural, n)
         return text % {"num": n, **values}
 
     # Template callables: the translation is escaped, then values are escaped into it.
     def markup(self, message: str, **values: Any) -> Markup:
-        text = escape(self._t.gettext(message))
+        text = escape(self._get(message))
         return text % values if values else text
 
     def nmarkup(self, singular: str, plural: str, n: int, **values: Any) -> Markup:
-        return escape(self._t.ngettext(singular, plural, n)) % {"num": n, **values}
+        return escape(self._nget(singular, plural, n)) % {"num": n, **values}
 
     def category(self, code: str) -> str:
         return self.gettext(CATEGORY_LABELS.get(code, code))

@@ -20,7 +20,9 @@ from protocol.fields import CATEGORIES
 from protocol.limits import MAX_CATEGORIES, MAX_INCIDENT_AGE_DAYS
 
 from ..errors import NotFound
+from ..store.records import Report
 from ..warnings import KIND_LABELS, split
+from .confirm import ask, confirmed
 from .context import (
     client,
     host,
@@ -33,8 +35,8 @@ from .context import (
     translator,
     unlocked,
 )
-from .forms import Form
-from .i18n import INDICATOR_LABELS, SHARE_LABELS
+from .forms import Form, phone_country
+from .i18n import INDICATOR_LABELS, SHARE_LABELS, Translator
 from .receipts import issue_receipt, pending_receipt
 from .travel import region_choices
 
@@ -187,9 +189,17 @@ def _render_alerts(
 # --- reports -----------------------------------------------------------------------
 
 
-def report_context(request: web.Request, form: Form) -> dict[str, Any]:
+async def _platforms(request: web.Request) -> list[tuple[str, str]]:
+    """Partner platforms a report can be about (their conduct), by name."""
+    return [(p.name, p.name) for p in await unlocked(request).store.partners.active()]
+
+
+def report_context(
+    request: web.Request, form: Form, platforms: list[tuple[str, str]] | None = None
+) -> dict[str, Any]:
     settings = unlocked(request).settings
     return {
+        "platforms": platforms or [],
         "form": form,
         "regions": settings["regions"],
         "categories": CATEGORIES,
@@ -200,6 +210,14 @@ def report_context(request: web.Request, form: Form) -> dict[str, Any]:
     }
 
 
+async def report_page(request: web.Request) -> web.Response:
+    need(request)
+    form = Form({}, translator(request))
+    return render(
+        request, "report.html", **report_context(request, form, await _platforms(request))
+    )
+
+
 def read_report(request: web.Request, form: Form) -> dict[str, Any]:
     """A report's content from the report form's fields (the member's own form and the
     caseworkers' outreach form share them); errors are recorded on ``form``."""
@@ -208,10 +226,12 @@ def read_report(request: web.Request, form: Form) -> dict[str, Any]:
     incident = form.date("incident", today=today(request), max_age_days=MAX_INCIDENT_AGE_DAYS)
     region = form.region("region", settings["regions"])
     danger = form.choice("danger", DANGER_CHOICES)
+    # Stored normalised (international), so the report's own country may read them.
+    country = phone_country(region, settings["phone_region"])
     indicators = {
         kind: value
         for kind in REPORT_INDICATOR_KINDS
-        if (value := form.indicator(kind, kind, settings["phone_region"]))
+        if (value := form.indicator(kind, kind, country))
     }
     person = form.text("person", required=False, max_chars=MAX_PERSON_CHARS, multiline=True)
     text = form.text("text", max_chars=MAX_REPORT_CHARS, multiline=True)
@@ -229,33 +249,63 @@ def read_report(request: web.Request, form: Form) -> dict[str, Any]:
     }
 
 
-async def report_page(request: web.Request) -> web.Response:
-    need(request)
-    return render(request, "report.html", **report_context(request, Form({}, translator(request))))
-
-
 async def report(request: web.Request) -> web.Response:
     st, t = state(request), translator(request)
     me = need(request)
-    parts = unlocked(request)
-    store = parts.store
+    store = unlocked(request).store
     form = Form(await request.post(), t)
     content = read_report(request, form)
+    platforms = await _platforms(request)
+    platform = form.choice("platform", [p for p, _ in platforms], required=False)
     if not form.ok:
-        return render(request, "report.html", status=400, **report_context(request, form))
+        context = report_context(request, form, platforms)
+        return render(request, "report.html", status=400, **context)
+    if platform:
+        # Also about how a partner platform behaved: a caseworker may pass it on to
+        # the platform in her own words, never with the member's identity.
+        content["platform"] = platform
     await store.reports.create(me.member_id, content, st.host.clock.now())
     issue_receipt(request, content)
     log.debug("a report was received")
     return redirect_done(request, "/reports", "sent")
 
 
+def report_title(t: Translator, report: Report) -> str:
+    """A report as its member knows it: the day it happened and what happened."""
+    content = report.content
+    categories = ", ".join(t.category(c) for c in content.get("categories", []))
+    day = t.date(content.get("incident") or report.created)
+    return t.gettext("%(date)s: %(categories)s", date=day, categories=categories)
+
+
+async def report_states(store: Any, reports: list[Report], now: int) -> dict[int, str]:
+    """Each report's status as its member should read it: a published report follows
+    its alert (retracted, superseded by a correction, expired)."""
+    alerts = [r.alert_id for r in reports if r.status == "published" and r.alert_id]
+    states = await store.alerts.alert_states(alerts, now)
+    shown = {}
+    for r in reports:
+        became = states.get(r.alert_id, "active") if r.status == "published" else "active"
+        shown[r.id] = r.status if became == "active" else became
+    return shown
+
+
 async def my_reports(request: web.Request) -> web.Response:
     me = need(request)
     store = unlocked(request).store
+    t = translator(request)
     reports = await store.reports.list(member_id=me.member_id)
     sent = take_notice(request)
     receipt = pending_receipt(request) if sent == "sent" else None
-    return render(request, "reports.html", reports=reports, sent=sent, receipt=receipt)
+    return render(
+        request,
+        "reports.html",
+        reports=reports,
+        sent=sent,
+        receipt=receipt,
+        titles={r.id: report_title(t, r) for r in reports},
+        states=await report_states(store, reports, state(request).host.clock.now()),
+    )
 
 
 async def _own_report(request: web.Request) -> Any:
@@ -274,6 +324,21 @@ async def _own_report(request: web.Request) -> Any:
 async def delete_report(request: web.Request) -> web.Response:
     found = await _own_report(request)
     store = unlocked(request).store
+    data = await request.post()
+    if not confirmed(data):
+        t = translator(request)
+        return ask(
+            request,
+            data,
+            question=t.gettext("Delete this report: %(title)s?", title=report_title(t, found)),
+            consequence=t.gettext(
+                "It is deleted from this node for good and cannot be brought back. "
+                "An alert already published from it stays: to have it taken down, "
+                "ask for it to be withdrawn instead."
+            ),
+            button=t.gettext("Delete the report"),
+            back="/reports",
+        )
     await store.reports.delete(found.id, member_id=found.member_id)
     return redirect_done(request, "/reports", "deleted")
 

@@ -29,6 +29,23 @@ UNLOCK_WINDOW_S = 15 * 60
 # together: addresses are cheap, so the per-client limit alone does not bound them.
 NODE_PASSPHRASE_GUESSES_ALL_CLIENTS = 20
 EVERYONE = b"everyone"
+# The partner API (issue 15): calls per partner per minute, and calls with a bad token
+# per client (a token is 32 random bytes; this only keeps the log quiet).
+PARTNER_CALLS_PER_MINUTE = 120
+# Indicators a partner may check per hour: each costs one slow hash per network key in
+# use (about 0.3-0.4 s of a core on a small server), and the hash pool is the one
+# members' own checks use, so a partner's bulk checks must leave it to them.
+PARTNER_INDICATORS_PER_HOUR = 1000
+PARTNER_INDICATOR_WINDOW_S = 60 * 60
+PARTNER_BAD_TOKENS_PER_CLIENT = 30
+PARTNER_BAD_TOKEN_WINDOW_S = 15 * 60
+# Inbound SMS (issue 15): texts answered per sender per hour; a sender over it gets no
+# answer at all (an answer costs the organisation a text).
+SMS_PER_SENDER_PER_HOUR = 10
+SMS_WINDOW_S = 60 * 60
+# "Not recognised" answers to all unknown senders together per hour: sender numbers
+# are easy to forge, and each answer costs the organisation a text.
+SMS_UNKNOWN_PER_HOUR = 100
 
 _KEY = secrets.token_bytes(32)
 
@@ -64,6 +81,14 @@ class RateLimit:
         if not self.allowed(key, now, limit):
             return False
         self.hit(key, now)
+        return True
+
+    def take_many(self, key: bytes, now: int, count: int) -> bool:
+        """Count ``count`` events for ``key`` if all of them are within the limit."""
+        if self._current(key, now) + count > self.limit:
+            return False
+        for _ in range(count):
+            self.hit(key, now)
         return True
 
     def hit(self, key: bytes, now: int) -> None:
@@ -156,6 +181,13 @@ class WebLimits:
         self.check_member = RateLimit(60, CHECK_WINDOW_S)  # the limit comes from settings
         self.check_client = RateLimit(CHECKS_PER_CLIENT_PER_HOUR, CHECK_WINDOW_S)
         self.unlock_client = RateLimit(UNLOCK_ATTEMPTS_PER_CLIENT, UNLOCK_WINDOW_S)
+        self.partner_calls = RateLimit(PARTNER_CALLS_PER_MINUTE, 60)
+        self.partner_indicators = RateLimit(PARTNER_INDICATORS_PER_HOUR, PARTNER_INDICATOR_WINDOW_S)
+        self.partner_bad_token = RateLimit(
+            PARTNER_BAD_TOKENS_PER_CLIENT, PARTNER_BAD_TOKEN_WINDOW_S
+        )
+        self.sms_sender = RateLimit(SMS_PER_SENDER_PER_HOUR, SMS_WINDOW_S)
+        self.sms_unknown = RateLimit(SMS_UNKNOWN_PER_HOUR, SMS_WINDOW_S, max_keys=1)
         # One key (EVERYONE): a global count, shared by the unlock form and the wipe page.
         self.node_passphrase = RateLimit(
             NODE_PASSPHRASE_GUESSES_ALL_CLIENTS, UNLOCK_WINDOW_S, max_keys=1

@@ -30,6 +30,9 @@ class Session:
     last_seen: int
     # The one-off notice the next page shows ("sent", "deleted"...), then forgets.
     notice: str = ""
+    # A secret the next page shows once and forgets (a new invite code): never in a
+    # URL, so a reload of that page shows no code and makes no second invite.
+    shown_once: str = ""
     # The last browse filters (form field -> values), kept for /alerts.
     browse: dict[str, list[str]] = field(default_factory=dict)
 

@@ -22,20 +22,28 @@ from protocol.errors import ProtocolError
 
 from ..config import ProxyNetwork
 from ..errors import NodeError, WrongPassphrase
+from ..overrides import Overrides
 from . import (
     accounts,
     admin,
     caseworkers,
     feeds,
     i18n,
+    member_sms,
     members,
     outreach,
     panic,
+    partner_api,
+    partner_pages,
     receipts,
     reporter,
+    sms_hooks,
+    subscriptions,
     texts,
     totals,
+    translating,
     voice,
+    vouching,
     warnings,
 )
 from .clients import ClientPolicy
@@ -47,6 +55,7 @@ from .context import (
     STATE_KEY,
     WebState,
     error_page,
+    offered_languages,
     redirect,
     render_locked,
     session,
@@ -56,7 +65,7 @@ from .context import (
 )
 from .csrf import tokens_match
 from .host import Host
-from .i18n import LANGUAGES, Translator
+from .i18n import Translator
 from .redirects import LocalPages
 from .work import SlowLane
 
@@ -82,6 +91,9 @@ SAFETY_HEADERS = {
 # What a logout or quick exit asks the browser to forget: every page it cached, every
 # cookie and everything in the site's storage (https://w3c.github.io/webappsec-clear-site-data/).
 CLEAR_SITE_DATA = '"cache", "cookies", "storage"'
+
+# Paths whose callers are programs that authenticate each request themselves.
+MACHINE_PREFIXES = (partner_api.PREFIX, sms_hooks.PREFIX)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -150,14 +162,20 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
 @web.middleware
 async def context_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     st = state(request)
+    offered = offered_languages(request)
     lang = request.cookies.get(LANG_COOKIE, "")
-    if lang not in LANGUAGES:
-        lang = i18n.negotiate(request.headers.get("Accept-Language", ""))
+    if lang not in offered:
+        lang = i18n.negotiate(request.headers.get("Accept-Language", ""), offered)
     v = visit(request)
-    v.t = Translator(lang)
+    v.t = Translator(lang, st.overrides)
     pre = request.cookies.get(PRE_COOKIE)
     if pre and len(pre) <= 64:
         v.pre = pre
+    if request.path.startswith(MACHINE_PREFIXES):
+        # JSON for machines (partner platforms, SMS gateways): no cookie, no session,
+        # no CSRF token; each route authenticates its caller itself and answers errors
+        # (a locked node included) in its own format.
+        return await handler(request)
     if request.path.startswith("/static/"):
         return await handler(request)
     host = st.host
@@ -176,6 +194,14 @@ async def context_middleware(request: web.Request, handler: Handler) -> web.Stre
             if current is None:
                 v.set_session = ""
             v.session = current
+    if (
+        request.method == "POST"
+        and v.session is not None
+        and v.session.role == "admin"
+        and translating.is_upload(request.path)
+    ):
+        # The one form that carries a whole catalogue, for an admin only.
+        request = request.clone(client_max_size=translating.MAX_UPLOAD_BYTES)
     if request.method == "POST" and not await csrf_ok(request):
         t = translator(request)
         return error_page(
@@ -221,9 +247,12 @@ def make_env() -> jinja2.Environment:
     return env
 
 
-def create_app(host: Host, trusted_proxies: Iterable[ProxyNetwork] = ()) -> web.Application:
+def create_app(
+    host: Host, trusted_proxies: Iterable[ProxyNetwork] = (), overrides: Overrides | None = None
+) -> web.Application:
     """The web app for ``host``; forwarded-client headers are read only from
-    connections from ``trusted_proxies`` (node/web/clients.py)."""
+    connections from ``trusted_proxies`` (node/web/clients.py); pages speak the
+    shipped catalogues with ``overrides`` (the node's own translations) over them."""
     app = web.Application(
         middlewares=[headers_middleware, errors_middleware, context_middleware],
         client_max_size=MAX_REQUEST_BYTES,
@@ -233,6 +262,7 @@ def create_app(host: Host, trusted_proxies: Iterable[ProxyNetwork] = ()) -> web.
     app.router.add_static("/static/", static, show_index=False, follow_symlinks=False)
     accounts.add_routes(app.router)
     members.add_routes(app.router)
+    member_sms.add_routes(app.router)
     caseworkers.add_routes(app.router)
     admin.add_routes(app.router)
     panic.add_routes(app.router)
@@ -240,6 +270,13 @@ def create_app(host: Host, trusted_proxies: Iterable[ProxyNetwork] = ()) -> web.
     texts.add_routes(app.router)
     receipts.add_routes(app.router)
     reporter.add_routes(app.router)
+    subscriptions.add_routes(app.router)
+    vouching.add_routes(app.router)
+    translating.add_routes(app.router)
+    partner_api.add_routes(app.router)
+    partner_pages.add_routes(app.router)
+    sms_hooks.add_routes(app.router)
+    sms_hooks.install(app, host)
     warnings.add_routes(app.router)
     totals.add_routes(app.router)
     outreach.add_routes(app.router)
@@ -251,5 +288,6 @@ def create_app(host: Host, trusted_proxies: Iterable[ProxyNetwork] = ()) -> web.
         pages=pages,
         slow_lane=SlowLane(host.clock),
         clients=ClientPolicy(trusted_proxies),
+        overrides=overrides or Overrides(None),
     )
     return app

@@ -220,6 +220,9 @@ def test_invite_check_report_publish_check_retract(node: dict[str, Any], browser
     worker.select_option("main select[name=reason]", "mistaken")
     with worker.expect_navigation():
         worker.get_by_role("button", name="Retract").click()
+    assert "Retract this alert?" in worker.inner_text("h1")  # it asks first
+    with worker.expect_navigation():
+        worker.get_by_role("button", name="Retract the alert").click()
     assert "The alert is retracted." in worker.inner_text("main")
     assert "No alerts found" in check(member, url, NUMBER)
 

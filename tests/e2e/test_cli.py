@@ -116,7 +116,7 @@ def test_errors_are_one_sentence_and_change_nothing(short_tmp: Path) -> None:
         "run", "--data", str(short_tmp / "nothing")
     )
     assert "already holds a node" in one_line_error(
-        "init", "--data", str(a), "--name", "x", "--no-passphrase"
+        "init", "--data", str(a), "--name", "x", "--no-passphrase", "--region", "GB"
     )
     wrong = short_tmp / "wrong"
     wrong.write_text("definitely not the passphrase\n")
@@ -158,7 +158,15 @@ def test_init_prints_card_and_admin_invite(short_tmp: Path) -> None:
     pw = short_tmp / "pw"
     pw.write_text(PASSPHRASE + "\n")
     out = alertnode_json(
-        "init", "--data", str(short_tmp / "x"), "--name", "Org X", "--passphrase-file", str(pw)
+        "init",
+        "--data",
+        str(short_tmp / "x"),
+        "--name",
+        "Org X",
+        "--passphrase-file",
+        str(pw),
+        "--region",
+        "GB",
     )
     assert out["card"].startswith("alertnode-card")
     assert len(out["invite"].replace("-", "")) >= 16

@@ -56,6 +56,11 @@ def test_demo_reaches_full_propagation_and_cleans_up_on_ctrl_c() -> None:
             assert f"[{lang}]" in text
         invites = re.findall(r"http://127\.0\.0\.1:\d+/\s+invite: [A-Z0-9-]+", text)
         assert len(invites) == 4
+        # Caseworker and admin invites as well as members', and what to try on Check.
+        staff = re.findall(r"caseworker: [A-Z0-9-]+  admin: [A-Z0-9-]+", text)
+        assert len(staff) == 4
+        for value in ("+447700900123", "client.demo@example.com", "DEMO 123"):
+            assert value in text.split("Try these on any node's Check page")[1]
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
         assert proc.returncode == 0, err

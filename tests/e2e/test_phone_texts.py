@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from node.languages import direction, html_lang
 from node.web.i18n import LANGUAGES
 from tests.e2e.cli import RunningNode, alertnode
 from tests.e2e.test_browser import (
@@ -49,7 +50,7 @@ def texts_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
 
 
 def phone(browser: Any, lang: str = "en") -> Any:
-    context = browser.new_context(viewport=PHONE, locale=lang)
+    context = browser.new_context(viewport=PHONE, locale=html_lang(lang))
     # Neutral sites are answered locally: tests never leave the machine.
     for pattern in ("https://www.google.com/**", "https://weather.example.org/**"):
         context.route(
@@ -71,7 +72,8 @@ def test_titles_tabs_and_the_printed_handout(texts_node: dict[str, Any], browser
         page = phone(browser, lang)
         for path in ("/", "/login", "/signup", "/safety", "/no-such-page"):
             page.goto(url + path)
-            assert page.evaluate("document.documentElement.lang") == lang
+            assert page.evaluate("document.documentElement.lang") == html_lang(lang)
+            assert page.evaluate("document.documentElement.dir") == direction(lang)
             title = page.title()
             assert title and telling(title, ORGANISATION) == [], (lang, path, title)
             body = page.inner_text("body")

@@ -78,7 +78,7 @@ FORMS: dict[str, dict[str, str]] = {
     "/review/new": EDITOR,
     "/review/{report}": EDITOR,
     "/supersede/{alert}": EDITOR,
-    "/published/{alert}/retract": {"reason": "mistaken"},
+    "/published/{alert}/retract": {"reason": "mistaken", "confirm": "yes"},
     "/admin/trust": {
         "op": "add",
         "card": "alertnode-card:1:AAAA",

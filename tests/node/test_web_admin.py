@@ -29,7 +29,7 @@ async def test_trust_list_add_change_and_remove_a_peer(site: Site, make_node: An
     assert [(p.accept, p.share, p.suspended) for p in peers] == [("relay", False, True)]
     status, html, _ = await admin.post("/admin/trust", {"op": "add", "card": "nonsense"})
     assert status == 400 and 'class="notice error"' in html
-    status, _, _ = await admin.post("/admin/trust", {"op": "remove", "key": key})
+    status, _, _ = await admin.post("/admin/trust", {"op": "remove", "key": key, "confirm": "yes"})
     assert status == 303
     assert await site.store.peers.list() == []
 

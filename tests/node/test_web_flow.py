@@ -123,7 +123,9 @@ async def test_report_review_publish_check_retract(site: Site) -> None:
     )
     assert status == 400 and "Choose a reason for the retraction." in html
     status, html, _ = await worker.post(
-        f"/published/{alert_id}/retract", {"reason": "mistaken"}, page="/published"
+        f"/published/{alert_id}/retract",
+        {"reason": "mistaken", "confirm": "yes"},
+        page="/published",
     )
     assert status == 303, html
     status, html, _ = await member.post("/check", {"kind": "phone", "value": PHONE})
@@ -190,7 +192,7 @@ async def test_member_downloads_and_deletes_only_own_reports(site: Site) -> None
     assert status == 404
     status, _, _ = await bob.post("/reports/1/delete", {}, page="/reports")
     assert status == 404
-    status, _, _ = await alice.post("/reports/1/delete", {}, page="/reports")
+    status, _, _ = await alice.post("/reports/1/delete", {"confirm": "yes"}, page="/reports")
     assert status == 303
     assert await site.store.reports.list() == []
 

@@ -124,7 +124,7 @@ async def test_no_member_choice_appears_in_any_url(site: Site) -> None:
     _, html, _ = await member.get("/reports")
     assert "Your report was sent" not in html  # a notice is shown once, then forgotten
     report_id = re.search(r'action="/reports/(\d+)/delete"', html).group(1)  # type: ignore[union-attr]
-    await post(f"/reports/{report_id}/delete", {}, "/reports")
+    await post(f"/reports/{report_id}/delete", {"confirm": "yes"}, "/reports")
     status, _, resp = await post("/lang", {"to": "fr", "next": "/alerts"}, "/alerts")
     assert status == 303 and resp.headers["Location"] == "/alerts"
     # Every page she can reach, in her language, after all that; then the way out.

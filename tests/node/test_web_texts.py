@@ -16,6 +16,7 @@ from aiohttp.test_utils import TestServer
 
 from node.app import Node
 from node.errors import UsageError
+from node.languages import direction, html_lang
 from node.service import Draft
 from node.settings import QUICK_EXIT_DEFAULT, validate
 from node.texts import TEXTS, TEXTS_SETTING, OrgTexts, texts_from, to_html
@@ -116,7 +117,10 @@ async def test_public_pages_and_every_title_say_nothing_telling(make_node: objec
                     html = await resp.text()
                 page = seen(html)
                 assert page.title.strip(), (lang, path)
-                assert f'<html lang="{lang}">' in html, (lang, path)
+                assert f'<html lang="{html_lang(lang)}" dir="{direction(lang)}">' in html, (
+                    lang,
+                    path,
+                )
                 assert telling(" ".join(page.words)) == [], (lang, path)
                 scanned += 1
         # Every page of every role: its title (the part a phone's history and tabs
@@ -333,7 +337,7 @@ async def test_admin_edits_a_text_per_language_with_csrf_and_an_audit_entry(site
     assert edits == [("edit text", "public_name", "fr"), ("edit text", "home", "fr")]
     assert "Bienvenue" not in repr(entries)
     status, html, _ = await admin.get("/admin/audit")
-    assert "edit text: home (fr)" in html
+    assert "edited one of the organisation&#39;s texts: home (fr)" in html
 
     # Too long, or two lines for the name: refused, with the words kept on the form.
     status, html, _ = await admin.post(

@@ -48,7 +48,9 @@ async def test_caseworker_publishes_a_warning_members_see_it_apart(site: Site) -
     status, html, _ = await caseworker.get("/published")
     assert item["id"] in html
     status, html, _ = await caseworker.post(
-        f"/published/{item['id']}/retract", {"reason": "mistaken"}, page="/published"
+        f"/published/{item['id']}/retract",
+        {"reason": "mistaken", "confirm": "yes"},
+        page="/published",
     )
     assert status == 303, html
     assert await site.node.unlocked().alerts.list() == []

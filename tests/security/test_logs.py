@@ -140,7 +140,12 @@ async def web_flow(base: str, member_invite: str, caseworker_invite: str) -> Non
         alert_id = re.search(r'action="/published/([0-9a-f]{64})/retract"', page)
         assert alert_id, page
         retract = f"/published/{alert_id.group(1)}/retract"
-        assert await caseworker.post(retract, {"reason": "mistaken"}, page="/published") == 303
+        assert (
+            await caseworker.post(
+                retract, {"reason": "mistaken", "confirm": "yes"}, page="/published"
+            )
+            == 303
+        )
         change = {"current": PASSPHRASE, "new": NEW_PASSPHRASE, "new2": NEW_PASSPHRASE}
         assert await member.post("/account/passphrase", change, page="/account") == 303
         delete = {"confirm": "yes", "passphrase": NEW_PASSPHRASE}
@@ -262,7 +267,7 @@ async def test_info_logs_over_a_member_life_hold_no_member_report_or_alert_numbe
         page = f"/review/{FIRST_REPORT}"
         assert await admin.post(page + "/decline", {}, page=page) == 303
         caseworker = f"/admin/members/{FIRST_MEMBER + 1}/revoke"
-        assert await admin.post(caseworker, {}, page="/admin/members") == 303
+        assert await admin.post(caseworker, {"confirm": "yes"}, page="/admin/members") == 303
     finally:
         await admin.close()
     # The numbers and ids this life really had (so that the test can fail).
@@ -295,7 +300,7 @@ async def test_alertnode_run_stderr_holds_no_member_data_or_addresses(short_tmp:
         "--web", web, "--fed", f"127.0.0.1:{free_port()}",
     )  # fmt: skip
     alertnode(
-        "init", "--data", str(peer_data), "--name", "Peer", "--no-passphrase",
+        "init", "--data", str(peer_data), "--name", "Peer", "--no-passphrase", "--region", "GB",
         "--web", f"127.0.0.1:{free_port()}", "--fed", f"127.0.0.1:{free_port()}",
     )  # fmt: skip
     node, peer = RunningNode(data), RunningNode(peer_data)

@@ -176,7 +176,7 @@ async def live(node: Node, site: Site, clock: StillClock) -> tuple[Life, list[by
     status, _, _ = await admin.post(
         "/admin/invites", {"role": "member", "days": "3"}, page="/admin/members"
     )
-    assert status == 200
+    assert status == 303
 
     service = node.unlocked().alerts
     alert_ids = [bytes.fromhex(a["id"]) for a in await service.list()]
@@ -185,7 +185,9 @@ async def live(node: Node, site: Site, clock: StillClock) -> tuple[Life, list[by
     assert {r.alert_id for r in reports} == {*alert_ids, None}  # the links exist, sealed
     life.step("a retraction")
     status, _, _ = await worker.post(
-        f"/published/{alert_ids[0].hex()}/retract", {"reason": "mistaken"}, page="/published"
+        f"/published/{alert_ids[0].hex()}/retract",
+        {"reason": "mistaken", "confirm": "yes"},
+        page="/published",
     )
     assert status == 303
 
@@ -214,7 +216,9 @@ async def live(node: Node, site: Site, clock: StillClock) -> tuple[Life, list[by
     life.step("a revocation")
     carol, _ = await site.store.members.credentials("Carolcanary")
     assert carol is not None
-    status, _, _ = await admin.post(f"/admin/members/{carol.id}/revoke", {}, page="/admin/members")
+    status, _, _ = await admin.post(
+        f"/admin/members/{carol.id}/revoke", {"confirm": "yes"}, page="/admin/members"
+    )
     assert status == 303
     bob = await life.join("Bobcanary")
     life.step("an account deletion")
