@@ -38,9 +38,10 @@ from .keys.slowhash import NetworkKeyRing, SlowHashPool
 from .network.pairing import PairingMode
 from .network.trust import CERT_CHECK_INTERVAL_S, Trust
 from .notify.outbox import Notifier
-from .ops import backup
+from .ops import backup, upkeep
 from .ops.jobs import RETENTION_INTERVAL_S, Jobs
 from .overrides import Overrides
+from .partners import run_webhooks
 from .service import AlertService, organisation_names
 from .settings import Settings, region_defaults
 from .store import Store
@@ -282,7 +283,10 @@ class Node:
             # New alerts, published here or pulled from a peer, wake the notifier.
             alerts.on_new_item(notifier.woken)
             trust.on_stored = notifier.wake
+            # 'alertnode move' tells subscribers, in the neutral editable text "moved".
+            trust.on_moved.append(lambda url: self._moved_notice(notifier))
             self.jobs.supervise("notify", notifier.run)
+            self.jobs.supervise("partner-webhooks", lambda: run_webhooks(self, self.clock))
             self.jobs.every("retention", RETENTION_INTERVAL_S, self.run_retention)
             self.jobs.every("certificate", CERT_CHECK_INTERVAL_S, self._renew_certificate)
             log.info("node unlocked")
@@ -443,29 +447,14 @@ class Node:
     async def _renew_certificate(self) -> dict[str, Any]:
         return self.unlocked().trust.renew_certificate()
 
+    @staticmethod
+    async def _moved_notice(notifier: Notifier) -> None:
+        await notifier.queue_text("moved")
+
     async def run_retention(self) -> dict[str, Any]:
         state = self.unlocked()
-        store, settings = state.store, state.settings
-        now = self.clock.now()
-        purged = await store.alerts.purge_expired(now)
-        reports = await store.reports.purge_older_than(
-            now - settings["report_retention_days"] * 86400
-        )
-        audit = await store.audit.purge_older_than(now - settings["audit_retention_days"] * 86400)
-        invites = await store.members.purge_invites(now)
-        await store.vouches.purge(now)
-        # Partner reports and membership requests keep as long as members' reports.
-        partners = await store.partners.purge(now - settings["report_retention_days"] * 86400, now)
-        await state.alerts.flush_counts()
-        await store.totals.set_gauge("members", now, await store.members.count())
-        # Anonymous feedback is kept as long as reports are.
-        await store.feedback.purge_older_than(now - settings["report_retention_days"] * 86400)
-        if store.db.checkpoint_pending:
-            await store.db.checkpoint()
-        return {
-            **purged, "reports": reports, "audit": audit, "invites": invites,
-            "partner_records": partners,
-        }  # fmt: skip
+        await state.alerts.flush_counts()  # checks counted in memory (totals)
+        return await upkeep.run_retention(state.store, state.settings, self.clock.now())
 
     async def status(self) -> dict[str, Any]:
         state = self._state
@@ -478,14 +467,7 @@ class Node:
             "jobs": self.jobs.last,
         }
         if isinstance(state, Unlocked):
-            info["counts"] = {
-                **await state.store.alerts.counts(self.clock.now()),
-                "members": await state.store.members.count(),
-            }
-            info["notifications"] = {
-                "channels": await state.notifier.status(),
-                "dropped": state.notifier.dropped,
-            }
+            info.update(await upkeep.unlocked_status(state.store, state.notifier, self.clock.now()))
         return info
 
 

@@ -11,12 +11,14 @@ There is no route from here to any police or authority.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
 import logging
+import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import aiohttp
 
@@ -26,7 +28,9 @@ from protocol.errors import ProtocolError
 from protocol.limits import DAY_S
 from protocol.normalise import normalise
 
-from .errors import UsageError
+from .errors import NotFound, UsageError
+from .keys.slowhash import MAX_CONCURRENT_SLOW_HASHES
+from .notify.backoff import backoff_s
 from .service import AlertService
 from .store import Store
 from .store.partners import Partner, PartnerReport
@@ -36,6 +40,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+
+class HasUnlocked(Protocol):
+    def unlocked(self) -> Unlocked: ...
+
+
 MAX_CHECK_INDICATORS = 100
 MAX_REFERRALS = 100
 REFERRAL_TTL_S = 60 * DAY_S
@@ -44,6 +53,11 @@ MAX_NOTE_CHARS = 2000
 PARTNER_KINDS: tuple[str, ...] = ("phone", "email", "handle")
 ACTIONS: tuple[str, ...] = ("remove", "warn", "monitor", "none")
 WEBHOOK_TIMEOUT_S = 10.0
+# A webhook call still failing after this many tries (about two days) is dropped.
+MAX_WEBHOOK_ATTEMPTS = 12
+WEBHOOK_BATCH = 50
+# The retry job looks for due webhook calls this often.
+WEBHOOK_POLL_S = 30.0
 SIGNATURE_HEADER = "X-Alertnode-Signature"
 TIMESTAMP_HEADER = "X-Alertnode-Timestamp"
 
@@ -86,6 +100,7 @@ class PartnerService:
         own_keys: Callable[[], Sequence[bytes]],
         phone_region: Callable[[], str],
         post_json: PostJson | None = None,
+        rng: random.Random | None = None,
     ) -> None:
         self._store = store
         self._alerts = alerts
@@ -93,6 +108,7 @@ class PartnerService:
         self._own_keys = own_keys
         self._region = phone_region
         self._post = post_json
+        self._rng = rng or random.Random()
 
     async def audit(self, partner: Partner, action: str, **counts: int) -> None:
         entry = {"actor": f"partner:{partner.id}", "role": "partner", "action": action, **counts}
@@ -123,17 +139,34 @@ class PartnerService:
             raise UsageError(f"at most {MAX_CHECK_INDICATORS} indicators in one check")
         own = set(self._own_keys())
         recommendations = await self._recommendations()
-        results = []
+        keys: list[str] = []
         for position, (kind, value) in enumerate(items):
             if kind not in PARTNER_KINDS:
                 raise UsageError(f"indicator {position}: kind is one of {', '.join(PARTNER_KINDS)}")
-            try:
-                found = await self._alerts.check(kind, value)
-            except UsageError:
-                raise UsageError(f"indicator {position}: not a valid {kind}") from None
+            key = self._key(kind, value)
+            if key is None:  # refused before any slow hash is spent
+                raise UsageError(f"indicator {position}: not a valid {kind}")
+            keys.append(key)
+        # As many at once as the slow-hash pool runs, and no more: the pool's queue is
+        # first come, first served, so a member's check waits behind at most this many
+        # of a partner's hashes, never behind the whole bulk check.
+        room = asyncio.Semaphore(MAX_CONCURRENT_SLOW_HASHES)
+
+        async def one(kind: str, value: str) -> dict[str, Any]:
+            async with room:
+                return await self._alerts.check(kind, value)
+
+        answers = await asyncio.gather(
+            *(one(kind, value) for kind, value in items), return_exceptions=True
+        )
+        results = []
+        for position, ((kind, value), found) in enumerate(zip(items, answers, strict=True)):
+            if isinstance(found, UsageError):
+                raise UsageError(f"indicator {position}: not a valid {kind}")
+            if isinstance(found, BaseException):
+                raise found
             shown = [a for a in found["alerts"] if _may_show(a, own)]
             organisations = {a["organisation"] for a in shown if a["origin_known"]}
-            key = self._key(kind, value)
             results.append(
                 {
                     "kind": kind,
@@ -142,7 +175,7 @@ class PartnerService:
                     "organisations": len(organisations),
                     "max_danger": max((a["danger"] for a in shown), default=0),
                     "categories": sorted({c for a in shown for c in a["categories"]}),
-                    "recommendation": recommendations.get(key) if key else None,
+                    "recommendation": recommendations.get(keys[position]),
                 }
             )
         await self.audit(
@@ -192,7 +225,44 @@ class PartnerService:
         partner = await self._store.partners.get(report.partner_id)
         if partner.webhook is None or partner.revoked or self._post is None:
             return False
-        body = json.dumps(report_json(report), separators=(",", ":")).encode()
+        row = await self._store.webhooks.add(partner.id, report_json(report), self._clock.now())
+        if row is None:
+            log.warning("the partner webhook queue is full; the partner can poll")
+            return False
+        return await self.deliver_webhooks(only=row) == 1
+
+    async def deliver_webhooks(self, only: int | None = None) -> int:
+        """Post the queued recommendations that are due (or the one call ``only``),
+        each signed at the time it is sent; a failed call is tried again after a
+        wait doubling from 30 s to 6 hours (the outbox's backoff), and dropped after
+        ``MAX_WEBHOOK_ATTEMPTS`` tries (the answer is still there to poll). Returns
+        how many partners took theirs."""
+        if self._post is None:
+            return 0
+        now = self._clock.now()
+        took = 0
+        for call in await self._store.webhooks.due(now, WEBHOOK_BATCH, only):
+            try:
+                partner = await self._store.partners.get(call.partner_id)
+            except NotFound:
+                partner = None
+            if partner is None or partner.webhook is None or partner.revoked:
+                await self._store.webhooks.done(call.id)
+                continue
+            if await self._post_signed(partner, call.body):
+                await self._store.webhooks.done(call.id)
+                took += 1
+            elif call.attempts + 1 >= MAX_WEBHOOK_ATTEMPTS:
+                await self._store.webhooks.done(call.id)
+                log.warning("a partner webhook call was dropped after %d tries", call.attempts + 1)
+            else:
+                wait = backoff_s(call.attempts + 1, self._rng)
+                await self._store.webhooks.retry_at(call.id, now + wait)
+        return took
+
+    async def _post_signed(self, partner: Partner, answer: dict[str, Any]) -> bool:
+        assert self._post is not None and partner.webhook is not None
+        body = json.dumps(answer, separators=(",", ":")).encode()
         now = self._clock.now()
         headers = {
             "Content-Type": "application/json",
@@ -238,3 +308,11 @@ def for_node(state: Unlocked, clock: Clock, post: PostJson | None = post_json) -
     return PartnerService(
         state.store, state.alerts, clock, own, lambda: str(state.settings["phone_region"]), post
     )
+
+
+async def run_webhooks(node: HasUnlocked, clock: Clock) -> None:
+    """The retry job (run by ``Jobs`` as "partner-webhooks"): every ``WEBHOOK_POLL_S``,
+    post the queued recommendations that are due."""
+    while True:
+        await for_node(node.unlocked(), clock).deliver_webhooks()
+        await clock.sleep(WEBHOOK_POLL_S)

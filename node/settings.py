@@ -70,11 +70,12 @@ class WholeNumber:
             number = int(value.strip()) if isinstance(value, str) else value
         except ValueError:
             raise UsageError(
-                t(N_("%(label)s must be a whole number.")) % {"label": label}
+                t(N_("%(label)s: write a whole number from %(lo)d to %(hi)d, in figures."))
+                % {"label": label, "lo": self.minimum, "hi": self.maximum}
             ) from None
         if not self.minimum <= number <= self.maximum:
             raise UsageError(
-                t(N_("%(label)s must be between %(lo)d and %(hi)d."))
+                t(N_("%(label)s: choose a number from %(lo)d to %(hi)d."))
                 % {"label": label, "lo": self.minimum, "hi": self.maximum}
             )
         return number
@@ -97,7 +98,7 @@ class CountryCode:
         code = str(value).strip().upper()
         if code and not _COUNTRY_RE.match(code):
             raise UsageError(
-                t(N_("%(label)s must be a two-letter country code like GB or FR."))
+                t(N_("%(label)s: write a two-letter country code like GB or FR."))
                 % {"label": label}
             )
         return code
@@ -119,7 +120,7 @@ class RegionList:
         items = value.replace(",", " ").split() if isinstance(value, str) else value
         if not isinstance(items, list) or len(items) > self.max_items:
             raise UsageError(
-                t(N_("%(label)s can list at most %(n)d region codes."))
+                t(N_("%(label)s: list at most %(n)d region codes."))
                 % {"label": label, "n": self.max_items}
             )
         codes = [str(i).strip().upper() for i in items]
@@ -162,7 +163,7 @@ class HttpsUrl:
             bad = True
         if bad:
             raise UsageError(
-                t(N_("%(label)s must be a web address starting with https://, like %(example)s."))
+                t(N_("%(label)s: write a web address starting with https://, like %(example)s."))
                 % {"label": label, "example": QUICK_EXIT_DEFAULT}
             )
         return url
@@ -187,8 +188,7 @@ class Choice:
         word = str(value).strip().lower()
         if word not in self.options:
             raise UsageError(
-                t(N_("%(label)s must be one of: %(options)s."))
-                % {"label": label, "options": ", ".join(self.options)}
+                t(N_("%(label)s: choose one of the offered answers.")) % {"label": label}
             )
         return word
 
@@ -233,6 +233,12 @@ class Setting:
     help: str
 
 
+# The table. One row per setting, in the order the admin page shows them:
+#   Setting(name, kind, default, N_(label), N_(help))
+# ``name`` is the key in node.json's settings, the form field and the CLI; ``label`` is a
+# few words and ``help`` whole sentences saying what it does, both for people and both
+# marked with N_() (translated where shown). ``kind`` (WholeNumber, CountryCode,
+# RegionList, HttpsUrl, Choice) validates and describes the values. Add a row at the end.
 SETTINGS: tuple[Setting, ...] = (
     Setting(
         "regions",

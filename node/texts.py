@@ -235,6 +235,18 @@ TEXTS: tuple[Text, ...] = (
         300,
         one_line=True,
     ),
+    Text(
+        "moved",
+        N_("Message when the site moves"),
+        N_(
+            "The line every member who chose to receive messages gets when the site "
+            "moves to a new address. Like the notification message, it shows on her lock "
+            "screen: say nothing about alerts, clients or sex work."
+        ),
+        (N_("Our site has a new address; open it from the link we gave you, or ask us."),),
+        300,
+        one_line=True,
+    ),
 )
 BY_KEY = {t.key: t for t in TEXTS}
 

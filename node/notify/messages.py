@@ -30,6 +30,12 @@ def notice(texts: OrgTexts, lang: str) -> str:
     return texts.get("notice", t.lang, t.gettext)
 
 
+def org_text(texts: OrgTexts, key: str, lang: str) -> str:
+    """Any of the organisation's editable one-line texts (node/texts.py) in ``lang``."""
+    t = Translator(lang)
+    return texts.get(key, t.lang, t.gettext)
+
+
 def alert_text(body: AlertBody, texts: OrgTexts, lang: str) -> str:
     """The opted-in message: the structured parts in ``lang`` and the description
     (in ``lang`` if the alert carries that translation, else its original)."""

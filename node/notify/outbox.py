@@ -10,7 +10,8 @@ channel's state (ok / failing, its last error code, its queue) is kept for
 ``channel list`` and ``status``; never a URL, an address or a message's text, and
 nothing of them is logged.
 
-Other parts of the node send a message at once (an SMS reply) with ``send_direct``.
+Other parts of the node send a message at once (an SMS reply) with ``send_direct``,
+and a neutral notice to every subscriber (the node moved) with ``notify_members``.
 """
 
 from __future__ import annotations
@@ -27,11 +28,14 @@ from federation.clock import Clock
 from protocol.alert import read_stored_alert
 from protocol.limits import DAY_S, HOUR_S
 
-from ..errors import NotFound
+from ..errors import NotFound, UsageError
 from ..store.alerts import AlertStore
 from ..store.notify import NotifyStore, Queued, Subscription
-from ..texts import OrgTexts
+from ..texts import BY_KEY, OrgTexts
 from . import channels, messages
+from .backoff import FIRST_RETRY_S as FIRST_RETRY_S  # re-exported: tests and docs name it here
+from .backoff import MAX_RETRY_S as MAX_RETRY_S
+from .backoff import backoff_s
 from .errors import NotifyError
 
 if TYPE_CHECKING:
@@ -43,8 +47,6 @@ log = logging.getLogger(__name__)
 SEND_TIMEOUT_S = 20.0
 # Concurrent apprise calls (threads); a hung service holds at most one per channel.
 SEND_THREADS = 4
-FIRST_RETRY_S = 30
-MAX_RETRY_S = 6 * HOUR_S
 # A message still failing after this many tries (about two days) is dropped.
 MAX_ATTEMPTS = 12
 ROUTE_BATCH = 200
@@ -72,6 +74,16 @@ async def send_direct(node: HasNotifier, channel: str, to: str, text: str) -> No
     await node.unlocked().notifier.send_now(channel, to, text)
 
 
+async def notify_members(node: HasNotifier, text_key: str) -> int:
+    """Queue the organisation's editable text ``text_key`` (node/texts.py; a neutral,
+    one-line text such as "moved") to every subscription, each in her language, due
+    at once (digest subscribers too: it is not an alert), and wake the notifier.
+    Returns how many messages were queued (the outbox's cap may drop some).
+
+    Raises UsageError (not a one-line editable text), Locked."""
+    return await node.unlocked().notifier.queue_text(text_key)
+
+
 @dataclass(slots=True)
 class ChannelState:
     sent: int = 0
@@ -80,13 +92,6 @@ class ChannelState:
     last_error: str | None = None  # a NotifyError code
     last_error_at: int | None = None
     last_ok_at: int | None = None
-
-
-def backoff_s(attempts: int, rng: random.Random) -> int:
-    """The wait before try ``attempts + 1``: doubling from ``FIRST_RETRY_S`` to
-    ``MAX_RETRY_S``, with full jitter on its upper half (so retries spread out)."""
-    ceiling = min(FIRST_RETRY_S * 2 ** max(0, attempts - 1), MAX_RETRY_S)
-    return int(ceiling / 2 + rng.random() * ceiling / 2)
 
 
 def next_digest_at(now: int) -> int:
@@ -175,6 +180,29 @@ class Notifier:
         state.sent += 1
         state.failing = False
         state.last_ok_at = self._clock.now()
+
+    async def queue_text(self, text_key: str) -> int:
+        """Queue ``text_key`` (an editable one-line text) to every subscription now."""
+        known = BY_KEY.get(text_key)
+        if known is None or not known.one_line:
+            raise UsageError("a notice to members is one of the one-line editable texts")
+        texts = self._texts()
+        items: list[tuple[str, int | None, dict[str, Any]]] = [
+            (
+                sub.channel,
+                sub.id,
+                {
+                    "to": sub.address,
+                    "title": messages.title(texts, sub.lang),
+                    "body": messages.org_text(texts, text_key, sub.lang),
+                },
+            )
+            for sub in await self._store.all_subscriptions()
+        ]
+        queued = await self._store.enqueue(items, self._clock.now()) if items else 0
+        self.dropped += len(items) - queued
+        self.wake()
+        return queued
 
     # --- routing ------------------------------------------------------------------
 

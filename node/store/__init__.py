@@ -23,6 +23,7 @@ from .sms import SmsStore
 from .totals import TotalsStore
 from .voice import FeedbackStore, PollStore
 from .vouches import VouchStore
+from .webhooks import WebhookQueue
 
 __all__ = ["DB_FILE", "AlertStore", "FeedRow", "Member", "Report", "Store", "StoredAlert"]
 
@@ -45,6 +46,7 @@ class Store:
         self.notify = NotifyStore(db, crypto)
         self.partners = PartnerStore(db, crypto)
         self.sms = SmsStore(db, crypto)
+        self.webhooks = WebhookQueue(db, crypto)
         self.totals = TotalsStore(db)
         self.feedback = FeedbackStore(db, crypto)
         self.polls = PollStore(db, crypto)

@@ -352,6 +352,22 @@ class PartnerStore:
             out.setdefault(pid, {"unused": 0, "waiting": 0, "joined": 0})["waiting"] = n
         return out
 
+    async def status(self) -> dict[str, Any]:
+        """For ``status``: counts only (partners, reports by status, referral codes,
+        membership requests); never a name, a token, an account or a report id."""
+        (active, revoked) = (0, 0)
+        for (flag,) in await self._db.fetchall("SELECT revoked FROM partners"):
+            active, revoked = (active, revoked + 1) if flag else (active + 1, revoked)
+        reports = {"received": 0, "reviewing": 0, "answered": 0}
+        for report in await self.reports():
+            if report.content.get("kind", "account") == "account":
+                reports[report.status] = reports.get(report.status, 0) + 1
+        referrals = {"unused": 0, "waiting": 0, "joined": 0}
+        for counts in (await self.referral_counts()).values():
+            for key in referrals:
+                referrals[key] += counts[key]
+        return {"active": active, "revoked": revoked, "reports": reports, "referrals": referrals}
+
     async def purge(self, cutoff: int, now: int) -> int:
         """Retention: partner reports and membership requests whose whole day lies
         before ``cutoff``, and expired referral codes. Returns the rows deleted."""

@@ -336,7 +336,18 @@ MIGRATIONS: tuple[Migration, ...] = (
         url TEXT NOT NULL DEFAULT ''
     ) WITHOUT ROWID;
     """,
-    # 11 (o1): issue 16. Monthly totals for funders: per calendar month, how many
+    # 11: the partner webhook queue (recommendations posted with retries).
+    """
+    CREATE TABLE partner_webhooks (
+        id INTEGER PRIMARY KEY,
+        partner_id INTEGER NOT NULL REFERENCES partners (id) ON DELETE CASCADE,
+        due INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        body_enc BLOB NOT NULL
+    );
+    CREATE INDEX partner_webhooks_due ON partner_webhooks (due);
+    """,
+    # 12 (o1): issue 16. Monthly totals for funders: per calendar month, how many
     # checks, reports, sign-ups, alerts published and received, and the member count;
     # nothing finer than a month, nothing per member (node/store/totals.py). Members'
     # voice (node/store/voice.py): anonymous feedback (sealed, dated to the day, no

@@ -96,6 +96,15 @@ class SmsStore:
         rows = await self._db.fetchall("SELECT kind, channel FROM sms_gateways ORDER BY kind")
         return [(r[0], r[1]) for r in rows]
 
+    async def status(self) -> dict[str, object]:
+        """For ``status``: the gateways set up (kind, reply channel) and how many
+        members saved a number; never a secret or a number."""
+        row = await self._db.fetchone("SELECT count(*) FROM sms_numbers")
+        return {
+            "gateways": [{"kind": k, "reply_channel": c} for k, c in await self.gateways()],
+            "members": int(row[0]) if row else 0,
+        }
+
     async def remove_gateway(self, kind: str) -> bool:
         async with self._db.transaction() as conn:
             cur = await conn.execute("DELETE FROM sms_gateways WHERE kind = ?", (kind,))

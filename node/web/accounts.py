@@ -127,7 +127,7 @@ async def _admitted(request: web.Request, form: Form, purpose: str) -> int:
     if verdict is Verdict.UNSOLVED:
         if await st.slow_lane.wait():
             return 0
-        form.error("pow", t.gettext(SLOW_LANE_FULL))
+        form.refuse(t.gettext(SLOW_LANE_FULL))
         return 429
     form.error("pow", t.gettext(WORK_REFUSED[verdict]))
     return 400
@@ -169,7 +169,7 @@ async def signup(request: web.Request) -> web.Response:
     now = st.host.clock.now()
     per_client = client(request).key("signup")
     if per_client is not None and not st.limits.signup_client.take(per_client, now):
-        form.error("invite", t.gettext(TOO_MANY))
+        form.refuse(t.gettext(TOO_MANY))
         return _render_form(request, "signup.html", "signup", form, 429)
     pass_hash = await st.host.hashes.run(hash_passphrase, passphrase)
     try:
@@ -232,7 +232,7 @@ async def login(request: web.Request) -> web.Response:
         return _render_login(request, form, refused)
     attempt = _begin_attempt(request, nick, per_client=True)
     if attempt is None:
-        form.error("passphrase", t.gettext(TOO_MANY))
+        form.refuse(t.gettext(TOO_MANY))
         return _render_login(request, form, 429)
     matched = False
     try:
@@ -289,7 +289,7 @@ async def _verify_current(request: web.Request, form: Form, name: str) -> bool:
     store = unlocked(request).store
     attempt = _begin_attempt(request, me.nickname, per_client=False)
     if attempt is None:
-        form.error(name, t.gettext(TOO_MANY))
+        form.refuse(t.gettext(TOO_MANY))
         return False
     matched = False
     try:

@@ -17,7 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from ..errors import NodeError, NotFound, UsageError
-from ..settings import MAX_SETTING_CHARS, SETTINGS, validate
+from ..settings import MAX_SETTING_CHARS, SETTINGS, Choice, validate
 from ..store.members import ROLES
 from .confirm import ask, confirmed
 from .context import (
@@ -37,6 +37,15 @@ from .i18n import N_, Translator
 log = logging.getLogger(__name__)
 
 ACCEPT_MODES = ("none", "direct", "relay")
+# The trust forms' fields, by their labels on the page (a problem names the field).
+TRUST_FIELDS = {
+    "op": N_("What to do"),
+    "card": N_("Their node card (paste the whole line)"),
+    "accept": N_("Accept from them"),
+    "key": N_("Which organisation"),
+    "share": N_("Share our alerts with them"),
+    "suspended": N_("Suspended"),
+}
 MAX_CARD_CHARS = 4000
 MAX_AUDIT_ENTRIES = 500
 
@@ -117,7 +126,10 @@ async def trust_change(request: web.Request) -> web.Response:
             share = form.flag("share")
             suspended = form.flag("suspended")
     if not form.ok:
-        problems = "; ".join(f"{k}: {v}" for k, v in form.errors.items())
+        problems = " ".join(
+            t.gettext("%(field)s: %(problem)s", field=t.gettext(TRUST_FIELDS.get(k, k)), problem=v)
+            for k, v in form.errors.items()
+        )
         return await trust_page(request, problems, 400)
     if op == "remove" and not confirmed(data):
         return await _ask_remove_peer(request, data, key, form.flag("purge"))
@@ -257,6 +269,12 @@ def _settings_rows(values: dict[str, Any], t: Translator) -> list[dict[str, Any]
             "help": t.gettext(s.help),
             "allowed": s.kind.describe(t.gettext),
             "value": s.kind.show(values.get(s.name, s.default)),
+            # A closed choice is a list of answers in words, not a key to type.
+            "options": (
+                [(o, t.gettext(w)) for o, w in zip(s.kind.options, s.kind.labels, strict=True)]
+                if isinstance(s.kind, Choice)
+                else []
+            ),
         }
         for s in SETTINGS
     ]

@@ -48,7 +48,7 @@ from .context import (
 from .forms import Form, indicator_error, phone_country
 from .i18n import INDICATOR_LABELS, LANGUAGES, SHARE_LABELS, Translator
 from .members import DANGER_CHOICES, today
-from .redaction import MAX_FINDINGS, find_identifiers, remove_text
+from .redaction import MAX_FINDINGS, OWN_ORGANISATION, as_seen, find_identifiers, remove_text
 
 log = logging.getLogger(__name__)
 
@@ -306,6 +306,7 @@ def _editor(
         cap=_cap(report, corrected),
         findings=findings,
         preview=preview,
+        seen=as_seen(preview, translator(request).gettext(OWN_ORGANISATION)) if preview else None,
         preview_json=json.dumps(preview, indent=2, ensure_ascii=False) if preview else "",
         message=message,
         regions=settings["regions"],

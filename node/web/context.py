@@ -22,6 +22,7 @@ from ..texts import OrgTexts, to_html
 from . import i18n
 from .clients import Client, ClientPolicy
 from .csrf import CsrfKeys
+from .forms import Form
 from .host import Host
 from .i18n import LANGUAGES, Translator
 from .pending import ReceiptDesk
@@ -216,7 +217,7 @@ def render(
     st = state(request)
     t = t or translator(request)
     current = session(request)
-    page = st.env.get_template(template).render(
+    args = dict(
         **t.template_globals(),
         lang=t.lang,
         html_lang=t.html_lang,
@@ -234,7 +235,13 @@ def render(
         quick_exit_url=quick_exit_url(request),
         **ctx,
     )
-    return web.Response(text=page, content_type="text/html", charset="utf-8", status=status)
+    page = st.env.get_template(template)
+    html = page.render(args)
+    # A form's error summary comes before its fields, whose macros record their labels
+    # (Form.labels): drawn once more, the summary names each field.
+    if any(isinstance(v, Form) and v.errors and v.labels for v in ctx.values()):
+        html = page.render(args)
+    return web.Response(text=html, content_type="text/html", charset="utf-8", status=status)
 
 
 SOMETHING_WRONG = i18n.N_("Something went wrong. Please try again.")

@@ -2,7 +2,8 @@
 
 Rule: a handler reads its form only through ``Form``; each reader returns a clean
 value or records a message for that field (in the reader's language) and returns a
-harmless default. A handler stores nothing unless ``form.ok``. Values are never
+harmless default; a refusal of the whole form (a rate limit) is a page notice, never a
+field's error. A handler stores nothing unless ``form.ok``. Values are never
 echoed back into a page except through the templates' autoescaping, and passphrases
 are never echoed at all.
 """
@@ -83,13 +84,23 @@ class Form:
         self._t = t
         self.errors: dict[str, str] = {}
         self.values: dict[str, Any] = {}
+        # A refusal of the whole form (a rate limit), shown as a page notice, not
+        # against a field the reader cannot fix.
+        self.notice = ""
+        # Field labels, recorded by the template macros as they draw each field, so
+        # the error summary names the field (context.render draws such a page twice).
+        self.labels: dict[str, str] = {}
 
     @property
     def ok(self) -> bool:
-        return not self.errors
+        return not self.errors and not self.notice
 
     def error(self, name: str, message: str) -> None:
         self.errors.setdefault(name, message)
+
+    def refuse(self, message: str) -> None:
+        """Refuse the whole form with ``message`` (too many attempts, and the like)."""
+        self.notice = self.notice or message
 
     def _all(self, name: str) -> list[Any]:
         if isinstance(self._data, MultiDictProxy):

@@ -79,6 +79,25 @@ SHARE_LABELS: dict[str, str] = {
     "network": N_("Share it as widely as our organisation allows"),
 }
 
+ROLE_LABELS: dict[str, str] = {
+    "member": N_("member"),
+    "caseworker": N_("caseworker (reviews reports, publishes and retracts alerts)"),
+    "admin": N_("admin (also runs the node: members, partners, settings)"),
+}
+RETRACT_REASON_LABELS: dict[str, str] = {
+    "mistaken": N_("It was published by mistake or is wrong"),
+    "resolved": N_("The danger has passed"),
+    "duplicate": N_("Another alert already says this"),
+    "reporter-request": N_("The member who reported it asked for it to be withdrawn"),
+    "superseded": N_("A corrected alert replaces it"),
+    "other": N_("Another reason"),
+}
+ACCEPT_LABELS: dict[str, str] = {
+    "none": N_("Nothing: we receive no alerts from them"),
+    "direct": N_("Their own alerts only"),
+    "relay": N_("Their own alerts and the alerts they pass on from organisations they trust"),
+}
+
 
 @cache
 def translations(lang: str) -> NullTranslations:
@@ -179,6 +198,15 @@ class Translator:
     def indicator(self, kind: str) -> str:
         return self.gettext(INDICATOR_LABELS.get(kind, kind))
 
+    def role(self, code: str) -> str:
+        return self.gettext(ROLE_LABELS.get(code, code))
+
+    def reason(self, code: str) -> str:
+        return self.gettext(RETRACT_REASON_LABELS.get(code, code))
+
+    def accept(self, mode: str) -> str:
+        return self.gettext(ACCEPT_LABELS.get(mode, mode))
+
     def date(self, value: str | int | None) -> str:
         """A day (YYYY-MM-DD or a Unix time) written the reader's way."""
         if value is None or value == "":
@@ -201,5 +229,8 @@ class Translator:
             "danger": self.danger,
             "status": self.status,
             "indicator": self.indicator,
+            "role": self.role,
+            "reason": self.reason,
+            "accept": self.accept,
             "fmt_date": self.date,
         }

@@ -84,7 +84,7 @@ async def check(request: web.Request) -> web.Response:
         st.limits.check_member.allowed(member_key, now, per_member)
         and (per_client is None or st.limits.check_client.allowed(per_client, now))
     ):
-        form.error("value", t.gettext("You have made many checks this hour. Try again later."))
+        form.refuse(t.gettext("You have made many checks this hour. Try again later."))
         return render(request, "check.html", status=429, form=form, result=None)
     st.limits.check_member.hit(member_key, now)
     if per_client is not None:

@@ -46,7 +46,7 @@ async def wipe_now(request: web.Request) -> web.Response:
     global_ok = not node.has_passphrase or limits.node_passphrase.allowed(EVERYONE, now)
     attempt = limits.login_account.begin(account, now) if form.ok and global_ok else None
     if form.ok and attempt is None:
-        form.error("passphrase", t.gettext("Too many attempts. Wait a while and try again."))
+        form.refuse(t.gettext("Too many attempts. Wait a while and try again."))
     if attempt is not None:
         if node.has_passphrase:
             limits.node_passphrase.hit(EVERYONE, now)

@@ -107,7 +107,7 @@ async def check_receipt(request: web.Request) -> web.Response:
     now = state(request).host.clock.now()
     who = client(request).key("receipt")
     if who is not None and not desk(request).checks.take(who, now):
-        form.error("receipt", t.gettext("Too many attempts. Wait a while and try again."))
+        form.refuse(t.gettext("Too many attempts. Wait a while and try again."))
         return render(request, "receipt_check.html", status=429, form=form, verdict=None)
     verdict = receipt_keys(request).verify(text)
     return render(request, "receipt_check.html", form=form, verdict=verdict)

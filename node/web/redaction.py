@@ -1,20 +1,27 @@
 """The redaction helper: find identifiers in an alert's free text before it is published.
 
 Rule: anything that looks like a phone number, e-mail address, handle, link or number
-plate in a description is flagged, so a caseworker decides for each one whether to
-move it into a blinded indicator field (where peers receive only its Argon2id hash),
-remove it, or knowingly keep it. Moving or removing replaces every occurrence of the
-exact text with a neutral mark; nothing is ever rewritten silently.
+plate in a description is flagged (a handle only where a platform's name and a
+separator or an "@" introduce it, and never inside a markup tag), so a caseworker
+decides for each one whether to move it into a blinded indicator field (where peers
+receive only its Argon2id hash), remove it, or knowingly keep it. Moving or removing
+replaces every occurrence of the exact text with a neutral mark; nothing is ever
+rewritten silently. It cannot find names, workplaces, addresses or places: the editor
+says so beside the description.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import phonenumbers
 
+from .i18n import N_
+
 MARK = "[…]"
+OWN_ORGANISATION = N_("your organisation")  # translated where it is shown
 MAX_FINDINGS = 30
 
 _EMAIL_RE = re.compile(r"[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63})+")
@@ -22,11 +29,17 @@ _PLATFORMS = (
     "instagram|insta|ig|twitter|x|telegram|tg|snapchat|snap|whatsapp|wa|onlyfans|"
     "tiktok|facebook|fb|signal|tinder|grindr|reddit|discord|kik|line|wechat|viber"
 )
+# A platform's name counts only when a separator follows it ("insta: jay", "tg=jay",
+# "x @jay"): the short names (x, ig, wa, line, signal) are ordinary words and letters,
+# and "<img src=x onerror=...>" is not an X handle called onerror.
 _HANDLE_RE = re.compile(
-    rf"(?:\b(?P<platform>{_PLATFORMS})\b\s*[:=]?\s*@?(?P<pname>[A-Za-z0-9_.]{{2,30}}))"
+    rf"(?:(?<![\w=/.<-])(?P<platform>{_PLATFORMS})(?:\s*[:=]\s*@?|\s+@)"
+    r"(?P<pname>[A-Za-z0-9_.]{2,30}))"
     r"|(?<![\w@.])@(?P<name>[A-Za-z0-9_.]{2,30})",
     re.IGNORECASE,
 )
+# Markup pasted into a description: tags and attribute names are not identifiers.
+_TAG_RE = re.compile(r"</?[A-Za-z][^<>]{0,500}>")
 _URL_RE = re.compile(r"\b(?:https?://|www\.)[^\s<>\"']{2,200}", re.IGNORECASE)
 # Common European plate shapes (GB "AB12 CDE", FR "AB-123-CD", ES "1234 ABC", RO "B 123 ABC").
 _PLATE_RE = re.compile(
@@ -68,7 +81,10 @@ def find_identifiers(text: str, phone_region: str = "") -> list[Finding]:
         if _DATE_RE.fullmatch(m.group().strip()):
             continue
         add(m.start(), m.end(), Finding("phone", m.group(), m.group()))
+    tags = [(m.start(), m.end()) for m in _TAG_RE.finditer(text)]
     for m in _HANDLE_RE.finditer(text):
+        if any(s <= m.start() < e for s, e in tags):
+            continue
         if m.group("platform"):
             suggestion = f"{m.group('platform').lower()}:{m.group('pname')}"
         else:
@@ -84,3 +100,21 @@ def find_identifiers(text: str, phone_region: str = "") -> list[Finding]:
 def remove_text(description: str, text: str) -> str:
     """``description`` with every occurrence of ``text`` replaced by the neutral mark."""
     return description.replace(text, MARK) if text else description
+
+
+def as_seen(preview: dict[str, Any], organisation: str) -> dict[str, Any]:
+    """An alert body previewed in the editor, in the shape the alert card shows
+    (``_alert.html``): what a member of another organisation sees, the blinded
+    identifiers reduced to their kinds."""
+    return {
+        "danger": preview["danger"],
+        "incident": preview["incident"],
+        "region": preview["region"],
+        "categories": preview["categories"],
+        "description": preview["description"],
+        "lang": preview["lang"],
+        "descriptions": preview["translations"],
+        "organisation": organisation,
+        "origin_known": True,
+        "indicators": [i[0] for i in preview["indicators"]],
+    }

@@ -46,6 +46,7 @@ from . import (
     vouching,
     warnings,
 )
+from .assets import CACHE_FOREVER, Assets
 from .clients import ClientPolicy
 from .context import (
     ERROR_TITLES,
@@ -104,7 +105,11 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 @web.middleware
 async def headers_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     response = await handler(request)
+    # Only a hashed asset (node/web/assets.py) may be cached; everything else is no-store.
+    forever = response.headers.get("Cache-Control") == CACHE_FOREVER
     response.headers.update(SAFETY_HEADERS)
+    if forever and response.status == 200:
+        response.headers["Cache-Control"] = CACHE_FOREVER
     secure = request.secure
     v = visit(request)
     if v.clear_site:
@@ -236,7 +241,7 @@ async def csrf_ok(request: web.Request) -> bool:
 # --- the factory ---------------------------------------------------------------------
 
 
-def make_env() -> jinja2.Environment:
+def make_env(assets: Assets | None = None) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("node", "templates"),
         autoescape=True,
@@ -244,6 +249,7 @@ def make_env() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.globals["asset"] = (assets or Assets()).url
     return env
 
 
@@ -258,6 +264,8 @@ def create_app(
         client_max_size=MAX_REQUEST_BYTES,
     )
     app.on_response_prepare.append(drop_server_header)
+    assets = Assets()
+    assets.add_routes(app.router)
     static = Path(__file__).resolve().parent.parent / "static"
     app.router.add_static("/static/", static, show_index=False, follow_symlinks=False)
     accounts.add_routes(app.router)
@@ -284,7 +292,7 @@ def create_app(
     pages = LocalPages(app.router.resources())
     app[STATE_KEY] = WebState(
         host=host,
-        env=make_env(),
+        env=make_env(assets),
         pages=pages,
         slow_lane=SlowLane(host.clock),
         clients=ClientPolicy(trusted_proxies),

@@ -229,9 +229,12 @@ async def inbound_android(request: web.Request) -> web.Response:
 
 
 async def inbound_twilio(request: web.Request) -> web.Response:
-    if host(request).locked:
+    try:
+        if host(request).locked:
+            raise Locked("locked")
+        gateway = await unlocked(request).store.sms.gateway("twilio")
+    except Locked:  # also between states (opening, stopping): JSON, like the others
         return _refused(503, "unavailable")
-    gateway = await unlocked(request).store.sms.gateway("twilio")
     if gateway is None:
         raise web.HTTPNotFound()
     body = await _read(request)

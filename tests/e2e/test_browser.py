@@ -192,6 +192,8 @@ def test_invite_check_report_publish_check_retract(node: dict[str, Any], browser
     assert "900456" not in worker.input_value("#f-description")
     assert "+447700900456" in worker.input_value("#f-phone")
     worker.get_by_role("button", name="Preview").click()
+    assert "He hit me" in worker.inner_text("#preview article.alert")  # as members see it
+    worker.locator("#preview summary").click()  # the wire form, behind a disclosure
     preview = worker.inner_text("#preview")
     assert "Exactly what other organisations will receive" in preview
     assert "7700900123" not in preview and '"danger": 3' in preview

@@ -38,6 +38,13 @@ async def test_settings_are_saved_and_used(site: Site) -> None:
     admin = await site.member("root", "admin")
     _, html, _ = await admin.get("/admin/settings")
     fields = dict(re.findall(r'<input id="f-([a-z_]+)" name="[a-z_]+" value="([^"]*)"', html))
+    fields.update(
+        re.findall(
+            r'<select id="f-([a-z_]+)" name="[a-z_]+"[^>]*>\s*<option value="([^"]*)" selected',
+            html,
+        )
+    )
+    assert fields["report_withdrawal"] == "caseworker"
     assert fields["regions"] == "GB-LND GB-MAN"
     fields["regions"] = "FR-75, FR-13"
     fields["checks_per_hour"] = "5"

@@ -115,7 +115,7 @@ CASES: list[tuple[str, str, str, dict[str, str], dict[str, str], str]] = [
     ),
     ("admin", "/admin/invites", "/admin/members", {"role": "member"}, {"days": "0"}, "1 to 365"),
     ("admin", "/admin/invites", "/admin/members", {"days": "3"}, {"role": "king"}, "options"),
-    ("admin", "/admin/settings", "/admin/settings", {}, {"alert_hops": "99"}, "between 0 and 6"),
+    ("admin", "/admin/settings", "/admin/settings", {}, {"alert_hops": "99"}, "from 0 to 6"),
     ("admin", "/admin/settings", "/admin/settings", {}, {"regions": "Paris!"}, "region code"),
     ("admin", "/admin/settings", "/admin/settings", {}, {"phone_region": "FRA"}, "two-letter"),
 ]

@@ -59,12 +59,12 @@ def test_with_markdown_needs_the_markers() -> None:
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
-        ("alert_hops", "9", "Default hops must be between 0 and 6."),
-        ("alert_hops", "two", "Default hops must be a whole number."),
-        ("checks_per_hour", True, "Checks per member per hour must be a whole number."),
-        ("phone_region", "GBR", "Country for phone numbers must be a two-letter country code"),
+        ("alert_hops", "9", "Default hops: choose a number from 0 to 6."),
+        ("alert_hops", "two", "Default hops: write a whole number from 0 to 6, in figures."),
+        ("checks_per_hour", True, "Checks per member per hour: write a whole number from 1"),
+        ("phone_region", "GBR", "Country for phone numbers: write a two-letter country code"),
         ("regions", "GB-LND nowhere!", "Regions: NOWHERE! is not a region code"),
-        ("regions", " ".join(["GB"] * 51), "Regions can list at most 50 region codes."),
+        ("regions", " ".join(["GB"] * 51), "Regions: list at most 50 region codes."),
         ("colour", "red", "There is no setting called colour."),
     ],
 )
@@ -128,6 +128,6 @@ async def test_the_admin_page_shows_labels_and_refuses_with_sentences(site: Site
     fields["alert_hops"] = "9"
     status, html, _ = await admin.post("/admin/settings", fields, page="/admin/settings")
     assert status == 400
-    assert "Default hops must be between 0 and 6." in html
+    assert "Default hops: choose a number from 0 to 6." in html
     assert "alert_hops must" not in html
     assert site.node.unlocked().settings["alert_hops"] == 2

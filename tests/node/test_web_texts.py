@@ -199,7 +199,15 @@ async def exit_target(anyone: Visitor, path: str) -> str:
 
 async def settings_form(admin: Visitor) -> dict[str, str]:
     _, html, _ = await admin.get("/admin/settings")
-    return dict(re.findall(r'<input id="f-[a-z_]+" name="([a-z_]+)" value="([^"]*)"', html))
+    fields = dict(re.findall(r'<input id="f-[a-z_]+" name="([a-z_]+)" value="([^"]*)"', html))
+    # A closed choice (report_withdrawal) is a list of answers in words.
+    fields.update(
+        re.findall(
+            r'<select id="f-[a-z_]+" name="([a-z_]+)"[^>]*>\s*<option value="([^"]*)" selected',
+            html,
+        )
+    )
+    return fields
 
 
 async def test_the_quick_exit_goes_where_the_setting_says(site: Site) -> None:
@@ -220,7 +228,7 @@ async def test_the_quick_exit_goes_where_the_setting_says(site: Site) -> None:
     ):
         status, html, _ = await admin.post("/admin/settings", {**values, "quick_exit_url": bad})
         assert status == 400, bad
-        assert "Quick exit destination must be a web address starting with https://" in html
+        assert "Quick exit destination: write a web address starting with https://" in html
     assert await exit_target(anyone, "/") == QUICK_EXIT_DEFAULT
     chosen = "https://www.example.org/weather?city=lisboa&units=c"
     status, _, _ = await admin.post("/admin/settings", {**values, "quick_exit_url": chosen})
