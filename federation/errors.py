@@ -106,6 +106,7 @@ LOCAL_CODES: Mapping[str, Code] = {
     "own_item": Code(None, False, "a retraction of this node's own alert, from a peer"),
     "wrong_kind": Code(None, False, "not an alert or a retraction"),
     "retired_key": Code(None, False, "signed by a key its node retired after rotating"),
+    "warnings_off": Code(None, False, "an area warning, which this node does not take"),
 }
 
 CODES: Mapping[str, Code] = {**WIRE_CODES, **LOCAL_CODES}

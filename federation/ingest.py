@@ -3,7 +3,8 @@
 Rule: an item is stored only if it was asked for, verifies (signature, fields,
 times), and the trust list accepts it from this peer: its origin is accepted from
 the peer (``direct``: only the peer's own), not blocked, and (for an alert) not
-retired and within its hop limit; then the quotas (federation/quota.py): for an
+retired and within its hop limit, and not an area warning while this node takes
+none; then the quotas (federation/quota.py): for an
 alert, what this peer delivered, what origins this node cannot name add up to and
 what one origin keeps; for a retraction naming an alert not held here, the markers
 this peer left and all markers together. A retraction of an alert held here must be signed
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -24,6 +25,7 @@ from protocol.alert import VerifiedAlert, VerifiedRetraction, verify_alert, veri
 from protocol.errors import ProtocolError
 from protocol.rotation import RETIRED_KEY, is_retired
 from protocol.signing import parse_envelope
+from protocol.warning import WARNING_EXT
 
 from .errors import FederationError, ItemRefused
 from .interfaces import FeedStore, PeerStore
@@ -111,7 +113,11 @@ class Admission:
         own: bytes,
         quotas: Quotas,
         ledger: QuotaLedger,
+        accepts_warnings: Callable[[], bool] = lambda: True,
     ) -> None:
+        # The organisation's choice (its area_warnings setting): when off, area
+        # warnings (protocol/warning.py) are refused, neither stored nor relayed.
+        self._accepts_warnings = accepts_warnings
         self._store = store
         self._peers = peers
         self._own = own
@@ -198,6 +204,8 @@ class Admission:
         most one per alert stored: the alert quotas bound those.)"""
         origin = alert.body.origin
         await self._check_origin(peer, origin, cache)
+        if WARNING_EXT in alert.body.ext.must_understand and not self._accepts_warnings():
+            raise ItemRefused("warnings_off", "this node does not take area warnings")
         if origin not in cache.retired:
             cache.retired[origin] = await self._peers.retired_at(origin)
         rotated_at = cache.retired[origin]

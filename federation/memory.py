@@ -156,9 +156,14 @@ class MemoryTransport:
         """As ``HttpsTransport.post``. Raises PeerUnreachable, PeerRefused or
         TransportNotAllowed."""
         url = next((u for u in peer.urls if urllib.parse.urlsplit(u).scheme == SCHEME), None)
+        # A peer known only by https URLs (as a move statement must name them) is
+        # reached at the memory address of its URL's host name.
+        url = url or next((u for u in peer.urls if u.startswith("https://")), None)
         if url is None:
             raise TransportNotAllowed("no usable federation URL for this peer")
         split = urllib.parse.urlsplit(url.rstrip("/"))
+        if split.scheme == "https":
+            split = split._replace(netloc=split.hostname or split.netloc)
         signed_path = split.path + BASE_PATH + path
         header = sign_for(self._key, peer, signed_path, body, self._clock.now())
         self.bytes_sent += len(body) + len(header)

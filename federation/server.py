@@ -27,6 +27,7 @@ import nacl.signing
 
 from protocol import feed
 from protocol.errors import ProtocolError
+from protocol.move import verify_move
 from protocol.pins import verify_pins
 from protocol.request import REQUEST_HEADER, verify_request
 from protocol.rotation import VerifiedRotation, verify_rotation
@@ -112,6 +113,8 @@ class ServerState:
     # A rotation statement this node had not seen, and the peer it came from: the
     # node passes it on to its other peers (docs/protocol.md section 11).
     on_statement: Callable[[VerifiedRotation, bytes, Peer], Awaitable[None]] | None = None
+    # A peer moved to new URLs (a move statement was applied): sync with it again now.
+    on_moved: Callable[[Peer], Awaitable[None]] | None = None
     # The byte cap of one bodies response (the wire cap; tests make it small).
     bodies_budget_bytes: int = feed.MAX_BODIES_RESPONSE_BYTES
     key_exchange: KeyExchange | None = None
@@ -431,6 +434,21 @@ async def pins(state: ServerState, peer: Peer, body: bytes) -> Reply:
     return Reply(204)
 
 
+async def move(state: ServerState, peer: Peer, body: bytes) -> Reply:
+    """A peer states the federation URLs it is reached at now (it moved host). Only a
+    peer on the trust list reaches this route (the request is signed by its key), and
+    only for its own key: a node never accepts a move for a key it does not trust."""
+    statement = verify_move(body, state.clock.now())
+    if statement.body.node != peer.key:
+        raise Unauthorised("not_own_key", "a node can only state its own addresses")
+    if not await state.peers.set_urls(peer.key, statement.body.urls, statement.body.created):
+        return refuse("stale_statement", "a newer move statement was applied already")
+    log.info("peer %s moved to %d new URL(s)", peer.short, len(statement.body.urls))
+    if state.on_moved is not None:
+        await state.on_moved(peer)
+    return Reply(204)
+
+
 async def network_keys(state: ServerState, peer: Peer, body: bytes) -> Reply:
     """A peer hands over its network blinding keys; the answer hands over ours."""
     if state.key_exchange is None:
@@ -445,5 +463,6 @@ ROUTES: Mapping[str, Route] = {
     BASE_PATH + "/poke": poke,
     BASE_PATH + "/rotate": rotate,
     BASE_PATH + "/pins": pins,
+    BASE_PATH + "/move": move,
     BASE_PATH + NETKEYS_PATH: network_keys,
 }

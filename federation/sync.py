@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable, Sequence
 import nacl.signing
 
 from protocol import feed
+from protocol.alert import VerifiedAlert
 from protocol.errors import ProtocolError
 from protocol.netkeys import MAX_STATEMENT_BYTES
 from protocol.signing import parse_envelope
@@ -97,6 +98,10 @@ class Syncer:
         self.restarts = 0
         # Hands our network blinding keys to each peer owed them, before its next pull.
         self.key_exchange: KeyExchange | None = None
+        # Called with how many new alerts a batch stored (the node's monthly totals).
+        self.on_received_alerts: Callable[[int, int], Awaitable[None]] | None = None
+        # Whether to take area warnings now (the node's area_warnings setting).
+        self.accepts_warnings: Callable[[], bool] = lambda: True
         self._keys_due: set[bytes] = set()
 
     # --- workers ------------------------------------------------------------------
@@ -443,7 +448,9 @@ class Syncer:
         ``writer`` to store as one batch (one transaction, one fsync) while the next
         batch is fetched and verified."""
         now = self._clock.now()
-        gate = Admission(self._store, self._peers, self._own, self.quotas, self.ledger)
+        gate = Admission(
+            self._store, self._peers, self._own, self.quotas, self.ledger, self.accepts_warnings
+        )
         accepted, counted = await gate.admit(peer, items, hops, result, cache, now)
         if not accepted:
             return
@@ -455,6 +462,13 @@ class Syncer:
                 self.ledger.settle(counted)
             result.stored += sum(stored)
             result.known += len(stored) - sum(stored)
+            if self.on_received_alerts is not None:
+                alerts = sum(
+                    new and isinstance(item, VerifiedAlert)
+                    for (item, _, _), new in zip(accepted, stored, strict=True)
+                )
+                if alerts:
+                    await self.on_received_alerts(alerts, now)
 
         write = store()
         try:

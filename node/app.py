@@ -11,6 +11,7 @@ through ``Jobs``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import fcntl
 import logging
@@ -268,6 +269,7 @@ class Node:
                 lambda: self.locked, network, limits=self.fed_limits,
             )  # fmt: skip
             trust.on_change = self.refresh_peer_names
+            trust.accepts_warnings = lambda: bool(settings["area_warnings"])
             trust.previous_keys = keys.previous  # they sign rotation statements still owed
             # The federation port answers "locked" until the state below is set, and
             # nothing sees an Unlocked whose parts are not yet started.
@@ -281,6 +283,8 @@ class Node:
             # New alerts, published here or pulled from a peer, wake the notifier.
             alerts.on_new_item(notifier.woken)
             trust.on_stored = notifier.wake
+            # 'alertnode move' tells subscribers, in the neutral editable text "moved".
+            trust.on_moved.append(lambda url: self._moved_notice(notifier))
             self.jobs.supervise("notify", notifier.run)
             self.jobs.supervise("partner-webhooks", lambda: run_webhooks(self, self.clock))
             self.jobs.every("retention", RETENTION_INTERVAL_S, self.run_retention)
@@ -324,6 +328,8 @@ class Node:
             await _bounded(runner.cleanup(), STOP_PART_S, "listener")
         self._runners.clear()
         if isinstance(state, Unlocked):
+            with contextlib.suppress(Exception):  # a count is not worth a failed stop
+                await state.alerts.flush_counts()
             await state.store.close()
         self.hashes.close()
         if self._lock_fd is not None:
@@ -441,8 +447,13 @@ class Node:
     async def _renew_certificate(self) -> dict[str, Any]:
         return self.unlocked().trust.renew_certificate()
 
+    @staticmethod
+    async def _moved_notice(notifier: Notifier) -> None:
+        await notifier.queue_text("moved")
+
     async def run_retention(self) -> dict[str, Any]:
         state = self.unlocked()
+        await state.alerts.flush_counts()  # checks counted in memory (totals)
         return await upkeep.run_retention(state.store, state.settings, self.clock.now())
 
     async def status(self) -> dict[str, Any]:

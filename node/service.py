@@ -36,14 +36,17 @@ from protocol.alert import (
     sign_retraction,
 )
 from protocol.errors import ProtocolError
+from protocol.extensions import EMPTY, Extensions
 from protocol.fields import CATEGORIES, RETRACTION_REASONS, TLP_LABELS, TLP_MAX_HOPS
 from protocol.indicators import SUITE
 from protocol.limits import ALERT_NONCE_BYTES, DAY_S
+from protocol.warning import WARNING_EXT, warning_kind
 
 from .errors import NotFound, UsageError
 from .keys.slowhash import NetworkKeyRing, SlowHashPool
 from .settings import Settings
 from .store import Store, StoredAlert
+from .store.totals import month_of
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +58,10 @@ RandomBytes = Callable[[int], bytes]
 IDEMPOTENCY_TTL_S = DAY_S
 MAX_IDEMPOTENCY_KEYS = 4096
 MAX_IDEMPOTENCY_KEY_CHARS = 128
+# Checks are counted for the monthly totals in memory and written in batches of this
+# many (and hourly, before a totals report and when the node stops): a crash loses at
+# most this many from the count.
+CHECKS_PER_FLUSH = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +81,8 @@ class Draft:
     supersedes: bytes | None = None
     translations: Sequence[tuple[str, str]] = ()  # (language tag, text)
     partner_checks: bool = False
+    # An area warning's kind (protocol/warning.py): no indicators, category other.
+    warning: str | None = None
     # Chosen by the client (the web form draws one per render); never on the wire.
     idempotency_key: str | None = None
 
@@ -83,6 +92,7 @@ class Draft:
             tuple(self.categories), self.danger, self.region, tuple(map(tuple, self.indicators)),
             self.description, self.lang, self.hops, self.tlp, self.expires_days, self.incident,
             self.supersedes, tuple(map(tuple, self.translations)), self.partner_checks,
+            self.warning,
         )  # fmt: skip
         return hashlib.blake2b(repr(fields).encode(), key=secret, digest_size=32).digest()
 
@@ -156,7 +166,14 @@ def alert_json(alert: StoredAlert, names: Mapping[bytes, str]) -> dict[str, Any]
         "partner_checks": body.partner_checks,
         "indicators": [i.kind for i in body.indicators],
         "supersedes": body.supersedes.hex() if body.supersedes else None,
+        # The kind of an area warning (police, immigration, app-hunt, area), else null.
+        "warning": warning_kind(body.ext.get(WARNING_EXT)),
     }
+
+
+def warning_extension(kind: str | None) -> Extensions:
+    """The ``ext`` of an area warning of ``kind`` (none for an ordinary alert)."""
+    return EMPTY if kind is None else Extensions.of({WARNING_EXT: kind}, (WARNING_EXT,))
 
 
 def check_correction_reach(corrected: AlertBody, hops: int, tlp: str, partner: bool) -> None:
@@ -235,6 +252,25 @@ class AlertService:
         self._names = names
         self._organisations = organisations
         self._listeners: list[Notify] = []
+        # Checks counted for the monthly totals, not yet written: month -> (a time in
+        # that month, how many).
+        self._checks: dict[str, tuple[int, int]] = {}
+
+    async def _count_check(self, now: int) -> None:
+        """Count a check for the monthly totals: in memory, written every
+        ``CHECKS_PER_FLUSH`` checks and by ``flush_counts`` (a write per check would
+        add milliseconds to every check)."""
+        month = month_of(now)
+        first, n = self._checks.get(month, (now, 0))
+        self._checks[month] = (first, n + 1)
+        if sum(n for _, n in self._checks.values()) >= CHECKS_PER_FLUSH:
+            await self.flush_counts()
+
+    async def flush_counts(self) -> None:
+        """Write the checks counted in memory to the monthly totals."""
+        pending, self._checks = self._checks, {}
+        for at, n in pending.values():
+            await self._store.totals.bump("checks", at, n)
 
     @property
     def origin(self) -> bytes:
@@ -345,12 +381,15 @@ class AlertService:
             nonce=self._random(ALERT_NONCE_BYTES),
             translations=tuple(sorted((t, x) for t, x in translations.items() if x)),
             partner_checks=draft.partner_checks,
+            ext=warning_extension(draft.warning),
         )
         try:
             verified = sign_alert(body, self._key, now)
         except ProtocolError as exc:
             raise UsageError(str(exc)) from None
         await self._store.alerts.put_alert(verified, hops=0, received_from=None, now=now)
+        counter = "alerts_published" if draft.warning is None else "warnings_published"
+        await self._store.totals.bump(counter, now)
         log.info("published an alert")
         await self.notify()
         return verified.id
@@ -392,6 +431,7 @@ class AlertService:
         for blinded in await self._blind_for_check(kind, text, now):
             for alert in await self._store.alerts.find_by_indicator(kind, blinded, now):
                 found[alert.id] = alert
+        await self._count_check(now)
         names = self._names()
         organisation = self._organisations() if self._organisations else {}
         alerts = sorted(

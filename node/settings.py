@@ -200,6 +200,28 @@ class Choice:
 
 
 @dataclass(frozen=True, slots=True)
+class YesNo:
+    """On or off. An admin types true or false (also yes/no, on/off); stored as a
+    JSON boolean."""
+
+    def parse(self, value: object, label: str, t: Translate) -> bool:
+        if isinstance(value, bool):
+            return value
+        word = str(value).strip().lower()
+        if word in ("true", "yes", "on"):
+            return True
+        if word in ("false", "no", "off"):
+            return False
+        raise UsageError(t(N_("%(label)s must be true or false.")) % {"label": label})
+
+    def show(self, value: Any) -> str:
+        return "true" if value else "false"
+
+    def describe(self, t: Translate) -> str:
+        return t(N_("true (on) or false (off)."))
+
+
+@dataclass(frozen=True, slots=True)
 class Setting:
     """One row of the table. ``name`` is the key (config, form field, CLI); people read
     ``label`` and ``help``."""
@@ -402,6 +424,23 @@ SETTINGS += (
             "members: each member may create this many member invites in a calendar "
             "month. 0 turns it off. The node never records who invited whom; you see "
             "only how many invites members created and how many people joined with one."
+        ),
+    ),
+)
+SETTINGS += (
+    Setting(
+        "area_warnings",
+        YesNo(),
+        False,
+        N_("Area warnings"),
+        N_(
+            "Whether caseworkers may publish, and members see, warnings that name no "
+            "person: a police or immigration operation, a hunt through a dating app, an "
+            "area to avoid. They reach members faster than rumour and travel to the "
+            "organisations we work with like alerts, but they are about the police and "
+            "the state rather than clients, which can draw attention to the organisation "
+            "where sharing them is risky. When off, this node neither publishes warnings "
+            "nor takes them from other organisations."
         ),
     ),
 )

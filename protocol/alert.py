@@ -61,6 +61,7 @@ from .signing import (
     open_envelope,
     sign,
 )
+from .warning import WARNING_EXT, check_warning
 
 VERSION = 2
 # Far beyond any real time, yet inside what datetime can represent (year 9999).
@@ -292,6 +293,16 @@ def _read_alert(value: dict[str, object], understood: frozenset[str] | None) -> 
         )
     supersedes = r.blob("supersedes", ID_BYTES, optional=True)
     ext = read_extensions(r.raw("ext"), r.raw("must_understand"), understood)
+    check_warning(
+        ext.get(WARNING_EXT),
+        ext.must_understand,
+        indicators=len(indicators),
+        categories=categories,
+        partner_checks=partner_checks,
+        supersedes=supersedes,
+        created=created,
+        expires=expires,
+    )
     r.finish()
     assert origin is not None and nonce is not None
     return AlertBody(

@@ -23,14 +23,15 @@ from .encoding import Value, pack, unpack
 from .errors import InvalidField
 from .fields import Reader
 from .limits import MAX_EXT_BYTES, MAX_EXT_KEY_CHARS, MAX_EXT_KEYS
+from .warning import WARNING_EXT
 
 # A namespace its author controls (a domain name, conventionally reversed: org.example),
 # a colon, then a name. Lower-case ASCII only, so one extension has one spelling.
 _KEY_RE = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)+:[a-z0-9][a-z0-9._-]*$")
 
-# The extensions this implementation understands: none yet. A node that learns one adds
-# its key here (and says so in its card's capabilities).
-UNDERSTOOD: frozenset[str] = frozenset()
+# The extensions this implementation understands. A node that learns one adds its key
+# here. org.alertnode:warning: area warnings (protocol/warning.py).
+UNDERSTOOD: frozenset[str] = frozenset({WARNING_EXT})
 
 
 class UnsupportedExtension(InvalidField):

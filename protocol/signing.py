@@ -45,6 +45,7 @@ class Kind(enum.Enum):
     ROTATION = "rotation"
     REQUEST = "request"
     PINS = "pins"
+    MOVE = "move"
 
     @property
     def tag(self) -> bytes:

@@ -107,7 +107,8 @@ async def _list(node: NodeControl, args: ParsedArgs) -> Result:
 def _show_alerts(result: Result) -> str:
     lines = [
         f"{a['id']}  {a['incident']}  {a['region']:<8} {DANGER_WORDS[a['danger']]:<9}"
-        f" {','.join(a['categories'])}  ({a['organisation']})"
+        f" {'warning:' + a['warning'] if a.get('warning') else ','.join(a['categories'])}"
+        f"  ({a['organisation']})"
         for a in result["alerts"]
     ]
     return "\n".join(lines) if lines else "No active alerts."

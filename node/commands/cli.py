@@ -19,7 +19,19 @@ from protocol.errors import ProtocolError
 
 from .. import config as config_mod
 from ..errors import NodeError
-from . import alerts, channels, client, lifecycle, ops, partners, peers, receipts, translations
+from . import (
+    alerts,
+    channels,
+    client,
+    lifecycle,
+    ops,
+    organisation,
+    partners,
+    peers,
+    receipts,
+    settings,
+    translations,
+)
 from .rows import ROWS
 from .table import Arg, Command, Invocation, emit, parse_args
 
@@ -33,6 +45,8 @@ GROUPS: dict[str, str] = {
     **channels.GROUPS,
     **translations.GROUPS,
     **partners.GROUPS,
+    **settings.GROUPS,
+    **organisation.GROUPS,
 }
 DATA_HELP = "data directory (default $ALERTNODE_DATA or ./data)"
 

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 class NodeControl(Protocol):
     clock: Clock
     config: Config
+    data_dir: Path
     pairing: PairingMode
     stopped: asyncio.Event
     overrides: Overrides

@@ -7,7 +7,18 @@ command that only talks to the socket starts fast. Handlers import what they use
 
 from __future__ import annotations
 
-from . import alerts, channels, ops, pairing, partners, peers, receipts, translations
+from . import (
+    alerts,
+    channels,
+    ops,
+    organisation,
+    pairing,
+    partners,
+    peers,
+    receipts,
+    settings,
+    translations,
+)
 from .table import Command
 
 # CLI-only rows among them have no handler and no route.
@@ -20,4 +31,6 @@ ROWS: tuple[Command, ...] = (
     *channels.COMMANDS,
     *translations.COMMANDS,
     *partners.COMMANDS,
+    *settings.COMMANDS,
+    *organisation.COMMANDS,
 )

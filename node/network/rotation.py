@@ -8,7 +8,9 @@ order, per peer, in requests signed by each statement's old key, retrying with a
 backoff on the injected clock; a crash of one round is logged and the next round
 runs. The old keys are kept, sealed, to sign those requests and to retract alerts
 they signed. Another node's statement that this node passes on (docs/protocol.md
-section 11) goes through the same outbox, in a request signed by our current key.
+section 11) goes through the same outbox, in a request signed by our current key, and
+so does a move statement (this node's new addresses, node/network/moves.py), sent to
+``/move`` instead of ``/rotate``.
 """
 
 from __future__ import annotations
@@ -25,11 +27,14 @@ from federation.clock import Clock, within
 from federation.errors import FederationError, PeerRefused
 from federation.transport import REQUEST_TIMEOUT_S, Transport
 from federation.trust import Peer
-from protocol.signing import parse_envelope
+from protocol.signing import Kind, parse_envelope
 
 log = logging.getLogger(__name__)
 
 MAX_ROTATE_RESPONSE_BYTES = 1024
+# The outbox holds key rotation statements and move statements (node/network/moves.py);
+# each goes to its own route.
+STATEMENT_PATHS = {Kind.ROTATION: "/rotate", Kind.MOVE: "/move"}
 # A statement that could not be delivered is tried again after this, doubling.
 OUTBOX_FIRST_RETRY_S = 60
 OUTBOX_MAX_RETRY_S = 6 * 3600
@@ -109,13 +114,13 @@ class Courier:
             if own is not None:
                 missed.append({"name": peer.name, "error": text})
             if final:
-                log.warning("peer %s refused a key rotation statement for good", peer.short)
+                log.warning("peer %s refused a statement for good", peer.short)
                 await self._outbox.rotation_delivered(item)
             else:
                 delay = retry_delay(attempts + 1)
                 await self._outbox.rotation_failed(item, now + delay, text)
                 log.info(
-                    "key rotation statement not delivered to peer %s; retry in %d s",
+                    "statement not delivered to peer %s; retry in %d s",
                     peer.short,
                     delay,
                 )
@@ -130,7 +135,12 @@ class Courier:
             await within(
                 self._clock,
                 REQUEST_TIMEOUT_S,
-                transport.post(peer, "/rotate", statement, MAX_ROTATE_RESPONSE_BYTES),
+                transport.post(
+                    peer,
+                    STATEMENT_PATHS[parse_envelope(statement).kind],
+                    statement,
+                    MAX_ROTATE_RESPONSE_BYTES,
+                ),
             )
             return None
         except PeerRefused as exc:

@@ -44,6 +44,7 @@ from ..keys import tls
 from ..keys.slowhash import NetworkKeyRing
 from ..store import Store
 from .cards import make_card_text
+from .moves import MoveHook, owe_move
 from .rotation import Courier
 
 log = logging.getLogger(__name__)
@@ -109,6 +110,8 @@ class Trust:
         self.network = network
         self.key_exchange = KeyExchange(key, network, clock.now, self._learned_keys)
         self._config = config
+        # Whether pulls take area warnings (the node wires its area_warnings setting).
+        self.accepts_warnings: Callable[[], bool] = lambda: True
         self._key = key
         self._data_key = data_key
         self._store = store
@@ -126,6 +129,10 @@ class Trust:
         self._ssl_ctx: ssl.SSLContext | None = None
         self._pins_stated_at = 0
         self.url = config.public_url
+        # Called with the new public URL after this node moved (moves.MoveHook): where
+        # members' "we moved" notices are sent from.
+        self.on_moved: list[MoveHook] = []
+        self._moved_at = 0
         # Called after the trust list changes (the node refreshes its name cache).
         self.on_change: Callable[[], Awaitable[None]] | None = None
         # Called (not awaited) when a pull stored something new (the notifier wakes).
@@ -149,6 +156,8 @@ class Trust:
             key, self._store.alerts, self._store.peers, transport, self._clock, self._stored
         )
         syncer.key_exchange = self.key_exchange
+        syncer.accepts_warnings = lambda: self.accepts_warnings()
+        syncer.on_received_alerts = self._received_alerts
         return transport, syncer
 
     async def switch_key(self, key: nacl.signing.SigningKey) -> None:
@@ -173,6 +182,7 @@ class Trust:
             nonces=ReplayGuard(self._store.nonces),
             on_rotate=self._rotated,
             on_statement=self._pass_on,
+            on_moved=self._peer_moved,
             key_exchange=self.key_exchange,
             prefixes=(url_prefix(self._config.public_url),),
         )
@@ -225,6 +235,38 @@ class Trust:
         told, missed = await self.courier.deliver_due()
         self.courier.wake()  # reschedule for what was missed
         return told, missed
+
+    async def move(self, config: Config) -> dict[str, Any]:
+        """Announce that this node is reached at ``config.public_url`` now: owe every
+        peer a move statement (node/network/moves.py), deliver what can be delivered
+        now, and call the ``on_moved`` hooks. New listen addresses in ``config`` take
+        effect at the next start. Raises UsageError."""
+        now = self._clock.now()
+        self._moved_at = await owe_move(
+            self._store.peers, self._key, (config.public_url,), now, self._moved_at
+        )
+        old_prefix = url_prefix(self._config.public_url)
+        self._config, self.url = config, config.public_url
+        # Peers not yet told still call the old prefix: answer both.
+        self.server_state.prefixes = tuple(
+            dict.fromkeys((url_prefix(config.public_url), old_prefix))
+        )
+        told, missed = await self.courier.deliver_due()
+        self.courier.wake()  # the courier retries what was missed
+        for hook in self.on_moved:
+            try:
+                await hook(config.public_url)
+            except Exception as exc:  # a notice must never undo a move
+                log.error("a move hook failed (%s)", type(exc).__name__)
+        return {"url": config.public_url, "told": told, "missed": missed}
+
+    async def _received_alerts(self, count: int, now: int) -> None:
+        await self._store.totals.bump("alerts_received", now, count)
+
+    async def _peer_moved(self, peer: Peer) -> None:
+        """A peer moved: sync with it at its new address at once."""
+        self.syncer.wake(peer.key)
+        self.syncer.poke(peer.key)
 
     def _rotation_delivered(self, key: bytes) -> None:
         self.syncer.wake(key)

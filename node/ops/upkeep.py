@@ -24,6 +24,10 @@ async def run_retention(store: Store, settings: Settings, now: int) -> dict[str,
     await store.vouches.purge(now)
     # Partner reports and membership requests keep as long as members' reports.
     partners = await store.partners.purge(now - settings["report_retention_days"] * DAY_S, now)
+    # Issue 16: this month's member count for the totals; anonymous feedback is kept as
+    # long as reports are.
+    await store.totals.set_gauge("members", now, await store.members.count())
+    await store.feedback.purge_older_than(now - settings["report_retention_days"] * DAY_S)
     if store.db.checkpoint_pending:
         await store.db.checkpoint()
     return {

@@ -20,6 +20,8 @@ from .peers import PeerStore
 from .records import AuditLog, Report, ReportStore, SettingsStore
 from .regions import RegionIndex
 from .sms import SmsStore
+from .totals import TotalsStore
+from .voice import FeedbackStore, PollStore
 from .vouches import VouchStore
 from .webhooks import WebhookQueue
 
@@ -45,6 +47,9 @@ class Store:
         self.partners = PartnerStore(db, crypto)
         self.sms = SmsStore(db, crypto)
         self.webhooks = WebhookQueue(db, crypto)
+        self.totals = TotalsStore(db)
+        self.feedback = FeedbackStore(db, crypto)
+        self.polls = PollStore(db, crypto)
 
     @classmethod
     async def open(cls, data_dir: Path, data_key: bytes) -> Store:

@@ -24,6 +24,7 @@ from ..errors import Forbidden, NotFound, UsageError
 from ..keys.crypto import RowCrypto
 from .db import Database
 from .sealed import coarsen_day, month_of, open_verifier, round_up_hour, seal_verifier
+from .totals import bump_in
 
 ROLES = ("member", "caseworker", "admin")
 MIN_NICK_CHARS = 3
@@ -161,6 +162,8 @@ class MemberStore:
                     " ON CONFLICT (month) DO UPDATE SET joined = joined + 1",
                     (month_of(now),),
                 )
+            if role == "member":
+                await bump_in(conn, "new_members", now)
         return Member(member_id, nick, role, coarsen_day(now))
 
     async def credentials(self, nickname: str) -> tuple[Member | None, str | None]:

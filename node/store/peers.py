@@ -48,8 +48,17 @@ class PeerStore:
         urls: tuple[str, ...],
         pins: tuple[bytes, ...],
         pins_at: int | None = None,
+        urls_at: int | None = None,
     ) -> bytes:
-        doc = {"name": name, "urls": list(urls), "pins": sorted(pins), "pins_at": pins_at}
+        # urls_at: the created time of the last move statement applied (or of the card
+        # added), so that an older move cannot bring back an address the peer left.
+        doc = {
+            "name": name,
+            "urls": list(urls),
+            "pins": sorted(pins),
+            "pins_at": pins_at,
+            "urls_at": urls_at,
+        }
         return self._crypto.seal("peers", "card", key, msgpack.packb(doc, use_bin_type=True))
 
     def _card(self, row: sqlite3.Row) -> dict[str, Any]:
@@ -105,7 +114,7 @@ class PeerStore:
         no pin statement older than the card can replace it)."""
         if accept not in ACCEPT_MODES:
             raise UsageError(f"--accept is one of {', '.join(ACCEPT_MODES)}")
-        sealed = self._seal_card(key, name, urls, pins, pins_at)
+        sealed = self._seal_card(key, name, urls, pins, pins_at, pins_at)
         async with self._db.transaction() as conn:
             known = await conn.execute_fetchall("SELECT 1 FROM peers WHERE key = ?", (key,))
             if known:
@@ -264,8 +273,9 @@ class PeerStore:
             raise NotFound("no such peer")
         card = self._card(row)
         sealed = self._seal_card(
-            new, card["name"], tuple(card["urls"]), tuple(card["pins"]), card["pins_at"]
-        )
+            new, card["name"], tuple(card["urls"]), tuple(card["pins"]), card["pins_at"],
+            card.get("urls_at"),
+        )  # fmt: skip
         async with self._db.transaction() as conn:
             await conn.execute(
                 "UPDATE peers SET key = ?, card_enc = ? WHERE key = ?", (new, sealed, old)
@@ -301,8 +311,9 @@ class PeerStore:
                 return int(taken)
             card = self._card(rows[0])
             sealed = self._seal_card(
-                new, card["name"], tuple(card["urls"]), tuple(card["pins"]), card["pins_at"]
-            )
+                new, card["name"], tuple(card["urls"]), tuple(card["pins"]), card["pins_at"],
+                card.get("urls_at"),
+            )  # fmt: skip
             await conn.execute(
                 "UPDATE peers SET key = ?, card_enc = ?, rotation_taken_at = ? WHERE key = ?",
                 (new, sealed, now, old),
@@ -403,7 +414,31 @@ class PeerStore:
             card = self._card(rows[0])
             if card["pins_at"] is not None and created <= card["pins_at"]:
                 return False
-            sealed = self._seal_card(key, card["name"], tuple(card["urls"]), pins, created)
+            sealed = self._seal_card(
+                key, card["name"], tuple(card["urls"]), pins, created, card.get("urls_at")
+            )
+            await conn.execute("UPDATE peers SET card_enc = ? WHERE key = ?", (sealed, key))
+        return True
+
+    async def set_urls(self, key: bytes, urls: tuple[str, ...], created: int) -> bool:
+        """Replace a peer's federation URLs from a move statement dated ``created``
+        (keys, pins, policy and cursor unchanged); False (and nothing changed) if a
+        move or card at least as recent was applied already.
+
+        Raises NotFound."""
+        async with self._db.transaction() as conn:
+            rows = list(
+                await conn.execute_fetchall(f"SELECT {_COLUMNS} FROM peers WHERE key = ?", (key,))  # noqa: S608
+            )
+            if not rows:
+                raise NotFound("no such peer")
+            card = self._card(rows[0])
+            last = card.get("urls_at")
+            if last is not None and created <= last:
+                return False
+            sealed = self._seal_card(
+                key, card["name"], urls, tuple(card["pins"]), card["pins_at"], created
+            )
             await conn.execute("UPDATE peers SET card_enc = ? WHERE key = ?", (sealed, key))
         return True
 

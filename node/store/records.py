@@ -28,6 +28,7 @@ from .sealed import (
     seal_report_state,
     seal_setting,
 )
+from .totals import bump_in
 
 _REPORT_COLUMNS = "id, member_id, created, state_enc, body_enc"
 # The messages kept on one report (her help request and the caseworkers' answers);
@@ -74,6 +75,7 @@ class ReportStore:
                 "UPDATE reports SET state_enc = ?, body_enc = ? WHERE id = ?",
                 (state, body, report_id),
             )
+            await bump_in(conn, "reports", now)
         return report_id
 
     def _report(self, row: Any) -> Report:

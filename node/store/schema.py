@@ -347,4 +347,41 @@ MIGRATIONS: tuple[Migration, ...] = (
     );
     CREATE INDEX partner_webhooks_due ON partner_webhooks (due);
     """,
+    # 12 (o1): issue 16. Monthly totals for funders: per calendar month, how many
+    # checks, reports, sign-ups, alerts published and received, and the member count;
+    # nothing finer than a month, nothing per member (node/store/totals.py). Members'
+    # voice (node/store/voice.py): anonymous feedback (sealed, dated to the day, no
+    # member); polls (question and options sealed), their totals per option, and a
+    # keyed tag per (poll, voter) that stops a second vote, deleted when the poll closes.
+    """
+    CREATE TABLE monthly_counts (
+        month TEXT NOT NULL,
+        counter TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (month, counter)
+    ) WITHOUT ROWID;
+    CREATE TABLE feedback (
+        id INTEGER PRIMARY KEY,
+        day INTEGER NOT NULL,
+        body_enc BLOB NOT NULL
+    );
+    CREATE INDEX feedback_day ON feedback (day);
+    CREATE TABLE polls (
+        id INTEGER PRIMARY KEY,
+        created INTEGER NOT NULL,
+        open INTEGER NOT NULL,
+        body_enc BLOB NOT NULL
+    );
+    CREATE TABLE poll_counts (
+        poll_id INTEGER NOT NULL,
+        option INTEGER NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (poll_id, option)
+    ) WITHOUT ROWID;
+    CREATE TABLE poll_voters (
+        poll_id INTEGER NOT NULL,
+        tag BLOB NOT NULL,
+        PRIMARY KEY (poll_id, tag)
+    ) WITHOUT ROWID;
+    """,
 )

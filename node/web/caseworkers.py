@@ -81,6 +81,7 @@ async def queue(request: web.Request) -> web.Response:
         reports=reports,
         partner_waiting=partner_waiting,
         done=take_notice(request),
+        warnings_on=unlocked(request).settings["area_warnings"],
     )
 
 

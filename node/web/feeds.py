@@ -23,6 +23,7 @@ from protocol.errors import ProtocolError
 from protocol.fields import check_region
 
 from ..store import Store
+from ..warnings import split
 from .context import host, need, org_text, render, state, translator, unlocked
 from .forms import Form
 from .i18n import LANGUAGES, Translator
@@ -78,6 +79,7 @@ async def _alerts(request: web.Request, regions: list[str], limit: int) -> list[
             alerts += await service.list(region=region, limit=FETCH_LIMIT)
     else:
         alerts = await service.list(limit=FETCH_LIMIT)
+    alerts = split(alerts)[0]  # area warnings are shown apart, on the alerts page
     alerts.sort(key=lambda a: (a["created"], a["incident"]), reverse=True)
     return alerts[:limit]
 

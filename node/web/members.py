@@ -21,6 +21,7 @@ from protocol.limits import MAX_CATEGORIES, MAX_INCIDENT_AGE_DAYS
 
 from ..errors import NotFound
 from ..store.records import Report
+from ..warnings import KIND_LABELS, split
 from .confirm import ask, confirmed
 from .context import (
     client,
@@ -139,18 +140,27 @@ async def _browse(request: web.Request, query: dict[str, list[Any]]) -> web.Resp
     form = Form(query, t)
     picked, category, danger = _filters(form, own + travel)
     alerts: list[dict[str, Any]] = []
+    warnings: list[dict[str, Any]] = []
     if form.ok:
         if picked:
             for region in picked:
                 alerts += await service.list(region=region, limit=BROWSE_FETCH_LIMIT)
         else:
             alerts = await service.list(limit=BROWSE_FETCH_LIMIT)
+        # Area warnings (node/warnings.py) are shown apart, under the region and
+        # danger filters only (they have no category of their own), and only where the
+        # organisation offers them.
+        alerts, warnings = split(alerts)
+        if not unlocked(request).settings["area_warnings"]:
+            warnings = []
         if category:
             alerts = [a for a in alerts if category in a["categories"]]
         if danger:
             alerts = [a for a in alerts if a["danger"] >= int(danger)]
+            warnings = [w for w in warnings if w["danger"] >= int(danger)]
         alerts.sort(key=lambda a: (a["created"], a["incident"]), reverse=True)
-    return _render_alerts(request, form, (own, travel), alerts)
+        warnings.sort(key=lambda a: a["created"], reverse=True)
+    return _render_alerts(request, form, (own, travel), alerts, warnings)
 
 
 def _render_alerts(
@@ -158,6 +168,7 @@ def _render_alerts(
     form: Form,
     regions: tuple[list[str], list[str]],
     alerts: list[dict[str, Any]],
+    warnings: list[dict[str, Any]] | None = None,
 ) -> web.Response:
     own, travel = regions
     return render(
@@ -170,6 +181,8 @@ def _render_alerts(
         categories=CATEGORIES,
         alerts=alerts[:MAX_BROWSE_ALERTS],
         more=len(alerts) > MAX_BROWSE_ALERTS,
+        warnings=(warnings or [])[:MAX_BROWSE_ALERTS],
+        warning_label=lambda kind: translator(request).gettext(KIND_LABELS[kind]),
     )
 
 
@@ -205,12 +218,10 @@ async def report_page(request: web.Request) -> web.Response:
     )
 
 
-async def report(request: web.Request) -> web.Response:
-    st, t = state(request), translator(request)
-    me = need(request)
-    parts = unlocked(request)
-    store, settings = parts.store, parts.settings
-    form = Form(await request.post(), t)
+def read_report(request: web.Request, form: Form) -> dict[str, Any]:
+    """A report's content from the report form's fields (the member's own form and the
+    caseworkers' outreach form share them); errors are recorded on ``form``."""
+    settings = unlocked(request).settings
     categories = form.choices("categories", CATEGORIES, minimum=1, maximum=MAX_CATEGORIES)
     incident = form.date("incident", today=today(request), max_age_days=MAX_INCIDENT_AGE_DAYS)
     region = form.region("region", settings["regions"])
@@ -225,22 +236,30 @@ async def report(request: web.Request) -> web.Response:
     person = form.text("person", required=False, max_chars=MAX_PERSON_CHARS, multiline=True)
     text = form.text("text", max_chars=MAX_REPORT_CHARS, multiline=True)
     share = form.choice("share", SHARE_LABELS)
+    return {
+        "categories": categories,
+        "incident": incident,
+        "region": region,
+        "danger": int(danger) if danger else 0,
+        "indicators": indicators,
+        "person": person,
+        "text": text,
+        "share": share,
+        "lang": translator(request).lang,
+    }
+
+
+async def report(request: web.Request) -> web.Response:
+    st, t = state(request), translator(request)
+    me = need(request)
+    store = unlocked(request).store
+    form = Form(await request.post(), t)
+    content = read_report(request, form)
     platforms = await _platforms(request)
     platform = form.choice("platform", [p for p, _ in platforms], required=False)
     if not form.ok:
         context = report_context(request, form, platforms)
         return render(request, "report.html", status=400, **context)
-    content = {
-        "categories": categories,
-        "incident": incident,
-        "region": region,
-        "danger": int(danger),
-        "indicators": indicators,
-        "person": person,
-        "text": text,
-        "share": share,
-        "lang": t.lang,
-    }
     if platform:
         # Also about how a partner platform behaved: a caseworker may pass it on to
         # the platform in her own words, never with the member's identity.

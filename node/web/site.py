@@ -31,6 +31,7 @@ from . import (
     i18n,
     member_sms,
     members,
+    outreach,
     panic,
     partner_api,
     partner_pages,
@@ -39,8 +40,11 @@ from . import (
     sms_hooks,
     subscriptions,
     texts,
+    totals,
     translating,
+    voice,
     vouching,
+    warnings,
 )
 from .assets import CACHE_FOREVER, Assets
 from .clients import ClientPolicy
@@ -281,6 +285,10 @@ def create_app(
     partner_pages.add_routes(app.router)
     sms_hooks.add_routes(app.router)
     sms_hooks.install(app, host)
+    warnings.add_routes(app.router)
+    totals.add_routes(app.router)
+    outreach.add_routes(app.router)
+    voice.add_routes(app.router)
     pages = LocalPages(app.router.resources())
     app[STATE_KEY] = WebState(
         host=host,

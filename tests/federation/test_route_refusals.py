@@ -18,6 +18,7 @@ from federation.netkeys import KeyExchange
 from protocol.alert import coarsen_hour
 from protocol.encoding import pack
 from protocol.indicators import NetworkKey
+from protocol.move import sign_move
 from protocol.netkeys import PURPOSE, x25519_public
 from protocol.pins import sign_pins
 from protocol.rotation import PROOF_PURPOSE, sign_rotation
@@ -145,6 +146,13 @@ async def _stale_statement(a: MemNode, b: MemNode) -> Answer:
     return await ask(a, b.key, route("pins"), older)
 
 
+async def _stale_move(a: MemNode, b: MemNode) -> Answer:
+    now = a.net.clock.now()
+    assert await a.store.peers.set_urls(b.pub, ("https://b-new.example.org",), now)
+    older = sign_move(b.key, ("https://b-old.example.org",), now - 60).envelope.to_bytes()
+    return await ask(a, b.key, route("move"), older)
+
+
 def now_of(a: MemNode) -> int:
     return a.net.clock.now()
 
@@ -194,6 +202,15 @@ CASES: list[tuple[str, str, str | None, Scenario]] = [
     ("pins", "not_own_key", None,
      post("pins", lambda a, b: sign_pins(STRANGER, (bytes(32),), now_of(a)).envelope.to_bytes())),
     ("pins", "stale_statement", None, _stale_statement),
+    ("move", "invalid_field", "node",
+     post("move", lambda a, b: sign(Kind.MOVE, pack({"v": 2, "node": b.pub,
+                                                     "urls": ("https://x.example.org",),
+                                                     "created": now_of(a)}), STRANGER)
+          .to_bytes())),
+    ("move", "not_own_key", None,
+     post("move", lambda a, b: sign_move(STRANGER, ("https://x.example.org",), now_of(a))
+          .envelope.to_bytes())),
+    ("move", "stale_statement", None, _stale_move),
     ("netkeys", "too_large", None, post("netkeys", lambda a, b: bytes(4097))),
     ("netkeys", "malformed", None, post("netkeys", lambda a, b: bytes(200))),
     ("netkeys", "bad_signature", None,
@@ -215,6 +232,7 @@ CASES: list[tuple[str, str, str | None, Scenario]] = [
 SETS_UP = {
     _key_taken,
     _stale_statement,
+    _stale_move,
     _rotation_too_soon,
     _statements_full,
     *(c[3] for c in CASES if c[1] == "not_shared"),
@@ -273,7 +291,7 @@ def spec_rows() -> list[tuple[str, str, str, list[str]]]:
 def test_the_spec_table_names_only_what_a_scenario_replays() -> None:
     rows = spec_rows()
     assert {r[0] for r in rows} == {"changes", "bodies", "ids", "poke", "rotate", "pins",
-                                    "netkeys"}  # fmt: skip
+                                    "move", "netkeys"}  # fmt: skip
     replayed = {(name, code, field) for name, code, field, _ in CASES}
     for name, code_cell, status, fields in rows:
         code = re.fullmatch(r"`([a-z_]+)`", code_cell)

@@ -119,3 +119,23 @@ async def test_notify_members_queues_a_neutral_notice_to_every_subscriber_at_onc
         await notify_members(node, "resources")  # not a one-line text
     with pytest.raises(UsageError):
         await notify_members(node, "no-such-text")
+
+
+async def test_a_move_sends_subscribers_the_moved_notice(
+    make_node: NodeFactory, service: tuple[Capture, int]
+) -> None:
+    # Issue 16.4: 'alertnode move' (Trust.on_moved, wired in node/app.py) queues the
+    # neutral "moved" text to every subscriber.
+    capture, port = service
+    node = await make_node()
+    await run(node, "channel.add", name="push", url=f"ntfy://127.0.0.1:{port}")
+    notify = node.unlocked().store.notify
+    await notify.subscribe(await member(node, "First"), "push", prefs(address="topic-a"))
+    from node.commands.organisation import COMMANDS
+    from node.commands.table import parse_args
+
+    move = next(c for c in COMMANDS if c.name == "move")
+    assert move.handler is not None
+    await move.handler(node, parse_args(move, {"public_url": "https://moved.example.org:8443"}))
+    await eventually(lambda: _count(capture, 1))
+    assert capture.bodies()[0]["message"] == MOVED

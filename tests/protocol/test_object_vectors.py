@@ -1,5 +1,5 @@
 """Golden vectors of cards, the key check, pairing, rotation and pin statements
-(tests/vectors/cards.json, pairing.json, rotation.json, pins.json).
+(tests/vectors/cards.json, pairing.json, rotation.json, pins.json, move.json).
 
 Each value is recomputed twice: from docs/protocol.md's formulas with hashlib, nacl and
 canonical msgpack only, and through the implementation's own functions; both must give
@@ -30,6 +30,7 @@ from protocol.card import (
     verify_card,
 )
 from protocol.encoding import pack, unpack
+from protocol.move import sign_move, verify_move
 from protocol.pairing import (
     CODE_PURPOSE,
     COMMIT_PURPOSE,
@@ -53,6 +54,7 @@ CARDS = load("cards.json")
 PAIRING = load("pairing.json")
 ROTATION = load("rotation.json")
 PINS = load("pins.json")
+MOVE = load("move.json")
 
 
 def b64url(data: bytes) -> str:
@@ -278,4 +280,18 @@ def test_pins_vector() -> None:
     made = sign_pins(key, pins, PINS["created"])
     assert made.envelope.to_bytes().hex() == PINS["envelope_hex"]
     verified = verify_pins(bytes.fromhex(PINS["envelope_hex"]), PINS["created"])
+    assert verified.body == made.body
+
+
+def test_move_vector() -> None:
+    key = nacl.signing.SigningKey(bytes.fromhex(MOVE["seed_hex"]))
+    node = bytes(key.verify_key)
+    assert node.hex() == MOVE["node_hex"]
+    urls = tuple(MOVE["urls"])
+    body = pack({"v": 2, "node": node, "urls": urls, "created": MOVE["created"]})
+    assert MOVE["tag"] == Kind.MOVE.tag.decode() == "alertnode:v2:move:"
+    check_envelope("move", MOVE["seed_hex"], body, MOVE)
+    made = sign_move(key, urls, MOVE["created"])
+    assert made.envelope.to_bytes().hex() == MOVE["envelope_hex"]
+    verified = verify_move(bytes.fromhex(MOVE["envelope_hex"]), MOVE["created"])
     assert verified.body == made.body

@@ -46,7 +46,13 @@ from protocol.request import REQUEST_HEADER, RequestAuth, sign_request
 from protocol.signing import Kind, sign
 
 from .normalisation_cases import CASES
-from .object_vectors import card_vectors, pairing_vectors, pins_vectors, rotation_vectors
+from .object_vectors import (
+    card_vectors,
+    move_vectors,
+    pairing_vectors,
+    pins_vectors,
+    rotation_vectors,
+)
 
 HERE = Path(__file__).parent
 
@@ -158,7 +164,28 @@ def alert_inputs(full_id: bytes | None) -> list[dict[str, Any]]:
         "ext": {},
         "must_understand": [],
     }
-    return [full, superseding]
+    # An area warning (protocol/warning.py): no indicators, category other, the
+    # must-understand extension org.alertnode:warning naming its kind, a week's expiry.
+    warning = {
+        **full,
+        "name": "warning",
+        "expires": CREATED + 7 * 86400,
+        "region": "GB-MAN",
+        "categories": ["other"],
+        "danger": 2,
+        "indicators": [],
+        "description": "Police operation around the station tonight.",
+        "lang": "en",
+        "translations": {},
+        "hops": 2,
+        "tlp": "CLEAR",
+        "partner_checks": False,
+        "supersedes": None,
+        "nonce": bytes(range(0xC0, 0xD0)).hex(),
+        "ext": {"org.alertnode:warning": pack("police").hex()},
+        "must_understand": ["org.alertnode:warning"],
+    }
+    return [full, superseding, warning]
 
 
 def alert_body(key: nacl.signing.SigningKey, case: dict[str, Any]) -> AlertBody:
@@ -391,6 +418,7 @@ def main() -> None:
     write("pairing.json", pairing_vectors())
     write("rotation.json", rotation_vectors())
     write("pins.json", pins_vectors())
+    write("move.json", move_vectors())
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from protocol.card import (
     sign_card,
 )
 from protocol.encoding import pack
+from protocol.move import sign_move
 from protocol.pairing import CODE_PURPOSE, COMMIT_PURPOSE, commitment, pairing_code
 from protocol.pins import sign_pins
 from protocol.rotation import PROOF_PURPOSE, sign_rotation
@@ -234,5 +235,23 @@ def pins_vectors() -> dict[str, Any]:
         "pins_hex": [pin.hex() for pin in made.body.pins],
         "created": made.body.created,
         "tag": Kind.PINS.tag.decode(),
+        **signed_parts(made.envelope),
+    }
+
+
+def move_vectors() -> dict[str, Any]:
+    key = nacl.signing.SigningKey(SEED_A)
+    urls = ("https://new-host.example.org:8443", "https://backup.example.net/alerts")
+    made = sign_move(key, urls, NOW)
+    return {
+        "comment": (
+            "A move statement (docs/protocol.md section 11a): the node of seed_hex is"
+            " reached at urls from created on; created is exact seconds (not coarsened)."
+        ),
+        "seed_hex": SEED_A.hex(),
+        "node_hex": made.body.node.hex(),
+        "urls": list(made.body.urls),
+        "created": made.body.created,
+        "tag": Kind.MOVE.tag.decode(),
         **signed_parts(made.envelope),
     }

@@ -1,0 +1,81 @@
+"""Issue 16 through the real command line, on two real nodes: settings list/set, an
+area warning refused until enabled then published, received, listed apart and
+retracted; the totals for funders; a move announced and followed by the peer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from node.errors import UsageError
+from node.settings import validate
+from tests.e2e.cli import RunningNode, alertnode, alertnode_json
+from tests.e2e.test_federation_cli import init, peer_both_ways, wait_for
+
+pytestmark = pytest.mark.slow
+
+
+def warnings_at(data: Path) -> list[str]:
+    items = alertnode_json("alert", "list", "--data", str(data))["alerts"]
+    return [a["id"] for a in items if a.get("warning")]
+
+
+def test_settings_warnings_totals_and_move_through_the_cli(short_tmp: Path) -> None:
+    a, b = init(short_tmp, "a"), init(short_tmp, "b")
+    nodes = [RunningNode(a), RunningNode(b)]
+    try:
+        peer_both_ways(a, b)
+        listed = alertnode_json("settings", "list", "--data", str(a))["settings"]
+        assert listed["area_warnings"] is False and listed["alert_hops"] == 2
+        bad = alertnode("settings", "set", "--data", str(a), "alert_hops", "9", check=False)
+        with pytest.raises(UsageError) as page:  # the admin page's own sentence
+            validate("alert_hops", "9")
+        assert bad.returncode != 0 and page.value.message in bad.stderr
+        assert "Traceback" not in bad.stderr
+
+        warning = (
+            "warning", "publish", "--data", str(a), "--kind", "police", "--danger", "2",
+            "--region", "GB", "--description", "Checks at the station tonight.",
+        )  # fmt: skip
+        refused = alertnode(*warning, check=False)
+        assert refused.returncode != 0 and "area_warnings" in refused.stderr
+        for node in (a, b):
+            out = alertnode_json("settings", "set", "--data", str(node), "area_warnings", "true")
+            assert out == {"name": "area_warnings", "value": True, "changed": True}
+        warning_id = alertnode_json(*warning)["id"]
+        wait_for(lambda: warnings_at(b) == [warning_id])
+        alertnode("alert", "retract", "--data", str(a), warning_id)
+        wait_for(lambda: warnings_at(b) == [])
+
+        totals = alertnode_json("totals", "--data", str(a))
+        [period] = totals["periods"]
+        assert period["members"] == "fewer than 5"
+        assert period["warnings_published"] == "fewer than 5"
+        text = alertnode("totals", "--data", str(a)).stdout
+        assert period["period"] in text and "fewer than 5" in text
+
+        # A moves: the same port under another name stands in for a new host.
+        card = alertnode_json("card", "--data", str(a))
+        port = card["url"].rsplit(":", 1)[1]
+        moved = alertnode_json(
+            "move", "--data", str(a), "--public-url", f"https://localhost:{port}"
+        )
+        assert moved["told"] == ["Org b"]
+        assert moved["missed"] == [] and moved["restart"] is False
+        after = alertnode_json(
+            "alert", "publish", "--data", str(a), "--category", "robbery", "--danger", "2",
+            "--region", "GB", "--phone", "07700 900555",
+        )["id"]  # fmt: skip
+        wait_for(
+            lambda: (
+                after
+                in [x["id"] for x in alertnode_json("alert", "list", "--data", str(b))["alerts"]]
+            )
+        )
+        assert alertnode_json("card", "--data", str(a))["url"] == f"https://localhost:{port}"
+        [peer_a] = alertnode_json("peer", "list", "--data", str(b))["peers"]
+        assert peer_a["urls"] == [f"https://localhost:{port}"]  # followed, not re-paired
+    finally:
+        for node in nodes:
+            node.stop()

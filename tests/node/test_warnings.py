@@ -1,0 +1,64 @@
+"""Area warnings on a node: refused while the organisation has them off; published with
+no indicator, category other and a short expiry; listed apart from alerts; a peer
+whose setting is off never stores one (the node wires its setting into the syncer)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import aiohttp
+
+from node.warnings import split
+from protocol.limits import DAY_S
+from tests.conftest import NodeFactory
+from tests.federation.nodes import draft, eventually, has_alert, pair
+
+
+async def call(node: Any, name: str, args: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    connector = aiohttp.UnixConnector(path=str(node.data_dir / "control.sock"))
+    async with (
+        aiohttp.ClientSession(connector=connector) as http,
+        http.post(f"http://alertnode/v1/{name}", json=args) as resp,
+    ):
+        return resp.status, json.loads(await resp.text())
+
+
+WARNING = {"kind": "police", "danger": 2, "region": "GB", "description": "Checks at the station."}
+
+
+async def test_a_warning_is_refused_until_the_organisation_turns_them_on(
+    make_node: NodeFactory,
+) -> None:
+    a = await make_node("A")
+    status, answer = await call(a, "warning.publish", WARNING)
+    assert status == 400 and "area_warnings" in answer["error"]
+    assert await a.unlocked().alerts.list() == []
+    status, _ = await call(a, "settings.set", {"name": "area_warnings", "value": "true"})
+    assert status == 200
+    status, answer = await call(a, "warning.publish", WARNING)
+    assert status == 200
+    [item] = await a.unlocked().alerts.list()
+    assert item["id"] == answer["id"] and item["warning"] == "police"
+    assert item["indicators"] == [] and item["categories"] == ["other"]
+    assert item["expires"] - item["created"] == 7 * DAY_S
+    status, answer = await call(a, "warning.publish", {**WARNING, "expires_days": 31})
+    assert status == 400 and "30 days" in answer["error"]
+
+
+async def test_warnings_are_listed_apart_and_a_peer_with_them_off_takes_none(
+    make_node: NodeFactory,
+) -> None:
+    a, b = await make_node("A"), await make_node("B")
+    await pair(a, b)
+    await call(a, "settings.set", {"name": "area_warnings", "value": "true"})
+    _, answer = await call(a, "warning.publish", WARNING)
+    warning_id = bytes.fromhex(answer["id"])
+    alert_id = await a.unlocked().alerts.publish(draft(1))
+    alerts, warnings = split(await a.unlocked().alerts.list())
+    assert [w["id"] for w in warnings] == [warning_id.hex()]
+    assert [x["id"] for x in alerts] == [alert_id.hex()]
+    # B never turned them on: it takes the alert and refuses the warning.
+    await b.unlocked().trust.sync_now()
+    await eventually(lambda: has_alert(b, alert_id))
+    assert not await has_alert(b, warning_id)

@@ -1,0 +1,65 @@
+"""Outreach reports (issue 16.1): a caseworker records a report for someone met in
+person or by phone, with no account and no name and the person's own sharing choice;
+it goes through the same review, redaction and publishing as a member's report."""
+
+from __future__ import annotations
+
+from tests.node.test_web_flow import REPORT, editor_fields
+from tests.node.test_web_support import Site, site_fixture  # noqa: F401
+
+OUTREACH = {**REPORT, "met": "phone", "asked": "yes"}
+
+
+async def test_an_outreach_report_is_carried_to_a_published_alert(site: Site) -> None:
+    worker = await site.member("carol", "caseworker")
+    status, html, _ = await worker.get("/review")
+    assert 'href="/outreach/new"' in html
+    status, html, _ = await worker.get("/outreach/new")
+    assert status == 200 and 'name="nickname"' not in html and 'name="name"' not in html
+    status, html, resp = await worker.post("/outreach/new", OUTREACH)
+    assert status == 303 and resp.headers["Location"].startswith("/review"), html
+    [report] = await site.store.reports.list()
+    assert report.member_id is None  # no account behind it
+    assert report.content["source"] == "outreach" and report.content["met"] == "phone"
+    assert report.content["share"] == "network" and report.content["share_asked"] is True
+    status, html, _ = await worker.get("/review")
+    assert "Outreach" in html
+    status, html, _ = await worker.get(f"/review/{report.id}")
+    assert "by phone, with the person&#39;s own sharing choice" in html
+    # The same redaction helper as for a member's report: the second number is found.
+    fields = editor_fields(html)
+    fields["action"] = "apply"
+    status, html, _ = await worker.post(f"/review/{report.id}", fields)
+    fields = editor_fields(html)
+    assert "900456" not in str(fields["description"])
+    fields["action"] = "publish"
+    status, html, resp = await worker.post(f"/review/{report.id}", fields)
+    assert status == 303 and resp.headers["Location"] == "/published", html
+    member = await site.member("mira")
+    status, html, _ = await member.post("/check", {"kind": "phone", "value": "07700 900123"})
+    assert "1 alert matches" in html
+    actions = [e["action"] for e in await site.store.audit.list()]
+    assert actions[:2] == ["publish", "outreach"]
+
+
+async def test_the_persons_choice_must_be_asked_and_a_no_is_kept(site: Site) -> None:
+    worker = await site.member("carol", "caseworker")
+    status, html, _ = await worker.post(
+        "/outreach/new", {k: v for k, v in OUTREACH.items() if k != "asked"}, page="/outreach/new"
+    )
+    assert status == 400 and "tick this box" in html
+    assert await site.store.reports.list() == []
+    status, html, _ = await worker.post("/outreach/new", {**OUTREACH, "share": "no"})
+    assert status == 303
+    [report] = await site.store.reports.list()
+    status, html, _ = await worker.get(f"/review/{report.id}")
+    assert "did not allow this report to be shared" in html
+
+
+async def test_members_cannot_record_outreach(site: Site) -> None:
+    member = await site.member("mira")
+    status, _, _ = await member.get("/outreach/new")
+    assert status in (302, 303, 403)
+    status, _, _ = await member.post("/outreach/new", OUTREACH, page="/report")
+    assert status in (302, 303, 403)
+    assert await site.store.reports.list() == []
