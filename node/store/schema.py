@@ -347,7 +347,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     );
     CREATE INDEX partner_webhooks_due ON partner_webhooks (due);
     """,
-    # 12 (o1): issue 16. Monthly totals for funders: per calendar month, how many
+    # 12: issue 16. Monthly totals for funders: per calendar month, how many
     # checks, reports, sign-ups, alerts published and received, and the member count;
     # nothing finer than a month, nothing per member (node/store/totals.py). Members'
     # voice (node/store/voice.py): anonymous feedback (sealed, dated to the day, no
