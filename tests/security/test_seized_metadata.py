@@ -165,6 +165,8 @@ async def live(node: Node, site: Site, clock: StillClock) -> tuple[Life, list[by
     life.step("a settings change")
     _, html, _ = await admin.get("/admin/settings")
     fields = dict(re.findall(r'<input id="f-([a-z_]+)" name="[a-z_]+" value="([^"]*)"', html))
+    for name, options in re.findall(r'<select id="f-([a-z_]+)"[^>]*>(.*?)</select>', html, re.S):
+        fields[name] = re.findall(r'<option value="([^"]*)" selected', options)[0]
     assert fields["regions"] == INIT_REGION  # init --region, sealed in the store
     fields["regions"] = " ".join(CHOSEN_REGIONS)
     fields["report_retention_days"] = "60"
