@@ -30,6 +30,7 @@ from ..store.members import (
     hash_passphrase,
     passphrase_matches,
 )
+from . import relogin
 from .context import (
     client,
     end_session,
@@ -106,13 +107,20 @@ TOO_MANY = N_("Too many attempts. Wait a while and try again.")
 
 
 def _render_form(
-    request: web.Request, template: str, purpose: str, form: Form, status: int = 200
+    request: web.Request,
+    template: str,
+    purpose: str,
+    form: Form,
+    status: int = 200,
+    kept_notice: str = "",
 ) -> web.Response:
     """A log-in or sign-up page with a fresh proof-of-work challenge in its form."""
     st = state(request)
     bits = int(unlocked(request).settings["login_work_bits"])
     challenge = st.challenges.issue(purpose, bits, st.host.clock.now())
-    return render(request, template, status=status, form=form, challenge=challenge)
+    return render(
+        request, template, status=status, form=form, challenge=challenge, kept_notice=kept_notice
+    )
 
 
 async def _admitted(request: web.Request, form: Form, purpose: str) -> int:
@@ -191,6 +199,20 @@ def _render_login(request: web.Request, form: Form, status: int = 200) -> web.Re
     return _render_form(request, "login.html", "login", form, status)
 
 
+KEPT_FOR_LOGIN = N_(
+    "You were logged out, so your form was not sent. Log in again; what you typed is "
+    "kept and will be shown again, not sent."
+)
+
+
+def login_after_loss(request: web.Request) -> web.Response:
+    """The log-in page answering a form sent after its session was lost, whose text
+    node/web/relogin.py kept: logging in leads back to that form, filled in."""
+    t = translator(request)
+    form = Form({}, t)
+    return _render_form(request, "login.html", "login", form, kept_notice=t.gettext(KEPT_FOR_LOGIN))
+
+
 async def login_page(request: web.Request) -> web.Response:
     return _render_login(request, Form({}, translator(request)))
 
@@ -245,7 +267,8 @@ async def login(request: web.Request) -> web.Response:
         form.error("passphrase", t.gettext("That nickname and passphrase do not match."))
         return _render_login(request, form, 400)
     _start_session(request, member.id, member.role, member.nickname)
-    return redirect("/")
+    # Back to a form sent after the last session was lost, to be checked and sent again.
+    return redirect(relogin.claim(request, member.id))
 
 
 async def logout(request: web.Request) -> web.Response:

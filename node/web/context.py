@@ -24,7 +24,8 @@ from .clients import Client, ClientPolicy
 from .csrf import CsrfKeys
 from .forms import Form
 from .host import Host
-from .i18n import LANGUAGES, Translator
+from .i18n import LANGUAGES, N_, Translator
+from .kept import KEPT_COOKIE, KeptForms
 from .pending import ReceiptDesk
 from .ratelimit import WebLimits
 from .redirects import LocalPages
@@ -52,6 +53,7 @@ class WebState:
     limits: WebLimits = field(default_factory=WebLimits)
     challenges: Challenges = field(default_factory=Challenges)
     receipts: ReceiptDesk = field(default_factory=ReceiptDesk)
+    kept: KeptForms = field(default_factory=KeptForms)
     overrides: Overrides = field(default_factory=lambda: Overrides(None))
 
 
@@ -68,6 +70,7 @@ class Visit:
     set_pre: bool = False
     set_session: str | None = None  # None: leave the cookie alone; "": delete it
     set_lang: str | None = None
+    set_kept: str | None = None  # the kept-form cookie: None leave it; "" delete it
     clear_site: bool = False  # answer with Clear-Site-Data (logout, quick exit)
 
 
@@ -162,11 +165,46 @@ def end_session(request: web.Request) -> None:
     """Drop the visitor's session, delete its cookie and ask the browser to clear
     everything this site left (Clear-Site-Data: cache, cookies, storage)."""
     v = visit(request)
+    forget_kept(request)
     if v.session is not None:
         state(request).sessions.drop(v.session.id)
     v.session = None
     v.set_session = ""
     v.clear_site = True
+
+
+def forget_kept(request: web.Request) -> None:
+    """Drop the form this browser had kept (node/web/kept.py), waiting or handed to
+    its session, and delete its cookie."""
+    st, v = state(request), visit(request)
+    ref = request.cookies.get(KEPT_COOKIE)
+    if ref:
+        st.kept.drop(ref)
+        v.set_kept = ""
+    if v.session is not None:
+        v.session.kept = None
+
+
+KEPT_SHOWN = N_(
+    "This is what you typed before you had to log in again. It has not been sent: "
+    "check it and send it again."
+)
+
+
+def _refill(request: web.Request, ctx: dict[str, Any], t: Translator) -> str:
+    """Fill the page's form with the session's kept form when this is that form's page
+    (then forget it); the notice to show, or ""."""
+    current = session(request)
+    if current is None or current.kept is None:
+        return ""
+    if request.method != "GET" or request.path != current.kept.path:
+        return ""
+    kept, current.kept = current.kept, None  # shown once, then gone
+    form = ctx.get("form")
+    if not isinstance(form, Form):
+        return ""
+    form.values.update(kept.values())
+    return t.gettext(KEPT_SHOWN)
 
 
 def csrf_token(request: web.Request) -> str:
@@ -217,6 +255,8 @@ def render(
     st = state(request)
     t = t or translator(request)
     current = session(request)
+    # The log-in page after a lost session passes its own notice.
+    kept_notice = str(ctx.pop("kept_notice", "")) or _refill(request, ctx, t)
     args = dict(
         **t.template_globals(),
         lang=t.lang,
@@ -233,6 +273,7 @@ def render(
         node_name=org_text(request, "public_name", t),
         org_text=lambda key, heading=2: to_html(org_text(request, key, t), heading),
         quick_exit_url=quick_exit_url(request),
+        kept_notice=kept_notice,
         **ctx,
     )
     page = st.env.get_template(template)

@@ -66,6 +66,7 @@ async def wipe_now(request: web.Request) -> web.Response:
         return render(request, "admin_wipe.html", status=400, form=form)
     log.warning("panic wipe requested from the admin page")
     st.sessions.drop_member(me.member_id)
+    st.kept.clear()
     await node.wipe()
     return web.Response(text="Done.\n", content_type="text/plain")
 

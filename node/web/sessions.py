@@ -6,7 +6,8 @@ when its member is revoked or deleted, and whenever the node locks or restarts.
 Nothing here is written to disk. When the map is full the least recently used
 session is dropped. What a member chose on a page (browse filters) and the one-off
 notice after a form is sent live here too, never in a URL (docs/web.md, "No telling
-history"), so they end with the session.
+history"), so they end with the session, as does a form kept across a lost session
+(node/web/kept.py) once it is handed to the session that logged in.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from __future__ import annotations
 import secrets
 from collections import OrderedDict
 from dataclasses import dataclass, field
+
+from .kept import KeptForm
 
 MAX_SESSIONS = 10_000
 SESSION_ID_BYTES = 32
@@ -35,6 +38,8 @@ class Session:
     shown_once: str = ""
     # The last browse filters (form field -> values), kept for /alerts.
     browse: dict[str, list[str]] = field(default_factory=dict)
+    # A form sent after an earlier session was lost, shown filled in once on its page.
+    kept: KeptForm | None = None
 
 
 class Sessions:
@@ -73,6 +78,12 @@ class Sessions:
         session.last_seen = now
         self._by_id.move_to_end(session_id)
         return session
+
+    def member_of(self, session_id: str) -> int | None:
+        """The member of ``session_id`` even if it has been idle too long (not touched);
+        None if unknown: who a form sent just after the timeout belongs to."""
+        session = self._by_id.get(session_id)
+        return None if session is None else session.member_id
 
     def drop(self, session_id: str) -> None:
         self._by_id.pop(session_id, None)

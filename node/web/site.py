@@ -36,6 +36,7 @@ from . import (
     partner_api,
     partner_pages,
     receipts,
+    relogin,
     reporter,
     sms_hooks,
     subscriptions,
@@ -67,6 +68,7 @@ from .context import (
 from .csrf import tokens_match
 from .host import Host
 from .i18n import Translator
+from .kept import KEPT_COOKIE, KEPT_FOR_S
 from .redirects import LocalPages
 from .work import SlowLane
 
@@ -126,6 +128,19 @@ async def headers_middleware(request: web.Request, handler: Handler) -> web.Stre
             )
         else:
             response.del_cookie(SESSION_COOKIE, path="/", samesite="Strict", secure=secure)
+    if v.set_kept is not None:
+        if v.set_kept and not v.clear_site:
+            response.set_cookie(
+                KEPT_COOKIE,
+                v.set_kept,
+                max_age=KEPT_FOR_S,
+                httponly=True,
+                samesite="Strict",
+                secure=secure,
+                path="/",
+            )
+        elif not v.set_kept:
+            response.del_cookie(KEPT_COOKIE, path="/", samesite="Strict", secure=secure)
     if v.set_lang:
         response.set_cookie(
             LANG_COOKIE, v.set_lang, httponly=True, samesite="Lax", secure=secure, path="/"
@@ -184,8 +199,10 @@ async def context_middleware(request: web.Request, handler: Handler) -> web.Stre
     if request.path.startswith("/static/"):
         return await handler(request)
     host = st.host
+    lost_owner: int | None = None  # the member of a session that just timed out
     if host.locked:
         st.sessions.clear()
+        st.kept.clear()
         # The quick exit leaves even a locked node.
         if request.path == "/exit" and request.method == "GET":
             return await handler(request)
@@ -195,6 +212,7 @@ async def context_middleware(request: web.Request, handler: Handler) -> web.Stre
         sid = request.cookies.get(SESSION_COOKIE)
         if sid:
             idle_s = int(host.unlocked().settings["session_idle_minutes"]) * 60
+            lost_owner = st.sessions.member_of(sid)
             current = st.sessions.get(sid, host.clock.now(), idle_s)
             if current is None:
                 v.set_session = ""
@@ -208,6 +226,10 @@ async def context_middleware(request: web.Request, handler: Handler) -> web.Stre
         # The one form that carries a whole catalogue, for an admin only.
         request = request.clone(client_max_size=translating.MAX_UPLOAD_BYTES)
     if request.method == "POST" and not await csrf_ok(request):
+        if v.session is None and await relogin.keep_posted(request, lost_owner):
+            # Sent after the session was lost: what was typed is kept (node/web/kept.py)
+            # and the log-in page says so.
+            return accounts.login_after_loss(request)
         t = translator(request)
         return error_page(
             request,
