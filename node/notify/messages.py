@@ -66,5 +66,5 @@ def digest_text(count: int, texts: OrgTexts, lang: str, content: bool) -> str:
     if not content:
         return notice(texts, lang)
     t = Translator(lang)
-    line = t.ngettext(N_("%(num)d new alert today."), N_("%(num)d new alerts today."), count)
+    line = t.ngettext("%(num)d new alert today.", "%(num)d new alerts today.", count)
     return line + "\n" + notice(texts, lang)
