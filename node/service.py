@@ -44,6 +44,7 @@ from .errors import NotFound, UsageError
 from .keys.slowhash import NetworkKeyRing, SlowHashPool
 from .settings import Settings
 from .store import Store, StoredAlert
+from .store.pages import Cursor
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +131,10 @@ class Idempotency:
 
     def __len__(self) -> int:
         return len(self._seen)
+
+
+# One page of alerts as ``alert_json`` shapes them, and the cursor of the next page.
+AlertPage = tuple[list[dict[str, Any]], Cursor | None]
 
 
 def alert_json(alert: StoredAlert, names: Mapping[bytes, str]) -> dict[str, Any]:
@@ -379,6 +384,33 @@ class AlertService:
         rows = await self._store.alerts.list_active(self._clock.now(), region=region, limit=limit)
         names = self._names()
         return [alert_json(a, names) for a in rows]
+
+    async def browse(
+        self,
+        *,
+        regions: Sequence[str] = (),
+        category: str | None = None,
+        min_danger: int | None = None,
+        limit: int = 100,
+        before: Cursor | None = None,
+    ) -> AlertPage:
+        """One page of active alerts, newest first, under a member's filters (any of
+        ``regions``, naming ``category``, of ``min_danger`` or worse), older than
+        ``before``; and the cursor of the next page, None if this is the last."""
+        rows, cursor = await self._store.alerts.page_active(
+            self._clock.now(),
+            limit=limit,
+            regions=regions,
+            category=category,
+            min_danger=min_danger,
+            before=before,
+        )
+        names = self._names()
+        alerts = [
+            alert_json(StoredAlert(r.id, r.origin, r.hops, r.received_from, envelope), names)
+            for r, envelope in rows
+        ]
+        return alerts, cursor
 
     async def check(self, kind: str, text: str) -> dict[str, Any]:
         """Aggregate the active alerts matching one indicator. Raises UsageError.

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 import aiosqlite
 
 from ..keys.crypto import RowCrypto
+from .pages import fill_facets
 from .sealed import seal_metadata
 
 Migration = str | Callable[[aiosqlite.Connection, RowCrypto], Awaitable[None]]
@@ -239,4 +240,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     CREATE INDEX alerts_origin ON alerts (origin, state, expires);
     CREATE INDEX alerts_delivered ON alerts (received_from, state, expires);
     """,
+    # 8 (p1): keyed facet tags (one per category an alert names, one for its danger
+    # level) and a newest-first index, so that a page of alerts under any filter is
+    # read from an index and only the alerts it shows are opened (issue 17, item 5);
+    # filled for the active alerts already stored.
+    fill_facets,
 )
