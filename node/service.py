@@ -40,6 +40,7 @@ from protocol.fields import CATEGORIES, RETRACTION_REASONS, TLP_LABELS, TLP_MAX_
 from protocol.indicators import SUITE
 from protocol.limits import ALERT_NONCE_BYTES, DAY_S
 
+from .display import DisplayCache, alert_fields
 from .errors import NotFound, UsageError
 from .keys.slowhash import NetworkKeyRing, SlowHashPool
 from .settings import Settings
@@ -137,9 +138,11 @@ class Idempotency:
 AlertPage = tuple[list[dict[str, Any]], Cursor | None]
 
 
-def alert_json(alert: StoredAlert, names: Mapping[bytes, str]) -> dict[str, Any]:
-    """The shape ``alert list`` and ``check`` print for one alert."""
-    body = read_stored_alert(alert.envelope)
+def alert_json(
+    alert: StoredAlert, names: Mapping[bytes, str], fields: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The shape ``alert list`` and ``check`` print for one alert (``fields``: its
+    ``alert_fields``, if already decoded)."""
     return {
         "id": alert.id.hex(),
         "origin": alert.origin.hex(),
@@ -147,20 +150,7 @@ def alert_json(alert: StoredAlert, names: Mapping[bytes, str]) -> dict[str, Any]
         # Whether this node can name the origin (itself or a peer, under any of its
         # keys); anyone can make a new origin, so an unnamed one proves nothing.
         "origin_known": alert.origin in names,
-        "created": body.created,
-        "expires": body.expires,
-        "incident": body.incident,
-        "region": body.region,
-        "categories": list(body.categories),
-        "danger": body.danger,
-        "description": body.description,
-        "lang": body.lang,
-        "descriptions": body.descriptions(),
-        "hops": body.hops,
-        "tlp": body.tlp,
-        "partner_checks": body.partner_checks,
-        "indicators": [i.kind for i in body.indicators],
-        "supersedes": body.supersedes.hex() if body.supersedes else None,
+        **(alert_fields(alert.envelope) if fields is None else fields),
     }
 
 
@@ -240,6 +230,7 @@ class AlertService:
         self._names = names
         self._organisations = organisations
         self._listeners: list[Notify] = []
+        self._display = DisplayCache()
 
     @property
     def origin(self) -> bytes:
@@ -406,8 +397,13 @@ class AlertService:
             before=before,
         )
         names = self._names()
+        removals = self._store.alerts.removals
         alerts = [
-            alert_json(StoredAlert(r.id, r.origin, r.hops, r.received_from, envelope), names)
+            alert_json(
+                StoredAlert(r.id, r.origin, r.hops, r.received_from, envelope),
+                names,
+                self._display.fields(r.id, envelope, removals),
+            )
             for r, envelope in rows
         ]
         return alerts, cursor

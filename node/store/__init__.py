@@ -34,7 +34,7 @@ class Store:
         self.settings = SettingsStore(db, crypto)
         self.peers = PeerStore(db, crypto)
         self.nonces = NonceStore(db)
-        self.regions = RegionIndex(db, crypto)
+        self.regions = RegionIndex(db, crypto, lambda: self.alerts.changes)
 
     @classmethod
     async def open(cls, data_dir: Path, data_key: bytes) -> Store:

@@ -59,6 +59,11 @@ class AlertStore(FeedLog, QuotaUsage, AlertPages):
     def __init__(self, db: Database, crypto: RowCrypto) -> None:
         super().__init__(db)
         self._crypto = crypto
+        # Grows whenever alerts' content may have been deleted (retracted, superseded,
+        # expired, purged): caches of decoded alerts (node/display.py) empty on a change.
+        self.removals = 0
+        # Grows whenever alerts were stored or removed (the region list in regions.py).
+        self.changes = 0
 
     def indicator_tag(self, kind: str, blinded: bytes) -> bytes:
         return self._crypto.tag("indicator", kind.encode() + b":" + blinded)
@@ -128,6 +133,10 @@ class AlertStore(FeedLog, QuotaUsage, AlertPages):
                     )
                 results[n] = stored
                 deleted = deleted or dropped
+        if deleted:
+            self.removals += 1
+        if deleted or any(results):
+            self.changes += 1
         if deleted:
             await self._db.checkpoint()
         return results
@@ -330,6 +339,9 @@ class AlertStore(FeedLog, QuotaUsage, AlertPages):
             cur = await conn.execute("DELETE FROM markers WHERE expires <= ?", (now,))
             markers = cur.rowcount
             await conn.execute("DELETE FROM indicator_keys WHERE expires <= ?", (now,))
+        if alerts:
+            self.removals += 1
+            self.changes += 1
         if alerts or retractions or markers:
             await self._db.checkpoint()
         return {"alerts": alerts, "retractions": retractions, "markers": markers}
@@ -346,6 +358,8 @@ class AlertStore(FeedLog, QuotaUsage, AlertPages):
             count = cur.rowcount
             await conn.execute("DELETE FROM retractions WHERE origin = ?", (origin,))
             await conn.execute("DELETE FROM markers WHERE origin = ?", (origin,))
+        self.removals += 1
+        self.changes += 1
         await self._db.checkpoint()
         return count
 
