@@ -19,9 +19,12 @@ newest alerts far more often than for old ones, which a cache serves.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from protocol.alert import read_stored_alert
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 # Decoded alerts kept for pages. Typical entries are ~1.5 KB decoded; the bytes bound
 # keeps a store full of maximal alerts (8 KiB of descriptions each) within ~25 MB.
@@ -52,8 +55,52 @@ def alert_fields(envelope: bytes) -> dict[str, Any]:
     }
 
 
-class DisplayCache:
-    """Least-recently-used ``alert_fields`` by alert id, bounded in rows and bytes.
+class BoundedCache(Generic[K, V]):
+    """Least-recently-used values, bounded in entries and in total size (each entry's
+    size given when it is put), emptied when the ``generation`` callers pass changes
+    (for alerts: the store's ``removals`` count)."""
+
+    def __init__(self, max_rows: int, max_size: int) -> None:
+        self._max_rows = max_rows
+        self._max_size = max_size
+        self._rows: OrderedDict[K, tuple[int, V]] = OrderedDict()
+        self._size = 0
+        self._generation = 0
+        self.hits = 0
+        self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def get(self, key: K, generation: int) -> V | None:
+        if generation != self._generation:
+            self.forget()
+            self._generation = generation
+        entry = self._rows.get(key)
+        if entry is None:
+            self.misses += 1
+            return None
+        self._rows.move_to_end(key)
+        self.hits += 1
+        return entry[1]
+
+    def put(self, key: K, value: V, size: int) -> None:
+        if size > self._max_size or key in self._rows:
+            return
+        self._rows[key] = (size, value)
+        self._size += size
+        while len(self._rows) > self._max_rows or self._size > self._max_size:
+            _, (dropped, _) = self._rows.popitem(last=False)
+            self._size -= dropped
+
+    def forget(self) -> None:
+        """Drop every entry."""
+        self._rows.clear()
+        self._size = 0
+
+
+class DisplayCache(BoundedCache[bytes, dict[str, Any]]):
+    """``alert_fields`` by alert id, bounded in rows and in envelope bytes.
 
     Callers get a fresh outer dict each time (they add the names), but the lists
     and dicts inside are shared: treat them as read-only.
@@ -62,39 +109,13 @@ class DisplayCache:
     def __init__(
         self, max_rows: int = MAX_DISPLAY_ROWS, max_bytes: int = MAX_DISPLAY_ENVELOPE_BYTES
     ) -> None:
-        self._max_rows = max_rows
-        self._max_bytes = max_bytes
-        self._rows: OrderedDict[bytes, tuple[int, dict[str, Any]]] = OrderedDict()
-        self._bytes = 0
-        self._removals = 0
-        self.hits = 0
-        self.misses = 0
-
-    def __len__(self) -> int:
-        return len(self._rows)
+        super().__init__(max_rows, max_bytes)
 
     def fields(self, alert_id: bytes, envelope: bytes, removals: int) -> dict[str, Any]:
         """``alert_fields(envelope)``, decoded at most once while it stays cached;
         ``removals`` is the store's count of deletions (every entry goes when it moves)."""
-        if removals != self._removals:
-            self.forget()
-            self._removals = removals
-        entry = self._rows.get(alert_id)
-        if entry is not None:
-            self._rows.move_to_end(alert_id)
-            self.hits += 1
-            return dict(entry[1])
-        self.misses += 1
-        fields = alert_fields(envelope)
-        if len(envelope) <= self._max_bytes:
-            self._rows[alert_id] = (len(envelope), fields)
-            self._bytes += len(envelope)
-            while len(self._rows) > self._max_rows or self._bytes > self._max_bytes:
-                _, (size, _) = self._rows.popitem(last=False)
-                self._bytes -= size
+        fields = self.get(alert_id, removals)
+        if fields is None:
+            fields = alert_fields(envelope)
+            self.put(alert_id, fields, len(envelope))
         return dict(fields)
-
-    def forget(self) -> None:
-        """Drop every entry (the store deleted alerts)."""
-        self._rows.clear()
-        self._bytes = 0

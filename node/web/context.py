@@ -19,6 +19,7 @@ from ..errors import Locked
 from ..settings import QUICK_EXIT_DEFAULT
 from ..texts import OrgTexts, to_html
 from . import i18n
+from .cards import CardCache
 from .clients import Client, ClientPolicy
 from .csrf import CsrfKeys
 from .host import Host
@@ -50,6 +51,7 @@ class WebState:
     limits: WebLimits = field(default_factory=WebLimits)
     challenges: Challenges = field(default_factory=Challenges)
     receipts: ReceiptDesk = field(default_factory=ReceiptDesk)
+    cards: CardCache = field(default_factory=CardCache)
 
 
 STATE_KEY: web.AppKey[WebState] = web.AppKey("web_state", WebState)

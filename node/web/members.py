@@ -15,6 +15,7 @@ import logging
 from typing import Any
 
 from aiohttp import web
+from markupsafe import Markup
 
 from protocol.fields import CATEGORIES
 from protocol.limits import MAX_CATEGORIES, MAX_INCIDENT_AGE_DAYS
@@ -149,7 +150,10 @@ async def _browse(request: web.Request, query: dict[str, list[Any]]) -> web.Resp
             limit=MAX_BROWSE_ALERTS,
             before=before,
         )
-    return _render_alerts(request, form, (own, travel), alerts, cursor, older=before is not None)
+    cards = state(request).cards.cards(
+        state(request).env, t, service, unlocked(request).store.alerts.removals, alerts
+    )
+    return _render_alerts(request, form, (own, travel), cards, cursor, older=before is not None)
 
 
 async def older(request: web.Request) -> web.Response:
@@ -169,7 +173,7 @@ def _render_alerts(
     request: web.Request,
     form: Form,
     regions: tuple[list[str], list[str]],
-    alerts: list[dict[str, Any]],
+    cards: list[Markup],
     cursor: Cursor | None = None,
     *,
     older: bool = False,
@@ -183,7 +187,7 @@ def _render_alerts(
         regions=own,
         travel_regions=travel,
         categories=CATEGORIES,
-        alerts=alerts[:MAX_BROWSE_ALERTS],
+        cards=cards[:MAX_BROWSE_ALERTS],
         more=cursor is not None,
         next_page=cursor.to_text() if cursor is not None else "",
         older=older,
