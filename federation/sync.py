@@ -39,6 +39,7 @@ from .netkeys import KeyExchange
 from .quota import QuotaLedger, Quotas
 from .transport import REQUEST_TIMEOUT_S, Transport
 from .trust import Peer, may_pull
+from .verifier import Verifier
 
 log = logging.getLogger(__name__)
 
@@ -74,11 +75,14 @@ class Syncer:
         interval_s: float = SYNC_INTERVAL_S,
         rng: random.Random | None = None,
         quotas: Quotas | None = None,
+        verifier: Verifier | None = None,
     ) -> None:
         # What peers may make this node store (tests lower them); the ledger counts
         # what is used, shared by every pull.
         self.quotas = quotas or Quotas()
         self.ledger = QuotaLedger(clock.monotonic)
+        # Checks pulled items (a process pool the owner closes, or inline).
+        self.verifier = verifier or Verifier(workers=0)
         self._key = key
         self._own = bytes(key.verify_key)
         self._store = store
@@ -475,7 +479,9 @@ class Syncer:
         ``writer`` to store as one batch (one transaction, one fsync) while the next
         batch is fetched and verified."""
         now = self._clock.now()
-        gate = Admission(self._store, self._peers, self._own, self.quotas, self.ledger)
+        gate = Admission(
+            self._store, self._peers, self._own, self.quotas, self.ledger, self.verifier
+        )
         accepted, counted = await gate.admit(peer, items, hops, result, cache, now)
         if not accepted:
             return
