@@ -22,6 +22,7 @@ from tests.federation.memnet import MemNet, alert_body
 @pytest.fixture
 async def pool() -> AsyncIterator[Verifier]:
     verifier = Verifier(workers=2, min_items=1)
+    await verifier.start()
     yield verifier
     verifier.close()
 
@@ -49,7 +50,7 @@ async def test_forged_and_altered_alerts_are_refused_through_the_pool(
     assert result.refusal_code == "bad_signature"
     assert await d.has(honest_id)
     assert not await d.has(forged_id) and not await d.has(altered_id)
-    assert pool.fallbacks == 0
+    assert pool.pooled == 1 and pool.fallbacks == 0
 
 
 async def test_a_dead_worker_loses_no_alert(memnet: MemNet, pool: Verifier) -> None:
@@ -57,7 +58,7 @@ async def test_a_dead_worker_loses_no_alert(memnet: MemNet, pool: Verifier) -> N
     await memnet.pair(a, d)
     d.syncer.verifier = pool
     ids = [await a.publish(f"alert {n}") for n in range(5)]
-    assert (await d.pull(a)).stored == 5  # the pool is up
+    assert (await d.pull(a)).stored == 5 and pool.pooled == 1
     # A worker dies (as if killed): the pool is broken for every later batch.
     broken = pool._pool  # the executor the next batch would use
     assert broken is not None
@@ -69,6 +70,7 @@ async def test_a_dead_worker_loses_no_alert(memnet: MemNet, pool: Verifier) -> N
     assert pool.fallbacks == 1
     for alert_id in ids:
         assert await d.has(alert_id)
-    # The next batch goes to a new pool.
+    # The next batch starts a new pool (checked inline until its workers are up).
+    await pool.start()
     ids.append(await a.publish("after the crash"))
-    assert (await d.pull(a)).stored == 1 and pool.fallbacks == 1
+    assert (await d.pull(a)).stored == 1 and pool.fallbacks == 1 and pool.pooled == 3
