@@ -19,6 +19,7 @@ newest alerts far more often than for old ones, which a cache serves.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from protocol.alert import read_stored_alert
@@ -111,11 +112,15 @@ class DisplayCache(BoundedCache[bytes, dict[str, Any]]):
     ) -> None:
         super().__init__(max_rows, max_bytes)
 
-    def fields(self, alert_id: bytes, envelope: bytes, removals: int) -> dict[str, Any]:
-        """``alert_fields(envelope)``, decoded at most once while it stays cached;
-        ``removals`` is the store's count of deletions (every entry goes when it moves)."""
+    def fields(
+        self, alert_id: bytes, envelope: Callable[[], bytes], removals: int
+    ) -> dict[str, Any]:
+        """``alert_fields(envelope())``, opened and decoded at most once while it stays
+        cached; ``removals`` is the store's count of deletions (every entry goes when it
+        moves)."""
         fields = self.get(alert_id, removals)
         if fields is None:
-            fields = alert_fields(envelope)
-            self.put(alert_id, fields, len(envelope))
+            data = envelope()
+            fields = alert_fields(data)
+            self.put(alert_id, fields, len(data))
         return dict(fields)

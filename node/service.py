@@ -20,6 +20,7 @@ import logging
 import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import nacl.signing
@@ -143,14 +144,23 @@ def alert_json(
 ) -> dict[str, Any]:
     """The shape ``alert list`` and ``check`` print for one alert (``fields``: its
     ``alert_fields``, if already decoded)."""
+    return named_json(
+        alert.id, alert.origin, names, alert_fields(alert.envelope) if fields is None else fields
+    )
+
+
+def named_json(
+    alert_id: bytes, origin: bytes, names: Mapping[bytes, str], fields: dict[str, Any]
+) -> dict[str, Any]:
+    """``alert_json`` from an alert's id, origin and ``alert_fields``."""
     return {
-        "id": alert.id.hex(),
-        "origin": alert.origin.hex(),
-        "organisation": names.get(alert.origin, "another organisation"),
+        "id": alert_id.hex(),
+        "origin": origin.hex(),
+        "organisation": names.get(origin, "another organisation"),
         # Whether this node can name the origin (itself or a peer, under any of its
         # keys); anyone can make a new origin, so an unnamed one proves nothing.
-        "origin_known": alert.origin in names,
-        **(alert_fields(alert.envelope) if fields is None else fields),
+        "origin_known": origin in names,
+        **fields,
     }
 
 
@@ -388,7 +398,8 @@ class AlertService:
         """One page of active alerts, newest first, under a member's filters (any of
         ``regions``, naming ``category``, of ``min_danger`` or worse), older than
         ``before``; and the cursor of the next page, None if this is the last."""
-        rows, cursor = await self._store.alerts.page_active(
+        store = self._store.alerts
+        rows, cursor = await store.page_rows(
             self._clock.now(),
             limit=limit,
             regions=regions,
@@ -397,14 +408,15 @@ class AlertService:
             before=before,
         )
         names = self._names()
-        removals = self._store.alerts.removals
+        removals = store.removals
         alerts = [
-            alert_json(
-                StoredAlert(r.id, r.origin, r.hops, r.received_from, envelope),
+            named_json(
+                r.id,
+                r.origin,
                 names,
-                self._display.fields(r.id, envelope, removals),
+                self._display.fields(r.id, partial(store.open_row, r), removals),
             )
-            for r, envelope in rows
+            for r in rows
         ]
         return alerts, cursor
 

@@ -108,10 +108,36 @@ class AlertPages:
         min_danger: int | None = None,
         before: Cursor | None = None,
     ) -> tuple[list[tuple[PageRow, bytes]], Cursor | None]:
+        """``page_rows``, each row with its opened envelope."""
+        rows, cursor = await self.page_rows(
+            now,
+            limit=limit,
+            regions=regions,
+            category=category,
+            min_danger=min_danger,
+            before=before,
+        )
+        return [(r, self.open_row(r)) for r in rows], cursor
+
+    def open_row(self, row: PageRow) -> bytes:
+        """The envelope sealed in ``row``."""
+        return self._crypto.open("alerts", "body", row.id, row.body_enc)
+
+    async def page_rows(
+        self,
+        now: int,
+        *,
+        limit: int,
+        regions: Sequence[str] = (),
+        category: str | None = None,
+        min_danger: int | None = None,
+        before: Cursor | None = None,
+    ) -> tuple[list[PageRow], Cursor | None]:
         """Up to ``limit`` active alerts newest first, in any of ``regions`` (all if
         empty), naming ``category``, of ``min_danger`` or worse, older than ``before``.
 
-        Returns (row, opened envelope) pairs and the cursor of the next page (None if
+        Returns the rows, still sealed (``open_row`` opens one: a caller that kept an
+        alert's decoded fields opens nothing), and the cursor of the next page (None if
         this is the last). One indexed statement per region (or per danger level when
         no region or category drives), each stopping after ``limit`` + 1 rows.
         """
@@ -141,8 +167,7 @@ class AlertPages:
         ]
         more = len(merged) > limit
         shown = merged[:limit]
-        pages = [(r, self._crypto.open("alerts", "body", r.id, r.body_enc)) for r in shown]
-        return pages, Cursor(shown[-1].created, shown[-1].id) if more and shown else None
+        return shown, Cursor(shown[-1].created, shown[-1].id) if more and shown else None
 
     async def _driven(
         self,

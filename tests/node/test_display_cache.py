@@ -41,14 +41,19 @@ def test_the_cache_keeps_at_most_its_rows_and_bytes() -> None:
     envelopes = [(a.id, a.envelope.to_bytes()) for a in alerts]
     by_rows = DisplayCache(max_rows=2, max_bytes=1 << 20)
     for alert_id, envelope in envelopes:
-        by_rows.fields(alert_id, envelope, 0)
+        by_rows.fields(alert_id, lambda e=envelope: e, 0)
     assert len(by_rows) == 2
     by_bytes = DisplayCache(max_rows=100, max_bytes=len(envelopes[0][1]) * 3)
     for alert_id, envelope in envelopes:
-        by_bytes.fields(alert_id, envelope, 0)
+        by_bytes.fields(alert_id, lambda e=envelope: e, 0)
     assert len(by_bytes) == 3
-    by_bytes.fields(*envelopes[-1], 1)  # the store removed something
+    alert_id, envelope = envelopes[-1]
+    by_bytes.fields(alert_id, lambda: envelope, 1)  # the store removed something
     assert len(by_bytes) == 1
+    # A kept alert is not opened again.
+    opened: list[bytes] = []
+    by_bytes.fields(alert_id, lambda: opened.append(envelope) or envelope, 1)
+    assert opened == []
 
 
 async def test_the_region_list_is_reused_until_an_alert_is_stored_or_removed(
