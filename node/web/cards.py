@@ -4,10 +4,11 @@ Rule: a card is drawn only from the alert's own fields (which never change under
 id), the organisation name this node gives its origin, and the reader's language; so
 those are its key, and a kept card is never stale. Whether an alert is shown at all is
 decided by the store's query on every page, never here. The cache is bounded
-(``MAX_CARDS`` cards, ``MAX_CARD_CHARS`` characters), belongs to one unlocking of the
-node (a new ``AlertService`` starts it afresh, so a locked node's cards are dropped on
-the next page), and is emptied with the store's ``removals`` count like the decoded
-fields (node/display.py): a retracted or purged alert's card is not kept.
+(``MAX_CARDS`` cards, ``MAX_CARD_CHARS`` characters) and belongs to one unlocking of
+the node (a new ``AlertService`` starts it afresh; a locked node's cards are dropped
+when its service is collected, or at the latest on the next alerts page); it is
+emptied with the store's ``removals`` count like the decoded fields
+(node/display.py): a retracted or purged alert's card is not kept.
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ class CardCache:
         the unlocked alert service the alerts came from; ``removals`` the store's count."""
         if self._owner is None or self._owner() is not owner:
             self._cards.forget()
-            self._owner = weakref.ref(owner)
+            # Dropped too once the locked node's service is collected.
+            self._owner = weakref.ref(owner, lambda _: self._cards.forget())
         module: Any = None
         out = []
         for a in alerts:
