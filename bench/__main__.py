@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .report import note
 
-ORDER = ("ingest", "catchup", "propagation", "idle_sync", "baseline", "check", "footprint")
+ORDER = ("ingest", "catchup", "propagation", "idle_sync", "baseline", "check", "pages", "footprint")
 
 
 async def _main(args: argparse.Namespace) -> int:

@@ -21,6 +21,7 @@ import nacl.signing
 from node.store import Store
 from protocol import indicators
 from protocol.alert import AlertBody, Indicator, coarsen_hour, verify_alert
+from protocol.fields import CATEGORIES, DANGER_LEVELS
 from protocol.limits import DAY_S, MAX_HOPS
 from protocol.signing import Envelope, Kind, object_id
 
@@ -58,6 +59,16 @@ class SignedAlert:
     region: str
     envelope: bytes
     indicators: tuple[tuple[str, bytes], ...]
+    categories: tuple[str, ...] = ("violence",)
+    danger: int = 3
+
+
+# The data set's alerts spread over these regions, category pairs and danger levels
+# (alert n takes entry n modulo each length), so that page filters select a fraction.
+REGIONS = tuple(f"GB-R{r:02d}" for r in range(20))
+CATEGORY_PAIRS = tuple(zip(CATEGORIES, CATEGORIES[1:] + CATEGORIES[:1], strict=True))
+# Alert n was created this many hours before the newest (n modulo this).
+CREATED_SPREAD_HOURS = 240
 
 
 # The network key the benchmark pair shares (bench.shared installs it in A and B),
@@ -93,15 +104,19 @@ def make_alerts(
     ``extra`` maps an alert number to a real blinded phone value it also carries.
     ``keys`` overrides the origin keys (e.g. a node's own key).
     """
-    created = coarsen_hour(now) - 3600
-    expires = created + EXPIRY_DAYS * DAY_S
-    incident = datetime.datetime.fromtimestamp(created, datetime.UTC).date().isoformat()
+    newest = coarsen_hour(now) - 3600
     signers = list(keys) if keys is not None else [_key(i) for i in origins]
     publics = [bytes(k.verify_key) for k in signers]
     extra = extra or {}
     out: list[SignedAlert] = []
     for n in range(start, start + count):
         k = n % len(signers)
+        created = newest - 3600 * (n % CREATED_SPREAD_HOURS)
+        expires = created + EXPIRY_DAYS * DAY_S
+        incident = datetime.datetime.fromtimestamp(created, datetime.UTC).date().isoformat()
+        region = REGIONS[n % len(REGIONS)]
+        categories = CATEGORY_PAIRS[n % len(CATEGORY_PAIRS)]
+        danger = DANGER_LEVELS[n % len(DANGER_LEVELS)]
         inds = [Indicator("phone", stand_in_blinded(n), STAND_IN_KEY_ID)]
         if n in extra:
             inds.append(Indicator("phone", extra[n], STAND_IN_KEY_ID))
@@ -110,9 +125,9 @@ def make_alerts(
             created=created,
             expires=expires,
             incident=incident,
-            region="GB-LND",
-            categories=("violence", "robbery"),
-            danger=3,
+            region=region,
+            categories=categories,
+            danger=danger,
             indicators=tuple(inds),
             description=(
                 f"Benchmark alert {n}: refused to pay, became aggressive at the door, "
@@ -133,9 +148,11 @@ def make_alerts(
                 expires,
                 hops,
                 "GREEN",
-                "GB-LND",
+                region,
                 envelope,
                 tuple((i.kind, i.blinded) for i in inds),
+                categories,
+                danger,
             )
         )
     if out:
@@ -185,6 +202,8 @@ async def bulk_insert(
                         received_from,
                         now,
                         key_ids=[(indicators.SUITE, STAND_IN_KEY_ID)],
+                        categories=a.categories,
+                        danger=a.danger,
                     )
                 )
             async with db.transaction() as conn:

@@ -1,16 +1,16 @@
 """Admitting a pull's items: verification and the trust policy, item by item.
 
 Rule: an item is stored only if it was asked for, verifies (signature, fields,
-times), and the trust list accepts it from this peer: its origin is accepted from
-the peer (``direct``: only the peer's own), not blocked, and (for an alert) not
-retired and within its hop limit, and not an area warning while this node takes
-none; then the quotas (federation/quota.py): for an
-alert, what this peer delivered, what origins this node cannot name add up to and
-what one origin keeps; for a retraction naming an alert not held here, the markers
-this peer left and all markers together. A retraction of an alert held here must be signed
-by that alert's origin; a retraction of this node's own alert never comes from a
-peer. Every refusal is counted on the pull with its code (errors.CODES), never
-silently dropped.
+times; in the verification pool of verifier.py, or inline), and the trust list
+accepts it from this peer: its origin is accepted from the peer (``direct``: only
+the peer's own), not blocked, and (for an alert) not retired and within its hop
+limit, and not an area warning while this node takes none; then the quotas
+(federation/quota.py): for an alert, what this peer
+delivered, what origins this node cannot name add up to and what one origin keeps;
+for a retraction naming an alert not held here, the markers this peer left and all
+markers together. A retraction of an alert held here must be signed by that alert's
+origin; a retraction of this node's own alert never comes from a peer. Every refusal
+is counted on the pull with its code (errors.CODES), never silently dropped.
 """
 
 from __future__ import annotations
@@ -21,16 +21,16 @@ from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
-from protocol.alert import VerifiedAlert, VerifiedRetraction, verify_alert, verify_retraction
+from protocol.alert import VerifiedAlert, VerifiedRetraction
 from protocol.errors import ProtocolError
 from protocol.rotation import RETIRED_KEY, is_retired
-from protocol.signing import parse_envelope
 from protocol.warning import WARNING_EXT
 
 from .errors import FederationError, ItemRefused
 from .interfaces import FeedStore, PeerStore
 from .quota import Count, Counter, QuotaLedger, Quotas
 from .trust import Peer, may_accept_alert, received_hops
+from .verifier import Verifier
 
 log = logging.getLogger(__name__)
 
@@ -113,8 +113,10 @@ class Admission:
         own: bytes,
         quotas: Quotas,
         ledger: QuotaLedger,
+        verifier: Verifier,
         accepts_warnings: Callable[[], bool] = lambda: True,
     ) -> None:
+        self._verifier = verifier
         # The organisation's choice (its area_warnings setting): when off, area
         # warnings (protocol/warning.py) are refused, neither stored nor relayed.
         self._accepts_warnings = accepts_warnings
@@ -138,20 +140,19 @@ class Admission:
         they are written); each refused item is counted on ``result``."""
         cache.admitted_before, cache.admitted = cache.admitted, {}
         verified: list[tuple[VerifiedAlert | VerifiedRetraction, int]] = []
-        for data in items:
-            try:
-                env = parse_envelope(data)
-                claimed = hops.get(env.id)
-                if claimed is None:
-                    raise ItemRefused("not_asked", "the peer sent something that was not asked for")
-                if env.kind.value == "alert":
-                    verified.append((verify_alert(data, now), claimed))
-                elif env.kind.value == "retraction":
-                    verified.append((verify_retraction(data, now), claimed))
-                else:
-                    raise ItemRefused("wrong_kind", "not an alert or retraction")
-            except (ProtocolError, FederationError) as exc:
-                self._refused(peer, result, exc)
+        for item_id, verdict in await self._verifier.check(items, now):
+            claimed = hops.get(item_id) if item_id is not None else None
+            if item_id is not None and claimed is None:
+                exc: FederationError = ItemRefused(
+                    "not_asked", "the peer sent something that was not asked for"
+                )
+            elif isinstance(verdict, tuple):
+                exc = ItemRefused(*verdict)
+            else:
+                assert claimed is not None
+                verified.append((verdict, claimed))
+                continue
+            self._refused(peer, result, exc)
         held = await self._store.alert_origins(
             [item.body.alert for item, _ in verified if isinstance(item, VerifiedRetraction)]
         )

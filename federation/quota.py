@@ -19,6 +19,11 @@ from dataclasses import dataclass
 # Requests a peer may make to our federation port: a steady rate and a burst.
 PEER_REQUESTS_PER_S = 20.0
 PEER_REQUEST_BURST = 200
+# Body fetches (/bodies, at most MAX_BATCH_IDS bodies and 1 MiB each) have a bucket of
+# their own, so a long catch-up from a peer is bounded by verification, not by the
+# general rate: 200/s x 256 bodies is above what one node can verify (~20,000/s).
+PEER_BODY_REQUESTS_PER_S = 200.0
+PEER_BODY_REQUEST_BURST = 200
 # A peer's own key rotations we accept: at most one per this many seconds (by our
 # clock). Later ones are refused with ``rotation_too_soon`` until the time is up.
 MIN_ROTATION_INTERVAL_S = 24 * 3600
@@ -144,25 +149,38 @@ class TokenBucket:
 
 
 class PeerRateLimiter:
-    """One token bucket per trust-list entry."""
+    """Two token buckets per trust-list entry: body fetches, and everything else."""
 
     def __init__(
-        self, rate_per_s: float = PEER_REQUESTS_PER_S, burst: float = PEER_REQUEST_BURST
+        self,
+        rate_per_s: float = PEER_REQUESTS_PER_S,
+        burst: float = PEER_REQUEST_BURST,
+        bodies_per_s: float = PEER_BODY_REQUESTS_PER_S,
+        bodies_burst: float = PEER_BODY_REQUEST_BURST,
     ) -> None:
         self.rate_per_s = rate_per_s
         self._burst = burst
-        self._buckets: dict[int, TokenBucket] = {}
+        self.bodies_per_s = bodies_per_s
+        self._bodies_burst = bodies_burst
+        self._buckets: dict[tuple[int, bool], TokenBucket] = {}
 
-    def allow(self, entry_id: int, now: float) -> bool:
-        bucket = self._buckets.get(entry_id)
+    def allow(self, entry_id: int, now: float, bodies: bool = False) -> bool:
+        """Whether the entry may make one more request now (``bodies``: a /bodies)."""
+        bucket = self._buckets.get((entry_id, bodies))
         if bucket is None:
-            bucket = self._buckets[entry_id] = TokenBucket(
-                self.rate_per_s, self._burst, self._burst, now
+            rate, burst = (
+                (self.bodies_per_s, self._bodies_burst)
+                if bodies
+                else (self.rate_per_s, self._burst)
             )
+            bucket = self._buckets[(entry_id, bodies)] = TokenBucket(rate, burst, burst, now)
         return bucket.allow(now)
+
+    def retry_after_s(self, bodies: bool) -> float:
+        return 1.0 / (self.bodies_per_s if bodies else self.rate_per_s)
 
     def forget(self, keep: set[int]) -> None:
         """Drop buckets of entries no longer on the trust list."""
-        for entry_id in list(self._buckets):
-            if entry_id not in keep:
-                del self._buckets[entry_id]
+        for key in list(self._buckets):
+            if key[0] not in keep:
+                del self._buckets[key]

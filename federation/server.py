@@ -180,10 +180,11 @@ class FederationServer:
             return refuse("unknown_node", "this node does not know the key that signed the request")
         if peer.suspended:
             return refuse("suspended", "this node has suspended federation with yours")
-        if not state.limiter.allow(peer.entry_id, state.clock.monotonic()):
+        bodies = raw_path.endswith("/bodies")
+        if not state.limiter.allow(peer.entry_id, state.clock.monotonic(), bodies):
             return refuse(
                 "rate_limited", "too many requests; slow down",
-                retry_after_s=1.0 / state.limiter.rate_per_s,
+                retry_after_s=state.limiter.retry_after_s(bodies),
             )  # fmt: skip
         if await state.nonces.seen(peer.entry_id, auth.nonce, auth.timestamp, now):
             return refuse("replayed", "this request was seen before; sign a new one")

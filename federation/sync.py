@@ -2,7 +2,8 @@
 
 Rule: each peer has its own worker (its own pokes, timer, backoff and in-flight
 request), so a slow or dead peer never delays another. A pull asks for ids first and
-fetches only bodies this node lacks, in bounded batches; every body is verified
+fetches only bodies this node lacks and no other pull is fetching (inflight.py), in
+bounded batches; every body is verified
 before it is stored; the cursor is saved only after the batch it covers is durable.
 Ingest is idempotent on id, so a repeated or overlapping pull changes nothing.
 Every worker is supervised: an unexpected error is logged (a peer key prefix and the
@@ -31,6 +32,7 @@ from protocol.signing import parse_envelope
 
 from .clock import Clock, within
 from .errors import FederationError, PeerRefused, PeerUnreachable
+from .inflight import InFlight
 from .ingest import Admission, BatchWriter, OriginCache, PullResult
 from .interfaces import FeedStore, PeerStore
 from .netkeys import PATH as NETKEYS_PATH
@@ -38,6 +40,7 @@ from .netkeys import KeyExchange
 from .quota import QuotaLedger, Quotas
 from .transport import REQUEST_TIMEOUT_S, Transport
 from .trust import Peer, may_pull
+from .verifier import Verifier
 
 log = logging.getLogger(__name__)
 
@@ -73,11 +76,14 @@ class Syncer:
         interval_s: float = SYNC_INTERVAL_S,
         rng: random.Random | None = None,
         quotas: Quotas | None = None,
+        verifier: Verifier | None = None,
     ) -> None:
         # What peers may make this node store (tests lower them); the ledger counts
         # what is used, shared by every pull.
         self.quotas = quotas or Quotas()
         self.ledger = QuotaLedger(clock.monotonic)
+        # Checks pulled items (a process pool the owner closes, or inline).
+        self.verifier = verifier or Verifier(workers=0)
         self._key = key
         self._own = bytes(key.verify_key)
         self._store = store
@@ -103,6 +109,8 @@ class Syncer:
         # Whether to take area warnings now (the node's area_warnings setting).
         self.accepts_warnings: Callable[[], bool] = lambda: True
         self._keys_due: set[bytes] = set()
+        # Bodies some pull is fetching now: two peers never both send one at once.
+        self.in_flight = InFlight(clock)
 
     # --- workers ------------------------------------------------------------------
 
@@ -358,10 +366,38 @@ class Syncer:
         cache: OriginCache,
     ) -> None:
         """Fetch and store the bodies of ``entries`` this node lacks, in bounded batches:
-        by log position within ``epoch``, or by id when there is none (an id-diff)."""
+        by log position within ``epoch``, or by id when there is none (an id-diff).
+        A body another pull (from another peer) is already fetching is not asked for
+        at the same time: this pull waits for that one, then asks only for what it did
+        not store."""
         known = await self._store.known_ids([e.id for e in entries])
         missing = [e for e in entries if e.id not in known]
         result.known += len(entries) - len(missing)
+        mine, theirs = self.in_flight.claim(missing)
+        try:
+            await self._fetch_entries(peer, mine, epoch, result, cache)
+        finally:
+            self.in_flight.release(mine)
+        if not theirs:
+            return
+        # Another pull is fetching these: wait for it, then fetch here only what it
+        # did not store (its peer's answer was refused by our policy, cut or failed).
+        await self.in_flight.wait(theirs)
+        known = await self._store.known_ids([e.id for e in theirs])
+        left = [e for e in theirs if e.id not in known]
+        result.known += len(theirs) - len(left)
+        await self._fetch_entries(peer, left, epoch, result, cache)
+
+    async def _fetch_entries(
+        self,
+        peer: Peer,
+        missing: Sequence[feed.FeedEntry | feed.IdEntry],
+        epoch: bytes | None,
+        result: PullResult,
+        cache: OriginCache,
+    ) -> None:
+        if not missing:
+            return
         async with BatchWriter() as writer:
             for start in range(0, len(missing), feed.MAX_BATCH_IDS):
                 batch = missing[start : start + feed.MAX_BATCH_IDS]
@@ -449,7 +485,13 @@ class Syncer:
         batch is fetched and verified."""
         now = self._clock.now()
         gate = Admission(
-            self._store, self._peers, self._own, self.quotas, self.ledger, self.accepts_warnings
+            self._store,
+            self._peers,
+            self._own,
+            self.quotas,
+            self.ledger,
+            self.verifier,
+            self.accepts_warnings,
         )
         accepted, counted = await gate.admit(peer, items, hops, result, cache, now)
         if not accepted:

@@ -20,6 +20,7 @@ import logging
 import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import nacl.signing
@@ -40,12 +41,14 @@ from protocol.extensions import EMPTY, Extensions
 from protocol.fields import CATEGORIES, RETRACTION_REASONS, TLP_LABELS, TLP_MAX_HOPS
 from protocol.indicators import SUITE
 from protocol.limits import ALERT_NONCE_BYTES, DAY_S
-from protocol.warning import WARNING_EXT, warning_kind
+from protocol.warning import WARNING_EXT
 
+from .display import DisplayCache, alert_fields
 from .errors import NotFound, UsageError
 from .keys.slowhash import NetworkKeyRing, SlowHashPool
 from .settings import Settings
 from .store import Store, StoredAlert
+from .store.pages import Cursor
 from .store.totals import month_of
 
 log = logging.getLogger(__name__)
@@ -142,32 +145,32 @@ class Idempotency:
         return len(self._seen)
 
 
-def alert_json(alert: StoredAlert, names: Mapping[bytes, str]) -> dict[str, Any]:
-    """The shape ``alert list`` and ``check`` print for one alert."""
-    body = read_stored_alert(alert.envelope)
+# One page of alerts as ``alert_json`` shapes them, and the cursor of the next page.
+AlertPage = tuple[list[dict[str, Any]], Cursor | None]
+
+
+def alert_json(
+    alert: StoredAlert, names: Mapping[bytes, str], fields: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The shape ``alert list`` and ``check`` print for one alert (``fields``: its
+    ``alert_fields``, if already decoded)."""
+    return named_json(
+        alert.id, alert.origin, names, alert_fields(alert.envelope) if fields is None else fields
+    )
+
+
+def named_json(
+    alert_id: bytes, origin: bytes, names: Mapping[bytes, str], fields: dict[str, Any]
+) -> dict[str, Any]:
+    """``alert_json`` from an alert's id, origin and ``alert_fields``."""
     return {
-        "id": alert.id.hex(),
-        "origin": alert.origin.hex(),
-        "organisation": names.get(alert.origin, "another organisation"),
+        "id": alert_id.hex(),
+        "origin": origin.hex(),
+        "organisation": names.get(origin, "another organisation"),
         # Whether this node can name the origin (itself or a peer, under any of its
         # keys); anyone can make a new origin, so an unnamed one proves nothing.
-        "origin_known": alert.origin in names,
-        "created": body.created,
-        "expires": body.expires,
-        "incident": body.incident,
-        "region": body.region,
-        "categories": list(body.categories),
-        "danger": body.danger,
-        "description": body.description,
-        "lang": body.lang,
-        "descriptions": body.descriptions(),
-        "hops": body.hops,
-        "tlp": body.tlp,
-        "partner_checks": body.partner_checks,
-        "indicators": [i.kind for i in body.indicators],
-        "supersedes": body.supersedes.hex() if body.supersedes else None,
-        # The kind of an area warning (police, immigration, app-hunt, area), else null.
-        "warning": warning_kind(body.ext.get(WARNING_EXT)),
+        "origin_known": origin in names,
+        **fields,
     }
 
 
@@ -271,6 +274,7 @@ class AlertService:
         pending, self._checks = self._checks, {}
         for at, n in pending.values():
             await self._store.totals.bump("checks", at, n)
+        self._display = DisplayCache()
 
     @property
     def origin(self) -> bytes:
@@ -418,6 +422,40 @@ class AlertService:
         rows = await self._store.alerts.list_active(self._clock.now(), region=region, limit=limit)
         names = self._names()
         return [alert_json(a, names) for a in rows]
+
+    async def browse(
+        self,
+        *,
+        regions: Sequence[str] = (),
+        category: str | None = None,
+        min_danger: int | None = None,
+        limit: int = 100,
+        before: Cursor | None = None,
+    ) -> AlertPage:
+        """One page of active alerts, newest first, under a member's filters (any of
+        ``regions``, naming ``category``, of ``min_danger`` or worse), older than
+        ``before``; and the cursor of the next page, None if this is the last."""
+        store = self._store.alerts
+        rows, cursor = await store.page_rows(
+            self._clock.now(),
+            limit=limit,
+            regions=regions,
+            category=category,
+            min_danger=min_danger,
+            before=before,
+        )
+        names = self._names()
+        removals = store.removals
+        alerts = [
+            named_json(
+                r.id,
+                r.origin,
+                names,
+                self._display.fields(r.id, partial(store.open_row, r), removals),
+            )
+            for r in rows
+        ]
+        return alerts, cursor
 
     async def check(self, kind: str, text: str) -> dict[str, Any]:
         """Aggregate the active alerts matching one indicator. Raises UsageError.

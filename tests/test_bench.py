@@ -27,6 +27,7 @@ EXPECTED_PREFIXES = (
     "idle_sync.",
     "baseline.",
     "check.",
+    "pages.",
     "footprint.",
 )
 

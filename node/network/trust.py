@@ -33,6 +33,7 @@ from federation.replay import ReplayGuard
 from federation.server import FederationServer, ServerState, url_prefix
 from federation.sync import STOP_TIMEOUT_S, Syncer
 from federation.trust import Peer
+from federation.verifier import POOL_WORKERS, Verifier
 from protocol.card import parse_card_text, short_auth_string
 from protocol.errors import ProtocolError
 from protocol.pins import sign_pins
@@ -117,6 +118,8 @@ class Trust:
         self._store = store
         self._clock = clock
         self._locked = locked
+        # Pulled items are verified in two worker processes (federation/verifier.py).
+        self.verifier = Verifier(POOL_WORKERS)
         self.transport, self.syncer = self._sync_parts(key)
         # Keys this node rotated away from: they sign the statements still owed.
         self.previous_keys: tuple[nacl.signing.SigningKey, ...] = ()
@@ -153,7 +156,13 @@ class Trust:
     def _sync_parts(self, key: nacl.signing.SigningKey) -> tuple[HttpsTransport, Syncer]:
         transport = self._transport_for(key)
         syncer = Syncer(
-            key, self._store.alerts, self._store.peers, transport, self._clock, self._stored
+            key,
+            self._store.alerts,
+            self._store.peers,
+            transport,
+            self._clock,
+            self._stored,
+            verifier=self.verifier,
         )
         syncer.key_exchange = self.key_exchange
         syncer.accepts_warnings = lambda: self.accepts_warnings()
@@ -219,6 +228,7 @@ class Trust:
             await self._runner.cleanup()
             self._runner = None
         await self.transport.close()
+        self.verifier.close()
 
     async def rotate(
         self, old: nacl.signing.SigningKey, new: nacl.signing.SigningKey

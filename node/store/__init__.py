@@ -42,7 +42,7 @@ class Store:
         self.settings = SettingsStore(db, crypto)
         self.peers = PeerStore(db, crypto)
         self.nonces = NonceStore(db)
-        self.regions = RegionIndex(db, crypto)
+        self.regions = RegionIndex(db, crypto, lambda: self.alerts.changes)
         self.notify = NotifyStore(db, crypto)
         self.partners = PartnerStore(db, crypto)
         self.sms = SmsStore(db, crypto)

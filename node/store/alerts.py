@@ -23,6 +23,7 @@ from ..keys.crypto import RowCrypto
 from . import claims
 from .db import Database
 from .feed import FeedLog
+from .pages import AlertPages, facet_tags
 from .usage import QuotaUsage
 
 # One item to store: a verified alert or retraction, our hop count, and the peer it
@@ -39,6 +40,8 @@ class ActiveRow:
     id: bytes
     # (suite, key id, expires) of each network key its indicators were blinded with.
     keys: tuple[tuple[int, bytes, int], ...] = ()
+    # (tag, created, id) of each of its facets (pages.py): categories and danger.
+    facets: tuple[tuple[bytes, int, bytes], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,12 +53,17 @@ class StoredAlert:
     envelope: bytes
 
 
-class AlertStore(FeedLog, QuotaUsage):
+class AlertStore(FeedLog, QuotaUsage, AlertPages):
     """The alerts side of the store: what federation reads and writes (its FeedStore)."""
 
     def __init__(self, db: Database, crypto: RowCrypto) -> None:
         super().__init__(db)
         self._crypto = crypto
+        # Grows whenever alerts' content may have been deleted (retracted, superseded,
+        # expired, purged): caches of decoded alerts (node/display.py) empty on a change.
+        self.removals = 0
+        # Grows whenever alerts were stored or removed (the region list in regions.py).
+        self.changes = 0
 
     def indicator_tag(self, kind: str, blinded: bytes) -> bytes:
         return self._crypto.tag("indicator", kind.encode() + b":" + blinded)
@@ -126,6 +134,10 @@ class AlertStore(FeedLog, QuotaUsage):
                 results[n] = stored
                 deleted = deleted or dropped
         if deleted:
+            self.removals += 1
+        if deleted or any(results):
+            self.changes += 1
+        if deleted:
             await self._db.checkpoint()
         return results
 
@@ -139,6 +151,7 @@ class AlertStore(FeedLog, QuotaUsage):
             self.region_tag(body.region), alert.envelope.to_bytes(),
             [(i.kind, i.blinded) for i in body.indicators], hops, received_from, now,
             key_ids=[(i.suite, i.key_id) for i in body.indicators],
+            categories=body.categories, danger=body.danger,
         )  # fmt: skip
 
     def row_for(
@@ -156,6 +169,9 @@ class AlertStore(FeedLog, QuotaUsage):
         received_from: bytes | None,
         now: int,
         key_ids: Sequence[tuple[int, bytes]] = (),
+        *,
+        categories: Sequence[str],
+        danger: int,
     ) -> ActiveRow:
         """The row, tags and log entry of one active alert (bench/ loads through this)."""
         row = (
@@ -164,7 +180,10 @@ class AlertStore(FeedLog, QuotaUsage):
         )  # fmt: skip
         tags = [(self.indicator_tag(kind, blinded), alert_id) for kind, blinded in indicators]
         keys = tuple((suite, key_id, expires) for suite, key_id in dict.fromkeys(key_ids))
-        return ActiveRow(row, tags, alert_id, keys)
+        facets = tuple(
+            (tag, created, alert_id) for tag in facet_tags(self._crypto, categories, danger)
+        )
+        return ActiveRow(row, tags, alert_id, keys, facets)
 
     @staticmethod
     async def insert_active(conn: aiosqlite.Connection, rows: Sequence[ActiveRow]) -> None:
@@ -181,6 +200,10 @@ class AlertStore(FeedLog, QuotaUsage):
         )
         await conn.executemany(
             "INSERT INTO log (kind, id) VALUES ('a', ?)", [(r.id,) for r in rows]
+        )
+        await conn.executemany(
+            "INSERT OR IGNORE INTO alert_facets (tag, created, alert_id) VALUES (?, ?, ?)",
+            [facet for r in rows for facet in r.facets],
         )
         await conn.executemany(
             "INSERT INTO indicator_keys (suite, key_id, expires) VALUES (?, ?, ?)"
@@ -330,6 +353,9 @@ class AlertStore(FeedLog, QuotaUsage):
             cur = await conn.execute("DELETE FROM markers WHERE expires <= ?", (now,))
             markers = cur.rowcount
             await conn.execute("DELETE FROM indicator_keys WHERE expires <= ?", (now,))
+        if alerts:
+            self.removals += 1
+            self.changes += 1
         if alerts or retractions or markers:
             await self._db.checkpoint()
         return {"alerts": alerts, "retractions": retractions, "markers": markers}
@@ -346,6 +372,8 @@ class AlertStore(FeedLog, QuotaUsage):
             count = cur.rowcount
             await conn.execute("DELETE FROM retractions WHERE origin = ?", (origin,))
             await conn.execute("DELETE FROM markers WHERE origin = ?", (origin,))
+        self.removals += 1
+        self.changes += 1
         await self._db.checkpoint()
         return count
 

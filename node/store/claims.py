@@ -97,6 +97,7 @@ async def drop_content(conn: aiosqlite.Connection, alert_id: bytes, state: str) 
         (state, alert_id),
     )
     await conn.execute("DELETE FROM indicators WHERE alert_id = ?", (alert_id,))
+    await conn.execute("DELETE FROM alert_facets WHERE alert_id = ?", (alert_id,))
     await conn.execute("DELETE FROM log WHERE id = ?", (alert_id,))
 
 

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 import aiosqlite
 
 from ..keys.crypto import RowCrypto
+from .pages import fill_facets
 from .sealed import seal_metadata
 
 Migration = str | Callable[[aiosqlite.Connection, RowCrypto], Awaitable[None]]
@@ -384,4 +385,9 @@ MIGRATIONS: tuple[Migration, ...] = (
         PRIMARY KEY (poll_id, tag)
     ) WITHOUT ROWID;
     """,
+    # 13: keyed facet tags (one per category an alert names, one for its danger
+    # level) and a newest-first index, so that a page of alerts under any filter is
+    # read from an index and only the alerts it shows are opened (issue 17, item 5);
+    # filled for the active alerts already stored.
+    fill_facets,
 )

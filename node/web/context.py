@@ -20,6 +20,7 @@ from ..overrides import Overrides
 from ..settings import QUICK_EXIT_DEFAULT
 from ..texts import OrgTexts, to_html
 from . import i18n
+from .cards import CardCache
 from .clients import Client, ClientPolicy
 from .csrf import CsrfKeys
 from .forms import Form
@@ -55,6 +56,7 @@ class WebState:
     receipts: ReceiptDesk = field(default_factory=ReceiptDesk)
     kept: KeptForms = field(default_factory=KeptForms)
     overrides: Overrides = field(default_factory=lambda: Overrides(None))
+    cards: CardCache = field(default_factory=CardCache)
 
 
 STATE_KEY: web.AppKey[WebState] = web.AppKey("web_state", WebState)

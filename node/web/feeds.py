@@ -32,7 +32,6 @@ from .travel import region_choices
 MAX_FEED_ALERTS = 50
 MAX_BULLETIN_ALERTS = 60
 MAX_FEED_REGIONS = 10
-FETCH_LIMIT = 200
 
 
 def _encode(payload: str) -> str:
@@ -72,16 +71,10 @@ async def read_token(store: Store, token: str) -> tuple[int, list[str], str] | N
 
 
 async def _alerts(request: web.Request, regions: list[str], limit: int) -> list[dict[str, Any]]:
-    service = unlocked(request).alerts
-    alerts: list[dict[str, Any]] = []
-    if regions:
-        for region in regions:
-            alerts += await service.list(region=region, limit=FETCH_LIMIT)
-    else:
-        alerts = await service.list(limit=FETCH_LIMIT)
-    alerts = split(alerts)[0]  # area warnings are shown apart, on the alerts page
-    alerts.sort(key=lambda a: (a["created"], a["incident"]), reverse=True)
-    return alerts[:limit]
+    """The newest ``limit`` active alerts in any of ``regions`` (all if none), read
+    from the store's indexes (node/store/pages.py)."""
+    alerts, _ = await unlocked(request).alerts.browse(regions=regions, limit=limit)
+    return split(alerts)[0]  # area warnings are shown apart, on the alerts page
 
 
 async def feed_page(request: web.Request) -> web.Response:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable, Iterable
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -148,6 +148,16 @@ def negotiate(accept_language: str, offered: Iterable[str] | None = None) -> str
     return min(choices)[2] if choices else DEFAULT_LANG
 
 
+# Days written per language, kept: a page of 100 alerts names a few dozen days, and
+# babel's formatting was about a sixth of the alerts page's cost.
+MAX_CACHED_DATES = 4096
+
+
+@lru_cache(maxsize=MAX_CACHED_DATES)
+def _medium_date(day: datetime.date, lang: str) -> str:
+    return str(babel_dates.format_date(day, format="medium", locale=lang))
+
+
 class Translator:
     """One language's words, for Python code (plain str) and templates (Markup)."""
 
@@ -228,7 +238,7 @@ class Translator:
                 day = datetime.date.fromisoformat(value)
             except ValueError:
                 return value
-        return str(babel_dates.format_date(day, format="medium", locale=self.lang))
+        return _medium_date(day, self.lang)
 
     def template_globals(self) -> dict[str, Callable[..., Any]]:
         return {

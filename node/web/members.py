@@ -15,11 +15,13 @@ import logging
 from typing import Any
 
 from aiohttp import web
+from markupsafe import Markup
 
 from protocol.fields import CATEGORIES
 from protocol.limits import MAX_CATEGORIES, MAX_INCIDENT_AGE_DAYS
 
 from ..errors import NotFound
+from ..store.pages import Cursor
 from ..store.records import Report
 from ..warnings import KIND_LABELS, split
 from .confirm import ask, confirmed
@@ -47,7 +49,6 @@ REPORT_INDICATOR_KINDS = ("phone", "email", "handle", "plate")
 MAX_REPORT_CHARS = 4000
 MAX_PERSON_CHARS = 500
 MAX_BROWSE_ALERTS = 100
-BROWSE_FETCH_LIMIT = 500
 DANGER_CHOICES = ("1", "2", "3")
 
 
@@ -133,41 +134,67 @@ def _filters(form: Form, regions: list[str]) -> tuple[list[str], str, str]:
 
 async def _browse(request: web.Request, query: dict[str, list[Any]]) -> web.Response:
     """The alerts under ``query``: the node's own regions and the regions of alerts
-    from other organisations (a travelling member's), a category, a minimum danger."""
+    from other organisations (a travelling member's), a category, a minimum danger;
+    one page, newest first, older than the session's cursor if the member asked for
+    older alerts (``older``). The store reads each filter from an index."""
     t = translator(request)
     service = unlocked(request).alerts
     own, travel = await region_choices(request)
-    form = Form(query, t)
+    form = Form({k: v for k, v in query.items() if k in BROWSE_FIELDS}, t)
     picked, category, danger = _filters(form, own + travel)
     alerts: list[dict[str, Any]] = []
+    cursor: Cursor | None = None
     warnings: list[dict[str, Any]] = []
+    before = Cursor.from_text(str((query.get("before") or [""])[0]))
     if form.ok:
-        if picked:
-            for region in picked:
-                alerts += await service.list(region=region, limit=BROWSE_FETCH_LIMIT)
-        else:
-            alerts = await service.list(limit=BROWSE_FETCH_LIMIT)
-        # Area warnings (node/warnings.py) are shown apart, under the region and
-        # danger filters only (they have no category of their own), and only where the
-        # organisation offers them.
-        alerts, warnings = split(alerts)
-        if not unlocked(request).settings["area_warnings"]:
-            warnings = []
-        if category:
-            alerts = [a for a in alerts if category in a["categories"]]
-        if danger:
-            alerts = [a for a in alerts if a["danger"] >= int(danger)]
-            warnings = [w for w in warnings if w["danger"] >= int(danger)]
-        alerts.sort(key=lambda a: (a["created"], a["incident"]), reverse=True)
-        warnings.sort(key=lambda a: a["created"], reverse=True)
-    return _render_alerts(request, form, (own, travel), alerts, warnings)
+        alerts, cursor = await service.browse(
+            regions=picked,
+            category=category or None,
+            min_danger=int(danger) if danger else None,
+            limit=MAX_BROWSE_ALERTS,
+            before=before,
+        )
+        # Area warnings (node/warnings.py) are shown apart, above the first page,
+        # under the region and danger filters only (their category is always
+        # "other"), and only where the organisation offers them.
+        alerts = split(alerts)[0]
+        if before is None and unlocked(request).settings["area_warnings"]:
+            found, _ = await service.browse(
+                regions=picked,
+                category="other",
+                min_danger=int(danger) if danger else None,
+                limit=MAX_BROWSE_ALERTS,
+            )
+            warnings = split(found)[1]
+    cards = state(request).cards.cards(
+        state(request).env, t, service, unlocked(request).store.alerts.removals, alerts
+    )
+    return _render_alerts(
+        request, form, (own, travel), cards, cursor, older=before is not None, warnings=warnings
+    )
+
+
+async def older(request: web.Request) -> web.Response:
+    """Keep the cursor of the next (older) page in the session, beside the filters."""
+    me = need(request)
+    posted = await request.post()
+    text = posted.get("before")
+    cursor = Cursor.from_text(text) if isinstance(text, str) else None
+    if cursor is None:
+        me.browse = {k: v for k, v in me.browse.items() if k != "before"}
+    else:
+        me.browse = {**me.browse, "before": [cursor.to_text()]}
+    return redirect("/alerts")
 
 
 def _render_alerts(
     request: web.Request,
     form: Form,
     regions: tuple[list[str], list[str]],
-    alerts: list[dict[str, Any]],
+    cards: list[Markup],
+    cursor: Cursor | None = None,
+    *,
+    older: bool = False,
     warnings: list[dict[str, Any]] | None = None,
 ) -> web.Response:
     own, travel = regions
@@ -179,8 +206,10 @@ def _render_alerts(
         regions=own,
         travel_regions=travel,
         categories=CATEGORIES,
-        alerts=alerts[:MAX_BROWSE_ALERTS],
-        more=len(alerts) > MAX_BROWSE_ALERTS,
+        cards=cards[:MAX_BROWSE_ALERTS],
+        more=cursor is not None,
+        next_page=cursor.to_text() if cursor is not None else "",
+        older=older,
         warnings=(warnings or [])[:MAX_BROWSE_ALERTS],
         warning_label=lambda kind: translator(request).gettext(KIND_LABELS[kind]),
     )
@@ -348,6 +377,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_post("/check", check)
     router.add_get("/alerts", browse, name="alerts")
     router.add_post("/alerts", choose_filters)
+    router.add_post("/alerts/older", older, name="alerts_older")
     router.add_get("/report", report_page, name="report")
     router.add_post("/report", report)
     router.add_get("/reports", my_reports, name="reports")

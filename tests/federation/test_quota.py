@@ -95,3 +95,27 @@ async def test_ledger_counts_pending_items_and_reads_again_at_the_limit() -> Non
     # A peer no longer on the trust list is forgotten; shared counts stay.
     ledger.forget([b"q"])
     assert counter not in ledger._counts
+
+
+async def test_a_catch_up_needing_many_body_fetches_is_not_capped_by_the_request_rate(
+    memnet: MemNet,
+) -> None:
+    # Issue 17.1: with one bucket for every request, a long catch-up ran at most
+    # PEER_REQUESTS_PER_S x MAX_BATCH_IDS bodies a second, well under what a node
+    # verifies. Here the general bucket allows 3 requests in all (time stands still)
+    # and each answer carries one or two bodies, so the pull needs more than 3 /bodies.
+    a, b = await memnet.node("a"), await memnet.node("b")
+    await memnet.pair(a, b)
+    ids = [await a.publish(f"alert {i}") for i in range(10)]
+    a.state.bodies_budget_bytes = feed.LEFT_RESERVE_BYTES + 1000
+    a.state.limiter = PeerRateLimiter(rate_per_s=0, burst=3)
+    result = await b.pull(a)
+    assert result.error is None, result.error
+    assert result.stored == 10
+    assert sum(d.path.endswith("/bodies") for d in memnet.network.log) > 3
+    for alert_id in ids:
+        assert await b.has(alert_id)
+    # Body fetches have their own (bounded) bucket.
+    limiter = PeerRateLimiter(bodies_per_s=0, bodies_burst=2)
+    assert limiter.allow(1, 0, bodies=True) and limiter.allow(1, 0, bodies=True)
+    assert not limiter.allow(1, 0, bodies=True) and limiter.allow(1, 0)

@@ -42,7 +42,8 @@ ADMIN_PASSPHRASE = "admin passphrase for the seized node"
 INIT_REGION = "GB-ZQXJ"
 CHOSEN_REGIONS = ("GB-QWKV", "FR-ZQXR")
 REGIONS = (INIT_REGION, *CHOSEN_REGIONS)
-ALERT_TABLES = {"alerts", "log", "indicators", "retractions"}
+# Tables of the alerts themselves (public to the network; none names a member or report).
+ALERT_TABLES = {"alerts", "log", "indicators", "retractions", "alert_facets"}
 NEW_PASSPHRASE = "a changed long passphrase"
 
 

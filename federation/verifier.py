@@ -1,0 +1,121 @@
+"""Verifying pulled items on both cores: a small process pool, or inline.
+
+Rule: every pulled item is checked by ``protocol``'s own ``verify_alert`` or
+``verify_retraction`` (signature, framing and every field), in a worker process or
+in this one; nothing else makes the ``Verified*`` objects a pull stores (a worker's
+come back pickled with the proof they were issued). Batches smaller than
+``MIN_POOL_ITEMS`` are checked inline (a single new alert should not wait on a
+process round trip). The pool is started by the first large batch and batches are
+checked inline until its workers are up (starting one takes a fraction of a second),
+so no pull waits for it. A worker that dies never costs a batch: the batch is
+checked inline and the pool is built afresh for the next one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+from collections.abc import Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+from protocol.alert import VerifiedAlert, VerifiedRetraction, verify_alert, verify_retraction
+from protocol.errors import ProtocolError
+from protocol.signing import Kind, parse_envelope
+
+log = logging.getLogger(__name__)
+
+# Worker processes: this node's target machine has two cores.
+POOL_WORKERS = 2
+# Batches of fewer items are verified inline.
+MIN_POOL_ITEMS = 64
+
+Verdict = VerifiedAlert | VerifiedRetraction | tuple[str, str]
+# One item's outcome: its id (None if its framing does not parse), and either the
+# verified object or the (code, message) of the reason it was refused.
+Checked = tuple[bytes | None, Verdict]
+
+
+def check_items(items: Sequence[bytes], now: int) -> list[Checked]:
+    """Verify each of ``items`` as received at ``now``; never raises a ProtocolError."""
+    out: list[Checked] = []
+    for data in items:
+        try:
+            env = parse_envelope(data)
+        except ProtocolError as exc:
+            out.append((None, (exc.code, str(exc))))
+            continue
+        try:
+            if env.kind is Kind.ALERT:
+                out.append((env.id, verify_alert(data, now)))
+            elif env.kind is Kind.RETRACTION:
+                out.append((env.id, verify_retraction(data, now)))
+            else:
+                out.append((env.id, ("wrong_kind", "not an alert or retraction")))
+        except ProtocolError as exc:
+            out.append((env.id, (exc.code, str(exc))))
+    return out
+
+
+def _warm_up() -> None:
+    """Run in each new worker: by then it has imported the protocol package."""
+
+
+class Verifier:
+    """Checks batches of pulled items in ``workers`` processes (0: always inline)."""
+
+    def __init__(self, workers: int = POOL_WORKERS, min_items: int = MIN_POOL_ITEMS) -> None:
+        self.workers = workers
+        self.min_items = min_items
+        self._pool: ProcessPoolExecutor | None = None
+        self._ready: list[Future[None]] = []
+        # Batches checked in the pool, and batches a broken pool handed back to be
+        # checked inline (status, tests).
+        self.pooled = 0
+        self.fallbacks = 0
+
+    def _start(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            # spawn: the node runs threads (SQLite, hashing), which fork would copy
+            # mid-flight.
+            context = multiprocessing.get_context("spawn")
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
+            self._ready = [self._pool.submit(_warm_up) for _ in range(self.workers)]
+        return self._pool
+
+    async def start(self) -> None:
+        """Start the workers now and wait until they are up (a node leaves this to its
+        first large batch)."""
+        if self.workers > 0:
+            self._start()
+            await asyncio.gather(*(asyncio.wrap_future(f) for f in self._ready))
+
+    async def check(self, items: Sequence[bytes], now: int) -> list[Checked]:
+        """``check_items(items, now)``, in the pool when the batch is large enough."""
+        if self.workers <= 0 or len(items) < self.min_items:
+            return check_items(items, now)
+        pool = self._start()
+        if not all(f.done() for f in self._ready):
+            return check_items(items, now)
+        self.pooled += 1
+        loop = asyncio.get_running_loop()
+        step = -(-len(items) // self.workers)
+        chunks = [list(items[i : i + step]) for i in range(0, len(items), step)]
+        try:
+            parts = await asyncio.gather(
+                *(loop.run_in_executor(pool, check_items, chunk, now) for chunk in chunks)
+            )
+        except BrokenProcessPool:
+            log.warning("a verification worker died; checking its batch here")
+            self.fallbacks += 1
+            if self._pool is pool:
+                self.close()
+            return check_items(items, now)
+        return [checked for part in parts for checked in part]
+
+    def close(self) -> None:
+        self._ready = []
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)

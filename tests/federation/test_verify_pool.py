@@ -1,0 +1,76 @@
+"""Pulled items verified in the process pool (federation/verifier.py, issue 17 item 1):
+forged and altered alerts are still refused when the pool checks them, and a worker
+that dies costs no alert (its batch is checked inline, the pool is built again).
+
+On the in-memory network with the fake clock; the pool is real (two spawned
+processes), and ``min_items=1`` sends even a small batch to it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from concurrent.futures.process import BrokenProcessPool
+
+import pytest
+
+from federation.verifier import Verifier
+from protocol.alert import sign_alert
+from protocol.signing import Envelope, Kind
+from tests.federation.memnet import MemNet, alert_body
+
+
+@pytest.fixture
+async def pool() -> AsyncIterator[Verifier]:
+    verifier = Verifier(workers=2, min_items=1)
+    await verifier.start()
+    yield verifier
+    verifier.close()
+
+
+async def test_forged_and_altered_alerts_are_refused_through_the_pool(
+    memnet: MemNet, pool: Verifier
+) -> None:
+    d = await memnet.node("d")
+    d.syncer.verifier = pool
+    evil = await memnet.hostile("evil", d)
+    now = memnet.clock.now()
+    good = sign_alert(alert_body(evil.key, now, "honest"), evil.key, now)
+    forged = Envelope(
+        Kind.ALERT, evil.pub, alert_body(evil.key, now, "forged").to_bytes(), b"\x00" * 64
+    )
+    forged_id = evil.feed.add(forged.to_bytes(), origin=evil.pub, claimed_id=forged.id)
+    altered = Envelope(
+        Kind.ALERT, evil.pub, good.envelope.body.replace(b"honest", b"HONEST"), good.envelope.sig
+    )
+    altered_id = evil.feed.add(altered.to_bytes(), origin=evil.pub, claimed_id=altered.id)
+    honest_id = evil.serve(good)
+    result = await d.syncer.pull(await d.peer(evil))  # type: ignore[arg-type]
+    assert result.error is None, result.error
+    assert result.stored == 1 and result.refused == 2
+    assert result.refusal_code == "bad_signature"
+    assert await d.has(honest_id)
+    assert not await d.has(forged_id) and not await d.has(altered_id)
+    assert pool.pooled == 1 and pool.fallbacks == 0
+
+
+async def test_a_dead_worker_loses_no_alert(memnet: MemNet, pool: Verifier) -> None:
+    a, d = await memnet.node("a"), await memnet.node("d")
+    await memnet.pair(a, d)
+    d.syncer.verifier = pool
+    ids = [await a.publish(f"alert {n}") for n in range(5)]
+    assert (await d.pull(a)).stored == 5 and pool.pooled == 1
+    # A worker dies (as if killed): the pool is broken for every later batch.
+    broken = pool._pool  # the executor the next batch would use
+    assert broken is not None
+    with pytest.raises(BrokenProcessPool):
+        broken.submit(os._exit, 1).result()
+    ids += [await a.publish(f"later {n}") for n in range(5)]
+    result = await d.pull(a)
+    assert result.error is None and result.stored == 5 and result.refused == 0
+    assert pool.fallbacks == 1
+    for alert_id in ids:
+        assert await d.has(alert_id)
+    # The next batch starts a new pool (checked inline until its workers are up).
+    await pool.start()
+    ids.append(await a.publish("after the crash"))
+    assert (await d.pull(a)).stored == 1 and pool.fallbacks == 1 and pool.pooled == 3
