@@ -15,7 +15,16 @@ from pathlib import Path
 
 from .report import note
 
-ORDER = ("ingest", "catchup", "propagation", "idle_sync", "baseline", "check", "footprint")
+ORDER = (
+    "ingest",
+    "catchup",
+    "propagation",
+    "network",
+    "idle_sync",
+    "baseline",
+    "check",
+    "footprint",
+)
 
 
 async def _main(args: argparse.Namespace) -> int:
