@@ -24,6 +24,7 @@ EXPECTED_PREFIXES = (
     "ingest.",
     "catchup.",
     "propagation.",
+    "network.",
     "idle_sync.",
     "baseline.",
     "check.",
