@@ -103,6 +103,7 @@ async def settle() -> None:
     quiet = 0
     while quiet < 2:
         await asyncio.sleep(0)
+        # asyncio keeps no public count of ready callbacks; ``_ready`` is its queue.
         quiet = quiet + 1 if not loop._ready else 0  # type: ignore[attr-defined]
 
 
@@ -178,10 +179,10 @@ async def build(root: Path, n: int, rng: random.Random) -> Sim:
         sim.record(i, node)
     for i, j in sim.edges:
         a, b = sim.nodes[i], sim.nodes[j]
-        await net.pair(a, b)
         latency = rng.uniform(*LATENCY_S)
         for link in net.network.both(a.addr, b.addr):
             link.latency_s = latency
+        await net.pair(a, b)
     # Every worker pulls once as it starts; let those settle.
     await run_until(clock, lambda: False, 10.0)
     return sim
@@ -370,9 +371,9 @@ def emit_figures(r: dict[str, Any]) -> list[dict[str, Any]]:
 async def run(quick: bool) -> None:
     # The syncer logs each refused poke to a node that is down; not wanted here.
     logging.getLogger("federation").setLevel(logging.ERROR)
-    rng = random.Random(SEED)
     sizes = QUICK_SIZES if quick else FULL_SIZES
     for n in sizes:
+        rng = random.Random(SEED)  # each size on its own: `--only network` repeats it
         alerts = QUICK_ALERTS if quick else ALERTS_AT.get(n, ALERTS)
         result = await one_size(n, alerts, QUICK_DOWN_S if quick else DOWN_S, rng)
         emit_figures(result)
