@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import statistics
 from pathlib import Path
 
 import pytest
@@ -132,3 +133,11 @@ def test_the_plots_are_drawn_from_the_figures(tmp_path: Path) -> None:
     assert drawn == ["propagation.png", "check_latency.png"]
     for name in drawn:
         assert (tmp_path / name).read_bytes().startswith(b"\x89PNG")
+
+
+def test_an_alert_that_never_got_there_counts_as_forever_never_as_a_time() -> None:
+    assert network._stat([5.9, 6.8, None, 8.0, 7.9], statistics.median) == 7.9
+    assert network._stat([5.9, None], statistics.median) is None
+    assert network._stat([1.0, None], max) is None
+    assert network._stat([1.0, 2.0], max) == 2.0
+    assert network._quantile_time([1.0, 2.0], 0.99, 3) is None  # one node never did
