@@ -26,6 +26,7 @@ from .table import _num
 
 STORE_SIZES = (10_000, 100_000, 1_000_000)
 NETWORK_SIZES = (100, 300, 1000)
+PLOTS = ("propagation.png", "check_latency.png")
 START = "<!-- growth:start -->"
 END = "<!-- growth:end -->"
 
@@ -260,11 +261,14 @@ def section(
         table(figures, NETWORK_COLUMNS, NETWORK_SIZES, "nodes"),
         "",
     ]
-    for filename in drawn:
-        parts.append(f"![{filename[:-4].replace('_', ' ')}]({plots_rel}/{filename})")
-        parts.append("")
-    if not drawn:
-        parts.append("Plots: not drawn in this run (matplotlib missing or no figures).")
+    for filename in PLOTS:
+        if filename in drawn:
+            parts.append(f"![{filename[:-4].replace('_', ' ')}]({plots_rel}/{filename})")
+        else:
+            parts.append(
+                f"Plot {filename}: not drawn from this run (no figure for it, or "
+                "matplotlib missing)."
+            )
         parts.append("")
     parts.append(END)
     return "\n".join(parts)

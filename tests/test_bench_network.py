@@ -108,7 +108,7 @@ def test_the_growth_table_shows_only_what_the_run_measured() -> None:
     assert "| 9.50 |" in rows["1,000 nodes"]
     assert "check p99 (ms, target ≤ 100)" in text
     assert "alerts page p50 (ms, not measured at any size)" in text
-    assert "Plots: not drawn" in text
+    assert "Plot propagation.png: not drawn" in text
     assert text.startswith(growth.START) and text.endswith(growth.END)
 
 
