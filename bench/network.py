@@ -256,7 +256,8 @@ async def down_and_back(sim: Sim, rng: random.Random, down_s: float) -> dict[str
     held = await run_until(
         sim.clock, lambda: all(victim in sim.arrivals.get(a, {}) for a in due), WAIT_S
     )
-    catchup = max((sim.arrivals[a][victim][0] for a in due), default=back) - back if held else None
+    # Nothing owed (no peer may give it any of them) is no catch-up: not measured.
+    catchup = max(sim.arrivals[a][victim][0] for a in due) - back if held and due else None
     return {
         "down_s": down_s,
         "published_while_down": len(published),
