@@ -58,8 +58,15 @@ test: lint typecheck pytest
 demo: $(RUNTIME)
 	$(BIN)/alertnode demo --nodes 5
 
+# The full run writes its figures to $(BENCH_OUT) (and stdout), then the growth tables
+# into docs/benchmarks.md and the plots into docs/bench/ (matplotlib: the bench extra).
+BENCH_OUT ?= bench-results.jsonl
+
 bench: $(TESTING)
-	$(BIN)/python -m bench
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python -m bench > $(BENCH_OUT).part && mv $(BENCH_OUT).part $(BENCH_OUT)
+	cat $(BENCH_OUT)
+	$(BIN)/python -m bench.growth $(BENCH_OUT) --stamp "$$(date -u +%Y-%m-%d), $$(nproc) cores"
 
 bench-quick: $(TESTING)
 	$(BIN)/python -m bench --quick

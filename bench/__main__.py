@@ -15,7 +15,17 @@ from pathlib import Path
 
 from .report import note
 
-ORDER = ("ingest", "catchup", "propagation", "idle_sync", "baseline", "check", "pages", "footprint")
+ORDER = (
+    "ingest",
+    "catchup",
+    "propagation",
+    "network",
+    "idle_sync",
+    "baseline",
+    "check",
+    "pages",
+    "footprint",
+)
 
 
 async def _main(args: argparse.Namespace) -> int:

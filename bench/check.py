@@ -15,7 +15,7 @@ from .nodes import start_node
 from .report import emit, note
 from .shared import PHONES_HIT, PHONES_MISS, pair_at
 
-FULL_SIZES = (10_000, 1_000_000)
+FULL_SIZES = (10_000, 100_000, 1_000_000)
 QUICK_SIZES = (2_000,)
 FULL_SAMPLES = 200
 QUICK_SAMPLES = 16

@@ -1,9 +1,11 @@
-"""Footprint: a node holding 1M alerts, as ``alertnode run`` in its own process.
+"""Footprint: a node holding 10k, 100k and 1M alerts, as ``alertnode run`` in its own
+process.
 
 Start-up time is from spawning the process until its control socket reports it
 unlocked with federation listening. Peak RSS (VmHWM) is read after it served member
 checks (through the control socket, so blinding runs in the node) while a new peer
-pulled a page run of alerts from it.
+pulled 5,000 alerts from it; that pull's own time is the catch-up from a node of this
+size (``catchup_s``, with the checks running beside it).
 """
 
 from __future__ import annotations
@@ -16,15 +18,19 @@ from .nodes import NodeProcess, card_for, make_dir, node_key, start_node
 from .report import emit, note
 from .shared import PHONES_HIT, PHONES_MISS, pair_at
 
-FULL_SIZE = 1_000_000
-QUICK_SIZE = 2_000
+FULL_SIZES = (10_000, 100_000, 1_000_000)
+QUICK_SIZES = (2_000,)
 TARGET_MB = 200.0
 CHECKS = 40
 PULLED_ALERTS = 5_000
 
 
 async def run(quick: bool) -> None:
-    n = QUICK_SIZE if quick else FULL_SIZE
+    for n in QUICK_SIZES if quick else FULL_SIZES:
+        await one_size(n)
+
+
+async def one_size(n: int) -> None:
     pair = await pair_at(n)
     proc = NodeProcess(pair.a_dir)
     c = None
@@ -61,9 +67,17 @@ async def run(quick: bool) -> None:
                 out.append(time.perf_counter() - t0)
             return out
 
+        sent0 = pc.transport.bytes_sent + pc.transport.bytes_received
+
+        async def catch_up() -> tuple[list[dict[str, object]], float]:
+            t0 = time.perf_counter()
+            results = await pc.sync_now()
+            return results, time.perf_counter() - t0
+
         t0 = time.perf_counter()
-        pulled, timings = await asyncio.gather(pc.sync_now(), checks())
+        (pulled, catchup_s), timings = await asyncio.gather(catch_up(), checks())
         busy_s = time.perf_counter() - t0
+        payload = pc.transport.bytes_sent + pc.transport.bytes_received - sent0
         stored = sum(r["stored"] for r in pulled)
         peak = proc.peak_rss_kib()
         ready_s = proc.ready_s
@@ -82,6 +96,17 @@ async def run(quick: bool) -> None:
     }
     emit(f"footprint.{n}.peak_rss", mb, "MB", target=TARGET_MB, detail=detail)
     emit(f"footprint.{n}.startup", ready_s, "s", detail=detail)
+    pulled_detail = {
+        **detail,
+        "payload_bytes": payload,
+        "note": f"a new peer pulls {PULLED_ALERTS} alerts while {CHECKS} checks run",
+    }
+    emit(
+        f"footprint.{n}.catchup_s",
+        catchup_s if stored else None,
+        "s",
+        detail=pulled_detail,
+    )
 
 
 def _epoch_of(proc: NodeProcess) -> bytes:

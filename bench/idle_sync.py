@@ -15,7 +15,7 @@ from typing import Any
 from .report import emit, note
 from .shared import Running, pair_at, running
 
-FULL_SIZES = (10_000, 1_000_000)
+FULL_SIZES = (10_000, 100_000, 1_000_000)
 QUICK_SIZES = (2_000,)
 TARGET_PAYLOAD_BYTES = 512
 TARGET_WIRE_BYTES_WARM = 768

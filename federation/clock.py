@@ -116,6 +116,14 @@ class FakeClock:
         self._notify()
         await future
 
+    def next_due(self) -> float | None:
+        """The deadline of the soonest live sleeper (clock time), or None if none waits.
+
+        A simulation moves time straight to it (``advance``) once the loop is idle."""
+        while self._sleepers and self._sleepers[0][2].done():
+            heapq.heappop(self._sleepers)
+        return self._sleepers[0][0] if self._sleepers else None
+
     def pending(self) -> list[float]:
         """Seconds until each live sleeper is due, soonest first."""
         return sorted(d - self.t for d, _, f in self._sleepers if not f.done())

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -33,11 +33,18 @@ class Database:
         self.checkpoint_pending = False
 
     @classmethod
-    async def open(cls, path: Path, crypto: RowCrypto) -> Database:
+    async def open(
+        cls,
+        path: Path,
+        crypto: RowCrypto,
+        *,
+        connect: Callable[..., aiosqlite.Connection] = aiosqlite.connect,
+    ) -> Database:
         """Open (creating if needed) and migrate; ``crypto`` seals what a migration
-        moves out of the clear. Raises StoreError."""
+        moves out of the clear. ``connect`` is aiosqlite's (a simulation of many nodes
+        in one process passes one without a thread). Raises StoreError."""
         try:
-            conn = await aiosqlite.connect(path, isolation_level=None)
+            conn = await connect(path, isolation_level=None)
         except sqlite3.Error as exc:
             raise StoreError(f"the store cannot be opened ({exc})") from None
         db = cls(conn)

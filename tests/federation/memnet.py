@@ -177,7 +177,14 @@ class MemHostile:
 class MemNet:
     """Builds MemNodes on one MemoryNetwork and one FakeClock; closes them all."""
 
-    def __init__(self, root: Path, clock: FakeClock, *, workers: bool = False) -> None:
+    def __init__(
+        self,
+        root: Path,
+        clock: FakeClock,
+        *,
+        workers: bool = False,
+        open_store: Callable[[Path], Awaitable[Store]] | None = None,
+    ) -> None:
         self.root = root
         self.clock = clock
         self.network = MemoryNetwork(clock)
@@ -185,6 +192,9 @@ class MemNet:
         # With workers off, nothing syncs unless a test calls pull(): race orders stay
         # exactly as the test writes them.
         self.workers = workers
+        # How each node's store is opened (a simulation of many nodes passes SQLite in
+        # memory); by default a real database file in the node's own folder.
+        self.open_store = open_store or _open_on_disk
 
     def sync_parts(self, node: MemNode) -> tuple[MemoryTransport, Syncer]:
         transport = MemoryTransport(node.key, self.clock, self.network, node.addr)
@@ -198,9 +208,7 @@ class MemNet:
         return transport, syncer
 
     async def node(self, name: str) -> MemNode:
-        path = self.root / name
-        path.mkdir()
-        store = await Store.open(path, secrets.token_bytes(32))
+        store = await self.open_store(self.root / name)
         key = nacl.signing.SigningKey.generate()
         holder: list[MemNode] = []
 
@@ -273,6 +281,11 @@ class MemNet:
             await node.syncer.stop()
         for node in self.nodes:
             await node.store.close()
+
+
+async def _open_on_disk(path: Path) -> Store:
+    path.mkdir()
+    return await Store.open(path, secrets.token_bytes(32))
 
 
 async def _ignore(peer: Peer) -> None:
