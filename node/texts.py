@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 from markupsafe import Markup, escape
 
 from .errors import UsageError
-from .settings import N_
+from .setting_kinds import N_
 
 Translate = Callable[[str], str]
 

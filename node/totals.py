@@ -14,7 +14,7 @@ import re
 from typing import Any
 
 from .errors import UsageError
-from .settings import N_
+from .setting_kinds import N_
 from .store.totals import month_of
 
 MIN_SHOWN = 5

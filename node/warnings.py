@@ -23,7 +23,8 @@ from protocol.warning import (
 
 from .errors import UsageError
 from .service import AlertService, Draft
-from .settings import N_, Settings
+from .setting_kinds import N_
+from .settings import Settings
 
 MAX_WARNING_DAYS = MAX_WARNING_EXPIRY_S // DAY_S
 # What members read for each kind (marked for translation, translated where shown).

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from ..settings import MAX_SETTING_CHARS
+from ..setting_kinds import MAX_SETTING_CHARS
 from .table import Arg, Command, ParsedArgs, Result, Str
 
 if TYPE_CHECKING:

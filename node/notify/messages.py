@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from protocol.alert import AlertBody
 
-from ..settings import N_
+from ..setting_kinds import N_
 from ..texts import OrgTexts
 from ..web.i18n import Translator
 

@@ -17,7 +17,8 @@ from typing import Any
 from aiohttp import web
 
 from ..errors import NodeError, NotFound, UsageError
-from ..settings import MAX_SETTING_CHARS, SETTINGS, Choice, validate
+from ..setting_kinds import MAX_SETTING_CHARS, Choice
+from ..settings import SETTINGS, validate
 from ..store.members import ROLES
 from .confirm import ask, confirmed
 from .context import (

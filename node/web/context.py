@@ -17,7 +17,7 @@ from aiohttp import web
 
 from ..errors import Locked
 from ..overrides import Overrides
-from ..settings import QUICK_EXIT_DEFAULT
+from ..setting_kinds import QUICK_EXIT_DEFAULT
 from ..texts import OrgTexts, to_html
 from . import i18n
 from .cards import CardCache

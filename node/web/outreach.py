@@ -16,7 +16,7 @@ import logging
 
 from aiohttp import web
 
-from ..settings import N_
+from ..setting_kinds import N_
 from .context import host, need, redirect_done, render, translator, unlocked
 from .forms import Form
 from .members import read_report, report_context

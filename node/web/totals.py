@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from ..errors import UsageError
-from ..settings import N_
+from ..setting_kinds import N_
 from ..totals import FUNDER_TEXT, report
 from .context import host, need, render, translator, unlocked
 from .forms import Form

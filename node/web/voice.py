@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from ..errors import NotFound, UsageError
-from ..settings import N_
+from ..setting_kinds import N_
 from ..store.voice import FEEDBACK_TOPICS, MAX_POLL_OPTIONS
 from .context import host, need, redirect, redirect_done, render, take_notice, translator, unlocked
 from .forms import Form

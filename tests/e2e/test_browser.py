@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from node.settings import QUICK_EXIT_DEFAULT
+from node.setting_kinds import QUICK_EXIT_DEFAULT
 from tests.e2e.cli import RunningNode, alertnode
 from tests.node.test_web_work import VECTOR, VECTOR_SOLUTION
 

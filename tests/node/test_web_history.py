@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestServer
 
 from node.app import Node
 from node.service import Draft
-from node.settings import QUICK_EXIT_DEFAULT as QUICK_EXIT_URL
+from node.setting_kinds import QUICK_EXIT_DEFAULT as QUICK_EXIT_URL
 from node.web import web_app
 from tests.node.test_web_flow import REPORT
 from tests.node.test_web_support import PASSPHRASE, Site, Visitor, site_fixture  # noqa: F401

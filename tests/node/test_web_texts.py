@@ -18,7 +18,8 @@ from node.app import Node
 from node.errors import UsageError
 from node.languages import direction, html_lang
 from node.service import Draft
-from node.settings import QUICK_EXIT_DEFAULT, validate
+from node.setting_kinds import QUICK_EXIT_DEFAULT
+from node.settings import validate
 from node.texts import TEXTS, TEXTS_SETTING, OrgTexts, texts_from, to_html
 from node.web import web_app
 from node.web.i18n import LANGUAGES, Translator
