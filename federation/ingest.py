@@ -101,6 +101,8 @@ class PullResult:
     retry_after: int | None = None
     # The code of the last item refused in this pull.
     refusal_code: str | None = None
+    # Alerts held here whose hop count this peer's shorter path lowered (hops.py).
+    lowered: int = 0
 
 
 class Admission:

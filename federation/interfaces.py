@@ -7,7 +7,7 @@ outlive a key rotation (rate limits, the replay window, rotation limits).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from protocol.alert import VerifiedAlert, VerifiedRetraction
@@ -20,6 +20,19 @@ class FeedRowLike(Entry, Protocol):
     def pos(self) -> int: ...
     @property
     def id(self) -> bytes: ...
+
+
+class HeldLike(Protocol):
+    """An alert held here, as a shorter path is weighed against it (hops.py)."""
+
+    @property
+    def origin(self) -> bytes: ...
+    @property
+    def hops(self) -> int: ...
+    @property
+    def max_hops(self) -> int: ...
+    @property
+    def tlp(self) -> str: ...
 
 
 class FeedStore(Protocol):
@@ -53,6 +66,16 @@ class FeedStore(Protocol):
 
     async def alert_origins(self, ids: Sequence[bytes]) -> dict[bytes, bytes]:
         """The origin of each alert among ``ids`` held here, in any state."""
+        ...
+
+    async def held_hops(self, ids: Sequence[bytes], now: int) -> Mapping[bytes, HeldLike]:
+        """Origin, hop count, hop limit and label of each active, unexpired alert among
+        ``ids`` held here (no tombstones, nothing expired)."""
+        ...
+
+    async def lower_hops(self, lowered: Sequence[tuple[bytes, int]], now: int) -> list[bytes]:
+        """Lower each (alert id, hop count) held at a higher count, active and unexpired
+        alerts only, moving each to a new feed position; the ids lowered."""
         ...
 
     async def put_batch(

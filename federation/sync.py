@@ -32,6 +32,7 @@ from protocol.signing import parse_envelope
 
 from .clock import Clock, within
 from .errors import FederationError, PeerRefused, PeerUnreachable
+from .hops import take_shorter_paths
 from .inflight import InFlight
 from .ingest import Admission, BatchWriter, OriginCache, PullResult
 from .interfaces import FeedStore, PeerStore
@@ -321,7 +322,7 @@ class Syncer:
             await self._peers.record_refusals(
                 peer.key, result.refused, result.refusal_code, self._clock.now()
             )
-            if result.stored:
+            if result.stored or result.lowered:
                 await self._on_stored(fresh)
             return result
 
@@ -373,6 +374,7 @@ class Syncer:
         known = await self._store.known_ids([e.id for e in entries])
         missing = [e for e in entries if e.id not in known]
         result.known += len(entries) - len(missing)
+        await self._shorter([e for e in entries if e.id in known], peer, result)
         mine, theirs = self.in_flight.claim(missing)
         try:
             await self._fetch_entries(peer, mine, epoch, result, cache)
@@ -386,7 +388,16 @@ class Syncer:
         known = await self._store.known_ids([e.id for e in theirs])
         left = [e for e in theirs if e.id not in known]
         result.known += len(theirs) - len(left)
+        await self._shorter([e for e in theirs if e.id in known], peer, result)
         await self._fetch_entries(peer, left, epoch, result, cache)
+
+    async def _shorter(
+        self, held: Sequence[feed.FeedEntry | feed.IdEntry], peer: Peer, result: PullResult
+    ) -> None:
+        """Take the shorter paths ``peer`` offers to alerts held here (hops.py)."""
+        if held:
+            now = self._clock.now()
+            result.lowered += await take_shorter_paths(self._store, peer, self._own, held, now)
 
     async def _fetch_entries(
         self,

@@ -221,7 +221,8 @@ class Notifier:
                 break
             subs = await self._store.all_subscriptions()
             for row in rows:
-                if row.kind == "a" and subs:
+                # A relisted entry (a shorter path moved it) was routed where it was.
+                if row.kind == "a" and not row.relisted and subs:
                     queued += await self._route_alert(row.id, subs, now)
             cursor = rows[-1].pos
             await self._store.set_cursor(cursor)

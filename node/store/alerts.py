@@ -23,6 +23,7 @@ from ..keys.crypto import RowCrypto
 from . import claims
 from .db import Database
 from .feed import FeedLog
+from .hops import ShorterPaths
 from .pages import AlertPages, facet_tags
 from .usage import QuotaUsage
 
@@ -53,7 +54,7 @@ class StoredAlert:
     envelope: bytes
 
 
-class AlertStore(FeedLog, QuotaUsage, AlertPages):
+class AlertStore(FeedLog, QuotaUsage, AlertPages, ShorterPaths):
     """The alerts side of the store: what federation reads and writes (its FeedStore)."""
 
     def __init__(self, db: Database, crypto: RowCrypto) -> None:

@@ -28,6 +28,8 @@ class FeedRow:
     received_from: bytes | None
     expires: int
     alert_id: bytes  # the alert a retraction names (the alert itself for 'a')
+    # Moved here (a shorter path lowered its hop count) after the notifier routed it.
+    relisted: bool = False
 
 
 class FeedLog:
@@ -41,7 +43,7 @@ class FeedLog:
         " COALESCE(a.origin, r.origin), COALESCE(a.hops, r.hops),"
         " COALESCE(a.max_hops, ra.max_hops, 0), COALESCE(a.tlp, ra.tlp, 'RED'),"
         " COALESCE(a.received_from, r.received_from), COALESCE(a.expires, r.expires, 0),"
-        " COALESCE(r.alert_id, l.id)"
+        " COALESCE(r.alert_id, l.id), l.relisted"
         " FROM log l"
         " LEFT JOIN alerts a ON l.kind = 'a' AND a.id = l.id"
         " LEFT JOIN retractions r ON l.kind = 'r' AND r.id = l.id"

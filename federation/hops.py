@@ -1,0 +1,58 @@
+"""Shorter paths: lowering the hop count of an alert this node holds when a peer
+offers it by a shorter path (docs/protocol.md section 10, "A shorter path").
+
+Rule: a node's hop count for an alert is its distance from the origin by the best
+path a peer has offered, counted as on receipt (``received_hops``: the origin is one
+hop away, any other peer at least two), so a peer can lower it no further than it
+could have set it by delivering the alert first. It only ever goes down, only for an
+active, unexpired alert (never a tombstone: no resurrection), only from a peer whose
+copies this node would accept (trust list, blocked origins), and only when the alert
+may be relayed at the new count. No body is fetched: the envelope does not carry the
+hop count, so the copy held is the copy offered. The lowered alert moves to a new
+feed position and the node pokes its peers, so those that skipped it at the limit
+take it now. Each alert can be lowered at most MAX_HOPS - 1 times on a node.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from protocol.feed import FeedEntry, IdEntry
+from protocol.fields import TLP_MAX_HOPS
+
+from .interfaces import FeedStore
+from .trust import Peer, may_accept_alert, received_hops
+
+
+async def take_shorter_paths(
+    store: FeedStore,
+    peer: Peer,
+    own: bytes,
+    entries: Sequence[FeedEntry | IdEntry],
+    now: int,
+) -> int:
+    """Lower the hop count of each alert among ``entries`` (held here) that ``peer``
+    offers by a shorter path; how many were lowered."""
+    offered = {e.id: e.hops for e in entries if e.kind == "a"}
+    if not offered:
+        return 0
+    held = await store.held_hops(list(offered), now)
+    lowered: list[tuple[bytes, int]] = []
+    blocked: dict[bytes, bool] = {}
+    for alert_id, claimed in offered.items():
+        ours = held.get(alert_id)
+        if ours is None:
+            continue
+        hops = received_hops(peer, ours.origin, claimed)
+        reach = min(ours.max_hops, TLP_MAX_HOPS.get(ours.tlp, 0))
+        # Not shorter, or still not relayable at the new count: nothing would change.
+        if hops >= ours.hops or hops + 1 > reach:
+            continue
+        if not may_accept_alert(peer, ours.origin, own):
+            continue
+        if ours.origin not in blocked:
+            blocked[ours.origin] = await store.is_blocked(ours.origin)
+        if blocked[ours.origin]:
+            continue
+        lowered.append((alert_id, hops))
+    return len(await store.lower_hops(lowered, now))
