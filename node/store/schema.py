@@ -390,7 +390,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     # read from an index and only the alerts it shows are opened (issue 17, item 5);
     # filled for the active alerts already stored.
     fill_facets,
-    # 14 (p5): log.relisted, 1 when an alert's log entry was moved to a new position
+    # 14: log.relisted, 1 when an alert's log entry was moved to a new position
     # because a peer offered it by a shorter path (node/store/hops.py) after the
     # notifier had already routed it, so members are not told of it twice.
     """
