@@ -49,3 +49,11 @@ async def test_identifier_fields_keep_their_own_direction(site: Site) -> None:
         assert 'dir="auto"' in tag(html, "textarea", name), name
     # The report's own numbers, shown to the caseworker.
     assert '<dd><bdi dir="ltr">+447700900123</bdi></dd>' in html
+
+
+async def test_a_members_own_report_shows_its_numbers_left_to_right(site: Site) -> None:
+    member = await site.member("alice")
+    await send_report(member, text="Refused to pay.")
+    await member.switch_language("ar", "/reports")
+    _, html, _ = await member.get("/reports")
+    assert 'dir="rtl"' in html and '<dd><bdi dir="ltr">+447700900123</bdi></dd>' in html
