@@ -121,5 +121,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/safety/print", handout_page, name="safety_print")
     router.add_get("/resources", resources_page, name="resources")
     router.add_get("/admin/texts", texts_home, name="admin_texts")
-    router.add_get("/admin/texts/{lang:[a-z]{2,3}}", texts_page, name="admin_texts_lang")
-    router.add_post("/admin/texts/{lang:[a-z]{2,3}}/{key:[a-z_]{1,32}}", save_text)
+    # A language code, with its script where it has one (zh_Hans): node.languages.
+    lang = r"{lang:[a-z]{2,3}(?:_[A-Z][a-z]{3})?}"
+    router.add_get(f"/admin/texts/{lang}", texts_page, name="admin_texts_lang")
+    router.add_post(f"/admin/texts/{lang}/{{key:[a-z_]{{1,32}}}}", save_text)

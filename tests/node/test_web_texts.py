@@ -466,3 +466,24 @@ async def test_the_handout_is_laid_out_by_the_bulletins_print_css(site: Site) ->
     assert status == 303
     _, html, _ = await (await site.visitor()).get("/safety/print")
     assert "<ul><li>Close the window.</li><li>Turn previews off.</li></ul>" in html
+
+
+async def test_every_offered_language_has_its_texts_editor(site: Site) -> None:
+    """Chinese (Simplified) is ``zh_Hans``: its editor was a 404, so a node could not
+    write its own home page, advice or resources in Chinese (q1 walk)."""
+    admin = await site.member("root", "admin")
+    await admin.switch_language("zh_Hans", "/admin/texts")
+    status, _, resp = await admin.get("/admin/texts")
+    assert status == 303 and resp.headers["Location"] == "/admin/texts/zh_Hans"
+    for lang in LANGUAGES:
+        status, html, _ = await admin.get(f"/admin/texts/{lang}")
+        assert status == 200, lang
+        assert f'action="/admin/texts/{lang}/home"' in html
+    words = "欢迎。"
+    status, _, resp = await admin.post(
+        "/admin/texts/zh_Hans/home", {"home": words}, page="/admin/texts/zh_Hans"
+    )
+    assert status == 303 and resp.headers["Location"] == "/admin/texts/zh_Hans"
+    zh = await site.visitor(**{"Accept-Language": "zh-CN"})
+    _, html, _ = await zh.get("/")
+    assert f"<p>{words}</p>" in html
