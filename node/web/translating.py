@@ -130,7 +130,11 @@ async def apply(request: web.Request) -> web.Response:
     return redirect_done(
         request,
         "/admin/languages",
-        t.gettext("Applied: %(n)s entries changed. Pages show them now.", n=len(preview.changed)),
+        t.ngettext(
+            "Applied: %(num)d entry changed. Pages show it now.",
+            "Applied: %(num)d entries changed. Pages show them now.",
+            len(preview.changed),
+        ),
     )
 
 
