@@ -19,6 +19,7 @@ from aiohttp import web
 from ..errors import NodeError, NotFound, UsageError
 from ..settings import MAX_SETTING_CHARS, SETTINGS, Choice, validate
 from ..store.members import ROLES
+from ..warnings import setting_changed
 from .confirm import ask, confirmed
 from .context import (
     host,
@@ -321,6 +322,7 @@ async def save_settings(request: web.Request) -> web.Response:
         if value != settings[name]:
             settings.set(name, value)
             await store.settings.put(name, value)
+            await setting_changed(store.alerts, name, value)
     return redirect_done(request, "/admin/settings", "saved")
 
 
