@@ -409,7 +409,12 @@ async def _submit(
         message = t.gettext("The member withdrew this report.")
         return _editor(request, form, status=400, message=message, **kw)
     if report is not None and report.content.get("share") == "no":
-        message = t.gettext("The member did not allow this report to be shared as an alert.")
+        # An outreach report (node/web/outreach.py) is someone met in person or by
+        # phone, not a member.
+        if report.content.get("source") == "outreach":
+            message = t.gettext("The person did not allow this report to be shared as an alert.")
+        else:
+            message = t.gettext("The member did not allow this report to be shared as an alert.")
         return _editor(request, form, status=400, message=message, **kw)
     settings = unlocked(request).settings
     unresolved = find_identifiers(

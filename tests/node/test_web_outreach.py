@@ -53,7 +53,16 @@ async def test_the_persons_choice_must_be_asked_and_a_no_is_kept(site: Site) -> 
     assert status == 303
     [report] = await site.store.reports.list()
     status, html, _ = await worker.get(f"/review/{report.id}")
-    assert "did not allow this report to be shared" in html
+    # Someone met by outreach is no member (brief O2): the editor says "the person".
+    assert "The person did not allow this report to be shared" in html
+    assert "The member did not allow" not in html
+    fields = editor_fields(html)
+    fields["action"] = "publish"
+    fields["keep_findings"] = "yes"
+    status, html, _ = await worker.post(f"/review/{report.id}", fields)
+    assert status == 400 and html.count("The person did not allow") >= 1
+    assert "The member did not allow" not in html
+    assert await site.node.unlocked().alerts.list() == []
 
 
 async def test_members_cannot_record_outreach(site: Site) -> None:
