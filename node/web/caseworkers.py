@@ -48,6 +48,7 @@ from .context import (
 from .forms import Form, indicator_error, phone_country
 from .i18n import INDICATOR_LABELS, LANGUAGES, SHARE_LABELS, Translator
 from .members import DANGER_CHOICES, today
+from .receipts import pending_receipt
 from .redaction import MAX_FINDINGS, OWN_ORGANISATION, as_seen, find_identifiers, remove_text
 
 log = logging.getLogger(__name__)
@@ -75,12 +76,16 @@ async def queue(request: web.Request) -> web.Response:
         r.status != "answered" and r.content.get("kind") != "complaint"
         for r in await store.partners.reports()
     )
+    done = take_notice(request)
     return render(
         request,
         "review.html",
         reports=reports,
         partner_waiting=partner_waiting,
-        done=take_notice(request),
+        done=done,
+        # The code for the person an outreach report was just recorded for: shown
+        # once to the caseworker, who hands it on (node/web/outreach.py).
+        receipt=pending_receipt(request) if done == "outreach" else None,
         warnings_on=unlocked(request).settings["area_warnings"],
     )
 
