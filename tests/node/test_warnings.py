@@ -76,3 +76,18 @@ async def test_settings_set_off_removes_the_warnings_held(make_node: NodeFactory
     assert status == 200
     assert [x["id"] for x in await a.unlocked().alerts.list()] == [alert_id.hex()]
     assert not await has_alert(a, bytes.fromhex(answer["id"]))
+
+
+async def test_the_retention_sweep_drops_warnings_held_while_the_setting_is_off(
+    make_node: NodeFactory,
+) -> None:
+    """A node found holding warnings with the setting off (turned off before this fix,
+    or by a path that does not drop them) holds none after its next sweep."""
+    a = await make_node("A")
+    await call(a, "settings.set", {"name": "area_warnings", "value": "true"})
+    await call(a, "warning.publish", WARNING)
+    assert (await a.run_retention())["warnings"] == 0  # on: kept
+    a.unlocked().settings.set("area_warnings", False)  # not through settings set
+    assert len(await a.unlocked().alerts.list()) == 1
+    assert (await a.run_retention())["warnings"] == 1
+    assert await a.unlocked().alerts.list() == []
