@@ -222,7 +222,9 @@ SETTINGS += (
             "organisations we work with like alerts, but they are about the police and "
             "the state rather than clients, which can draw attention to the organisation "
             "where sharing them is risky. When off, this node neither publishes warnings "
-            "nor takes them from other organisations."
+            "nor takes them from other organisations, and turning them off removes the "
+            "warnings it holds (its own stay with other organisations until they expire, "
+            "unless retracted first)."
         ),
     ),
 )

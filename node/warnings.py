@@ -6,12 +6,13 @@ organisation's choice), and a warning is built only here: no indicators, the cat
 ``other``, a short expiry (``DEFAULT_WARNING_DAYS`` unless the caseworker chooses, at
 most ``MAX_WARNING_DAYS``). It is signed, travels and is retracted as any alert is
 (``AlertService``); protocol/warning.py holds the wire rules every receiver checks.
+Turning the setting off removes every warning the node holds (``setting_changed``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from protocol.limits import DAY_S
 from protocol.warning import (
@@ -25,6 +26,9 @@ from .errors import UsageError
 from .service import AlertService, Draft
 from .setting_kinds import N_
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .store.alerts import AlertStore
 
 MAX_WARNING_DAYS = MAX_WARNING_EXPIRY_S // DAY_S
 # What members read for each kind (marked for translation, translated where shown).
@@ -78,6 +82,15 @@ async def publish_warning(alerts: AlertService, settings: Settings, draft: Draft
     if draft.warning is None or draft.indicators:
         raise UsageError("a warning names no person and carries no identifier")
     return await alerts.publish(draft)
+
+
+async def setting_changed(alerts: AlertStore, name: str, value: Any) -> int:
+    """What a stored change of setting ``name`` to ``value`` needs besides: turning
+    ``area_warnings`` off drops every warning held (docs/protocol.md section 5b), as
+    the admin page and ``settings set`` both call it. Returns how many warnings went."""
+    if name == "area_warnings" and not value:
+        return await alerts.purge_warnings()
+    return 0
 
 
 def split(items: Iterable[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

@@ -31,6 +31,7 @@ def _show_list(result: Result) -> str:
 
 async def _set(node: NodeControl, args: ParsedArgs) -> Result:
     from ..settings import validate
+    from ..warnings import setting_changed
 
     parts = node.unlocked()
     name, text = args.text("name"), args.text("value")
@@ -39,6 +40,7 @@ async def _set(node: NodeControl, args: ParsedArgs) -> Result:
     if changed:
         parts.settings.set(name, value)
         await parts.store.settings.put(name, value)
+        await setting_changed(parts.store.alerts, name, value)
     return {"name": name, "value": value, "changed": changed}
 
 

@@ -28,11 +28,14 @@ async def run_retention(store: Store, settings: Settings, now: int) -> dict[str,
     # long as reports are.
     await store.totals.set_gauge("members", now, await store.members.count())
     await store.feedback.purge_older_than(now - settings["report_retention_days"] * DAY_S)
+    # A node with area warnings off holds none (protocol.md 5b), also when it held
+    # some before the setting was turned off by a path that did not drop them.
+    warnings = 0 if settings["area_warnings"] else await store.alerts.purge_warnings()
     if store.db.checkpoint_pending:
         await store.db.checkpoint()
     return {
         **purged, "reports": reports, "audit": audit, "invites": invites,
-        "partner_records": partners,
+        "partner_records": partners, "warnings": warnings,
     }  # fmt: skip
 
 

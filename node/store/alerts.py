@@ -17,14 +17,15 @@ from dataclasses import dataclass
 
 import aiosqlite
 
-from protocol.alert import VerifiedAlert, VerifiedRetraction, coarsen_hour
+from protocol.alert import VerifiedAlert, VerifiedRetraction, coarsen_hour, read_stored_alert
+from protocol.warning import WARNING_EXT
 
 from ..keys.crypto import RowCrypto
 from . import claims
 from .db import Database
 from .feed import FeedLog
 from .hops import ShorterPaths
-from .pages import AlertPages, facet_tags
+from .pages import AlertPages, category_tag, facet_tags
 from .usage import QuotaUsage
 
 # One item to store: a verified alert or retraction, our hop count, and the peer it
@@ -377,6 +378,32 @@ class AlertStore(FeedLog, QuotaUsage, AlertPages, ShorterPaths):
         self.changes += 1
         await self._db.checkpoint()
         return count
+
+    async def purge_warnings(self) -> int:
+        """Delete every area warning held (protocol.md section 5b: a node with
+        ``area_warnings`` off holds none), this node's own included, with its log
+        position (a bodies request for it is then ``gone``, section 10). No tombstone:
+        while the setting is off, ingest refuses a late copy (``warnings_off``), as the
+        block list keeps a purged origin out. A retraction of a warning stays (it does
+        not say what it retracts). Returns how many went."""
+        # Every warning's categories are exactly ["other"] (5b rule 4): only those
+        # bodies are opened.
+        rows = await self._db.fetchall(
+            "SELECT a.id, a.body_enc FROM alert_facets f CROSS JOIN alerts a ON a.id = f.alert_id"
+            " WHERE f.tag = ? AND a.state = 'active' AND a.body_enc IS NOT NULL",
+            (category_tag(self._crypto, "other"),),
+        )
+        bodies = ((i, read_stored_alert(self._open_alert(i, sealed))) for i, sealed in rows)
+        ids = [(i,) for i, body in bodies if body.ext.get(WARNING_EXT) is not None]
+        if not ids:
+            return 0
+        async with self._db.transaction() as conn:
+            await conn.executemany("DELETE FROM log WHERE id = ?", ids)
+            await conn.executemany("DELETE FROM alerts WHERE id = ?", ids)
+        self.removals += 1
+        self.changes += 1
+        await self._db.checkpoint()
+        return len(ids)
 
     async def counts(self, now: int) -> dict[str, int]:
         row = await self._db.fetchone(

@@ -17,12 +17,19 @@ from typing import Any
 
 from ..errors import NotFound, UsageError
 from ..keys.crypto import RowCrypto
+from ..setting_kinds import N_
 from .db import Database
 from .sealed import coarsen_day
 
 FEEDBACK_TOPICS = ("works", "missing", "unsafe", "other")
 # The box holds at most this many entries; an admin reads and deletes them.
 MAX_FEEDBACK_ENTRIES = 2000
+# At most this many entries a day, from everyone together: whoever floods the box
+# (past the per-member and per-client limits of node/web/ratelimit.py, with many
+# accounts) fills one day's share, and the box takes others' again the next day.
+MAX_FEEDBACK_PER_DAY = 100
+FULL = N_("The feedback box is full until the organisation reads it.")
+FULL_TODAY = N_("The feedback box takes no more today. Please send yours tomorrow.")
 MAX_POLL_OPTIONS = 6
 MAX_OPEN_POLLS = 20
 
@@ -51,17 +58,23 @@ class FeedbackStore:
         self._crypto = crypto
 
     async def add(self, topic: str, text: str, now: int) -> None:
-        """Keep one entry, dated to the day, linked to no one. Raises UsageError when
-        the box is full."""
+        """Keep one entry, dated to the day, linked to no one. Raises UsageError (its
+        message ``FULL`` or ``FULL_TODAY``, marked for translation) when the box is
+        full or has taken ``MAX_FEEDBACK_PER_DAY`` entries today."""
         if topic not in FEEDBACK_TOPICS:
             raise UsageError("unknown feedback topic")
+        day = coarsen_day(now)
         async with self._db.transaction() as conn:
-            rows = list(await conn.execute_fetchall("SELECT count(*) FROM feedback"))
-            if rows[0][0] >= MAX_FEEDBACK_ENTRIES:
-                raise UsageError("the feedback box is full until the organisation reads it")
-            cur = await conn.execute(
-                "INSERT INTO feedback (day, body_enc) VALUES (?, x'')", (coarsen_day(now),)
+            rows = list(
+                await conn.execute_fetchall(
+                    "SELECT count(*), count(CASE WHEN day = ? THEN 1 END) FROM feedback", (day,)
+                )
             )
+            if rows[0][0] >= MAX_FEEDBACK_ENTRIES:
+                raise UsageError(FULL)
+            if rows[0][1] >= MAX_FEEDBACK_PER_DAY:
+                raise UsageError(FULL_TODAY)
+            cur = await conn.execute("INSERT INTO feedback (day, body_enc) VALUES (?, x'')", (day,))
             entry_id = int(cur.lastrowid or 0)
             body = json.dumps({"topic": topic, "text": text}).encode()
             await conn.execute(

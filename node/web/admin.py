@@ -20,6 +20,7 @@ from ..errors import NodeError, NotFound, UsageError
 from ..setting_kinds import MAX_SETTING_CHARS, Choice
 from ..settings import SETTINGS, validate
 from ..store.members import ROLES
+from ..warnings import setting_changed
 from .confirm import ask, confirmed
 from .context import (
     host,
@@ -322,6 +323,7 @@ async def save_settings(request: web.Request) -> web.Response:
         if value != settings[name]:
             settings.set(name, value)
             await store.settings.put(name, value)
+            await setting_changed(store.alerts, name, value)
     return redirect_done(request, "/admin/settings", "saved")
 
 

@@ -51,6 +51,7 @@ from .drafts import (
 from .forms import Form, phone_country
 from .i18n import INDICATOR_LABELS, SHARE_LABELS
 from .members import today
+from .receipts import pending_receipt
 from .redaction import OWN_ORGANISATION, as_seen, find_identifiers
 
 log = logging.getLogger(__name__)
@@ -75,12 +76,16 @@ async def queue(request: web.Request) -> web.Response:
         r.status != "answered" and r.content.get("kind") != "complaint"
         for r in await store.partners.reports()
     )
+    done = take_notice(request)
     return render(
         request,
         "review.html",
         reports=reports,
         partner_waiting=partner_waiting,
-        done=take_notice(request),
+        done=done,
+        # The code for the person an outreach report was just recorded for: shown
+        # once to the caseworker, who hands it on (node/web/outreach.py).
+        receipt=pending_receipt(request) if done == "outreach" else None,
         warnings_on=unlocked(request).settings["area_warnings"],
     )
 
@@ -259,7 +264,12 @@ async def _submit(
         message = t.gettext("The member withdrew this report.")
         return _editor(request, form, status=400, message=message, **kw)
     if report is not None and report.content.get("share") == "no":
-        message = t.gettext("The member did not allow this report to be shared as an alert.")
+        # An outreach report (node/web/outreach.py) is someone met in person or by
+        # phone, not a member.
+        if report.content.get("source") == "outreach":
+            message = t.gettext("The person did not allow this report to be shared as an alert.")
+        else:
+            message = t.gettext("The member did not allow this report to be shared as an alert.")
         return _editor(request, form, status=400, message=message, **kw)
     settings = unlocked(request).settings
     unresolved = find_identifiers(

@@ -20,6 +20,7 @@ from ..setting_kinds import N_
 from .context import host, need, redirect_done, render, translator, unlocked
 from .forms import Form
 from .members import read_report, report_context
+from .receipts import issue_receipt
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,10 @@ async def outreach_report(request: web.Request) -> web.Response:
     report_id = await parts.store.reports.create(None, content, now)
     entry = {"actor": me.member_id, "role": me.role, "action": "outreach", "report": report_id}
     await parts.store.audit.append(now, entry)
+    # The person has no account to keep a receipt in: the caseworker is shown its
+    # code once, on the review page, to write down or print for them. Like a member's,
+    # it is held in memory under this session until shown, and stored nowhere.
+    issue_receipt(request, content)
     return redirect_done(request, "/review", "outreach")
 
 

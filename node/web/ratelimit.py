@@ -1,4 +1,5 @@
-"""In-memory rate limits for logins, sign-ups, unlocks, node-passphrase guesses and checks.
+"""In-memory rate limits for logins, sign-ups, unlocks, node-passphrase guesses, checks
+and feedback.
 
 Rule: a limit counts events per key in fixed windows and never holds more than
 ``max_keys`` keys (the oldest window is forgotten first). An event is counted in the
@@ -46,6 +47,12 @@ SMS_WINDOW_S = 60 * 60
 # "Not recognised" answers to all unknown senders together per hour: sender numbers
 # are easy to forge, and each answer costs the organisation a text.
 SMS_UNKNOWN_PER_HOUR = 100
+
+# The feedback box (/voice, issue 16.2): entries per member and per client a day, so
+# one person cannot crowd out everyone (node/store/voice.py also caps each day).
+FEEDBACK_PER_MEMBER_PER_DAY = 5
+FEEDBACK_PER_CLIENT_PER_DAY = 20
+FEEDBACK_WINDOW_S = 24 * 60 * 60
 
 _KEY = secrets.token_bytes(32)
 
@@ -186,6 +193,8 @@ class WebLimits:
         self.partner_bad_token = RateLimit(
             PARTNER_BAD_TOKENS_PER_CLIENT, PARTNER_BAD_TOKEN_WINDOW_S
         )
+        self.feedback_member = RateLimit(FEEDBACK_PER_MEMBER_PER_DAY, FEEDBACK_WINDOW_S)
+        self.feedback_client = RateLimit(FEEDBACK_PER_CLIENT_PER_DAY, FEEDBACK_WINDOW_S)
         self.sms_sender = RateLimit(SMS_PER_SENDER_PER_HOUR, SMS_WINDOW_S)
         self.sms_unknown = RateLimit(SMS_UNKNOWN_PER_HOUR, SMS_WINDOW_S, max_keys=1)
         # One key (EVERYONE): a global count, shared by the unlock form and the wipe page.

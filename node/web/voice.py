@@ -16,8 +16,20 @@ from aiohttp import web
 from ..errors import NotFound, UsageError
 from ..setting_kinds import N_
 from ..store.voice import FEEDBACK_TOPICS, MAX_POLL_OPTIONS
-from .context import host, need, redirect, redirect_done, render, take_notice, translator, unlocked
+from .context import (
+    client,
+    host,
+    need,
+    redirect,
+    redirect_done,
+    render,
+    state,
+    take_notice,
+    translator,
+    unlocked,
+)
 from .forms import Form
+from .ratelimit import key_of
 
 MAX_FEEDBACK_CHARS = 2000
 MAX_QUESTION_CHARS = 300
@@ -58,18 +70,42 @@ async def voice_page(request: web.Request) -> web.Response:
     return response
 
 
+def _take_feedback_budget(request: web.Request, member_id: int, now: int) -> bool:
+    """Count one entry against the member's and the client's daily budgets (in memory,
+    keyed hashes: nothing links an entry to either); False, counting nothing, when
+    either is spent. An anonymous client has no budget of its own (clients.py)."""
+    limits = state(request).limits
+    per_member = key_of("feedback", str(member_id))
+    per_client = client(request).key("feedback")
+    if not (
+        limits.feedback_member.allowed(per_member, now)
+        and (per_client is None or limits.feedback_client.allowed(per_client, now))
+    ):
+        return False
+    limits.feedback_member.hit(per_member, now)
+    if per_client is not None:
+        limits.feedback_client.hit(per_client, now)
+    return True
+
+
 async def send_feedback(request: web.Request) -> web.Response:
-    need(request)
-    form = Form(await request.post(), translator(request))
+    me = need(request)
+    t = translator(request)
+    form = Form(await request.post(), t)
     topic = form.choice("topic", FEEDBACK_TOPICS)
     text = form.text("text", max_chars=MAX_FEEDBACK_CHARS, multiline=True, keep=True)
+    now = host(request).clock.now()
+    if form.ok and not _take_feedback_budget(request, me.member_id, now):
+        form.refuse(t.gettext("You have sent a lot of feedback today. Please send more tomorrow."))
+        response: web.Response = await _voice(request, form, 429)
+        return response
     if form.ok:
         try:
-            await unlocked(request).store.feedback.add(topic, text, host(request).clock.now())
+            await unlocked(request).store.feedback.add(topic, text, now)
         except UsageError as exc:
-            form.error("text", exc.message)
+            form.error("text", t.gettext(exc.message))
     if not form.ok:
-        response: web.Response = await _voice(request, form, 400)
+        response = await _voice(request, form, 400)
         return response
     return redirect_done(request, "/voice", "feedback")
 

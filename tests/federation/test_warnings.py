@@ -62,3 +62,42 @@ async def test_a_node_that_takes_no_warnings_refuses_them_and_relays_none(
     later = await publish_warning(a, "app-hunt")
     assert (await b.pull(a)).stored == 1
     assert await b.has(later)
+
+
+async def test_turning_warnings_off_drops_those_held_so_none_is_served(memnet: MemNet) -> None:
+    """Clean-room finding (brief O2): B held warnings, its organisation turned them off,
+    and B still offered them in its feed and id list and served their bodies."""
+    from node.warnings import setting_changed
+
+    a, b, c = await memnet.node("A"), await memnet.node("B"), await memnet.node("C")
+    await memnet.pair(a, b)
+    await memnet.pair(b, c)
+    warning = await publish_warning(a)
+    own = await publish_warning(b, "area")
+    alert = await a.publish("an alert about a client")
+    assert (await b.pull(a)).stored == 2
+    positions = {row.id: row.pos for row in await b.store.alerts.feed(0, 100)}
+    # B's organisation turns them off (the admin page and settings set call this).
+    b.syncer.accepts_warnings = lambda: False
+    assert await setting_changed(b.store.alerts, "area_warnings", False) == 2
+    assert not await b.has(warning) and not await b.has(own) and await b.has(alert)
+    listed = {row.id for row in await b.store.alerts.ids_after(None, 100)}
+    assert listed == {alert}
+    assert {row.id for row in await b.store.alerts.feed(0, 100)} == {alert}
+    assert await b.store.alerts.rows_at([positions[warning], positions[own]]) == []
+    assert await b.store.alerts.rows_by_id([warning, own]) == []
+    # A peer pulling B now is offered the alert only.
+    result = await c.pull(b)
+    assert result.stored == 1 and result.refused == 0
+    assert await c.has(alert) and not await c.has(warning) and not await c.has(own)
+    # A late copy (another peer offering it) stays out while the setting is off.
+    await memnet.pair(a, c)
+    await memnet.pair(c, b)
+    assert (await c.pull(a)).stored == 1
+    late = await b.pull(c)
+    assert late.stored == 0 and late.refusal_code == "warnings_off"
+    assert not await b.has(warning)
+    # Any other setting, or turning them on, removes nothing.
+    assert await setting_changed(c.store.alerts, "area_warnings", True) == 0
+    assert await setting_changed(c.store.alerts, "alert_hops", 0) == 0
+    assert await c.has(warning)

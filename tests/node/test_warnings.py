@@ -62,3 +62,32 @@ async def test_warnings_are_listed_apart_and_a_peer_with_them_off_takes_none(
     await b.unlocked().trust.sync_now()
     await eventually(lambda: has_alert(b, alert_id))
     assert not await has_alert(b, warning_id)
+
+
+async def test_settings_set_off_removes_the_warnings_held(make_node: NodeFactory) -> None:
+    """Clean-room finding (brief O2): with area_warnings turned off, `alert list`
+    still showed the warnings the node held (and its peers were served them)."""
+    a = await make_node("A")
+    await call(a, "settings.set", {"name": "area_warnings", "value": "true"})
+    _, answer = await call(a, "warning.publish", WARNING)
+    alert_id = await a.unlocked().alerts.publish(draft(1))
+    assert len(await a.unlocked().alerts.list()) == 2
+    status, _ = await call(a, "settings.set", {"name": "area_warnings", "value": "false"})
+    assert status == 200
+    assert [x["id"] for x in await a.unlocked().alerts.list()] == [alert_id.hex()]
+    assert not await has_alert(a, bytes.fromhex(answer["id"]))
+
+
+async def test_the_retention_sweep_drops_warnings_held_while_the_setting_is_off(
+    make_node: NodeFactory,
+) -> None:
+    """A node found holding warnings with the setting off (turned off before this fix,
+    or by a path that does not drop them) holds none after its next sweep."""
+    a = await make_node("A")
+    await call(a, "settings.set", {"name": "area_warnings", "value": "true"})
+    await call(a, "warning.publish", WARNING)
+    assert (await a.run_retention())["warnings"] == 0  # on: kept
+    a.unlocked().settings.set("area_warnings", False)  # not through settings set
+    assert len(await a.unlocked().alerts.list()) == 1
+    assert (await a.run_retention())["warnings"] == 1
+    assert await a.unlocked().alerts.list() == []

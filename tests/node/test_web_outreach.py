@@ -4,6 +4,9 @@ it goes through the same review, redaction and publishing as a member's report."
 
 from __future__ import annotations
 
+import json
+import re
+
 from tests.node.test_web_flow import REPORT, editor_fields
 from tests.node.test_web_support import Site, site_fixture  # noqa: F401
 
@@ -53,7 +56,16 @@ async def test_the_persons_choice_must_be_asked_and_a_no_is_kept(site: Site) -> 
     assert status == 303
     [report] = await site.store.reports.list()
     status, html, _ = await worker.get(f"/review/{report.id}")
-    assert "did not allow this report to be shared" in html
+    # Someone met by outreach is no member (brief O2): the editor says "the person".
+    assert "The person did not allow this report to be shared" in html
+    assert "The member did not allow" not in html
+    fields = editor_fields(html)
+    fields["action"] = "publish"
+    fields["keep_findings"] = "yes"
+    status, html, _ = await worker.post(f"/review/{report.id}", fields)
+    assert status == 400 and html.count("The person did not allow") >= 1
+    assert "The member did not allow" not in html
+    assert await site.node.unlocked().alerts.list() == []
 
 
 async def test_members_cannot_record_outreach(site: Site) -> None:
@@ -63,3 +75,23 @@ async def test_members_cannot_record_outreach(site: Site) -> None:
     status, _, _ = await member.post("/outreach/new", OUTREACH, page="/report")
     assert status in (302, 303, 403)
     assert await site.store.reports.list() == []
+
+
+async def test_the_caseworker_is_given_a_receipt_code_for_the_person(site: Site) -> None:
+    """Brief O2: outreach reports got no receipt (nobody logged in to keep one)."""
+    worker = await site.member("carol", "caseworker")
+    status, _, _ = await worker.post("/outreach/new", OUTREACH)
+    assert status == 303
+    status, html, _ = await worker.get("/review")
+    assert "Receipt for the person" in html
+    code = re.search(r'class="receipt-code"><code>([A-Z2-7-]{29})</code>', html)
+    assert code is not None
+    # Shown once, kept nowhere: the next look has no receipt.
+    _, again, _ = await worker.get("/review")
+    assert code.group(1) not in again and "Receipt for the person" not in again
+    [report] = await site.store.reports.list()
+    assert code.group(1) not in json.dumps(report.content)
+    # Anyone can check it on the public page.
+    anyone = await site.visitor()
+    status, html, _ = await anyone.post("/receipt", {"receipt": code.group(1)})
+    assert status == 200 and "This receipt is real." in html

@@ -105,3 +105,51 @@ async def test_a_poll_needs_two_answers_and_members_cannot_ask(site: Site) -> No
     )
     assert status in (302, 303, 403)
     assert await site.store.polls.list() == []
+
+
+async def test_one_member_cannot_crowd_out_the_feedback_box(site: Site) -> None:
+    """Brief O2: the box had no per-member or per-client limit, only a cap of 2,000
+    entries that one person could fill."""
+    from node.web.ratelimit import FEEDBACK_PER_CLIENT_PER_DAY, FEEDBACK_PER_MEMBER_PER_DAY
+
+    mira, zoe = await site.member("mira"), await site.member("zoe")
+    entry = {"topic": "other", "text": "more buses at night"}
+    for _ in range(FEEDBACK_PER_MEMBER_PER_DAY):
+        status, html, _ = await mira.post("/voice/feedback", entry, page="/voice")
+        assert status == 303, html
+    status, html, _ = await mira.post("/voice/feedback", entry, page="/voice")
+    assert status == 429 and "a lot of feedback today" in html
+    assert len(await site.store.feedback.list()) == FEEDBACK_PER_MEMBER_PER_DAY
+    # Another member is not held back by her.
+    status, _, _ = await zoe.post("/voice/feedback", entry, page="/voice")
+    assert status == 303
+    # One client (address) with many accounts is held to its own budget (both members
+    # here come from 127.0.0.1: six entries so far).
+    limits = site.state.limits
+    assert limits.feedback_client.limit == FEEDBACK_PER_CLIENT_PER_DAY
+    limits.feedback_client.limit = 8
+    assert (await zoe.post("/voice/feedback", entry, page="/voice"))[0] == 303
+    assert (await zoe.post("/voice/feedback", entry, page="/voice"))[0] == 303
+    status, html, _ = await zoe.post("/voice/feedback", entry, page="/voice")
+    assert status == 429
+    assert len(await site.store.feedback.list()) == 8
+
+
+async def test_the_box_takes_a_share_a_day_so_a_flood_leaves_room_tomorrow(site: Site) -> None:
+    from node.errors import UsageError
+    from node.store.voice import FULL_TODAY, MAX_FEEDBACK_PER_DAY
+
+    feedback, clock = site.store.feedback, site.node.clock
+    for _ in range(MAX_FEEDBACK_PER_DAY):
+        await feedback.add("other", "flood", clock.now())
+    with pytest.raises(UsageError) as refused:
+        await feedback.add("other", "mine", clock.now())
+    assert refused.value.message == FULL_TODAY
+    member = await site.member("mira")
+    status, html, _ = await member.post(
+        "/voice/feedback", {"topic": "works", "text": "mine"}, page="/voice"
+    )
+    assert status == 400 and "takes no more today" in html
+    clock.advance(86400)
+    await feedback.add("works", "mine", clock.now())
+    assert len(await feedback.list()) == MAX_FEEDBACK_PER_DAY + 1

@@ -66,3 +66,27 @@ async def test_a_bad_warning_form_is_refused_and_publishes_nothing(site: Site) -
         assert status == 400, changes
         assert re.search(r'class="error-summary"', html)
     assert await site.node.unlocked().alerts.list() == []
+
+
+async def test_turning_warnings_off_on_the_admin_page_removes_them(site: Site) -> None:
+    """Clean-room finding (brief O2): warnings held stayed listed and served after the
+    admin turned the setting off."""
+    caseworker = await site.member("case", "caseworker")
+    admin = await site.member("root", "admin")
+    site.node.unlocked().settings.set("area_warnings", True)
+    status, html, _ = await caseworker.post("/warnings/new", WARNING)
+    assert status == 303, html
+    assert len(await site.node.unlocked().alerts.list()) == 1
+    _, html, _ = await admin.get("/admin/settings")
+    fields = dict(re.findall(r'<input id="f-([a-z_]+)" name="[a-z_]+" value="([^"]*)"', html))
+    fields.update(
+        re.findall(
+            r'<select id="f-([a-z_]+)" name="[a-z_]+"[^>]*>\s*<option value="([^"]*)" selected',
+            html,
+        )
+    )
+    fields["area_warnings"] = "no"
+    status, html, _ = await admin.post("/admin/settings", fields, page="/admin/settings")
+    assert status == 303, html
+    assert site.node.unlocked().settings["area_warnings"] is False
+    assert await site.node.unlocked().alerts.list() == []

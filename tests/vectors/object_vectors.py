@@ -245,8 +245,9 @@ def move_vectors() -> dict[str, Any]:
     made = sign_move(key, urls, NOW)
     return {
         "comment": (
-            "A move statement (docs/protocol.md section 11a): the node of seed_hex is"
-            " reached at urls from created on; created is exact seconds (not coarsened)."
+            "A move statement (docs/protocol.md, 'Moving to new addresses'): the node of"
+            " seed_hex is reached at urls from created on; created is exact seconds (not"
+            " coarsened)."
         ),
         "seed_hex": SEED_A.hex(),
         "node_hex": made.body.node.hex(),
