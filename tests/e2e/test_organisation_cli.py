@@ -12,6 +12,7 @@ from node.errors import UsageError
 from node.settings import validate
 from tests.e2e.cli import RunningNode, alertnode, alertnode_json
 from tests.e2e.test_federation_cli import init, peer_both_ways, wait_for
+from tests.ports import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -79,3 +80,69 @@ def test_settings_warnings_totals_and_move_through_the_cli(short_tmp: Path) -> N
     finally:
         for node in nodes:
             node.stop()
+
+
+def test_a_node_restored_on_a_new_host_moves_and_its_peer_follows(short_tmp: Path) -> None:
+    """Issue 16 item 4 as an admin lives it: the host drops node A; its backup is
+    restored into a new data directory, started, and `move` announces a new federation
+    address; after a restart there, B syncs from the new address without pairing
+    again, and nothing A published before is lost."""
+    pw = short_tmp / "pw"
+    pw.write_text("a passphrase for the restored node\n")
+    a = short_tmp / "a"
+    alertnode(
+        "init", "--data", str(a), "--name", "Org a", "--passphrase-file", str(pw),
+        "--region", "GB", "--web", f"127.0.0.1:{free_port()}", "--fed", f"127.0.0.1:{free_port()}",
+    )  # fmt: skip
+    b = init(short_tmp, "b")
+    node_a, node_b = RunningNode(a, "--passphrase-file", str(pw)), RunningNode(b)
+    nodes = [node_a, node_b]
+    try:
+        peer_both_ways(a, b)
+        before = publish(a, "07700 900601")
+        wait_for(lambda: before in listed(b))
+        backup = short_tmp / "a.backup"
+        alertnode_json("backup", "create", "--data", str(a), "--out", str(backup))
+        node_a.stop()  # the old host is gone
+
+        new_home = short_tmp / "a-new"
+        restored = alertnode_json(
+            "backup", "restore", "--data", str(new_home), "--in", str(backup),
+            "--passphrase-file", str(pw),
+        )  # fmt: skip
+        assert restored["alerts"] >= 1
+        node_a = RunningNode(new_home, "--passphrase-file", str(pw))
+        nodes.append(node_a)
+        port = free_port()
+        url = f"https://localhost:{port}"
+        moved = alertnode_json(
+            "move", "--data", str(new_home), "--public-url", url, "--fed", f"127.0.0.1:{port}"
+        )
+        assert moved["told"] == ["Org b"] and moved["missed"] == []
+        assert moved["restart"] is True  # the new listen address takes effect on a start
+        node_a.stop()
+        node_a = RunningNode(new_home, "--passphrase-file", str(pw))
+        nodes.append(node_a)
+        assert alertnode_json("card", "--data", str(new_home))["url"] == url
+
+        after = publish(new_home, "07700 900602")
+        wait_for(lambda: after in listed(b))
+        [peer_a] = alertnode_json("peer", "list", "--data", str(b))["peers"]
+        assert peer_a["urls"] == [url]  # followed, not paired again
+        assert before in listed(new_home) and before in listed(b)
+    finally:
+        for node in nodes:
+            node.stop()
+
+
+def listed(data: Path) -> list[str]:
+    return [x["id"] for x in alertnode_json("alert", "list", "--data", str(data))["alerts"]]
+
+
+def publish(data: Path, phone: str) -> str:
+    return str(
+        alertnode_json(
+            "alert", "publish", "--data", str(data), "--category", "robbery", "--danger", "2",
+            "--region", "GB", "--phone", phone,
+        )["id"]
+    )  # fmt: skip
