@@ -94,7 +94,8 @@ def test_labels_help_and_messages_are_in_the_catalogue() -> None:
         ids = {m.id for m in read_po(f) if m.id}
     for s in SETTINGS:
         assert s.label in ids and s.help in ids, s.name
-    messages = re.findall(r'N_\(\s*"([^"]+)"\s*\)', (ROOT / "node" / "settings.py").read_text())
+    source = "".join((ROOT / "node" / f).read_text() for f in ("settings.py", "setting_kinds.py"))
+    messages = re.findall(r'N_\(\s*"([^"]+)"\s*\)', source)
     assert len(messages) >= 2 * len(SETTINGS)
     for message in messages:
         assert message in ids, message
