@@ -1,0 +1,84 @@
+"""Storing a pulled batch costs the event loop a few hops to the database thread.
+
+Issue 17 item 1: the plain new alerts of a batch (the bulk of a catch-up) are looked
+up, sealed, tagged and written in one job on the database thread, not one await per
+statement with the rows built on the event loop.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from node.keys.crypto import RowCrypto
+from node.store import Store
+from node.store.db import DB_FILE, Database
+
+from .test_store import NOW, alert
+
+BATCH = 100
+
+
+class CountingConnection(aiosqlite.Connection):
+    """aiosqlite's connection, counting the calls queued for its thread."""
+
+    calls = 0
+
+    async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        self.calls += 1
+        return await super()._execute(fn, *args, **kwargs)
+
+
+async def _open(tmp_path: Path) -> tuple[Store, CountingConnection]:
+    made: list[CountingConnection] = []
+
+    def connect(path: Any, **kwargs: Any) -> CountingConnection:
+        conn = CountingConnection(lambda: sqlite3.connect(str(path), **kwargs), 64)
+        made.append(conn)
+        return conn
+
+    crypto = RowCrypto(b"\x01" * 32)
+    db = await Database.open(tmp_path / DB_FILE, crypto, connect=connect)
+    return Store(db, crypto), made[0]
+
+
+async def test_a_batch_of_plain_alerts_is_one_job_on_the_database_thread(
+    tmp_path: Path,
+) -> None:
+    store, conn = await _open(tmp_path)
+    try:
+        batch = [(alert(text=str(n)), 1, b"\x05" * 32) for n in range(BATCH)]
+        before = conn.calls
+        assert await store.alerts.put_batch(batch, NOW) == [True] * BATCH
+        # BEGIN, the job, COMMIT (one statement per await and rows built on the loop
+        # took eight and a hundred seals on the event loop).
+        assert conn.calls - before <= 3
+        assert len(await store.alerts.list_active(NOW, limit=BATCH + 1)) == BATCH
+        assert len(await store.alerts.feed(0, BATCH + 1)) == BATCH
+        again = await store.alerts.put_batch(batch[:3], NOW)
+        assert again == [False] * 3
+    finally:
+        await store.close()
+
+
+async def test_rows_are_sealed_off_the_event_loop(tmp_path: Path) -> None:
+    store, _ = await _open(tmp_path)
+    sealed_on: set[int] = set()
+    seal = store.alerts._crypto.seal
+
+    def recording_seal(*args: Any) -> bytes:
+        sealed_on.add(threading.get_ident())
+        return seal(*args)
+
+    store.alerts._crypto.seal = recording_seal  # type: ignore[method-assign]
+    try:
+        batch = [(alert(text=str(n)), 1, None) for n in range(5)]
+        assert await store.alerts.put_batch(batch, NOW) == [True] * 5
+        assert sealed_on and threading.get_ident() not in sealed_on
+    finally:
+        await store.close()
