@@ -91,6 +91,7 @@ class AlertStore(FeedLog, QuotaUsage, AlertPages):
         self.removals = 0
         # Grows whenever alerts were stored or removed (the region list in regions.py).
         self.changes = 0
+        self.pages_in_flight = {}
 
     def indicator_tag(self, kind: str, blinded: bytes) -> bytes:
         return self._crypto.tag("indicator", kind.encode() + b":" + blinded)
