@@ -172,6 +172,11 @@ class Database:
         rows = await self.conn.execute_fetchall(sql, tuple(params))
         return next(iter(rows), None)
 
+    async def run(self, job: Callable[[sqlite3.Connection], T]) -> T:
+        """``job(connection)`` as one call on the database thread (a read of many rows
+        and the work on them); ``job`` must leave no statement open."""
+        return await on_thread(self.conn, job)
+
     async def checkpoint(self) -> None:
         """Move the WAL into the database and truncate it (after deletions).
 

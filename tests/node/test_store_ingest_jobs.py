@@ -82,3 +82,27 @@ async def test_rows_are_sealed_off_the_event_loop(tmp_path: Path) -> None:
         assert sealed_on and threading.get_ident() not in sealed_on
     finally:
         await store.close()
+
+
+async def test_a_bodies_request_reads_and_opens_its_envelopes_in_one_job(
+    tmp_path: Path,
+) -> None:
+    # The serving side of a catch-up: one job on the database thread reads the alerts
+    # and the retractions asked for and opens them, so the event loop decrypts nothing.
+    from .test_store import retraction
+
+    store, conn = await _open(tmp_path)
+    try:
+        alerts = [alert(text=str(n)) for n in range(BATCH)]
+        gone = retraction(alerts[0].id)
+        await store.alerts.put_batch([(a, 1, None) for a in alerts], NOW)
+        await store.alerts.put_retraction(gone, hops=1, received_from=None, now=NOW)
+        before = conn.calls
+        found = await store.alerts.get_envelopes([a.id for a in alerts] + [gone.id], NOW)
+        assert conn.calls - before == 1
+        assert found[gone.id] == gone.envelope.to_bytes()
+        assert alerts[0].id not in found  # retracted: its content is gone
+        assert found[alerts[1].id] == alerts[1].envelope.to_bytes()
+        assert len(found) == BATCH
+    finally:
+        await store.close()
