@@ -258,6 +258,8 @@ class AlertService:
         # Checks counted for the monthly totals, not yet written: month -> (a time in
         # that month, how many).
         self._checks: dict[str, tuple[int, int]] = {}
+        # Decoded alerts for pages (display.py), for as long as this unlocking lasts.
+        self._display = DisplayCache()
 
     async def _count_check(self, now: int) -> None:
         """Count a check for the monthly totals: in memory, written every
@@ -274,7 +276,6 @@ class AlertService:
         pending, self._checks = self._checks, {}
         for at, n in pending.values():
             await self._store.totals.bump("checks", at, n)
-        self._display = DisplayCache()
 
     @property
     def origin(self) -> bytes:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
@@ -22,6 +22,16 @@ from ..keys.crypto import RowCrypto
 from .schema import MIGRATIONS
 
 DB_FILE = "store.db"
+
+T = TypeVar("T")
+
+
+def on_thread(conn: aiosqlite.Connection, job: Callable[[sqlite3.Connection], T]) -> Awaitable[T]:
+    """Run ``job(connection)`` as one call on the database thread (aiosqlite's own
+    queue, so it is ordered with every other statement on ``conn``): many statements,
+    and the Python work between them, for one hop across threads."""
+    execute: Callable[[Callable[[], T]], Awaitable[T]] = conn._execute
+    return execute(lambda: job(conn._conn))
 
 
 class Database:
@@ -161,6 +171,11 @@ class Database:
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
         rows = await self.conn.execute_fetchall(sql, tuple(params))
         return next(iter(rows), None)
+
+    async def run(self, job: Callable[[sqlite3.Connection], T]) -> T:
+        """``job(connection)`` as one call on the database thread (a read of many rows
+        and the work on them); ``job`` must leave no statement open."""
+        return await on_thread(self.conn, job)
 
     async def checkpoint(self) -> None:
         """Move the WAL into the database and truncate it (after deletions).

@@ -12,6 +12,7 @@ Schema migration 8 (``fill_facets``) builds the facets of alerts stored before i
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -86,6 +87,9 @@ class PageRow:
     body_enc: bytes
 
 
+# What makes two page reads the same read (``page_rows``).
+PageKey = tuple[int, int, tuple[str, ...], str | None, int | None, Cursor | None, int, int]
+
 _COLUMNS = "a.id, a.origin, a.hops, a.received_from, a.created, a.body_enc"
 
 
@@ -94,6 +98,11 @@ class AlertPages:
 
     _db: Database
     _crypto: RowCrypto
+    # The store's counts of stores and removals (AlertStore), and the page reads in
+    # progress (``page_rows``).
+    changes: int
+    removals: int
+    pages_in_flight: dict[PageKey, asyncio.Future[tuple[list[PageRow], Cursor | None]]]
 
     def facet_tags(self, categories: Iterable[str], danger: int) -> list[bytes]:
         return facet_tags(self._crypto, categories, danger)
@@ -140,7 +149,36 @@ class AlertPages:
         alert's decoded fields opens nothing), and the cursor of the next page (None if
         this is the last). One indexed statement per region (or per danger level when
         no region or category drives), each stopping after ``limit`` + 1 rows.
+
+        Pages asked for at once share one query: a caller whose page (same filters,
+        cursor, limit and second) is being read already, with nothing stored or
+        removed since that read began (the store's ``changes`` and ``removals``),
+        waits for that read instead of queueing the same statements again.
         """
+        key: PageKey = (
+            now, limit, tuple(regions), category, min_danger, before,
+            self.changes, self.removals,
+        )  # fmt: skip
+        shared = self.pages_in_flight.get(key)
+        if shared is None:
+            shared = asyncio.ensure_future(
+                self._page_rows(now, limit, regions, category, min_danger, before)
+            )
+            self.pages_in_flight[key] = shared
+            shared.add_done_callback(lambda _: self.pages_in_flight.pop(key, None))
+        # shield: one member leaving does not cancel the read the others wait for.
+        rows, cursor = await asyncio.shield(shared)
+        return list(rows), cursor
+
+    async def _page_rows(
+        self,
+        now: int,
+        limit: int,
+        regions: Sequence[str],
+        category: str | None,
+        min_danger: int | None,
+        before: Cursor | None,
+    ) -> tuple[list[PageRow], Cursor | None]:
         levels = [d for d in DANGER_LEVELS if min_danger is None or d >= min_danger]
         if len(levels) == len(DANGER_LEVELS):
             levels = []  # the lowest minimum filters nothing

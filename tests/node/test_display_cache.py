@@ -69,3 +69,33 @@ async def test_the_region_list_is_reused_until_an_alert_is_stored_or_removed(
     await service.retract(first, "mistaken")
     assert await index.active(now) == ["BE"]
     assert await index.active(now + REGION_LIST_TTL_S) == ["BE"]  # built again: same list
+
+
+async def test_writing_the_check_counts_keeps_the_decoded_alerts(make_node: NodeFactory) -> None:
+    # Regression: the cache was made afresh each time the counted checks were written
+    # (every 32 checks, each retention run), so under checks every page decoded again.
+    node = await make_node()
+    service = node.unlocked().alerts
+    for n in range(3):
+        await service.publish(draft(n, region="GB"))
+    await service.browse()
+    await service.flush_counts()
+    await service.browse()
+    cache: DisplayCache = service._display
+    assert (cache.hits, cache.misses) == (3, 3)
+
+
+async def test_twenty_pages_at_once_decode_each_alert_once(make_node: NodeFactory) -> None:
+    # Decoding runs on the event loop without an await (DisplayCache.fields), so
+    # pages that ask at once share it: the first page to get its rows decodes, the
+    # others find the fields kept. No in-progress map is needed while that holds.
+    import asyncio
+
+    node = await make_node()
+    service = node.unlocked().alerts
+    for n in range(3):
+        await service.publish(draft(n, region="GB"))
+    pages = await asyncio.gather(*(service.browse() for _ in range(20)))
+    assert all(page == pages[0] for page in pages)
+    cache: DisplayCache = service._display
+    assert (cache.hits, cache.misses) == (57, 3)
