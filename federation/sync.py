@@ -17,7 +17,6 @@ code, so an admin sees a peer whose items are all refused.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
@@ -42,27 +41,14 @@ from .quota import QuotaLedger, Quotas
 from .transport import REQUEST_TIMEOUT_S, Transport
 from .trust import Peer, may_pull
 from .verifier import Verifier
+from .workers import SYNC_INTERVAL_S, PeerWorkers
 
 log = logging.getLogger(__name__)
 
-SYNC_INTERVAL_S = 300.0
-SYNC_JITTER = 0.2
-MAX_BACKOFF_S = 3600.0
-FIRST_BACKOFF_S = 5.0
 MAX_PAGES_PER_PULL = 1000
-POKE_TIMEOUT_S = 5.0
-STOP_TIMEOUT_S = 5.0
-# A worker that crashed waits this long before its first restart, doubling to the max.
-FIRST_RESTART_S = 1.0
-MAX_RESTART_S = 300.0
 
 
-def _cancelled() -> bool:
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
-
-
-class Syncer:
+class Syncer(PeerWorkers):
     """Owns one worker per peer; pulls on pokes, on a jittered timer and on demand."""
 
     def __init__(
@@ -81,6 +67,7 @@ class Syncer:
     ) -> None:
         # What peers may make this node store (tests lower them); the ledger counts
         # what is used, shared by every pull.
+        super().__init__(peers, transport, clock, interval_s, rng)
         self.quotas = quotas or Quotas()
         self.ledger = QuotaLedger(clock.monotonic)
         # Checks pulled items (a process pool the owner closes, or inline).
@@ -88,107 +75,18 @@ class Syncer:
         self._key = key
         self._own = bytes(key.verify_key)
         self._store = store
-        self._peers = peers
-        self._transport = transport
-        self._clock = clock
         self._on_stored = on_stored
-        self._interval_s = interval_s
-        self._rng = rng or random.Random()
-        self._wake: dict[bytes, asyncio.Event] = {}
-        self._poke_out: dict[bytes, asyncio.Event] = {}
-        self._locks: dict[bytes, asyncio.Lock] = {}
-        self._tasks: dict[bytes, list[asyncio.Task[None]]] = {}
         # Called with (peer key, item id) for every body received: benchmarks and
         # tests count bodies per edge with it.
         self.observer: Callable[[bytes, bytes], None] | None = None
-        # How many times a crashed worker was restarted (the status view, tests).
-        self.restarts = 0
         # Hands our network blinding keys to each peer owed them, before its next pull.
         self.key_exchange: KeyExchange | None = None
         # Called with how many new alerts a batch stored (the node's monthly totals).
         self.on_received_alerts: Callable[[int, int], Awaitable[None]] | None = None
         # Whether to take area warnings now (the node's area_warnings setting).
         self.accepts_warnings: Callable[[], bool] = lambda: True
-        self._keys_due: set[bytes] = set()
         # Bodies some pull is fetching now: two peers never both send one at once.
         self.in_flight = InFlight(clock)
-
-    # --- workers ------------------------------------------------------------------
-
-    async def start(self) -> None:
-        for peer in await self._peers.list():
-            self.ensure_worker(peer.key)
-
-    def ensure_worker(self, key: bytes) -> None:
-        if key in self._tasks:
-            return
-        self._wake[key] = asyncio.Event()
-        self._poke_out[key] = asyncio.Event()
-        self._locks[key] = asyncio.Lock()
-        self._keys_due.add(key)
-        loop = asyncio.get_running_loop()
-        self._tasks[key] = [
-            loop.create_task(
-                self._supervise("pull", key, self._pull_worker), name=f"pull-{key.hex()[:8]}"
-            ),
-            loop.create_task(
-                self._supervise("poke", key, self._poke_worker), name=f"poke-{key.hex()[:8]}"
-            ),
-        ]
-
-    async def stop_worker(self, key: bytes) -> None:
-        """Stop ``key``'s workers; returns within STOP_TIMEOUT_S whatever they do."""
-        await self._stop_keys([key])
-
-    async def stop(self) -> None:
-        """Stop every worker at once; returns within STOP_TIMEOUT_S whatever they do."""
-        await self._stop_keys(list(self._tasks))
-
-    async def _stop_keys(self, keys: list[bytes]) -> None:
-        tasks = [task for key in keys for task in self._tasks.pop(key, [])]
-        for key in keys:
-            self._wake.pop(key, None)
-            self._poke_out.pop(key, None)
-            self._locks.pop(key, None)
-        for task in tasks:
-            task.cancel()
-        if not tasks:
-            return
-        # A cancellation that lands exactly as an HTTP timeout fires can be turned
-        # into a TimeoutError by the client; the workers re-check, and we never wait
-        # on them for long.
-        with contextlib.suppress(TimeoutError):
-            await within(self._clock, STOP_TIMEOUT_S, asyncio.wait(tasks))
-        stuck = sum(not task.done() for task in tasks)
-        if stuck:
-            log.warning(
-                "%d sync worker(s) did not stop in %.0f s; left behind", stuck, STOP_TIMEOUT_S
-            )
-
-    async def _supervise(
-        self, kind: str, key: bytes, worker: Callable[[bytes], Awaitable[None]]
-    ) -> None:
-        """Run ``worker`` until it returns; after a crash, log it and restart it with
-        backoff. Never logs the error's text, which may hold member data."""
-        crashes = 0
-        while True:
-            try:
-                await worker(key)
-                return
-            except Exception as exc:
-                crashes += 1
-                delay = min(MAX_RESTART_S, FIRST_RESTART_S * 2.0 ** (crashes - 1))
-                log.error(
-                    "%s worker for peer %s crashed (%s); restart %d in %.0f s",
-                    kind, key.hex()[:8], type(exc).__name__, crashes, delay,
-                )  # fmt: skip
-                self.restarts += 1
-            await self._clock.sleep(delay)
-
-    async def _wait(self, event: asyncio.Event, seconds: float) -> None:
-        """Until ``event`` is set or ``seconds`` pass on the clock, whichever is first."""
-        with contextlib.suppress(TimeoutError):
-            await within(self._clock, seconds, event.wait())
 
     async def _post(self, peer: Peer, path: str, body: bytes, max_response_bytes: int) -> bytes:
         """``transport.post`` with a timeout on the injected clock, whatever the transport."""
@@ -200,63 +98,6 @@ class Syncer:
             )
         except TimeoutError:
             raise PeerUnreachable("the peer did not answer in time", code="timeout") from None
-
-    def _delay(self, failures: int) -> float:
-        if failures:
-            base: float = min(MAX_BACKOFF_S, FIRST_BACKOFF_S * 2.0 ** (failures - 1))
-        else:
-            base = self._interval_s
-        jitter: float = self._rng.uniform(-SYNC_JITTER, SYNC_JITTER)
-        return base * (1 + jitter)
-
-    async def _pull_worker(self, key: bytes) -> None:
-        failures = 0
-        wake = self._wake[key]
-        wake.set()  # pull once at start, and at once after a restart
-        while not _cancelled():
-            await self._wait(wake, self._delay(failures))
-            wake.clear()
-            peer = await self._peers.get(key)
-            if peer is None:
-                return
-            if not may_pull(peer):
-                continue
-            if key in self._keys_due and await self.exchange_keys(peer) is None:
-                self._keys_due.discard(key)
-            result = await self.pull(peer)
-            failures = failures + 1 if result.error else 0
-            if result.retry_after:
-                # The peer said how long to wait (rate limited, locked): never sooner.
-                await self._clock.sleep(float(result.retry_after))
-
-    async def _poke_worker(self, key: bytes) -> None:
-        wanted = self._poke_out[key]
-        while not _cancelled():
-            await wanted.wait()
-            wanted.clear()
-            peer = await self._peers.get(key)
-            if peer is None:
-                return
-            if peer.suspended or not peer.share:
-                continue
-            try:
-                await within(
-                    self._clock,
-                    POKE_TIMEOUT_S,
-                    self._transport.post(peer, "/poke", feed.encode_poke(feed.Poke()), 64),
-                )
-            except FederationError as exc:
-                log.info("poke to peer %s failed (%s)", peer.short, exc.code)
-            except TimeoutError:
-                log.info("poke to peer %s failed (timeout)", peer.short)
-
-    def send_keys(self, exclude: bytes | None = None, only: bytes | None = None) -> None:
-        """Owe every peer but ``exclude`` (or ``only`` that one) our network keys; their
-        workers send them before their next pull."""
-        for key in self._wake:
-            if key != exclude and only in (None, key):
-                self._keys_due.add(key)
-                self.wake(key)
 
     async def exchange_keys(self, peer: Peer) -> str | None:
         """Hand our network keys to ``peer`` and take its own; None, or the error."""
@@ -273,24 +114,6 @@ class Syncer:
             log.info("key handover to peer %s failed: %s", peer.short, type(exc).__name__)
             return str(exc)
         return None
-
-    def wake(self, key: bytes) -> None:
-        """Pull from ``key`` as soon as its worker is free (a poke arrived)."""
-        event = self._wake.get(key)
-        if event is not None:
-            event.set()
-
-    def poke(self, key: bytes) -> None:
-        """Tell one peer we have something for it (e.g. after resuming it)."""
-        event = self._poke_out.get(key)
-        if event is not None:
-            event.set()
-
-    def poke_all(self, exclude: bytes | None = None) -> None:
-        """Tell every peer we share with that we have something new."""
-        for key, event in self._poke_out.items():
-            if key != exclude:
-                event.set()
 
     async def sync_all(self) -> list[PullResult]:
         """Pull from every peer now, concurrently; one failure does not stop the others."""

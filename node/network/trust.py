@@ -31,9 +31,10 @@ from federation.listener import GuardedSite
 from federation.netkeys import KeyExchange
 from federation.replay import ReplayGuard
 from federation.server import FederationServer, ServerState, url_prefix
-from federation.sync import STOP_TIMEOUT_S, Syncer
+from federation.sync import Syncer
 from federation.trust import Peer
 from federation.verifier import POOL_WORKERS, Verifier
+from federation.workers import STOP_TIMEOUT_S
 from protocol.card import parse_card_text, short_auth_string
 from protocol.errors import ProtocolError
 from protocol.pins import sign_pins

@@ -12,17 +12,17 @@ from collections.abc import Sequence
 import pytest
 
 from federation.clock import FakeClock
-from federation.sync import (
+from federation.sync import Syncer
+from federation.transport import REQUEST_TIMEOUT_S
+from federation.trust import Peer
+from federation.workers import (
     FIRST_BACKOFF_S,
     FIRST_RESTART_S,
     MAX_BACKOFF_S,
     STOP_TIMEOUT_S,
     SYNC_INTERVAL_S,
     SYNC_JITTER,
-    Syncer,
 )
-from federation.transport import REQUEST_TIMEOUT_S
-from federation.trust import Peer
 from tests.federation.memnet import MemNet, MemNode, until
 
 LO, HI = 1 - SYNC_JITTER, 1 + SYNC_JITTER
