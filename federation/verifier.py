@@ -16,6 +16,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
+import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -62,6 +65,26 @@ def _warm_up() -> None:
     """Run in each new worker: by then it has imported the protocol package."""
 
 
+# How often a worker looks whether the node that started it is still there.
+PARENT_CHECK_S = 1.0
+
+
+def _follow_parent(parent: int) -> None:
+    """Run first in each worker: the worker ends when the node does. A node that is
+    killed (SIGKILL, the OOM killer) cannot shut its pool down, and its workers would
+    otherwise live on, orphaned, holding its output pipes; a daemon thread notices the
+    new parent and ends the worker within PARENT_CHECK_S."""
+    if os.getppid() != parent:
+        os._exit(0)
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_S)
+    os._exit(0)
+
+
 class Verifier:
     """Checks batches of pulled items in ``workers`` processes (0: always inline)."""
 
@@ -80,7 +103,12 @@ class Verifier:
             # spawn: the node runs threads (SQLite, hashing), which fork would copy
             # mid-flight.
             context = multiprocessing.get_context("spawn")
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
+            self._pool = ProcessPoolExecutor(
+                self.workers,
+                mp_context=context,
+                initializer=_follow_parent,
+                initargs=(os.getpid(),),
+            )
             self._ready = [self._pool.submit(_warm_up) for _ in range(self.workers)]
         return self._pool
 

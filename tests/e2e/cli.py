@@ -151,9 +151,16 @@ class RunningNode:
             _, err = self.proc.communicate(timeout=20)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            _, err = self.proc.communicate()
+            try:
+                _, err = self.proc.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                raise AssertionError("the node's child processes outlived it") from None
         return err
 
     def kill(self) -> None:
         self.proc.kill()
-        self.proc.communicate()
+        try:
+            self.proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            # Only a process the node started can still hold its output open.
+            raise AssertionError("the killed node's child processes outlived it") from None

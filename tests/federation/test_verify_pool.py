@@ -8,6 +8,9 @@ processes), and ``min_items=1`` sends even a small batch to it."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
 from collections.abc import AsyncIterator
 from concurrent.futures.process import BrokenProcessPool
 
@@ -74,3 +77,61 @@ async def test_a_dead_worker_loses_no_alert(memnet: MemNet, pool: Verifier) -> N
     await pool.start()
     ids.append(await a.publish("after the crash"))
     assert (await d.pull(a)).stored == 1 and pool.fallbacks == 1 and pool.pooled == 3
+
+
+# A process that starts a verification pool, says its pid, and waits to be killed.
+POOL_OWNER = """
+import asyncio, os, sys, threading
+from federation.verifier import Verifier
+
+async def main():
+    verifier = Verifier(workers=2, min_items=1)
+    await verifier.start()
+    await verifier.check([b"not an envelope"] * 8, 0)  # both workers have worked
+    print(os.getpid(), flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+
+asyncio.run(main())
+"""
+
+
+def _children(pid: int) -> set[int]:
+    kids: set[int] = set()
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children") as f:
+            kids.update(int(k) for k in f.read().split())
+    return kids
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().decode(errors="replace")
+    except OSError:
+        return ""
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="reads /proc (Linux)")
+def test_workers_end_when_their_node_is_killed() -> None:
+    """SIGKILL leaves a node no time to shut its pool down: its workers must notice and
+    end by themselves, not live on orphaned (holding the node's output pipes, which
+    hung the crash tests' harness)."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    owner = subprocess.Popen(
+        [sys.executable, "-c", POOL_OWNER],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=root,
+    )  # fmt: skip
+    assert owner.stdin is not None and owner.stdout is not None
+    try:
+        assert int(owner.stdout.readline()) == owner.pid
+        workers = {k for k in _children(owner.pid) if "spawn_main" in _cmdline(k)}
+        assert len(workers) == 2
+    finally:
+        owner.kill()
+        owner.wait(timeout=30)
+        owner.stdin.close()
+        owner.stdout.close()
+    deadline = time.monotonic() + 15
+    while any("spawn_main" in _cmdline(w) for w in workers):
+        assert time.monotonic() < deadline, "a verification worker outlived its node"
+        time.sleep(0.1)
