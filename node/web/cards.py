@@ -62,7 +62,7 @@ class CardCache:
             if card is None:
                 if module is None:
                     module = env.get_template("_alert.html").make_module(
-                        vars={**t.template_globals(), "lang": t.lang}
+                        vars={**t.template_globals(), "lang": t.lang, "html_lang": t.html_lang}
                     )
                 card = Markup(module.alert_card(a))  # noqa: S704 (the template escaped it)
                 self._cards.put(key, card, len(card))
