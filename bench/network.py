@@ -40,7 +40,6 @@ import random
 import statistics
 import tempfile
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +49,7 @@ from federation.clock import FakeClock
 from protocol.limits import MAX_HOPS
 from tests.federation.memnet import MemNet, MemNode
 
+from .graph import distances
 from .memstore import open_memory_store
 from .report import emit, note
 
@@ -79,21 +79,6 @@ def trust_graph(n: int, rng: random.Random) -> list[tuple[int, int]]:
         for j in rng.sample(range(i), min(i, PARENTS)):
             edges.append((j, i))
     return edges
-
-
-def distances(n: int, edges: list[tuple[int, int]], start: int) -> dict[int, int]:
-    adj: dict[int, list[int]] = {i: [] for i in range(n)}
-    for i, j in edges:
-        adj[i].append(j)
-        adj[j].append(i)
-    dist, todo = {start: 0}, deque([start])
-    while todo:
-        u = todo.popleft()
-        for v in adj[u]:
-            if v not in dist:
-                dist[v] = dist[u] + 1
-                todo.append(v)
-    return dist
 
 
 async def settle() -> None:

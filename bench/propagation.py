@@ -16,13 +16,14 @@ import random
 import statistics
 import tempfile
 import time
-from collections import Counter, deque
+from collections import Counter
 from pathlib import Path
 
 from node.app import Node
 from node.service import Draft
 from protocol.limits import MAX_HOPS
 
+from .graph import distances
 from .nodes import make_dir, pair, start_node
 from .report import emit, note
 
@@ -43,23 +44,8 @@ def random_graph(n: int, rng: random.Random) -> list[tuple[int, int]]:
     m = min(len(pairs), n * DEGREE // 2)
     while True:
         edges = rng.sample(pairs, m)
-        if len(bfs(n, edges, 0)) == n:
+        if len(distances(n, edges, 0)) == n:
             return edges
-
-
-def bfs(n: int, edges: list[tuple[int, int]], start: int) -> dict[int, int]:
-    adj: dict[int, list[int]] = {i: [] for i in range(n)}
-    for i, j in edges:
-        adj[i].append(j)
-        adj[j].append(i)
-    dist, todo = {start: 0}, deque([start])
-    while todo:
-        u = todo.popleft()
-        for v in adj[u]:
-            if v not in dist:
-                dist[v] = dist[u] + 1
-                todo.append(v)
-    return dist
 
 
 def _record_arrivals(node: Node, index: int, arrivals: dict[bytes, dict[int, float]]) -> None:
@@ -81,7 +67,7 @@ def _record_arrivals(node: Node, index: int, arrivals: dict[bytes, dict[int, flo
 
 async def one_graph(root: Path, n: int, alerts: int, rng: random.Random) -> None:
     edges = random_graph(n, rng)
-    diameter = max(max(bfs(n, edges, s).values()) for s in range(n))
+    diameter = max(max(distances(n, edges, s).values()) for s in range(n))
     note(f"propagation: {n} nodes, {len(edges)} edges, diameter {diameter}: starting")
     t0 = time.perf_counter()
     nodes: list[Node] = []
@@ -105,7 +91,7 @@ async def one_graph(root: Path, n: int, alerts: int, rng: random.Random) -> None
         times, missed, entitled_counts = [], 0, []
         for k in range(alerts):
             origin = rng.randrange(n)
-            dist = bfs(n, edges, origin)
+            dist = distances(n, edges, origin)
             entitled = {v for v, d in dist.items() if 0 < d <= MAX_HOPS}
             entitled_counts.append(len(entitled))
             draft = Draft(
