@@ -82,7 +82,13 @@ class FeedStore(Protocol):
         self,
         items: Sequence[tuple[VerifiedAlert | VerifiedRetraction, int, bytes | None]],
         now: int,
-    ) -> list[bool]: ...
+        *,
+        synced: bool = True,
+    ) -> list[bool]:
+        """Store verified items in one transaction; per item, whether it was new.
+        ``synced=False``: without waiting for the disk (a pull's batches, made durable
+        by the synced cursor save that follows them)."""
+        ...
 
 
 class NonceJournal(Protocol):

@@ -156,30 +156,43 @@ class Syncer(PeerWorkers):
         await self._peers.record_error(peer.key, code, message, now)
         log.info("sync with peer %s failed (%s)", peer.short, code)
 
+    async def _changes(self, peer: Peer, cursor: int, epoch: bytes | None) -> feed.ChangesResponse:
+        request = feed.ChangesRequest(cursor, feed.MAX_FEED_ENTRIES, epoch)
+        raw = await self._post(
+            peer, "/changes", feed.encode_changes_request(request), feed.MAX_CHANGES_RESPONSE_BYTES
+        )
+        return feed.decode_changes_response(raw)
+
     async def _pull(self, peer: Peer, result: PullResult) -> None:
+        """Page through ``peer``'s feed from our cursor. While one page's bodies are
+        fetched and stored, the next page is already asked for (one page ahead at
+        most); the cursor still moves only past durable batches."""
         cache = OriginCache()
         cursor, epoch = peer.cursor, peer.epoch
-        for _ in range(MAX_PAGES_PER_PULL):
-            request = feed.ChangesRequest(cursor, feed.MAX_FEED_ENTRIES, epoch)
-            raw = await self._post(
-                peer,
-                "/changes",
-                feed.encode_changes_request(request),
-                feed.MAX_CHANGES_RESPONSE_BYTES,
-            )
-            response = feed.decode_changes_response(raw)
-            result.pages += 1
-            if response.reset or (epoch is not None and response.epoch != epoch):
-                cursor = await self._resync_by_ids(peer, result, cache)
+        ahead: asyncio.Task[feed.ChangesResponse] | None = None
+        try:
+            for _ in range(MAX_PAGES_PER_PULL):
+                if ahead is None:
+                    response = await self._changes(peer, cursor, epoch)
+                else:
+                    response, ahead = await ahead, None
+                result.pages += 1
+                if response.reset or (epoch is not None and response.epoch != epoch):
+                    cursor = await self._resync_by_ids(peer, result, cache)
+                    epoch = response.epoch
+                    await self._save(peer, epoch, cursor, result, response.next)
+                    continue
                 epoch = response.epoch
-                await self._save(peer, epoch, cursor, result, response.next)
-                continue
-            epoch = response.epoch
-            await self._fetch_missing(peer, response.entries, epoch, result, cache)
-            cursor = max(cursor, response.next)
-            await self._save(peer, epoch, cursor, result, cursor)
-            if not response.more:
-                return
+                following = max(cursor, response.next)
+                if response.more:
+                    ahead = asyncio.ensure_future(self._changes(peer, following, epoch))
+                await self._fetch_missing(peer, response.entries, epoch, result, cache)
+                cursor = following
+                await self._save(peer, epoch, cursor, result, cursor)
+                if not response.more:
+                    return
+        finally:
+            _drop(ahead)
 
     async def _fetch_missing(
         self,
@@ -232,16 +245,31 @@ class Syncer(PeerWorkers):
     ) -> None:
         if not missing:
             return
-        async with BatchWriter() as writer:
-            for start in range(0, len(missing), feed.MAX_BATCH_IDS):
-                batch = missing[start : start + feed.MAX_BATCH_IDS]
-                if epoch is not None:
-                    positions = tuple(e.pos for e in batch if isinstance(e, feed.FeedEntry))
-                    request = feed.BodiesRequest(positions=positions, epoch=epoch)
-                else:
-                    request = feed.BodiesRequest(ids=tuple(e.id for e in batch))
-                hops = {e.id: e.hops for e in batch}
-                await self._fetch_and_store(peer, request, hops, result, cache, writer)
+        self.verifier.expect(len(missing))
+        batches = []
+        for start in range(0, len(missing), feed.MAX_BATCH_IDS):
+            batch = missing[start : start + feed.MAX_BATCH_IDS]
+            if epoch is not None:
+                positions = tuple(e.pos for e in batch if isinstance(e, feed.FeedEntry))
+                request = feed.BodiesRequest(positions=positions, epoch=epoch)
+            else:
+                request = feed.BodiesRequest(ids=tuple(e.id for e in batch))
+            batches.append((request, {e.id: e.hops for e in batch}))
+        # The next batch's bodies are asked for while this one is verified and
+        # admitted (one request ahead at most), and written while the next is checked.
+        ahead: asyncio.Task[feed.BodiesResponse] | None = None
+        try:
+            async with BatchWriter() as writer:
+                for i, (request, hops) in enumerate(batches):
+                    if ahead is None:
+                        response = await self._bodies(peer, request)
+                    else:
+                        response, ahead = await ahead, None
+                    if i + 1 < len(batches):
+                        ahead = asyncio.ensure_future(self._bodies(peer, batches[i + 1][0]))
+                    await self._take(peer, request, response, hops, result, cache, writer)
+        finally:
+            _drop(ahead)
 
     async def _resync_by_ids(self, peer: Peer, result: PullResult, cache: OriginCache) -> int:
         """The peer's log was reset: list its ids, fetch only the unknown ones."""
@@ -265,22 +293,26 @@ class Syncer(PeerWorkers):
             after = entries[-1].id
         return head or 0
 
-    async def _fetch_and_store(
+    async def _bodies(self, peer: Peer, request: feed.BodiesRequest) -> feed.BodiesResponse:
+        raw = await self._post(
+            peer, "/bodies", feed.encode_bodies_request(request), feed.MAX_BODIES_RESPONSE_BYTES
+        )
+        return feed.decode_bodies_response(raw)
+
+    async def _take(
         self,
         peer: Peer,
         request: feed.BodiesRequest,
+        response: feed.BodiesResponse,
         hops: dict[bytes, int],
         result: PullResult,
         cache: OriginCache,
         writer: BatchWriter,
     ) -> None:
-        """Fetch one batch; ask again at once for what was cut for size, as long as
-        each answer brings something; count what is gone or not ours, never re-ask it."""
+        """Store one batch's answer; ask again at once for what was cut for size, as
+        long as each answer brings something; count what is gone or not ours, never
+        re-ask it."""
         while True:
-            raw = await self._post(
-                peer, "/bodies", feed.encode_bodies_request(request), feed.MAX_BODIES_RESPONSE_BYTES
-            )
-            response = feed.decode_bodies_response(raw)
             items = response.items
             result.bodies += len(items)
             if self.observer is not None:
@@ -304,6 +336,7 @@ class Syncer(PeerWorkers):
             if not positions and not ids:
                 return
             request = feed.BodiesRequest(positions, ids, request.epoch)
+            response = await self._bodies(peer, request)
 
     async def _ingest(
         self,
@@ -333,7 +366,7 @@ class Syncer(PeerWorkers):
 
         async def store() -> None:
             try:
-                stored = await self._store.put_batch(accepted, now)
+                stored = await self._store.put_batch(accepted, now, synced=False)
             finally:
                 self.ledger.settle(counted)
             result.stored += sum(stored)
@@ -367,3 +400,11 @@ class Syncer(PeerWorkers):
             lag=max(0, head - cursor),
             now=self._clock.now(),
         )
+
+
+def _drop(task: asyncio.Task[object] | None) -> None:
+    """Cancel a request asked ahead that is no longer wanted; its failure, if it
+    already failed, is taken here so nothing reports it as never retrieved."""
+    if task is not None:
+        task.cancel()
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())

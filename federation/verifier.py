@@ -5,9 +5,9 @@ Rule: every pulled item is checked by ``protocol``'s own ``verify_alert`` or
 in this one; nothing else makes the ``Verified*`` objects a pull stores (a worker's
 come back pickled with the proof they were issued). Batches smaller than
 ``MIN_POOL_ITEMS`` are checked inline (a single new alert should not wait on a
-process round trip). The pool is started by the first large batch and batches are
-checked inline until its workers are up (starting one takes a fraction of a second),
-so no pull waits for it. A worker that dies never costs a batch: the batch is
+process round trip). The pool is started when a pull is about to fetch a large
+batch, and batches are checked inline until its workers are up (starting one takes a
+fraction of a second), so no pull waits for it. A worker that dies never costs a batch: the batch is
 checked inline and the pool is built afresh for the next one.
 """
 
@@ -23,7 +23,12 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
-from protocol.alert import VerifiedAlert, VerifiedRetraction, verify_alert, verify_retraction
+from protocol.alert import (
+    VerifiedAlert,
+    VerifiedRetraction,
+    verify_alert_envelope,
+    verify_retraction_envelope,
+)
 from protocol.errors import ProtocolError
 from protocol.signing import Kind, parse_envelope
 
@@ -51,9 +56,9 @@ def check_items(items: Sequence[bytes], now: int) -> list[Checked]:
             continue
         try:
             if env.kind is Kind.ALERT:
-                out.append((env.id, verify_alert(data, now)))
+                out.append((env.id, verify_alert_envelope(env, now)))
             elif env.kind is Kind.RETRACTION:
-                out.append((env.id, verify_retraction(data, now)))
+                out.append((env.id, verify_retraction_envelope(env, now)))
             else:
                 out.append((env.id, ("wrong_kind", "not an alert or retraction")))
         except ProtocolError as exc:
@@ -111,6 +116,13 @@ class Verifier:
             )
             self._ready = [self._pool.submit(_warm_up) for _ in range(self.workers)]
         return self._pool
+
+    def expect(self, count: int) -> None:
+        """A pull is about to fetch ``count`` items: start the workers now if batches
+        that large would use them, so they are up by the time the bodies arrive (the
+        first batches are checked inline until then)."""
+        if self.workers > 0 and count >= self.min_items:
+            self._start()
 
     async def start(self) -> None:
         """Start the workers now and wait until they are up (a node leaves this to its

@@ -1,6 +1,7 @@
 """Alerts and retractions: the v2 bodies, their validation, signing and verification.
 
-Rule: only ``verify_alert`` / ``verify_retraction`` make a ``VerifiedAlert`` /
+Rule: only ``verify_alert`` / ``verify_retraction`` (and their ``*_envelope`` forms, for
+an envelope already parsed) make a ``VerifiedAlert`` /
 ``VerifiedRetraction``, and they check size, then signature, then decode, then every
 field, against a ``now`` the caller passes in. Storage and relay accept nothing else.
 Building goes through the same decoder, so a node can never sign what it would refuse.
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 
 import nacl.signing
 
+from .compact import Compact
 from .encoding import pack
 from .errors import InvalidField, LocalProtocolError, MalformedObject
 from .extensions import EMPTY, UNDERSTOOD, Extensions, read_extensions
@@ -57,6 +59,7 @@ from .signing import (
     Kind,
     Proof,
     Verified,
+    check_signature,
     decode_body,
     open_envelope,
     parse_envelope,
@@ -76,7 +79,7 @@ BLINDED_BYTES = 32
 
 
 @dataclass(frozen=True, slots=True)
-class Indicator:
+class Indicator(Compact):
     """One blinded identifier of the person an alert is about.
 
     On the wire: ``[kind, suite, key_id, blinded]``. ``key_id`` names the network
@@ -93,7 +96,7 @@ class Indicator:
 
 
 @dataclass(frozen=True, slots=True)
-class AlertBody:
+class AlertBody(Compact):
     """The signed content of an alert (v2).
 
     ``description`` is in the original language ``lang``; ``translations`` are
@@ -166,7 +169,7 @@ class AlertBody:
 
 
 @dataclass(frozen=True, slots=True)
-class RetractionBody:
+class RetractionBody(Compact):
     """The signed content of a retraction: the origin withdraws one of its alerts."""
 
     origin: bytes
@@ -366,7 +369,20 @@ def verify_alert(
     Raises LimitExceeded, MalformedObject, BadSignature or InvalidField (its subclass
     UnsupportedExtension for a must-understand extension not in ``understood``).
     """
-    env = open_envelope(data, Kind.ALERT, limits)
+    return verify_alert_envelope(parse_envelope(data, limits), now, limits, understood)
+
+
+def verify_alert_envelope(
+    env: Envelope,
+    now: int,
+    limits: Limits = DEFAULT_LIMITS,
+    understood: frozenset[str] = UNDERSTOOD,
+) -> VerifiedAlert:
+    """``verify_alert`` of an envelope ``parse_envelope`` already parsed (a receiver
+    that parsed it to learn its kind does not parse it twice)."""
+    if env.kind is not Kind.ALERT:
+        raise MalformedObject(f"expected a alert, got a {env.kind.value}")
+    check_signature(env.kind, env.signer, env.body, env.sig)
     return _verified_alert(env, now, limits, understood)
 
 
@@ -391,7 +407,19 @@ def verify_retraction(
     Raises LimitExceeded, MalformedObject, BadSignature or InvalidField (its subclass
     UnsupportedExtension for a must-understand extension not in ``understood``).
     """
-    env = open_envelope(data, Kind.RETRACTION, limits)
+    return verify_retraction_envelope(parse_envelope(data, limits), now, limits, understood)
+
+
+def verify_retraction_envelope(
+    env: Envelope,
+    now: int,
+    limits: Limits = DEFAULT_LIMITS,
+    understood: frozenset[str] = UNDERSTOOD,
+) -> VerifiedRetraction:
+    """``verify_retraction`` of an envelope ``parse_envelope`` already parsed."""
+    if env.kind is not Kind.RETRACTION:
+        raise MalformedObject(f"expected a retraction, got a {env.kind.value}")
+    check_signature(env.kind, env.signer, env.body, env.sig)
     body = _read_retraction(decode_body(env, limits), understood)
     if body.origin != env.signer:
         raise InvalidField("origin", "is not the key that signed the retraction")

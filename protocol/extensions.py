@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass
 from typing import TypeGuard
 
+from .compact import Compact
 from .encoding import Value, pack, unpack
 from .errors import InvalidField
 from .fields import Reader
@@ -44,7 +45,7 @@ class UnsupportedExtension(InvalidField):
 
 
 @dataclass(frozen=True, slots=True)
-class Extensions:
+class Extensions(Compact):
     """The ``ext`` map (key -> canonical msgpack bytes, sorted by key) and ``must_understand``."""
 
     items: tuple[tuple[str, bytes], ...] = ()

@@ -23,6 +23,7 @@ from typing import ClassVar, Generic, TypeVar
 import nacl.exceptions
 import nacl.signing
 
+from .compact import Compact
 from .encoding import pack, unpack
 from .errors import BadSignature, LimitExceeded, LocalProtocolError, MalformedObject
 from .limits import DEFAULT_LIMITS, Limits
@@ -53,7 +54,7 @@ class Kind(enum.Enum):
 
 
 @dataclass(frozen=True, slots=True)
-class Envelope:
+class Envelope(Compact):
     """A signed object as it travels: kind, signer key, exact body bytes, signature."""
 
     kind: Kind
@@ -80,7 +81,7 @@ class Envelope:
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class Proof:
+class Proof(Compact):
     """Issued by a verify function for one exact (envelope, body) pair.
 
     A ``Verified*`` object accepts only a proof issued for its own envelope and body
@@ -97,7 +98,7 @@ def proven(proof: object, envelope: Envelope, body: object) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
-class Verified(Generic[B]):
+class Verified(Compact, Generic[B]):
     """An object whose signature and fields were checked: made only by its verify
     function, which issues the ``Proof`` for exactly this envelope and body. Each
     kind subclasses it (``VerifiedAlert``, ``VerifiedCard``...) and adds only names."""

@@ -117,15 +117,21 @@ class AlertStore(FeedLog, QuotaUsage, AlertPages, ShorterPaths):
         """
         return (await self.put_batch([(retraction, hops, received_from)], now))[0]
 
-    async def put_batch(self, items: Sequence[BatchItem], now: int) -> list[bool]:
+    async def put_batch(
+        self, items: Sequence[BatchItem], now: int, *, synced: bool = True
+    ) -> list[bool]:
         """Store verified alerts and retractions in one transaction (one fsync).
 
-        Returns, per item, whether it was new. A TRUNCATE checkpoint follows if anything
+        ``synced=False`` (a pull's batches) commits without waiting for the disk
+        (``Database.transaction``): the pull saves its cursor in a synced transaction
+        after its batches, which takes them to the disk with it, so a power cut loses
+        at most batches whose cursor was not saved, and the next pull fetches them
+        again. Returns, per item, whether it was new. A TRUNCATE checkpoint follows if anything
         was deleted (a retraction or a superseded alert), so no old page lingers in the WAL.
         """
         results: list[bool] = [False] * len(items)
         deleted = False
-        async with self._db.transaction() as conn:
+        async with self._db.transaction(synced=synced) as conn:
             # Plain new alerts (the bulk of any catch-up) are found, sealed and written
             # in one job on the database thread, so the event loop spends nothing on
             # their rows; anything that needs a decision goes one by one after.
