@@ -411,11 +411,16 @@ class AlertStore(FeedLog, QuotaUsage, AlertPages, ShorterPaths):
         while the setting is off, ingest refuses a late copy (``warnings_off``), as the
         block list keeps a purged origin out. A retraction of a warning stays (it does
         not say what it retracts). Returns how many went."""
-        # Every warning's categories are exactly ["other"] (5b rule 4): only those
-        # bodies are opened.
+        # Every warning's categories are exactly ["other"] and it names no indicator
+        # (5b rule 4): only bodies of that shape are opened, found by their keyed
+        # columns (the "other" facet and a danger facet, nothing else, and no
+        # indicator row), so this costs nothing per ordinary alert however many the
+        # node holds (it runs with every retention pass while warnings are off).
         rows = await self._db.fetchall(
             "SELECT a.id, a.body_enc FROM alert_facets f CROSS JOIN alerts a ON a.id = f.alert_id"
-            " WHERE f.tag = ? AND a.state = 'active' AND a.body_enc IS NOT NULL",
+            " WHERE f.tag = ? AND a.state = 'active' AND a.body_enc IS NOT NULL"
+            " AND (SELECT COUNT(*) FROM alert_facets g WHERE g.alert_id = a.id) = 2"
+            " AND NOT EXISTS (SELECT 1 FROM indicators i WHERE i.alert_id = a.id)",
             (category_tag(self._crypto, "other"),),
         )
         bodies = ((i, read_stored_alert(self._open_alert(i, sealed))) for i, sealed in rows)

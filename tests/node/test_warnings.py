@@ -91,3 +91,37 @@ async def test_the_retention_sweep_drops_warnings_held_while_the_setting_is_off(
     assert len(await a.unlocked().alerts.list()) == 1
     assert (await a.run_retention())["warnings"] == 1
     assert await a.unlocked().alerts.list() == []
+
+
+async def test_the_sweep_opens_only_bodies_shaped_like_a_warning(
+    make_node: NodeFactory, monkeypatch: Any
+) -> None:
+    """Every retention pass with the setting off looked for warnings by opening every
+    alert whose categories include "other": about a fifth of a million-alert store,
+    decoded on the event loop each hour. Only "other" alone with no indicator (a
+    warning's shape) is opened now."""
+    import node.store.alerts as alerts_mod
+
+    a = await make_node("A")
+    await call(a, "settings.set", {"name": "area_warnings", "value": "true"})
+    await call(a, "warning.publish", WARNING)
+    service = a.unlocked().alerts
+    await service.publish(draft(1, categories=["other", "violence"]))
+    await service.publish(draft(2, categories=["other"], phone="+447700900123"))
+    lookalike = await service.publish(draft(3, categories=["other"]))
+    await service.publish(draft(4))
+    opened: list[bytes] = []
+    real = alerts_mod.read_stored_alert
+
+    def counting(data: bytes) -> Any:
+        body = real(data)
+        opened.append(body.description.encode())
+        return body
+
+    monkeypatch.setattr(alerts_mod, "read_stored_alert", counting)
+    a.unlocked().settings.set("area_warnings", False)
+    assert (await a.run_retention())["warnings"] == 1
+    # The warning and the one ordinary alert of the same shape; none of the others.
+    assert len(opened) == 2
+    assert await has_alert(a, lookalike)
+    assert len(await service.list()) == 4
