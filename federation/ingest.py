@@ -79,6 +79,9 @@ class OriginCache:
     # written), by id: a retraction naming one of them is no marker.
     admitted: dict[bytes, bytes] = field(default_factory=dict)
     admitted_before: dict[bytes, bytes] = field(default_factory=dict)
+    # New alerts this pull stored and not yet counted in the node's totals (counted
+    # once a page, with the cursor save, not once a batch).
+    uncounted: int = 0
 
 
 @dataclass

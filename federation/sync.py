@@ -81,7 +81,8 @@ class Syncer(PeerWorkers):
         self.observer: Callable[[bytes, bytes], None] | None = None
         # Hands our network blinding keys to each peer owed them, before its next pull.
         self.key_exchange: KeyExchange | None = None
-        # Called with how many new alerts a batch stored (the node's monthly totals).
+        # Called with how many new alerts a pull stored (the node's monthly totals),
+        # once a page and when the pull ends.
         self.on_received_alerts: Callable[[int, int], Awaitable[None]] | None = None
         # Whether to take area warnings now (the node's area_warnings setting).
         self.accepts_warnings: Callable[[], bool] = lambda: True
@@ -132,8 +133,9 @@ class Syncer(PeerWorkers):
                 result.error = "no longer a peer"
                 return result
             now = self._clock.now()
+            cache = OriginCache()
             try:
-                await self._pull(fresh, result)
+                await self._pull(fresh, result, cache)
             except FederationError as exc:
                 await self._failed(peer, result, exc.code, exc.message, now)
                 if isinstance(exc, PeerRefused):
@@ -142,6 +144,8 @@ class Syncer(PeerWorkers):
                 # Our decoding of the peer's answer failed: the answer is at fault.
                 message = f"the peer's answer cannot be used: {exc.message}"
                 await self._failed(peer, result, "bad_response", message, now)
+            # What a failed pull stored is counted too.
+            await self._count(cache)
             await self._peers.record_refusals(
                 peer.key, result.refused, result.refusal_code, self._clock.now()
             )
@@ -163,11 +167,10 @@ class Syncer(PeerWorkers):
         )
         return feed.decode_changes_response(raw)
 
-    async def _pull(self, peer: Peer, result: PullResult) -> None:
+    async def _pull(self, peer: Peer, result: PullResult, cache: OriginCache) -> None:
         """Page through ``peer``'s feed from our cursor. While one page's bodies are
         fetched and stored, the next page is already asked for (one page ahead at
         most); the cursor still moves only past durable batches."""
-        cache = OriginCache()
         cursor, epoch = peer.cursor, peer.epoch
         ahead: asyncio.Task[feed.ChangesResponse] | None = None
         try:
@@ -180,6 +183,7 @@ class Syncer(PeerWorkers):
                 if response.reset or (epoch is not None and response.epoch != epoch):
                     cursor = await self._resync_by_ids(peer, result, cache)
                     epoch = response.epoch
+                    await self._count(cache)
                     await self._save(peer, epoch, cursor, result, response.next)
                     continue
                 epoch = response.epoch
@@ -188,6 +192,7 @@ class Syncer(PeerWorkers):
                     ahead = asyncio.ensure_future(self._changes(peer, following, epoch))
                 await self._fetch_missing(peer, response.entries, epoch, result, cache)
                 cursor = following
+                await self._count(cache)
                 await self._save(peer, epoch, cursor, result, cursor)
                 if not response.more:
                     return
@@ -371,13 +376,10 @@ class Syncer(PeerWorkers):
                 self.ledger.settle(counted)
             result.stored += sum(stored)
             result.known += len(stored) - sum(stored)
-            if self.on_received_alerts is not None:
-                alerts = sum(
-                    new and isinstance(item, VerifiedAlert)
-                    for (item, _, _), new in zip(accepted, stored, strict=True)
-                )
-                if alerts:
-                    await self.on_received_alerts(alerts, now)
+            cache.uncounted += sum(
+                new and isinstance(item, VerifiedAlert)
+                for (item, _, _), new in zip(accepted, stored, strict=True)
+            )
 
         write = store()
         try:
@@ -388,6 +390,12 @@ class Syncer(PeerWorkers):
             write.close()
             self.ledger.settle(counted)
             raise
+
+    async def _count(self, cache: OriginCache) -> None:
+        """Add the new alerts stored since the last count to the node's totals."""
+        count, cache.uncounted = cache.uncounted, 0
+        if count and self.on_received_alerts is not None:
+            await self.on_received_alerts(count, self._clock.now())
 
     async def _save(
         self, peer: Peer, epoch: bytes, cursor: int, result: PullResult, head: int
