@@ -22,6 +22,11 @@ from ..keys.crypto import RowCrypto
 from .schema import MIGRATIONS
 
 DB_FILE = "store.db"
+# SQLite's page cache (KiB; its default is 2,000). A batch of pulled alerts touches
+# about five pages of random-keyed indexes per alert; with the default cache most
+# of those were read again from the file for every batch, which doubled the cost of
+# storing one (docs/benchmarks.md). Filled only as pages are used.
+CACHE_KIB = 16 * 1024
 
 T = TypeVar("T")
 
@@ -65,6 +70,7 @@ class Database:
                 "PRAGMA secure_delete=ON",
                 "PRAGMA journal_size_limit=0",
                 "PRAGMA busy_timeout=5000",
+                f"PRAGMA cache_size=-{CACHE_KIB}",
             ):
                 await conn.execute(pragma)
             if await db._migrate(crypto):
