@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -36,26 +36,88 @@ log = logging.getLogger(__name__)
 
 Accepted = tuple[VerifiedAlert | VerifiedRetraction, int, bytes | None]
 
+# The most items one write of a pull stores (one transaction).
+MAX_WRITE_ITEMS = 1024
+
 
 class BatchWriter:
-    """Stores one batch while the caller fetches and verifies the next.
+    """Stores admitted batches while the caller fetches and verifies the next ones.
 
-    At most one write is in flight; leaving the ``async with`` block waits for it, so
-    a cursor saved after the block covers only durable batches. A failed write
-    surfaces at the next ``submit`` or on leaving the block.
+    At most one write is in flight. Batches submitted meanwhile wait in a queue and
+    the next write takes all of them at once (one transaction), up to ``max_items``
+    items: when storing is slower than verifying, writes grow, and each random-keyed
+    index page a transaction touches is written once for more alerts. ``submit``
+    waits only while the queue is full. Leaving the ``async with`` block waits until
+    everything submitted is written, so a cursor saved after the block covers only
+    stored batches. A failed write surfaces at the next ``submit`` or on leaving the
+    block; batches queued behind it are not written (``discard`` gets each, to settle
+    its quota counts), and a later pull fetches them again.
     """
 
-    def __init__(self) -> None:
-        self._pending: asyncio.Task[None] | None = None
+    def __init__(
+        self,
+        write: Callable[[list[Accepted], list[Counter]], Awaitable[None]],
+        discard: Callable[[list[Counter]], None] = lambda _counted: None,
+        max_items: int = MAX_WRITE_ITEMS,
+    ) -> None:
+        self._write = write
+        self._discard = discard
+        self._max = max_items
+        self._queue: list[tuple[list[Accepted], list[Counter]]] = []
+        self._queued = 0
+        self._running: asyncio.Task[None] | None = None
+        self._room = asyncio.Event()
 
-    async def submit(self, write: Coroutine[object, object, None]) -> None:
-        await self._wait()
-        self._pending = asyncio.ensure_future(write)
+    async def submit(self, items: list[Accepted], counted: list[Counter]) -> None:
+        """Queue one admitted batch (``counted``: the quota counts it took)."""
+        while True:
+            self._raise_failure()
+            if not self._queue or self._queued + len(items) <= self._max:
+                break
+            self._room.clear()
+            await self._room.wait()
+        self._queue.append((items, counted))
+        self._queued += len(items)
+        if self._running is None:
+            self._running = asyncio.ensure_future(self._drain())
+
+    def _take(self) -> tuple[list[Accepted], list[Counter]]:
+        items: list[Accepted] = []
+        counted: list[Counter] = []
+        while self._queue and (not items or len(items) + len(self._queue[0][0]) <= self._max):
+            batch, counts = self._queue.pop(0)
+            items += batch
+            counted += counts
+        self._queued -= len(items)
+        self._room.set()
+        return items, counted
+
+    async def _drain(self) -> None:
+        try:
+            while self._queue:
+                await self._write(*self._take())
+        except BaseException:
+            for _, counts in self._queue:
+                self._discard(counts)
+            self._queue, self._queued = [], 0
+            raise
+        finally:
+            self._room.set()
+
+    def _raise_failure(self) -> None:
+        running = self._running
+        if running is not None and running.done():
+            self._running = None
+            running.result()
 
     async def _wait(self) -> None:
-        pending, self._pending = self._pending, None
-        if pending is not None:
-            await pending
+        running = self._running
+        if running is not None:
+            # A cancelled caller cancels the write too (its transaction rolls back).
+            try:
+                await running
+            finally:
+                self._running = None
 
     async def __aenter__(self) -> BatchWriter:
         return self
@@ -75,8 +137,8 @@ class OriginCache:
     known: frozenset[bytes] | None = None
     # Shared counts this pull has read again on reaching their limit.
     recounted: set[Counter] = field(default_factory=set)
-    # Alerts admitted in this batch and the one before (which may still be being
-    # written), by id: a retraction naming one of them is no marker.
+    # Alerts admitted in this page of the feed (which may still be being written) and
+    # the page before, by id: a retraction naming one of them is no marker.
     admitted: dict[bytes, bytes] = field(default_factory=dict)
     admitted_before: dict[bytes, bytes] = field(default_factory=dict)
     # New alerts this pull stored and not yet counted in the node's totals (counted
@@ -143,7 +205,6 @@ class Admission:
         """The items to store, with the hops they took to reach us and who brought them,
         and the quota counts they were admitted against (to ``QuotaLedger.settle`` once
         they are written); each refused item is counted on ``result``."""
-        cache.admitted_before, cache.admitted = cache.admitted, {}
         verified: list[tuple[VerifiedAlert | VerifiedRetraction, int]] = []
         for item_id, verdict in await self._verifier.check(items, now):
             claimed = hops.get(item_id) if item_id is not None else None

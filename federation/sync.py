@@ -33,11 +33,11 @@ from .clock import Clock, within
 from .errors import FederationError, PeerRefused, PeerUnreachable
 from .hops import take_shorter_paths
 from .inflight import InFlight
-from .ingest import Admission, BatchWriter, OriginCache, PullResult
+from .ingest import Accepted, Admission, BatchWriter, OriginCache, PullResult
 from .interfaces import FeedStore, PeerStore
 from .netkeys import PATH as NETKEYS_PATH
 from .netkeys import KeyExchange
-from .quota import QuotaLedger, Quotas
+from .quota import Counter, QuotaLedger, Quotas
 from .transport import REQUEST_TIMEOUT_S, Transport
 from .trust import Peer, may_pull
 from .verifier import Verifier
@@ -264,7 +264,9 @@ class Syncer(PeerWorkers):
         # admitted (one request ahead at most), and written while the next is checked.
         ahead: asyncio.Task[feed.BodiesResponse] | None = None
         try:
-            async with BatchWriter() as writer:
+            # Retractions may name alerts admitted earlier in this page, still unwritten.
+            cache.admitted_before, cache.admitted = cache.admitted, {}
+            async with self._writer(result, cache) as writer:
                 for i, (request, hops) in enumerate(batches):
                     if ahead is None:
                         response = await self._bodies(peer, request)
@@ -352,9 +354,9 @@ class Syncer(PeerWorkers):
         cache: OriginCache,
         writer: BatchWriter,
     ) -> None:
-        """Verify every item and apply the trust policy, then hand the accepted ones to
-        ``writer`` to store as one batch (one transaction, one fsync) while the next
-        batch is fetched and verified."""
+        """Verify every item and apply the trust policy, then queue the accepted ones on
+        ``writer``, which stores them (with any other batches queued meanwhile, in one
+        transaction) while the next batch is fetched and verified."""
         now = self._clock.now()
         gate = Admission(
             self._store,
@@ -368,10 +370,21 @@ class Syncer(PeerWorkers):
         accepted, counted = await gate.admit(peer, items, hops, result, cache, now)
         if not accepted:
             return
+        try:
+            await writer.submit(accepted, counted)
+        except BaseException:
+            # Not queued (an earlier write failed, or we were cancelled while the queue
+            # was full): nothing of this batch is written, and nothing stays counted.
+            self.ledger.settle(counted)
+            raise
 
-        async def store() -> None:
+    def _writer(self, result: PullResult, cache: OriginCache) -> BatchWriter:
+        """The writer of one page's batches: stores them unsynced (the cursor save after
+        the page is synced and takes them to the disk) and counts what was new."""
+
+        async def write(accepted: list[Accepted], counted: list[Counter]) -> None:
             try:
-                stored = await self._store.put_batch(accepted, now, synced=False)
+                stored = await self._store.put_batch(accepted, self._clock.now(), synced=False)
             finally:
                 self.ledger.settle(counted)
             result.stored += sum(stored)
@@ -381,15 +394,7 @@ class Syncer(PeerWorkers):
                 for (item, _, _), new in zip(accepted, stored, strict=True)
             )
 
-        write = store()
-        try:
-            await writer.submit(write)
-        except BaseException:
-            # Not submitted (the previous write failed, or we were cancelled while it
-            # finished): nothing of this batch is written, and nothing stays pending.
-            write.close()
-            self.ledger.settle(counted)
-            raise
+        return BatchWriter(write, self.ledger.settle)
 
     async def _count(self, cache: OriginCache) -> None:
         """Add the new alerts stored since the last count to the node's totals."""

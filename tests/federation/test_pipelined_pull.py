@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 
@@ -111,3 +112,79 @@ async def test_a_pull_that_fails_within_its_second_page_counts_what_it_stored(
 
 async def _true(value: bool) -> bool:
     return value
+
+
+@pytest.fixture
+def page_of_four_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(feed, "MAX_BATCH_IDS", 4)
+    monkeypatch.setattr(feed, "MAX_FEED_ENTRIES", 16)
+
+
+@pytest.mark.usefixtures("page_of_four_batches")
+async def test_batches_verified_while_a_write_runs_are_written_together(
+    memnet: MemNet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Storing is the slow part of a catch-up: what is verified meanwhile waits and
+    goes in the next transaction, not one transaction per batch."""
+    a, b = await memnet.node("a"), await memnet.node("b")
+    await memnet.pair(a, b)
+    for n in range(16):
+        await a.publish(f"alert {n}")
+    writes: list[int] = []
+    first, go = asyncio.Event(), asyncio.Event()
+    real = b.store.alerts.put_batch
+
+    async def put_batch(items: Sequence[Any], now: int, *, synced: bool = True) -> list[bool]:
+        writes.append(len(items))
+        if len(writes) == 1:
+            first.set()
+            await go.wait()
+        return await real(items, now, synced=synced)
+
+    monkeypatch.setattr(b.store.alerts, "put_batch", put_batch)
+    pull = asyncio.ensure_future(b.pull(a))
+    await until(lambda: _true(first.is_set()))
+    # The other three batches are fetched and verified while the first is written.
+    await until(lambda: _true(len(b.syncer.ledger._pending) > 0 and _admitted(b) == 16))
+    go.set()
+    result = await pull
+    assert result.stored == 16
+    assert writes == [4, 12]
+    assert b.syncer.ledger._pending == {}
+
+
+@pytest.mark.usefixtures("page_of_four_batches")
+async def test_a_failed_write_drops_the_batches_queued_behind_it(
+    memnet: MemNet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b = await memnet.node("a"), await memnet.node("b")
+    await memnet.pair(a, b)
+    for n in range(16):
+        await a.publish(f"alert {n}")
+    go = asyncio.Event()
+
+    async def put_batch(items: Sequence[Any], now: int, *, synced: bool = True) -> list[bool]:
+        await go.wait()
+        raise StoreFailed("the disk is full")
+
+    monkeypatch.setattr(b.store.alerts, "put_batch", put_batch)
+    pull = asyncio.ensure_future(b.pull(a))
+    await until(lambda: _true(_admitted(b) == 16))
+    go.set()
+    with pytest.raises(StoreFailed):
+        await pull
+    # Nothing stored, the cursor did not move, and no quota count is left provisional.
+    assert (await b.peer(a)).cursor == 0
+    assert b.syncer.ledger._pending == {}
+
+
+class StoreFailed(Exception):
+    pass
+
+
+def _admitted(node: Any) -> int:
+    return sum(node.syncer.ledger._pending.get(("peer", k), 0) for k in _peer_keys(node))
+
+
+def _peer_keys(node: Any) -> list[bytes]:
+    return [key for (kind, key) in node.syncer.ledger._pending if kind == "peer"]
