@@ -3,7 +3,9 @@
 Rule: one connection per node, WAL with synchronous=FULL (an acknowledged write
 survives power loss), secure_delete=ON (freed pages are zeroed), and a TRUNCATE
 checkpoint after every deletion so that old page images do not linger in the WAL.
-Writes go through ``Database.transaction()``, which serialises them.
+Writes go through ``Database.transaction()`` (a statement per hop to the database
+thread) or ``Database.write()`` (a whole small transaction in one hop), which
+serialise them.
 """
 
 from __future__ import annotations
