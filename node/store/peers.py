@@ -58,6 +58,10 @@ class PeerStore:
     def __init__(self, db: Database, crypto: RowCrypto) -> None:
         self._db = db
         self._crypto = crypto
+        # Peers whose last pull refused nothing, as this store last wrote it (only
+        # record_refusals writes that count): a clean pull after a clean pull writes
+        # nothing, so it skips the database altogether.
+        self._clean: set[bytes] = set()
 
     def _name_tag(self, name: str) -> bytes:
         return self._crypto.tag("peer-name", name.strip().casefold().encode())
@@ -269,7 +273,10 @@ class PeerStore:
 
     async def record_refusals(self, key: bytes, count: int, code: str | None, now: int) -> None:
         """A pull from ``key`` ended having refused ``count`` items, the last with ``code``.
-        One transaction in one hop to the database thread (every pull records it)."""
+        One transaction in one hop to the database thread, none when nothing changes."""
+        if count == 0 and key in self._clean:
+            return
+        self._clean.discard(key)
         await self._db.write(
             partial(
                 _execute,
@@ -290,11 +297,14 @@ class PeerStore:
                 ),
             )
         )
+        if count == 0:
+            self._clean.add(key)
 
     async def replace_key(self, old: bytes, new: bytes, *, rotated_at: int | None = None) -> None:
         """A peer rotated its key: move its row (policy, cursor, previous keys, rotation
         statements still owed to it) to the new key, and remember ``old`` as its
         previous key from ``rotated_at`` (None: an admin's fix, nothing remembered)."""
+        self._clean -= {old, new}
         row = await self._db.fetchone(f"SELECT {_COLUMNS} FROM peers WHERE key = ?", (old,))  # noqa: S608
         if row is None:
             raise NotFound("no such peer")

@@ -87,3 +87,25 @@ async def test_a_pull_pokes_the_other_peers_before_recording_refusals(memnet: Me
     b.syncer.poke_all = poked  # type: ignore[method-assign]
     assert (await b.pull(a)).stored == 1
     assert order == ["peers poked", "refusals recorded"]
+
+
+async def test_a_pull_after_a_clean_pull_writes_no_refusal_counts(memnet: MemNet) -> None:
+    """Most pulls of a propagation find only what the node holds: the refusal counts
+    they would record are the ones already there, so nothing is written."""
+    a, b = await memnet.node("a"), await memnet.node("b")
+    await memnet.pair(a, b)
+    await a.publish("one")
+    peer = await b.peer(a)
+    assert (await b.syncer.pull(peer)).stored == 1
+    await a.publish("two")
+    hops = count_hops(b)
+    assert (await b.syncer.pull(peer)).stored == 1
+    # The second pull stores: the write of the counts is skipped already.
+    assert hops["all"] <= 12
+    hops.clear()
+    result = await b.syncer.pull(peer)
+    assert result.stored == 0 and result.refused == 0
+    # Its peer (1), the cursor (1); no refusal counts (one more before).
+    assert hops["all"] == 2
+    row = await b.store.db.fetchone("SELECT last_pull_refused FROM peers WHERE key = ?", (a.pub,))
+    assert row is not None and row[0] == 0
