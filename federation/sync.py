@@ -144,13 +144,15 @@ class Syncer(PeerWorkers):
                 # Our decoding of the peer's answer failed: the answer is at fault.
                 message = f"the peer's answer cannot be used: {exc.message}"
                 await self._failed(peer, result, "bad_response", message, now)
+            # Tell the other peers first: the counts below are for an admin to read,
+            # not on a propagation's path.
+            if result.stored or result.lowered:
+                await self._on_stored(fresh)
             # What a failed pull stored is counted too.
             await self._count(cache)
             await self._peers.record_refusals(
                 peer.key, result.refused, result.refusal_code, self._clock.now()
             )
-            if result.stored or result.lowered:
-                await self._on_stored(fresh)
             return result
 
     async def _failed(

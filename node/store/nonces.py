@@ -13,6 +13,7 @@ checkpoint that deleting member data does.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 
 from .db import Database
@@ -40,12 +41,19 @@ class NonceStore:
     async def save_nonces(
         self, rows: Sequence[tuple[int, bytes, int, int]], forget_before: int
     ) -> None:
-        async with self._db.transaction(synced=False) as conn:
-            await conn.executemany(
+        prune = forget_before >= self._pruned_before + PRUNE_EVERY_S
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.executemany(
                 "INSERT OR IGNORE INTO request_nonces (entry_id, nonce, ts, until)"
                 " VALUES (?, ?, ?, ?)",
                 rows,
             )
-            if forget_before >= self._pruned_before + PRUNE_EVERY_S:
-                await conn.execute("DELETE FROM request_nonces WHERE ts < ?", (forget_before,))
-                self._pruned_before = forget_before
+            if prune:
+                conn.execute("DELETE FROM request_nonces WHERE ts < ?", (forget_before,))
+
+        # One hop to the database thread for the whole write: it is made before every
+        # request is served, so its cost is paid on every step of a propagation.
+        await self._db.write(write, synced=False)
+        if prune:
+            self._pruned_before = forget_before

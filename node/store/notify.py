@@ -12,6 +12,7 @@ in the database files (secure_delete, and a checkpoint after deletions).
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
@@ -290,9 +291,12 @@ class NotifyStore:
         return None if row is None else int(row[0])
 
     async def set_cursor(self, pos: int) -> None:
-        async with self._db.transaction(synced=False) as conn:
-            await conn.execute(
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute(
                 "INSERT INTO meta (name, value) VALUES ('notify_pos', ?)"
                 " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
                 (pos,),
             )
+
+        # One hop to the database thread (the notifier moves it for every new alert).
+        await self._db.write(write, synced=False)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 import dataclasses
 import sqlite3
+from functools import partial
 from typing import Any
 
 import msgpack
@@ -33,10 +34,34 @@ _COLUMNS = (
 )
 
 
+def _peer_rows(
+    key: bytes, conn: sqlite3.Connection
+) -> tuple[sqlite3.Row, tuple[bytes, ...]] | None:
+    """On the database thread: ``key``'s row and its previous keys (``PeerStore.get``)."""
+    # fetchall, not fetchone: no statement is left open (a commit would fail on it).
+    rows = conn.execute(f"SELECT {_COLUMNS} FROM peers WHERE key = ?", (key,)).fetchall()  # noqa: S608
+    if not rows:
+        return None
+    row = rows[0]
+    previous = conn.execute(
+        "SELECT old FROM peer_keys WHERE peer = ? ORDER BY rotated_at, old", (key,)
+    ).fetchall()
+    return row, tuple(bytes(r[0]) for r in previous)
+
+
+def _execute(sql: str, params: tuple[Any, ...], conn: sqlite3.Connection) -> None:
+    """On the database thread: one statement (for ``Database.write``)."""
+    conn.execute(sql, params)
+
+
 class PeerStore:
     def __init__(self, db: Database, crypto: RowCrypto) -> None:
         self._db = db
         self._crypto = crypto
+        # Peers whose last pull refused nothing, as this store last wrote it (only
+        # record_refusals writes that count): a clean pull after a clean pull writes
+        # nothing, so it skips the database altogether.
+        self._clean: set[bytes] = set()
 
     def _name_tag(self, name: str) -> bytes:
         return self._crypto.tag("peer-name", name.strip().casefold().encode())
@@ -137,14 +162,14 @@ class PeerStore:
         return peer
 
     async def get(self, key: bytes) -> Peer | None:
-        row = await self._db.fetchone(f"SELECT {_COLUMNS} FROM peers WHERE key = ?", (key,))  # noqa: S608
-        if row is None:
+        # Both reads in one hop to the database thread: the server looks a caller up
+        # for every request, and a pull or a poke looks its peer up too.
+        found = await self._db.run(partial(_peer_rows, key))
+        if found is None:
             return None
+        row, previous = found
         peer = self._row(row)[0]
-        previous = await self._db.fetchall(
-            "SELECT old FROM peer_keys WHERE peer = ? ORDER BY rotated_at, old", (key,)
-        )
-        return dataclasses.replace(peer, previous=tuple(r[0] for r in previous))
+        return dataclasses.replace(peer, previous=previous)
 
     async def list(self) -> list[Peer]:
         return [p for p, _ in await self.list_with_stats()]
@@ -226,13 +251,16 @@ class PeerStore:
     async def save_progress(
         self, key: bytes, *, epoch: bytes, cursor: int, received: int, lag: int, now: int
     ) -> None:
-        async with self._db.transaction() as conn:
-            await conn.execute(
+        # One transaction in one hop to the database thread (every pull saves it).
+        await self._db.write(
+            partial(
+                _execute,
                 "UPDATE peers SET epoch = ?, cursor = ?, items_received = items_received + ?,"
                 " lag = ?, last_sync = ?, last_error = NULL, last_error_code = NULL,"
                 " last_error_at = NULL WHERE key = ?",
                 (epoch, cursor, received, lag, now, key),
             )
+        )
 
     async def record_error(self, key: bytes, code: str, message: str, now: int) -> None:
         """The last pull from ``key`` failed: its code, message and time, until one succeeds."""
@@ -244,9 +272,14 @@ class PeerStore:
             )
 
     async def record_refusals(self, key: bytes, count: int, code: str | None, now: int) -> None:
-        """A pull from ``key`` ended having refused ``count`` items, the last with ``code``."""
-        async with self._db.transaction() as conn:
-            await conn.execute(
+        """A pull from ``key`` ended having refused ``count`` items, the last with ``code``.
+        One transaction in one hop to the database thread, none when nothing changes."""
+        if count == 0 and key in self._clean:
+            return
+        self._clean.discard(key)
+        await self._db.write(
+            partial(
+                _execute,
                 "UPDATE peers SET refused = refused + ?, last_pull_refused = ?,"
                 " last_refusal_code = CASE WHEN ? > 0 THEN ? ELSE last_refusal_code END,"
                 " last_refusal_at = CASE WHEN ? > 0 THEN ? ELSE last_refusal_at END"
@@ -263,11 +296,15 @@ class PeerStore:
                     count,
                 ),
             )
+        )
+        if count == 0:
+            self._clean.add(key)
 
     async def replace_key(self, old: bytes, new: bytes, *, rotated_at: int | None = None) -> None:
         """A peer rotated its key: move its row (policy, cursor, previous keys, rotation
         statements still owed to it) to the new key, and remember ``old`` as its
         previous key from ``rotated_at`` (None: an admin's fix, nothing remembered)."""
+        self._clean -= {old, new}
         row = await self._db.fetchone(f"SELECT {_COLUMNS} FROM peers WHERE key = ?", (old,))  # noqa: S608
         if row is None:
             raise NotFound("no such peer")

@@ -10,6 +10,7 @@ hold no personal data.
 from __future__ import annotations
 
 import datetime
+import sqlite3
 
 import aiosqlite
 
@@ -44,16 +45,18 @@ def month_of(now: int) -> str:
     return datetime.datetime.fromtimestamp(now, datetime.UTC).strftime("%Y-%m")
 
 
+_BUMP = (
+    "INSERT INTO monthly_counts (month, counter, n) VALUES (?, ?, ?)"
+    " ON CONFLICT (month, counter) DO UPDATE SET n = n + excluded.n"
+)
+
+
 async def bump_in(conn: aiosqlite.Connection, counter: str, now: int, n: int = 1) -> None:
     """Add ``n`` to ``counter`` for the month of ``now``, inside the caller's
     transaction (so the count and the thing counted are written together)."""
     if counter not in COUNTERS:
         raise ValueError(f"unknown counter {counter}")
-    await conn.execute(
-        "INSERT INTO monthly_counts (month, counter, n) VALUES (?, ?, ?)"
-        " ON CONFLICT (month, counter) DO UPDATE SET n = n + excluded.n",
-        (month_of(now), CODES[counter], n),
-    )
+    await conn.execute(_BUMP, (month_of(now), CODES[counter], n))
 
 
 class TotalsStore:
@@ -65,8 +68,15 @@ class TotalsStore:
         frequent counts (checks): a crash may lose the last few, never a report."""
         if n <= 0:
             return
-        async with self._db.transaction(synced=synced) as conn:
-            await bump_in(conn, counter, now, n)
+        if counter not in COUNTERS:
+            raise ValueError(f"unknown counter {counter}")
+        row = (month_of(now), CODES[counter], n)
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute(_BUMP, row)
+
+        # One hop to the database thread (a stored batch of received alerts bumps one).
+        await self._db.write(write, synced=synced)
 
     async def set_gauge(self, gauge: str, now: int, value: int) -> None:
         if gauge not in GAUGES:

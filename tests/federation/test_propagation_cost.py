@@ -1,0 +1,111 @@
+"""What one step of a propagation costs a node (issue 17, item 2): propagation over
+100 nodes slowed about fourfold when the writes made on every request and every pull
+(the replay guard's nonce, a peer's progress and refusal counts) each took one hop
+to the database thread per statement, five for an unsynced write, and a pull poked
+its other peers only after recording its refusal counts.
+
+With every node in one process (the propagation benchmark) or a busy node, each hop
+is a thread switch and a wake-up of the event loop, paid on every step of every
+alert's trip; the counts here are exact, so the tests need no timing. On the
+in-memory network with the fake clock and real SQLite stores."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from protocol import feed
+from tests.federation.memnet import MemNet, MemNode
+
+
+def count_hops(node: MemNode) -> Counter[str]:
+    """Count every call ``node``'s store makes on its database thread."""
+    conn: Any = node.store.db.conn
+    hops: Counter[str] = Counter()
+    execute = conn._execute
+
+    async def counted(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        hops["all"] += 1
+        return await execute(fn, *args, **kwargs)
+
+    conn._execute = counted
+    return hops
+
+
+async def test_a_served_request_takes_two_database_hops(memnet: MemNet) -> None:
+    a, b = await memnet.node("a"), await memnet.node("b")
+    await memnet.pair(a, b)
+    poke = feed.encode_poke(feed.Poke())
+    await b.transport.post(await b.peer(a), "/poke", poke, 64)  # A reads its journal once
+    hops = count_hops(a)
+    await b.transport.post(await b.peer(a), "/poke", poke, 64)
+    # The caller's row with its previous keys (one read), its nonce (one write).
+    # Before: two reads and five statements for the nonce (7).
+    assert hops["all"] == 2
+
+
+async def test_a_relay_step_takes_few_database_hops(memnet: MemNet) -> None:
+    """B pulls one new alert from A: A serves /changes and /bodies, B stores it."""
+    a, b = await memnet.node("a"), await memnet.node("b")
+    await memnet.pair(a, b)
+    await b.transport.post(await b.peer(a), "/poke", feed.encode_poke(feed.Poke()), 64)
+    alert_id = await a.publish("one step")
+    peer = await b.peer(a)
+    at_a, at_b = count_hops(a), count_hops(b)
+    assert (await b.syncer.pull(peer)).stored == 1
+    # A, per request: the caller (1) and its nonce (1); then /changes reads the epoch,
+    # the head, the feed and the head again (4), /bodies the epoch, the rows and the
+    # envelopes (3). Before: 21.
+    assert at_a["all"] <= 11
+    # B: its peer (1), which ids it knows (1), the origin's trust and state (6), the
+    # batch (3), the cursor (1), the refusal counts (1). Before: 18.
+    assert at_b["all"] <= 13
+    assert await b.has(alert_id)
+
+
+async def test_a_pull_pokes_the_other_peers_before_recording_refusals(memnet: MemNet) -> None:
+    """The poke to the next peers is the next step of the propagation; the refusal
+    counts are for an admin to read and wait until it is sent."""
+    a, b, c = [await memnet.node(n) for n in "abc"]
+    await memnet.pair(a, b)
+    await memnet.pair(b, c)
+    await a.publish("relayed")
+    order: list[str] = []
+    record = b.store.peers.record_refusals
+    poke_all = b.syncer.poke_all
+
+    async def recorded(*args: Any) -> None:
+        order.append("refusals recorded")
+        await record(*args)
+
+    def poked(exclude: bytes | None = None) -> None:
+        order.append("peers poked")
+        poke_all(exclude)
+
+    b.store.peers.record_refusals = recorded  # type: ignore[method-assign]
+    b.syncer.poke_all = poked  # type: ignore[method-assign]
+    assert (await b.pull(a)).stored == 1
+    assert order == ["peers poked", "refusals recorded"]
+
+
+async def test_a_pull_after_a_clean_pull_writes_no_refusal_counts(memnet: MemNet) -> None:
+    """Most pulls of a propagation find only what the node holds: the refusal counts
+    they would record are the ones already there, so nothing is written."""
+    a, b = await memnet.node("a"), await memnet.node("b")
+    await memnet.pair(a, b)
+    await a.publish("one")
+    peer = await b.peer(a)
+    assert (await b.syncer.pull(peer)).stored == 1
+    await a.publish("two")
+    hops = count_hops(b)
+    assert (await b.syncer.pull(peer)).stored == 1
+    # The second pull stores: the write of the counts is skipped already.
+    assert hops["all"] <= 12
+    hops.clear()
+    result = await b.syncer.pull(peer)
+    assert result.stored == 0 and result.refused == 0
+    # Its peer (1), the cursor (1); no refusal counts (one more before).
+    assert hops["all"] == 2
+    row = await b.store.db.fetchone("SELECT last_pull_refused FROM peers WHERE key = ?", (a.pub,))
+    assert row is not None and row[0] == 0
