@@ -138,8 +138,8 @@ class Sim:
         alerts = node.store.alerts
         put = alerts.put_batch
 
-        async def timed_put(items, now):  # type: ignore[no-untyped-def]
-            stored = await put(items, now)
+        async def timed_put(items, now, **kw):  # type: ignore[no-untyped-def]
+            stored = await put(items, now, **kw)
             for (item, hops, _), new in zip(items, stored, strict=True):
                 if new:
                     self.arrivals.setdefault(item.id, {})[index] = (self.clock.t, hops)

@@ -54,8 +54,8 @@ def _record_arrivals(node: Node, index: int, arrivals: dict[bytes, dict[int, flo
     alerts = node.unlocked().store.alerts
     put = alerts.put_batch
 
-    async def timed_put(items, now):  # type: ignore[no-untyped-def]
-        stored = await put(items, now)
+    async def timed_put(items, now, **kw):  # type: ignore[no-untyped-def]
+        stored = await put(items, now, **kw)
         at = time.perf_counter()
         for (item, _, _), new in zip(items, stored, strict=True):
             if new:

@@ -66,6 +66,17 @@ def test_quick_bench_prints_one_well_formed_figure_per_line() -> None:
     assert len(set(names)) == len(names)
     for prefix in EXPECTED_PREFIXES:
         assert any(name.startswith(prefix) for name in names), prefix
+    # What the figures stand for happened: no sync worker crashed along the way (a
+    # benchmark's wrapper once broke every pull of the propagation run, and its figures
+    # still came out well formed), every alert reached every node, the ingest pull
+    # stored all it was given.
+    assert "crashed" not in done.stderr, done.stderr[-2000:]
+    figures = {json.loads(line)["name"]: json.loads(line) for line in lines}
+    for name, figure in figures.items():
+        if name.startswith("propagation.") and name.endswith(".missed"):
+            assert figure["value"] == 0, figure
+    ingest = figures["ingest.rate"]["detail"]
+    assert ingest["stored"] == ingest["alerts"] and not ingest["errors"], ingest
 
 
 def test_a_figure_is_judged_against_its_own_target() -> None:
