@@ -196,6 +196,11 @@ class Database:
         except asyncio.CancelledError:
             await self._to_the_end("ROLLBACK", *reset)
             raise
+        except BaseException:
+            # BEGIN failed (no transaction is open): the setting is restored all the same.
+            if reset:
+                await self._to_the_end(*reset)
+            raise
         try:
             yield self.conn
         except BaseException:
