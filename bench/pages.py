@@ -33,7 +33,7 @@ from .nodes import start_node
 from .report import emit, note
 from .shared import pair_at
 
-SIZES = (10_000, 1_000_000)
+SIZES = (10_000, 100_000, 1_000_000)
 QUICK_SIZES = (2_000,)
 SOLO_REQUESTS = 40
 CROWD_MEMBERS = 20
