@@ -438,11 +438,14 @@ class AlertStore(FeedLog, QuotaUsage, AlertPages, ShorterPaths):
     async def counts(self, now: int) -> dict[str, int]:
         row = await self._db.fetchone(
             "SELECT"
-            " (SELECT COUNT(*) FROM alerts WHERE state = 'active' AND expires > ?),"
+            # Active = unexpired less unexpired inactive, each read from an index
+            # (alerts_expires, and the partial alerts_inactive).
+            " (SELECT COUNT(*) FROM alerts WHERE expires > ?)"
+            " - (SELECT COUNT(*) FROM alerts WHERE state <> 'active' AND expires > ?),"
             " (SELECT COUNT(*) FROM retractions WHERE expires > ?),"
             " (SELECT COALESCE(MAX(pos), 0) FROM log),"
             " (SELECT COUNT(*) FROM markers WHERE expires > ?)",
-            (now, now, now),
+            (now, now, now, now),
         )
         assert row is not None
         return {

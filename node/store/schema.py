@@ -396,4 +396,11 @@ MIGRATIONS: tuple[Migration, ...] = (
     """
     ALTER TABLE log ADD COLUMN relisted INTEGER NOT NULL DEFAULT 0;
     """,
+    # 15: the alerts no longer active (retracted, superseded), by expiry: a partial
+    # index, written only when an alert leaves the active state, so the count of
+    # active alerts (status) is the count by expiry less these, both from indexes.
+    # Counted row by row it took 9 s at a million alerts.
+    """
+    CREATE INDEX alerts_inactive ON alerts (expires) WHERE state <> 'active';
+    """,
 )
