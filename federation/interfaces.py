@@ -12,7 +12,7 @@ from typing import Protocol
 
 from protocol.alert import VerifiedAlert, VerifiedRetraction
 
-from .trust import Entry, Peer
+from .trust import Entry, HeldLike, Peer
 
 
 class FeedRowLike(Entry, Protocol):
@@ -20,19 +20,6 @@ class FeedRowLike(Entry, Protocol):
     def pos(self) -> int: ...
     @property
     def id(self) -> bytes: ...
-
-
-class HeldLike(Protocol):
-    """An alert held here, as a shorter path is weighed against it (hops.py)."""
-
-    @property
-    def origin(self) -> bytes: ...
-    @property
-    def hops(self) -> int: ...
-    @property
-    def max_hops(self) -> int: ...
-    @property
-    def tlp(self) -> str: ...
 
 
 class FeedStore(Protocol):

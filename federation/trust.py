@@ -51,11 +51,9 @@ class Peer:
         return self.key.hex()[:8]
 
 
-class Entry(Protocol):
-    """What the serving side knows of one feed entry."""
+class HeldLike(Protocol):
+    """An alert held here, as a shorter path is weighed against it (hops.py)."""
 
-    @property
-    def kind(self) -> str: ...
     @property
     def origin(self) -> bytes: ...
     @property
@@ -64,6 +62,13 @@ class Entry(Protocol):
     def max_hops(self) -> int: ...
     @property
     def tlp(self) -> str: ...
+
+
+class Entry(HeldLike, Protocol):
+    """What the serving side knows of one feed entry."""
+
+    @property
+    def kind(self) -> str: ...
     @property
     def received_from(self) -> bytes | None: ...
     @property

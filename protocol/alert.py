@@ -59,7 +59,7 @@ from .signing import (
     Kind,
     Proof,
     Verified,
-    check_signature,
+    check_envelope,
     decode_body,
     open_envelope,
     parse_envelope,
@@ -380,9 +380,7 @@ def verify_alert_envelope(
 ) -> VerifiedAlert:
     """``verify_alert`` of an envelope ``parse_envelope`` already parsed (a receiver
     that parsed it to learn its kind does not parse it twice)."""
-    if env.kind is not Kind.ALERT:
-        raise MalformedObject(f"expected a alert, got a {env.kind.value}")
-    check_signature(env.kind, env.signer, env.body, env.sig)
+    check_envelope(env, Kind.ALERT)
     return _verified_alert(env, now, limits, understood)
 
 
@@ -417,9 +415,7 @@ def verify_retraction_envelope(
     understood: frozenset[str] = UNDERSTOOD,
 ) -> VerifiedRetraction:
     """``verify_retraction`` of an envelope ``parse_envelope`` already parsed."""
-    if env.kind is not Kind.RETRACTION:
-        raise MalformedObject(f"expected a retraction, got a {env.kind.value}")
-    check_signature(env.kind, env.signer, env.body, env.sig)
+    check_envelope(env, Kind.RETRACTION)
     body = _read_retraction(decode_body(env, limits), understood)
     if body.origin != env.signer:
         raise InvalidField("origin", "is not the key that signed the retraction")

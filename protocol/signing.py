@@ -181,7 +181,12 @@ def open_envelope(data: bytes, expected: Kind, limits: Limits = DEFAULT_LIMITS) 
 
     Raises LimitExceeded, MalformedObject or BadSignature.
     """
-    env = parse_envelope(data, limits)
+    return check_envelope(parse_envelope(data, limits), expected)
+
+
+def check_envelope(env: Envelope, expected: Kind) -> Envelope:
+    """``open_envelope`` of an envelope already parsed: its kind is ``expected`` and
+    its signature verifies. Raises MalformedObject or BadSignature."""
     if env.kind is not expected:
         raise MalformedObject(f"expected a {expected.value}, got a {env.kind.value}")
     check_signature(env.kind, env.signer, env.body, env.sig)

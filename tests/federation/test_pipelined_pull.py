@@ -37,10 +37,15 @@ class HeldVerifier(Verifier):
         return await super().check(items, now)
 
 
+def batches_of_four(monkeypatch: pytest.MonkeyPatch, page: int) -> None:
+    """Bodies batches of 4 and changes pages of ``page`` entries."""
+    monkeypatch.setattr(feed, "MAX_BATCH_IDS", 4)
+    monkeypatch.setattr(feed, "MAX_FEED_ENTRIES", page)
+
+
 @pytest.fixture
 def small_pages(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(feed, "MAX_BATCH_IDS", 4)
-    monkeypatch.setattr(feed, "MAX_FEED_ENTRIES", 8)
+    batches_of_four(monkeypatch, 8)
 
 
 @pytest.mark.usefixtures("small_pages")
@@ -116,8 +121,7 @@ async def _true(value: bool) -> bool:
 
 @pytest.fixture
 def page_of_four_batches(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(feed, "MAX_BATCH_IDS", 4)
-    monkeypatch.setattr(feed, "MAX_FEED_ENTRIES", 16)
+    batches_of_four(monkeypatch, 16)
 
 
 @pytest.mark.usefixtures("page_of_four_batches")
@@ -145,7 +149,7 @@ async def test_batches_verified_while_a_write_runs_are_written_together(
     pull = asyncio.ensure_future(b.pull(a))
     await until(lambda: _true(first.is_set()))
     # The other three batches are fetched and verified while the first is written.
-    await until(lambda: _true(len(b.syncer.ledger._pending) > 0 and _admitted(b) == 16))
+    await until(lambda: _true(_admitted(b) == 16))
     go.set()
     result = await pull
     assert result.stored == 16
@@ -183,8 +187,6 @@ class StoreFailed(Exception):
 
 
 def _admitted(node: Any) -> int:
-    return sum(node.syncer.ledger._pending.get(("peer", k), 0) for k in _peer_keys(node))
-
-
-def _peer_keys(node: Any) -> list[bytes]:
-    return [key for (kind, key) in node.syncer.ledger._pending if kind == "peer"]
+    """Items admitted against a peer's quota and not yet written (or dropped)."""
+    pending = node.syncer.ledger._pending
+    return sum(n for (kind, _), n in pending.items() if kind == "peer")
