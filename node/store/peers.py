@@ -25,6 +25,8 @@ from .db import Database
 # What is kept of a peer's last error: the message a person reads, and its code.
 MAX_ERROR_CHARS = 300
 MAX_CODE_CHARS = 40
+# Opened peer cards kept in memory at most (PeerStore._card); far above any trust list.
+MAX_OPEN_CARDS = 4096
 
 _COLUMNS = (
     "key, card_enc, accept, share, suspended, proxy, cursor, epoch,"
@@ -62,6 +64,11 @@ class PeerStore:
         # record_refusals writes that count): a clean pull after a clean pull writes
         # nothing, so it skips the database altogether.
         self._clean: set[bytes] = set()
+        # Opened cards by (key, sealed bytes): the server looks its caller up on every
+        # request, and opening the card each time was a tenth of a relay's main-thread
+        # time. A changed card is new sealed bytes, so nothing goes stale; the cache
+        # lives and dies with this store (the unlocked node).
+        self._cards: dict[tuple[bytes, bytes], dict[str, Any]] = {}
 
     def _name_tag(self, name: str) -> bytes:
         return self._crypto.tag("peer-name", name.strip().casefold().encode())
@@ -87,10 +94,14 @@ class PeerStore:
         return self._crypto.seal("peers", "card", key, msgpack.packb(doc, use_bin_type=True))
 
     def _card(self, row: sqlite3.Row) -> dict[str, Any]:
-        card: dict[str, Any] = msgpack.unpackb(
-            self._crypto.open("peers", "card", row[0], row[1]), raw=False
-        )
-        return card
+        held = (bytes(row[0]), bytes(row[1]))
+        card = self._cards.get(held)
+        if card is None:
+            card = msgpack.unpackb(self._crypto.open("peers", "card", row[0], row[1]), raw=False)
+            if len(self._cards) >= MAX_OPEN_CARDS:
+                self._cards.clear()
+            self._cards[held] = card
+        return dict(card)
 
     def _row(self, row: sqlite3.Row) -> tuple[Peer, dict[str, Any]]:
         card = self._card(row)

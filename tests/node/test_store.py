@@ -266,3 +266,31 @@ async def test_the_count_of_active_alerts_is_read_from_indexes(
     assert "alerts_inactive" in steps, steps
     # The expiry index answers alone (covering); only inactive rows are visited.
     assert "USING COVERING INDEX alerts_expires" in steps, steps
+
+
+async def test_a_peer_card_is_opened_once_and_a_changed_card_is_read_again(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server looks its caller up on every request: the card is opened once, and a
+    move (new sealed bytes) is seen at once."""
+    peer = b"\x07" * 32
+    await store.peers.add(
+        peer, "Lisbon", ("https://a.example",), (b"\x01" * 32,),
+        accept="relay", share=True, proxy=None, now=NOW,
+    )  # fmt: skip
+    crypto = store.peers._crypto
+    opened = []
+    real_open = crypto.open
+
+    def counting_open(*args):  # type: ignore[no-untyped-def]
+        opened.append(args[1])
+        return real_open(*args)
+
+    monkeypatch.setattr(crypto, "open", counting_open)
+    for _ in range(3):
+        got = await store.peers.get(peer)
+        assert got is not None and got.urls == ("https://a.example",)
+    assert opened.count("card") <= 1
+    assert await store.peers.set_urls(peer, ("https://b.example",), NOW + 1)
+    got = await store.peers.get(peer)
+    assert got is not None and got.urls == ("https://b.example",) and got.name == "Lisbon"
