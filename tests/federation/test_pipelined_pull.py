@@ -153,7 +153,9 @@ async def test_batches_verified_while_a_write_runs_are_written_together(
     go.set()
     result = await pull
     assert result.stored == 16
-    assert writes == [4, 12]
+    # The first write took what was queued when it began (one batch, or two when the
+    # writer started late); all that was verified while it ran went in one more.
+    assert len(writes) == 2 and writes[0] in (4, 8) and writes[1] == 16 - writes[0]
     assert b.syncer.ledger._pending == {}
 
 
