@@ -113,6 +113,7 @@ async def one_graph(root: Path, n: int, alerts: int, rng: random.Random) -> None
             missed += len(entitled - set(got))
             times.append(max((got[v] for v in entitled if v in got), default=start) - start)
         await asyncio.sleep(0.5)  # late duplicates, if any, still count
+        spared = sum(node.unlocked().trust.syncer.pulls_spared for node in nodes)
     finally:
         for node in nodes:
             with contextlib.suppress(Exception):
@@ -131,6 +132,8 @@ async def one_graph(root: Path, n: int, alerts: int, rng: random.Random) -> None
         "bodies_per_alert": round(bodies / alerts, 1),
         "bodies_per_edge_per_alert": round(bodies / alerts / len(edges), 3),
         "extra_bodies_per_alert": round(bodies / alerts - statistics.fmean(entitled_counts), 2),
+        # Pulls a poke asked for and the node skipped: it held all the poke named.
+        "pulls_spared_per_alert": round(spared / alerts, 1),
     }
     note(f"propagation {n}: median {statistics.median(times):.3f} s, max {max(times):.3f} s")
     emit(f"propagation.{n}.median", statistics.median(times), "s", detail=detail)

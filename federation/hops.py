@@ -30,12 +30,12 @@ async def take_shorter_paths(
     own: bytes,
     entries: Sequence[FeedEntry | IdEntry],
     now: int,
-) -> int:
+) -> list[IdEntry]:
     """Lower the hop count of each alert among ``entries`` (held here) that ``peer``
-    offers by a shorter path; how many were lowered."""
+    offers by a shorter path; the alerts lowered, at their new counts."""
     offered = {e.id: e.hops for e in entries if e.kind == "a"}
     if not offered:
-        return 0
+        return []
     held = await store.held_hops(list(offered), now)
     lowered: list[tuple[bytes, int]] = []
     blocked: dict[bytes, bool] = {}
@@ -55,4 +55,5 @@ async def take_shorter_paths(
         if blocked[ours.origin]:
             continue
         lowered.append((alert_id, hops))
-    return len(await store.lower_hops(lowered, now))
+    done = set(await store.lower_hops(lowered, now))
+    return [IdEntry("a", alert_id, hops) for alert_id, hops in lowered if alert_id in done]

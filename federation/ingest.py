@@ -23,11 +23,13 @@ from functools import partial
 
 from protocol.alert import VerifiedAlert, VerifiedRetraction
 from protocol.errors import ProtocolError
+from protocol.feed import MAX_POKE_NEWS
 from protocol.rotation import RETIRED_KEY, is_retired
 from protocol.warning import WARNING_EXT
 
 from .errors import FederationError, ItemRefused
 from .interfaces import FeedStore, PeerStore
+from .news import News
 from .quota import Count, Counter, QuotaLedger, Quotas
 from .trust import Peer, may_accept_alert, received_hops
 from .verifier import Verifier
@@ -144,6 +146,8 @@ class OriginCache:
     # New alerts this pull stored and not yet counted in the node's totals (counted
     # once a page, with the cursor save, not once a batch).
     uncounted: int = 0
+    # What this pull added to our feed (stored or lowered), for the pokes it causes.
+    news: News = field(default_factory=lambda: News(MAX_POKE_NEWS))
 
 
 @dataclass

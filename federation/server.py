@@ -105,7 +105,8 @@ class ServerState:
     store: FeedStore
     peers: PeerStore
     clock: Clock
-    on_poke: Callable[[Peer], Awaitable[None]]
+    # Called with the poker and the news its poke named (None: it did not say).
+    on_poke: Callable[[Peer, tuple[feed.IdEntry, ...] | None], Awaitable[None]]
     locked: Callable[[], bool]
     nonces: ReplayGuard
     limiter: PeerRateLimiter = field(default_factory=PeerRateLimiter)
@@ -339,8 +340,8 @@ async def ids(state: ServerState, peer: Peer, body: bytes) -> Reply:
 
 
 async def poke(state: ServerState, peer: Peer, body: bytes) -> Reply:
-    feed.decode_poke(body)
-    await state.on_poke(peer)
+    message = feed.decode_poke(body)
+    await state.on_poke(peer, feed.poke_news(message))
     return Reply(204)
 
 

@@ -58,7 +58,7 @@ class Syncer(PeerWorkers):
         peers: PeerStore,
         transport: Transport,
         clock: Clock,
-        on_stored: Callable[[Peer], Awaitable[None]],
+        on_stored: Callable[[Peer, tuple[feed.IdEntry, ...] | None], Awaitable[None]],
         *,
         interval_s: float = SYNC_INTERVAL_S,
         rng: random.Random | None = None,
@@ -121,6 +121,18 @@ class Syncer(PeerWorkers):
         peers = [p for p in await self._peers.list() if may_pull(p)]
         return list(await asyncio.gather(*(self.pull(p) for p in peers)))
 
+    async def holds(self, peer: Peer, news: tuple[feed.IdEntry, ...]) -> bool:
+        """Whether this node holds every entry a poke from ``peer`` named (news.py),
+        once the bodies other pulls are fetching have landed; it takes the shorter
+        paths they offer, as a pull would, and pokes its peers if it lowered any."""
+        await self.in_flight.wait(news)
+        if len(await self._store.known_ids([e.id for e in news])) < len(news):
+            return False
+        lowered = await take_shorter_paths(self._store, peer, self._own, news, self._clock.now())
+        if lowered:
+            await self._on_stored(peer, tuple(lowered))
+        return True
+
     # --- one pull -----------------------------------------------------------------
 
     async def pull(self, peer: Peer) -> PullResult:
@@ -147,7 +159,7 @@ class Syncer(PeerWorkers):
             # Tell the other peers first: the counts below are for an admin to read,
             # not on a propagation's path.
             if result.stored or result.lowered:
-                await self._on_stored(fresh)
+                await self._on_stored(fresh, cache.news.named())
             # What a failed pull stored is counted too.
             await self._count(cache)
             await self._peers.record_refusals(
@@ -217,7 +229,7 @@ class Syncer(PeerWorkers):
         known = await self._store.known_ids([e.id for e in entries])
         missing = [e for e in entries if e.id not in known]
         result.known += len(entries) - len(missing)
-        await self._shorter([e for e in entries if e.id in known], peer, result)
+        await self._shorter([e for e in entries if e.id in known], peer, result, cache)
         mine, theirs = self.in_flight.claim(missing)
         try:
             await self._fetch_entries(peer, mine, epoch, result, cache)
@@ -231,16 +243,22 @@ class Syncer(PeerWorkers):
         known = await self._store.known_ids([e.id for e in theirs])
         left = [e for e in theirs if e.id not in known]
         result.known += len(theirs) - len(left)
-        await self._shorter([e for e in theirs if e.id in known], peer, result)
+        await self._shorter([e for e in theirs if e.id in known], peer, result, cache)
         await self._fetch_entries(peer, left, epoch, result, cache)
 
     async def _shorter(
-        self, held: Sequence[feed.FeedEntry | feed.IdEntry], peer: Peer, result: PullResult
+        self,
+        held: Sequence[feed.FeedEntry | feed.IdEntry],
+        peer: Peer,
+        result: PullResult,
+        cache: OriginCache,
     ) -> None:
         """Take the shorter paths ``peer`` offers to alerts held here (hops.py)."""
         if held:
             now = self._clock.now()
-            result.lowered += await take_shorter_paths(self._store, peer, self._own, held, now)
+            lowered = await take_shorter_paths(self._store, peer, self._own, held, now)
+            result.lowered += len(lowered)
+            cache.news.add(lowered)
 
     async def _fetch_entries(
         self,
@@ -391,6 +409,11 @@ class Syncer(PeerWorkers):
                 self.ledger.settle(counted)
             result.stored += sum(stored)
             result.known += len(stored) - sum(stored)
+            cache.news.add(
+                feed.IdEntry("a" if isinstance(item, VerifiedAlert) else "r", item.id, hops)
+                for (item, hops, _), new in zip(accepted, stored, strict=True)
+                if new
+            )
             cache.uncounted += sum(
                 new and isinstance(item, VerifiedAlert)
                 for (item, _, _), new in zip(accepted, stored, strict=True)

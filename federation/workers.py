@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from protocol import feed
 
@@ -21,6 +21,7 @@ from .clock import Clock, within
 from .errors import FederationError
 from .ingest import PullResult
 from .interfaces import PeerStore
+from .news import News
 from .transport import Transport
 from .trust import Peer, may_pull
 
@@ -36,6 +37,10 @@ STOP_TIMEOUT_S = 5.0
 # A worker that crashed waits this long before its first restart, doubling to the max.
 FIRST_RESTART_S = 1.0
 MAX_RESTART_S = 300.0
+# What pokes named to one pull worker since it last woke, at most (then it pulls).
+MAX_NEWS_HELD = 64
+# Per peer, the ids its latest pokes named (it holds them), remembered at most.
+MAX_HEARD = 64
 
 
 def _cancelled() -> bool:
@@ -67,9 +72,22 @@ class PeerWorkers:
         # How many times a crashed worker was restarted (the status view, tests).
         self.restarts = 0
         self._keys_due: set[bytes] = set()
+        # Per peer: what our next poke to it names (news.py), and what its pokes
+        # named since its pull worker last woke.
+        self._news_out: dict[bytes, News] = {}
+        self._news_in: dict[bytes, News] = {}
+        # Per peer, what its pokes named, by id with the hop count (news.py).
+        self._heard: dict[bytes, dict[bytes, int]] = {}
+        # Pulls a poke asked for and this node skipped: it held all the poke named.
+        self.pulls_spared = 0
 
     async def pull(self, peer: Peer) -> PullResult:
         raise NotImplementedError
+
+    async def holds(self, peer: Peer, news: tuple[feed.IdEntry, ...]) -> bool:
+        """Whether this node holds all of ``news`` from ``peer`` (then the pull its
+        poke asked for is skipped); a subclass that can tell says so."""
+        return False
 
     async def exchange_keys(self, peer: Peer) -> str | None:
         raise NotImplementedError
@@ -111,6 +129,9 @@ class PeerWorkers:
             self._wake.pop(key, None)
             self._poke_out.pop(key, None)
             self._locks.pop(key, None)
+            self._news_out.pop(key, None)
+            self._news_in.pop(key, None)
+            self._heard.pop(key, None)
         for task in tasks:
             task.cancel()
         if not tasks:
@@ -165,7 +186,11 @@ class PeerWorkers:
         wake.set()  # pull once at start, and at once after a restart
         while not _cancelled():
             await self._wait(wake, self._delay(failures))
+            poked = wake.is_set()
             wake.clear()
+            # What the pokes since the last wake named; the timer's pull is a whole one.
+            held = self._news_in.pop(key, None)
+            news = held.named() if poked and held is not None else None
             peer = await self._peers.get(key)
             if peer is None:
                 return
@@ -173,6 +198,9 @@ class PeerWorkers:
                 continue
             if key in self._keys_due and await self.exchange_keys(peer) is None:
                 self._keys_due.discard(key)
+            if news is not None and await self.holds(peer, news):
+                self.pulls_spared += 1
+                continue
             result = await self.pull(peer)
             failures = failures + 1 if result.error else 0
             if result.retry_after:
@@ -184,21 +212,24 @@ class PeerWorkers:
         while not _cancelled():
             await wanted.wait()
             wanted.clear()
+            news = self._news_out.pop(key, News(0)).named()
             peer = await self._peers.get(key)
             if peer is None:
                 return
             if peer.suspended or not peer.share:
                 continue
+            poke = feed.Poke() if news is None else feed.Poke(ext=feed.news_ext(news))
             try:
                 await within(
                     self._clock,
                     POKE_TIMEOUT_S,
-                    self._transport.post(peer, "/poke", feed.encode_poke(feed.Poke()), 64),
+                    self._transport.post(peer, "/poke", feed.encode_poke(poke), 64),
                 )
-            except FederationError as exc:
-                log.info("poke to peer %s failed (%s)", peer.short, exc.code)
-            except TimeoutError:
-                log.info("poke to peer %s failed (timeout)", peer.short)
+            except (FederationError, TimeoutError) as exc:
+                code = exc.code if isinstance(exc, FederationError) else "timeout"
+                log.info("poke to peer %s failed (%s)", peer.short, code)
+                # It may not have heard: the next poke cannot name all our news.
+                self._note(self._news_out, key, None, feed.MAX_POKE_NEWS)
 
     def send_keys(self, exclude: bytes | None = None, only: bytes | None = None) -> None:
         """Owe every peer but ``exclude`` (or ``only`` that one) our network keys; their
@@ -208,20 +239,48 @@ class PeerWorkers:
                 self._keys_due.add(key)
                 self.wake(key)
 
-    def wake(self, key: bytes) -> None:
-        """Pull from ``key`` as soon as its worker is free (a poke arrived)."""
+    @staticmethod
+    def _note(
+        book: dict[bytes, News], key: bytes, news: Sequence[feed.IdEntry] | None, limit: int
+    ) -> None:
+        book.setdefault(key, News(limit)).add(news)
+
+    def wake(self, key: bytes, news: Sequence[feed.IdEntry] | None = None) -> None:
+        """Pull from ``key`` as soon as its worker is free (a poke arrived, naming
+        ``news`` as all that is new there, or not saying)."""
         event = self._wake.get(key)
         if event is not None:
+            self._note(self._news_in, key, news, MAX_NEWS_HELD)
+            if news:
+                heard = self._heard.setdefault(key, {})
+                for entry in news:
+                    heard.pop(entry.id, None)
+                    heard[entry.id] = entry.hops
+                while len(heard) > MAX_HEARD:
+                    del heard[next(iter(heard))]
             event.set()
 
-    def poke(self, key: bytes) -> None:
-        """Tell one peer we have something for it (e.g. after resuming it)."""
+    def poke(self, key: bytes, news: Sequence[feed.IdEntry] | None = None) -> None:
+        """Tell one peer we have something for it (e.g. after resuming it): ``news``,
+        all of it, or None when we cannot name it."""
         event = self._poke_out.get(key)
-        if event is not None:
-            event.set()
+        if event is None:
+            return
+        if news:
+            # What the peer's own pokes named it holds, by a path no longer than ours
+            # plus one (so ours offers it nothing shorter), it need not hear of.
+            heard = self._heard.get(key, {})
+            news = [e for e in news if heard.get(e.id, e.hops + 2) > e.hops + 1]
+            if not news:
+                return
+        self._note(self._news_out, key, news, feed.MAX_POKE_NEWS)
+        event.set()
 
-    def poke_all(self, exclude: bytes | None = None) -> None:
-        """Tell every peer we share with that we have something new."""
-        for key, event in self._poke_out.items():
+    def poke_all(
+        self, exclude: bytes | None = None, news: Sequence[feed.IdEntry] | None = None
+    ) -> None:
+        """Tell every peer we share with that we have something new (``news``, as in
+        ``poke``)."""
+        for key in self._poke_out:
             if key != exclude:
-                event.set()
+                self.poke(key, news)

@@ -17,6 +17,7 @@ The exchange (positions are the server's log numbers, valid within one epoch):
     IdsResponse     {"epoch": bin16, "head": int, "entries": [[kind, id, hops], ...],
                      "more": bool}
     Poke            {"head": int | nil}
+                    (ext "org.alertnode:news": [id, hops, id, hops, ...], optional)
 
 Every message may also carry ``ext`` (a map of namespaced keys, kept and ignored) and
 ``must_understand`` (ext keys the receiver must understand, else it refuses the
@@ -80,6 +81,11 @@ MAX_BODIES_REQUEST_BYTES = 16 * 1024
 # A server stops adding envelopes before this; the requester asks again for the rest.
 MAX_BODIES_RESPONSE_BYTES = 1024 * 1024
 MAX_SMALL_MESSAGE_BYTES = 512
+# A poke may name the poker's news (docs/protocol.md section 10, "A poke that names
+# its news"): every entry it added to the feed the receiver sees since its last poke
+# to it, at most this many: a list of a feed message's ext holds 8 scalars.
+NEWS_EXT = "org.alertnode:news"
+MAX_POKE_NEWS = 4
 # Why a bodies response left out an item the requester asked for.
 LEFT_SIZE_CUT = "size_cut"  # the response hit its byte cap: ask again
 LEFT_GONE = "gone"  # retracted, expired or purged since: do not ask again
@@ -445,7 +451,35 @@ def decode_poke(data: bytes) -> Poke:
     ):
         raise InvalidField("head", f"must be a position between 0 and {MAX_POS}")
     r.finish()
-    return Poke(head, ext)
+    poke = Poke(head, ext)
+    poke_news(poke)
+    return poke
+
+
+def news_ext(entries: Iterable[IdEntry]) -> Ext:
+    """The ``ext`` of a poke that names ``entries`` as all its news (1 to MAX_POKE_NEWS):
+    their ids and hop counts, alternating."""
+    return ((NEWS_EXT, tuple(x for e in entries for x in (e.id, e.hops))),)
+
+
+def poke_news(poke: Poke) -> tuple[IdEntry, ...] | None:
+    """The entries ``poke`` names as all the poker's news for this receiver (each an
+    alert or a retraction: the kind is not said, "a" stands for both), or None when it
+    does not say. Raises InvalidField ``ext`` for a malformed list."""
+    raw = dict(poke.ext).get(NEWS_EXT)
+    if raw is None:
+        return None
+    if not isinstance(raw, tuple) or not raw or len(raw) % 2 or len(raw) > 2 * MAX_POKE_NEWS:
+        raise InvalidField(
+            "ext", f"{NEWS_EXT} is a list of 1 to {MAX_POKE_NEWS} pairs of id and hops"
+        )
+    news: list[IdEntry] = []
+    for i in range(0, len(raw), 2):
+        entry = IdEntry(*_entry_fields("ext", "a", raw[i], raw[i + 1]))
+        if any(e.id == entry.id for e in news):
+            raise InvalidField("ext", f"{NEWS_EXT} names an id twice")
+        news.append(entry)
+    return tuple(news)
 
 
 def encode_poke(message: Poke) -> bytes:

@@ -37,6 +37,7 @@ from federation.verifier import POOL_WORKERS, Verifier
 from federation.workers import STOP_TIMEOUT_S
 from protocol.card import parse_card_text, short_auth_string
 from protocol.errors import ProtocolError
+from protocol.feed import IdEntry
 from protocol.pins import sign_pins
 from protocol.rotation import VerifiedRotation, sign_rotation
 
@@ -285,8 +286,8 @@ class Trust:
         self.syncer.wake(key)
         self.syncer.poke(key)
 
-    async def _stored(self, source: Peer) -> None:
-        self.syncer.poke_all(exclude=source.key)
+    async def _stored(self, source: Peer, news: tuple[IdEntry, ...] | None) -> None:
+        self.syncer.poke_all(exclude=source.key, news=news)
         if self.on_stored is not None:
             self.on_stored()
 
@@ -316,8 +317,8 @@ class Trust:
         """Our key set changed here (a rotation): hand it to every peer."""
         self.syncer.send_keys()
 
-    async def _poked(self, peer: Peer) -> None:
-        self.syncer.wake(peer.key)
+    async def _poked(self, peer: Peer, news: tuple[IdEntry, ...] | None) -> None:
+        self.syncer.wake(peer.key, news)
 
     async def new_local_item(self) -> None:
         self.syncer.poke_all()

@@ -166,5 +166,5 @@ async def start_hostile_peer(
     return runner, f"http://127.0.0.1:{port}"
 
 
-async def _ignore(peer: Peer) -> None:
+async def _ignore(peer: Peer, news: object = None) -> None:
     return None

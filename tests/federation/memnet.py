@@ -36,6 +36,7 @@ from protocol.alert import (
     sign_alert,
     sign_retraction,
 )
+from protocol.feed import IdEntry
 from protocol.rotation import VerifiedRotation, sign_rotation
 from tests.federation.fakes import FakeFeed, OnePeer
 
@@ -199,8 +200,8 @@ class MemNet:
     def sync_parts(self, node: MemNode) -> tuple[MemoryTransport, Syncer]:
         transport = MemoryTransport(node.key, self.clock, self.network, node.addr)
 
-        async def stored(source: Peer) -> None:
-            node.syncer.poke_all(exclude=source.key)
+        async def stored(source: Peer, news: tuple[IdEntry, ...] | None) -> None:
+            node.syncer.poke_all(exclude=source.key, news=news)
 
         syncer = Syncer(
             node.key, node.store.alerts, node.store.peers, transport, self.clock, stored
@@ -212,8 +213,8 @@ class MemNet:
         key = nacl.signing.SigningKey.generate()
         holder: list[MemNode] = []
 
-        async def poked(peer: Peer) -> None:
-            holder[0].syncer.wake(peer.key)
+        async def poked(peer: Peer, news: tuple[IdEntry, ...] | None) -> None:
+            holder[0].syncer.wake(peer.key, news)
 
         async def rotated(old: bytes, new: bytes) -> None:
             await holder[0].syncer.stop_worker(old)
@@ -288,7 +289,7 @@ async def _open_on_disk(path: Path) -> Store:
     return await Store.open(path, secrets.token_bytes(32))
 
 
-async def _ignore(peer: Peer) -> None:
+async def _ignore(peer: Peer, news: object = None) -> None:
     return None
 
 

@@ -79,9 +79,9 @@ async def test_a_pull_pokes_the_other_peers_before_recording_refusals(memnet: Me
         order.append("refusals recorded")
         await record(*args)
 
-    def poked(exclude: bytes | None = None) -> None:
+    def poked(exclude: bytes | None = None, news: Any = None) -> None:
         order.append("peers poked")
-        poke_all(exclude)
+        poke_all(exclude, news)
 
     b.store.peers.record_refusals = recorded  # type: ignore[method-assign]
     b.syncer.poke_all = poked  # type: ignore[method-assign]

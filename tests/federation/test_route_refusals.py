@@ -185,6 +185,9 @@ CASES: list[tuple[str, str, str | None, Scenario]] = [
      post("ids", lambda a, b: pack({"after": bytes(3), "limit": 10}))),
     ("ids", "invalid_field", "limit", post("ids", lambda a, b: pack({"after": None, "limit": 0}))),
     ("poke", "invalid_field", "head", post("poke", lambda a, b: pack({"head": -1}))),
+    ("poke", "invalid_field", "ext", post("poke", lambda a, b: pack(
+        {"ext": {"org.alertnode:news": (b"\x01" * 32,)}, "head": None}
+    ))),
     ("rotate", "bad_signature", None,
      post("rotate", lambda a, b: rotation(b.key, bytes(STRANGER.verify_key), now_of(a)))),
     ("rotate", "invalid_field", "old",

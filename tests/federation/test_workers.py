@@ -212,7 +212,7 @@ async def test_crashing_worker_is_logged_and_restarts_with_backoff(
     assert "07700" not in caplog.text
 
 
-async def _nothing(peer: Peer) -> None:
+async def _nothing(peer: Peer, news: object = None) -> None:
     return None
 
 
