@@ -203,7 +203,11 @@ def plot(figures: dict[str, dict[str, Any]], out: Path) -> list[str]:
                     "network.{n}.reachable_all_max",
                     "all the nodes the hop rule let it reach, max (simulated)",
                 ),
-                ("propagation.{n}.max", "all nodes, max (real time, loopback HTTPS)"),
+                ("propagation.{n}.max", "all nodes, max (real time, HTTPS, a process each)"),
+                (
+                    "propagation.{n}.one_process.max",
+                    "all nodes, max (real time, HTTPS, all in one process)",
+                ),
             ),
             (10, 30, 100, 300, 1000),
         ),

@@ -28,14 +28,15 @@ from tests.ports import free_port
 READY_TIMEOUT_S = 120.0
 
 
-async def make_dir(root: Path, name: str) -> Path:
-    """A new node data directory with a fixed federation port (so its card is known)."""
+async def make_dir(root: Path, name: str, fed_port: int | None = None) -> Path:
+    """A new node data directory with a fixed federation port (so its card is known):
+    ``fed_port``, or one that was free a moment ago."""
     data = root / name
     await init_node(
         data,
         name=name,
         web="127.0.0.1:0",
-        fed=f"127.0.0.1:{free_port()}",
+        fed=f"127.0.0.1:{fed_port or free_port()}",
         public_url=None,
         region="GB",
         passphrase=None,
