@@ -121,12 +121,22 @@ class Syncer(PeerWorkers):
         peers = [p for p in await self._peers.list() if may_pull(p)]
         return list(await asyncio.gather(*(self.pull(p) for p in peers)))
 
+    async def holds(self, peer: Peer, news: tuple[feed.IdEntry, ...]) -> bool:
+        """Whether this node holds every entry a poke from ``peer`` named (news.py),
+        once the bodies other pulls are fetching have landed; it takes the shorter
+        paths they offer, as a pull would, and pokes its peers if it lowered any."""
+        await self.in_flight.wait(news)
+        if len(await self._store.known_ids([e.id for e in news])) < len(news):
+            return False
+        lowered = await take_shorter_paths(self._store, peer, self._own, news, self._clock.now())
+        if lowered:
+            await self._on_stored(peer, tuple(lowered))
+        return True
+
     # --- one pull -----------------------------------------------------------------
 
-    async def pull(self, peer: Peer, news: Sequence[feed.IdEntry] | None = None) -> PullResult:
-        """Pull everything new from ``peer``, or only the ``news`` its poke named
-        (news.py): those it lacks, by id, without reading its feed or moving the
-        cursor. Errors are recorded, not raised."""
+    async def pull(self, peer: Peer) -> PullResult:
+        """Pull everything new from ``peer``. Errors are recorded, not raised."""
         lock = self._locks.setdefault(peer.key, asyncio.Lock())
         async with lock:
             result = PullResult(peer.short)
@@ -137,10 +147,7 @@ class Syncer(PeerWorkers):
             now = self._clock.now()
             cache = OriginCache()
             try:
-                if news is None or fresh.epoch is None:
-                    await self._pull(fresh, result, cache)
-                else:
-                    await self._pull_named(fresh, fresh.epoch, news, result, cache)
+                await self._pull(fresh, result, cache)
             except FederationError as exc:
                 await self._failed(peer, result, exc.code, exc.message, now)
                 if isinstance(exc, PeerRefused):
@@ -166,29 +173,6 @@ class Syncer(PeerWorkers):
         result.error, result.error_code = message, code
         await self._peers.record_error(peer.key, code, message, now)
         log.info("sync with peer %s failed (%s)", peer.short, code)
-
-    async def _pull_named(
-        self,
-        peer: Peer,
-        epoch: bytes,
-        news: Sequence[feed.IdEntry],
-        result: PullResult,
-        cache: OriginCache,
-    ) -> None:
-        """Fetch by id what ``news`` names and this node lacks (taking shorter paths to
-        what it holds); the cursor stays where it is, so the next whole pull lists
-        these entries again and finds them held."""
-        await self._fetch_missing(peer, news, None, result, cache)
-        await self._count(cache)
-        if result.stored:
-            await self._peers.save_progress(
-                peer.key,
-                epoch=epoch,
-                cursor=peer.cursor,
-                received=result.stored,
-                lag=None,
-                now=self._clock.now(),
-            )
 
     async def _changes(self, peer: Peer, cursor: int, epoch: bytes | None) -> feed.ChangesResponse:
         request = feed.ChangesRequest(cursor, feed.MAX_FEED_ENTRIES, epoch)

@@ -78,11 +78,16 @@ class PeerWorkers:
         self._news_in: dict[bytes, News] = {}
         # Per peer, what its pokes named, by id with the hop count (news.py).
         self._heard: dict[bytes, dict[bytes, int]] = {}
-        # Pulls a poke asked for that sent no request: this node held all it named.
+        # Pulls a poke asked for and this node skipped: it held all the poke named.
         self.pulls_spared = 0
 
-    async def pull(self, peer: Peer, news: Sequence[feed.IdEntry] | None = None) -> PullResult:
+    async def pull(self, peer: Peer) -> PullResult:
         raise NotImplementedError
+
+    async def holds(self, peer: Peer, news: tuple[feed.IdEntry, ...]) -> bool:
+        """Whether this node holds all of ``news`` from ``peer`` (then the pull its
+        poke asked for is skipped); a subclass that can tell says so."""
+        return False
 
     async def exchange_keys(self, peer: Peer) -> str | None:
         raise NotImplementedError
@@ -193,10 +198,11 @@ class PeerWorkers:
                 continue
             if key in self._keys_due and await self.exchange_keys(peer) is None:
                 self._keys_due.discard(key)
-            result = await self.pull(peer, news)
-            failures = failures + 1 if result.error else 0
-            if news is not None and result.bodies == 0 and result.known == len(news):
+            if news is not None and await self.holds(peer, news):
                 self.pulls_spared += 1
+                continue
+            result = await self.pull(peer)
+            failures = failures + 1 if result.error else 0
             if result.retry_after:
                 # The peer said how long to wait (rate limited, locked): never sooner.
                 await self._clock.sleep(float(result.retry_after))
