@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from federation.trust import Peer
@@ -65,6 +66,23 @@ async def start_node(data: Path) -> Node:
     node = Node(data, config_mod.load(data))
     await node.start(None)
     return node
+
+
+def time_arrivals(node: Node, arrived: Callable[[bytes, float], None]) -> None:
+    """Call ``arrived(alert id, perf_counter)`` as ``node``'s store commits each item new
+    to it (wraps this instance's put_batch, which publishing and the sync path share)."""
+    alerts = node.unlocked().store.alerts
+    put = alerts.put_batch
+
+    async def timed_put(items, now, **kw):  # type: ignore[no-untyped-def]
+        stored = await put(items, now, **kw)
+        at = time.perf_counter()
+        for (item, _, _), new in zip(items, stored, strict=True):
+            if new:
+                arrived(item.id, at)
+        return stored
+
+    alerts.put_batch = timed_put  # type: ignore[method-assign]
 
 
 async def pair(a: Node, b: Node) -> None:

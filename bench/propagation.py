@@ -33,7 +33,7 @@ from node.service import Draft
 from protocol.limits import MAX_HOPS
 
 from .graph import distances
-from .nodes import make_dir, pair, start_node
+from .nodes import make_dir, pair, start_node, time_arrivals
 from .report import emit, note
 
 FULL_SIZES = (10, 30, 100)
@@ -69,20 +69,12 @@ def random_graph(n: int, rng: random.Random) -> list[tuple[int, int]]:
 
 
 def _record_arrivals(node: Node, index: int, arrivals: dict[bytes, dict[int, float]]) -> None:
-    """Time each alert as the node's store commits it (wraps this instance's put_batch,
-    which both publishing and the sync path go through)."""
-    alerts = node.unlocked().store.alerts
-    put = alerts.put_batch
+    """Time each alert as the node's store commits it."""
 
-    async def timed_put(items, now, **kw):  # type: ignore[no-untyped-def]
-        stored = await put(items, now, **kw)
-        at = time.perf_counter()
-        for (item, _, _), new in zip(items, stored, strict=True):
-            if new:
-                arrivals.setdefault(item.id, {})[index] = at
-        return stored
+    def arrived(alert_id: bytes, at: float) -> None:
+        arrivals.setdefault(alert_id, {})[index] = at
 
-    alerts.put_batch = timed_put  # type: ignore[method-assign]
+    time_arrivals(node, arrived)
 
 
 async def one_graph(root: Path, n: int, alerts: int, rng: random.Random) -> None:

@@ -28,10 +28,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from node.app import Node
 from node.service import Draft
 from protocol.limits import MAX_HOPS
 
-from .nodes import start_node
+from .nodes import start_node, time_arrivals
 
 
 def _say(message: dict[str, Any]) -> None:
@@ -61,7 +62,7 @@ async def serve(data: Path) -> None:
                 await unlocked.trust.add_peer(request["card"], "relay", True, None)
                 _say({"ok": True})
             elif op == "arm":
-                _arm(unlocked, seen)
+                _arm(node, seen)
                 _say({"ok": True})
             elif op == "publish":
                 draft = Draft(
@@ -84,24 +85,13 @@ async def serve(data: Path) -> None:
     _say({"ok": True})
 
 
-def _arm(unlocked: Any, seen: Counter[tuple[str, str]]) -> None:
-    alerts = unlocked.store.alerts
-    put = alerts.put_batch
-
-    async def timed_put(items, now, **kw):  # type: ignore[no-untyped-def]
-        stored = await put(items, now, **kw)
-        at = time.perf_counter()
-        for (item, _, _), new in zip(items, stored, strict=True):
-            if new:
-                _say({"arrived": item.id.hex(), "t": at})
-        return stored
-
-    alerts.put_batch = timed_put
+def _arm(node: Node, seen: Counter[tuple[str, str]]) -> None:
+    time_arrivals(node, lambda alert_id, at: _say({"arrived": alert_id.hex(), "t": at}))
 
     def observe(peer: bytes, item: bytes) -> None:
         seen[(peer.hex(), item.hex())] += 1
 
-    unlocked.trust.syncer.observer = observe
+    node.unlocked().trust.syncer.observer = observe
 
 
 if __name__ == "__main__":
