@@ -21,6 +21,7 @@ from federation.trust import ACCEPT_MODES, Peer
 from ..errors import NotFound, UsageError
 from ..keys.crypto import RowCrypto
 from .db import Database
+from .peer_rows import COLUMNS, PeerRows
 
 # What is kept of a peer's last error: the message a person reads, and its code.
 MAX_ERROR_CHARS = 300
@@ -28,27 +29,7 @@ MAX_CODE_CHARS = 40
 # Opened peer cards kept in memory at most (PeerStore._card); far above any trust list.
 MAX_OPEN_CARDS = 4096
 
-_COLUMNS = (
-    "key, card_enc, accept, share, suspended, proxy, cursor, epoch,"
-    " last_sync, items_received, lag, last_error, added,"
-    " last_error_code, last_error_at, refused, last_pull_refused, last_refusal_code,"
-    " last_refusal_at, entry_id"
-)
-
-
-def _peer_rows(
-    key: bytes, conn: sqlite3.Connection
-) -> tuple[sqlite3.Row, tuple[bytes, ...]] | None:
-    """On the database thread: ``key``'s row and its previous keys (``PeerStore.get``)."""
-    # fetchall, not fetchone: no statement is left open (a commit would fail on it).
-    rows = conn.execute(f"SELECT {_COLUMNS} FROM peers WHERE key = ?", (key,)).fetchall()  # noqa: S608
-    if not rows:
-        return None
-    row = rows[0]
-    previous = conn.execute(
-        "SELECT old FROM peer_keys WHERE peer = ? ORDER BY rotated_at, old", (key,)
-    ).fetchall()
-    return row, tuple(bytes(r[0]) for r in previous)
+_COLUMNS = COLUMNS
 
 
 def _execute(sql: str, params: tuple[Any, ...], conn: sqlite3.Connection) -> None:
@@ -69,6 +50,9 @@ class PeerStore:
         # time. A changed card is new sealed bytes, so nothing goes stale; the cache
         # lives and dies with this store (the unlocked node).
         self._cards: dict[tuple[bytes, bytes], dict[str, Any]] = {}
+        # The trust list in memory between writes: every write to peers or peer_keys
+        # below goes through self._rows (peer_rows), which then drops what it holds.
+        self._rows = PeerRows(db)
 
     def _name_tag(self, name: str) -> bytes:
         return self._crypto.tag("peer-name", name.strip().casefold().encode())
@@ -151,7 +135,7 @@ class PeerStore:
         if accept not in ACCEPT_MODES:
             raise UsageError(f"--accept is one of {', '.join(ACCEPT_MODES)}")
         sealed = self._seal_card(key, name, urls, pins, pins_at, pins_at)
-        async with self._db.transaction() as conn:
+        async with self._rows.transaction() as conn:
             known = await conn.execute_fetchall("SELECT 1 FROM peers WHERE key = ?", (key,))
             if known:
                 await conn.execute(
@@ -173,31 +157,23 @@ class PeerStore:
         return peer
 
     async def get(self, key: bytes) -> Peer | None:
-        # Both reads in one hop to the database thread: the server looks a caller up
-        # for every request, and a pull or a poke looks its peer up too.
-        found = await self._db.run(partial(_peer_rows, key))
-        if found is None:
+        # From memory between writes: the server looks a caller up for every request,
+        # and a pull or a poke looks its peer up too.
+        held = await self._rows.read()
+        row = held.by_key.get(key)
+        if row is None:
             return None
-        row, previous = found
-        peer = self._row(row)[0]
-        return dataclasses.replace(peer, previous=previous)
+        return dataclasses.replace(self._row(row)[0], previous=held.previous.get(key, ()))
 
     async def list(self) -> list[Peer]:
         return [p for p, _ in await self.list_with_stats()]
 
     async def list_with_stats(self) -> builtins.list[tuple[Peer, dict[str, Any]]]:
-        rows = await self._db.fetchall(f"SELECT {_COLUMNS} FROM peers ORDER BY added, key")  # noqa: S608
-        previous: dict[bytes, builtins.list[bytes]] = {}
-        for peer_key, old in await self._db.fetchall(
-            "SELECT peer, old FROM peer_keys ORDER BY rotated_at, old"
-        ):
-            previous.setdefault(peer_key, []).append(old)
+        held = await self._rows.read()
         out = []
-        for row in rows:
+        for row in held.rows:
             peer, stats = self._row(row)
-            out.append(
-                (dataclasses.replace(peer, previous=tuple(previous.get(peer.key, ()))), stats)
-            )
+            out.append((dataclasses.replace(peer, previous=held.previous.get(peer.key, ())), stats))
         return out
 
     async def find(self, key_or_name: str) -> Peer:
@@ -232,7 +208,7 @@ class PeerStore:
     ) -> None:
         if accept is not None and accept not in ACCEPT_MODES:
             raise UsageError(f"--accept is one of {', '.join(ACCEPT_MODES)}")
-        async with self._db.transaction() as conn:
+        async with self._rows.transaction() as conn:
             await conn.execute(
                 "UPDATE peers SET accept = COALESCE(?, accept), share = COALESCE(?, share),"
                 " suspended = COALESCE(?, suspended), proxy = COALESCE(?, proxy) WHERE key = ?",
@@ -246,7 +222,7 @@ class PeerStore:
             )
 
     async def remove(self, key: bytes) -> None:
-        async with self._db.transaction() as conn:
+        async with self._rows.transaction() as conn:
             removed = list(
                 await conn.execute_fetchall(
                     "DELETE FROM peers WHERE key = ? RETURNING entry_id", (key,)
@@ -263,7 +239,7 @@ class PeerStore:
         self, key: bytes, *, epoch: bytes, cursor: int, received: int, lag: int, now: int
     ) -> None:
         # One transaction in one hop to the database thread (every pull saves it).
-        await self._db.write(
+        await self._rows.write(
             partial(
                 _execute,
                 "UPDATE peers SET epoch = ?, cursor = ?, items_received = items_received + ?,"
@@ -275,7 +251,7 @@ class PeerStore:
 
     async def record_error(self, key: bytes, code: str, message: str, now: int) -> None:
         """The last pull from ``key`` failed: its code, message and time, until one succeeds."""
-        async with self._db.transaction() as conn:
+        async with self._rows.transaction() as conn:
             await conn.execute(
                 "UPDATE peers SET last_error = ?, last_error_code = ?, last_error_at = ?"
                 " WHERE key = ?",
@@ -288,7 +264,7 @@ class PeerStore:
         if count == 0 and key in self._clean:
             return
         self._clean.discard(key)
-        await self._db.write(
+        await self._rows.write(
             partial(
                 _execute,
                 "UPDATE peers SET refused = refused + ?, last_pull_refused = ?,"
@@ -324,7 +300,7 @@ class PeerStore:
             new, card["name"], tuple(card["urls"]), tuple(card["pins"]), card["pins_at"],
             card.get("urls_at"),
         )  # fmt: skip
-        async with self._db.transaction() as conn:
+        async with self._rows.transaction() as conn:
             await conn.execute(
                 "UPDATE peers SET key = ?, card_enc = ? WHERE key = ?", (new, sealed, old)
             )
@@ -345,7 +321,7 @@ class PeerStore:
         it took its last one (``now`` if no entry has ``old`` any more: a racing
         statement moved it). Check and move are one transaction, so two statements
         racing from one peer move it at most once."""
-        async with self._db.transaction() as conn:
+        async with self._rows.transaction() as conn:
             rows = list(
                 await conn.execute_fetchall(
                     f"SELECT {_COLUMNS}, rotation_taken_at FROM peers WHERE key = ?",  # noqa: S608
@@ -453,7 +429,7 @@ class PeerStore:
         nothing changed) if a statement at least as recent was applied already.
 
         Raises NotFound."""
-        async with self._db.transaction() as conn:
+        async with self._rows.transaction() as conn:
             rows = list(
                 await conn.execute_fetchall(f"SELECT {_COLUMNS} FROM peers WHERE key = ?", (key,))  # noqa: S608
             )
@@ -474,7 +450,7 @@ class PeerStore:
         move or card at least as recent was applied already.
 
         Raises NotFound."""
-        async with self._db.transaction() as conn:
+        async with self._rows.transaction() as conn:
             rows = list(
                 await conn.execute_fetchall(f"SELECT {_COLUMNS} FROM peers WHERE key = ?", (key,))  # noqa: S608
             )
