@@ -37,6 +37,10 @@ class FeedLog:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        # The epoch once read: only new_epoch changes it in a running node (a restore
+        # writes a new one into a store that no running node has open), and the
+        # server reads it on every /changes and /bodies.
+        self._epoch: bytes | None = None
 
     _FEED_SELECT = (
         "SELECT l.pos, l.kind, l.id,"
@@ -85,10 +89,12 @@ class FeedLog:
 
     async def epoch(self) -> bytes:
         """The feed epoch: a new one whenever the log is reset (a restore from backup)."""
-        row = await self._db.fetchone("SELECT value FROM meta WHERE name = 'epoch'")
-        if row is not None:
-            return bytes(row[0])
-        return await self.new_epoch()
+        if self._epoch is None:
+            row = await self._db.fetchone("SELECT value FROM meta WHERE name = 'epoch'")
+            if row is None:
+                return await self.new_epoch()
+            self._epoch = bytes(row[0])
+        return self._epoch
 
     async def new_epoch(self) -> bytes:
         epoch = secrets.token_bytes(EPOCH_BYTES)
@@ -98,6 +104,7 @@ class FeedLog:
                 " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
                 (epoch,),
             )
+        self._epoch = epoch
         return epoch
 
     async def last_pos(self) -> int:

@@ -55,10 +55,10 @@ async def test_a_relay_step_takes_few_database_hops(memnet: MemNet) -> None:
     peer = await b.peer(a)
     at_a, at_b = count_hops(a), count_hops(b)
     assert (await b.syncer.pull(peer)).stored == 1
-    # A, per request: the caller's nonce (1; the caller is held in memory); then
-    # /changes reads the epoch, the head, the feed and the head again (4), /bodies the
-    # epoch, the rows and the envelopes (3). Before: 21, then 11.
-    assert at_a["all"] <= 9
+    # A, per request: the caller's nonce (1; the caller and the feed epoch are held
+    # in memory); then /changes reads the head, the feed and the head again (3),
+    # /bodies the rows and the envelopes (2). Before: 21, then 11.
+    assert at_a["all"] <= 7
     # B: its peer (1), which ids it knows (1), the origin's trust and state (6), the
     # batch (3), the cursor (1), the refusal counts (1). Before: 18.
     assert at_b["all"] <= 13

@@ -294,3 +294,28 @@ async def test_a_peer_card_is_opened_once_and_a_changed_card_is_read_again(
     assert await store.peers.set_urls(peer, ("https://b.example",), NOW + 1)
     got = await store.peers.get(peer)
     assert got is not None and got.urls == ("https://b.example",) and got.name == "Lisbon"
+
+
+async def test_the_feed_epoch_is_read_once_and_a_new_one_is_seen_at_once(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server reads the epoch on every /changes and /bodies: from memory after the
+    first read; a new epoch (a reset log) is what the next read gives, and is kept."""
+    first = await store.alerts.epoch()
+    reads = []
+    real_fetchone = store.db.fetchone
+
+    async def counting(sql: str, params: Any = ()) -> Any:
+        reads.append(sql)
+        return await real_fetchone(sql, params)
+
+    monkeypatch.setattr(store.db, "fetchone", counting)
+    assert [await store.alerts.epoch() for _ in range(3)] == [first] * 3
+    assert reads == []
+    renewed = await store.alerts.new_epoch()
+    assert renewed != first and await store.alerts.epoch() == renewed
+    other = await Store.open(tmp_path, b"\x01" * 32)
+    try:
+        assert await other.alerts.epoch() == renewed
+    finally:
+        await other.close()
