@@ -11,8 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from protocol import feed
-from protocol.encoding import pack, unpack
+from protocol.encoding import pack
 from protocol.errors import (
     InvalidField,
     LimitExceeded,
@@ -391,50 +390,6 @@ def test_bad_ids_messages_are_refused() -> None:
         decode_ids_request(pack({"after": None, "limit": MAX_IDS_PAGE + 1}))
 
 
-@pytest.mark.parametrize("head", [-1, MAX_POS + 1, True, "1", b"1"])
-def test_bad_pokes_are_refused(head: object) -> None:
-    with pytest.raises(InvalidField):
-        decode_poke(pack({"head": head}))
-
-
-def test_a_poke_names_its_news_in_one_extension() -> None:
-    news = tuple(feed.IdEntry("a", entry_id(n), n) for n in range(feed.MAX_POKE_NEWS))
-    data = encode_poke(Poke(ext=feed.news_ext(news)))
-    assert len(data) <= feed.MAX_SMALL_MESSAGE_BYTES
-    assert unpack(data) == {
-        "ext": {feed.NEWS_EXT: tuple(x for e in news for x in (e.id, e.hops))},
-        "head": None,
-    }
-    assert feed.poke_news(decode_poke(data)) == news
-    # A poke that does not say, or says only what this node does not know, names nothing.
-    assert feed.poke_news(decode_poke(encode_poke(Poke()))) is None
-    other = decode_poke(pack({"ext": {"org.example:x": 1}, "head": None}))
-    assert feed.poke_news(other) is None
-
-
-@pytest.mark.parametrize(
-    "value",
-    [
-        [],
-        [entry_id(1)],
-        [entry_id(1), 1, entry_id(2)],
-        [entry_id(1), 1, entry_id(1), 2],
-        [b"short", 1],
-        [entry_id(1), MAX_HOPS + 1],
-        [entry_id(1), -1],
-        [entry_id(1), True],
-        [1, entry_id(1)],
-        entry_id(1),
-        [x for n in range(feed.MAX_POKE_NEWS + 1) for x in (entry_id(n), 1)],
-    ],
-)
-def test_a_malformed_list_of_news_refuses_the_poke(value: object) -> None:
-    with pytest.raises((InvalidField, LimitExceeded)) as refused:
-        decode_poke(pack({"ext": {feed.NEWS_EXT: value}, "head": None}))
-    if isinstance(refused.value, InvalidField):
-        assert refused.value.field == "ext"
-
-
 def test_encoding_refuses_what_a_peer_would_refuse() -> None:
     with pytest.raises(InvalidField):
         encode_changes_response(ChangesResponse(EPOCH, entries(3, step=-1), HEAD * 2, False))
@@ -500,6 +455,3 @@ def test_arbitrary_maps_raise_only_protocol_errors(value: dict[str, Any]) -> Non
     for decode in DECODERS:
         with contextlib.suppress(ProtocolError):
             decode(data)
-
-
-# --- v2: completeness signals and extensions -------------------------------------------
