@@ -74,6 +74,9 @@ class NotifyStore:
     def __init__(self, db: Database, crypto: RowCrypto) -> None:
         self._db = db
         self._crypto = crypto
+        # The notifier's cursor once read or written (only set_cursor writes it): the
+        # notifier reads it each time an alert is stored.
+        self._cursor: int | None = None
 
     # --- channels ---------------------------------------------------------------
 
@@ -287,8 +290,10 @@ class NotifyStore:
 
     async def cursor(self) -> int | None:
         """The last log position routed to subscribers (None: never started)."""
-        row = await self._db.fetchone("SELECT value FROM meta WHERE name = 'notify_pos'")
-        return None if row is None else int(row[0])
+        if self._cursor is None:
+            row = await self._db.fetchone("SELECT value FROM meta WHERE name = 'notify_pos'")
+            self._cursor = None if row is None else int(row[0])
+        return self._cursor
 
     async def set_cursor(self, pos: int) -> None:
         def write(conn: sqlite3.Connection) -> None:
@@ -299,4 +304,8 @@ class NotifyStore:
             )
 
         # One hop to the database thread (the notifier moves it for every new alert).
-        await self._db.write(write, synced=False)
+        try:
+            await self._db.write(write, synced=False)
+        finally:
+            self._cursor = None  # read again next time, whether or not the write took
+        self._cursor = pos

@@ -319,3 +319,29 @@ async def test_the_feed_epoch_is_read_once_and_a_new_one_is_seen_at_once(
         assert await other.alerts.epoch() == renewed
     finally:
         await other.close()
+
+
+async def test_the_notifier_cursor_is_read_once_and_kept_as_written(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The notifier reads its cursor each time an alert is stored: from memory once
+    read or written, and what it wrote is what the database holds."""
+    assert await store.notify.cursor() is None
+    await store.notify.set_cursor(7)
+    reads = []
+    real_fetchone = store.db.fetchone
+
+    async def counting(sql: str, params: Any = ()) -> Any:
+        reads.append(sql)
+        return await real_fetchone(sql, params)
+
+    monkeypatch.setattr(store.db, "fetchone", counting)
+    assert [await store.notify.cursor() for _ in range(3)] == [7] * 3
+    assert reads == []
+    await store.notify.set_cursor(9)
+    assert await store.notify.cursor() == 9
+    other = await Store.open(tmp_path, b"\x01" * 32)
+    try:
+        assert await other.notify.cursor() == 9
+    finally:
+        await other.close()
