@@ -59,6 +59,19 @@ async def store(tmp_path: Path):  # type: ignore[no-untyped-def]
     await s.close()
 
 
+def count_reads(store: Store, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every single-row read ``store`` makes from now on."""
+    reads: list[str] = []
+    real_fetchone = store.db.fetchone
+
+    async def counting(sql: str, params: Any = ()) -> Any:
+        reads.append(sql)
+        return await real_fetchone(sql, params)
+
+    monkeypatch.setattr(store.db, "fetchone", counting)
+    return reads
+
+
 async def test_ingest_is_idempotent(store: Store) -> None:
     a = alert()
     assert await store.alerts.put_alert(a, hops=1, received_from=None, now=NOW)
@@ -251,14 +264,7 @@ async def test_the_count_of_active_alerts_is_read_from_indexes(
     for item in (a, b, c, d):
         await store.alerts.put_alert(item, hops=0, received_from=None, now=NOW)
     assert await store.alerts.put_retraction(retraction(a.id), hops=0, received_from=None, now=NOW)
-    asked: list[str] = []
-    fetchone = store.db.fetchone
-
-    async def record(sql: str, params: Any = ()) -> Any:
-        asked.append(sql)
-        return await fetchone(sql, params)
-
-    monkeypatch.setattr(store.db, "fetchone", record)
+    asked = count_reads(store, monkeypatch)
     counts = await store.alerts.counts(NOW)
     assert counts["alerts"] == 2 and counts["retractions"] == 1  # c and d
     plan = await store.db.fetchall("EXPLAIN QUERY PLAN " + asked[0], (NOW,) * asked[0].count("?"))
@@ -302,14 +308,7 @@ async def test_the_feed_epoch_is_read_once_and_a_new_one_is_seen_at_once(
     """The server reads the epoch on every /changes and /bodies: from memory after the
     first read; a new epoch (a reset log) is what the next read gives, and is kept."""
     first = await store.alerts.epoch()
-    reads = []
-    real_fetchone = store.db.fetchone
-
-    async def counting(sql: str, params: Any = ()) -> Any:
-        reads.append(sql)
-        return await real_fetchone(sql, params)
-
-    monkeypatch.setattr(store.db, "fetchone", counting)
+    reads = count_reads(store, monkeypatch)
     assert [await store.alerts.epoch() for _ in range(3)] == [first] * 3
     assert reads == []
     renewed = await store.alerts.new_epoch()
@@ -328,14 +327,7 @@ async def test_the_notifier_cursor_is_read_once_and_kept_as_written(
     read or written, and what it wrote is what the database holds."""
     assert await store.notify.cursor() is None
     await store.notify.set_cursor(7)
-    reads = []
-    real_fetchone = store.db.fetchone
-
-    async def counting(sql: str, params: Any = ()) -> Any:
-        reads.append(sql)
-        return await real_fetchone(sql, params)
-
-    monkeypatch.setattr(store.db, "fetchone", counting)
+    reads = count_reads(store, monkeypatch)
     assert [await store.notify.cursor() for _ in range(3)] == [7] * 3
     assert reads == []
     await store.notify.set_cursor(9)
