@@ -69,7 +69,7 @@ def test_make_run_starts_a_node_and_prints_its_address(short_tmp: Path) -> None:
             assert "alertnode invite create --role admin" in "".join(seen), seen
             # Ctrl-C once the node runs, not while make is starting it: a signal to
             # the group that lands while make spawns its child can reach make alone
-            # (seen once in 150 tries: make waited for a node that never heard it,
+            # (seen twice in 450 tries: make waited for a node that never heard it,
             # which a second Ctrl-C stops). That is make's, not the node's.
             while not seen[-1].startswith("Open http://") and seen[-1]:
                 seen.append(again.stdout.readline())
