@@ -12,6 +12,8 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -129,3 +131,30 @@ def test_idle_sync_judges_payload_and_wire_bytes_each_on_its_own_target(
     figures = {f["name"]: f for f in idle_sync.emit_figures(10, warm, warm, store_bytes=1)}
     assert figures["idle_sync.10.wire_bytes_warm"]["met"] is False  # 773 > 768
     assert figures["idle_sync.10.payload_bytes"]["met"] is True
+
+
+async def test_an_idle_pull_crowded_by_another_is_measured_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The counters are B's whole transport's: a window in which one of B's own
+    workers pulled too (two idle pulls' bytes, two requests for one page) is dropped
+    and measured again, and the figure says how many were dropped."""
+    readings = iter(
+        [
+            _counters(),
+            _counters(sent=424, received=114, round_trips=2),
+            _counters(sent=424, received=114, round_trips=2),
+            _counters(sent=636, received=171, round_trips=3),
+        ]
+    )
+    monkeypatch.setattr(idle_sync, "_counters", lambda r: next(readings))
+
+    async def sync_now() -> list[dict[str, Any]]:
+        return [{"error": None, "bodies": 0, "pages": 1}]
+
+    trust = SimpleNamespace(sync_now=sync_now)
+    r: Any = SimpleNamespace(b=SimpleNamespace(unlocked=lambda: SimpleNamespace(trust=trust)))
+    cost = await idle_sync.idle_pull(r)
+    assert cost is not None
+    assert (cost["sent"], cost["received"], cost["round_trips"]) == (212, 57, 1)
+    assert cost["crowded_windows"] == 1
