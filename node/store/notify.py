@@ -303,9 +303,7 @@ class NotifyStore:
                 (pos,),
             )
 
+        self._cursor = None  # read again if the write fails
         # One hop to the database thread (the notifier moves it for every new alert).
-        try:
-            await self._db.write(write, synced=False)
-        finally:
-            self._cursor = None  # read again next time, whether or not the write took
+        await self._db.write(write, synced=False)
         self._cursor = pos

@@ -29,8 +29,6 @@ MAX_CODE_CHARS = 40
 # Opened peer cards kept in memory at most (PeerStore._card); far above any trust list.
 MAX_OPEN_CARDS = 4096
 
-_COLUMNS = COLUMNS
-
 
 def _execute(sql: str, params: tuple[Any, ...], conn: sqlite3.Connection) -> None:
     """On the database thread: one statement (for ``Database.write``)."""
@@ -183,7 +181,7 @@ class PeerStore:
         """
         text = key_or_name.strip()
         row = await self._db.fetchone(
-            f"SELECT {_COLUMNS} FROM peers WHERE name_tag = ?",  # noqa: S608
+            f"SELECT {COLUMNS} FROM peers WHERE name_tag = ?",  # noqa: S608
             (self._name_tag(text),),
         )
         if row is not None:
@@ -292,7 +290,7 @@ class PeerStore:
         statements still owed to it) to the new key, and remember ``old`` as its
         previous key from ``rotated_at`` (None: an admin's fix, nothing remembered)."""
         self._clean -= {old, new}
-        row = await self._db.fetchone(f"SELECT {_COLUMNS} FROM peers WHERE key = ?", (old,))  # noqa: S608
+        row = await self._db.fetchone(f"SELECT {COLUMNS} FROM peers WHERE key = ?", (old,))  # noqa: S608
         if row is None:
             raise NotFound("no such peer")
         card = self._card(row)
@@ -324,7 +322,7 @@ class PeerStore:
         async with self._rows.transaction() as conn:
             rows = list(
                 await conn.execute_fetchall(
-                    f"SELECT {_COLUMNS}, rotation_taken_at FROM peers WHERE key = ?",  # noqa: S608
+                    f"SELECT {COLUMNS}, rotation_taken_at FROM peers WHERE key = ?",  # noqa: S608
                     (old,),
                 )
             )
@@ -431,7 +429,7 @@ class PeerStore:
         Raises NotFound."""
         async with self._rows.transaction() as conn:
             rows = list(
-                await conn.execute_fetchall(f"SELECT {_COLUMNS} FROM peers WHERE key = ?", (key,))  # noqa: S608
+                await conn.execute_fetchall(f"SELECT {COLUMNS} FROM peers WHERE key = ?", (key,))  # noqa: S608
             )
             if not rows:
                 raise NotFound("no such peer")
@@ -452,7 +450,7 @@ class PeerStore:
         Raises NotFound."""
         async with self._rows.transaction() as conn:
             rows = list(
-                await conn.execute_fetchall(f"SELECT {_COLUMNS} FROM peers WHERE key = ?", (key,))  # noqa: S608
+                await conn.execute_fetchall(f"SELECT {COLUMNS} FROM peers WHERE key = ?", (key,))  # noqa: S608
             )
             if not rows:
                 raise NotFound("no such peer")
