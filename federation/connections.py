@@ -30,10 +30,15 @@ class Counted(Protocol):
 @dataclass(frozen=True, slots=True)
 class ConnectionLimits:
     """Deadlines and caps for one listening port (defaults: the federation port's).
-    Raises ValueError for a timeout that is not positive or caps out of order."""
+    Raises ValueError for a timeout that is not positive, a peer's idle timeout
+    shorter than the idle timeout, or caps out of order."""
 
     handshake_timeout_s: float = 10.0
     idle_timeout_s: float = 30.0
+    # A connection whose last request was signed by a trusted peer (signature, key and
+    # nonce checked) may idle this long: pooled between a node's pulls (every 300 s,
+    # federation.workers), a new alert does not wait for TCP and TLS at each hop.
+    peer_idle_timeout_s: float = 600.0
     header_timeout_s: float = 10.0
     body_timeout_s: float = 30.0
     stall_timeout_s: float = 30.0
@@ -46,12 +51,15 @@ class ConnectionLimits:
         timeouts = (
             self.handshake_timeout_s,
             self.idle_timeout_s,
+            self.peer_idle_timeout_s,
             self.header_timeout_s,
             self.body_timeout_s,
             self.stall_timeout_s,
         )
         if min(timeouts) <= 0:
             raise ValueError("every connection timeout is a positive number of seconds")
+        if self.peer_idle_timeout_s < self.idle_timeout_s:
+            raise ValueError("a peer's connection may idle at least as long as any other")
         if not 1 <= self.max_per_address <= self.max_connections:
             raise ValueError("the per-address cap is at least 1 and at most the total cap")
 

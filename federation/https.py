@@ -44,6 +44,7 @@ from .errors import (
     TransportNotAllowed,
     parse_refusal,
 )
+from .listener import QuietRequestHandler
 from .server import MAX_REQUEST_BYTES, FederationServer, Reply, internal_error, refuse
 from .transport import BASE_PATH, REQUEST_TIMEOUT_S, sign_for
 from .trust import Peer
@@ -51,10 +52,12 @@ from .trust import Peer
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_S = 5.0
-# A pooled connection idle longer than this is not reused: well below the idle
-# timeout after which a node closes it (federation.listener, 30 s), so a request
-# never goes out on a connection the peer is closing.
-CLIENT_KEEPALIVE_S = 10.0
+# A pooled connection idle longer than this is not reused: well below the time a node
+# keeps a trusted peer's connection open idle (600 s, ConnectionLimits), so a request
+# never goes out on a connection the peer is closing, and above the longest wait
+# between two of a worker's pulls (300 s + 20%), so the next alert finds the
+# connections to its peers open instead of paying TCP and TLS at every hop.
+CLIENT_KEEPALIVE_S = 540.0
 READ_CHUNK_BYTES = 64 * 1024
 
 
@@ -270,6 +273,9 @@ async def _serve(request: web.Request) -> web.StreamResponse:
         # The error's text may hold member data: its type only, as the syncer logs.
         log.error("serving a federation request failed (%s)", type(exc).__name__)
         reply = internal_error()
+    protocol = request.protocol
+    if reply.from_peer and isinstance(protocol, QuietRequestHandler):
+        protocol.guard.keep_for_peer()
     return _response(reply)
 
 

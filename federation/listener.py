@@ -4,7 +4,9 @@ address, and nothing answered or logged names the software or the client.
 
 Rule: a connection is always in exactly one phase, each with its own deadline:
 ``handshake`` (TLS only: ``handshake_timeout_s``), ``idle`` (no byte of a next request
-within ``idle_timeout_s`` of opening or of the previous answer), ``head`` (the whole
+within ``idle_timeout_s`` of opening or of the previous answer, or
+``peer_idle_timeout_s`` once the federation server has accepted a request on the
+connection from a trusted peer: ``Guard.keep_for_peer``), ``head`` (the whole
 request head within ``header_timeout_s`` of its first byte) and ``request`` (the whole
 body within ``body_timeout_s`` of the head; once the body is in, the handler's own
 timeouts apply); and whenever the client stops reading its answer, it has
@@ -142,6 +144,7 @@ class Guard(asyncio.Protocol):
         self._payload: StreamReader | None = None
         self._early = bytearray()
         self._tls_task: asyncio.Task[None] | None = None
+        self._idle_s = self._limits.idle_timeout_s
 
     # --- what the event loop calls -------------------------------------------------
 
@@ -214,7 +217,13 @@ class Guard(asyncio.Protocol):
             return
         self._payload = None
         self._table.waiting(self, answered=True)
-        self._enter("idle", self._limits.idle_timeout_s)
+        self._enter("idle", self._idle_s)
+
+    def keep_for_peer(self) -> None:
+        """The request being answered came from a trusted peer (its signature, key and
+        nonce checked): from its answer on, the connection may idle
+        ``peer_idle_timeout_s``. Caps still push it out first among waiting ones."""
+        self._idle_s = self._limits.peer_idle_timeout_s
 
     # --- phases --------------------------------------------------------------------
 
@@ -322,7 +331,7 @@ class GuardedSite(web.BaseSite):
         self._kwargs: dict[str, Any] = {
             # aiohttp's own idle timer counts from the connection's start, head
             # included; the Guard's phases decide, aiohttp's is only a backstop.
-            "keepalive_timeout": limits.idle_timeout_s + limits.header_timeout_s,
+            "keepalive_timeout": limits.peer_idle_timeout_s + limits.header_timeout_s,
             "max_line_size": limits.max_line_bytes,
             "max_field_size": limits.max_field_bytes,
             "lingering_time": min(LINGER_S, limits.body_timeout_s),

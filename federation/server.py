@@ -21,7 +21,7 @@ import logging
 import re
 import urllib.parse
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import nacl.signing
 
@@ -59,12 +59,16 @@ NOT_FOUND_TEXT = "404: Not Found"
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """What the server answers: an HTTP status, a body and its content type."""
+    """What the server answers: an HTTP status, a body and its content type.
+    ``from_peer``: the request was signed by a trusted peer and its signature, key
+    and nonce checked out (whatever its route answered), so its connection may idle
+    longer (federation.listener); never sent."""
 
     status: int
     body: bytes = b""
     content_type: str = MSGPACK
     headers: Mapping[str, str] = field(default_factory=dict)
+    from_peer: bool = False
 
 
 def refuse(
@@ -189,6 +193,11 @@ class FederationServer:
             )  # fmt: skip
         if await state.nonces.seen(peer.entry_id, auth.nonce, auth.timestamp, now):
             return refuse("replayed", "this request was seen before; sign a new one")
+        return replace(await self._route(state, peer, method, raw_path, body), from_peer=True)
+
+    async def _route(
+        self, state: ServerState, peer: Peer, method: str, raw_path: str, body: bytes
+    ) -> Reply:
         route = find_route(raw_path, state.prefixes)
         if isinstance(route, Reply):
             return route

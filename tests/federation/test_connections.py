@@ -94,3 +94,5 @@ def test_limits_are_checked() -> None:
         ConnectionLimits(idle_timeout_s=0)
     with pytest.raises(ValueError):
         ConnectionLimits(max_connections=4, max_per_address=5)
+    with pytest.raises(ValueError):
+        ConnectionLimits(idle_timeout_s=30, peer_idle_timeout_s=10)

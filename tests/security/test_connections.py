@@ -23,10 +23,15 @@ import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import nacl.signing
 import pytest
 
 from federation.connections import ConnectionLimits, ConnectionTable
+from federation.errors import PeerRefused
+from federation.https import HttpsTransport
+from federation.trust import Peer
 from node.app import Node
+from protocol import feed
 from protocol.request import REQUEST_HEADER
 from tests.conftest import NodeFactory
 from tests.federation.nodes import draft, eventually, has_alert, pair
@@ -58,6 +63,15 @@ QUICK = ConnectionLimits(
     stall_timeout_s=1.0,
     max_connections=64,
     max_per_address=32,
+)
+# Peer test: a connection idles 1 s, a trusted peer's 4 s.
+PEERS_KEPT = ConnectionLimits(
+    handshake_timeout_s=5.0,
+    idle_timeout_s=1.0,
+    peer_idle_timeout_s=4.0,
+    header_timeout_s=2.0,
+    body_timeout_s=2.0,
+    stall_timeout_s=2.0,
 )
 # How long a test waits for the server to close a slow client before failing: a
 # bound on the test, not a measured duration.
@@ -244,6 +258,63 @@ async def test_slow_and_idle_connections_are_closed_by_the_server(
         await eventually(lambda table=table: _empty(table))  # type: ignore[misc]
     # A stranger's trickling is no error of the node's: nothing above debug.
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+async def test_a_trusted_peers_connection_stays_open_longer_than_a_strangers(
+    make_node: NodeFactory,
+) -> None:
+    """The connection a peer's request came in on idles ``peer_idle_timeout_s`` (so
+    the next alert finds it open); one that carried a request signed by a key A does
+    not trust idles ``idle_timeout_s`` like any other."""
+    a = await make_node("A", fed_limits=PEERS_KEPT)
+    b = await make_node("B")
+    pa, pb = a.unlocked().trust, b.unlocked().trust
+    # A trusts B; B knows A but does not pull from it (accept=none): no worker's
+    # request of B's opens a connection to A behind the test's back.
+    await pa.add_peer(pb.card(), "relay", True, None)
+    await pb.add_peer(pa.card(), "none", True, None)
+    a_key = bytes(pa.server_state.key.verify_key)
+    peer_a = await b.unlocked().store.peers.get(a_key)
+    assert peer_a is not None
+    table = pa.site.table  # type: ignore[union-attr]
+    clock = b.clock
+    changes = feed.encode_changes_request(feed.ChangesRequest(0, 10))
+
+    async def ask(key: nacl.signing.SigningKey) -> HttpsTransport:
+        transport = HttpsTransport(key, clock)
+        with contextlib.suppress(PeerRefused):
+            await transport.post(peer_a, "/changes", changes, feed.MAX_CHANGES_RESPONSE_BYTES)
+        return transport
+
+    async def closed_by_deadline(before: int) -> bool:
+        return len(table) == 0 and table.timed_out == before + 1
+
+    # A stranger's key: refused, and its connection closed at the plain idle deadline.
+    before = table.timed_out
+    stranger = await ask(nacl.signing.SigningKey.generate())
+    try:
+        assert len(table) == 1
+        await eventually(lambda: closed_by_deadline(before), CLOSE_WITHIN_S)
+    finally:
+        await stranger.close()
+    # B's key: answered, and its connection still open well past the plain deadline...
+    before = table.timed_out
+    peer = await ask(pb.server_state.key)
+    try:
+        assert len(table) == 1
+        await asyncio.sleep(2 * PEERS_KEPT.idle_timeout_s)
+        assert len(table) == 1 and table.timed_out == before
+        # ...and B's next request goes out on it: no new connection is counted.
+        await ask_on(peer, peer_a, changes)
+        assert len(table) == 1 and table.timed_out == before
+        # Past the peer's idle deadline, the server closes it all the same.
+        await eventually(lambda: closed_by_deadline(before), CLOSE_WITHIN_S)
+    finally:
+        await peer.close()
+
+
+async def ask_on(transport: HttpsTransport, peer: Peer, body: bytes) -> None:
+    await transport.post(peer, "/changes", body, feed.MAX_CHANGES_RESPONSE_BYTES)
 
 
 async def stop_reading(port: int) -> socket.socket:
