@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -83,6 +84,21 @@ def time_arrivals(node: Node, arrived: Callable[[bytes, float], None]) -> None:
         return stored
 
     alerts.put_batch = timed_put  # type: ignore[method-assign]
+
+
+MISHAPS = ("pulls_failed", "connections_evicted", "connections_timed_out")
+
+
+def mishaps(node: Node) -> Counter[str]:
+    """What went wrong on ``node`` so far: its failed pulls, and the connections its
+    federation port pushed out (a cap reached) or closed at a deadline."""
+    trust = node.unlocked().trust
+    table = trust.site.table if trust.site is not None else None
+    return Counter(
+        pulls_failed=trust.syncer.pulls_failed,
+        connections_evicted=table.evicted if table is not None else 0,
+        connections_timed_out=table.timed_out if table is not None else 0,
+    )
 
 
 async def pair(a: Node, b: Node) -> None:

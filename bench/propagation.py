@@ -33,7 +33,7 @@ from node.service import Draft
 from protocol.limits import MAX_HOPS
 
 from .graph import distances
-from .nodes import make_dir, pair, start_node, time_arrivals
+from .nodes import MISHAPS, make_dir, mishaps, pair, start_node, time_arrivals
 from .report import emit, note
 
 FULL_SIZES = (10, 30, 100)
@@ -107,15 +107,19 @@ async def one_graph(root: Path, n: int, alerts: int, rng: random.Random) -> None
             alert_id = await nodes[origin].unlocked().alerts.publish(_draft(k))
             return alert_id, start
 
+        before = sum((mishaps(node) for node in nodes), Counter[str]())
         times, missed, entitled = await _alerts(n, edges, alerts, rng, publish, arrivals)
         await asyncio.sleep(0.5)  # late duplicates, if any, still count
         spared = sum(node.unlocked().trust.syncer.pulls_spared for node in nodes)
+        went_wrong = sum((mishaps(node) for node in nodes), Counter[str]())
+        went_wrong.subtract(before)
     finally:
         for node in nodes:
             with contextlib.suppress(Exception):
                 await node.stop()
     detail = {"nodes": n, "edges": len(edges), "diameter": diameter, "alerts": alerts,
-              "setup_s": round(setup_s, 1), "how": "every node in one process"}  # fmt: skip
+              "setup_s": round(setup_s, 1), "how": "every node in one process",
+              **_while_publishing(went_wrong)}  # fmt: skip
     _emit(f"propagation.{n}.one_process", times, missed, entitled, seen, spared, detail)
 
 
@@ -156,6 +160,11 @@ async def _alerts(
         missed += len(entitled - set(got))
         times.append(max((got[v] for v in entitled if v in got), default=start) - start)
     return times, missed, entitled_counts
+
+
+def _while_publishing(went_wrong: Counter[str]) -> dict[str, int]:
+    """The nodes' mishaps (bench.nodes.mishaps) from the first alert to the end."""
+    return {name: went_wrong[name] for name in MISHAPS}
 
 
 def _emit(
@@ -291,15 +300,18 @@ async def one_graph_processes(root: Path, n: int, alerts: int, rng: random.Rando
         await asyncio.sleep(0.5)  # late duplicates, if any, still count
         seen: Counter[tuple[bytes, bytes, bytes]] = Counter()
         spared = 0
+        went_wrong: Counter[str] = Counter()
         for child in children:
             stats = await child.ask(op="stats")
             spared += stats["spared"]
+            went_wrong.update(stats["mishaps"])
             for peer, item, count in stats["bodies"]:
                 seen[(bytes.fromhex(peer), keys[child.index], bytes.fromhex(item))] += count
     finally:
         await asyncio.gather(*(c.stop() for c in children))
     detail = {"nodes": n, "edges": len(edges), "diameter": diameter, "alerts": alerts,
-              "setup_s": round(setup_s, 1), "how": "each node in a process of its own"}  # fmt: skip
+              "setup_s": round(setup_s, 1), "how": "each node in a process of its own",
+              **_while_publishing(went_wrong)}  # fmt: skip
     _emit(f"propagation.{n}", times, missed, entitled, seen, spared, detail)
 
 

@@ -8,7 +8,8 @@
     {"op": "arm"}               -> {"ok": true}       (report arrivals from now)
     {"op": "publish", "k": n}   -> {"id": hex, "t0": perf_counter before publishing}
     {"op": "stats"}             -> {"bodies": [[peer hex, item hex, count], ...],
-                                    "spared": pulls spared}
+                                    "spared": pulls spared,
+                                    "mishaps": {name: count since "arm"}}
     {"op": "stop"}              -> {"ok": true}, then the process ends
 
 Between answers it writes {"arrived": hex, "t": perf_counter} each time its store
@@ -32,7 +33,7 @@ from node.app import Node
 from node.service import Draft
 from protocol.limits import MAX_HOPS
 
-from .nodes import start_node, time_arrivals
+from .nodes import mishaps, start_node, time_arrivals
 
 
 def _say(message: dict[str, Any]) -> None:
@@ -49,6 +50,7 @@ async def serve(data: Path) -> None:
         os._exit(1)
     unlocked = node.unlocked()
     seen: Counter[tuple[str, str]] = Counter()
+    armed: Counter[str] = Counter()
     reader = asyncio.StreamReader()
     loop = asyncio.get_running_loop()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
@@ -63,6 +65,7 @@ async def serve(data: Path) -> None:
                 _say({"ok": True})
             elif op == "arm":
                 _arm(node, seen)
+                armed = mishaps(node)
                 _say({"ok": True})
             elif op == "publish":
                 draft = Draft(
@@ -77,7 +80,10 @@ async def serve(data: Path) -> None:
                 _say({"id": alert_id.hex(), "t0": t0})
             elif op == "stats":
                 bodies = [[p, i, c] for (p, i), c in seen.items()]
-                _say({"bodies": bodies, "spared": unlocked.trust.syncer.pulls_spared})
+                since = mishaps(node)
+                since.subtract(armed)
+                spared = unlocked.trust.syncer.pulls_spared
+                _say({"bodies": bodies, "spared": spared, "mishaps": dict(since)})
             elif op == "stop":
                 break
     finally:

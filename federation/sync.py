@@ -171,6 +171,7 @@ class Syncer(PeerWorkers):
         self, peer: Peer, result: PullResult, code: str, message: str, now: int
     ) -> None:
         result.error, result.error_code = message, code
+        self.pulls_failed += 1
         await self._peers.record_error(peer.key, code, message, now)
         log.info("sync with peer %s failed (%s)", peer.short, code)
 

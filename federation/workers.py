@@ -80,6 +80,8 @@ class PeerWorkers:
         self._heard: dict[bytes, dict[bytes, int]] = {}
         # Pulls a poke asked for and this node skipped: it held all the poke named.
         self.pulls_spared = 0
+        # Pulls that failed (the peer unreachable or refusing, its answer unusable).
+        self.pulls_failed = 0
 
     async def pull(self, peer: Peer) -> PullResult:
         raise NotImplementedError
