@@ -22,13 +22,13 @@ PATH = "/fed/v2/poke"
 
 async def ask(
     server: MemNode, signer: nacl.signing.SigningKey, clock: FakeClock, *,
-    body: bytes = POKE, path: str = PATH, nonce: bytes | None = None,
+    body: bytes = POKE, nonce: bytes | None = None,
 ) -> Reply:  # fmt: skip
     header = sign_request(
-        signer, "POST", path, body, server.pub, clock.now(), nonce or secrets.token_bytes(16)
+        signer, "POST", PATH, body, server.pub, clock.now(), nonce or secrets.token_bytes(16)
     )
     handler = server.net.network.servers[server.addr]
-    return await handler.handle("POST", path, {REQUEST_HEADER: header}, body)
+    return await handler.handle("POST", PATH, {REQUEST_HEADER: header}, body)
 
 
 async def test_only_a_trusted_peers_checked_request_is_from_a_peer(

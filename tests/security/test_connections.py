@@ -29,7 +29,6 @@ import pytest
 from federation.connections import ConnectionLimits, ConnectionTable
 from federation.errors import PeerRefused
 from federation.https import HttpsTransport
-from federation.trust import Peer
 from node.app import Node
 from protocol import feed
 from protocol.request import REQUEST_HEADER
@@ -305,16 +304,12 @@ async def test_a_trusted_peers_connection_stays_open_longer_than_a_strangers(
         await asyncio.sleep(2 * PEERS_KEPT.idle_timeout_s)
         assert len(table) == 1 and table.timed_out == before
         # ...and B's next request goes out on it: no new connection is counted.
-        await ask_on(peer, peer_a, changes)
+        await peer.post(peer_a, "/changes", changes, feed.MAX_CHANGES_RESPONSE_BYTES)
         assert len(table) == 1 and table.timed_out == before
         # Past the peer's idle deadline, the server closes it all the same.
         await eventually(lambda: closed_by_deadline(before), CLOSE_WITHIN_S)
     finally:
         await peer.close()
-
-
-async def ask_on(transport: HttpsTransport, peer: Peer, body: bytes) -> None:
-    await transport.post(peer, "/changes", body, feed.MAX_CHANGES_RESPONSE_BYTES)
 
 
 async def stop_reading(port: int) -> socket.socket:
