@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from protocol.alert import VerifiedAlert
 from protocol.feed import FeedEntry, IdEntry
 from protocol.fields import TLP_MAX_HOPS
 
@@ -44,9 +45,8 @@ async def take_shorter_paths(
         if ours is None:
             continue
         hops = received_hops(peer, ours.origin, claimed)
-        reach = min(ours.max_hops, TLP_MAX_HOPS.get(ours.tlp, 0))
         # Not shorter, or still not relayable at the new count: nothing would change.
-        if hops >= ours.hops or hops + 1 > reach:
+        if hops >= ours.hops or not relayable(ours.max_hops, ours.tlp, hops):
             continue
         if not may_accept_alert(peer, ours.origin, own):
             continue
@@ -57,3 +57,24 @@ async def take_shorter_paths(
         lowered.append((alert_id, hops))
     done = set(await store.lower_hops(lowered, now))
     return [IdEntry("a", alert_id, hops) for alert_id, hops in lowered if alert_id in done]
+
+
+def relayable(max_hops: int, tlp: str, hops: int) -> bool:
+    """Whether an alert held at ``hops`` may go one hop further: its own limit and its
+    label's reach (an unknown label reaches no one)."""
+    return hops + 1 <= min(max_hops, TLP_MAX_HOPS.get(tlp, 0))
+
+
+async def take_copies(
+    store: FeedStore, copies: Sequence[tuple[VerifiedAlert, int]], now: int
+) -> list[IdEntry]:
+    """Take the count each copy of an alert held here offers (``hops`` as on receipt):
+    a body fetched again, when two pulls fetched it at once. Admission has already
+    checked the trust list and blocked origins for the peer that sent it, so it is an
+    offer like any other; the alerts lowered, at their new counts."""
+    offers = [
+        (alert.id, hops) for alert, hops in copies
+        if relayable(alert.body.hops, alert.body.tlp, hops)
+    ]  # fmt: skip
+    done = set(await store.lower_hops(offers, now))
+    return [IdEntry("a", alert_id, hops) for alert_id, hops in offers if alert_id in done]

@@ -39,6 +39,11 @@ class News:
         if len(self._entries) > self._limit:
             self._entries = None
 
+    @property
+    def empty(self) -> bool:
+        """Known to hold nothing: no peer has anything to hear of."""
+        return self._entries is not None and not self._entries
+
     def named(self) -> tuple[IdEntry, ...] | None:
         """The entries, or None when unknown or empty (a poke names 1 or more)."""
         if not self._entries:

@@ -31,7 +31,7 @@ from protocol.signing import parse_envelope
 
 from .clock import Clock, within
 from .errors import FederationError, PeerRefused, PeerUnreachable
-from .hops import take_shorter_paths
+from .hops import relayable, take_copies, take_shorter_paths
 from .inflight import InFlight
 from .ingest import Accepted, Admission, BatchWriter, OriginCache, PullResult
 from .interfaces import FeedStore, PeerStore
@@ -46,6 +46,9 @@ from .workers import SYNC_INTERVAL_S, PeerWorkers
 log = logging.getLogger(__name__)
 
 MAX_PAGES_PER_PULL = 1000
+# How many times one pull waits for bodies other pulls are fetching before it asks
+# for them itself anyway (each wait is bounded by inflight.IN_FLIGHT_WAIT_S).
+MAX_IN_FLIGHT_ROUNDS = 3
 
 
 class Syncer(PeerWorkers):
@@ -121,22 +124,12 @@ class Syncer(PeerWorkers):
         peers = [p for p in await self._peers.list() if may_pull(p)]
         return list(await asyncio.gather(*(self.pull(p) for p in peers)))
 
-    async def holds(self, peer: Peer, news: tuple[feed.IdEntry, ...]) -> bool:
-        """Whether this node holds every entry a poke from ``peer`` named (news.py),
-        once the bodies other pulls are fetching have landed; it takes the shorter
-        paths they offer, as a pull would, and pokes its peers if it lowered any."""
-        await self.in_flight.wait(news)
-        if len(await self._store.known_ids([e.id for e in news])) < len(news):
-            return False
-        lowered = await take_shorter_paths(self._store, peer, self._own, news, self._clock.now())
-        if lowered:
-            await self._on_stored(peer, tuple(lowered))
-        return True
-
     # --- one pull -----------------------------------------------------------------
 
-    async def pull(self, peer: Peer) -> PullResult:
-        """Pull everything new from ``peer``. Errors are recorded, not raised."""
+    async def pull(self, peer: Peer, news: Sequence[feed.IdEntry] | None = None) -> PullResult:
+        """Pull everything new from ``peer``, or only the ``news`` its poke named
+        (news.py): those it lacks, by id, without reading its feed or moving the
+        cursor. Errors are recorded, not raised."""
         lock = self._locks.setdefault(peer.key, asyncio.Lock())
         async with lock:
             result = PullResult(peer.short)
@@ -147,7 +140,10 @@ class Syncer(PeerWorkers):
             now = self._clock.now()
             cache = OriginCache()
             try:
-                await self._pull(fresh, result, cache)
+                if news is None or fresh.epoch is None:
+                    await self._pull(fresh, result, cache)
+                else:
+                    await self._pull_named(fresh, fresh.epoch, news, result, cache)
             except FederationError as exc:
                 await self._failed(peer, result, exc.code, exc.message, now)
                 if isinstance(exc, PeerRefused):
@@ -159,7 +155,7 @@ class Syncer(PeerWorkers):
             # Tell the other peers first: the counts below are for an admin to read,
             # not on a propagation's path.
             if result.stored or result.lowered:
-                await self._on_stored(fresh, cache.news.named())
+                await self._on_stored(fresh, () if cache.news.empty else cache.news.named())
             # What a failed pull stored is counted too.
             await self._count(cache)
             await self._peers.record_refusals(
@@ -174,6 +170,29 @@ class Syncer(PeerWorkers):
         self.pulls_failed += 1
         await self._peers.record_error(peer.key, code, message, now)
         log.info("sync with peer %s failed (%s)", peer.short, code)
+
+    async def _pull_named(
+        self,
+        peer: Peer,
+        epoch: bytes,
+        news: Sequence[feed.IdEntry],
+        result: PullResult,
+        cache: OriginCache,
+    ) -> None:
+        """Fetch by id what ``news`` names and this node lacks (taking shorter paths to
+        what it holds); the cursor stays where it is, so the next whole pull lists
+        these entries again and finds them held."""
+        await self._fetch_missing(peer, news, None, result, cache)
+        await self._count(cache)
+        if result.stored:
+            await self._peers.save_progress(
+                peer.key,
+                epoch=epoch,
+                cursor=peer.cursor,
+                received=result.stored,
+                lag=None,
+                now=self._clock.now(),
+            )
 
     async def _changes(self, peer: Peer, cursor: int, epoch: bytes | None) -> feed.ChangesResponse:
         request = feed.ChangesRequest(cursor, feed.MAX_FEED_ENTRIES, epoch)
@@ -231,21 +250,24 @@ class Syncer(PeerWorkers):
         missing = [e for e in entries if e.id not in known]
         result.known += len(entries) - len(missing)
         await self._shorter([e for e in entries if e.id in known], peer, result, cache)
-        mine, theirs = self.in_flight.claim(missing)
-        try:
-            await self._fetch_entries(peer, mine, epoch, result, cache)
-        finally:
-            self.in_flight.release(mine)
-        if not theirs:
-            return
-        # Another pull is fetching these: wait for it, then fetch here only what it
-        # did not store (its peer's answer was refused by our policy, cut or failed).
-        await self.in_flight.wait(theirs)
-        known = await self._store.known_ids([e.id for e in theirs])
-        left = [e for e in theirs if e.id not in known]
-        result.known += len(theirs) - len(left)
-        await self._shorter([e for e in theirs if e.id in known], peer, result, cache)
-        await self._fetch_entries(peer, left, epoch, result, cache)
+        for _ in range(MAX_IN_FLIGHT_ROUNDS):
+            mine, theirs = self.in_flight.claim(missing)
+            try:
+                await self._fetch_entries(peer, mine, epoch, result, cache)
+            finally:
+                self.in_flight.release(mine)
+            if not theirs:
+                return
+            # Another pull is fetching these: wait for it, then claim and fetch here
+            # only what it did not store (its peer's answer was refused by our policy,
+            # cut or failed), so two waiters woken together do not both fetch it.
+            await self.in_flight.wait(theirs)
+            known = await self._store.known_ids([e.id for e in theirs])
+            missing = [e for e in theirs if e.id not in known]
+            result.known += len(theirs) - len(missing)
+            await self._shorter([e for e in theirs if e.id in known], peer, result, cache)
+        # Still claimed by others after every round (each wait bounded): ask anyway.
+        await self._fetch_entries(peer, missing, epoch, result, cache)
 
     async def _shorter(
         self,
@@ -410,11 +432,26 @@ class Syncer(PeerWorkers):
                 self.ledger.settle(counted)
             result.stored += sum(stored)
             result.known += len(stored) - sum(stored)
+            # News for the peers: what this added to the feed they are served. An alert
+            # stored where it may go no further is in no peer's feed.
             cache.news.add(
                 feed.IdEntry("a" if isinstance(item, VerifiedAlert) else "r", item.id, hops)
                 for (item, hops, _), new in zip(accepted, stored, strict=True)
                 if new
+                and (
+                    not isinstance(item, VerifiedAlert)
+                    or relayable(item.body.hops, item.body.tlp, hops)
+                )
             )
+            copies = [
+                (item, hops)
+                for (item, hops, _), new in zip(accepted, stored, strict=True)
+                if not new and isinstance(item, VerifiedAlert)
+            ]
+            if copies:
+                lowered = await take_copies(self._store, copies, self._clock.now())
+                result.lowered += len(lowered)
+                cache.news.add(lowered)
             cache.uncounted += sum(
                 new and isinstance(item, VerifiedAlert)
                 for (item, _, _), new in zip(accepted, stored, strict=True)

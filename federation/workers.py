@@ -78,18 +78,13 @@ class PeerWorkers:
         self._news_in: dict[bytes, News] = {}
         # Per peer, what its pokes named, by id with the hop count (news.py).
         self._heard: dict[bytes, dict[bytes, int]] = {}
-        # Pulls a poke asked for and this node skipped: it held all the poke named.
+        # Pulls a poke asked for that sent no request: this node held all it named.
         self.pulls_spared = 0
         # Pulls that failed (the peer unreachable or refusing, its answer unusable).
         self.pulls_failed = 0
 
-    async def pull(self, peer: Peer) -> PullResult:
+    async def pull(self, peer: Peer, news: Sequence[feed.IdEntry] | None = None) -> PullResult:
         raise NotImplementedError
-
-    async def holds(self, peer: Peer, news: tuple[feed.IdEntry, ...]) -> bool:
-        """Whether this node holds all of ``news`` from ``peer`` (then the pull its
-        poke asked for is skipped); a subclass that can tell says so."""
-        return False
 
     async def exchange_keys(self, peer: Peer) -> str | None:
         raise NotImplementedError
@@ -200,11 +195,10 @@ class PeerWorkers:
                 continue
             if key in self._keys_due and await self.exchange_keys(peer) is None:
                 self._keys_due.discard(key)
-            if news is not None and await self.holds(peer, news):
-                self.pulls_spared += 1
-                continue
-            result = await self.pull(peer)
+            result = await self.pull(peer, news)
             failures = failures + 1 if result.error else 0
+            if news is not None and result.bodies == 0 and result.known == len(news):
+                self.pulls_spared += 1
             if result.retry_after:
                 # The peer said how long to wait (rate limited, locked): never sooner.
                 await self._clock.sleep(float(result.retry_after))
@@ -268,9 +262,11 @@ class PeerWorkers:
         event = self._poke_out.get(key)
         if event is None:
             return
-        if news:
+        if news is not None:
             # What the peer's own pokes named it holds, by a path no longer than ours
-            # plus one (so ours offers it nothing shorter), it need not hear of.
+            # plus one (so ours offers it nothing shorter), it need not hear of; a
+            # poke with nothing to name (``news`` empty: nothing new in its feed) is
+            # not sent.
             heard = self._heard.get(key, {})
             news = [e for e in news if heard.get(e.id, e.hops + 2) > e.hops + 1]
             if not news:

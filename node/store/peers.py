@@ -234,15 +234,16 @@ class PeerStore:
         await self._db.checkpoint()
 
     async def save_progress(
-        self, key: bytes, *, epoch: bytes, cursor: int, received: int, lag: int, now: int
+        self, key: bytes, *, epoch: bytes, cursor: int, received: int, lag: int | None, now: int
     ) -> None:
         # One transaction in one hop to the database thread (every pull saves it).
+        # lag None: a pull of what a poke named, which did not read the feed's head.
         await self._rows.write(
             partial(
                 _execute,
                 "UPDATE peers SET epoch = ?, cursor = ?, items_received = items_received + ?,"
-                " lag = ?, last_sync = ?, last_error = NULL, last_error_code = NULL,"
-                " last_error_at = NULL WHERE key = ?",
+                " lag = coalesce(?, lag), last_sync = ?, last_error = NULL,"
+                " last_error_code = NULL, last_error_at = NULL WHERE key = ?",
                 (epoch, cursor, received, lag, now, key),
             )
         )

@@ -9,6 +9,7 @@ the body at the same time."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 from federation.inflight import IN_FLIGHT_WAIT_S
 from federation.ingest import PullResult
@@ -81,5 +82,56 @@ async def test_a_body_one_peer_policy_refused_is_fetched_from_the_other(memnet: 
     assert seen == [(b.pub, alert_id), (c.pub, alert_id)]
     assert from_b.stored == 0 and from_b.refused == 1
     assert from_c.stored == 1
+    assert await d.has(alert_id)
+    assert len(d.syncer.in_flight) == 0
+
+
+async def test_two_waiters_woken_together_fetch_the_refused_body_once(memnet: MemNet) -> None:
+    """B's answer is refused while C's and E's pulls both wait for it: when B's fetch is
+    over, one of them fetches the body and the other waits for that one in turn."""
+    a, b, c, d, e = [await memnet.node(n) for n in "abcde"]
+    for holder in (b, c, e):
+        await memnet.pair(a, holder)
+        await memnet.add_peer(holder, d)
+    await memnet.add_peer(d, b, "direct")  # A's alert relayed by B is refused at D
+    await memnet.add_peer(d, c)
+    await memnet.add_peer(d, e)
+    alert_id = await a.publish("one alert, three paths")
+    for holder in (b, c, e):
+        assert (await holder.pull(a)).stored == 1
+    seen: list[tuple[bytes, bytes]] = []
+    d.syncer.observer = lambda peer, item: seen.append((peer, item))
+    b_asked, go = asyncio.Event(), asyncio.Event()
+    read = {c.addr: asyncio.Event(), e.addr: asyncio.Event()}
+
+    async def hold_b(path: str) -> None:
+        if path.endswith("/bodies"):
+            b_asked.set()
+            await go.wait()
+
+    def after_b(addr: str) -> Callable[[str], Awaitable[None]]:
+        async def before(path: str) -> None:
+            if path.endswith("/changes"):
+                await b_asked.wait()
+                read[addr].set()
+
+        return before
+
+    memnet.network.link(d.addr, b.addr).before = hold_b
+    for other in (c, e):
+        memnet.network.link(d.addr, other.addr).before = after_b(other.addr)
+    pulls = asyncio.gather(d.pull(b), d.pull(c), d.pull(e))
+
+    async def both_wait() -> bool:
+        waiting = memnet.clock.pending().count(IN_FLIGHT_WAIT_S)
+        return all(event.is_set() for event in read.values()) and waiting == 2
+
+    await until(both_wait)
+    go.set()
+    from_b, from_c, from_e = await pulls
+    assert from_b.refused == 1
+    # Before each waiter claimed what it then fetched: C and E both sent the body.
+    assert len(seen) == 2 and seen[0] == (b.pub, alert_id)
+    assert from_c.stored + from_e.stored == 1 and from_c.known + from_e.known == 1
     assert await d.has(alert_id)
     assert len(d.syncer.in_flight) == 0

@@ -1,5 +1,6 @@
 """A poke that names its news (issue 17, item 2): a relay's poke names what its pull
-stored, and a node that already holds all of it skips the pull the poke asks for.
+stored; a node that already holds all of it skips the pull the poke asks for, and one
+that lacks some asks for those bodies by id, without reading the relay's feed.
 
 Over 100 nodes each node is poked by about three peers for every alert; all but the
 first of those pulls only confirmed what it held, a changes request each. On the
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 
 from federation.errors import PeerRefused
+from federation.inflight import IN_FLIGHT_WAIT_S
 from federation.news import News
 from federation.workers import MAX_NEWS_HELD
 from protocol import feed
@@ -47,7 +49,22 @@ async def diamond(memnet: MemNet) -> tuple[MemNode, MemNode, MemNode, MemNode]:
     a, b, c, d = [await memnet.node(n) for n in "abcd"]
     for x, y in ((a, b), (a, c), (b, d), (c, d)):
         await memnet.pair(x, y)
+    await feeds_read(a, b, c, d)
     return a, b, c, d
+
+
+async def feeds_read(*nodes: MemNode) -> None:
+    """Every node has read each peer's feed once (a worker's first pull fails when it
+    starts before the other side has added it; its retry waits on the fake clock)."""
+    for node in nodes:
+        for peer in await node.store.peers.list():
+            node.syncer.wake(peer.key)
+
+    async def read() -> bool:
+        peers = [p for n in nodes for p in await n.store.peers.list()]
+        return all(p.epoch is not None for p in peers)
+
+    await until(read)
 
 
 async def test_a_poke_naming_only_what_a_node_holds_spares_its_pull(livenet: MemNet) -> None:
@@ -62,7 +79,7 @@ async def test_a_poke_naming_only_what_a_node_holds_spares_its_pull(livenet: Mem
 
     livenet.network.link(c.addr, a.addr).before = hold_bodies
     pokes = named(c)
-    alert_id = await a.publish("one alert, two relays")
+    alert_id = await a.publish("one alert, two relays", hops=4)
     await until(lambda: d.has(alert_id))
 
     async def poked_by_d() -> bool:
@@ -98,24 +115,45 @@ async def test_a_poke_naming_only_what_a_node_holds_spares_its_pull(livenet: Mem
     assert requests(livenet, d, c, "/bodies") == 0
 
 
-async def test_a_poke_naming_what_a_node_lacks_is_pulled(livenet: MemNet) -> None:
+async def test_what_a_poke_names_and_a_node_lacks_is_fetched_by_id(livenet: MemNet) -> None:
     a, b, d = [await livenet.node(n) for n in "abd"]
     await livenet.pair(a, b)
     await livenet.pair(b, d)
     pokes = named(d)
+
+    async def first_pull_done() -> bool:
+        return (await d.peer(b)).epoch is not None
+
+    await until(first_pull_done)
+    read_feed = requests(livenet, d, b, "/changes")
     alert_id = await a.publish("relayed once")
     await until(lambda: d.has(alert_id))
     assert [feed.IdEntry("a", alert_id, 1)] in [list(n) for n in pokes if n]
+    # D asked B for the body by id, without reading B's feed.
+    assert requests(livenet, d, b, "/changes") == read_feed
+    assert requests(livenet, d, b, "/bodies") == 1
     assert d.syncer.pulls_spared == 0
+    # The cursor stays; the next whole pull lists the entry again and finds it held.
+    assert (await d.peer(b)).cursor == 0
+    again = await d.syncer.pull(await d.peer(b))
+    assert (again.known, again.bodies, again.stored) == (1, 0, 0)
+    assert (await d.peer(b)).cursor > 0
 
 
-async def test_a_held_alert_offered_by_a_shorter_path_is_lowered_without_a_pull(
+async def _epochs_read(memnet: MemNet, node: MemNode, *peers: MemNode) -> None:
+    """``node`` reads each peer's (empty) feed once, as its worker does at start."""
+    for peer in peers:
+        assert (await node.pull(peer)).stored == 0
+
+
+async def test_a_held_alert_offered_by_a_shorter_path_is_lowered_without_a_request(
     memnet: MemNet,
 ) -> None:
     """D holds A's alert by C (three hops); B's poke offers it at one hop from A."""
     a, b, c, d = [await memnet.node(n) for n in "abcd"]
     for x, y in ((a, b), (b, c), (c, d), (b, d)):
         await memnet.pair(x, y)
+    await _epochs_read(memnet, d, b)
     alert_id = await a.publish("two ways round", hops=4)
     for node, source in ((b, a), (c, b), (d, c)):
         assert (await node.pull(source)).stored == 1
@@ -123,7 +161,8 @@ async def test_a_held_alert_offered_by_a_shorter_path_is_lowered_without_a_pull(
     assert (await d.store.alerts.held_hops([alert_id], now))[alert_id].hops == 3
     before = len(memnet.network.log)
     offer = (feed.IdEntry("a", alert_id, 1),)
-    assert await d.syncer.holds(await d.peer(b), offer)
+    result = await d.syncer.pull(await d.peer(b), offer)
+    assert (result.lowered, result.known, result.bodies) == (1, 1, 0)
     assert (await d.store.alerts.held_hops([alert_id], now))[alert_id].hops == 2
     assert len(memnet.network.log) == before
 
@@ -133,25 +172,35 @@ async def test_a_named_body_another_pull_is_fetching_is_waited_for(memnet: MemNe
     await memnet.pair(a, b)
     await memnet.pair(a, d)
     await memnet.pair(b, d)
+    await _epochs_read(memnet, d, b)
     alert_id = await a.publish("in flight")
     assert (await b.pull(a)).stored == 1
     entry = feed.IdEntry("a", alert_id, 1)
     # D's pull from A has the body in flight when B's poke names it.
     mine, _ = d.syncer.in_flight.claim([entry])
     assert mine == [entry]
-    asked = asyncio.ensure_future(d.syncer.holds(await d.peer(b), (entry,)))
-    await asyncio.sleep(0)
+    asked = asyncio.ensure_future(d.syncer.pull(await d.peer(b), (entry,)))
+    await until(lambda: _true(IN_FLIGHT_WAIT_S in memnet.clock.pending()))
     assert not asked.done()
     now = memnet.clock.now()
     stored = await a.store.alerts.get_alert(alert_id, now)
     assert stored is not None
     alert = verify_alert(stored.envelope, now)
     assert await d.store.alerts.put_alert(alert, hops=1, received_from=a.pub, now=now)
+    before = len(memnet.network.log)
     d.syncer.in_flight.release([entry])
-    assert await asked
-    # Named, not held: the pull goes ahead.
+    result = await asked
+    assert (result.known, result.bodies) == (1, 0)
+    assert len(memnet.network.log) == before
+    # Named and not held: asked for by id (B no longer has it: gone).
     other = feed.IdEntry("a", b"\x09" * 32, 1)
-    assert not await d.syncer.holds(await d.peer(b), (entry, other))
+    result = await d.syncer.pull(await d.peer(b), (entry, other))
+    assert (result.known, result.gone) == (1, 1)
+    assert requests(memnet, d, b, "/bodies") == 1 and requests(memnet, d, b, "/changes") == 1
+
+
+async def _true(value: bool) -> bool:
+    return value
 
 
 async def test_a_failed_poke_leaves_the_next_one_naming_nothing(livenet: MemNet) -> None:
@@ -210,3 +259,20 @@ async def test_a_poke_with_malformed_news_is_refused_and_wakes_nothing(memnet: M
         422, "invalid_field", "ext"
     )  # fmt: skip
     assert pokes == []
+
+
+async def test_an_alert_stored_at_its_hop_limit_is_nobodys_news(livenet: MemNet) -> None:
+    """B may pass on neither alert's copy past its limit: one stored at the limit is in
+    no feed B serves, so B pokes nobody about it (its peers would ask for nothing)."""
+    a, b, c = [await livenet.node(n) for n in "abc"]
+    await livenet.pair(a, b)
+    await livenet.pair(b, c)
+    await feeds_read(a, b, c)
+    pokes = named(c)
+    at_limit = await a.publish("goes one hop", hops=1)
+    await until(lambda: b.has(at_limit))
+    further = await a.publish("goes two hops", hops=2)
+    await until(lambda: c.has(further))
+    assert pokes == [(feed.IdEntry("a", further, 1),)]
+    assert requests(livenet, c, b, "/bodies") == 1
+    assert not await c.has(at_limit)

@@ -190,3 +190,26 @@ async def test_a_relisted_alert_not_yet_routed_is_still_routed(memnet: MemNet) -
     await s.pull(o)
     (row,) = await s.store.alerts.rows_by_id([alert])
     assert not row.relisted and row.hops == 1
+
+
+@pytest.mark.asyncio
+async def test_a_body_fetched_again_offers_its_count(memnet: MemNet) -> None:
+    """Two pulls can fetch the same body (one checked what it holds just before the
+    other stored it): the second copy is no new alert, but its shorter path is taken,
+    as from a feed entry, and passed on."""
+    o, lr, s, f = await diamond(memnet)
+    alert = await o.publish("fetched twice", hops=2)
+    await lr.pull(o)
+    assert (await s.pull(lr)).stored == 1 and await held(s, alert) == 2
+    known_ids = s.store.alerts.known_ids
+
+    async def not_yet(ids: list[bytes]) -> set[bytes]:
+        return set()  # as if read before the copy from L was written
+
+    s.store.alerts.known_ids = not_yet  # type: ignore[method-assign]
+    again = await s.pull(o)
+    s.store.alerts.known_ids = known_ids  # type: ignore[method-assign]
+    assert (again.bodies, again.stored, again.lowered) == (1, 0, 1)
+    assert await held(s, alert) == 1
+    got = await f.pull(s)
+    assert got.stored == 1 and await held(f, alert) == 2
