@@ -55,8 +55,7 @@ async def take_shorter_paths(
         if blocked[ours.origin]:
             continue
         lowered.append((alert_id, hops))
-    done = set(await store.lower_hops(lowered, now))
-    return [IdEntry("a", alert_id, hops) for alert_id, hops in lowered if alert_id in done]
+    return await _lower(store, lowered, now)
 
 
 def relayable(max_hops: int, tlp: str, hops: int) -> bool:
@@ -72,9 +71,11 @@ async def take_copies(
     a body fetched again, when two pulls fetched it at once. Admission has already
     checked the trust list and blocked origins for the peer that sent it, so it is an
     offer like any other; the alerts lowered, at their new counts."""
-    offers = [
-        (alert.id, hops) for alert, hops in copies
-        if relayable(alert.body.hops, alert.body.tlp, hops)
-    ]  # fmt: skip
+    offers = [(a.id, hops) for a, hops in copies if relayable(a.body.hops, a.body.tlp, hops)]
+    return await _lower(store, offers, now)
+
+
+async def _lower(store: FeedStore, offers: list[tuple[bytes, int]], now: int) -> list[IdEntry]:
+    """Lower each (alert id, hop count) the store holds higher; those lowered."""
     done = set(await store.lower_hops(offers, now))
     return [IdEntry("a", alert_id, hops) for alert_id, hops in offers if alert_id in done]

@@ -432,30 +432,26 @@ class Syncer(PeerWorkers):
                 self.ledger.settle(counted)
             result.stored += sum(stored)
             result.known += len(stored) - sum(stored)
-            # News for the peers: what this added to the feed they are served. An alert
-            # stored where it may go no further is in no peer's feed.
-            cache.news.add(
-                feed.IdEntry("a" if isinstance(item, VerifiedAlert) else "r", item.id, hops)
-                for (item, hops, _), new in zip(accepted, stored, strict=True)
-                if new
-                and (
-                    not isinstance(item, VerifiedAlert)
-                    or relayable(item.body.hops, item.body.tlp, hops)
-                )
-            )
-            copies = [
-                (item, hops)
-                for (item, hops, _), new in zip(accepted, stored, strict=True)
-                if not new and isinstance(item, VerifiedAlert)
-            ]
+            # News for the peers: what this added to the feed they are served (an alert
+            # stored where it may go no further is in no peer's feed); copies of alerts
+            # held already may still offer a shorter path.
+            news: list[feed.IdEntry] = []
+            copies: list[tuple[VerifiedAlert, int]] = []
+            for (item, hops, _), new in zip(accepted, stored, strict=True):
+                if not isinstance(item, VerifiedAlert):
+                    if new:
+                        news.append(feed.IdEntry("r", item.id, hops))
+                elif not new:
+                    copies.append((item, hops))
+                else:
+                    cache.uncounted += 1
+                    if relayable(item.body.hops, item.body.tlp, hops):
+                        news.append(feed.IdEntry("a", item.id, hops))
+            cache.news.add(news)
             if copies:
                 lowered = await take_copies(self._store, copies, self._clock.now())
                 result.lowered += len(lowered)
                 cache.news.add(lowered)
-            cache.uncounted += sum(
-                new and isinstance(item, VerifiedAlert)
-                for (item, _, _), new in zip(accepted, stored, strict=True)
-            )
 
         return BatchWriter(write, self.ledger.settle)
 
