@@ -239,8 +239,6 @@ class Admission:
             except FederationError as exc:
                 self._refused(peer, result, exc)
                 continue
-            for counter in counters:
-                self._ledger.add(counter)
             counted += counters
             accepted.append((item, our_hops, peer.key))
         return accepted, counted
@@ -285,13 +283,14 @@ class Admission:
         our_hops = received_hops(peer, origin, claimed)
         if our_hops > alert.body.hops:
             raise ItemRefused("too_many_hops", "it travelled further than its hop limit")
-        counters = [await self._peer_room(peer, cache, now)]
-        if origin not in await self._known(cache):
-            counters.append(await self._unnamed_room(cache, now))
         if origin not in cache.active:
             cache.active[origin] = await self._store.count_active(origin, now)
         if cache.active[origin] >= self._quotas.per_origin:
             raise ItemRefused("over_quota", "its origin is over its quota of stored alerts")
+        # The shared counts last: each is taken as it is checked (QuotaLedger.take).
+        counters = [await self._peer_room(peer, cache, now)]
+        if origin not in await self._known(cache):
+            counters += await self._taken_with(counters, self._unnamed_room(cache, now))
         cache.active[origin] += 1
         cache.admitted[alert.id] = origin
         return our_hops, counters
@@ -334,8 +333,9 @@ class Admission:
         message: str,
         cache: OriginCache,
     ) -> Counter:
-        """``counter`` if its quota (``limit``) has room; raises ItemRefused if it is full."""
-        if not await self._ledger.has_room(counter, limit, count, cache.recounted):
+        """``counter``, taken (counted from now on), if its quota (``limit``) has room;
+        raises ItemRefused if it is full."""
+        if not await self._ledger.take(counter, limit, count, cache.recounted):
             raise ItemRefused(code, message)
         return counter
 
@@ -356,15 +356,25 @@ class Admission:
         )  # fmt: skip
 
     async def _marker_room(self, peer: Peer, cache: OriginCache, now: int) -> list[Counter]:
-        return [
+        taken = [
             await self._room(
                 ("peer_markers", peer.key), self._quotas.markers_per_peer,
                 partial(self._store.count_markers, peer.keys, now),
                 "markers_over_quota", "this peer is over its quota of markers", cache,
-            ),
-            await self._room(
-                ("markers", b""), self._quotas.markers,
-                partial(self._store.count_markers, None, now),
-                "markers_over_quota", "this node holds as many markers as it keeps", cache,
-            ),
+            )
         ]  # fmt: skip
+        return taken + await self._taken_with(taken, self._room(
+            ("markers", b""), self._quotas.markers,
+            partial(self._store.count_markers, None, now),
+            "markers_over_quota", "this node holds as many markers as it keeps", cache,
+        ))  # fmt: skip
+
+    async def _taken_with(self, taken: list[Counter], room: Awaitable[Counter]) -> list[Counter]:
+        """``[await room]``; if it refuses, what was ``taken`` for the same item is
+        released first."""
+        try:
+            return [await room]
+        except ItemRefused:
+            for counter in taken:
+                self._ledger.release(counter)
+            raise

@@ -81,15 +81,19 @@ class QuotaLedger:
     ``pending`` until their batch is written (``settle``), and every read adds them to
     what the store says; so concurrent pulls, and a pull's own batch in flight, are
     counted before they are durable, and a count is never below what is stored and
-    pending, except for a batch written and settled while a read was under way.
-    Between reads a count only moves up: an item may be refused early, never admitted
-    past a limit.
+    pending. A batch written while a read was under way may or may not be in what the
+    store says, so the read adds what was pending when it began and everything
+    admitted since: it may count that batch twice until the next read, never not at
+    all. Between reads a count only moves up: an item may be refused early, never
+    admitted past a limit.
     """
 
     def __init__(self, monotonic: Callable[[], float]) -> None:
         self._monotonic = monotonic
         self._counts: dict[Counter, _Reading] = {}
         self._pending: dict[Counter, int] = {}
+        # Items ever admitted against each counter (only moves up).
+        self._admitted: dict[Counter, int] = {}
 
     async def has_room(
         self, counter: Counter, limit: int, count: Count, recounted: set[Counter]
@@ -104,9 +108,29 @@ class QuotaLedger:
         return reading.value < limit
 
     async def _read(self, counter: Counter, count: Count, now: float) -> _Reading:
+        pending, admitted = self._pending.get(counter, 0), self._admitted.get(counter, 0)
         stored = await count()
-        reading = self._counts[counter] = _Reading(stored + self._pending.get(counter, 0), now)
+        since = self._admitted.get(counter, 0) - admitted
+        reading = self._counts[counter] = _Reading(stored + pending + since, now)
         return reading
+
+    async def take(
+        self, counter: Counter, limit: int, count: Count, recounted: set[Counter]
+    ) -> bool:
+        """``has_room``, and if there is room the item is counted (``add``) at once, with
+        no await in between: two pulls that share a count cannot both take its last
+        place. An item taken and then refused for another reason is ``release``d."""
+        if not await self.has_room(counter, limit, count, recounted):
+            return False
+        self.add(counter)
+        return True
+
+    def release(self, counter: Counter) -> None:
+        """An item taken against ``counter`` will not be written after all."""
+        reading = self._counts.get(counter)
+        if reading is not None:
+            reading.value -= 1
+        self.settle([counter])
 
     def add(self, counter: Counter) -> None:
         """One more item admitted against ``counter`` (read by ``has_room`` before)."""
@@ -114,6 +138,7 @@ class QuotaLedger:
         if reading is not None:
             reading.value += 1
         self._pending[counter] = self._pending.get(counter, 0) + 1
+        self._admitted[counter] = self._admitted.get(counter, 0) + 1
 
     def settle(self, counters: Iterable[Counter]) -> None:
         """The items admitted against ``counters`` are written (or failed to be): the
@@ -130,6 +155,8 @@ class QuotaLedger:
         kept = set(keep)
         for counter in [c for c in self._counts if c[1] and c[1] not in kept]:
             del self._counts[counter]
+        for counter in [c for c in self._admitted if c[1] and c[1] not in kept]:
+            del self._admitted[counter]
 
 
 @dataclass

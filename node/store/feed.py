@@ -11,7 +11,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .db import Database
+from .db import QUICK_IDS, Database
 
 EPOCH_BYTES = 16
 
@@ -75,7 +75,8 @@ class FeedLog:
         if not ids:
             return []
         marks = ",".join("?" * len(ids))
-        rows = await self._db.fetchall(
+        read = self._db.quick if len(ids) <= QUICK_IDS else self._db.fetchall
+        rows = await read(
             self._FEED_SELECT + f" WHERE l.id IN ({marks}) ORDER BY l.pos", tuple(ids)
         )
         return [FeedRow(*r) for r in rows]
@@ -108,5 +109,5 @@ class FeedLog:
         return epoch
 
     async def last_pos(self) -> int:
-        row = await self._db.fetchone("SELECT COALESCE(MAX(pos), 0) FROM log")
+        row = await self._db.quick_one("SELECT COALESCE(MAX(pos), 0) FROM log")
         return int(row[0]) if row else 0

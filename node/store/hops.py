@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .db import Database
+from .db import QUICK_IDS, Database
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +38,8 @@ class ShorterPaths:
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
-        rows = await self._db.fetchall(
+        read = self._db.quick if len(ids) <= QUICK_IDS else self._db.fetchall
+        rows = await read(
             f"SELECT id, origin, hops, max_hops, tlp FROM alerts WHERE id IN ({marks})"  # noqa: S608
             " AND state = 'active' AND expires > ?",
             (*ids, now),

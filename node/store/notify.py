@@ -192,7 +192,8 @@ class NotifyStore:
         return [self._subscription(r) for r in rows]
 
     async def all_subscriptions(self) -> list[Subscription]:
-        rows = await self._db.fetchall(
+        # Read for every alert routed, and short: one row per subscription.
+        rows = await self._db.quick(
             "SELECT s.id, s.member_id, s.channel, s.prefs_enc FROM subscriptions s"
             " JOIN members m ON m.id = s.member_id WHERE m.revoked = 0 ORDER BY s.id"
         )
@@ -259,7 +260,7 @@ class NotifyStore:
 
     async def due(self, now: int, limit: int) -> list[Queued]:
         """Messages due at ``now``, oldest first."""
-        rows = await self._db.fetchall(
+        rows = await self._db.quick(
             "SELECT id, channel, subscription, digest, due, attempts, payload_enc FROM outbox"
             " WHERE due <= ? ORDER BY due, id LIMIT ?",
             (now, limit),
@@ -270,7 +271,7 @@ class NotifyStore:
         ]
 
     async def next_due(self) -> int | None:
-        row = await self._db.fetchone("SELECT min(due) FROM outbox")
+        row = await self._db.quick_one("SELECT min(due) FROM outbox")
         return None if row is None or row[0] is None else int(row[0])
 
     async def delivered(self, row_id: int) -> None:

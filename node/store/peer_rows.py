@@ -70,7 +70,8 @@ class PeerRows:
         if held is not None:
             return held
         generation = self._generation
-        snapshot = await self._db.run(_read)
+        # The table is one row per trusted peer: short enough to read on the loop.
+        snapshot = await self._db.quick_run(_read)
         if generation == self._generation:
             self._held = snapshot
         return snapshot

@@ -352,7 +352,7 @@ class PeerStore:
     async def retired_at(self, key: bytes) -> int | None:
         """When a node rotated away from ``key``, if this node knows it did: from a
         peer's own statement or one passed on by a peer (the earliest, if several)."""
-        row = await self._db.fetchone(
+        row = await self._db.quick_one(
             "SELECT min(at) FROM (SELECT rotated_at AS at FROM peer_keys WHERE old = ?"
             " UNION ALL SELECT rotated_at FROM rotation_statements WHERE old = ?)",
             (key, key),

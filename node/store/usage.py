@@ -25,7 +25,7 @@ class QuotaUsage:
     _db: Database
 
     async def is_blocked(self, origin: bytes) -> bool:
-        row = await self._db.fetchone("SELECT 1 FROM blocked_origins WHERE origin = ?", (origin,))
+        row = await self._db.quick_one("SELECT 1 FROM blocked_origins WHERE origin = ?", (origin,))
         return row is not None
 
     async def _count(self, sql: str, params: Sequence[object]) -> int:

@@ -97,6 +97,50 @@ async def test_ledger_counts_pending_items_and_reads_again_at_the_limit() -> Non
     assert counter not in ledger._counts
 
 
+async def test_a_batch_written_while_the_store_is_read_is_still_counted() -> None:
+    """The read began before the batch committed (the store's answer leaves it out)
+    and the batch was settled before the answer came (nothing pending): the count must
+    still hold it, or one more item than the limit is admitted. Two pulls sharing the
+    quota of unnamed origins did so (tests/federation/test_flood.py)."""
+    clock = FakeClock()
+    ledger = QuotaLedger(clock.monotonic)
+    counter = ("unnamed", b"")
+
+    async def three() -> int:
+        return 3
+
+    assert await ledger.has_room(counter, 5, three, set())
+    ledger.add(counter)
+    ledger.add(counter)
+
+    async def racing() -> int:
+        ledger.settle([counter, counter])  # written and settled during the read
+        return 3  # what the store held when the read began
+
+    clock.advance(QUOTA_RECOUNT_S)
+    assert not await ledger.has_room(counter, 5, racing, set())
+
+
+async def test_the_last_place_is_taken_once_and_a_released_place_is_free_again() -> None:
+    """``take`` checks and counts with no await between them: two pulls sharing a
+    quota could once both pass the check for its last place while one of them read
+    something else before counting (one item over the limit, test_flood.py)."""
+    clock = FakeClock()
+    ledger = QuotaLedger(clock.monotonic)
+    counter = ("unnamed", b"")
+
+    async def four() -> int:
+        return 4
+
+    recounted: set[tuple[str, bytes]] = set()
+    assert await ledger.take(counter, 5, four, recounted)
+    assert not await ledger.take(counter, 5, four, {counter})
+    # Refused for another reason after taking it: the place is free again.
+    ledger.release(counter)
+    assert await ledger.take(counter, 5, four, {counter})
+    assert ledger._pending == {counter: 1}
+
+
 async def test_a_catch_up_needing_many_body_fetches_is_not_capped_by_the_request_rate(
     memnet: MemNet,
 ) -> None:

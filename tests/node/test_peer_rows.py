@@ -5,13 +5,14 @@ write is seen by the next read."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from node.store import Store
+from node.store import Store, peer_rows
 
 NOW = 1_790_000_000
 PEER, OTHER, NEW_KEY = b"\x07" * 32, b"\x08" * 32, b"\x09" * 32
@@ -29,30 +30,32 @@ async def store(tmp_path: Path):  # type: ignore[no-untyped-def]
     await s.close()
 
 
-def count_hops(store: Store) -> list[int]:
-    """Count every call the store makes on its database thread."""
-    conn: Any = store.db.conn
-    hops = [0]
-    execute = conn._execute
+def count_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count every read of the trust list from the database (on its thread, or on the
+    event loop while that thread is idle: ``Database.quick_run``)."""
+    reads = [0]
+    real = peer_rows._read
 
-    async def counted(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        hops[0] += 1
-        return await execute(fn, *args, **kwargs)
+    def counted(conn: sqlite3.Connection) -> peer_rows.Snapshot:
+        reads[0] += 1
+        return real(conn)
 
-    conn._execute = counted
-    return hops
+    monkeypatch.setattr(peer_rows, "_read", counted)
+    return reads
 
 
-async def test_reads_between_writes_do_not_touch_the_database(store: Store) -> None:
+async def test_reads_between_writes_do_not_touch_the_database(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
     await store.peers.get(PEER)
-    hops = count_hops(store)
+    hops = count_reads(monkeypatch)
     for _ in range(5):
         got = await store.peers.get(PEER)
         assert got is not None and got.name == "Lisbon"
         assert [p.name for p in await store.peers.list()] == ["Lisbon", "Porto"]
     assert await store.peers.get(NEW_KEY) is None
     assert hops == [0]
-    # A write, then one hop reads the whole list again.
+    # A write, then one read of the whole list again.
     await store.peers.set_policy(PEER, suspended=True)
     hops[0] = 0
     for _ in range(3):
@@ -93,14 +96,14 @@ async def test_every_write_is_seen_by_the_next_read(store: Store) -> None:
     assert [p.name for p in await store.peers.list()] == ["Porto"]
 
 
-async def test_a_failed_write_is_read_again(store: Store) -> None:
+async def test_a_failed_write_is_read_again(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     """A write that fails half-way is rolled back; the next read asks the database."""
     await store.peers.list()
     with pytest.raises(RuntimeError):
         async with store.peers._rows.transaction() as conn:
             await conn.execute("UPDATE peers SET cursor = 7 WHERE key = ?", (PEER,))
             raise RuntimeError("half-way")
-    hops = count_hops(store)
+    hops = count_reads(monkeypatch)
     got = await store.peers.get(PEER)
     assert got is not None and got.cursor == 0
     assert hops == [1]
@@ -112,7 +115,7 @@ async def test_a_read_under_way_when_a_write_ends_is_not_kept(
     """The read took the rows before the write and came back after it ended: it is
     answered, but the next read must not be served the rows from before the write."""
     read_done, release = asyncio.Event(), asyncio.Event()
-    real_run = store.db.run
+    real_run = store.db.quick_run
 
     async def slow_run(job: Callable[..., Any]) -> Any:
         result = await real_run(job)
@@ -121,10 +124,10 @@ async def test_a_read_under_way_when_a_write_ends_is_not_kept(
         return result
 
     await store.peers.record_error(OTHER, "timeout", "no answer", NOW)  # nothing held
-    monkeypatch.setattr(store.db, "run", slow_run)
+    monkeypatch.setattr(store.db, "quick_run", slow_run)
     reading = asyncio.ensure_future(store.peers.get(PEER))
     await read_done.wait()
-    monkeypatch.setattr(store.db, "run", real_run)
+    monkeypatch.setattr(store.db, "quick_run", real_run)
     await store.peers.save_progress(PEER, epoch=b"e" * 16, cursor=9, received=1, lag=0, now=NOW)
     release.set()
     old = await reading
