@@ -181,6 +181,7 @@ class PeerWorkers:
         failures = 0
         wake = self._wake[key]
         wake.set()  # pull once at start, and at once after a restart
+        first = True
         while not _cancelled():
             await self._wait(wake, self._delay(failures))
             poked = wake.is_set()
@@ -193,15 +194,27 @@ class PeerWorkers:
                 return
             if not may_pull(peer):
                 continue
-            if key in self._keys_due and await self.exchange_keys(peer) is None:
-                self._keys_due.discard(key)
+            # Keys owed to the peer go before the worker's first pull (a new peer, a
+            # start) and after any other: that pull may be on an alert's way, and the
+            # handover, a request of its own, waits for it.
+            owed = key in self._keys_due
+            if owed and first:
+                await self._hand_over_keys(key, peer)
             result = await self.pull(peer, news)
+            if owed and not first:
+                await self._hand_over_keys(key, peer)
+            first = False
             failures = failures + 1 if result.error else 0
             if news is not None and result.bodies == 0 and result.known == len(news):
                 self.pulls_spared += 1
             if result.retry_after:
                 # The peer said how long to wait (rate limited, locked): never sooner.
                 await self._clock.sleep(float(result.retry_after))
+
+    async def _hand_over_keys(self, key: bytes, peer: Peer) -> None:
+        """Our network keys to ``peer``, and its own to us; owed again if it failed."""
+        if key in self._keys_due and await self.exchange_keys(peer) is None:
+            self._keys_due.discard(key)
 
     async def _poke_worker(self, key: bytes) -> None:
         wanted = self._poke_out[key]
