@@ -55,8 +55,10 @@ class FeedLog:
     )
 
     async def feed(self, since: int, limit: int) -> list[FeedRow]:
-        """Log entries after ``since``, in log order (unfiltered; callers filter)."""
-        rows = await self._db.fetchall(
+        """Log entries after ``since``, in log order (unfiltered; callers filter). A
+        range of the log's key, at most ``limit`` rows (a page: 1,000 at most), read
+        on the loop when the database thread is idle (``Database.quick``)."""
+        rows = await self._db.quick(
             self._FEED_SELECT + " WHERE l.pos > ? ORDER BY l.pos LIMIT ?", (since, limit)
         )
         return [FeedRow(*r) for r in rows]
@@ -66,7 +68,8 @@ class FeedLog:
         if not positions:
             return []
         marks = ",".join("?" * len(positions))
-        rows = await self._db.fetchall(
+        read = self._db.quick if len(positions) <= QUICK_IDS else self._db.fetchall
+        rows = await read(
             self._FEED_SELECT + f" WHERE l.pos IN ({marks}) ORDER BY l.pos", tuple(positions)
         )
         return [FeedRow(*r) for r in rows]
