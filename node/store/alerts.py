@@ -24,7 +24,7 @@ from protocol.warning import WARNING_EXT
 
 from ..keys.crypto import RowCrypto
 from . import claims
-from .db import QUICK_IDS, Database, on_thread
+from .db import Database, on_thread
 from .feed import FeedLog
 from .hops import ShorterPaths
 from .pages import AlertPages, category_tag, facet_tags
@@ -283,8 +283,7 @@ class AlertStore(FeedLog, QuotaUsage, AlertPages, ShorterPaths):
         (up to hundreds of envelopes) costs the event loop no decryption."""
         if not ids:
             return {}
-        read = self._db.quick_run if len(ids) <= QUICK_IDS else self._db.run
-        return await read(partial(self._read_envelopes, ids, now))
+        return await self._db.quick_run(partial(self._read_envelopes, ids, now), keys=len(ids))
 
     def _read_envelopes(
         self, ids: list[bytes], now: int, conn: sqlite3.Connection
@@ -324,11 +323,11 @@ class AlertStore(FeedLog, QuotaUsage, AlertPages, ShorterPaths):
         if not ids:
             return set()
         marks = ",".join("?" * len(ids))
-        read = self._db.quick if len(ids) <= QUICK_IDS else self._db.fetchall
-        rows = await read(
+        rows = await self._db.quick(
             f"SELECT id FROM alerts WHERE id IN ({marks})"  # noqa: S608
             f" UNION SELECT id FROM retractions WHERE id IN ({marks})",
             (*ids, *ids),
+            keys=len(ids),
         )
         return {r[0] for r in rows}
 

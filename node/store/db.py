@@ -31,9 +31,9 @@ DB_FILE = "store.db"
 # of those were read again from the file for every batch, which doubled the cost of
 # storing one (docs/benchmarks.md). Filled only as pages are used.
 CACHE_KIB = 16 * 1024
-# A read by ids runs as ``Database.quick`` for at most this many ids (a catch-up's
-# larger batches still go to the database thread).
-QUICK_IDS = 64
+# A quick read by ids or positions names at most this many; one naming more (a
+# catch-up's batches) goes to the database thread all the same.
+QUICK_KEYS = 64
 
 T = TypeVar("T")
 
@@ -263,18 +263,21 @@ class Database:
         rows = await self.conn.execute_fetchall(sql, tuple(params))
         return next(iter(rows), None)
 
-    async def quick(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
-        """``fetchall`` for a read that an index answers in a few rows (an id, a key,
-        an origin's count), as ``quick_run``."""
-        return await self.quick_run(partial(_fetch, sql, tuple(params)))
+    async def quick(
+        self, sql: str, params: Iterable[Any] = (), *, keys: int = 1
+    ) -> list[sqlite3.Row]:
+        """``fetchall`` for a read that an index answers in a few rows (by id, by key,
+        a page of the log), as ``quick_run``."""
+        return await self.quick_run(partial(_fetch, sql, tuple(params)), keys=keys)
 
     async def quick_one(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
         """``fetchone`` as ``quick``."""
         return next(iter(await self.quick(sql, params)), None)
 
-    async def quick_run(self, job: Callable[[sqlite3.Connection], T]) -> T:
+    async def quick_run(self, job: Callable[[sqlite3.Connection], T], *, keys: int = 1) -> T:
         """``run`` for a short read: while the database thread is idle, run ``job``
-        here and now instead.
+        here and now instead. ``keys``: how many ids or positions the read names; over
+        QUICK_KEYS it goes to the thread whatever.
 
         A hop to the database thread and back costs about 0.2 ms of CPU (two thread
         switches and a wake-up of the event loop), twenty times a read by key; a relay
@@ -282,7 +285,7 @@ class Database:
         no call in hand and none queued, so ``job`` sees just what it would have seen
         there (an open transaction included: it is the same connection). Not for a
         scan or anything slow: the event loop waits for it."""
-        if self._queued != self._finished:
+        if keys > QUICK_KEYS or self._queued != self._finished:
             return await self.run(job)
         return job(self.conn._conn)
 

@@ -11,7 +11,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .db import QUICK_IDS, Database
+from .db import Database
 
 EPOCH_BYTES = 16
 
@@ -68,9 +68,10 @@ class FeedLog:
         if not positions:
             return []
         marks = ",".join("?" * len(positions))
-        read = self._db.quick if len(positions) <= QUICK_IDS else self._db.fetchall
-        rows = await read(
-            self._FEED_SELECT + f" WHERE l.pos IN ({marks}) ORDER BY l.pos", tuple(positions)
+        rows = await self._db.quick(
+            self._FEED_SELECT + f" WHERE l.pos IN ({marks}) ORDER BY l.pos",
+            tuple(positions),
+            keys=len(positions),
         )
         return [FeedRow(*r) for r in rows]
 
@@ -78,9 +79,10 @@ class FeedLog:
         if not ids:
             return []
         marks = ",".join("?" * len(ids))
-        read = self._db.quick if len(ids) <= QUICK_IDS else self._db.fetchall
-        rows = await read(
-            self._FEED_SELECT + f" WHERE l.id IN ({marks}) ORDER BY l.pos", tuple(ids)
+        rows = await self._db.quick(
+            self._FEED_SELECT + f" WHERE l.id IN ({marks}) ORDER BY l.pos",
+            tuple(ids),
+            keys=len(ids),
         )
         return [FeedRow(*r) for r in rows]
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .db import QUICK_IDS, Database
+from .db import Database
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,11 +38,11 @@ class ShorterPaths:
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
-        read = self._db.quick if len(ids) <= QUICK_IDS else self._db.fetchall
-        rows = await read(
+        rows = await self._db.quick(
             f"SELECT id, origin, hops, max_hops, tlp FROM alerts WHERE id IN ({marks})"  # noqa: S608
             " AND state = 'active' AND expires > ?",
             (*ids, now),
+            keys=len(ids),
         )
         return {bytes(r[0]): HeldHops(bytes(r[1]), r[2], r[3], r[4]) for r in rows}
 

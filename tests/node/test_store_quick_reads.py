@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from node.keys.crypto import RowCrypto
-from node.store.db import DB_FILE, Database
+from node.store.db import DB_FILE, QUICK_KEYS, Database
 
 
 @pytest.fixture
@@ -42,6 +42,15 @@ async def test_an_idle_database_thread_is_not_used(db: Database) -> None:
     assert [tuple(r) for r in rows] == [("one",)]
     row = await db.quick_one("SELECT v FROM t WHERE k = ?", (2,))
     assert row is None
+
+
+async def test_a_read_naming_many_keys_goes_to_the_database_thread(db: Database) -> None:
+    """A catch-up's batch of ids is read on the thread even when it is idle."""
+    where: list[str] = []
+    await db.quick_run(lambda _conn: _on_a_thread(where), keys=QUICK_KEYS)
+    await db.quick_run(lambda _conn: _on_a_thread(where), keys=QUICK_KEYS + 1)
+    assert where[0] == threading.current_thread().name
+    assert where[1] != threading.current_thread().name
 
 
 async def test_a_busy_database_thread_takes_the_read_in_its_turn(db: Database) -> None:
