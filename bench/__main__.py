@@ -22,6 +22,7 @@ ORDER = (
     "network",
     "idle_sync",
     "baseline",
+    "guess",
     "check",
     "pages",
     "footprint",

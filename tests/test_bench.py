@@ -29,6 +29,7 @@ EXPECTED_PREFIXES = (
     "network.",
     "idle_sync.",
     "baseline.",
+    "guess.",
     "check.",
     "pages.",
     "footprint.",
