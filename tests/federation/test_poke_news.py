@@ -83,7 +83,8 @@ async def test_a_poke_naming_only_what_a_node_holds_spares_its_pull(livenet: Mem
     await until(lambda: d.has(alert_id))
 
     async def poked_by_d() -> bool:
-        return bool(pokes)
+        # A's own poke came first; D's names the alert at the two hops D holds it by.
+        return (feed.IdEntry("a", alert_id, 2),) in pokes
 
     await until(poked_by_d)
     # Whether C, having stored the alert, owes D a poke (checked as it decides).
