@@ -129,13 +129,24 @@ class AlertStore(FeedLog, QuotaUsage, AlertPages, ShorterPaths):
         again. Returns, per item, whether it was new. A TRUNCATE checkpoint follows if anything
         was deleted (a retraction or a superseded alert), so no old page lingers in the WAL.
         """
+        if all(isinstance(i, VerifiedAlert) and i.body.supersedes is None for i, _, _ in items):
+            # New alerts that supersede nothing (every relayed alert of a propagation,
+            # nearly all of a catch-up): BEGIN, the rows and COMMIT in one hop to the
+            # database thread, unless one of them was marked (then as below).
+            plain = await self._db.write(
+                partial(self._store_plain, items, now, only_plain=True), synced=synced
+            )
+            if plain is not None:
+                if plain:
+                    self.changes += 1
+                return [n in plain for n in range(len(items))]
         results: list[bool] = [False] * len(items)
         deleted = False
         async with self._db.transaction(synced=synced) as conn:
             # Plain new alerts (the bulk of any catch-up) are found, sealed and written
             # in one job on the database thread, so the event loop spends nothing on
             # their rows; anything that needs a decision goes one by one after.
-            in_bulk = await on_thread(conn, partial(self._store_plain, items, now))
+            in_bulk = await on_thread(conn, partial(self._store_plain, items, now)) or set()
             for n in in_bulk:
                 results[n] = True
             for n, (item, hops, received_from) in enumerate(items):
@@ -207,21 +218,33 @@ class AlertStore(FeedLog, QuotaUsage, AlertPages, ShorterPaths):
         await on_thread(conn, partial(write_active, rows=rows))
 
     def _store_plain(
-        self, items: Sequence[BatchItem], now: int, conn: sqlite3.Connection
-    ) -> set[int]:
+        self,
+        items: Sequence[BatchItem],
+        now: int,
+        conn: sqlite3.Connection,
+        *,
+        only_plain: bool = False,
+    ) -> set[int] | None:
         """On the database thread, inside the batch's transaction: store the items of
         ``items`` that are plain new alerts (no supersedes, id not held, not marked,
-        not twice in the batch) and return their positions."""
+        not twice in the batch) and return their positions.
+
+        ``only_plain`` (every item an alert that supersedes nothing): None, with
+        nothing written, if one of them is marked, so that the whole batch is decided
+        one by one; what is not stored then is held already (or twice in the batch)."""
         ids = [item.id for item, _, _ in items]
         marks = ",".join("?" * len(ids))
-        existing = {
-            row[0]
-            for row in conn.execute(
-                f"SELECT id FROM alerts WHERE id IN ({marks})"  # noqa: S608
-                f" UNION SELECT alert_id FROM markers WHERE alert_id IN ({marks})",
-                (*ids, *ids),
-            )
-        }
+        existing: set[bytes] = set()
+        marked = False
+        for alert_id, is_marker in conn.execute(
+            f"SELECT id, 0 FROM alerts WHERE id IN ({marks})"  # noqa: S608
+            f" UNION ALL SELECT alert_id, 1 FROM markers WHERE alert_id IN ({marks})",
+            (*ids, *ids),
+        ):
+            existing.add(alert_id)
+            marked = marked or bool(is_marker)
+        if only_plain and marked:
+            return None
         bulk: dict[bytes, int] = {}
         for n, (item, _, _) in enumerate(items):
             if (

@@ -206,9 +206,10 @@ class Database:
         the same write lock and with the same ``synced`` meaning as ``transaction()``.
 
         For the small writes made on every request and every pull (a nonce, a peer's
-        progress): ``transaction()`` costs a hop across threads for each statement
-        (five for an unsynced one), this costs one. Once started, the transaction runs
-        to its end (committed or rolled back) even if the caller is cancelled."""
+        progress) and a pull's batch of new alerts: ``transaction()`` costs a hop
+        across threads for each statement (five for an unsynced one), this costs one.
+        Once started, the transaction runs to its end (committed or rolled back) even
+        if the caller is cancelled."""
         async with self._write_lock:
             done = asyncio.ensure_future(on_thread(self.conn, partial(_whole, job, synced)))
             try:
