@@ -115,7 +115,8 @@ class BatchWriter:
     async def _wait(self) -> None:
         running = self._running
         if running is not None:
-            # A cancelled caller cancels the write too (its transaction rolls back).
+            # A cancelled caller cancels the write too: its transaction rolls back,
+            # or commits first when the store takes the batch in one call.
             try:
                 await running
             finally:

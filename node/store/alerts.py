@@ -12,6 +12,7 @@ region columns hold keyed tags. ``stored_at`` is kept to the hour, like an alert
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -128,14 +129,24 @@ class AlertStore(FeedLog, QuotaUsage, AlertPages, ShorterPaths):
         at most batches whose cursor was not saved, and the next pull fetches them
         again. Returns, per item, whether it was new. A TRUNCATE checkpoint follows if anything
         was deleted (a retraction or a superseded alert), so no old page lingers in the WAL.
+
+        A batch of new alerts that supersede nothing goes in one call to the database
+        thread (``Database.write``): cancelled meanwhile, it still commits. Any other
+        batch is rolled back if cancelled before its COMMIT.
         """
         if all(isinstance(i, VerifiedAlert) and i.body.supersedes is None for i, _, _ in items):
             # New alerts that supersede nothing (every relayed alert of a propagation,
             # nearly all of a catch-up): BEGIN, the rows and COMMIT in one hop to the
             # database thread, unless one of them was marked (then as below).
-            plain = await self._db.write(
-                partial(self._store_plain, items, now, only_plain=True), synced=synced
-            )
+            try:
+                plain = await self._db.write(
+                    partial(self._store_plain, items, now, only_plain=True), synced=synced
+                )
+            except asyncio.CancelledError:
+                # The call ran to its end (committed) before the cancellation was seen:
+                # whatever it stored, the views read from the alerts are read again.
+                self.changes += 1
+                raise
             if plain is not None:
                 if plain:
                     self.changes += 1
