@@ -12,25 +12,16 @@ in-memory network with the fake clock and real SQLite stores."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
 from typing import Any
 
 from protocol import feed
+from tests.dbcalls import count_calls
 from tests.federation.memnet import MemNet, MemNode
 
 
 def count_hops(node: MemNode) -> Counter[str]:
     """Count every call ``node``'s store makes on its database thread."""
-    conn: Any = node.store.db.conn
-    hops: Counter[str] = Counter()
-    execute = conn._execute
-
-    async def counted(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        hops["all"] += 1
-        return await execute(fn, *args, **kwargs)
-
-    conn._execute = counted
-    return hops
+    return count_calls(node.store.db)
 
 
 async def test_a_served_request_takes_two_database_hops(memnet: MemNet) -> None:

@@ -6,14 +6,12 @@ one as before."""
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from node.store import Store
+from tests.dbcalls import count_calls
 from tests.node.test_store import KEY_A, NOW, alert, retraction
 
 PEER = b"\x01" * 32
@@ -26,25 +24,11 @@ async def store_fixture(tmp_path: Path):  # type: ignore[no-untyped-def]
     await s.close()
 
 
-def count_calls(store: Store) -> Counter[str]:
-    """Count every call the store makes on its database thread."""
-    conn: Any = store.db.conn
-    calls: Counter[str] = Counter()
-    execute = conn._execute
-
-    async def counted(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        calls["all"] += 1
-        return await execute(fn, *args, **kwargs)
-
-    conn._execute = counted
-    return calls
-
-
 async def test_new_alerts_and_copies_of_held_ones_take_one_call(store: Store) -> None:
     held, first, second = alert(text="held"), alert(text="one"), alert(text="two")
     assert await store.alerts.put_alert(held, hops=1, received_from=PEER, now=NOW)
     changes = store.alerts.changes
-    calls = count_calls(store)
+    calls = count_calls(store.db)
     batch = [(held, 2, PEER), (first, 1, PEER), (second, 3, PEER), (first, 1, PEER)]
     assert await store.alerts.put_batch(batch, NOW, synced=False) == [False, True, True, False]
     assert calls["all"] == 1
@@ -62,7 +46,7 @@ async def test_a_marked_alert_is_decided_one_by_one(store: Store) -> None:
     assert await store.alerts.put_retraction(
         retraction(gone.id, KEY_A), hops=1, received_from=PEER, now=NOW
     )
-    calls = count_calls(store)
+    calls = count_calls(store.db)
     assert await store.alerts.put_batch([(other, 1, PEER), (gone, 1, PEER)], NOW) == [True, False]
     # The one call that found the marker wrote nothing; then BEGIN, the plain ones,
     # the marked one's reads and writes, COMMIT.
