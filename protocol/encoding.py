@@ -39,25 +39,47 @@ def _refuse_ext(code: int, data: bytes) -> Value:
     raise MalformedObject("extension types are not allowed")
 
 
+# What msgpack decodes a scalar as (exact types: it makes no subclasses).
+_SCALARS = frozenset({type(None), bool, int, str, bytes})
+
+
+def _too_deep(limits: Limits) -> LimitExceeded:
+    return LimitExceeded(f"nesting deeper than {limits.depth} levels")
+
+
 def _check_shape(value: Value, depth: int, limits: Limits) -> None:
+    """Every value nested in ``value`` (at ``depth``) is of an allowed type, no deeper
+    than ``limits.depth``, and every map has string keys in sorted order; checked in
+    the order the values come. A scalar inside a container is checked where it lies,
+    without a call of its own: an alert decodes to a few containers and many scalars,
+    and this walk runs for every item a node receives."""
     if depth > limits.depth:
-        raise LimitExceeded(f"nesting deeper than {limits.depth} levels")
-    if value is None or isinstance(value, (bool, int, str, bytes)):
+        raise _too_deep(limits)
+    kind = type(value)
+    if kind in _SCALARS:
         return
-    if isinstance(value, tuple):
+    inner = depth + 1
+    if kind is tuple:
         for item in value:
-            _check_shape(item, depth + 1, limits)
+            if inner > limits.depth:
+                raise _too_deep(limits)
+            if type(item) not in _SCALARS:
+                _check_shape(item, inner, limits)
         return
-    if isinstance(value, dict):
+    if kind is dict:
         keys = list(value)
         for key in keys:
-            if not isinstance(key, str):
+            if type(key) is not str:
                 raise MalformedObject("map keys must be strings")
-            _check_shape(value[key], depth + 1, limits)
+            if inner > limits.depth:
+                raise _too_deep(limits)
+            item = value[key]
+            if type(item) not in _SCALARS:
+                _check_shape(item, inner, limits)
         if keys != sorted(keys):
             raise MalformedObject("not in canonical encoding (map keys out of order)")
         return
-    raise MalformedObject(f"values of type {type(value).__name__} are not allowed")
+    raise MalformedObject(f"values of type {kind.__name__} are not allowed")
 
 
 def unpack(data: bytes, limits: Limits = DEFAULT_LIMITS, *, max_bytes: int | None = None) -> Value:

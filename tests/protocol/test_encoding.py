@@ -7,7 +7,10 @@ import tracemalloc
 
 import msgpack
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from protocol import encoding
 from protocol.encoding import pack, unpack
 from protocol.errors import (
     BadSignature,
@@ -368,3 +371,64 @@ def test_a_received_envelope_keeps_its_exact_bytes_and_a_changed_one_does_not() 
     assert received.raw is data and received.to_bytes() is data
     changed = dataclasses.replace(received, body=b"\x81")
     assert changed.raw is None and changed.to_bytes() != data and changed.id != received.id
+
+
+# --- the shape walk against the rules as first written -----------------------------
+
+
+def _shape_as_first_written(value: object, depth: int, limits: Limits) -> None:
+    """The rules of ``_check_shape`` as one plain recursive walk (its first form):
+    every value, scalars included, is visited with its own depth."""
+    if depth > limits.depth:
+        raise LimitExceeded(f"nesting deeper than {limits.depth} levels")
+    if value is None or isinstance(value, (bool, int, str, bytes)):
+        return
+    if isinstance(value, tuple):
+        for item in value:
+            _shape_as_first_written(item, depth + 1, limits)
+        return
+    if isinstance(value, dict):
+        keys = list(value)
+        for key in keys:
+            if not isinstance(key, str):
+                raise MalformedObject("map keys must be strings")
+            _shape_as_first_written(value[key], depth + 1, limits)
+        if keys != sorted(keys):
+            raise MalformedObject("not in canonical encoding (map keys out of order)")
+        return
+    raise MalformedObject(f"values of type {type(value).__name__} are not allowed")
+
+
+_scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(-(2**63), 2**64 - 1), st.text(max_size=3),
+    st.binary(max_size=3), st.floats(allow_nan=False),
+)  # fmt: skip
+_keys = st.one_of(st.text(max_size=2), st.binary(max_size=2), st.integers(0, 3))
+_values = st.recursive(
+    _scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4).map(tuple),
+        st.dictionaries(_keys, inner, max_size=4),
+    ),
+    max_leaves=24,
+)
+
+
+def _outcome(check: object, value: object, limits: Limits) -> tuple[str, str]:
+    try:
+        check(value, 0, limits)  # type: ignore[operator]
+    except ProtocolError as exc:
+        return type(exc).__name__, str(exc)
+    return "ok", ""
+
+
+@settings(max_examples=600, deadline=None)
+@given(value=_values, depth=st.integers(0, 4))
+def test_the_shape_walk_decides_every_value_as_the_plain_walk_does(
+    value: object, depth: int
+) -> None:
+    # Also every error and its text: which fault of several is reported first.
+    limits = Limits(depth=depth)
+    assert _outcome(encoding._check_shape, value, limits) == _outcome(
+        _shape_as_first_written, value, limits
+    )
