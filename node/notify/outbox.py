@@ -128,8 +128,9 @@ class Notifier:
         self._rng = rng or random.Random()
         self._timeout_s = send_timeout_s
         self._pool = concurrent.futures.ThreadPoolExecutor(SEND_THREADS, "notify")
-        if deliver is channels.deliver:
-            channels.load_apprise()
+        # apprise (0.5 s and 27 MB with its plugins) is loaded before the first
+        # message is sent, not at unlock: a node that sends none never loads it.
+        self._apprise_loaded = deliver is not channels.deliver
         self._wake = asyncio.Event()
         self.states: dict[str, ChannelState] = {}
         self.dropped = 0
@@ -163,6 +164,10 @@ class Notifier:
         state = self.states.setdefault(name, ChannelState())
         loop = asyncio.get_running_loop()
         try:
+            if not self._apprise_loaded:
+                # Here, on the event loop's thread (load_apprise says why), once.
+                channels.load_apprise()
+                self._apprise_loaded = True
             work = loop.run_in_executor(self._pool, self._deliver, url, to, title, body)
             try:
                 await asyncio.wait_for(work, self._timeout_s)

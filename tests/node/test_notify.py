@@ -181,6 +181,30 @@ async def test_channel_url_never_listed_nor_stored_in_clear(
     assert b"hook" in raw
 
 
+async def test_apprise_is_loaded_on_the_loop_before_the_first_message_not_at_unlock(
+    make_node: NodeFactory, endpoint: tuple[Endpoint, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With its plugins it costs 0.5 s and 27 MB: a node that sends nothing never pays.
+    # Loaded once, on the event loop's thread, before any delivery thread touches it.
+    calls: list[bool] = []
+    real = channels.load_apprise
+
+    def counted() -> Any:
+        calls.append(threading.current_thread() is threading.main_thread())
+        return real()
+
+    monkeypatch.setattr(channels, "load_apprise", counted)
+    ep, url = endpoint
+    node = await make_node()
+    await run(node, "channel.add", name="hook", url=url)
+    await run(node, "channel.list")
+    assert calls == []
+    await run(node, "channel.test", name="hook", to=ADDRESS)
+    await run(node, "channel.test", name="hook", to=ADDRESS)
+    assert len(ep.got) == 2
+    assert calls[0] is True and calls.count(True) == 1, calls
+
+
 async def test_an_alert_published_here_reaches_a_subscriber_content_free(
     make_node: NodeFactory, endpoint: tuple[Endpoint, str]
 ) -> None:
