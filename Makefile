@@ -50,7 +50,13 @@ typecheck: $(TESTING)
 # most of their time waiting for node processes. JOBS=1 runs it in one process.
 JOBS ?= 3
 
+# The end-to-end tests start hundreds of `alertnode` processes. The sources are
+# compiled once first, so that each of those reads bytecode instead of compiling every
+# module it imports again, also where PYTHONDONTWRITEBYTECODE is set (that only stops
+# Python writing bytecode, not reading it). Measured: tests/e2e/test_cli.py and
+# test_ops_cli.py took 74.8 s instead of 88.9-90.5 s.
 pytest: $(TESTING)
+	$(BIN)/python -m compileall -q $(SRC) > /dev/null
 	$(BIN)/pytest -q -n $(JOBS) --dist worksteal
 
 test: lint typecheck pytest
@@ -77,6 +83,7 @@ translations: $(TESTING)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	find $(SRC) -name __pycache__ -type d -prune -exec rm -rf {} +
 
 # Audit the locked runtime dependencies for known vulnerabilities. pip-audit needs a
 # vulnerability database (OSV or PyPI's JSON API); where neither can be reached, this
