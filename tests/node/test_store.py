@@ -52,13 +52,6 @@ def retraction(target: bytes, key: nacl.signing.SigningKey = KEY_A, expires: int
     return sign_retraction(body, key, NOW)
 
 
-@pytest.fixture
-async def store(tmp_path: Path):  # type: ignore[no-untyped-def]
-    s = await Store.open(tmp_path, b"\x01" * 32)
-    yield s
-    await s.close()
-
-
 def count_reads(store: Store, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every single-row read ``store`` makes from now on."""
     reads: list[str] = []

@@ -6,7 +6,6 @@ one as before."""
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 import pytest
 
@@ -15,13 +14,6 @@ from tests.dbcalls import count_calls
 from tests.node.test_store import KEY_A, NOW, alert, retraction
 
 PEER = b"\x01" * 32
-
-
-@pytest.fixture(name="store")
-async def store_fixture(tmp_path: Path):  # type: ignore[no-untyped-def]
-    s = await Store.open(tmp_path, b"\x01" * 32)
-    yield s
-    await s.close()
 
 
 async def test_new_alerts_and_copies_of_held_ones_take_one_call(store: Store) -> None:

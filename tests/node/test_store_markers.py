@@ -18,13 +18,6 @@ PEER, OTHER_PEER = b"\x01" * 32, b"\x02" * 32
 OWN = nacl.signing.SigningKey(bytes(range(2, 34)))
 
 
-@pytest.fixture(name="store")
-async def store_fixture(tmp_path: Path):  # type: ignore[no-untyped-def]
-    s = await Store.open(tmp_path, b"\x01" * 32)
-    yield s
-    await s.close()
-
-
 async def markers(store: Store) -> int:
     return (await store.alerts.counts(NOW))["markers"]
 

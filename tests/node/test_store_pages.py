@@ -5,7 +5,6 @@ shown alerts are opened; migration 8 builds the facets of alerts stored before i
 from __future__ import annotations
 
 import itertools
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -32,13 +31,6 @@ def varied(n: int) -> VerifiedAlert:
         danger=1 + n % 3,
         created=NOW - NOW % HOUR - HOUR * (n % 7),
     )
-
-
-@pytest.fixture
-async def store(tmp_path: Path):  # type: ignore[no-untyped-def]
-    s = await Store.open(tmp_path, b"\x01" * 32)
-    yield s
-    await s.close()
 
 
 def expected(
