@@ -43,17 +43,25 @@ MAX_WRITE_ITEMS = 1024
 
 
 class BatchWriter:
-    """Stores admitted batches while the caller fetches and verifies the next ones.
+    """Stores a pull's admitted batches while the caller fetches and verifies the next
+    ones, and runs what must follow them (a cursor save, a release) in order.
 
-    At most one write is in flight. Batches submitted meanwhile wait in a queue and
-    the next write takes all of them at once (one transaction), up to ``max_items``
-    items: when storing is slower than verifying, writes grow, and each random-keyed
-    index page a transaction touches is written once for more alerts. ``submit``
-    waits only while the queue is full. Leaving the ``async with`` block waits until
-    everything submitted is written, so a cursor saved after the block covers only
-    stored batches. A failed write surfaces at the next ``submit`` or on leaving the
-    block; batches queued behind it are not written (``discard`` gets each, to settle
-    its quota counts), and a later pull fetches them again.
+    One writer serves a whole pull, across pages of the peer's feed, so no page waits
+    for the one before it to be stored. At most one write is in flight. Batches
+    submitted meanwhile wait in a queue and the next write takes all of them at once
+    (one transaction), up to ``max_items`` items: when storing is slower than
+    verifying, writes grow, and each random-keyed index page a transaction touches is
+    written once for more alerts. ``submit`` waits only while the queue is full.
+
+    ``after(job)`` queues a job that runs once everything queued before it is
+    written (a cursor saved then covers only stored batches); it counts as one item
+    of the queue, so a pull of pages that need no bodies cannot queue without bound.
+    A job queued ``even_on_failure`` (a release of claimed ids) runs all the same if
+    a write before it fails or the writer is cancelled. A failed write surfaces at the
+    next ``submit`` or on leaving the block; the batches queued behind it are not
+    written (``discard`` gets each, to settle its quota counts), their plain jobs do
+    not run, and a later pull fetches them again. Leaving the ``async with`` block
+    waits until everything queued is done.
     """
 
     def __init__(
@@ -65,31 +73,56 @@ class BatchWriter:
         self._write = write
         self._discard = discard
         self._max = max_items
-        self._queue: list[tuple[list[Accepted], list[Counter]]] = []
+        self._queue: list[_Queued] = []
         self._queued = 0
         self._running: asyncio.Task[None] | None = None
         self._room = asyncio.Event()
 
     async def submit(self, items: list[Accepted], counted: list[Counter]) -> None:
         """Queue one admitted batch (``counted``: the quota counts it took)."""
+        await self._enqueue(_Batch(items, counted))
+
+    async def after(self, job: Callable[[], Awaitable[None]]) -> None:
+        """Queue ``job`` to run once everything queued before it is written."""
+        await self._enqueue(_Job(job))
+
+    def after_even_on_failure(self, job: Callable[[], None]) -> None:
+        """Run ``job`` once everything queued before it is written, or has failed or
+        been abandoned (never raises: for a ``finally`` block). At once if nothing is
+        queued and no write is running."""
+        if (self._running is None or self._running.done()) and not self._queue:
+            job()
+            return
+        self._queue.append(_Release(job))
+        self._start()
+
+    async def _enqueue(self, entry: _Queued) -> None:
+        size = entry.size
         while True:
             self._raise_failure()
-            if not self._queue or self._queued + len(items) <= self._max:
+            if not self._queue or self._queued + size <= self._max:
                 break
             self._room.clear()
             await self._room.wait()
-        self._queue.append((items, counted))
-        self._queued += len(items)
+        self._queue.append(entry)
+        self._queued += size
+        self._start()
+
+    def _start(self) -> None:
         if self._running is None:
             self._running = asyncio.ensure_future(self._drain())
 
     def _take(self) -> tuple[list[Accepted], list[Counter]]:
+        """The batches at the head of the queue, up to ``max_items`` items."""
         items: list[Accepted] = []
         counted: list[Counter] = []
-        while self._queue and (not items or len(items) + len(self._queue[0][0]) <= self._max):
-            batch, counts = self._queue.pop(0)
-            items += batch
-            counted += counts
+        while self._queue:
+            head = self._queue[0]
+            if not isinstance(head, _Batch) or (items and len(items) + head.size > self._max):
+                break
+            self._queue.pop(0)
+            items += head.items
+            counted += head.counted
         self._queued -= len(items)
         self._room.set()
         return items, counted
@@ -97,14 +130,29 @@ class BatchWriter:
     async def _drain(self) -> None:
         try:
             while self._queue:
-                await self._write(*self._take())
-        except BaseException:
-            for _, counts in self._queue:
-                self._discard(counts)
-            self._queue, self._queued = [], 0
-            raise
+                head = self._queue[0]
+                if isinstance(head, _Batch):
+                    await self._write(*self._take())
+                    continue
+                self._queue.pop(0)
+                self._queued -= head.size
+                self._room.set()
+                if isinstance(head, _Job):
+                    await head.job()
+                else:
+                    head.job()
         finally:
-            self._room.set()
+            self._abandon()
+
+    def _abandon(self) -> None:
+        """Give up what is still queued: settle each batch's counts, run each release."""
+        queue, self._queue, self._queued = self._queue, [], 0
+        for entry in queue:
+            if isinstance(entry, _Batch):
+                self._discard(entry.counted)
+            elif isinstance(entry, _Release):
+                entry.job()
+        self._room.set()
 
     def _raise_failure(self) -> None:
         running = self._running
@@ -114,19 +162,46 @@ class BatchWriter:
 
     async def _wait(self) -> None:
         running = self._running
-        if running is not None:
-            # A cancelled caller cancels the write too: its transaction rolls back,
-            # or commits first when the store takes the batch in one call.
-            try:
+        try:
+            if running is not None:
+                # A cancelled caller cancels the write too: its transaction rolls back,
+                # or commits first when the store takes the batch in one call.
                 await running
-            finally:
-                self._running = None
+        finally:
+            self._running = None
+            # A drain cancelled before it began never ran its own clean-up.
+            self._abandon()
 
     async def __aenter__(self) -> BatchWriter:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self._wait()
+
+
+@dataclass(slots=True)
+class _Batch:
+    items: list[Accepted]
+    counted: list[Counter]
+
+    @property
+    def size(self) -> int:
+        return len(self.items)
+
+
+@dataclass(slots=True)
+class _Job:
+    job: Callable[[], Awaitable[None]]
+    size = 1
+
+
+@dataclass(slots=True)
+class _Release:
+    job: Callable[[], None]
+    size = 0
+
+
+_Queued = _Batch | _Job | _Release
 
 
 @dataclass
@@ -140,10 +215,11 @@ class OriginCache:
     known: frozenset[bytes] | None = None
     # Shared counts this pull has read again on reaching their limit.
     recounted: set[Counter] = field(default_factory=set)
-    # Alerts admitted in this page of the feed (which may still be being written) and
-    # the page before, by id: a retraction naming one of them is no marker.
+    # Alerts this pull admitted and may not have written yet, with their origins, by
+    # id: a retraction naming one of them is no marker. ``written`` holds those since
+    # stored; each admission drops them before it reads what the store holds.
     admitted: dict[bytes, bytes] = field(default_factory=dict)
-    admitted_before: dict[bytes, bytes] = field(default_factory=dict)
+    written: list[bytes] = field(default_factory=list)
     # New alerts this pull stored and not yet counted in the node's totals (counted
     # once a page, with the cursor save, not once a batch).
     uncounted: int = 0
@@ -224,6 +300,10 @@ class Admission:
                 verified.append((verdict, claimed))
                 continue
             self._refused(peer, result, exc)
+        # Alerts written since the last admission are in the store's answer below.
+        for alert_id in cache.written:
+            cache.admitted.pop(alert_id, None)
+        cache.written.clear()
         held = await self._store.alert_origins(
             [item.body.alert for item, _ in verified if isinstance(item, VerifiedRetraction)]
         )
@@ -311,7 +391,7 @@ class Admission:
         if origin == self._own:
             raise ItemRefused("own_item", "a retraction of our own alert from a peer")
         await self._check_origin(peer, origin, cache)
-        holder = held.get(alert) or cache.admitted.get(alert) or cache.admitted_before.get(alert)
+        holder = held.get(alert) or cache.admitted.get(alert)
         if holder is not None and holder != origin:
             raise ItemRefused("not_origin", "it retracts an alert another origin published")
         counters = [] if holder is not None else await self._marker_room(peer, cache, now)

@@ -20,6 +20,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 
 import nacl.signing
 
@@ -140,10 +141,13 @@ class Syncer(PeerWorkers):
             now = self._clock.now()
             cache = OriginCache()
             try:
-                if news is None or fresh.epoch is None:
-                    await self._pull(fresh, result, cache)
-                else:
-                    await self._pull_named(fresh, fresh.epoch, news, result, cache)
+                # One writer for the whole pull: a page's bodies are fetched and checked
+                # while the page before is still being stored.
+                async with self._writer(result, cache) as writer:
+                    if news is None or fresh.epoch is None:
+                        await self._pull(fresh, result, cache, writer)
+                    else:
+                        await self._pull_named(fresh, fresh.epoch, news, result, cache, writer)
             except FederationError as exc:
                 await self._failed(peer, result, exc.code, exc.message, now)
                 if isinstance(exc, PeerRefused):
@@ -178,21 +182,26 @@ class Syncer(PeerWorkers):
         news: Sequence[feed.IdEntry],
         result: PullResult,
         cache: OriginCache,
+        writer: BatchWriter,
     ) -> None:
         """Fetch by id what ``news`` names and this node lacks (taking shorter paths to
         what it holds); the cursor stays where it is, so the next whole pull lists
         these entries again and finds them held."""
-        await self._fetch_missing(peer, news, None, result, cache)
-        await self._count(cache)
-        if result.stored:
-            await self._peers.save_progress(
-                peer.key,
-                epoch=epoch,
-                cursor=peer.cursor,
-                received=result.stored,
-                lag=None,
-                now=self._clock.now(),
-            )
+        await self._fetch_missing(peer, news, None, result, cache, writer)
+
+        async def stored() -> None:
+            await self._count(cache)
+            if result.stored:
+                await self._peers.save_progress(
+                    peer.key,
+                    epoch=epoch,
+                    cursor=peer.cursor,
+                    received=result.stored,
+                    lag=None,
+                    now=self._clock.now(),
+                )
+
+        await writer.after(stored)
 
     async def _changes(self, peer: Peer, cursor: int, epoch: bytes | None) -> feed.ChangesResponse:
         request = feed.ChangesRequest(cursor, feed.MAX_FEED_ENTRIES, epoch)
@@ -201,10 +210,14 @@ class Syncer(PeerWorkers):
         )
         return feed.decode_changes_response(raw)
 
-    async def _pull(self, peer: Peer, result: PullResult, cache: OriginCache) -> None:
+    async def _pull(
+        self, peer: Peer, result: PullResult, cache: OriginCache, writer: BatchWriter
+    ) -> None:
         """Page through ``peer``'s feed from our cursor. While one page's bodies are
-        fetched and stored, the next page is already asked for (one page ahead at
-        most); the cursor still moves only past durable batches."""
+        fetched, the next page is already asked for (one page ahead at most), and the
+        pages before may still be being stored by ``writer``; each page's cursor is
+        saved by ``writer`` once that page's batches are written, so the cursor moves
+        only past stored batches."""
         cursor, epoch = peer.cursor, peer.epoch
         ahead: asyncio.Task[feed.ChangesResponse] | None = None
         try:
@@ -215,19 +228,19 @@ class Syncer(PeerWorkers):
                     response, ahead = await ahead, None
                 result.pages += 1
                 if response.reset or (epoch is not None and response.epoch != epoch):
-                    cursor = await self._resync_by_ids(peer, result, cache)
+                    cursor = await self._resync_by_ids(peer, result, cache, writer)
                     epoch = response.epoch
-                    await self._count(cache)
-                    await self._save(peer, epoch, cursor, result, response.next)
+                    await writer.after(
+                        partial(self._save, peer, epoch, cursor, result, response.next, cache)
+                    )
                     continue
                 epoch = response.epoch
                 following = max(cursor, response.next)
                 if response.more:
                     ahead = asyncio.ensure_future(self._changes(peer, following, epoch))
-                await self._fetch_missing(peer, response.entries, epoch, result, cache)
+                await self._fetch_missing(peer, response.entries, epoch, result, cache, writer)
                 cursor = following
-                await self._count(cache)
-                await self._save(peer, epoch, cursor, result, cursor)
+                await writer.after(partial(self._save, peer, epoch, cursor, result, cursor, cache))
                 if not response.more:
                     return
         finally:
@@ -240,12 +253,14 @@ class Syncer(PeerWorkers):
         epoch: bytes | None,
         result: PullResult,
         cache: OriginCache,
+        writer: BatchWriter,
     ) -> None:
-        """Fetch and store the bodies of ``entries`` this node lacks, in bounded batches:
-        by log position within ``epoch``, or by id when there is none (an id-diff).
-        A body another pull (from another peer) is already fetching is not asked for
-        at the same time: this pull waits for that one, then asks only for what it did
-        not store."""
+        """Fetch the bodies of ``entries`` this node lacks, in bounded batches, and
+        queue them on ``writer``: by log position within ``epoch``, or by id when there
+        is none (an id-diff). A body another pull (from another peer) is already
+        fetching is not asked for at the same time: this pull waits for that one, then
+        asks only for what it did not store. This pull's own claims are released once
+        ``writer`` has stored (or given up) what was queued under them."""
         known = await self._store.known_ids([e.id for e in entries])
         missing = [e for e in entries if e.id not in known]
         result.known += len(entries) - len(missing)
@@ -253,9 +268,10 @@ class Syncer(PeerWorkers):
         for _ in range(MAX_IN_FLIGHT_ROUNDS):
             mine, theirs = self.in_flight.claim(missing)
             try:
-                await self._fetch_entries(peer, mine, epoch, result, cache)
+                await self._fetch_entries(peer, mine, epoch, result, cache, writer)
             finally:
-                self.in_flight.release(mine)
+                if mine:
+                    writer.after_even_on_failure(partial(self.in_flight.release, mine))
             if not theirs:
                 return
             # Another pull is fetching these: wait for it, then claim and fetch here
@@ -267,7 +283,7 @@ class Syncer(PeerWorkers):
             result.known += len(theirs) - len(missing)
             await self._shorter([e for e in theirs if e.id in known], peer, result, cache)
         # Still claimed by others after every round (each wait bounded): ask anyway.
-        await self._fetch_entries(peer, missing, epoch, result, cache)
+        await self._fetch_entries(peer, missing, epoch, result, cache, writer)
 
     async def _shorter(
         self,
@@ -290,6 +306,7 @@ class Syncer(PeerWorkers):
         epoch: bytes | None,
         result: PullResult,
         cache: OriginCache,
+        writer: BatchWriter,
     ) -> None:
         if not missing:
             return
@@ -307,21 +324,20 @@ class Syncer(PeerWorkers):
         # admitted (one request ahead at most), and written while the next is checked.
         ahead: asyncio.Task[feed.BodiesResponse] | None = None
         try:
-            # Retractions may name alerts admitted earlier in this page, still unwritten.
-            cache.admitted_before, cache.admitted = cache.admitted, {}
-            async with self._writer(result, cache) as writer:
-                for i, (request, hops) in enumerate(batches):
-                    if ahead is None:
-                        response = await self._bodies(peer, request)
-                    else:
-                        response, ahead = await ahead, None
-                    if i + 1 < len(batches):
-                        ahead = asyncio.ensure_future(self._bodies(peer, batches[i + 1][0]))
-                    await self._take(peer, request, response, hops, result, cache, writer)
+            for i, (request, hops) in enumerate(batches):
+                if ahead is None:
+                    response = await self._bodies(peer, request)
+                else:
+                    response, ahead = await ahead, None
+                if i + 1 < len(batches):
+                    ahead = asyncio.ensure_future(self._bodies(peer, batches[i + 1][0]))
+                await self._take(peer, request, response, hops, result, cache, writer)
         finally:
             _drop(ahead)
 
-    async def _resync_by_ids(self, peer: Peer, result: PullResult, cache: OriginCache) -> int:
+    async def _resync_by_ids(
+        self, peer: Peer, result: PullResult, cache: OriginCache, writer: BatchWriter
+    ) -> int:
         """The peer's log was reset: list its ids, fetch only the unknown ones."""
         after: bytes | None = None
         head: int | None = None
@@ -337,7 +353,7 @@ class Syncer(PeerWorkers):
             if head is None:
                 head = page.head
             entries = list(page.entries)
-            await self._fetch_missing(peer, entries, None, result, cache)
+            await self._fetch_missing(peer, entries, None, result, cache, writer)
             if not page.more or not entries:
                 break
             after = entries[-1].id
@@ -422,8 +438,8 @@ class Syncer(PeerWorkers):
             raise
 
     def _writer(self, result: PullResult, cache: OriginCache) -> BatchWriter:
-        """The writer of one page's batches: stores them unsynced (the cursor save after
-        the page is synced and takes them to the disk) and counts what was new."""
+        """The writer of one pull's batches: stores them unsynced (each page's cursor
+        save after them is synced and takes them to the disk) and counts what was new."""
 
         async def write(accepted: list[Accepted], counted: list[Counter]) -> None:
             try:
@@ -432,6 +448,7 @@ class Syncer(PeerWorkers):
                 self.ledger.settle(counted)
             result.stored += sum(stored)
             result.known += len(stored) - sum(stored)
+            cache.written += [item.id for item, _, _ in accepted]
             # News for the peers: what this added to the feed they are served (an alert
             # stored where it may go no further is in no peer's feed); copies of alerts
             # held already may still offer a shorter path.
@@ -462,8 +479,17 @@ class Syncer(PeerWorkers):
             await self.on_received_alerts(count, self._clock.now())
 
     async def _save(
-        self, peer: Peer, epoch: bytes, cursor: int, result: PullResult, head: int
+        self,
+        peer: Peer,
+        epoch: bytes,
+        cursor: int,
+        result: PullResult,
+        head: int,
+        cache: OriginCache,
     ) -> None:
+        """Count what was stored, then save the cursor (a synced write): queued on the
+        pull's writer after the page's batches, so it runs once they are stored."""
+        await self._count(cache)
         await self._peers.save_progress(
             peer.key,
             epoch=epoch,

@@ -15,9 +15,11 @@ from typing import Any
 import pytest
 
 from federation.errors import PeerUnreachable
+from federation.ingest import Admission
 from federation.verifier import Checked, Verifier
 from protocol import feed
-from tests.federation.memnet import MemNet, until
+from protocol.alert import sign_alert
+from tests.federation.memnet import MemNet, alert_body, retraction_by, until
 
 
 class HeldVerifier(Verifier):
@@ -192,3 +194,124 @@ def _admitted(node: Any) -> int:
     """Items admitted against a peer's quota and not yet written (or dropped)."""
     pending = node.syncer.ledger._pending
     return sum(n for (kind, _), n in pending.items() if kind == "peer")
+
+
+class HeldWrites:
+    """``put_batch`` that holds each write until the test lets it go."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.sizes: list[int] = []
+        self.started = asyncio.Event()
+        self.gates: list[asyncio.Event] = []
+
+    async def __call__(self, items: Sequence[Any], now: int, *, synced: bool = True) -> list[bool]:
+        gate = asyncio.Event()
+        self.gates.append(gate)
+        self.sizes.append(len(items))
+        self.started.set()
+        await gate.wait()
+        return await self.real(items, now, synced=synced)
+
+    def release(self) -> None:
+        self.started.clear()
+        self.gates[-1].set()
+
+
+@pytest.mark.usefixtures("small_pages")
+async def test_the_next_page_is_fetched_and_checked_while_the_page_before_is_written(
+    memnet: MemNet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One writer serves the whole pull: the second page's bodies are asked for and
+    verified while the first page is still being stored, and each page's cursor is
+    saved only once that page is written."""
+    a, b = await memnet.node("a"), await memnet.node("b")
+    await memnet.pair(a, b)
+    ids = [await a.publish(f"alert {n}") for n in range(16)]
+    asked: list[str] = []
+
+    async def record(path: str) -> None:
+        asked.append(path.rsplit("/", 1)[-1])
+
+    memnet.network.link(b.addr, a.addr).before = record
+    writes = HeldWrites(b.store.alerts.put_batch)
+    monkeypatch.setattr(b.store.alerts, "put_batch", writes)
+    pull = asyncio.ensure_future(b.pull(a))
+    await until(lambda: _true(writes.started.is_set()))
+    # The first write is held; all four batches of both pages are fetched and admitted.
+    await until(lambda: _true(_admitted(b) == 16))
+    assert asked.count("bodies") == 4 and asked.count("changes") >= 2
+    assert (await b.peer(a)).cursor == 0
+    # The first page is written (one or two writes); the second page's write is held.
+    while sum(writes.sizes) < 16:
+        writes.release()
+        await until(lambda: _true(writes.started.is_set()))
+    assert sum(writes.sizes[:-1]) == 8, writes.sizes
+    await until(lambda: _cursor_is(b, a, 8))
+    assert (await b.peer(a)).cursor == 8
+    assert not await b.has(ids[-1])
+    writes.release()
+    result = await pull
+    assert result.error is None and result.stored == 16
+    assert (await b.peer(a)).cursor == 16
+    assert len(b.syncer.in_flight) == 0 and b.syncer.ledger._pending == {}
+
+
+async def _cursor_is(node: Any, peer: Any, cursor: int) -> bool:
+    return bool((await node.peer(peer)).cursor == cursor)
+
+
+@pytest.mark.usefixtures("small_pages")
+async def test_a_pull_cancelled_while_a_write_is_held_releases_what_it_claimed(
+    memnet: MemNet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Claims on ids (inflight.py) outlive the fetch until the write under them ends;
+    a pull stopped meanwhile still gives every one of them back, and its counts."""
+    a, b = await memnet.node("a"), await memnet.node("b")
+    await memnet.pair(a, b)
+    for n in range(16):
+        await a.publish(f"alert {n}")
+    writes = HeldWrites(b.store.alerts.put_batch)
+    monkeypatch.setattr(b.store.alerts, "put_batch", writes)
+    pull = asyncio.ensure_future(b.pull(a))
+    await until(lambda: _true(_admitted(b) == 16))
+    assert len(b.syncer.in_flight) == 16
+    pull.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await pull
+    assert len(b.syncer.in_flight) == 0
+    assert b.syncer.ledger._pending == {}
+    assert (await b.peer(a)).cursor == 0
+
+
+@pytest.mark.usefixtures("small_pages")
+async def test_a_retraction_a_page_after_its_unwritten_alert_is_judged_by_that_alert(
+    memnet: MemNet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A peer's retraction of an alert it served a page earlier, signed by another key,
+    is refused as not the origin's even while the alert is still being written."""
+    a, b = await memnet.node("a"), await memnet.node("b")
+    evil = await memnet.hostile("evil", b)
+    now = memnet.clock.now()
+    alerts = [sign_alert(alert_body(a.key, now, f"relayed {n}"), a.key, now) for n in range(8)]
+    for alert in alerts:
+        evil.serve(alert, hops=1)
+    evil.serve(retraction_by(evil.key, alerts[0].id, now))
+    writes = HeldWrites(b.store.alerts.put_batch)
+    monkeypatch.setattr(b.store.alerts, "put_batch", writes)
+    refused: list[str] = []
+    monkeypatch.setattr(
+        Admission, "_refused", staticmethod(lambda peer, result, exc: refused.append(exc.code))
+    )
+    pull = asyncio.ensure_future(b.pull(evil))
+    await until(lambda: _true(writes.started.is_set()))
+    # The retraction, on the second page, is judged while the first page's write is held.
+    await until(lambda: _true(refused == ["not_origin"]))
+    assert writes.sizes == [8] and not writes.gates[0].is_set()
+    while not pull.done():
+        writes.release()
+        await until(lambda: _true(writes.started.is_set() or pull.done()))
+    result = pull.result()
+    assert result.error is None and result.stored == 8
+    assert await b.has(alerts[0].id)
+    assert (await b.store.alerts.counts(now)).get("markers", 0) == 0
