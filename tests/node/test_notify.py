@@ -12,6 +12,7 @@ import asyncio
 import json
 import random
 import threading
+import warnings
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -469,3 +470,25 @@ def test_the_docs_table_says_what_joins_does() -> None:
             assert how.startswith(f"query parameter `{join.param}=`"), kind
         else:
             assert how == "last path segment", kind
+
+
+async def test_a_delivery_thread_never_sets_the_warning_filters(
+    endpoint: tuple[Endpoint, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # catch_warnings saves and restores process-wide state: two threads inside it at
+    # once can leave the filters wrong. Only the first load, on the loop, enters it.
+    ep, url = endpoint
+    channels.load_apprise()
+    entered: list[str] = []
+    real = warnings.catch_warnings
+
+    def recorded(*args: Any, **kwargs: Any) -> Any:
+        entered.append(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(channels.warnings, "catch_warnings", recorded)
+    await asyncio.get_running_loop().run_in_executor(
+        None, channels.deliver, url, ADDRESS, "title", "body"
+    )
+    assert len(ep.got) == 1
+    assert entered == []
