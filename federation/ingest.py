@@ -83,7 +83,12 @@ class BatchWriter:
         await self._enqueue(_Batch(items, counted))
 
     async def after(self, job: Callable[[], Awaitable[None]]) -> None:
-        """Queue ``job`` to run once everything queued before it is written."""
+        """Queue ``job`` to run once everything queued before it is written (at once,
+        by the caller, when nothing is queued or being written)."""
+        self._raise_failure()
+        if self._running is None and not self._queue:
+            await job()
+            return
         await self._enqueue(_Job(job))
 
     def after_even_on_failure(self, job: Callable[[], None]) -> None:

@@ -19,7 +19,7 @@ from federation.ingest import Admission
 from federation.verifier import Checked, Verifier
 from protocol import feed
 from protocol.alert import sign_alert
-from tests.federation.memnet import MemNet, alert_body, retraction_by, until
+from tests.federation.memnet import MemNet, MemNode, alert_body, retraction_by, until
 
 
 class HeldVerifier(Verifier):
@@ -45,6 +45,23 @@ def batches_of_four(monkeypatch: pytest.MonkeyPatch, page: int) -> None:
     monkeypatch.setattr(feed, "MAX_FEED_ENTRIES", page)
 
 
+async def recording_pair(
+    memnet: MemNet, alerts: int
+) -> tuple[MemNode, MemNode, list[bytes], list[str]]:
+    """A holding ``alerts`` alerts (their ids), paired with B, and the list that each
+    request B then makes to A adds its last path segment to."""
+    a, b = await memnet.node("a"), await memnet.node("b")
+    await memnet.pair(a, b)
+    ids = [await a.publish(f"alert {n}") for n in range(alerts)]
+    asked: list[str] = []
+
+    async def record(path: str) -> None:
+        asked.append(path.rsplit("/", 1)[-1])
+
+    memnet.network.link(b.addr, a.addr).before = record
+    return a, b, ids, asked
+
+
 @pytest.fixture
 def small_pages(monkeypatch: pytest.MonkeyPatch) -> None:
     batches_of_four(monkeypatch, 8)
@@ -54,15 +71,7 @@ def small_pages(monkeypatch: pytest.MonkeyPatch) -> None:
 async def test_the_next_batch_and_page_are_asked_for_while_the_first_is_verified(
     memnet: MemNet,
 ) -> None:
-    a, b = await memnet.node("a"), await memnet.node("b")
-    await memnet.pair(a, b)
-    ids = [await a.publish(f"alert {n}") for n in range(12)]
-    asked: list[str] = []
-
-    async def record(path: str) -> None:
-        asked.append(path.rsplit("/", 1)[-1])
-
-    memnet.network.link(b.addr, a.addr).before = record
+    a, b, ids, asked = await recording_pair(memnet, 12)
     verifier = b.syncer.verifier = HeldVerifier()
     pull = asyncio.ensure_future(b.pull(a))
     await until(lambda: _true(verifier.holding.is_set()))
@@ -225,15 +234,7 @@ async def test_the_next_page_is_fetched_and_checked_while_the_page_before_is_wri
     """One writer serves the whole pull: the second page's bodies are asked for and
     verified while the first page is still being stored, and each page's cursor is
     saved only once that page is written."""
-    a, b = await memnet.node("a"), await memnet.node("b")
-    await memnet.pair(a, b)
-    ids = [await a.publish(f"alert {n}") for n in range(16)]
-    asked: list[str] = []
-
-    async def record(path: str) -> None:
-        asked.append(path.rsplit("/", 1)[-1])
-
-    memnet.network.link(b.addr, a.addr).before = record
+    a, b, ids, asked = await recording_pair(memnet, 16)
     writes = HeldWrites(b.store.alerts.put_batch)
     monkeypatch.setattr(b.store.alerts, "put_batch", writes)
     pull = asyncio.ensure_future(b.pull(a))
