@@ -25,24 +25,24 @@ from functools import partial
 import nacl.signing
 
 from protocol import feed
-from protocol.alert import VerifiedAlert
 from protocol.errors import ProtocolError
 from protocol.netkeys import MAX_STATEMENT_BYTES
 from protocol.signing import parse_envelope
 
 from .clock import Clock, within
 from .errors import FederationError, PeerRefused, PeerUnreachable
-from .hops import relayable, take_copies, take_shorter_paths
+from .hops import take_shorter_paths
 from .inflight import InFlight
-from .ingest import Accepted, Admission, BatchWriter, OriginCache, PullResult
+from .ingest import Admission, OriginCache, PullResult
 from .interfaces import FeedStore, PeerStore
 from .netkeys import PATH as NETKEYS_PATH
 from .netkeys import KeyExchange
-from .quota import Counter, QuotaLedger, Quotas
+from .quota import QuotaLedger, Quotas
 from .transport import REQUEST_TIMEOUT_S, Transport
 from .trust import Peer, may_pull
 from .verifier import Verifier
 from .workers import SYNC_INTERVAL_S, PeerWorkers
+from .writer import BatchWriter, pull_writer
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +143,8 @@ class Syncer(PeerWorkers):
             try:
                 # One writer for the whole pull: a page's bodies are fetched and checked
                 # while the page before is still being stored.
-                async with self._writer(result, cache) as writer:
+                writer = pull_writer(self._store, self.ledger, self._clock, result, cache)
+                async with writer:
                     if news is None or fresh.epoch is None:
                         await self._pull(fresh, result, cache, writer)
                     else:
@@ -436,41 +437,6 @@ class Syncer(PeerWorkers):
             # was full): nothing of this batch is written, and nothing stays counted.
             self.ledger.settle(counted)
             raise
-
-    def _writer(self, result: PullResult, cache: OriginCache) -> BatchWriter:
-        """The writer of one pull's batches: stores them unsynced (each page's cursor
-        save after them is synced and takes them to the disk) and counts what was new."""
-
-        async def write(accepted: list[Accepted], counted: list[Counter]) -> None:
-            try:
-                stored = await self._store.put_batch(accepted, self._clock.now(), synced=False)
-            finally:
-                self.ledger.settle(counted)
-            result.stored += sum(stored)
-            result.known += len(stored) - sum(stored)
-            cache.written += [item.id for item, _, _ in accepted]
-            # News for the peers: what this added to the feed they are served (an alert
-            # stored where it may go no further is in no peer's feed); copies of alerts
-            # held already may still offer a shorter path.
-            news: list[feed.IdEntry] = []
-            copies: list[tuple[VerifiedAlert, int]] = []
-            for (item, hops, _), new in zip(accepted, stored, strict=True):
-                if not isinstance(item, VerifiedAlert):
-                    if new:
-                        news.append(feed.IdEntry("r", item.id, hops))
-                elif not new:
-                    copies.append((item, hops))
-                else:
-                    cache.uncounted += 1
-                    if relayable(item.body.hops, item.body.tlp, hops):
-                        news.append(feed.IdEntry("a", item.id, hops))
-            cache.news.add(news)
-            if copies:
-                lowered = await take_copies(self._store, copies, self._clock.now())
-                result.lowered += len(lowered)
-                cache.news.add(lowered)
-
-        return BatchWriter(write, self.ledger.settle)
 
     async def _count(self, cache: OriginCache) -> None:
         """Add the new alerts stored since the last count to the node's totals."""
