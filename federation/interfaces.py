@@ -100,10 +100,20 @@ class PeerStore(Protocol):
     async def get(self, key: bytes) -> Peer | None: ...
     async def list(self) -> Sequence[Peer]: ...
     async def save_progress(
-        self, key: bytes, *, epoch: bytes, cursor: int, received: int, lag: int | None, now: int
+        self,
+        key: bytes,
+        *,
+        epoch: bytes,
+        cursor: int,
+        received: int,
+        lag: int | None,
+        now: int,
+        synced: bool = True,
     ) -> None:
         """After a pull: its epoch and cursor, what it stored, how far behind the head
-        it ended (None: as the last whole pull found)."""
+        it ended (None: as the last whole pull found). ``synced=False`` when the cursor
+        did not move (a pull of what a poke named): nothing then depends on the save,
+        or on the batches before it, reaching the disk."""
         ...
 
     async def record_error(self, key: bytes, code: str, message: str, now: int) -> None:

@@ -200,6 +200,9 @@ class Syncer(PeerWorkers):
                     received=result.stored,
                     lag=None,
                     now=self._clock.now(),
+                    # The cursor did not move: a power cut that lost this pull's
+                    # batches loses nothing the next whole pull does not fetch again.
+                    synced=False,
                 )
 
         await writer.after(stored)

@@ -31,6 +31,11 @@ from .hops import ShorterPaths
 from .pages import AlertPages, category_tag, facet_tags
 from .usage import QuotaUsage
 
+# An unsynced batch of at most this many new alerts may be written on the event loop's
+# thread while the database thread is idle (``Database.write``'s quick): a relayed
+# alert arrives alone, and sealing and inserting one takes a fraction of a millisecond.
+QUICK_BATCH_ITEMS = 4
+
 # One item to store: a verified alert or retraction, our hop count, and the peer it
 # came from (None for this node's own).
 BatchItem = tuple[VerifiedAlert | VerifiedRetraction, int, bytes | None]
@@ -140,7 +145,9 @@ class AlertStore(FeedLog, QuotaUsage, AlertPages, ShorterPaths):
             # database thread, unless one of them was marked (then as below).
             try:
                 plain = await self._db.write(
-                    partial(self._store_plain, items, now, only_plain=True), synced=synced
+                    partial(self._store_plain, items, now, only_plain=True),
+                    synced=synced,
+                    quick=len(items) <= QUICK_BATCH_ITEMS,
                 )
             except asyncio.CancelledError:
                 # The call ran to its end (committed) before the cancellation was seen:

@@ -6,7 +6,9 @@ checkpoint after every deletion so that old page images do not linger in the WAL
 Writes go through ``Database.transaction()`` (a statement per hop to the database
 thread) or ``Database.write()`` (a whole small transaction in one hop), which
 serialise them. A read that an index answers in a few rows may run on the event
-loop's thread instead, when the database thread is idle (``Database.quick``).
+loop's thread instead, when the database thread is idle (``Database.quick``), and so
+may an unsynced write of a few rows (``Database.write(quick=True)``), which never
+checkpoints there.
 """
 
 from __future__ import annotations
@@ -34,6 +36,13 @@ CACHE_KIB = 16 * 1024
 # A quick read by ids or positions names at most this many; one naming more (a
 # catch-up's batches) goes to the database thread all the same.
 QUICK_KEYS = 64
+# SQLite's own default, set explicitly because a quick write turns it off for its
+# COMMIT and back on after.
+WAL_AUTOCHECKPOINT_PAGES = 1000
+# Quick writes in a row, at most; the next unsynced write goes to the database thread,
+# where its COMMIT checkpoints the WAL if it has grown past WAL_AUTOCHECKPOINT_PAGES.
+# This bounds what quick writes add to the WAL beyond that.
+MAX_QUICK_WRITES = 64
 
 T = TypeVar("T")
 
@@ -46,10 +55,21 @@ def on_thread(conn: aiosqlite.Connection, job: Callable[[sqlite3.Connection], T]
     return execute(lambda: job(conn._conn))
 
 
-def _whole(job: Callable[[sqlite3.Connection], T], synced: bool, conn: sqlite3.Connection) -> T:
-    """On the database thread: ``job`` inside BEGIN IMMEDIATE ... COMMIT (``Database.write``)."""
+def _whole(
+    job: Callable[[sqlite3.Connection], T],
+    synced: bool,
+    conn: sqlite3.Connection,
+    *,
+    checkpoint: bool = True,
+) -> T:
+    """``job`` inside BEGIN IMMEDIATE ... COMMIT (``Database.write``), on the database
+    thread or, for a quick write, on the event loop's. ``checkpoint=False`` keeps the
+    COMMIT from checkpointing the WAL (a quick write must not hold the event loop for
+    one): the next write on the database thread does it."""
     if not synced:
         conn.execute("PRAGMA synchronous=NORMAL")
+    if not checkpoint:
+        conn.execute("PRAGMA wal_autocheckpoint=0")
     try:
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -61,6 +81,8 @@ def _whole(job: Callable[[sqlite3.Connection], T], synced: bool, conn: sqlite3.C
             raise
         return result
     finally:
+        if not checkpoint:
+            conn.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
         if not synced:
             conn.execute("PRAGMA synchronous=FULL")
 
@@ -95,6 +117,8 @@ class Database:
         # thread and the database thread), so neither count is ever lost.
         self._queued = 0
         self._finished = 0
+        # Quick writes since the last write on the database thread (``write``).
+        self._quick_writes = 0
         execute: Callable[..., Awaitable[Any]] = conn._execute
 
         async def counted(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -136,6 +160,7 @@ class Database:
                 "PRAGMA journal_size_limit=0",
                 "PRAGMA busy_timeout=5000",
                 f"PRAGMA cache_size=-{CACHE_KIB}",
+                f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}",
             ):
                 await conn.execute(pragma)
             if await db._migrate(crypto):
@@ -200,7 +225,9 @@ class Database:
         async with self._write_lock, self._begin(synced) as conn:
             yield conn
 
-    async def write(self, job: Callable[[sqlite3.Connection], T], *, synced: bool = True) -> T:
+    async def write(
+        self, job: Callable[[sqlite3.Connection], T], *, synced: bool = True, quick: bool = False
+    ) -> T:
         """``job(connection)`` as one whole IMMEDIATE transaction in one call on the
         database thread (BEGIN, the job, COMMIT; ROLLBACK if the job raises), under
         the same write lock and with the same ``synced`` meaning as ``transaction()``.
@@ -209,15 +236,40 @@ class Database:
         progress) and a pull's batch of new alerts: ``transaction()`` costs a hop
         across threads for each statement (five for an unsynced one), this costs one.
         Once started, the transaction runs to its end (committed or rolled back) even
-        if the caller is cancelled."""
+        if the caller is cancelled.
+
+        ``quick=True``, for an unsynced write of a few rows: while the database thread
+        is idle and no write is under way, the transaction runs here and now on the
+        event loop's thread (as ``quick_run`` does for reads), without a hop. On a
+        relay every request and every stored alert makes such a write, and with a
+        hundred nodes sharing two cores a hop cost several times the write itself
+        (docs/benchmarks.md). Its COMMIT does not checkpoint; after MAX_QUICK_WRITES in
+        a row, one goes to the thread, whose COMMIT does. A synced write always goes
+        to the thread: the event loop never waits for the disk."""
+        if quick and not synced and self._may_write_here():
+            self._quick_writes += 1
+            return _whole(job, synced, self.conn._conn, checkpoint=False)
         async with self._write_lock:
             done = asyncio.ensure_future(on_thread(self.conn, partial(_whole, job, synced)))
             try:
-                return await asyncio.shield(done)
+                result = await asyncio.shield(done)
             except asyncio.CancelledError:
                 with contextlib.suppress(sqlite3.Error):
                     await done
                 raise
+            # That COMMIT checkpointed the WAL if it had grown too long.
+            self._quick_writes = 0
+            return result
+
+    def _may_write_here(self) -> bool:
+        """True while a quick write may run on this thread: no write holds the lock,
+        the database thread holds no call and none is queued, and the quick writes
+        since the last write on the thread are fewer than MAX_QUICK_WRITES."""
+        return (
+            not self._write_lock.locked()
+            and self._queued == self._finished
+            and self._quick_writes < MAX_QUICK_WRITES
+        )
 
     @contextlib.asynccontextmanager
     async def _begin(self, synced: bool = True) -> AsyncIterator[aiosqlite.Connection]:

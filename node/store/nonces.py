@@ -52,8 +52,9 @@ class NonceStore:
             if prune:
                 conn.execute("DELETE FROM request_nonces WHERE ts < ?", (forget_before,))
 
-        # One hop to the database thread for the whole write: it is made before every
-        # request is served, so its cost is paid on every step of a propagation.
-        await self._db.write(write, synced=False)
+        # Made before every request is served, so its cost is paid on every step of a
+        # propagation: on the event loop's thread when the database thread is idle,
+        # else in one hop to it; a prune (a scan) always goes to the thread.
+        await self._db.write(write, synced=False, quick=not prune)
         if prune:
             self._pruned_before = forget_before

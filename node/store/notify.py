@@ -305,6 +305,7 @@ class NotifyStore:
             )
 
         self._cursor = None  # read again if the write fails
-        # One hop to the database thread (the notifier moves it for every new alert).
-        await self._db.write(write, synced=False)
+        # The notifier moves it for every new alert: one hop to the database thread,
+        # or none when the thread is idle.
+        await self._db.write(write, synced=False, quick=True)
         self._cursor = pos

@@ -85,10 +85,12 @@ class PeerRows:
         finally:
             self._changed()
 
-    async def write(self, job: Callable[[sqlite3.Connection], T]) -> T:
+    async def write(
+        self, job: Callable[[sqlite3.Connection], T], *, synced: bool = True, quick: bool = False
+    ) -> T:
         """``Database.write`` for a write to the trust list."""
         try:
-            return await self._db.write(job)
+            return await self._db.write(job, synced=synced, quick=quick)
         finally:
             self._changed()
 

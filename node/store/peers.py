@@ -234,9 +234,18 @@ class PeerStore:
         await self._db.checkpoint()
 
     async def save_progress(
-        self, key: bytes, *, epoch: bytes, cursor: int, received: int, lag: int | None, now: int
+        self,
+        key: bytes,
+        *,
+        epoch: bytes,
+        cursor: int,
+        received: int,
+        lag: int | None,
+        now: int,
+        synced: bool = True,
     ) -> None:
-        # One transaction in one hop to the database thread (every pull saves it).
+        # One transaction in one hop to the database thread (every pull saves it), or
+        # none when unsynced and the thread is idle (Database.write's quick).
         # lag None: a pull of what a poke named, which did not read the feed's head.
         await self._rows.write(
             partial(
@@ -245,7 +254,9 @@ class PeerStore:
                 " lag = coalesce(?, lag), last_sync = ?, last_error = NULL,"
                 " last_error_code = NULL, last_error_at = NULL WHERE key = ?",
                 (epoch, cursor, received, lag, now, key),
-            )
+            ),
+            synced=synced,
+            quick=True,
         )
 
     async def record_error(self, key: bytes, code: str, message: str, now: int) -> None:

@@ -75,8 +75,9 @@ class TotalsStore:
         def write(conn: sqlite3.Connection) -> None:
             conn.execute(_BUMP, row)
 
-        # One hop to the database thread (a stored batch of received alerts bumps one).
-        await self._db.write(write, synced=synced)
+        # One hop to the database thread (a stored batch of received alerts bumps one),
+        # or none when unsynced and the thread is idle.
+        await self._db.write(write, synced=synced, quick=True)
 
     async def set_gauge(self, gauge: str, now: int, value: int) -> None:
         if gauge not in GAUGES:

@@ -10,6 +10,7 @@ import asyncio
 import pytest
 
 from node.store import Store
+from node.store.alerts import QUICK_BATCH_ITEMS
 from tests.dbcalls import count_calls
 from tests.node.test_store import KEY_A, NOW, alert, retraction
 
@@ -22,7 +23,7 @@ async def test_new_alerts_and_copies_of_held_ones_take_one_call(store: Store) ->
     changes = store.alerts.changes
     calls = count_calls(store.db)
     batch = [(held, 2, PEER), (first, 1, PEER), (second, 3, PEER), (first, 1, PEER)]
-    assert await store.alerts.put_batch(batch, NOW, synced=False) == [False, True, True, False]
+    assert await store.alerts.put_batch(batch, NOW) == [False, True, True, False]
     assert calls["all"] == 1
     assert store.alerts.changes == changes + 1
     assert await store.alerts.known_ids([first.id, second.id]) == {first.id, second.id}
@@ -31,6 +32,23 @@ async def test_new_alerts_and_copies_of_held_ones_take_one_call(store: Store) ->
     assert await store.alerts.put_batch([(held, 1, PEER)], NOW) == [False]
     assert calls["all"] == 1
     assert store.alerts.changes == changes + 1
+
+
+async def test_a_few_unsynced_new_alerts_take_no_call_while_the_thread_is_idle(
+    store: Store,
+) -> None:
+    """A relayed alert arrives alone in its pull's batch: an unsynced batch of at most
+    QUICK_BATCH_ITEMS is written on the event loop's thread (Database.write's quick);
+    a larger one still goes in one call."""
+    few = [(alert(text=f"few {n}"), 1, PEER) for n in range(QUICK_BATCH_ITEMS)]
+    more = [(alert(text=f"more {n}"), 1, PEER) for n in range(QUICK_BATCH_ITEMS + 1)]
+    calls = count_calls(store.db)
+    assert await store.alerts.put_batch(few, NOW, synced=False) == [True] * len(few)
+    assert calls["all"] == 0
+    assert await store.alerts.put_batch(more, NOW, synced=False) == [True] * len(more)
+    assert calls["all"] == 1
+    ids = [a.id for a, _, _ in few + more]
+    assert await store.alerts.known_ids(ids) == set(ids)
 
 
 async def test_a_marked_alert_is_decided_one_by_one(store: Store) -> None:
@@ -50,7 +68,7 @@ async def test_a_marked_alert_is_decided_one_by_one(store: Store) -> None:
 async def test_a_batch_cancelled_in_its_one_call_is_stored_and_seen(store: Store) -> None:
     new = alert(text="cancelled on its way")
     changes = store.alerts.changes
-    task = asyncio.ensure_future(store.alerts.put_batch([(new, 1, PEER)], NOW, synced=False))
+    task = asyncio.ensure_future(store.alerts.put_batch([(new, 1, PEER)], NOW))
     await asyncio.sleep(0)  # the call is queued on the database thread
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
