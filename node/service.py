@@ -26,6 +26,7 @@ from typing import Any
 import nacl.signing
 
 from federation.clock import Clock
+from federation.hops import relayable
 from federation.trust import Peer
 from protocol.alert import (
     AlertBody,
@@ -38,6 +39,7 @@ from protocol.alert import (
 )
 from protocol.errors import ProtocolError
 from protocol.extensions import EMPTY, Extensions
+from protocol.feed import IdEntry
 from protocol.fields import CATEGORIES, RETRACTION_REASONS, TLP_LABELS, TLP_MAX_HOPS
 from protocol.indicators import SUITE
 from protocol.limits import ALERT_NONCE_BYTES, DAY_S
@@ -53,7 +55,9 @@ from .store.totals import month_of
 
 log = logging.getLogger(__name__)
 
-Notify = Callable[[], Awaitable[None]]
+# Called after this node stores something new of its own, with the entries it added
+# to the feed its peers are served (what a poke names: federation/news.py).
+Notify = Callable[[Sequence[IdEntry]], Awaitable[None]]
 RandomBytes = Callable[[int], bytes]
 
 # A repeated publish (a double-submitted form, a retried CLI call) with the same
@@ -292,9 +296,9 @@ class AlertService:
         """Call ``listener`` after anything new is stored (federation pokes peers)."""
         self._listeners.append(listener)
 
-    async def notify(self) -> None:
+    async def notify(self, news: Sequence[IdEntry]) -> None:
         for listener in self._listeners:
-            await listener()
+            await listener(news)
 
     async def _blind_all(self, pairs: Sequence[tuple[str, str]]) -> tuple[Indicator, ...]:
         """Blind each (kind, text) under the network's current key. Raises UsageError."""
@@ -396,7 +400,10 @@ class AlertService:
         counter = "alerts_published" if draft.warning is None else "warnings_published"
         await self._store.totals.bump(counter, now)
         log.info("published an alert")
-        await self.notify()
+        # The pokes name it, so each peer fetches it by id without reading our feed;
+        # one that may go no further than this node is in no peer's feed.
+        shared = relayable(body.hops, body.tlp, 0)
+        await self.notify((IdEntry("a", verified.id, 0),) if shared else ())
         return verified.id
 
     async def retract(self, alert_id: bytes, reason: str = "other") -> bytes:
@@ -415,7 +422,7 @@ class AlertService:
         verified = sign_retraction(body, key, now)
         await self._store.alerts.put_retraction(verified, hops=0, received_from=None, now=now)
         log.info("retracted an alert")
-        await self.notify()
+        await self.notify((IdEntry("r", verified.id, 0),))
         return verified.id
 
     async def list(self, *, region: str | None = None, limit: int = 100) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ import ipaddress
 import logging
 import ssl
 import urllib.parse
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -320,8 +320,9 @@ class Trust:
     async def _poked(self, peer: Peer, news: tuple[IdEntry, ...] | None) -> None:
         self.syncer.wake(peer.key, news)
 
-    async def new_local_item(self) -> None:
-        self.syncer.poke_all()
+    async def new_local_item(self, news: Sequence[IdEntry]) -> None:
+        """Poke every peer, naming ``news``: all this node added to its feed."""
+        self.syncer.poke_all(news=news)
 
     # --- the TLS key: renewal and announced rollover ------------------------------
 

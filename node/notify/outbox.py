@@ -20,12 +20,13 @@ import asyncio
 import concurrent.futures
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from federation.clock import Clock
 from protocol.alert import read_stored_alert
+from protocol.feed import IdEntry
 from protocol.limits import DAY_S, HOUR_S
 
 from ..errors import NotFound, UsageError
@@ -139,7 +140,7 @@ class Notifier:
         """Something new was stored: route and deliver now."""
         self._wake.set()
 
-    async def woken(self) -> None:
+    async def woken(self, _news: Sequence[IdEntry] = ()) -> None:
         """``wake`` as the async listener AlertService and Trust call."""
         self.wake()
 

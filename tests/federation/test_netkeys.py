@@ -21,6 +21,7 @@ from node.errors import UsageError
 from node.keys.slowhash import MAX_NETWORK_KEYS, NetworkKeyRing, SlowHashPool
 from node.service import AlertService, Draft
 from node.settings import Settings
+from protocol.feed import IdEntry
 from protocol.indicators import NetworkKey
 from protocol.netkeys import seal_statement
 from tests.federation.memnet import MemNet, MemNode, until
@@ -83,8 +84,8 @@ async def org(net: MemNet, name: str) -> Org:
         lambda: names, ring,
     )  # fmt: skip
 
-    async def poke() -> None:
-        node.syncer.poke_all()
+    async def poke(news: Sequence[IdEntry]) -> None:
+        node.syncer.poke_all(news=news)
 
     service.on_new_item(poke)
     return Org(node, ring, service, pool, sealed, names)

@@ -17,6 +17,7 @@ from federation.errors import PeerRefused
 from federation.inflight import IN_FLIGHT_WAIT_S
 from federation.news import News
 from federation.workers import MAX_NEWS_HELD
+from node.service import Draft
 from protocol import feed
 from protocol.alert import verify_alert
 from protocol.encoding import pack
@@ -277,3 +278,43 @@ async def test_an_alert_stored_at_its_hop_limit_is_nobodys_news(livenet: MemNet)
     assert pokes == [(feed.IdEntry("a", further, 1),)]
     assert requests(livenet, c, b, "/bodies") == 1
     assert not await c.has(at_limit)
+
+
+async def test_a_published_alert_and_its_retraction_are_named_in_the_pokes(
+    livenet: MemNet,
+) -> None:
+    """The origin's own pokes name what it published, so its peers fetch the body by
+    id without reading its feed: the first step of every alert's trip, which a whole
+    pull made two requests. One that may go no further than its origin is not poked
+    about at all."""
+    from tests.federation.test_netkeys import PHONE_A, org
+
+    a, b = await org(livenet, "a"), await org(livenet, "b")
+    await livenet.pair(a.node, b.node)
+    await feeds_read(a.node, b.node)
+    seen = named(b.node)
+    changes = requests(livenet, b.node, a.node, "/changes")
+    alert_id = await a.publish(PHONE_A)
+    await until(lambda: b.node.has(alert_id))
+    retraction_id = await a.service.retract(alert_id)
+
+    async def retracted() -> bool:
+        return not await b.node.has(alert_id) and bool(
+            await b.node.store.alerts.get_envelopes([retraction_id], livenet.clock.now())
+        )
+
+    await until(retracted)
+    assert [n for n in seen if n is not None] == [
+        (feed.IdEntry("a", alert_id, 0),),
+        # A poke does not say an entry's kind: "a" stands for both.
+        (feed.IdEntry("a", retraction_id, 0),),
+    ]
+    assert requests(livenet, b.node, a.node, "/changes") == changes
+    assert requests(livenet, b.node, a.node, "/bodies") == 2
+
+    # Kept on its own node (hops 0): in no peer's feed, so no poke.
+    pokes = requests(livenet, a.node, b.node, "/poke")
+    draft = Draft(["violence"], 3, "GB", [("phone", PHONE_A)], hops=0)
+    await a.service.publish(draft)
+    await asyncio.sleep(0)
+    assert requests(livenet, a.node, b.node, "/poke") == pokes
