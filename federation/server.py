@@ -279,6 +279,8 @@ async def changes(state: ServerState, peer: Peer, body: bytes) -> Reply:
     if not more:
         more = cursor < await state.store.last_pos()
     response = feed.ChangesResponse(epoch, tuple(entries), cursor, more)
+    # Every position read above is on the disk before it is told (FeedStore.flush).
+    await state.store.flush()
     return Reply(200, feed.encode_changes_response(response))
 
 
@@ -345,6 +347,7 @@ async def ids(state: ServerState, peer: Peer, body: bytes) -> Reply:
             more = True
             break
     response = feed.IdsResponse(await state.store.epoch(), head, tuple(entries), more)
+    await state.store.flush()  # the head, as above
     return Reply(200, feed.encode_ids_response(response))
 
 

@@ -140,15 +140,17 @@ class Syncer(PeerWorkers):
                 return result
             now = self._clock.now()
             cache = OriginCache()
+            # The epoch a pull of what a poke named is made under; None: a whole pull.
+            named = None if news is None else fresh.epoch
             try:
                 # One writer for the whole pull: a page's bodies are fetched and checked
                 # while the page before is still being stored.
                 writer = pull_writer(self._store, self.ledger, self._clock, result, cache)
                 async with writer:
-                    if news is None or fresh.epoch is None:
+                    if named is None:
                         await self._pull(fresh, result, cache, writer)
                     else:
-                        await self._pull_named(fresh, fresh.epoch, news, result, cache, writer)
+                        await self._pull_named(fresh, named, news or (), result, cache, writer)
             except FederationError as exc:
                 await self._failed(peer, result, exc.code, exc.message, now)
                 if isinstance(exc, PeerRefused):
@@ -161,6 +163,8 @@ class Syncer(PeerWorkers):
             # not on a propagation's path.
             if result.stored or result.lowered:
                 await self._on_stored(fresh, () if cache.news.empty else cache.news.named())
+            if named is not None and result.stored and result.error is None:
+                await self._saved_named(fresh, named, result)
             # What a failed pull stored is counted too.
             await self._count(cache)
             await self._peers.record_refusals(
@@ -187,25 +191,25 @@ class Syncer(PeerWorkers):
     ) -> None:
         """Fetch by id what ``news`` names and this node lacks (taking shorter paths to
         what it holds); the cursor stays where it is, so the next whole pull lists
-        these entries again and finds them held."""
+        these entries again and finds them held. Its progress is saved after the
+        other peers are poked (``_saved_named``)."""
         await self._fetch_missing(peer, news, None, result, cache, writer)
 
-        async def stored() -> None:
-            await self._count(cache)
-            if result.stored:
-                await self._peers.save_progress(
-                    peer.key,
-                    epoch=epoch,
-                    cursor=peer.cursor,
-                    received=result.stored,
-                    lag=None,
-                    now=self._clock.now(),
-                    # The cursor did not move: a power cut that lost this pull's
-                    # batches loses nothing the next whole pull does not fetch again.
-                    synced=False,
-                )
-
-        await writer.after(stored)
+    async def _saved_named(self, peer: Peer, epoch: bytes, result: PullResult) -> None:
+        """A pull of what a poke named stored something: its progress, after the pokes
+        to the other peers. Neither it nor the pull's batches wait for the disk: the
+        cursor did not move, so a power cut that lost them loses nothing the next
+        whole pull does not fetch again; and before this node serves any feed
+        position to a peer it takes them to the disk (``FeedStore.flush``)."""
+        await self._peers.save_progress(
+            peer.key,
+            epoch=epoch,
+            cursor=peer.cursor,
+            received=result.stored,
+            lag=None,
+            now=self._clock.now(),
+            synced=False,
+        )
 
     async def _changes(self, peer: Peer, cursor: int, epoch: bytes | None) -> feed.ChangesResponse:
         request = feed.ChangesRequest(cursor, feed.MAX_FEED_ENTRIES, epoch)

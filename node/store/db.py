@@ -87,6 +87,14 @@ def _whole(
             conn.execute("PRAGMA synchronous=FULL")
 
 
+def _mark_flushed(conn: sqlite3.Connection) -> None:
+    """A change to one row, so that its synced COMMIT writes to the WAL (and syncs it)."""
+    conn.execute(
+        "INSERT INTO meta (name, value) VALUES ('flushed', 1)"
+        " ON CONFLICT (name) DO UPDATE SET value = value + 1"
+    )
+
+
 def _statements(sql: str, then: tuple[str, ...], conn: sqlite3.Connection) -> None:
     """On the database thread: ``sql``, then every one of ``then`` whatever happened."""
     try:
@@ -119,6 +127,9 @@ class Database:
         self._finished = 0
         # Quick writes since the last write on the database thread (``write``).
         self._quick_writes = 0
+        # True once a transaction committed without waiting for the disk, until a
+        # synced one commits (which takes every commit before it to the disk).
+        self.unsynced = False
         execute: Callable[..., Awaitable[Any]] = conn._execute
 
         async def counted(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -248,8 +259,12 @@ class Database:
         to the thread: the event loop never waits for the disk."""
         if quick and not synced and self._may_write_here():
             self._quick_writes += 1
-            return _whole(job, synced, self.conn._conn, checkpoint=False)
+            result = _whole(job, synced, self.conn._conn, checkpoint=False)
+            self.unsynced = True
+            return result
         async with self._write_lock:
+            # Said before the COMMIT, so that no way out of here leaves it unsaid.
+            self.unsynced = self.unsynced or not synced
             done = asyncio.ensure_future(on_thread(self.conn, partial(_whole, job, synced)))
             try:
                 result = await asyncio.shield(done)
@@ -259,7 +274,19 @@ class Database:
                 raise
             # That COMMIT checkpointed the WAL if it had grown too long.
             self._quick_writes = 0
+            if synced:
+                self.unsynced = False
             return result
+
+    async def flush(self) -> None:
+        """Take every transaction committed so far to the disk: one synced write if any
+        committed without waiting for it since the last synced one, else nothing. A
+        node calls this between reading feed positions and telling them to a peer
+        (``/changes``, ``/ids``): a position a power cut could take back would be
+        given again to a later entry, which that peer, its cursor past it, would never
+        read."""
+        if self.unsynced:
+            await self.write(_mark_flushed)
 
     def _may_write_here(self) -> bool:
         """True while a quick write may run on this thread: no write holds the lock,
@@ -293,7 +320,10 @@ class Database:
         except BaseException:
             await self._to_the_end("ROLLBACK", *reset)
             raise
+        self.unsynced = self.unsynced or not synced
         await self._to_the_end("COMMIT", *reset)
+        if synced:
+            self.unsynced = False
 
     async def _to_the_end(self, sql: str, *then: str) -> None:
         """Run ``sql`` (then each of ``then``, even if ``sql`` failed) in one hop to the
@@ -323,9 +353,11 @@ class Database:
         a page of the log), as ``quick_run``."""
         return await self.quick_run(partial(_fetch, sql, tuple(params)), keys=keys)
 
-    async def quick_one(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
+    async def quick_one(
+        self, sql: str, params: Iterable[Any] = (), *, keys: int = 1
+    ) -> sqlite3.Row | None:
         """``fetchone`` as ``quick``."""
-        return next(iter(await self.quick(sql, params)), None)
+        return next(iter(await self.quick(sql, params, keys=keys)), None)
 
     async def quick_run(self, job: Callable[[sqlite3.Connection], T], *, keys: int = 1) -> T:
         """``run`` for a short read: while the database thread is idle, run ``job``

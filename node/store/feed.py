@@ -113,6 +113,11 @@ class FeedLog:
         self._epoch = epoch
         return epoch
 
+    async def flush(self) -> None:
+        """Every commit so far on the disk, before a feed position is served
+        (``Database.flush``)."""
+        await self._db.flush()
+
     async def last_pos(self) -> int:
         row = await self._db.quick_one("SELECT COALESCE(MAX(pos), 0) FROM log")
         return int(row[0]) if row else 0

@@ -14,10 +14,6 @@ from collections.abc import Sequence
 
 from .db import QUICK_KEYS, Database
 
-_ACTIVE_FROM = (
-    "FROM alerts INDEXED BY alerts_origin WHERE origin = ? AND state = 'active' AND expires > ?"
-)
-
 
 def _marks(values: Sequence[object]) -> str:
     return ",".join("?" * len(values))
@@ -36,28 +32,39 @@ class QuotaUsage:
         row = await self._db.fetchone(sql, params)
         return int(row[0]) if row else 0
 
-    async def count_active(self, origin: bytes, now: int) -> int:
-        """Active alerts from ``origin``. Every alert a pull admits asks this once, so
-        an origin with fewer than QUICK_KEYS is counted as a quick read (on the event
-        loop's thread while the database thread is idle); a count that reaches it is
-        made again, whole, on the database thread."""
+    async def _count_rows(self, rows: str, params: Sequence[object], keys: int = 1) -> int:
+        """``SELECT COUNT(*) {rows}`` (``rows``: FROM ... WHERE ..., naming ``keys``
+        keys). Every pull asks for some of these counts, the first for each peer after
+        a start: a count below QUICK_KEYS is made as a quick read (on the event loop's
+        thread while the database thread is idle); one that reaches it is made again,
+        whole, on the database thread."""
         few = await self._db.quick_one(
-            f"SELECT COUNT(*) FROM (SELECT 1 {_ACTIVE_FROM} LIMIT {QUICK_KEYS})",  # noqa: S608
-            (origin, now),
+            f"SELECT COUNT(*) FROM (SELECT 1 {rows} LIMIT {QUICK_KEYS})",  # noqa: S608
+            params,
+            keys=keys,
         )
         if few is not None and int(few[0]) < QUICK_KEYS:
             return int(few[0])
-        return await self._count(f"SELECT COUNT(*) {_ACTIVE_FROM}", (origin, now))
+        return await self._count(f"SELECT COUNT(*) {rows}", params)
+
+    async def count_active(self, origin: bytes, now: int) -> int:
+        """Active alerts from ``origin`` (every alert a pull admits asks this once)."""
+        return await self._count_rows(
+            "FROM alerts INDEXED BY alerts_origin"
+            " WHERE origin = ? AND state = 'active' AND expires > ?",
+            (origin, now),
+        )
 
     async def count_delivered(self, keys: Sequence[bytes], now: int) -> int:
         """Active alerts that a peer delivered under any of ``keys``."""
         if not keys:
             return 0
-        return await self._count(
-            "SELECT COUNT(*) FROM alerts INDEXED BY alerts_delivered"  # noqa: S608
+        return await self._count_rows(
+            "FROM alerts INDEXED BY alerts_delivered"
             f" WHERE received_from IN ({_marks(keys)})"
             " AND state = 'active' AND expires > ?",
             (*keys, now),
+            len(keys),
         )
 
     async def count_unnamed(self, known: Sequence[bytes], now: int) -> int:
@@ -65,18 +72,19 @@ class QuotaUsage:
         every peer): all that peers delivered (this node's own have no
         ``received_from``), less those from known origins (which only ever arrive from
         peers)."""
-        delivered = await self._count(
-            "SELECT COUNT(*) FROM alerts INDEXED BY alerts_delivered"
+        delivered = await self._count_rows(
+            "FROM alerts INDEXED BY alerts_delivered"
             " WHERE received_from IS NOT NULL AND state = 'active' AND expires > ?",
             (now,),
         )
         if not known:
             return delivered
-        from_known = await self._count(
-            "SELECT COUNT(*) FROM alerts INDEXED BY alerts_origin"  # noqa: S608
+        from_known = await self._count_rows(
+            "FROM alerts INDEXED BY alerts_origin"
             f" WHERE origin IN ({_marks(known)})"
             " AND state = 'active' AND expires > ?",
             (*known, now),
+            len(known),
         )
         return max(0, delivered - from_known)
 
@@ -84,17 +92,17 @@ class QuotaUsage:
         """Unexpired retraction markers (retractions of alerts not held), all of them or
         those a peer delivered under any of ``keys``."""
         if keys is None:
-            return await self._count(
-                "SELECT COUNT(*) FROM markers INDEXED BY markers_from"
-                " WHERE state = 'retracted' AND expires > ?",
+            return await self._count_rows(
+                "FROM markers INDEXED BY markers_from WHERE state = 'retracted' AND expires > ?",
                 (now,),
             )
         if not keys:
             return 0
-        return await self._count(
-            "SELECT COUNT(*) FROM markers INDEXED BY markers_from"  # noqa: S608
+        return await self._count_rows(
+            "FROM markers INDEXED BY markers_from"
             f" WHERE received_from IN ({_marks(keys)}) AND state = 'retracted' AND expires > ?",
             (*keys, now),
+            len(keys),
         )
 
     async def alert_origins(self, ids: Sequence[bytes]) -> dict[bytes, bytes]:

@@ -72,6 +72,9 @@ class FakeFeed:
     async def ids_after(self, after: bytes | None, limit: int) -> Sequence[Row]:
         return sorted((r for r in self.rows if r.id > (after or b"")), key=lambda r: r.id)[:limit]
 
+    async def flush(self) -> None:
+        pass
+
     async def last_pos(self) -> int:
         return len(self.rows)
 

@@ -137,3 +137,40 @@ async def test_ten_node_random_graph_converges_once_per_edge(make_node: NodeFact
     # A figure for the closing note, not an assertion (tests never assert a time).
     print(f"ten-node graph: 3 alerts at all 10 nodes in {time.perf_counter() - started:.3f} s")
     assert seen and max(seen.values()) == 1, "an alert body crossed the same edge twice"
+
+
+async def test_a_published_alert_is_fetched_by_the_id_its_poke_names(
+    make_node: NodeFactory,
+) -> None:
+    """The node's own publish pokes its peers naming the alert (AlertService through
+    Trust to the syncer), so a peer's pull fetches it by id, reading no feed page."""
+    a, b = await make_node("A"), await make_node("B")
+    await pair(a, b)
+    await eventually(lambda: caught_up(b, "A"))
+    syncer = b.unlocked().trust.syncer
+
+    async def quiet() -> bool:
+        # Both ways' network keys handed over (each wakes a whole pull) and no pull
+        # under way or due.
+        return not (
+            syncer._keys_due
+            or any(e.is_set() for e in syncer._wake.values())
+            or any(lock.locked() for lock in syncer._locks.values())
+        )
+
+    await eventually(quiet)
+    pulls: list[tuple[object, int, int]] = []
+    pull = syncer.pull
+
+    async def recorded(peer: object, news: object = None) -> object:
+        result = await pull(peer, news)  # type: ignore[arg-type]
+        pulls.append((news, result.stored, result.pages))
+        return result
+
+    syncer.pull = recorded  # type: ignore[method-assign]
+    alert_id = await a.unlocked().alerts.publish(draft(1))
+    await eventually(lambda: has_alert(b, alert_id))
+    stored = [(news, pages) for news, n, pages in pulls if n]
+    assert len(stored) == 1
+    news, pages = stored[0]
+    assert [e.id for e in news] == [alert_id] and pages == 0  # type: ignore[attr-defined]

@@ -287,11 +287,23 @@ async def test_a_published_alert_and_its_retraction_are_named_in_the_pokes(
     id without reading its feed: the first step of every alert's trip, which a whole
     pull made two requests. One that may go no further than its origin is not poked
     about at all."""
-    from tests.federation.test_netkeys import PHONE_A, org
+    from tests.federation.test_netkeys import PHONE_A, key_ids, org
 
     a, b = await org(livenet, "a"), await org(livenet, "b")
     await livenet.pair(a.node, b.node)
     await feeds_read(a.node, b.node)
+
+    async def settled() -> bool:
+        # The network keys handed over both ways, and no pull under way or due (each
+        # handover wakes a whole pull).
+        syncers = [a.node.syncer, b.node.syncer]
+        return key_ids(a) == key_ids(b) and not any(
+            s._keys_due or any(e.is_set() for e in s._wake.values())
+            or any(lock.locked() for lock in s._locks.values())
+            for s in syncers
+        )  # fmt: skip
+
+    await until(settled)
     seen = named(b.node)
     changes = requests(livenet, b.node, a.node, "/changes")
     alert_id = await a.publish(PHONE_A)

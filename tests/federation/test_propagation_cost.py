@@ -52,15 +52,17 @@ async def test_a_relay_step_takes_few_database_hops(memnet: MemNet) -> None:
     assert (await b.syncer.pull(peer)).stored == 1
     # A, per request: the caller's nonce, a quick write (the caller and the feed
     # epoch are held in memory). /changes reads the head and the feed, /bodies the
-    # rows and the envelopes, all on the loop (the database thread is idle). Before:
-    # 21, then 11, then 7 with every read on the thread, then 2 (a nonce each).
-    assert at_a["all"] == 0
-    # B: the peer's count of what it delivered (1: the origin's count, its peer,
-    # which ids it knows and the origin's trust are read on the loop), the cursor (1,
-    # synced), the refusal counts (1). The batch (BEGIN, its rows and COMMIT) is a
-    # quick write. Before: 18, then 13 with every read on the thread, then 7 with the
-    # batch in three calls, then 5 with the batch and the origin's count on the thread.
-    assert at_b["all"] == 3
+    # rows and the envelopes, all on the loop (the database thread is idle); /changes
+    # then takes what is unsynced (that nonce) to the disk, one synced write, before
+    # it answers with positions. Before: 21, then 11, then 7 with every read on the
+    # thread, then 2 (a nonce each).
+    assert at_a["all"] == 1
+    # B: the cursor (1, synced), the refusal counts (1). The quota counts (below
+    # QUICK_KEYS), its peer, which ids it knows and the origin's trust are read on the
+    # loop; the batch (BEGIN, its rows and COMMIT) is a quick write. Before: 18, then
+    # 13 with every read on the thread, then 7 with the batch in three calls, then 5
+    # with the batch and the quota counts on the thread.
+    assert at_b["all"] == 2
     assert await b.has(alert_id)
 
 
@@ -111,3 +113,70 @@ async def test_a_pull_after_a_clean_pull_writes_no_refusal_counts(memnet: MemNet
     assert hops["all"] == 1
     row = await b.store.db.fetchone("SELECT last_pull_refused FROM peers WHERE key = ?", (a.pub,))
     assert row is not None and row[0] == 0
+
+
+async def test_a_named_pull_pokes_the_other_peers_before_saving_its_progress(
+    memnet: MemNet,
+) -> None:
+    """A pull of what a poke named writes its batch without waiting for the disk; the
+    progress it saves after is a synced write that takes the batch with it. The pokes
+    to the next peers go first: their pulls fetch by id and need no feed position."""
+    a, b, c = [await memnet.node(n) for n in "abc"]
+    await memnet.pair(a, b)
+    await memnet.pair(b, c)
+    assert (await b.pull(a)).error is None  # B has read A's feed once (its epoch)
+    alert_id = await a.publish("relayed")
+    order: list[str] = []
+    save = b.store.peers.save_progress
+    poke_all = b.syncer.poke_all
+
+    async def saved(*args: Any, **kwargs: Any) -> None:
+        order.append("progress saved")
+        await save(*args, **kwargs)
+
+    def poked(exclude: bytes | None = None, news: Any = None) -> None:
+        order.append("peers poked")
+        poke_all(exclude, news)
+
+    b.store.peers.save_progress = saved  # type: ignore[method-assign]
+    b.syncer.poke_all = poked  # type: ignore[method-assign]
+    news = [feed.IdEntry("a", alert_id, 0)]
+    result = await b.syncer.pull(await b.peer(a), news)
+    assert result.stored == 1 and result.pages == 0
+    assert order == ["peers poked", "progress saved"]
+    row = await b.store.db.fetchone("SELECT items_received FROM peers WHERE key = ?", (a.pub,))
+    assert row is not None and row[0] == 1
+
+
+async def test_a_feed_position_is_served_only_once_on_the_disk(memnet: MemNet) -> None:
+    """B stores what A's poke named without waiting for the disk; when it answers C's
+    /changes, it takes what it read there before it answers."""
+    a, b, c = [await memnet.node(n) for n in "abc"]
+    await memnet.pair(a, b)
+    await memnet.pair(b, c)
+    assert (await b.pull(a)).error is None  # B has read A's feed once (its epoch)
+    alert_id = await a.publish("relayed")
+    result = await b.syncer.pull(await b.peer(a), [feed.IdEntry("a", alert_id, 0)])
+    assert result.stored == 1 and result.pages == 0
+    assert b.store.db.unsynced
+    order: list[str] = []
+    read, flush = b.store.alerts.feed, b.store.alerts.flush
+
+    async def feed_read(*args: Any) -> Any:
+        order.append("feed read")
+        return await read(*args)
+
+    async def flushed() -> None:
+        order.append("flushed")
+        await flush()
+
+    b.store.alerts.feed = feed_read  # type: ignore[method-assign]
+    b.store.alerts.flush = flushed  # type: ignore[method-assign]
+    hops = count_hops(b)
+    assert (await c.pull(b)).stored == 1
+    assert order[:2] == ["feed read", "flushed"]
+    # The synced write, on the thread (and what came while it held the thread).
+    assert hops["all"] >= 1
+    row = await b.store.db.fetchone("SELECT value FROM meta WHERE name = 'flushed'")
+    assert row is not None and row[0] >= 1
+    assert await c.has(alert_id)

@@ -167,17 +167,54 @@ async def test_a_quick_write_survives_reopening(tmp_path: Path) -> None:
         await again.close()
 
 
-async def test_an_origins_count_is_exact_on_either_side_of_quick_keys(store: Store) -> None:
-    """``count_active`` counts up to QUICK_KEYS on the loop, and counts again on the
-    thread when it reaches it."""
-    origin = bytes(KEY_B.verify_key)
-    few = [(alert(KEY_B, text=f"a{n}"), 1, b"\x01" * 32) for n in range(QUICK_KEYS - 1)]
+async def test_the_quota_counts_are_exact_on_either_side_of_quick_keys(store: Store) -> None:
+    """Each count a pull's quotas ask for is made up to QUICK_KEYS on the loop, and
+    made again, whole, on the thread when it reaches it."""
+    origin, peer = bytes(KEY_B.verify_key), b"\x01" * 32
+    few = [(alert(KEY_B, text=f"a{n}"), 1, peer) for n in range(QUICK_KEYS - 1)]
     await store.alerts.put_batch(few, NOW)
     calls = count_calls(store.db)
-    assert await store.alerts.count_active(origin, NOW) == QUICK_KEYS - 1
+
+    async def counts() -> tuple[int, int, int, int]:
+        return (
+            await store.alerts.count_active(origin, NOW),
+            await store.alerts.count_delivered([peer], NOW),
+            await store.alerts.count_unnamed([], NOW),
+            await store.alerts.count_unnamed([origin], NOW),
+        )
+
+    assert await counts() == (QUICK_KEYS - 1, QUICK_KEYS - 1, QUICK_KEYS - 1, 0)
     assert calls["all"] == 0
-    more = [(alert(KEY_B, text=f"b{n}"), 1, b"\x01" * 32) for n in range(5)]
+    more = [(alert(KEY_B, text=f"b{n}"), 1, peer) for n in range(5)]
     await store.alerts.put_batch(more, NOW)
     calls.clear()
-    assert await store.alerts.count_active(origin, NOW) == QUICK_KEYS + 4
+    assert await counts() == (QUICK_KEYS + 4, QUICK_KEYS + 4, QUICK_KEYS + 4, 0)
+    # Five counts reached QUICK_KEYS (count_unnamed([origin]) makes two) and were
+    # made again on the thread.
+    assert calls["all"] == 5
+
+
+async def test_flush_syncs_only_after_an_unsynced_commit(db: Database) -> None:
+    """Before a node serves a feed position, every commit so far is on the disk."""
+    calls = count_calls(db)
+    await db.flush()
+    assert calls["all"] == 0 and not db.unsynced
+    await db.write(_insert(1, []), synced=False, quick=True)  # type: ignore[arg-type]
+    assert db.unsynced and calls["all"] == 0
+    await db.flush()
+    # One synced write on the thread, which takes the quick write to the disk with it.
+    assert calls["all"] == 1 and not db.unsynced
+    await db.flush()
     assert calls["all"] == 1
+    # Unsynced on the thread, and in a transaction of several statements, the same.
+    await db.write(_insert(2, []), synced=False)  # type: ignore[arg-type]
+    assert db.unsynced
+    await db.write(_insert(3, []))  # type: ignore[arg-type]
+    assert not db.unsynced
+    async with db.transaction(synced=False) as conn:
+        await conn.execute("INSERT INTO t VALUES (4, '4')")
+    assert db.unsynced
+    async with db.transaction() as conn:
+        await conn.execute("INSERT INTO t VALUES (5, '5')")
+    assert not db.unsynced
+    assert await _rows(db) == [1, 2, 3, 4, 5]
