@@ -16,10 +16,12 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 import aiosqlite
+
+from federation.trust import Peer
 
 from .db import Database
 
@@ -41,6 +43,8 @@ class Snapshot:
     rows: tuple[sqlite3.Row, ...]
     by_key: dict[bytes, sqlite3.Row]
     previous: dict[bytes, tuple[bytes, ...]]
+    # Each peer as PeerStore.get built it from these rows (filled as asked for).
+    peers: dict[bytes, Peer] = field(default_factory=dict)
 
 
 def _read(conn: sqlite3.Connection) -> Snapshot:

@@ -9,7 +9,6 @@ server needs to authenticate a caller without decrypting anything per request.
 from __future__ import annotations
 
 import builtins
-import dataclasses
 import sqlite3
 from functools import partial
 from typing import Any
@@ -85,7 +84,9 @@ class PeerStore:
             self._cards[held] = card
         return dict(card)
 
-    def _row(self, row: sqlite3.Row) -> tuple[Peer, dict[str, Any]]:
+    def _row(
+        self, row: sqlite3.Row, previous: tuple[bytes, ...] = ()
+    ) -> tuple[Peer, dict[str, Any]]:
         card = self._card(row)
         peer = Peer(
             key=row[0],
@@ -99,6 +100,7 @@ class PeerStore:
             cursor=row[6],
             epoch=row[7],
             entry_id=row[19],
+            previous=previous,
         )
         last_error = None
         if row[11] is not None:
@@ -158,10 +160,15 @@ class PeerStore:
         # From memory between writes: the server looks a caller up for every request,
         # and a pull or a poke looks its peer up too.
         held = await self._rows.read()
-        row = held.by_key.get(key)
-        if row is None:
-            return None
-        return dataclasses.replace(self._row(row)[0], previous=held.previous.get(key, ()))
+        peer = held.peers.get(key)
+        if peer is None:
+            row = held.by_key.get(key)
+            if row is None:
+                return None
+            # Built once per snapshot: a Peer is frozen, so every caller can share it.
+            peer = self._row(row, held.previous.get(key, ()))[0]
+            held.peers[key] = peer
+        return peer
 
     async def list(self) -> list[Peer]:
         return [p for p, _ in await self.list_with_stats()]
@@ -170,8 +177,7 @@ class PeerStore:
         held = await self._rows.read()
         out = []
         for row in held.rows:
-            peer, stats = self._row(row)
-            out.append((dataclasses.replace(peer, previous=held.previous.get(peer.key, ())), stats))
+            out.append(self._row(row, held.previous.get(bytes(row[0]), ())))
         return out
 
     async def find(self, key_or_name: str) -> Peer:

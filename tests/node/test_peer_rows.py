@@ -64,6 +64,31 @@ async def test_reads_between_writes_do_not_touch_the_database(
     assert hops == [1]
 
 
+async def test_a_peer_is_built_once_between_writes(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every request looks its peer up: between writes each lookup is the same frozen
+    Peer, built from the rows once (its previous keys with it); a write builds anew."""
+    await store.peers.replace_key(PEER, NEW_KEY, rotated_at=NOW)
+    built = [0]
+    real = store.peers._row
+
+    def counted(row: sqlite3.Row, previous: tuple[bytes, ...] = ()) -> Any:
+        built[0] += 1
+        return real(row, previous)
+
+    monkeypatch.setattr(store.peers, "_row", counted)
+    first = await store.peers.get(NEW_KEY)
+    assert first is not None and first.previous == (PEER,)
+    for _ in range(3):
+        assert await store.peers.get(NEW_KEY) is first
+    assert built == [1]
+    await store.peers.set_policy(NEW_KEY, suspended=True)
+    again = await store.peers.get(NEW_KEY)
+    assert again is not None and again is not first
+    assert again.suspended and again.previous == (PEER,) and built == [2]
+
+
 async def test_every_write_is_seen_by_the_next_read(store: Store) -> None:
     await store.peers.list()  # held from here on
     await store.peers.save_progress(PEER, epoch=b"e" * 16, cursor=42, received=3, lag=0, now=NOW)
