@@ -374,6 +374,18 @@ class Database:
             return await self.run(job)
         return job(self.conn._conn)
 
+    async def committed(
+        self, sql: str, params: Iterable[Any] = (), *, keys: int = 1
+    ) -> list[sqlite3.Row]:
+        """``quick`` for a read that must see committed rows only: it waits until
+        no write transaction is open (the write lock). The connection is shared, so
+        a read between the statements of a ``transaction()`` would see its rows
+        before its COMMIT, and a ROLLBACK takes them back: a log position read so and
+        told to a peer would be given again to a later entry, which that peer, its
+        cursor past it, would never read. Every read of the log's positions is one."""
+        async with self._write_lock:
+            return await self.quick(sql, params, keys=keys)
+
     async def run(self, job: Callable[[sqlite3.Connection], T]) -> T:
         """``job(connection)`` as one call on the database thread (a read of many rows
         and the work on them); ``job`` must leave no statement open."""

@@ -3,6 +3,7 @@
 Rule: every row the feed serves has exactly one log position, and positions only grow;
 a retraction's row carries its alert's reach (hop limit, TLP label) only once that
 alert, from the retraction's own origin, is held here; until then it reaches no one.
+Every read of the log sees committed rows only (``Database.committed``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .db import Database
+from .db import QUICK_KEYS, Database
 
 EPOCH_BYTES = 16
 
@@ -57,8 +58,9 @@ class FeedLog:
     async def feed(self, since: int, limit: int) -> list[FeedRow]:
         """Log entries after ``since``, in log order (unfiltered; callers filter). A
         range of the log's key, at most ``limit`` rows (a page: 1,000 at most), read
-        on the loop when the database thread is idle (``Database.quick``)."""
-        rows = await self._db.quick(
+        on the loop when the database thread is idle, and only once no write
+        transaction is open (``Database.committed``)."""
+        rows = await self._db.committed(
             self._FEED_SELECT + " WHERE l.pos > ? ORDER BY l.pos LIMIT ?", (since, limit)
         )
         return [FeedRow(*r) for r in rows]
@@ -68,7 +70,7 @@ class FeedLog:
         if not positions:
             return []
         marks = ",".join("?" * len(positions))
-        rows = await self._db.quick(
+        rows = await self._db.committed(
             self._FEED_SELECT + f" WHERE l.pos IN ({marks}) ORDER BY l.pos",
             tuple(positions),
             keys=len(positions),
@@ -79,7 +81,7 @@ class FeedLog:
         if not ids:
             return []
         marks = ",".join("?" * len(ids))
-        rows = await self._db.quick(
+        rows = await self._db.committed(
             self._FEED_SELECT + f" WHERE l.id IN ({marks}) ORDER BY l.pos",
             tuple(ids),
             keys=len(ids),
@@ -88,8 +90,10 @@ class FeedLog:
 
     async def ids_after(self, after: bytes | None, limit: int) -> list[FeedRow]:
         """Log entries in id order after ``after`` (for the id-diff after an epoch change)."""
-        rows = await self._db.fetchall(
-            self._FEED_SELECT + " WHERE l.id > ? ORDER BY l.id LIMIT ?", (after or b"", limit)
+        rows = await self._db.committed(
+            self._FEED_SELECT + " WHERE l.id > ? ORDER BY l.id LIMIT ?",
+            (after or b"", limit),
+            keys=QUICK_KEYS + 1,  # a page in id order: on the database thread
         )
         return [FeedRow(*r) for r in rows]
 
@@ -119,5 +123,5 @@ class FeedLog:
         await self._db.flush()
 
     async def last_pos(self) -> int:
-        row = await self._db.quick_one("SELECT COALESCE(MAX(pos), 0) FROM log")
-        return int(row[0]) if row else 0
+        rows = await self._db.committed("SELECT COALESCE(MAX(pos), 0) FROM log", ())
+        return int(rows[0][0]) if rows else 0
