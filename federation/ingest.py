@@ -29,7 +29,7 @@ from protocol.warning import WARNING_EXT
 from .errors import FederationError, ItemRefused
 from .interfaces import FeedStore, PeerStore
 from .news import News
-from .quota import Count, Counter, QuotaLedger, Quotas
+from .quota import ORIGIN, Count, Counter, QuotaLedger, Quotas
 from .trust import Peer, may_accept_alert, received_hops
 from .verifier import Verifier
 
@@ -42,7 +42,6 @@ Accepted = tuple[VerifiedAlert | VerifiedRetraction, int, bytes | None]
 class OriginCache:
     """Per-pull answers about origins, so a pull asks the store once per origin."""
 
-    active: dict[bytes, int] = field(default_factory=dict)
     blocked: dict[bytes, bool] = field(default_factory=dict)
     retired: dict[bytes, int | None] = field(default_factory=dict)
     # Every key of every peer (read once a pull, when an item first needs it).
@@ -198,15 +197,11 @@ class Admission:
         our_hops = received_hops(peer, origin, claimed)
         if our_hops > alert.body.hops:
             raise ItemRefused("too_many_hops", "it travelled further than its hop limit")
-        if origin not in cache.active:
-            cache.active[origin] = await self._store.count_active(origin, now)
-        if cache.active[origin] >= self._quotas.per_origin:
-            raise ItemRefused("over_quota", "its origin is over its quota of stored alerts")
         # The shared counts last: each is taken as it is checked (QuotaLedger.take).
-        counters = [await self._peer_room(peer, cache, now)]
+        counters = [await self._origin_room(origin, cache, now)]
+        counters += await self._taken_with(counters, self._peer_room(peer, cache, now))
         if origin not in await self._known(cache):
             counters += await self._taken_with(counters, self._unnamed_room(cache, now))
-        cache.active[origin] += 1
         cache.admitted[alert.id] = origin
         return our_hops, counters
 
@@ -253,6 +248,15 @@ class Admission:
         if not await self._ledger.take(counter, limit, count, cache.recounted):
             raise ItemRefused(code, message)
         return counter
+
+    async def _origin_room(self, origin: bytes, cache: OriginCache, now: int) -> Counter:
+        # In the ledger, not read once a pull: a relayed alert is a pull of its own, and
+        # counting an origin's active alerts costs as many index entries as it has.
+        return await self._room(
+            (ORIGIN, origin), self._quotas.per_origin,
+            partial(self._store.count_active, origin, now),
+            "over_quota", "its origin is over its quota of stored alerts", cache,
+        )  # fmt: skip
 
     async def _peer_room(self, peer: Peer, cache: OriginCache, now: int) -> Counter:
         return await self._room(

@@ -8,7 +8,8 @@ test can step it.
 
 Origins cost nothing to make, so no quota keyed by origin alone bounds a node's disk:
 what one trust-list entry delivered is capped (alerts and markers), and so is what
-all origins this node cannot name add up to, whoever delivered them.
+all origins this node cannot name add up to, whoever delivered them. Nor do they
+bound the ledger: it keeps MAX_ORIGIN_COUNTS per-origin counts at most.
 """
 
 from __future__ import annotations
@@ -47,6 +48,12 @@ MAX_MARKERS = 10_000
 # A shared count is read from the store again once it is this old (in between, it only
 # moves up by what is admitted), and at most once a pull when it has reached its limit.
 QUOTA_RECOUNT_S = 60.0
+# Per-origin counts kept in the ledger at most (least recently asked for go first; a
+# count dropped is read from the store again when next asked for). Origins cost
+# nothing to make: this bounds what invented ones can make the ledger hold.
+MAX_ORIGIN_COUNTS = 4096
+# The per-origin counts' kind: kept whoever is on the trust list (``forget``).
+ORIGIN = "origin"
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +68,7 @@ class Quotas:
 
 
 # What a count is of: ("peer", key), ("peer_markers", key), ("unnamed", b""),
-# ("markers", b"").
+# ("markers", b""), (ORIGIN, origin key).
 Counter = tuple[str, bytes]
 Count = Callable[[], Awaitable[int]]
 
@@ -94,11 +101,19 @@ class QuotaLedger:
         self._pending: dict[Counter, int] = {}
         # Items ever admitted against each counter (only moves up).
         self._admitted: dict[Counter, int] = {}
+        # Reads of each counter under way now.
+        self._reading: dict[Counter, int] = {}
+        # The per-origin counters held, least recently asked for first.
+        self._origins: dict[Counter, None] = {}
 
     async def has_room(
         self, counter: Counter, limit: int, count: Count, recounted: set[Counter]
     ) -> bool:
         now = self._monotonic()
+        if counter[0] == ORIGIN:
+            self._origins.pop(counter, None)
+            self._origins[counter] = None
+            self._drop_old_origins(counter)
         reading = self._counts.get(counter)
         if reading is None or now - reading.read_at >= QUOTA_RECOUNT_S:
             reading = await self._read(counter, count, now)
@@ -109,10 +124,37 @@ class QuotaLedger:
 
     async def _read(self, counter: Counter, count: Count, now: float) -> _Reading:
         pending, admitted = self._pending.get(counter, 0), self._admitted.get(counter, 0)
-        stored = await count()
+        self._reading[counter] = self._reading.get(counter, 0) + 1
+        try:
+            stored = await count()
+        finally:
+            left = self._reading[counter] - 1
+            if left:
+                self._reading[counter] = left
+            else:
+                del self._reading[counter]
         since = self._admitted.get(counter, 0) - admitted
         reading = self._counts[counter] = _Reading(stored + pending + since, now)
         return reading
+
+    def _drop_old_origins(self, asked: Counter) -> None:
+        """Over MAX_ORIGIN_COUNTS, drop the per-origin counters least recently asked
+        for (never ``asked``, the one asked for now), skipping any with items pending
+        or a read under way (what the next read of it adds up would be wrong without
+        them): the next ask reads the store."""
+        excess = len(self._origins) - MAX_ORIGIN_COUNTS
+        if excess <= 0:
+            return
+        idle: list[Counter] = []
+        for counter in self._origins:
+            if counter != asked and counter not in self._pending and counter not in self._reading:
+                idle.append(counter)
+                if len(idle) == excess:
+                    break
+        for counter in idle:
+            del self._origins[counter]
+            self._counts.pop(counter, None)
+            self._admitted.pop(counter, None)
 
     async def take(
         self, counter: Counter, limit: int, count: Count, recounted: set[Counter]
@@ -151,11 +193,16 @@ class QuotaLedger:
                 self._pending.pop(counter, None)
 
     def forget(self, keep: Iterable[bytes]) -> None:
-        """Drop the per-peer counts of keys no longer on the trust list."""
+        """Drop the per-peer counts of keys no longer on the trust list (the
+        per-origin counts are bounded by MAX_ORIGIN_COUNTS instead)."""
         kept = set(keep)
-        for counter in [c for c in self._counts if c[1] and c[1] not in kept]:
+
+        def gone(counter: Counter) -> bool:
+            return counter[0] != ORIGIN and bool(counter[1]) and counter[1] not in kept
+
+        for counter in [c for c in self._counts if gone(c)]:
             del self._counts[counter]
-        for counter in [c for c in self._admitted if c[1] and c[1] not in kept]:
+        for counter in [c for c in self._admitted if gone(c)]:
             del self._admitted[counter]
 
 

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import pytest
+
+from federation import quota
 from federation.clock import FakeClock
 from federation.errors import PeerRefused
-from federation.quota import QUOTA_RECOUNT_S, PeerRateLimiter, QuotaLedger, Quotas, TokenBucket
+from federation.quota import (
+    ORIGIN,
+    QUOTA_RECOUNT_S,
+    Count,
+    PeerRateLimiter,
+    QuotaLedger,
+    Quotas,
+    TokenBucket,
+)
 from protocol import feed
 from tests.federation.memnet import MemNet
 
@@ -60,6 +71,71 @@ async def test_per_origin_quota_bounds_what_a_peer_can_make_us_store(memnet: Mem
     assert result.refusals[0] == "its origin is over its quota of stored alerts"
     await b.pull(a)
     assert [await b.has(i) for i in ids] == [True, True, True, False, False, False]
+
+
+async def test_an_origin_is_counted_once_across_pulls(memnet: MemNet) -> None:
+    """Each relayed alert is a pull of its own: the origin's active alerts are read from
+    the store once, then counted in the ledger, until QUOTA_RECOUNT_S has passed."""
+    a, b = await memnet.node("a"), await memnet.node("b")
+    await memnet.pair(a, b)
+    b.syncer.quotas = Quotas(per_origin=3)
+    reads: list[bytes] = []
+    real = b.store.alerts.count_active
+
+    async def counted(origin: bytes, now: int) -> int:
+        reads.append(origin)
+        return await real(origin, now)
+
+    b.store.alerts.count_active = counted  # type: ignore[method-assign]
+    ids = []
+    for i in range(4):
+        ids.append(await a.publish(f"alert {i}"))
+        await b.pull(a)
+    # Three stored under one read; the fourth found the count at the limit and read
+    # it again (once a pull), still full.
+    assert [await b.has(i) for i in ids] == [True, True, True, False]
+    assert reads == [a.pub, a.pub]
+    # Once the count is QUOTA_RECOUNT_S old, the next alert reads it again.
+    memnet.clock.advance(QUOTA_RECOUNT_S)
+    fifth = await a.publish("alert 4")
+    await b.pull(a)
+    assert reads == [a.pub] * 3 and not await b.has(fifth)
+
+
+async def test_origin_counts_outlive_the_trust_list_and_are_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(quota, "MAX_ORIGIN_COUNTS", 3)
+    ledger = QuotaLedger(FakeClock().monotonic)
+    reads: list[bytes] = []
+
+    def count_of(origin: bytes) -> Count:
+        async def count() -> int:
+            reads.append(origin)
+            return 0
+
+        return count
+
+    async def ask(origin: bytes) -> None:
+        assert await ledger.take((ORIGIN, origin), 10, count_of(origin), set())
+
+    for origin in (b"o1", b"o2", b"o3"):
+        await ask(origin)
+    # Origins are not trust-list entries: forgetting the peers keeps them.
+    ledger.forget([])
+    await ask(b"o1")
+    assert reads == [b"o1", b"o2", b"o3"]
+    # A fourth: the least recently asked for with nothing pending goes. All three hold
+    # a pending item (taken, not yet written), so none can go yet.
+    await ask(b"o4")
+    assert (ORIGIN, b"o2") in ledger._counts
+    ledger.settle([(ORIGIN, b"o2"), (ORIGIN, b"o3")])
+    await ask(b"o5")
+    assert (ORIGIN, b"o2") not in ledger._counts and (ORIGIN, b"o3") not in ledger._counts
+    assert len(ledger._counts) == 3
+    # Dropped, it is read from the store again when next asked for.
+    await ask(b"o2")
+    assert reads[-1] == b"o2" and reads.count(b"o2") == 2
 
 
 async def test_ledger_counts_pending_items_and_reads_again_at_the_limit() -> None:
