@@ -34,10 +34,10 @@ class QuotaUsage:
 
     async def _count_rows(self, rows: str, params: Sequence[object], keys: int = 1) -> int:
         """``SELECT COUNT(*) {rows}`` (``rows``: FROM ... WHERE ..., naming ``keys``
-        keys). Every pull asks for some of these counts, the first for each peer after
-        a start: a count below QUICK_KEYS is made as a quick read (on the event loop's
-        thread while the database thread is idle); one that reaches it is made again,
-        whole, on the database thread."""
+        keys). The quota ledger reads each count when first asked for, once a minute
+        after, and at its limit: a count below QUICK_KEYS is made as a quick read (on
+        the event loop's thread while the database thread is idle); one that reaches
+        it is made again, whole, on the database thread."""
         few = await self._db.quick_one(
             f"SELECT COUNT(*) FROM (SELECT 1 {rows} LIMIT {QUICK_KEYS})",  # noqa: S608
             params,
@@ -48,7 +48,7 @@ class QuotaUsage:
         return await self._count(f"SELECT COUNT(*) {rows}", params)
 
     async def count_active(self, origin: bytes, now: int) -> int:
-        """Active alerts from ``origin`` (every alert a pull admits asks this once)."""
+        """Active alerts from ``origin`` (the quota ledger's per-origin count)."""
         return await self._count_rows(
             "FROM alerts INDEXED BY alerts_origin"
             " WHERE origin = ? AND state = 'active' AND expires > ?",
