@@ -372,7 +372,7 @@ class Node:
             state.notifier.close()
             await _bounded(state.trust.stop(), WIPE_STOP_S, "federation")
             # No checkpoint: the WAL is about to be overwritten, not merged.
-            await _bounded(state.store.db.conn.close(), WIPE_STOP_S, "store")
+            await _bounded(state.store.db.close(checkpoint=False), WIPE_STOP_S, "store")
         return files + wipe.destroy_rest(self.data_dir)
 
     # --- operations that need the node's secrets ---------------------------------

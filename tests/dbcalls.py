@@ -11,14 +11,21 @@ from node.store.db import Database
 
 
 def count_calls(db: Database) -> Counter[str]:
-    """Count every call ``db`` makes on its database thread from now on (``"all"``)."""
-    conn: Any = db.conn
+    """Count every call ``db`` makes on its database thread or its reader's from now on
+    (``"all"``; ``"reader"`` the reader's alone): each is a hop across threads."""
     calls: Counter[str] = Counter()
+    for conn, name in ((db.conn, "writer"), (db.reader, "reader")):
+        if conn is not None:
+            _count(conn, name, calls)
+    return calls
+
+
+def _count(conn: Any, name: str, calls: Counter[str]) -> None:
     execute = conn._execute
 
     async def counted(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         calls["all"] += 1
+        calls[name] += 1
         return await execute(fn, *args, **kwargs)
 
     conn._execute = counted
-    return calls

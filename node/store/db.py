@@ -9,6 +9,13 @@ serialise them. A read that an index answers in a few rows may run on the event
 loop's thread instead, when the database thread is idle (``Database.quick``), and so
 may an unsynced write of a few rows (``Database.write(quick=True)``), which never
 checkpoints there.
+
+Every other read goes to a second, read-only connection with a thread of its own
+(``Database.reader``), as does a quick read while the database thread is busy. In WAL
+mode it reads the last committed state: it never waits behind a catch-up's batches
+(a member's check or page while a node stores a million alerts) and never sees a
+transaction half done. A store in memory has no second connection (another would be
+another database): its reads go to the database thread as its writes do.
 """
 
 from __future__ import annotations
@@ -113,11 +120,35 @@ def _fetch(sql: str, params: tuple[Any, ...], conn: sqlite3.Connection) -> list[
         cursor.close()
 
 
-class Database:
-    """One aiosqlite connection with serialised write transactions."""
+async def open_reader(
+    path: Path, connect: Callable[..., aiosqlite.Connection] = aiosqlite.connect
+) -> aiosqlite.Connection:
+    """The read-only connection beside ``path``'s writer (WAL is a property of the file,
+    set by the writer). Raises sqlite3.Error."""
+    conn = await connect(path, isolation_level=None)
+    try:
+        for pragma in (
+            "PRAGMA query_only=ON",
+            "PRAGMA busy_timeout=5000",
+            f"PRAGMA cache_size=-{CACHE_KIB}",
+        ):
+            await conn.execute(pragma)
+    except BaseException:
+        await conn.close()
+        raise
+    return conn
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+
+class Database:
+    """One aiosqlite connection with serialised write transactions, and one read-only
+    connection (``reader``) for reads of committed rows."""
+
+    def __init__(
+        self, conn: aiosqlite.Connection, reader: aiosqlite.Connection | None = None
+    ) -> None:
         self.conn = conn
+        # None: reads go to the writer's thread (a store in memory).
+        self.reader = reader
         self._write_lock = asyncio.Lock()
         self.checkpoint_pending = False
         # Calls queued for the database thread, and how many of them it has run to
@@ -155,7 +186,8 @@ class Database:
     ) -> Database:
         """Open (creating if needed) and migrate; ``crypto`` seals what a migration
         moves out of the clear. ``connect`` is aiosqlite's (a simulation of many nodes
-        in one process passes one without a thread). Raises StoreError."""
+        in one process passes one without a thread). A store in a file also gets its
+        read-only connection (``reader``). Raises StoreError."""
         try:
             # The event loop's thread uses the connection too, only while the
             # database thread is idle (``quick``); SQLite serialises calls anyway.
@@ -178,6 +210,8 @@ class Database:
                 # The rows as they were before lie in the WAL until a checkpoint.
                 await db.checkpoint()
             await conn.execute("PRAGMA foreign_keys=ON")
+            if str(path) != ":memory:":
+                db.reader = await open_reader(path, connect)
         except sqlite3.DatabaseError as exc:
             await conn.close()
             raise StoreError(f"the store is damaged or not a database ({exc})") from None
@@ -213,9 +247,17 @@ class Database:
             await self.conn.execute("COMMIT")
         return version < len(MIGRATIONS)
 
-    async def close(self) -> None:
-        with contextlib.suppress(sqlite3.Error):
-            await self.checkpoint()
+    async def close(self, *, checkpoint: bool = True) -> None:
+        """Close both connections; ``checkpoint=False`` when the files are about to be
+        overwritten (a panic wipe), not merged."""
+        reader, self.reader = self.reader, None
+        if reader is not None:
+            # First, so that no read holds the WAL while the writer truncates it.
+            with contextlib.suppress(sqlite3.Error):
+                await reader.close()
+        if checkpoint:
+            with contextlib.suppress(sqlite3.Error):
+                await self.checkpoint()
         await self.conn.close()
 
     @contextlib.asynccontextmanager
@@ -337,14 +379,15 @@ class Database:
                 await done
             raise
 
-    # Reads run as one call on the database thread, so that no statement stays open
-    # across an await: an open statement would make a checkpoint fail as "locked".
+    # Reads run as one call on the reader's thread (or the database thread), so that
+    # no statement stays open across an await: an open statement would make a
+    # checkpoint wait for it, or fail as "locked".
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
-        return list(await self.conn.execute_fetchall(sql, tuple(params)))
+        """Every row of ``sql`` as last committed."""
+        return await self.run(partial(_fetch, sql, tuple(params)))
 
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
-        rows = await self.conn.execute_fetchall(sql, tuple(params))
-        return next(iter(rows), None)
+        return next(iter(await self.fetchall(sql, params)), None)
 
     async def quick(
         self, sql: str, params: Iterable[Any] = (), *, keys: int = 1
@@ -368,8 +411,9 @@ class Database:
         switches and a wake-up of the event loop), twenty times a read by key; a relay
         made about twenty such hops for each alert it passed on. An idle thread holds
         no call in hand and none queued, so ``job`` sees just what it would have seen
-        there (an open transaction included: it is the same connection). Not for a
-        scan or anything slow: the event loop waits for it."""
+        there (an open transaction included: it is the same connection); otherwise it
+        goes to the reader (``run``) and sees committed rows. Not for a scan or
+        anything slow: the event loop waits for it."""
         if keys > QUICK_KEYS or self._queued != self._finished:
             return await self.run(job)
         return job(self.conn._conn)
@@ -377,19 +421,29 @@ class Database:
     async def committed(
         self, sql: str, params: Iterable[Any] = (), *, keys: int = 1
     ) -> list[sqlite3.Row]:
-        """``quick`` for a read that must see committed rows only: it waits until
-        no write transaction is open (the write lock). The connection is shared, so
-        a read between the statements of a ``transaction()`` would see its rows
-        before its COMMIT, and a ROLLBACK takes them back: a log position read so and
-        told to a peer would be given again to a later entry, which that peer, its
-        cursor past it, would never read. Every read of the log's positions is one."""
+        """``quick`` for a read that must see committed rows only. The writer's
+        connection is shared, so a read between the statements of a
+        ``transaction()`` would see its rows before its COMMIT, and a ROLLBACK takes
+        them back: a log position read so and told to a peer would be given again to
+        a later entry, which that peer, its cursor past it, would never read. Every
+        read of the log's positions is one.
+
+        While no write is under way it runs as ``quick`` (here, when the database
+        thread is idle); while one is, on the reader, which sees the last COMMIT and
+        does not wait for the write. A store without a reader waits for the write
+        lock."""
+        if self.reader is not None and (
+            self._write_lock.locked() or self._queued != self._finished or keys > QUICK_KEYS
+        ):
+            return await self.run(partial(_fetch, sql, tuple(params)))
         async with self._write_lock:
             return await self.quick(sql, params, keys=keys)
 
     async def run(self, job: Callable[[sqlite3.Connection], T]) -> T:
-        """``job(connection)`` as one call on the database thread (a read of many rows
-        and the work on them); ``job`` must leave no statement open."""
-        return await on_thread(self.conn, job)
+        """``job(connection)`` as one call on the reader's thread, or the database
+        thread when there is no reader: a read of many rows and the work on them.
+        ``job`` must only read, and leave no statement open."""
+        return await on_thread(self.reader or self.conn, job)
 
     async def checkpoint(self) -> None:
         """Move the WAL into the database and truncate it (after deletions).

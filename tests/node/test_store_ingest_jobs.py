@@ -34,7 +34,18 @@ class CountingConnection(aiosqlite.Connection):
         return await super()._execute(fn, *args, **kwargs)
 
 
-async def _open(tmp_path: Path) -> tuple[Store, CountingConnection]:
+class Calls:
+    """The calls queued for the threads of a store's connections (writer and reader)."""
+
+    def __init__(self, made: list[CountingConnection]) -> None:
+        self.made = made
+
+    @property
+    def calls(self) -> int:
+        return sum(conn.calls for conn in self.made)
+
+
+async def _open(tmp_path: Path) -> tuple[Store, Calls]:
     made: list[CountingConnection] = []
 
     def connect(path: Any, **kwargs: Any) -> CountingConnection:
@@ -44,7 +55,8 @@ async def _open(tmp_path: Path) -> tuple[Store, CountingConnection]:
 
     crypto = RowCrypto(b"\x01" * 32)
     db = await Database.open(tmp_path / DB_FILE, crypto, connect=connect)
-    return Store(db, crypto), made[0]
+    assert len(made) == 2  # the writer and the reader
+    return Store(db, crypto), Calls(made)
 
 
 async def test_a_batch_of_plain_alerts_is_one_job_on_the_database_thread(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestServer
 
 from node.web import web_app
@@ -37,9 +38,16 @@ async def test_admin_wipe_destroys_keys_and_files(site: Site) -> None:
     admin = await site.member("root", "admin")
     await admin.get("/admin/wipe")
     data = site.node.data_dir
+    db = site.node.unlocked().store.db
+    writer, reader = db.conn, db.reader
+    assert reader is not None
     status, body, _ = await admin.post("/admin/wipe", {"passphrase": PASSPHRASE, "confirm": "yes"})
     assert status == 200 and body.strip() == "Done."
     assert site.node.stopped.is_set()
+    # Both connections were closed before the files were overwritten.
+    for conn in (writer, reader):
+        with pytest.raises(ValueError):
+            await conn.execute("SELECT 1")
     assert not (data / "keys.bin").exists() and not (data / "store.db").exists()
     assert not (data / "data.key").exists()
 
