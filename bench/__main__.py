@@ -18,6 +18,7 @@ from .report import note
 ORDER = (
     "ingest",
     "catchup",
+    "busy",
     "propagation",
     "network",
     "idle_sync",

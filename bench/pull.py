@@ -9,18 +9,23 @@ counting proxy (wire bytes) and under pyinstrument (the profile of B's side).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nacl.signing
 
+from node.app import Node
+from node.keys import keystore
 from protocol.alert import verify_alert
 from protocol.signing import Kind, parse_envelope
 
-from .data import SignedAlert, bulk_insert, make_alerts
+from .data import BENCH_NETWORK_KEY, SignedAlert, bulk_insert, make_alerts
 from .nodes import NodeProcess, card_for, make_dir, node_key, open_store, start_node
 from .proxy import CountingProxy
 
@@ -66,11 +71,24 @@ def verify_rate(alerts: list[SignedAlert], count: int = 5000) -> tuple[float, fl
 
 
 async def pull_once(
-    root: Path, n: int, *, old: int = 0, proxy: bool = False, profile: bool = False
+    root: Path,
+    n: int,
+    *,
+    old: int = 0,
+    proxy: bool = False,
+    profile: bool = False,
+    during: Callable[[Node], Awaitable[None]] | None = None,
+    after: Callable[[Node], Awaitable[None]] | None = None,
 ) -> tuple[PullRun, list[SignedAlert]]:
+    """The pull; ``during(B)`` runs beside it and is cancelled when it ends, then
+    ``after(B)`` runs before the nodes stop. With ``during``, B holds the network key
+    the alerts' indicators name, so that a check there blinds as a member's would."""
     now = int(time.time())
     alerts = make_alerts(old + n, now)
     a_dir, b_dir = await make_dir(root, "A"), await make_dir(root, "B")
+    if during is not None:
+        data_key = keystore.unlock(b_dir, None).data_key
+        keystore.save_network_keys(b_dir, data_key, (BENCH_NETWORK_KEY,))
     a_key = node_key(a_dir)
     store = await open_store(a_dir)
     await bulk_insert(store, alerts, hops=1, received_from=RELAY_KEY, now=now)
@@ -117,9 +135,16 @@ async def pull_once(
 
             profiler = Profiler(async_mode="enabled", interval=0.0005)
             profiler.start()
+        beside = None if during is None else asyncio.ensure_future(during(b))
         t0 = time.perf_counter()
         results = await pb.sync_now()
         run.seconds = time.perf_counter() - t0
+        if beside is not None:
+            beside.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beside
+        if after is not None:
+            await after(b)
         if profiler is not None:
             profiler.stop()
             run.profile_text = profiler.output_text(unicode=False, color=False)

@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 EXPECTED_PREFIXES = (
     "ingest.",
     "catchup.",
+    "busy.",
     "propagation.",
     "network.",
     "idle_sync.",
