@@ -134,9 +134,9 @@ class RunningNode:
             self.status = wait_until_ready(
                 lambda: ask_status(data), want, self._exited, timeout_s=START_TIMEOUT_S
             )
-        except AssertionError:
-            self.stop()
-            raise
+        except AssertionError as exc:
+            log = self.stop()
+            raise AssertionError(f"{exc}\nthe node's log (its end):\n{log[-3000:]}") from None
 
     def _exited(self) -> str | None:
         if self.proc.poll() is None:
@@ -164,3 +164,17 @@ class RunningNode:
         except subprocess.TimeoutExpired:
             # Only a process the node started can still hold its output open.
             raise AssertionError("the killed node's child processes outlived it") from None
+
+
+def start_all(*dirs: Path) -> list[RunningNode]:
+    """A node running on each of ``dirs``, started in order; if one does not start,
+    the ones already running are stopped, so that none outlives the test."""
+    running: list[RunningNode] = []
+    try:
+        for data in dirs:
+            running.append(RunningNode(data))
+    except BaseException:
+        for node in running:
+            node.stop()
+        raise
+    return running

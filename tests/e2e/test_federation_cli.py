@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.cli import RunningNode, alertnode, alertnode_json
+from tests.e2e.cli import RunningNode, alertnode, alertnode_json, start_all
 from tests.ports import free_port
 
 pytestmark = pytest.mark.slow
@@ -46,7 +46,7 @@ def peer_both_ways(x: Path, y: Path) -> None:
 
 def test_three_nodes_through_the_cli(short_tmp: Path) -> None:
     a, b, c = (init(short_tmp, n) for n in "abc")
-    nodes = {n: RunningNode(d) for n, d in zip("abc", (a, b, c), strict=True)}
+    nodes = dict(zip("abc", start_all(a, b, c), strict=True))
     try:
         peer_both_ways(a, b)
         peer_both_ways(b, c)

@@ -26,7 +26,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from openapi_spec_validator import validate
 
-from tests.e2e.cli import RunningNode, alertnode, alertnode_json
+from tests.e2e.cli import alertnode, alertnode_json, start_all
 from tests.e2e.test_federation_cli import init, peer_both_ways, wait_for
 from tests.node.test_notify_mail import Inbox, _accept
 from tests.node.test_web_support import csrf_of, work_of
@@ -61,7 +61,7 @@ def net_fixture() -> Iterator[Network]:
     )
     controller.start()
     a, b = init(tmp, "a"), init(tmp, "b")
-    nodes = [RunningNode(a), RunningNode(b)]
+    nodes = start_all(a, b)
     try:
         peer_both_ways(a, b)
         web_a = alertnode_json("status", "--data", str(a))["web"].rstrip("/")

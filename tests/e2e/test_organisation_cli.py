@@ -10,7 +10,7 @@ import pytest
 
 from node.errors import UsageError
 from node.settings import validate
-from tests.e2e.cli import RunningNode, alertnode, alertnode_json
+from tests.e2e.cli import RunningNode, alertnode, alertnode_json, start_all
 from tests.e2e.test_federation_cli import init, peer_both_ways, wait_for
 from tests.ports import free_port
 
@@ -24,7 +24,7 @@ def warnings_at(data: Path) -> list[str]:
 
 def test_settings_warnings_totals_and_move_through_the_cli(short_tmp: Path) -> None:
     a, b = init(short_tmp, "a"), init(short_tmp, "b")
-    nodes = [RunningNode(a), RunningNode(b)]
+    nodes = start_all(a, b)
     try:
         peer_both_ways(a, b)
         listed = alertnode_json("settings", "list", "--data", str(a))["settings"]

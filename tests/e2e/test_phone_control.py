@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.cli import RunningNode, alertnode, alertnode_json
+from tests.e2e.cli import alertnode, alertnode_json, start_all
 from tests.e2e.test_browser import (
     _require_chromium,
     sign_up,
@@ -63,7 +63,7 @@ def nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     _require_chromium()
     tmp = tmp_path_factory.mktemp("control")
     a, b = init(tmp, "a", "GB-LND"), init(tmp, "b", "FR-75")
-    running = [RunningNode(a), RunningNode(b)]
+    running = start_all(a, b)
     try:
         peer_both_ways(a, b)
         yield {"a": a, "b": b, "url": running[0].status["web"].rstrip("/")}
