@@ -52,16 +52,19 @@ def retraction(target: bytes, key: nacl.signing.SigningKey = KEY_A, expires: int
     return sign_retraction(body, key, NOW)
 
 
-def count_reads(store: Store, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every single-row read ``store`` makes from now on."""
+def count_reads(
+    store: Store, monkeypatch: pytest.MonkeyPatch, method: str = "fetchone"
+) -> list[str]:
+    """Every read ``store`` makes through ``method`` of its database from now on
+    (``fetchone``: every single-row read)."""
     reads: list[str] = []
-    real_fetchone = store.db.fetchone
+    real = getattr(store.db, method)
 
     async def counting(sql: str, params: Any = ()) -> Any:
         reads.append(sql)
-        return await real_fetchone(sql, params)
+        return await real(sql, params)
 
-    monkeypatch.setattr(store.db, "fetchone", counting)
+    monkeypatch.setattr(store.db, method, counting)
     return reads
 
 

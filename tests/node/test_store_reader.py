@@ -23,7 +23,7 @@ import pytest
 from node.store import Store
 from node.store.db import DB_FILE
 
-from .test_store import NOW, alert
+from .test_store import NOW, alert, count_reads
 
 PHONE = b"\x07" * 32
 
@@ -163,13 +163,6 @@ async def test_the_warnings_purge_scans_on_the_database_thread(
 ) -> None:
     """It looks at every alert in "other": seconds at a million alerts (a node's
     start-up waited for it when it ran on the reader)."""
-    scans: list[str] = []
-    scan = store.db.scan
-
-    async def recording(sql: str, params: Any = ()) -> Any:
-        scans.append(sql)
-        return await scan(sql, params)
-
-    monkeypatch.setattr(store.db, "scan", recording)
+    scans = count_reads(store, monkeypatch, "scan")
     assert await store.alerts.purge_warnings() == 0
     assert len(scans) == 1 and "alert_facets" in scans[0]
