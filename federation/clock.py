@@ -1,18 +1,20 @@
 """The clock every component is given, so that tests can run on fake time.
 
 Rule: no module in federation/ or node/ reads the system clock except ``SystemClock``;
-every wait that a test may want to skip goes through ``Clock.sleep`` (or ``within``,
-a timeout on that clock), so on a ``FakeClock`` nothing happens until a test moves
-time.
+every wait that a test may want to skip goes through ``Clock.sleep`` (or
+``Clock.timeout`` and ``within``, a timeout on that clock), so on a ``FakeClock``
+nothing happens until a test moves time.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import itertools
 import time
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import AbstractAsyncContextManager
 from typing import Protocol, TypeVar
 
 T = TypeVar("T")
@@ -35,6 +37,11 @@ class Clock(Protocol):
 
     async def sleep(self, seconds: float) -> None: ...
 
+    def timeout(self, seconds: float) -> AbstractAsyncContextManager[object]:
+        """A block that raises TimeoutError once ``seconds`` pass on this clock (the
+        block's task is cancelled then); a cancellation from outside passes through."""
+        ...
+
 
 class SystemClock:
     def now(self) -> int:
@@ -46,18 +53,27 @@ class SystemClock:
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
 
+    def timeout(self, seconds: float) -> AbstractAsyncContextManager[object]:
+        # This clock's sleeps are the event loop's timers, so asyncio's own timeout is
+        # the same deadline without a task of its own (every request to a peer is
+        # timed; an alarm task was most of what timing one cost).
+        return asyncio.timeout(seconds)
+
 
 async def within(clock: Clock, seconds: float, awaitable: Awaitable[T]) -> T:
     """Await ``awaitable`` in this task; raise TimeoutError once ``seconds`` pass on
     ``clock``. A cancellation from outside is passed on unchanged."""
+    assert asyncio.current_task() is not None, "within() runs inside a task"
+    async with clock.timeout(seconds):
+        return await awaitable
+
+
+@contextlib.asynccontextmanager
+async def alarm_timeout(clock: Clock, seconds: float) -> AsyncIterator[None]:
+    """``Clock.timeout`` for a clock whose time is not the event loop's: an alarm task
+    sleeps ``seconds`` on ``clock``, then cancels the block's task."""
     current = asyncio.current_task()
-    assert current is not None, "within() runs inside a task"
-    if type(clock) is SystemClock:
-        # The system clock's sleeps are the event loop's timers, so asyncio's own
-        # timeout is the same deadline without a task of its own (every request to a
-        # peer is timed; the alarm task was most of what timing one cost).
-        async with asyncio.timeout(seconds):
-            return await awaitable
+    assert current is not None, "a timeout runs inside a task"
     fired = False
 
     async def alarm() -> None:
@@ -68,7 +84,7 @@ async def within(clock: Clock, seconds: float, awaitable: Awaitable[T]) -> T:
 
     timer = asyncio.ensure_future(alarm())
     try:
-        result = await awaitable
+        yield
     except asyncio.CancelledError:
         if fired and current.uncancel() == 0:
             raise TimeoutError(f"no answer within {seconds} s") from None
@@ -81,7 +97,6 @@ async def within(clock: Clock, seconds: float, awaitable: Awaitable[T]) -> T:
         timer.cancel()
     if fired:
         current.uncancel()  # the answer won the race against the alarm
-    return result
 
 
 class FakeClock:
@@ -107,6 +122,9 @@ class FakeClock:
 
     def monotonic(self) -> float:
         return float(self.t)
+
+    def timeout(self, seconds: float) -> AbstractAsyncContextManager[object]:
+        return alarm_timeout(self, seconds)
 
     def advance(self, seconds: float) -> None:
         self.t += seconds

@@ -58,8 +58,8 @@ class FeedLog:
     async def feed(self, since: int, limit: int) -> list[FeedRow]:
         """Log entries after ``since``, in log order (unfiltered; callers filter). A
         range of the log's key, at most ``limit`` rows (a page: 1,000 at most), read
-        on the loop when the database thread is idle, and only once no write
-        transaction is open (``Database.committed``)."""
+        on the loop when the database thread is idle, committed rows only
+        (``Database.committed``)."""
         rows = await self._db.committed(
             self._FEED_SELECT + " WHERE l.pos > ? ORDER BY l.pos LIMIT ?", (since, limit)
         )
@@ -93,7 +93,7 @@ class FeedLog:
         rows = await self._db.committed(
             self._FEED_SELECT + " WHERE l.id > ? ORDER BY l.id LIMIT ?",
             (after or b"", limit),
-            keys=QUICK_KEYS + 1,  # a page in id order: on the database thread
+            keys=QUICK_KEYS + 1,  # a page in id order: never on the event loop
         )
         return [FeedRow(*r) for r in rows]
 

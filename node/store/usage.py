@@ -37,7 +37,7 @@ class QuotaUsage:
         keys). The quota ledger reads each count when first asked for, once a minute
         after, and at its limit: a count below QUICK_KEYS is made as a quick read (on
         the event loop's thread while the database thread is idle); one that reaches
-        it is made again, whole, on the database thread."""
+        it is made again, whole, on the reader."""
         few = await self._db.quick_one(
             f"SELECT COUNT(*) FROM (SELECT 1 {rows} LIMIT {QUICK_KEYS})",  # noqa: S608
             params,
