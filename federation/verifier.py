@@ -6,9 +6,11 @@ in this one; nothing else makes the ``Verified*`` objects a pull stores (a worke
 come back pickled with the proof they were issued). Batches smaller than
 ``MIN_POOL_ITEMS`` are checked inline (a single new alert should not wait on a
 process round trip). The pool is started when a pull is about to fetch a large
-batch, and batches are checked inline until its workers are up (starting one takes a
-fraction of a second), so no pull waits for it. A worker that dies never costs a batch: the batch is
-checked inline and the pool is built afresh for the next one.
+batch, and batches are checked in a thread until its workers are up (starting one
+takes a fraction of a second), so no pull waits for it and the event loop is not held.
+A worker that dies never costs a batch: the batch is checked inline and the pool is
+built afresh for the next one. A large batch first waits its turn (``wait_turn``):
+a node lets a member's slow hash run before it.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import multiprocessing
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
@@ -91,11 +93,21 @@ def _watch_parent(parent: int) -> None:
 
 
 class Verifier:
-    """Checks batches of pulled items in ``workers`` processes (0: always inline)."""
+    """Checks batches of pulled items in ``workers`` processes (0: always inline).
 
-    def __init__(self, workers: int = POOL_WORKERS, min_items: int = MIN_POOL_ITEMS) -> None:
+    ``wait_turn``, if set, is awaited before each batch large enough for the pool: the
+    node makes it wait (boundedly) while a member's slow hash runs, so that a catch-up
+    does not take the cores from a member's check."""
+
+    def __init__(
+        self,
+        workers: int = POOL_WORKERS,
+        min_items: int = MIN_POOL_ITEMS,
+        wait_turn: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         self.workers = workers
         self.min_items = min_items
+        self.wait_turn = wait_turn
         self._pool: ProcessPoolExecutor | None = None
         self._ready: list[Future[None]] = []
         # Batches checked in the pool, and batches a broken pool handed back to be
@@ -135,9 +147,13 @@ class Verifier:
         """``check_items(items, now)``, in the pool when the batch is large enough."""
         if self.workers <= 0 or len(items) < self.min_items:
             return check_items(items, now)
+        if self.wait_turn is not None:
+            await self.wait_turn()
         pool = self._start()
         if not all(f.done() for f in self._ready):
-            return check_items(items, now)
+            # In a thread, not inline: a batch this large holds the event loop for
+            # tens of milliseconds, and members' requests wait on it.
+            return await asyncio.to_thread(check_items, items, now)
         self.pooled += 1
         loop = asyncio.get_running_loop()
         step = -(-len(items) // self.workers)

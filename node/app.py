@@ -127,7 +127,7 @@ class Node:
         self.web_limits = web_limits
         self.fed_limits = fed_limits
         self.web_site: GuardedSite | None = None
-        self.hashes = SlowHashPool()
+        self.hashes = SlowHashPool(clock=self.clock)
         self.jobs = Jobs(self.clock)
         self.stopped = asyncio.Event()
         self.web_url = ""
@@ -269,6 +269,8 @@ class Node:
                 lambda: self.locked, network, limits=self.fed_limits,
             )  # fmt: skip
             trust.on_change = self.refresh_peer_names
+            # A catch-up's verification waits while members' slow hashes run.
+            trust.verifier.wait_turn = self.hashes.quiet
             trust.accepts_warnings = lambda: bool(settings["area_warnings"])
             trust.previous_keys = keys.previous  # they sign rotation statements still owed
             # The federation port answers "locked" until the state below is set, and

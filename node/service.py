@@ -51,7 +51,7 @@ from .keys.slowhash import NetworkKeyRing, SlowHashPool
 from .settings import Settings
 from .store import Store, StoredAlert
 from .store.pages import Cursor
-from .store.totals import month_of
+from .store.totals import HeldCount
 
 log = logging.getLogger(__name__)
 
@@ -259,27 +259,15 @@ class AlertService:
         self._names = names
         self._organisations = organisations
         self._listeners: list[Notify] = []
-        # Checks counted for the monthly totals, not yet written: month -> (a time in
-        # that month, how many).
-        self._checks: dict[str, tuple[int, int]] = {}
+        # Checks counted for the monthly totals: in memory, written every
+        # CHECKS_PER_FLUSH (a write per check would add milliseconds to every check).
+        self._checks = HeldCount(store.totals, "checks", CHECKS_PER_FLUSH)
         # Decoded alerts for pages (display.py), for as long as this unlocking lasts.
         self._display = DisplayCache()
 
-    async def _count_check(self, now: int) -> None:
-        """Count a check for the monthly totals: in memory, written every
-        ``CHECKS_PER_FLUSH`` checks and by ``flush_counts`` (a write per check would
-        add milliseconds to every check)."""
-        month = month_of(now)
-        first, n = self._checks.get(month, (now, 0))
-        self._checks[month] = (first, n + 1)
-        if sum(n for _, n in self._checks.values()) >= CHECKS_PER_FLUSH:
-            await self.flush_counts()
-
     async def flush_counts(self) -> None:
         """Write the checks counted in memory to the monthly totals."""
-        pending, self._checks = self._checks, {}
-        for at, n in pending.values():
-            await self._store.totals.bump("checks", at, n)
+        await self._checks.flush()
 
     @property
     def origin(self) -> bytes:
@@ -477,7 +465,7 @@ class AlertService:
         for blinded in await self._blind_for_check(kind, text, now):
             for alert in await self._store.alerts.find_by_indicator(kind, blinded, now):
                 found[alert.id] = alert
-        await self._count_check(now)
+        self._checks.add(now)
         names = self._names()
         organisation = self._organisations() if self._organisations else {}
         alerts = sorted(

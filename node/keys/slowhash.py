@@ -3,24 +3,32 @@ the node's ring of network blinding keys.
 
 Rule: each slow hash holds tens of MiB while it runs, so at most
 ``MAX_CONCURRENT_SLOW_HASHES`` run at once, off the event loop; more callers wait
-their turn. The ring is the only holder of the network keys in memory; every change
-to it is sealed to disk (``keystore.save_network_keys``) before it is used, and
-nothing about a key but its id is ever logged.
+their turn. While one runs or waits, ``quiet`` holds a catch-up's next batch back
+(for at most MAX_QUIET_WAIT_S): a member's check has the cores first. The ring is
+the only holder of the network keys in memory; every change to it is sealed to disk
+(``keystore.save_network_keys``) before it is used, and nothing about a key but its
+id is ever logged.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Sequence
+import contextlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from federation.clock import Clock, SystemClock
 from protocol import indicators
 from protocol.indicators import NetworkKey, current_key
 
 from ..errors import UsageError
 
 MAX_CONCURRENT_SLOW_HASHES = 2
+# The longest a catch-up's batch waits for members' slow hashes to finish
+# (SlowHashPool.quiet): members first, but a steady stream of checks does not stop a
+# catch-up.
+MAX_QUIET_WAIT_S = 1.0
 # How many network keys a node keeps; keys beyond it are refused, never evicted
 # silently (a hostile peer cannot push the network's keys out).
 MAX_NETWORK_KEYS = 64
@@ -77,8 +85,41 @@ class NetworkKeyRing:
 
 
 class SlowHashPool:
-    def __init__(self, workers: int = MAX_CONCURRENT_SLOW_HASHES) -> None:
+    """Runs slow hashes, at most ``workers`` at once, and tells a catch-up when none is
+    running (``quiet``): a member waiting on a blinding or a log-in has the cores
+    before the verification of a peer's bulk."""
+
+    def __init__(
+        self, workers: int = MAX_CONCURRENT_SLOW_HASHES, clock: Clock | None = None
+    ) -> None:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="blind")
+        self._clock = clock or SystemClock()
+        self._running = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    @contextlib.contextmanager
+    def _member_work(self) -> Iterator[None]:
+        self._running += 1
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self._running -= 1
+            if not self._running:
+                self._idle.set()
+
+    @property
+    def busy(self) -> bool:
+        """Whether a slow hash is running or waiting for its turn."""
+        return self._running > 0
+
+    async def quiet(self) -> None:
+        """Return once no slow hash is running or waiting, or after MAX_QUIET_WAIT_S."""
+        if self._running:
+            with contextlib.suppress(TimeoutError):
+                async with self._clock.timeout(MAX_QUIET_WAIT_S):
+                    await self._idle.wait()
 
     async def blind(
         self, kind: str, text: str, default_region: str, key: NetworkKey
@@ -86,9 +127,10 @@ class SlowHashPool:
         """(normalised, blinded under ``key``). Raises protocol.errors.InvalidIndicator."""
         normalised = indicators.normalise(kind, text, default_region)
         loop = asyncio.get_running_loop()
-        blinded = await loop.run_in_executor(
-            self._pool, indicators.blind_normalised, kind, normalised, key
-        )
+        with self._member_work():
+            blinded = await loop.run_in_executor(
+                self._pool, indicators.blind_normalised, kind, normalised, key
+            )
         return normalised, blinded
 
     async def blind_each(
@@ -99,21 +141,23 @@ class SlowHashPool:
         Raises protocol.errors.InvalidIndicator."""
         normalised = indicators.normalise(kind, text, default_region)
         loop = asyncio.get_running_loop()
-        return list(
-            await asyncio.gather(
-                *(
-                    loop.run_in_executor(
-                        self._pool, indicators.blind_normalised, kind, normalised, key
+        with self._member_work():
+            return list(
+                await asyncio.gather(
+                    *(
+                        loop.run_in_executor(
+                            self._pool, indicators.blind_normalised, kind, normalised, key
+                        )
+                        for key in keys
                     )
-                    for key in keys
                 )
             )
-        )
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run another slow hash (unlock, passphrases) in the same bounded pool."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, fn, *args)
+        with self._member_work():
+            return await loop.run_in_executor(self._pool, fn, *args)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

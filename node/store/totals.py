@@ -9,12 +9,16 @@ hold no personal data.
 
 from __future__ import annotations
 
+import asyncio
 import datetime
+import logging
 import sqlite3
 
 import aiosqlite
 
 from .db import Database
+
+log = logging.getLogger(__name__)
 
 # Counters bumped as things happen; GAUGES hold the latest value of the month.
 COUNTERS = (
@@ -105,3 +109,59 @@ class TotalsStore:
     async def first_month(self) -> str | None:
         row = await self._db.fetchone("SELECT min(month) FROM monthly_counts")
         return None if row is None or row[0] is None else str(row[0])
+
+
+class HeldCount:
+    """One counter's bumps kept in memory and written every ``every`` of them, and by
+    ``flush``: for counts too frequent for a write each (a member's checks).
+
+    The write that ``add`` starts runs beside its caller, who does not wait for it
+    (during a catch-up a write can wait a batch's transaction, hundreds of
+    milliseconds). A write that fails leaves its counts held for the next one."""
+
+    def __init__(self, totals: TotalsStore, counter: str, every: int) -> None:
+        if counter not in COUNTERS:
+            raise ValueError(f"unknown counter {counter}")
+        self._totals = totals
+        self._counter = counter
+        self._every = every
+        # month -> (a time in that month, how many), not yet written.
+        self._held: dict[str, tuple[int, int]] = {}
+        self._writing: asyncio.Task[None] | None = None
+
+    @property
+    def held(self) -> int:
+        return sum(n for _, n in self._held.values())
+
+    def add(self, now: int) -> None:
+        """Count one at ``now``; start a write once ``every`` are held."""
+        month = month_of(now)
+        first, n = self._held.get(month, (now, 0))
+        self._held[month] = (first, n + 1)
+        if self.held >= self._every and (self._writing is None or self._writing.done()):
+            self._writing = asyncio.ensure_future(self._write_logged())
+
+    async def flush(self) -> None:
+        """Write every count held (after the write already under way, if any)."""
+        if self._writing is not None:
+            await asyncio.wait([self._writing])
+        await self._write()
+
+    async def _write_logged(self) -> None:
+        try:
+            await self._write()
+        except (sqlite3.Error, OSError) as exc:
+            log.warning("the %s count was not written (%s)", self._counter, type(exc).__name__)
+
+    async def _write(self) -> None:
+        pending, self._held = self._held, {}
+        try:
+            while pending:
+                month, (at, n) = next(iter(pending.items()))
+                await self._totals.bump(self._counter, at, n)
+                del pending[month]
+        finally:
+            # What was not written is held again, with the counts made meanwhile.
+            for month, (at, n) in pending.items():
+                first, m = self._held.get(month, (at, 0))
+                self._held[month] = (min(first, at), m + n)
