@@ -20,15 +20,14 @@ from functools import partial
 
 import aiosqlite
 
-from protocol.alert import VerifiedAlert, VerifiedRetraction, coarsen_hour, read_stored_alert
-from protocol.warning import WARNING_EXT
+from protocol.alert import VerifiedAlert, VerifiedRetraction, coarsen_hour
 
 from ..keys.crypto import RowCrypto
 from . import claims
 from .db import Database, on_thread
 from .feed import FeedLog
 from .hops import ShorterPaths
-from .pages import AlertPages, category_tag, facet_tags
+from .pages import AlertPages, facet_tags, is_warning, warning_tag
 from .usage import QuotaUsage
 
 # An unsynced batch of at most this many new alerts may be written on the event loop's
@@ -196,7 +195,7 @@ class AlertStore(FeedLog, QuotaUsage, AlertPages, ShorterPaths):
             self.region_tag(body.region), alert.envelope.to_bytes(),
             [(i.kind, i.blinded) for i in body.indicators], hops, received_from, now,
             key_ids=[(i.suite, i.key_id) for i in body.indicators],
-            categories=body.categories, danger=body.danger,
+            categories=body.categories, danger=body.danger, warning=is_warning(body),
         )  # fmt: skip
 
     def row_for(
@@ -217,6 +216,7 @@ class AlertStore(FeedLog, QuotaUsage, AlertPages, ShorterPaths):
         *,
         categories: Sequence[str],
         danger: int,
+        warning: bool = False,
     ) -> ActiveRow:
         """The row, tags and log entry of one active alert (bench/ loads through this)."""
         row = (
@@ -226,7 +226,8 @@ class AlertStore(FeedLog, QuotaUsage, AlertPages, ShorterPaths):
         tags = [(self.indicator_tag(kind, blinded), alert_id) for kind, blinded in indicators]
         keys = tuple((suite, key_id, expires) for suite, key_id in dict.fromkeys(key_ids))
         facets = tuple(
-            (tag, created, alert_id) for tag in facet_tags(self._crypto, categories, danger)
+            (tag, created, alert_id)
+            for tag in facet_tags(self._crypto, categories, danger, warning=warning)
         )
         return ActiveRow(row, tags, alert_id, keys, facets)
 
@@ -453,25 +454,15 @@ class AlertStore(FeedLog, QuotaUsage, AlertPages, ShorterPaths):
         while the setting is off, ingest refuses a late copy (``warnings_off``), as the
         block list keeps a purged origin out. A retraction of a warning stays (it does
         not say what it retracts). Returns how many went."""
-        # Every warning's categories are exactly ["other"] and it names no indicator
-        # (5b rule 4): only bodies of that shape are opened, found by their keyed
-        # columns (the "other" facet and a danger facet, nothing else, and no
-        # indicator row), so this costs nothing per ordinary alert however many the
-        # node holds (it runs with every retention pass while warnings are off). Every
-        # alert in "other" is looked at, though: seconds at a million alerts, so the
-        # scan runs on the database thread, not the reader members' reads use.
-        rows = await self._db.scan(
-            "SELECT a.id, a.body_enc FROM alert_facets f CROSS JOIN alerts a ON a.id = f.alert_id"
-            " WHERE f.tag = ? AND a.state = 'active' AND a.body_enc IS NOT NULL"
-            " AND (SELECT COUNT(*) FROM alert_facets g WHERE g.alert_id = a.id) = 2"
-            " AND NOT EXISTS (SELECT 1 FROM indicators i WHERE i.alert_id = a.id)",
-            (category_tag(self._crypto, "other"),),
-        )
-        bodies = ((i, read_stored_alert(self._open_alert(i, sealed))) for i, sealed in rows)
-        ids = [(i,) for i, body in bodies if body.ext.get(WARNING_EXT) is not None]
-        if not ids:
+        # Found by their facet, from an index: nothing is opened (it runs with every
+        # retention pass while warnings are off). Looked for again inside the
+        # transaction, so that no alert changed meanwhile is deleted.
+        find = "SELECT alert_id FROM alert_facets WHERE tag = ?"
+        tag = (warning_tag(self._crypto),)
+        if not await self._db.fetchone(find, tag):
             return 0
         async with self._db.transaction() as conn:
+            ids = [(r[0],) for r in await conn.execute_fetchall(find, tag)]
             await conn.executemany("DELETE FROM log WHERE id = ?", ids)
             await conn.executemany("DELETE FROM alerts WHERE id = ?", ids)
         self.removals += 1

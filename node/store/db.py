@@ -389,13 +389,6 @@ class Database:
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
         return next(iter(await self.fetchall(sql, params)), None)
 
-    async def scan(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
-        """``fetchall`` for upkeep's long reads (a retention pass's scan of every
-        alert of a kind, seconds at a million alerts): on the database thread, as
-        before the reader existed, so that members' reads on the reader never queue
-        behind one. It sees what that thread's next statement would."""
-        return list(await self.conn.execute_fetchall(sql, tuple(params)))
-
     async def quick(
         self, sql: str, params: Iterable[Any] = (), *, keys: int = 1
     ) -> list[sqlite3.Row]:

@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING
 
 import aiosqlite
 
-from protocol.alert import read_stored_alert
+from protocol.alert import AlertBody, read_stored_alert
 from protocol.fields import DANGER_LEVELS
+from protocol.warning import WARNING_EXT
 
 from ..keys.crypto import RowCrypto
 
@@ -51,10 +52,25 @@ def danger_tag(crypto: RowCrypto, level: int) -> bytes:
     return crypto.tag("danger", str(level).encode())
 
 
-def facet_tags(crypto: RowCrypto, categories: Iterable[str], danger: int) -> list[bytes]:
-    """The facet tags of one alert: one per category, one for its danger level."""
+def warning_tag(crypto: RowCrypto) -> bytes:
+    """The facet every area warning has (protocol.md section 5b), so that a node with
+    warnings off finds the ones it holds from an index, opening no alert."""
+    return crypto.tag("kind", b"warning")
+
+
+def is_warning(body: AlertBody) -> bool:
+    return body.ext.get(WARNING_EXT) is not None
+
+
+def facet_tags(
+    crypto: RowCrypto, categories: Iterable[str], danger: int, *, warning: bool = False
+) -> list[bytes]:
+    """The facet tags of one alert: one per category, one for its danger level, and
+    the warning facet for an area warning."""
     tags = [category_tag(crypto, c) for c in dict.fromkeys(categories)]
     tags.append(danger_tag(crypto, danger))
+    if warning:
+        tags.append(warning_tag(crypto))
     return tags
 
 
@@ -276,3 +292,26 @@ async def fill_facets(conn: aiosqlite.Connection, crypto: RowCrypto) -> None:
             "INSERT OR IGNORE INTO alert_facets (tag, created, alert_id) VALUES (?, ?, ?)", facets
         )
         last = rows[-1][0]
+
+
+async def tag_warnings(conn: aiosqlite.Connection, crypto: RowCrypto) -> None:
+    """Migration 16: the warning facet of the area warnings already stored. Every
+    warning's categories are exactly ["other"] and it names no indicator (section 5b
+    rule 4), so only the bodies of that shape are opened, once."""
+    rows = await conn.execute_fetchall(
+        "SELECT a.id, a.created, a.body_enc FROM alert_facets f"
+        " CROSS JOIN alerts a ON a.id = f.alert_id"
+        " WHERE f.tag = ? AND a.state = 'active' AND a.body_enc IS NOT NULL"
+        " AND (SELECT COUNT(*) FROM alert_facets g WHERE g.alert_id = a.id) = 2"
+        " AND NOT EXISTS (SELECT 1 FROM indicators i WHERE i.alert_id = a.id)",
+        (category_tag(crypto, "other"),),
+    )
+    tag = warning_tag(crypto)
+    facets = [
+        (tag, created, alert_id)
+        for alert_id, created, sealed in rows
+        if is_warning(read_stored_alert(crypto.open("alerts", "body", alert_id, sealed)))
+    ]
+    await conn.executemany(
+        "INSERT OR IGNORE INTO alert_facets (tag, created, alert_id) VALUES (?, ?, ?)", facets
+    )

@@ -23,7 +23,7 @@ import pytest
 from node.store import Store
 from node.store.db import DB_FILE
 
-from .test_store import NOW, alert, count_reads
+from .test_store import NOW, alert
 
 PHONE = b"\x07" * 32
 
@@ -128,41 +128,3 @@ async def test_closing_the_store_closes_the_reader(tmp_path: Path) -> None:
     assert store.db.reader is None
     with pytest.raises(ValueError):
         await reader.execute("SELECT 1")
-
-
-async def test_a_long_upkeep_scan_does_not_hold_members_reads(store: Store) -> None:
-    """Upkeep's scans (``Database.scan``) run on the database thread: a member's read
-    on the reader is answered while one is under way."""
-    held = alert()
-    await store.alerts.put_alert(held, hops=1, received_from=None, now=NOW)
-    release, started = threading.Event(), threading.Event()
-
-    def hold() -> int:
-        started.set()
-        release.wait(10)
-        return 1
-
-    store.db.conn._conn.create_function("hold", 0, hold)
-    scanning = asyncio.ensure_future(store.db.scan("SELECT hold()"))
-    try:
-        for _ in range(5000):
-            if started.is_set() or scanning.done():
-                break
-            await asyncio.sleep(0.001)
-        # ``hold`` is known to the database thread's connection only.
-        assert started.is_set(), "the scan did not run on the database thread"
-        assert await asyncio.wait_for(READS["check"](store, held.id), 5)
-        assert not scanning.done()
-    finally:
-        release.set()
-    assert [tuple(r) for r in await scanning] == [(1,)]
-
-
-async def test_the_warnings_purge_scans_on_the_database_thread(
-    store: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """It looks at every alert in "other": seconds at a million alerts (a node's
-    start-up waited for it when it ran on the reader)."""
-    scans = count_reads(store, monkeypatch, "scan")
-    assert await store.alerts.purge_warnings() == 0
-    assert len(scans) == 1 and "alert_facets" in scans[0]
