@@ -435,7 +435,7 @@ class Database:
             async with self._write_lock:
                 return await self.quick(sql, params, keys=keys)
         if self._write_lock.locked():
-            return await self.run(partial(_fetch, sql, tuple(params)))
+            return await self.fetchall(sql, params)
         return await self.quick(sql, params, keys=keys)
 
     async def run(self, job: Callable[[sqlite3.Connection], T]) -> T:

@@ -52,19 +52,16 @@ def retraction(target: bytes, key: nacl.signing.SigningKey = KEY_A, expires: int
     return sign_retraction(body, key, NOW)
 
 
-def count_reads(
-    store: Store, monkeypatch: pytest.MonkeyPatch, method: str = "fetchone"
-) -> list[str]:
-    """Every read ``store`` makes through ``method`` of its database from now on
-    (``fetchone``: every single-row read)."""
+def count_reads(store: Store, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every single-row read ``store`` makes from now on."""
     reads: list[str] = []
-    real = getattr(store.db, method)
+    real_fetchone = store.db.fetchone
 
     async def counting(sql: str, params: Any = ()) -> Any:
         reads.append(sql)
-        return await real(sql, params)
+        return await real_fetchone(sql, params)
 
-    monkeypatch.setattr(store.db, method, counting)
+    monkeypatch.setattr(store.db, "fetchone", counting)
     return reads
 
 
