@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from functools import partial
@@ -33,6 +34,8 @@ import aiosqlite
 from ..errors import StoreError
 from ..keys.crypto import RowCrypto
 from .schema import MIGRATIONS
+
+log = logging.getLogger(__name__)
 
 DB_FILE = "store.db"
 # SQLite's page cache (KiB; its default is 2,000). A batch of pulled alerts touches
@@ -229,6 +232,10 @@ class Database:
         version = int(row[0]) if row else 0
         if version > len(MIGRATIONS):
             raise StoreError("the store was made by a newer alertnode; upgrade first")
+        if 0 < version < len(MIGRATIONS):
+            # The first start after an upgrade may take a while on a large store
+            # (migration 17 copies the alerts table: about a minute at a million).
+            log.info("upgrading the store from version %d to %d", version, len(MIGRATIONS))
         for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
             if isinstance(step, str):
                 await self.conn.executescript(

@@ -407,4 +407,39 @@ MIGRATIONS: tuple[Migration, ...] = (
     # off finds those it holds from an index. Each retention pass looked at every
     # alert in "other" instead: about 5 s at a million alerts, holding writes.
     tag_warnings,
+    # 17: the alerts table keyed by rowid, its id a unique index. Without a rowid,
+    # each alert's row (its sealed body, about 700 bytes) went into the table at the
+    # place of its random id: storing a batch rewrote a page of the table for nearly
+    # every alert, and the COMMIT and its checkpoint wrote them all out again. Rows
+    # now go at the table's end; only the id's index entry (about 40 bytes) goes at
+    # a random place. Copied in one transaction; the old table's pages are zeroed
+    # (secure_delete) and kept for new rows.
+    """
+    CREATE TABLE alerts_by_rowid (
+        id BLOB PRIMARY KEY,
+        origin BLOB NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('active', 'retracted', 'superseded')),
+        created INTEGER NOT NULL,
+        expires INTEGER NOT NULL,
+        hops INTEGER NOT NULL,
+        max_hops INTEGER NOT NULL,
+        tlp TEXT NOT NULL,
+        received_from BLOB,
+        region_tag BLOB,
+        stored_at INTEGER NOT NULL,
+        body_enc BLOB
+    );
+    INSERT INTO alerts_by_rowid (id, origin, state, created, expires, hops, max_hops,
+        tlp, received_from, region_tag, stored_at, body_enc)
+        SELECT id, origin, state, created, expires, hops, max_hops, tlp, received_from,
+        region_tag, stored_at, body_enc FROM alerts;
+    DROP TABLE alerts;
+    ALTER TABLE alerts_by_rowid RENAME TO alerts;
+    CREATE INDEX alerts_expires ON alerts (expires);
+    CREATE INDEX alerts_origin ON alerts (origin, state, expires);
+    CREATE INDEX alerts_region ON alerts (region_tag, created);
+    CREATE INDEX alerts_delivered ON alerts (received_from, state, expires);
+    CREATE INDEX alerts_inactive ON alerts (expires) WHERE state <> 'active';
+    CREATE INDEX alerts_created ON alerts (created);
+    """,
 )

@@ -1,0 +1,96 @@
+"""Migration 17: the alerts table gets a rowid (new rows go at its end) and keeps
+every row, every index and every foreign key that points at it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from node.store import Store, db
+from node.store.schema import MIGRATIONS
+from tests.node.test_store import KEY_B, NOW, alert, retraction
+
+PEER = b"\x01" * 32
+KEY = b"\x03" * 32
+
+
+async def schema_of(store: Store) -> list[tuple[str, str, str | None]]:
+    """The alerts table's indexes, and every table that refers to it, as stored."""
+    rows = await store.db.fetchall(
+        "SELECT type, name, sql FROM sqlite_master"
+        " WHERE (tbl_name = 'alerts' AND type = 'index') OR sql LIKE '%REFERENCES alerts%'"
+        " ORDER BY name"
+    )
+    return [(r[0], r[1], r[2]) for r in rows]
+
+
+async def test_an_old_store_gets_a_rowid_alerts_table_and_keeps_everything(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kept, gone, other = alert(text="kept"), alert(text="retracted"), alert(KEY_B, text="b")
+    (tmp_path / "old").mkdir()
+    monkeypatch.setattr(db, "MIGRATIONS", MIGRATIONS[:16])
+    old = await Store.open(tmp_path / "old", KEY)
+    try:
+        assert await old.alerts.put_batch([(a, 1, PEER) for a in (kept, gone, other)], NOW)
+        assert await old.alerts.put_retraction(
+            retraction(gone.id), hops=1, received_from=PEER, now=NOW
+        )
+        with pytest.raises(Exception, match="rowid"):
+            await old.db.fetchall("SELECT rowid FROM alerts")
+        shape = await schema_of(old)
+        before = [tuple(r) for r in await old.db.fetchall("SELECT * FROM alerts ORDER BY id")]
+        links = [
+            tuple(r)
+            for r in await old.db.fetchall(
+                "SELECT 'i', tag, alert_id FROM indicators"
+                " UNION ALL SELECT 'f', tag, alert_id FROM alert_facets ORDER BY 1, 2, 3"
+            )
+        ]
+    finally:
+        await old.close()
+    assert len(before) == 3 and links and len(shape) == 8
+
+    monkeypatch.setattr(db, "MIGRATIONS", MIGRATIONS)
+    store = await Store.open(tmp_path / "old", KEY)
+    try:
+        assert (await store.db.fetchone("PRAGMA user_version"))[0] == len(MIGRATIONS)  # type: ignore[index]
+        assert len(await store.db.fetchall("SELECT rowid FROM alerts")) == 3
+        assert [tuple(r) for r in await store.db.fetchall("SELECT * FROM alerts ORDER BY id")] == (
+            before
+        )
+        assert [
+            tuple(r)
+            for r in await store.db.fetchall(
+                "SELECT 'i', tag, alert_id FROM indicators"
+                " UNION ALL SELECT 'f', tag, alert_id FROM alert_facets ORDER BY 1, 2, 3"
+            )
+        ] == links
+        # The same indexes and references as before, and the id's own index.
+        assert await schema_of(store) == sorted(
+            [*shape, ("index", "sqlite_autoindex_alerts_1", None)], key=lambda r: r[1]
+        )
+        assert await store.db.integrity_ok()
+        assert await store.db.fetchall("PRAGMA foreign_key_check") == []
+
+        # It reads and refuses as before: the retracted alert stays out.
+        assert {a.id for a in await store.alerts.list_active(NOW)} == {kept.id, other.id}
+        assert [a.id for a in await store.alerts.find_by_indicator(
+            "phone", b"\x07" * 32, NOW
+        )] != []  # fmt: skip
+        assert not await store.alerts.put_alert(gone, hops=1, received_from=PEER, now=NOW)
+        newer = alert(text="stored after")
+        assert await store.alerts.put_alert(newer, hops=1, received_from=PEER, now=NOW)
+
+        # The foreign keys still act: an alert deleted takes its indicators and facets.
+        async with store.db.transaction() as conn:
+            await conn.execute("DELETE FROM alerts WHERE id = ?", (kept.id,))
+        for table in ("indicators", "alert_facets"):
+            rows = await store.db.fetchall(
+                f"SELECT 1 FROM {table} WHERE alert_id = ?",  # noqa: S608
+                (kept.id,),
+            )
+            assert rows == [], table
+    finally:
+        await store.close()
