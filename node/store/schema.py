@@ -413,7 +413,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     # every alert, and the COMMIT and its checkpoint wrote them all out again. Rows
     # now go at the table's end; only the id's index entry (about 40 bytes) goes at
     # a random place. Copied in one transaction; the old table's pages are zeroed
-    # (secure_delete) and kept for new rows.
+    # (secure_delete) and kept for new rows. The two newest-first indexes a page of
+    # alerts is read by name the id after the time, as the table's key did for them
+    # before: a page is ordered by (created, id), and one hour holds many alerts.
     """
     CREATE TABLE alerts_by_rowid (
         id BLOB PRIMARY KEY,
@@ -437,9 +439,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     ALTER TABLE alerts_by_rowid RENAME TO alerts;
     CREATE INDEX alerts_expires ON alerts (expires);
     CREATE INDEX alerts_origin ON alerts (origin, state, expires);
-    CREATE INDEX alerts_region ON alerts (region_tag, created);
+    CREATE INDEX alerts_region ON alerts (region_tag, created, id);
     CREATE INDEX alerts_delivered ON alerts (received_from, state, expires);
     CREATE INDEX alerts_inactive ON alerts (expires) WHERE state <> 'active';
-    CREATE INDEX alerts_created ON alerts (created);
+    CREATE INDEX alerts_created ON alerts (created, id);
     """,
 )

@@ -183,3 +183,34 @@ async def test_no_clear_column_names_a_category_or_danger(store: Store) -> None:
                 if isinstance(value, bytes | str):
                     raw = value.encode() if isinstance(value, str) else value
                     assert not any(c.encode() in raw for c in CATEGORIES)
+
+
+async def test_every_page_is_read_in_index_order(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page is ordered by (created, id) and many alerts share an hour: each query
+    reads its rows in that order from an index, first page or after a cursor, and
+    never sorts what it found (which, at a million alerts, is every alert of an hour)."""
+    await fill(store, 20)
+    asked: list[tuple[str, tuple[object, ...]]] = []
+    real = store.db.fetchall
+
+    async def recording(sql: str, params: tuple[object, ...] = ()) -> list[object]:
+        asked.append((sql, tuple(params)))
+        return await real(sql, params)  # type: ignore[return-value]
+
+    monkeypatch.setattr(store.db, "fetchall", recording)
+    for regions, category, danger in FILTERS:
+        _, cursor = await store.alerts.page_active(
+            NOW, limit=2, regions=regions, category=category, min_danger=danger
+        )
+        await store.alerts.page_active(
+            NOW, limit=2, regions=regions, category=category, min_danger=danger, before=cursor
+        )
+    monkeypatch.undo()
+    pages = [(sql, params) for sql, params in asked if "ORDER BY" in sql]
+    assert len(pages) >= 2 * len(FILTERS)
+    for sql, params in pages:
+        plan = await store.db.fetchall("EXPLAIN QUERY PLAN " + sql, params)
+        steps = " / ".join(str(row[3]) for row in plan)
+        assert "TEMP B-TREE" not in steps, (sql, steps)
