@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import random
 import socket
 import statistics
@@ -23,7 +24,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,27 @@ SETTLE_S = 2.0
 # Issue 17 and DESIGN.md: a new alert reaches every entitled node of 100 in <= 1 s.
 TARGET_S = {100: 1.0}
 SEED = 6
+
+
+def cpu_s(pids: Sequence[int]) -> float | None:
+    """The user and system CPU seconds the processes ``pids`` have used (all their
+    threads), from /proc; None off Linux or once one of them has ended."""
+    total = 0
+    try:
+        for pid in pids:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime: fields 14, 15
+    except (OSError, IndexError, ValueError):
+        return None
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_detail(cpu: float | None, wall: float, alerts: int) -> dict[str, float | None]:
+    """The nodes' CPU from the first publish to the end of the last alert's wait: per
+    alert, and as cores kept busy (this machine has two)."""
+    if cpu is None or wall <= 0:
+        return {"cpu_s_per_alert": None, "cores_busy": None}
+    return {"cpu_s_per_alert": round(cpu / alerts, 3), "cores_busy": round(cpu / wall, 2)}
 
 
 def random_graph(n: int, rng: random.Random) -> list[tuple[int, int]]:
@@ -108,8 +130,10 @@ async def one_graph(root: Path, n: int, alerts: int, rng: random.Random) -> None
             return alert_id, start
 
         before = sum((mishaps(node) for node in nodes), Counter[str]())
+        cpu0, wall0 = time.process_time(), time.perf_counter()
         times, missed, entitled = await _alerts(n, edges, alerts, rng, publish, arrivals)
         await asyncio.sleep(0.5)  # late duplicates, if any, still count
+        cpu = _cpu_detail(time.process_time() - cpu0, time.perf_counter() - wall0, alerts)
         spared = sum(node.unlocked().trust.syncer.pulls_spared for node in nodes)
         went_wrong = sum((mishaps(node) for node in nodes), Counter[str]())
         went_wrong.subtract(before)
@@ -119,7 +143,7 @@ async def one_graph(root: Path, n: int, alerts: int, rng: random.Random) -> None
                 await node.stop()
     detail = {"nodes": n, "edges": len(edges), "diameter": diameter, "alerts": alerts,
               "setup_s": round(setup_s, 1), "how": "every node in one process",
-              **_while_publishing(went_wrong)}  # fmt: skip
+              **cpu, **_while_publishing(went_wrong)}  # fmt: skip
     _emit(f"propagation.{n}.one_process", times, missed, entitled, seen, spared, detail)
 
 
@@ -191,7 +215,9 @@ def _emit(
         "times_s": [round(t, 3) for t in times],
     }
     median, worst = statistics.median(times), max(times)
-    note(f"{prefix}: median {median:.3f} s, max {worst:.3f} s")
+    cpu = detail.get("cpu_s_per_alert")
+    spent = "" if cpu is None else f", {cpu:.2f} s of CPU an alert"
+    note(f"{prefix}: median {median:.3f} s, max {worst:.3f} s{spent}")
     emit(f"{prefix}.median", median, "s", detail=detail)
     emit(f"{prefix}.max", worst, "s", target=TARGET_S.get(n), detail=detail)
     emit(f"{prefix}.same_edge_twice", twice, "bodies", target=0, detail=detail)
@@ -296,8 +322,13 @@ async def one_graph_processes(root: Path, n: int, alerts: int, rng: random.Rando
             answer = await children[origin].ask(op="publish", k=k)
             return bytes.fromhex(answer["id"]), float(answer["t0"])
 
+        pids = [child.proc.pid for child in children]
+        cpu0, wall0 = cpu_s(pids), time.perf_counter()
         times, missed, entitled = await _alerts(n, edges, alerts, rng, publish, arrivals)
         await asyncio.sleep(0.5)  # late duplicates, if any, still count
+        cpu1 = cpu_s(pids)
+        used = None if cpu0 is None or cpu1 is None else cpu1 - cpu0
+        cpu = _cpu_detail(used, time.perf_counter() - wall0, alerts)
         seen: Counter[tuple[bytes, bytes, bytes]] = Counter()
         spared = 0
         went_wrong: Counter[str] = Counter()
@@ -311,7 +342,7 @@ async def one_graph_processes(root: Path, n: int, alerts: int, rng: random.Rando
         await asyncio.gather(*(c.stop() for c in children))
     detail = {"nodes": n, "edges": len(edges), "diameter": diameter, "alerts": alerts,
               "setup_s": round(setup_s, 1), "how": "each node in a process of its own",
-              **_while_publishing(went_wrong)}  # fmt: skip
+              **cpu, **_while_publishing(went_wrong)}  # fmt: skip
     _emit(f"propagation.{n}", times, missed, entitled, seen, spared, detail)
 
 

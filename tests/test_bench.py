@@ -79,6 +79,11 @@ def test_quick_bench_prints_one_well_formed_figure_per_line() -> None:
     for name, figure in figures.items():
         if name.startswith("propagation.") and name.endswith(".missed"):
             assert figure["value"] == 0, figure
+    # Each propagation run says what CPU its nodes spent on the alerts: the limit of
+    # the 100-node run on this machine (docs/benchmarks.md).
+    for name in ("propagation.10.max", "propagation.10.one_process.max"):
+        detail = figures[name]["detail"]
+        assert detail["cpu_s_per_alert"] > 0 and detail["cores_busy"] > 0, detail
     ingest = figures["ingest.rate"]["detail"]
     assert ingest["stored"] == ingest["alerts"] and not ingest["errors"], ingest
 
