@@ -26,6 +26,15 @@ async def schema_of(store: Store) -> list[tuple[str, str, str | None]]:
     return [(r[0], r[1], r[2]) for r in rows]
 
 
+async def links_of(store: Store) -> list[tuple[object, ...]]:
+    """Every indicator and facet row, as (kind, tag, alert id), in one order."""
+    rows = await store.db.fetchall(
+        "SELECT 'i', tag, alert_id FROM indicators"
+        " UNION ALL SELECT 'f', tag, alert_id FROM alert_facets ORDER BY 1, 2, 3"
+    )
+    return [tuple(r) for r in rows]
+
+
 async def test_an_old_store_gets_a_rowid_alerts_table_and_keeps_everything(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -42,13 +51,7 @@ async def test_an_old_store_gets_a_rowid_alerts_table_and_keeps_everything(
             await old.db.fetchall("SELECT rowid FROM alerts")
         shape = await schema_of(old)
         before = [tuple(r) for r in await old.db.fetchall("SELECT * FROM alerts ORDER BY id")]
-        links = [
-            tuple(r)
-            for r in await old.db.fetchall(
-                "SELECT 'i', tag, alert_id FROM indicators"
-                " UNION ALL SELECT 'f', tag, alert_id FROM alert_facets ORDER BY 1, 2, 3"
-            )
-        ]
+        links = await links_of(old)
     finally:
         await old.close()
     assert len(before) == 3 and links and len(shape) == 8
@@ -61,13 +64,7 @@ async def test_an_old_store_gets_a_rowid_alerts_table_and_keeps_everything(
         assert [tuple(r) for r in await store.db.fetchall("SELECT * FROM alerts ORDER BY id")] == (
             before
         )
-        assert [
-            tuple(r)
-            for r in await store.db.fetchall(
-                "SELECT 'i', tag, alert_id FROM indicators"
-                " UNION ALL SELECT 'f', tag, alert_id FROM alert_facets ORDER BY 1, 2, 3"
-            )
-        ] == links
+        assert await links_of(store) == links
         # The same indexes and references as before, and the id's own index; the
         # newest-first indexes name the id after the time (a page's order), which the
         # table's key gave them before.
