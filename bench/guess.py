@@ -2,12 +2,13 @@
 
 Issue 9 sets a floor: a node compromised while unlocked enumerates the 10^9 UK mobile
 numbers only at >= 2 CPU-years on this machine's cores. The node's own blinding
-(libsodium's Argon2id, 64 MiB, 3 passes) maps its 64 MiB afresh for every hash, so its
-time is the Argon2id compute (user CPU) plus the kernel's work faulting 16,384 new
-pages in (system CPU). An attacker who keeps the memory between guesses pays only the
-first: the floor is judged on user CPU, the cost that cannot be avoided with this
-library. (A faster Argon2id on the same core would lower it further; the figure is
-what this machine does with the code the node runs.)
+(libsodium's Argon2id, 64 MiB, with the suite new alerts use: 4 passes since suite 2)
+maps its 64 MiB afresh for every hash, so its time is the Argon2id compute (user CPU)
+plus the kernel's work faulting 16,384 new pages in (system CPU). An attacker who
+keeps the memory between guesses pays only the first: the floor is judged on user
+CPU, the cost that cannot be avoided with this library. (A faster Argon2id on the
+same core would lower it further; the figure is what this machine does with the code
+the node runs.)
 
 Twenty blindings on the node's slow-hash pool, all at once, are the part of twenty
 members checking at once (``check.*.crowd_p99``) that blinding alone takes.

@@ -41,7 +41,7 @@ from protocol.errors import ProtocolError
 from protocol.extensions import EMPTY, Extensions
 from protocol.feed import IdEntry
 from protocol.fields import CATEGORIES, RETRACTION_REASONS, TLP_LABELS, TLP_MAX_HOPS
-from protocol.indicators import SUITE
+from protocol.indicators import SUITE, SUITES
 from protocol.limits import ALERT_NONCE_BYTES, DAY_S
 from protocol.warning import WARNING_EXT
 
@@ -295,7 +295,7 @@ class AlertService:
         out = []
         for kind, text in pairs:
             try:
-                _, blinded = await self._hashes.blind(kind, text, region, key)
+                _, blinded = await self._hashes.blind(kind, text, region, key, SUITE)
             except ProtocolError as exc:
                 raise UsageError(f"{kind}: {exc}") from None
             out.append(Indicator(kind, blinded, key.key_id, SUITE))
@@ -309,9 +309,12 @@ class AlertService:
 
     async def _blind_for_check(self, kind: str, text: str, now: int) -> list[bytes]:
         """The member's input blinded under every key in use by unexpired alerts that
-        this node holds: one slow hash per key version. Raises UsageError."""
-        in_use = await self._store.alerts.indicator_key_ids(SUITE, now)
-        keys = [k for k in map(self._network.get, in_use) if k is not None]
+        this node holds, with each blinding suite they carry: one slow hash per (suite,
+        key). Raises UsageError."""
+        in_use = await self._store.alerts.indicator_key_ids(SUITES, now)
+        keys = [
+            (suite, k) for suite, key_id in in_use if (k := self._network.get(key_id)) is not None
+        ]
         try:
             return await self._hashes.blind_each(kind, text, self._settings["phone_region"], keys)
         except ProtocolError as exc:

@@ -1,4 +1,4 @@
-"""Indicator blinding (suite 1), after normalisation (``protocol.normalise``).
+"""Indicator blinding (suites 1 and 2), after normalisation (``protocol.normalise``).
 
 Rule: every indicator is normalised to one canonical text before it is blinded, so
 that the same phone number written three ways gives one blinded value; anything that
@@ -7,7 +7,9 @@ saying why, never a silent mismatch. Blinding needs a ``NetworkKey``: the canoni
 text is first hashed with BLAKE2b keyed by the network's secret, then Argon2id
 (64 MiB) under a salt also derived from it. Whoever lacks the key (a leaked alert, a
 captured relay, a stolen backup of a peer) cannot test one guess; a node that holds it
-pays one Argon2id per guess. Pure: the key is passed in, nothing is read from a clock or a file. No
+pays one Argon2id per guess. The suites differ only in Argon2id's passes: new alerts are
+blinded with ``SUITE``; a check blinds under every suite its stored alerts carry (see
+``SUITES``). Pure: the key is passed in, nothing is read from a clock or a file. No
 plaintext indicator leaves this module except as the caller's own input.
 """
 
@@ -24,20 +26,26 @@ from .normalise import normalise
 
 __all__ = [
     "BLINDED_BYTES", "BLIND_MEMLIMIT_BYTES", "BLIND_OPSLIMIT", "KEY_ID_BYTES", "MAX_KEY_EPOCH",
-    "NETWORK_KEY_BYTES", "SUITE", "NetworkKey", "blind", "blind_normalised", "current_key",
-    "key_id", "kind_salt", "normalise", "prehash",
+    "NETWORK_KEY_BYTES", "SUITE", "SUITES", "NetworkKey", "blind", "blind_normalised",
+    "current_key", "key_id", "kind_salt", "normalise", "prehash",
 ]  # fmt: skip
 
 BLINDED_BYTES = 32
-# The one blinding suite defined: keyed BLAKE2b pre-hash, then Argon2id with the
-# parameters below. A change of algorithm or parameters is a new suite number.
-SUITE = 1
+# The blinding suites defined, by number: keyed BLAKE2b pre-hash, then Argon2id with
+# (opslimit, memlimit). A change of algorithm or parameters is a new suite number.
+# Suite 1 (3 passes) took 92-156 ms of user CPU a value on the AMD EPYC server of
+# 2026-11 but 48 ms on the Intel Xeon (AVX-512) of 2026-12-02: 10^9 guesses there cost
+# 1.5 CPU-years, under the floor of 2. Suite 2 (4 passes) took 68 ms there: 2.15
+# CPU-years, and twenty checks at once still under 1 s (docs/threat-model.md).
+SUITES: dict[int, tuple[int, int]] = {
+    1: (3, 64 * 1024 * 1024),
+    2: (4, 64 * 1024 * 1024),
+}
+# The suite new alerts are blinded with.
+SUITE = 2
 NETWORK_KEY_BYTES = 32
 KEY_ID_BYTES = 8
-# Roughly 66-126 ms of one core and 64 MiB per value on the 2-core reference server
-# (docs/threat-model.md): 10^9 guesses cost >= 2 CPU-years, one check stays < 0.25 s.
-BLIND_OPSLIMIT = 3
-BLIND_MEMLIMIT_BYTES = 64 * 1024 * 1024
+BLIND_OPSLIMIT, BLIND_MEMLIMIT_BYTES = SUITES[SUITE]
 # The highest epoch a network key may have (a rotation adds one).
 MAX_KEY_EPOCH = 2**32 - 1
 # BLAKE2b personalisations (exactly 16 bytes each; see docs/protocol.md).
@@ -110,17 +118,25 @@ def prehash(kind: str, normalised: str, key: NetworkKey) -> bytes:
     ).digest()
 
 
-def blind_normalised(kind: str, normalised: str, key: NetworkKey) -> bytes:
-    """Suite 1: Argon2id of the keyed pre-hash under the keyed salt (32 bytes)."""
+def blind_normalised(kind: str, normalised: str, key: NetworkKey, suite: int = SUITE) -> bytes:
+    """Argon2id of the keyed pre-hash under the keyed salt (32 bytes), with the
+    parameters of ``suite``. Raises InvalidIndicator for a suite not in SUITES."""
+    params = SUITES.get(suite)
+    if params is None:
+        raise InvalidIndicator(f"blinding suite {suite} is not implemented here")
+    opslimit, memlimit = params
     return argon2id.kdf(
         BLINDED_BYTES,
         prehash(kind, normalised, key),
         kind_salt(kind, key),
-        opslimit=BLIND_OPSLIMIT,
-        memlimit=BLIND_MEMLIMIT_BYTES,
+        opslimit=opslimit,
+        memlimit=memlimit,
     )
 
 
-def blind(kind: str, text: str, key: NetworkKey, default_region: str = "") -> bytes:
-    """Normalise and blind one indicator under ``key``. Raises InvalidIndicator."""
-    return blind_normalised(kind, normalise(kind, text, default_region), key)
+def blind(
+    kind: str, text: str, key: NetworkKey, default_region: str = "", suite: int = SUITE
+) -> bytes:
+    """Normalise and blind one indicator under ``key`` with ``suite``. Raises
+    InvalidIndicator."""
+    return blind_normalised(kind, normalise(kind, text, default_region), key, suite)

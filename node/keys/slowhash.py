@@ -122,23 +122,32 @@ class SlowHashPool:
                     await self._idle.wait()
 
     async def blind(
-        self, kind: str, text: str, default_region: str, key: NetworkKey
+        self,
+        kind: str,
+        text: str,
+        default_region: str,
+        key: NetworkKey,
+        suite: int = indicators.SUITE,
     ) -> tuple[str, bytes]:
-        """(normalised, blinded under ``key``). Raises protocol.errors.InvalidIndicator."""
+        """(normalised, blinded under ``key`` with ``suite``). Raises
+        protocol.errors.InvalidIndicator."""
         normalised = indicators.normalise(kind, text, default_region)
         loop = asyncio.get_running_loop()
         with self._member_work():
             blinded = await loop.run_in_executor(
-                self._pool, indicators.blind_normalised, kind, normalised, key
+                self._pool, indicators.blind_normalised, kind, normalised, key, suite
             )
         return normalised, blinded
 
     async def blind_each(
-        self, kind: str, text: str, default_region: str, keys: Sequence[NetworkKey]
+        self,
+        kind: str,
+        text: str,
+        default_region: str,
+        keys: Sequence[tuple[int, NetworkKey]],
     ) -> list[bytes]:
-        """The blinded value under each of ``keys`` (one slow hash per key, in the pool).
-
-        Raises protocol.errors.InvalidIndicator."""
+        """The blinded value for each (suite, key) of ``keys`` (one slow hash each, in
+        the pool). Raises protocol.errors.InvalidIndicator."""
         normalised = indicators.normalise(kind, text, default_region)
         loop = asyncio.get_running_loop()
         with self._member_work():
@@ -146,9 +155,9 @@ class SlowHashPool:
                 await asyncio.gather(
                     *(
                         loop.run_in_executor(
-                            self._pool, indicators.blind_normalised, kind, normalised, key
+                            self._pool, indicators.blind_normalised, kind, normalised, key, suite
                         )
-                        for key in keys
+                        for suite, key in keys
                     )
                 )
             )

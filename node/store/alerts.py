@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -373,16 +373,20 @@ class AlertStore(FeedLog, QuotaUsage, AlertPages, ShorterPaths):
         )
         return {r[0] for r in rows}
 
-    async def indicator_key_ids(self, suite: int, now: int) -> list[bytes]:
-        """Ids of the network keys that indicators of unexpired alerts were blinded with.
+    async def indicator_key_ids(self, suites: Iterable[int], now: int) -> list[tuple[int, bytes]]:
+        """(suite, key id) of each network key that indicators of unexpired alerts were
+        blinded with, for the blinding suites ``suites`` only.
 
         A retracted alert's key stays listed until the alert would have expired: at
         worst one slow hash too many, never a missed match."""
+        wanted = sorted(set(suites))
+        marks = ",".join("?" * len(wanted))
         rows = await self._db.fetchall(
-            "SELECT key_id FROM indicator_keys WHERE suite = ? AND expires > ? ORDER BY key_id",
-            (suite, now),
+            f"SELECT suite, key_id FROM indicator_keys WHERE suite IN ({marks})"  # noqa: S608
+            " AND expires > ? ORDER BY suite, key_id",
+            (*wanted, now),
         )
-        return [r[0] for r in rows]
+        return [(int(r[0]), r[1]) for r in rows]
 
     async def find_by_indicator(self, kind: str, blinded: bytes, now: int) -> list[StoredAlert]:
         rows = await self._db.fetchall(

@@ -17,12 +17,14 @@ import pytest
 from federation.errors import PeerRefused
 from federation.interfaces import Peer
 from federation.netkeys import PATH, KeyExchange
+from node import service as service_module
 from node.errors import UsageError
 from node.keys.slowhash import MAX_NETWORK_KEYS, NetworkKeyRing, SlowHashPool
 from node.service import AlertService, Draft
 from node.settings import Settings
+from protocol.alert import verify_alert
 from protocol.feed import IdEntry
-from protocol.indicators import NetworkKey
+from protocol.indicators import SUITE, NetworkKey
 from protocol.netkeys import seal_statement
 from tests.federation.memnet import MemNet, MemNode, until
 
@@ -38,7 +40,7 @@ class CountingPool(SlowHashPool):
         self.hashes_per_check: list[int] = []
 
     async def blind_each(
-        self, kind: str, text: str, default_region: str, keys: Sequence[NetworkKey]
+        self, kind: str, text: str, default_region: str, keys: Sequence[tuple[int, NetworkKey]]
     ) -> list[bytes]:
         self.hashes_per_check.append(len(keys))
         return await super().blind_each(kind, text, default_region, keys)
@@ -249,6 +251,58 @@ async def test_rotation_new_alerts_use_the_new_key_and_old_ones_still_match(
     memnet.clock.advance(2 * 86400)
     assert await b.matches(PHONE_A) == 1
     assert b.pool.hashes_per_check[-1] == 1
+
+
+# --- blinding suites ---------------------------------------------------------------
+
+
+async def test_alerts_of_suite_1_still_match_beside_suite_2_ones(
+    memnet: MemNet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An alert a node blinded with suite 1 (before suite 2) keeps matching: a check
+    blinds under each suite its unexpired alerts carry, then under the current one."""
+    a, b = await org(memnet, "a"), await org(memnet, "b")
+    await memnet.pair(a.node, b.node)
+    assert await exchange(a, b) is None
+    monkeypatch.setattr(service_module, "SUITE", 1)  # a node from before suite 2
+    old = await a.publish(PHONE_A, days=1)
+    monkeypatch.undo()
+    new = await a.publish(PHONE_A)
+    await b.node.pull(a.node)
+    assert await suites_of(b, old) == {1} and await suites_of(b, new) == {SUITE} == {2}
+    assert await b.matches(PHONE_A) == 2
+    assert b.pool.hashes_per_check[-1] == 2  # one hash per (suite, key)
+    assert await b.matches(PHONE_B) == 0
+    # Once the suite-1 alert expired, a check costs one hash again.
+    memnet.clock.advance(2 * 86400)
+    assert await b.matches(PHONE_A) == 1
+    assert b.pool.hashes_per_check[-1] == 1
+
+
+async def test_a_suite_this_node_does_not_implement_is_kept_but_never_hashed(
+    memnet: MemNet,
+) -> None:
+    """An indicator of a future suite is stored and relayed (section 6) but costs a
+    check no slow hash and matches nothing."""
+    a, b = await org(memnet, "a"), await org(memnet, "b")
+    await memnet.pair(a.node, b.node)
+    assert await exchange(a, b) is None
+    await a.publish(PHONE_A)
+    await b.node.pull(a.node)
+    # As if an alert of suite 255 had arrived: its key listed under that suite only.
+    await b.node.store.db.write(
+        lambda conn: conn.execute("UPDATE indicator_keys SET suite = 255 WHERE suite = ?", (SUITE,))
+    )
+    assert await b.matches(PHONE_A) == 0
+    assert b.pool.hashes_per_check[-1] == 0
+
+
+async def suites_of(o: Org, alert_id: bytes) -> set[int]:
+    now = o.node.net.clock.now()
+    stored = await o.node.store.alerts.get_alert(alert_id, now)
+    assert stored is not None
+    body = verify_alert(stored.envelope, now).body
+    return {i.suite for i in body.indicators}
 
 
 # --- the handover itself ------------------------------------------------------------

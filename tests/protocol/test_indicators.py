@@ -17,6 +17,8 @@ from protocol.indicators import (
     BLIND_OPSLIMIT,
     BLINDED_BYTES,
     KEY_ID_BYTES,
+    SUITE,
+    SUITES,
     NetworkKey,
     blind,
     blind_normalised,
@@ -217,7 +219,19 @@ def test_blinding_is_deterministic_and_distinguishes_values() -> None:
 
 def test_blinding_costs_at_least_64_mib_a_guess() -> None:
     assert BLIND_MEMLIMIT_BYTES >= 64 * 1024 * 1024
-    assert BLIND_OPSLIMIT >= 3
+    # Suite 2 (new alerts): four passes, where suite 1 fell under 2 CPU-years for 10^9
+    # guesses on a faster core (docs/threat-model.md).
+    assert (SUITE, BLIND_OPSLIMIT) == (2, 4)
+    for opslimit, memlimit in SUITES.values():
+        assert memlimit >= 64 * 1024 * 1024 and opslimit >= 3
+
+
+def test_each_suite_blinds_to_its_own_value() -> None:
+    one = blind("plate", "AB12 CDE", KEY, suite=1)
+    two = blind("plate", "AB12 CDE", KEY, suite=2)
+    assert one != two and blind("plate", "AB12 CDE", KEY) == two
+    with pytest.raises(InvalidIndicator):
+        blind("plate", "AB12 CDE", KEY, suite=255)
 
 
 # --- what an outsider without the network key can do (issue 11.4) -------------------

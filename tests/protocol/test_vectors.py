@@ -25,7 +25,7 @@ from protocol.alert import (
     verify_alert,
     verify_retraction,
 )
-from protocol.errors import InvalidField
+from protocol.errors import InvalidField, InvalidIndicator
 from protocol.extensions import Extensions
 from protocol.fields import INDICATOR_KINDS
 from protocol.indicators import (
@@ -33,6 +33,7 @@ from protocol.indicators import (
     BLIND_OPSLIMIT,
     BLINDED_BYTES,
     SUITE,
+    SUITES,
     NetworkKey,
     blind,
     blind_normalised,
@@ -60,17 +61,41 @@ NETWORK_KEY = NetworkKey(bytes.fromhex(NETWORK["secret_hex"]), NETWORK["epoch"])
 
 # --- indicators --------------------------------------------------------------------
 
+# Each blinding suite's vectors: suite 1's were written first, suite 2 blinds the same
+# inputs under the same key with four passes.
+SUITE_VECTORS = {1: INDICATORS, 2: load("indicators-suite2.json")}
+SUITE_CASES = [
+    pytest.param(suite, case, id=f"suite{suite}-{case['kind']}:{case['text'].strip()}")
+    for suite, vectors in SUITE_VECTORS.items()
+    for case in vectors["cases"]
+]
+
 
 def test_blinding_parameters() -> None:
-    assert INDICATORS["suite"] == SUITE == 1
-    params = INDICATORS["argon2id"]
-    assert params == {
-        "opslimit": BLIND_OPSLIMIT,
-        "memlimit_bytes": BLIND_MEMLIMIT_BYTES,
-        "output_bytes": BLINDED_BYTES,
-    }
-    # Issue 11: at least 64 MiB a guess.
-    assert params["memlimit_bytes"] >= 64 * 1024 * 1024
+    assert set(SUITE_VECTORS) == set(SUITES)
+    # New alerts are blinded with the newest suite, whose parameters are the module's.
+    assert SUITE == max(SUITES) == 2
+    assert SUITES[SUITE] == (BLIND_OPSLIMIT, BLIND_MEMLIMIT_BYTES)
+    for suite, vectors in SUITE_VECTORS.items():
+        assert vectors["suite"] == suite
+        opslimit, memlimit = SUITES[suite]
+        params = vectors["argon2id"]
+        assert params == {
+            "opslimit": opslimit,
+            "memlimit_bytes": memlimit,
+            "output_bytes": BLINDED_BYTES,
+        }
+        # Issue 11: at least 64 MiB a guess.
+        assert params["memlimit_bytes"] >= 64 * 1024 * 1024
+        # The suites differ in the blinded values only.
+        assert vectors["network_key"] == NETWORK
+        assert vectors["salts"] == INDICATORS["salts"]
+        assert [(c["text"], c["prehash"]) for c in vectors["cases"]] == [
+            (c["text"], c["prehash"]) for c in INDICATORS["cases"]
+        ]
+    assert SUITE_VECTORS[2]["argon2id"]["opslimit"] == 4
+    blinded_1 = {c["blinded"] for c in SUITE_VECTORS[1]["cases"]}
+    assert blinded_1.isdisjoint(c["blinded"] for c in SUITE_VECTORS[2]["cases"])
 
 
 def test_key_id() -> None:
@@ -90,20 +115,20 @@ def test_salts(kind: str) -> None:
     assert spec.digest() == expected
 
 
-@pytest.mark.parametrize(
-    "case", INDICATORS["cases"], ids=lambda c: f"{c['kind']}:{c['text'].strip()}"
-)
-def test_indicator_vector(case: dict[str, str]) -> None:
+@pytest.mark.parametrize(("suite", "case"), SUITE_CASES)
+def test_indicator_vector(suite: int, case: dict[str, str]) -> None:
     normalised = normalise(case["kind"], case["text"], case["region"])
     assert normalised == case["normalised"]
     assert prehash(case["kind"], normalised, NETWORK_KEY).hex() == case["prehash"]
-    blinded = blind(case["kind"], case["text"], NETWORK_KEY, case["region"])
+    blinded = blind(case["kind"], case["text"], NETWORK_KEY, case["region"], suite)
     assert blinded.hex() == case["blinded"]
 
 
-def test_blinding_spec_independent_of_the_helpers() -> None:
+@pytest.mark.parametrize("suite", sorted(SUITE_VECTORS))
+def test_blinding_spec_independent_of_the_helpers(suite: int) -> None:
     """docs/protocol.md section 6, computed from its text with hashlib and libsodium."""
-    case = INDICATORS["cases"][0]
+    vectors = SUITE_VECTORS[suite]
+    case = vectors["cases"][0]
     secret = bytes.fromhex(NETWORK["secret_hex"])
     kind, text = case["kind"], case["normalised"]
     pre = hashlib.blake2b(
@@ -112,25 +137,31 @@ def test_blinding_spec_independent_of_the_helpers() -> None:
         key=secret,
         person=b"alertnode:ind-pw",
     ).digest()
-    salt = bytes.fromhex(INDICATORS["salts"][kind])
-    params = INDICATORS["argon2id"]
-    out = nacl.pwhash.argon2id.kdf(
-        32, pre, salt, opslimit=params["opslimit"], memlimit=params["memlimit_bytes"]
-    )
+    salt = bytes.fromhex(vectors["salts"][kind])
+    passes = {1: 3, 2: 4}[suite]  # as section 6 writes them
+    out = nacl.pwhash.argon2id.kdf(32, pre, salt, opslimit=passes, memlimit=64 * 1024 * 1024)
     assert out.hex() == case["blinded"]
 
 
-def test_every_kind_has_a_vector() -> None:
-    assert {c["kind"] for c in INDICATORS["cases"]} == set(INDICATOR_KINDS)
+def test_a_suite_not_defined_is_refused_not_guessed() -> None:
+    with pytest.raises(InvalidIndicator):
+        blind_normalised("phone", "+447700900123", NETWORK_KEY, 3)
 
 
-def test_three_gb_phone_forms_share_one_blinded_value() -> None:
-    gb = [c for c in INDICATORS["cases"] if c["kind"] == "phone" and c["region"] == "GB"]
+@pytest.mark.parametrize("suite", sorted(SUITE_VECTORS))
+def test_every_kind_has_a_vector(suite: int) -> None:
+    assert {c["kind"] for c in SUITE_VECTORS[suite]["cases"]} == set(INDICATOR_KINDS)
+
+
+@pytest.mark.parametrize("suite", sorted(SUITE_VECTORS))
+def test_three_gb_phone_forms_share_one_blinded_value(suite: int) -> None:
+    cases = SUITE_VECTORS[suite]["cases"]
+    gb = [c for c in cases if c["kind"] == "phone" and c["region"] == "GB"]
     texts = {c["text"] for c in gb}
     assert {"07700 900123", "+44 7700 900123", "0044-7700-900-123"} <= texts
     same = {c["blinded"] for c in gb if c["normalised"] == "+447700900123"}
     assert len(same) == 1
-    assert blind_normalised("phone", "+447700900123", NETWORK_KEY).hex() in same
+    assert blind_normalised("phone", "+447700900123", NETWORK_KEY, suite).hex() in same
 
 
 # --- signed objects ----------------------------------------------------------------
@@ -144,10 +175,10 @@ def test_key_and_tags() -> None:
 def build_alert(case: dict[str, Any]) -> AlertBody:
     indicators = []
     for item in case["indicators"]:
-        blinded = blind(item["kind"], item["text"], NETWORK_KEY, item["region"])
+        blinded = blind(item["kind"], item["text"], NETWORK_KEY, item["region"], item["suite"])
         assert blinded.hex() == item["blinded"]
         assert item["key_id"] == NETWORK["key_id_hex"]
-        indicators.append(Indicator(item["kind"], blinded, NETWORK_KEY.key_id))
+        indicators.append(Indicator(item["kind"], blinded, NETWORK_KEY.key_id, item["suite"]))
     return AlertBody(
         origin=bytes(KEY.verify_key),
         created=case["created"],
@@ -231,8 +262,8 @@ def test_every_vector_file_is_checked_by_a_test() -> None:
     tests = "".join(p.read_text(encoding="utf-8") for p in Path(__file__).parent.glob("test_*.py"))
     files = sorted(p.name for p in VECTORS.glob("*.json"))
     assert files == [
-        "cards.json", "indicators.json", "move.json", "netkeys.json", "normalisation.json",
-        "pairing.json",
+        "cards.json", "indicators-suite2.json", "indicators.json", "move.json", "netkeys.json",
+        "normalisation.json", "pairing.json",
         "pins.json", "request.json", "rotation.json", "signed.json",
     ]  # fmt: skip
     for name in files:

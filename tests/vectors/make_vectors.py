@@ -29,10 +29,8 @@ from protocol.extensions import Extensions
 from protocol.feed import ChangesRequest, encode_changes_request
 from protocol.fields import INDICATOR_KINDS
 from protocol.indicators import (
-    BLIND_MEMLIMIT_BYTES,
-    BLIND_OPSLIMIT,
     BLINDED_BYTES,
-    SUITE,
+    SUITES,
     NetworkKey,
     blind,
     blind_normalised,
@@ -55,6 +53,10 @@ from .object_vectors import (
 )
 
 HERE = Path(__file__).parent
+# signed.json's alerts and normalisation.json stay in suite 1, as first written: suite 1
+# is still valid on the wire and matched, and indicators-suite2.json gives suite 2.
+SIGNED_SUITE = 1
+NORMALISATION_SUITE = 1
 
 SEED = bytes(range(32))
 # The destination of the signed-request vectors: Ed25519 from seed 0x20 .. 0x3f.
@@ -86,7 +88,8 @@ INDICATOR_INPUTS: list[dict[str, str]] = [
 ]
 
 
-def indicator_vectors() -> dict[str, Any]:
+def indicator_vectors(suite: int) -> dict[str, Any]:
+    opslimit, memlimit = SUITES[suite]
     cases = []
     for item in INDICATOR_INPUTS:
         normalised = normalise(item["kind"], item["text"], item["region"])
@@ -95,20 +98,24 @@ def indicator_vectors() -> dict[str, Any]:
                 **item,
                 "normalised": normalised,
                 "prehash": prehash(item["kind"], normalised, NETWORK_KEY).hex(),
-                "blinded": blind(item["kind"], item["text"], NETWORK_KEY, item["region"]).hex(),
+                "blinded": blind(
+                    item["kind"], item["text"], NETWORK_KEY, item["region"], suite
+                ).hex(),
             }
         )
     return {
-        "comment": "Indicator normalisation and keyed blinding (suite 1); see docs/protocol.md.",
-        "suite": SUITE,
+        "comment": (
+            f"Indicator normalisation and keyed blinding (suite {suite}); see docs/protocol.md."
+        ),
+        "suite": suite,
         "network_key": {
             "secret_hex": NETWORK_KEY.secret.hex(),
             "epoch": NETWORK_KEY.epoch,
             "key_id_hex": NETWORK_KEY.key_id.hex(),
         },
         "argon2id": {
-            "opslimit": BLIND_OPSLIMIT,
-            "memlimit_bytes": BLIND_MEMLIMIT_BYTES,
+            "opslimit": opslimit,
+            "memlimit_bytes": memlimit,
             "output_bytes": BLINDED_BYTES,
         },
         "salts": {kind: kind_salt(kind, NETWORK_KEY).hex() for kind in INDICATOR_KINDS},
@@ -191,7 +198,10 @@ def alert_inputs(full_id: bytes | None) -> list[dict[str, Any]]:
 def alert_body(key: nacl.signing.SigningKey, case: dict[str, Any]) -> AlertBody:
     indicators = tuple(
         Indicator(
-            i["kind"], blind(i["kind"], i["text"], NETWORK_KEY, i["region"]), NETWORK_KEY.key_id
+            i["kind"],
+            blind(i["kind"], i["text"], NETWORK_KEY, i["region"], SIGNED_SUITE),
+            NETWORK_KEY.key_id,
+            SIGNED_SUITE,
         )
         for i in case["indicators"]
     )
@@ -237,6 +247,7 @@ def signed_vectors() -> dict[str, Any]:
     for case in alert_inputs(full_id):
         body = alert_body(key, case)
         for item, indicator in zip(case["indicators"], body.indicators, strict=True):
+            item["suite"] = indicator.suite
             item["key_id"] = indicator.key_id.hex()
             item["blinded"] = indicator.blinded.hex()
         out = expected(Kind.ALERT, body.to_bytes(), key)
@@ -373,7 +384,9 @@ def normalisation_vectors() -> dict[str, Any]:
             cases.append({**case, "refused": exc.reason})
             continue
         if (kind, normalised) not in blinded:
-            blinded[(kind, normalised)] = blind_normalised(kind, normalised, NETWORK_KEY).hex()
+            blinded[(kind, normalised)] = blind_normalised(
+                kind, normalised, NETWORK_KEY, NORMALISATION_SUITE
+            ).hex()
         cases.append(
             {
                 **case,
@@ -392,7 +405,7 @@ def normalisation_vectors() -> dict[str, Any]:
         ),
         "unicode_version": UNICODE_VERSION,
         "libphonenumber_metadata": phonenumbers.__version__,
-        "suite": SUITE,
+        "suite": NORMALISATION_SUITE,
         "network_key": {
             "secret_hex": NETWORK_KEY.secret.hex(),
             "epoch": NETWORK_KEY.epoch,
@@ -409,7 +422,8 @@ def write(name: str, value: dict[str, Any], *, ascii_only: bool = False) -> None
 
 
 def main() -> None:
-    write("indicators.json", indicator_vectors())
+    write("indicators.json", indicator_vectors(1))
+    write("indicators-suite2.json", indicator_vectors(2))
     write("signed.json", signed_vectors())
     write("request.json", request_vectors())
     write("netkeys.json", netkeys_vectors())
