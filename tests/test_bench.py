@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from bench import idle_sync
+from bench import guess, idle_sync
 from bench.report import REQUIRED_KEYS, judge
 from bench.table import render
 
@@ -165,3 +165,12 @@ async def test_an_idle_pull_crowded_by_another_is_measured_again(
     assert cost is not None
     assert (cost["sent"], cost["received"], cost["round_trips"]) == (212, 57, 1)
     assert cost["crowded_windows"] == 1
+
+
+def test_the_enumeration_figure_counts_the_mean_user_cpu_not_the_tick_rounded_median() -> None:
+    # Samples in whole 4 ms ticks of a blinding that takes about 66.7 ms: the median
+    # says 68, the mean what was spent.
+    samples = [64.0] * 10 + [68.0] * 20
+    spent = sum(samples) / len(samples) / 1000 * 10**9
+    assert guess.cpu_years(samples) == pytest.approx(spent / (365.25 * 24 * 3600))
+    assert guess.cpu_years(samples) < guess.cpu_years([68.0] * 30)
