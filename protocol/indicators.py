@@ -16,8 +16,9 @@ plaintext indicator leaves this module except as the caller's own input.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 import nacl.pwhash.argon2id as argon2id
 
@@ -35,12 +36,14 @@ BLINDED_BYTES = 32
 # (opslimit, memlimit). A change of algorithm or parameters is a new suite number.
 # Suite 1 (3 passes) took 92-156 ms of user CPU a value on the AMD EPYC server of
 # 2026-11 but 48 ms on the Intel Xeon (AVX-512) of 2026-12-02: 10^9 guesses there cost
-# 1.5 CPU-years, under the floor of 2. Suite 2 (4 passes) took 68 ms there: 2.15
-# CPU-years, and twenty checks at once still under 1 s (docs/threat-model.md).
-SUITES: dict[int, tuple[int, int]] = {
-    1: (3, 64 * 1024 * 1024),
-    2: (4, 64 * 1024 * 1024),
-}
+# 1.5 CPU-years, under the floor of 2. Suite 2 (4 passes) took 68-80 ms there: 2.15-2.5
+# CPU-years; twenty at once on two threads took 0.90-1.06 s (docs/threat-model.md).
+SUITES: Mapping[int, tuple[int, int]] = MappingProxyType(
+    {
+        1: (3, 64 * 1024 * 1024),
+        2: (4, 64 * 1024 * 1024),
+    }
+)
 # The suite new alerts are blinded with.
 SUITE = 2
 NETWORK_KEY_BYTES = 32
