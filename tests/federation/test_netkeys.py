@@ -260,7 +260,7 @@ async def test_alerts_of_suite_1_still_match_beside_suite_2_ones(
     memnet: MemNet, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An alert a node blinded with suite 1 (before suite 2) keeps matching: a check
-    blinds under each suite its unexpired alerts carry, then under the current one."""
+    blinds once for each (suite, key) that the node's unexpired alerts carry."""
     a, b = await org(memnet, "a"), await org(memnet, "b")
     await memnet.pair(a.node, b.node)
     assert await exchange(a, b) is None
@@ -282,8 +282,9 @@ async def test_alerts_of_suite_1_still_match_beside_suite_2_ones(
 async def test_a_suite_this_node_does_not_implement_is_kept_but_never_hashed(
     memnet: MemNet,
 ) -> None:
-    """An indicator of a future suite is stored and relayed (section 6) but costs a
-    check no slow hash and matches nothing."""
+    """A key listed only under a suite this node does not implement (as for an alert
+    of a future suite, whose indicators are accepted and kept byte-exact: see
+    tests/protocol/test_alert.py) costs a check no slow hash and matches nothing."""
     a, b = await org(memnet, "a"), await org(memnet, "b")
     await memnet.pair(a.node, b.node)
     assert await exchange(a, b) is None
