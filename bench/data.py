@@ -117,9 +117,10 @@ def make_alerts(
         region = REGIONS[n % len(REGIONS)]
         categories = CATEGORY_PAIRS[n % len(CATEGORY_PAIRS)]
         danger = DANGER_LEVELS[n % len(DANGER_LEVELS)]
-        inds = [Indicator("phone", stand_in_blinded(n), STAND_IN_KEY_ID)]
+        # Labelled with the suite new alerts use, as the checks blind with it.
+        inds = [Indicator("phone", stand_in_blinded(n), STAND_IN_KEY_ID, indicators.SUITE)]
         if n in extra:
-            inds.append(Indicator("phone", extra[n], STAND_IN_KEY_ID))
+            inds.append(Indicator("phone", extra[n], STAND_IN_KEY_ID, indicators.SUITE))
         body = AlertBody(
             origin=publics[k],
             created=created,

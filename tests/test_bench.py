@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -18,8 +19,11 @@ from typing import Any
 import pytest
 
 from bench import guess, idle_sync
+from bench.data import make_alerts
 from bench.report import REQUIRED_KEYS, judge
 from bench.table import render
+from protocol.alert import verify_alert
+from protocol.indicators import SUITE
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPECTED_PREFIXES = (
@@ -174,3 +178,13 @@ def test_the_enumeration_figure_counts_the_mean_user_cpu_not_the_tick_rounded_me
     spent = sum(samples) / len(samples) / 1000 * 10**9
     assert guess.cpu_years(samples) == pytest.approx(spent / (365.25 * 24 * 3600))
     assert guess.cpu_years(samples) < guess.cpu_years([68.0] * 30)
+
+
+def test_the_benchmarks_alerts_say_the_suite_their_checks_blind_with() -> None:
+    """A node checks with the suite its stored alerts name: data labelled with another
+    suite than the loader lists would time a different blinding than members pay."""
+    now = int(time.time())
+    extra = {1: b"\x05" * 32}
+    for alert in make_alerts(3, now, extra=extra):
+        body = verify_alert(alert.envelope, now).body
+        assert body.indicators and {i.suite for i in body.indicators} == {SUITE}
