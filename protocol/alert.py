@@ -89,7 +89,8 @@ class Indicator(Compact):
     kind: str
     blinded: bytes
     key_id: bytes
-    suite: int = 1
+    # No default: the suite is what the value was blinded with, so every maker says it.
+    suite: int
 
     def to_wire(self) -> tuple[str, int, bytes, bytes]:
         return (self.kind, self.suite, self.key_id, self.blinded)

@@ -54,7 +54,7 @@ def alert_body(
         region="GB",
         categories=("violence",),
         danger=3,
-        indicators=(Indicator("phone", secrets.token_bytes(32), bytes(8)),),
+        indicators=(Indicator("phone", secrets.token_bytes(32), bytes(8), 1),),
         description=text,
         lang="en",
         hops=hops,

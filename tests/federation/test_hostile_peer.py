@@ -38,7 +38,7 @@ def body(key: nacl.signing.SigningKey, now: int, text: str = "x", hops: int = 2)
         region="GB",
         categories=("violence",),
         danger=3,
-        indicators=(Indicator("phone", b"\x01" * 32, bytes(8)),),
+        indicators=(Indicator("phone", b"\x01" * 32, bytes(8), 1),),
         description=text,
         lang="en",
         hops=hops,

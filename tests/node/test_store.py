@@ -36,7 +36,7 @@ def alert(key: nacl.signing.SigningKey = KEY_A, text: str = "x", **kw: object): 
         region="GB-LND",
         categories=("violence",),
         danger=3,
-        indicators=(Indicator("phone", b"\x07" * 32, bytes(8)),),
+        indicators=(Indicator("phone", b"\x07" * 32, bytes(8), 1),),
         description=text,
         lang="en",
         hops=2,

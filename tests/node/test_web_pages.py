@@ -31,7 +31,7 @@ async def store_alerts(site: Site, specs: list[tuple[str, str, int]]) -> None:
                     region=region,
                     categories=(category,),
                     danger=1,
-                    indicators=(Indicator("phone", b"\x07" * 32, bytes(8)),),
+                    indicators=(Indicator("phone", b"\x07" * 32, bytes(8), 1),),
                     description=text,
                     lang="en",
                     hops=2,

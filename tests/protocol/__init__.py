@@ -47,8 +47,8 @@ def alert_body(**changes: Any) -> AlertBody:
         "categories": ("violence", "robbery"),
         "danger": 3,
         "indicators": (
-            Indicator("phone", BLINDED_1, KEY_ID),
-            Indicator("email", BLINDED_2, KEY_ID),
+            Indicator("phone", BLINDED_1, KEY_ID, 1),
+            Indicator("email", BLINDED_2, KEY_ID, 1),
         ),
         "description": "Took the money back by force.\nDrives a red van.",
         "lang": "en",

@@ -47,7 +47,7 @@ from . import (
     signed,
 )
 
-PHONE_1 = Indicator("phone", BLINDED_1, KEY_ID)
+PHONE_1 = Indicator("phone", BLINDED_1, KEY_ID, 1)
 OLDEST_INCIDENT = datetime.date(2025, 1, 1) - datetime.timedelta(days=MAX_INCIDENT_AGE_DAYS)
 
 
@@ -110,11 +110,11 @@ def test_sign_alert_checks_what_it_signs_as_a_receiver_would() -> None:
         {"incident": OLDEST_INCIDENT.isoformat()},
         {"expires": CREATED + MAX_EXPIRY_S},
         {"indicators": (Indicator("phone", BLINDED_1, KEY_ID, 255),)},  # a future suite
-        {"indicators": (PHONE_1, Indicator("email", BLINDED_1, KEY_ID))},
-        {"indicators": (PHONE_1, Indicator("phone", BLINDED_1, KEY_ID_2))},  # two keys
+        {"indicators": (PHONE_1, Indicator("email", BLINDED_1, KEY_ID, 1))},
+        {"indicators": (PHONE_1, Indicator("phone", BLINDED_1, KEY_ID_2, 1))},  # two keys
         {
             "indicators": tuple(
-                Indicator(INDICATOR_KINDS[i % 5], bytes([i]) * 32, KEY_ID)
+                Indicator(INDICATOR_KINDS[i % 5], bytes([i]) * 32, KEY_ID, 1)
                 for i in range(MAX_INDICATORS)
             )
         },

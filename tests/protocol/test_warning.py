@@ -48,7 +48,7 @@ def test_an_ordinary_alert_is_no_warning() -> None:
 @pytest.mark.parametrize(
     ("changes", "field"),
     [
-        ({"indicators": (Indicator("phone", BLINDED_1, KEY_ID),)}, "indicators"),
+        ({"indicators": (Indicator("phone", BLINDED_1, KEY_ID, 1),)}, "indicators"),
         ({"categories": ("violence",)}, "categories"),
         ({"categories": ("other", "violence")}, "categories"),
         ({"tlp": "GREEN", "partner_checks": True}, "partner_checks"),
