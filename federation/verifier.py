@@ -1,4 +1,5 @@
-"""Verifying pulled items on both cores: a small process pool, or inline.
+"""Verifying pulled items in a small process pool (a worker for each core but one), or
+inline.
 
 Rule: every pulled item is checked by ``protocol``'s own ``verify_alert`` or
 ``verify_retraction`` (signature, framing and every field), in a worker process or
@@ -36,8 +37,21 @@ from protocol.signing import Kind, parse_envelope
 
 log = logging.getLogger(__name__)
 
-# Worker processes: this node's target machine has two cores.
-POOL_WORKERS = 2
+
+def pool_workers(cores: int | None = None) -> int:
+    """How many worker processes verify on a machine of ``cores`` cores (default: the
+    cores this process may run on): all but one, and at least one. The node's own
+    process keeps a core: its event loop and database thread store what the workers
+    verify, and a member's slow hash runs there too. On two cores one worker stores a
+    catch-up faster than two, and a member's check during it waits less
+    (docs/benchmarks.md, thirteenth session)."""
+    if cores is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, (cores or 1) - 1)
+
+
+# Worker processes for this machine.
+POOL_WORKERS = pool_workers()
 # Batches of fewer items are verified inline.
 MIN_POOL_ITEMS = 64
 

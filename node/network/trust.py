@@ -120,7 +120,8 @@ class Trust:
         self._store = store
         self._clock = clock
         self._locked = locked
-        # Pulled items are verified in two worker processes (federation/verifier.py).
+        # Pulled items are verified in worker processes, one fewer than the cores
+        # (federation/verifier.py).
         self.verifier = Verifier(POOL_WORKERS)
         self.transport, self.syncer = self._sync_parts(key)
         # Keys this node rotated away from: they sign the statements still owed.

@@ -16,7 +16,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 import pytest
 
-from federation.verifier import Verifier
+from federation.verifier import Verifier, pool_workers
 from protocol.alert import sign_alert
 from protocol.signing import Envelope, Kind
 from tests.federation.memnet import MemNet, alert_body
@@ -82,7 +82,7 @@ async def test_a_dead_worker_loses_no_alert(memnet: MemNet, pool: Verifier) -> N
 # A process that starts a verification pool, says its pid, and waits to be killed.
 POOL_OWNER = """
 import asyncio, os, sys, threading
-from federation.verifier import Verifier
+from federation.verifier import Verifier, pool_workers
 
 async def main():
     verifier = Verifier(workers=2, min_items=1)
@@ -135,3 +135,14 @@ def test_workers_end_when_their_node_is_killed() -> None:
     while any("spawn_main" in _cmdline(w) for w in workers):
         assert time.monotonic() < deadline, "a verification worker outlived its node"
         time.sleep(0.1)
+
+
+@pytest.mark.parametrize(("cores", "workers"), [(1, 1), (2, 1), (4, 3), (16, 15)])
+def test_the_pool_leaves_one_core_to_the_node(cores: int, workers: int) -> None:
+    assert pool_workers(cores) == workers
+
+
+def test_the_pool_counts_the_cores_this_process_may_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1, 2}, raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    assert pool_workers() == 2
