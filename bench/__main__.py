@@ -1,6 +1,8 @@
 """``python -m bench [--quick] [--only NAME] [--profile FILE]``: run the benchmarks.
 
 Every figure is one JSON line on stdout (bench.report); progress goes to stderr.
+The first line and the last say what machine the run was on and how fast it was then
+(bench.machine).
 """
 
 from __future__ import annotations
@@ -32,9 +34,10 @@ ORDER = (
 
 async def _main(args: argparse.Namespace) -> int:
     names = [args.only] if args.only else list(ORDER)
-    from . import data
+    from . import data, machine
 
     try:
+        machine.report("start")
         for name in names:
             module = importlib.import_module(f"bench.{name}")
             t0 = time.perf_counter()
@@ -43,6 +46,7 @@ async def _main(args: argparse.Namespace) -> int:
             else:
                 await module.run(args.quick)
             note(f"{name}: done in {time.perf_counter() - t0:.1f} s")
+        machine.report("end")
     finally:
         data.cleanup()
     return 0

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from bench import guess, idle_sync
+from bench import growth, guess, idle_sync, machine
 from bench.data import make_alerts
 from bench.report import REQUIRED_KEYS, judge
 from bench.table import render
@@ -27,6 +27,7 @@ from protocol.indicators import SUITE
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPECTED_PREFIXES = (
+    "machine.",
     "ingest.",
     "catchup.",
     "busy.",
@@ -90,6 +91,12 @@ def test_quick_bench_prints_one_well_formed_figure_per_line() -> None:
         assert detail["cpu_s_per_alert"] > 0 and detail["cores_busy"] > 0, detail
     ingest = figures["ingest.rate"]["detail"]
     assert ingest["stored"] == ingest["alerts"] and not ingest["errors"], ingest
+    # The run says what it ran on, and how fast the machine was at both ends.
+    assert names[0] == "machine.start" and names[-1] == "machine.end", names
+    for when in ("start", "end"):
+        machine_figure = figures[f"machine.{when}"]
+        assert machine_figure["value"] > 0 and machine_figure["detail"]["cores"] >= 1
+        assert machine_figure["detail"]["blind_user_ms"] > 0, machine_figure
 
 
 def test_a_figure_is_judged_against_its_own_target() -> None:
@@ -188,3 +195,40 @@ def test_the_benchmarks_alerts_say_the_suite_their_checks_blind_with() -> None:
     for alert in make_alerts(3, now, extra=extra):
         body = verify_alert(alert.envelope, now).body
         assert body.indicators and {i.suite for i in body.indicators} == {SUITE}
+
+
+CPUINFO_TWO_PROCESSORS = """processor\t: 0
+vendor_id\t: AuthenticAMD
+cpu family\t: 26
+model\t\t: 2
+model name\t: AMD EPYC
+flags\t\t: fpu sse2 avx2 avx512f sha_ni
+
+processor\t: 1
+vendor_id\t: GenuineIntel
+model name\t: not the first processor
+"""
+
+
+def test_a_run_says_what_processor_it_ran_on() -> None:
+    assert machine.cpu_description(CPUINFO_TWO_PROCESSORS) == {
+        "cpu": "AMD EPYC",
+        "vendor": "AuthenticAMD",
+        "flags": ["avx2", "avx512f"],
+        "family": 26,
+        "model": 2,
+    }
+    assert machine.cpu_description("") == {}
+
+
+def test_the_growth_section_names_the_machine_and_its_speed_at_both_ends() -> None:
+    detail = {"cpu": "AMD EPYC", "cores": 2, "family": 26, "model": 2, "flags": ["avx512f"]}
+    start = {"value": 20000.0, "detail": {**detail, "blind_user_ms": 92.5}}
+    end = {"value": 15000.0, "detail": {"blind_user_ms": 120.0}}
+    line = growth.machine_line({"machine.start": start, "machine.end": end})
+    assert "AMD EPYC" in line and "2 cores" in line and "CPU family 26" in line
+    assert "20,000 at the start, 15,000 at the end" in line
+    assert "92.50 ms at the start, 120 ms at the end" in line
+    assert "did not record" in growth.machine_line({})
+    text = growth.section({"machine.start": start}, [], "bench", "today, 2 cores")
+    assert "AMD EPYC" in text and "no end recorded" in text
