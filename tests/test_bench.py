@@ -91,6 +91,11 @@ def test_quick_bench_prints_one_well_formed_figure_per_line() -> None:
         assert detail["cpu_s_per_alert"] > 0 and detail["cores_busy"] > 0, detail
     ingest = figures["ingest.rate"]["detail"]
     assert ingest["stored"] == ingest["alerts"] and not ingest["errors"], ingest
+    # The ceiling is the faster of its two measurements, so a slow moment cannot
+    # flatter the fraction.
+    ceiling = figures["ingest.verify_ceiling"]
+    sides = (ceiling["detail"]["before_pull"], ceiling["detail"]["after_pull"])
+    assert min(sides) > 0 and round(ceiling["value"]) == max(sides), ceiling
     # The run says what it ran on, and how fast the machine was at both ends.
     assert names[0] == "machine.start" and names[-1] == "machine.end", names
     for when in ("start", "end"):
