@@ -260,7 +260,7 @@ def machine_line(figures: dict[str, dict[str, Any]]) -> str:
         return "The run did not record its machine."
     d = start["detail"]
     what = d.get("cpu") or "an unnamed processor"
-    extra = [f"{d['cores']} cores" if "cores" in d else ""]
+    extra = [f"{d['cores']} cores"] if "cores" in d else []
     if "family" in d:
         extra.append(f"CPU family {d['family']}, model {d.get('model', '?')}")
     if d.get("flags"):
@@ -272,7 +272,7 @@ def machine_line(figures: dict[str, dict[str, Any]]) -> str:
         blinds += f" at the start, {_maybe(end['detail'].get('blind_user_ms'))} ms at the end"
     else:
         speeds += " at the start (no end recorded)"
-    return f"Machine: {what} ({'; '.join(e for e in extra if e)}). {speeds}; {blinds}."
+    return f"Machine: {what} ({'; '.join(extra)}). {speeds}; {blinds}."
 
 
 def section(

@@ -38,6 +38,13 @@ from protocol.signing import Kind, parse_envelope
 log = logging.getLogger(__name__)
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity, where the system has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def pool_workers(cores: int | None = None) -> int:
     """How many worker processes verify on a machine of ``cores`` cores (default: the
     cores this process may run on): all but one, and at least one. The node's own
@@ -45,9 +52,7 @@ def pool_workers(cores: int | None = None) -> int:
     verify, and a member's slow hash runs there too. On two cores one worker stores a
     catch-up faster than two, and a member's check during it waits less
     (docs/benchmarks.md, thirteenth session)."""
-    if cores is None:
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(1, (cores or 1) - 1)
+    return max(1, (usable_cores() if cores is None else cores) - 1)
 
 
 # Worker processes for this machine.

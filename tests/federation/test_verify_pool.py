@@ -82,7 +82,7 @@ async def test_a_dead_worker_loses_no_alert(memnet: MemNet, pool: Verifier) -> N
 # A process that starts a verification pool, says its pid, and waits to be killed.
 POOL_OWNER = """
 import asyncio, os, sys, threading
-from federation.verifier import Verifier, pool_workers
+from federation.verifier import Verifier
 
 async def main():
     verifier = Verifier(workers=2, min_items=1)
