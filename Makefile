@@ -15,17 +15,30 @@ RUNTIME := $(VENV)/.runtime-installed
 TESTING := $(VENV)/.test-installed
 # The country a phone number without its international code is read in (a setting).
 REGION ?= GB
+# The Argon2 binding the node blinds with (node/keys/argon2.py), compiled here for this
+# machine's vector unit: PyPI's generic wheel is built for SSE2 and takes about twice
+# libsodium's time, so the node keeps libsodium with it. Without a C compiler, the
+# generic wheel is installed and the node keeps libsodium.
+ARGON2_CFLAGS ?= -O3 -march=native
+define argon2_native
+	$(BIN)/python -c "from node.keys.argon2 import local_build; raise SystemExit(not local_build())" 2>/dev/null \
+	  || CFLAGS="$(ARGON2_CFLAGS)" $(BIN)/python -m pip install --quiet --no-cache-dir --force-reinstall \
+	       --no-deps --no-binary argon2-cffi-bindings 'argon2-cffi-bindings>=25.1' \
+	  || echo "argon2-cffi-bindings could not be built here: blinding uses libsodium"
+endef
 
 $(RUNTIME): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e .
+	$(argon2_native)
 	touch $@
 
 $(TESTING): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(argon2_native)
 	touch $@ $(RUNTIME)
 
 venv: $(TESTING)

@@ -16,7 +16,7 @@ plaintext indicator leaves this module except as the caller's own input.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -27,7 +27,7 @@ from .normalise import normalise
 
 __all__ = [
     "BLINDED_BYTES", "BLIND_MEMLIMIT_BYTES", "BLIND_OPSLIMIT", "KEY_ID_BYTES", "MAX_KEY_EPOCH",
-    "NETWORK_KEY_BYTES", "SUITE", "SUITES", "NetworkKey", "blind", "blind_normalised",
+    "NETWORK_KEY_BYTES", "SUITE", "SUITES", "Kdf", "NetworkKey", "blind", "blind_normalised",
     "current_key", "key_id", "kind_salt", "normalise", "prehash",
 ]  # fmt: skip
 
@@ -51,6 +51,9 @@ KEY_ID_BYTES = 8
 BLIND_OPSLIMIT, BLIND_MEMLIMIT_BYTES = SUITES[SUITE]
 # The highest epoch a network key may have (a rotation adds one).
 MAX_KEY_EPOCH = 2**32 - 1
+# An Argon2id implementation: (size, password, salt, opslimit, memlimit) -> the hash,
+# as libsodium's ``argon2id.kdf`` (the default) computes it.
+Kdf = Callable[[int, bytes, bytes, int, int], bytes]
 # BLAKE2b personalisations (exactly 16 bytes each; see docs/protocol.md).
 _PERSON_KEY_ID = b"alertnode:key-id"
 _PERSON_PREHASH = b"alertnode:ind-pw"
@@ -121,19 +124,22 @@ def prehash(kind: str, normalised: str, key: NetworkKey) -> bytes:
     ).digest()
 
 
-def blind_normalised(kind: str, normalised: str, key: NetworkKey, suite: int = SUITE) -> bytes:
+def blind_normalised(
+    kind: str, normalised: str, key: NetworkKey, suite: int = SUITE, kdf: Kdf | None = None
+) -> bytes:
     """Argon2id of the keyed pre-hash under the keyed salt (32 bytes), with the
-    parameters of ``suite``. Raises InvalidIndicator for a suite not in SUITES."""
+    parameters of ``suite``, computed by ``kdf`` (libsodium's when None; any other
+    must give the same bytes). Raises InvalidIndicator for a suite not in SUITES."""
     params = SUITES.get(suite)
     if params is None:
         raise InvalidIndicator(f"blinding suite {suite} is not implemented here")
     opslimit, memlimit = params
-    return argon2id.kdf(
+    return (kdf or argon2id.kdf)(
         BLINDED_BYTES,
         prehash(kind, normalised, key),
         kind_salt(kind, key),
-        opslimit=opslimit,
-        memlimit=memlimit,
+        opslimit,
+        memlimit,
     )
 
 

@@ -4,7 +4,11 @@ the node's ring of network blinding keys.
 Rule: each slow hash holds tens of MiB while it runs, so at most
 ``MAX_CONCURRENT_SLOW_HASHES`` run at once, off the event loop; more callers wait
 their turn. While one runs or waits, ``quiet`` holds a catch-up's next batch back
-(for at most MAX_QUIET_WAIT_S): a member's check has the cores first. The ring is
+(for at most MAX_QUIET_WAIT_S): a member's check has the cores first. Blindings run
+over the pool's ``Arena`` when it has one (``node.keys.argon2``): while checks keep
+coming, each reuses the memory of the last instead of mapping 64 MiB afresh, and the
+moment the pool falls idle, or before it runs another kind of slow hash, the arena's
+idle memory is freed, so the pool never holds more than it ran at once. The ring is
 the only holder of the network keys in memory; every change to it is sealed to disk
 (``keystore.save_network_keys``) before it is used, and nothing about a key but its
 id is ever logged.
@@ -14,8 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from federation.clock import Clock, SystemClock
@@ -23,6 +28,8 @@ from protocol import indicators
 from protocol.indicators import NetworkKey, current_key
 
 from ..errors import UsageError
+from . import argon2
+from .argon2 import Arena
 
 MAX_CONCURRENT_SLOW_HASHES = 2
 # The longest a catch-up's batch waits for members' slow hashes to finish
@@ -90,13 +97,27 @@ class SlowHashPool:
     before the verification of a peer's bulk."""
 
     def __init__(
-        self, workers: int = MAX_CONCURRENT_SLOW_HASHES, clock: Clock | None = None
+        self,
+        workers: int = MAX_CONCURRENT_SLOW_HASHES,
+        clock: Clock | None = None,
+        arena: Arena | bool | None = True,
     ) -> None:
+        """``arena``: True for ``argon2.native_arena()`` (an Arena when the Argon2
+        binding was built on this machine), False or None for libsodium alone, or the
+        Arena to use."""
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="blind")
         self._clock = clock or SystemClock()
+        self._arena = argon2.native_arena() if arena is True else (arena or None)
         self._running = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        # The last trim of the arena handed to the pool (awaitable by tests).
+        self.trimmed: Future[None] | None = None
+
+    @property
+    def arena(self) -> Arena | None:
+        """The arena blindings run over (None: libsodium maps memory for each)."""
+        return self._arena
 
     @contextlib.contextmanager
     def _member_work(self) -> Iterator[None]:
@@ -108,6 +129,16 @@ class SlowHashPool:
             self._running -= 1
             if not self._running:
                 self._idle.set()
+                if self._arena is not None:
+                    # Off the event loop: freeing 64 MiB is the kernel's work too.
+                    with contextlib.suppress(RuntimeError):  # the pool is shut down
+                        self.trimmed = self._pool.submit(self._arena.trim)
+
+    def _blinder(
+        self, kind: str, normalised: str, key: NetworkKey, suite: int
+    ) -> Callable[[], bytes]:
+        kdf = self._arena.hash if self._arena is not None else None
+        return functools.partial(indicators.blind_normalised, kind, normalised, key, suite, kdf)
 
     @property
     def busy(self) -> bool:
@@ -135,7 +166,7 @@ class SlowHashPool:
         loop = asyncio.get_running_loop()
         with self._member_work():
             blinded = await loop.run_in_executor(
-                self._pool, indicators.blind_normalised, kind, normalised, key, suite
+                self._pool, self._blinder(kind, normalised, key, suite)
             )
         return normalised, blinded
 
@@ -155,7 +186,7 @@ class SlowHashPool:
                 await asyncio.gather(
                     *(
                         loop.run_in_executor(
-                            self._pool, indicators.blind_normalised, kind, normalised, key, suite
+                            self._pool, self._blinder(kind, normalised, key, suite)
                         )
                         for suite, key in keys
                     )
@@ -163,10 +194,16 @@ class SlowHashPool:
             )
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run another slow hash (unlock, passphrases) in the same bounded pool."""
+        """Run another slow hash (unlock, passphrases) in the same bounded pool: the
+        arena's idle memory is freed first, as that hash maps its own."""
         loop = asyncio.get_running_loop()
         with self._member_work():
-            return await loop.run_in_executor(self._pool, fn, *args)
+            return await loop.run_in_executor(self._pool, self._other, fn, args)
+
+    def _other(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        if self._arena is not None:
+            self._arena.trim()
+        return fn(*args)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
