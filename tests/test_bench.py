@@ -192,6 +192,14 @@ def test_the_enumeration_figure_counts_the_mean_user_cpu_not_the_tick_rounded_me
     assert guess.cpu_years(samples) < guess.cpu_years([68.0] * 30)
 
 
+def test_the_guess_floor_is_judged_on_the_faster_blinding() -> None:
+    sodium = {"user": [80.0, 84.0], "wall": [110.0, 114.0]}
+    kept = {"user": [78.0, 82.0], "wall": [80.0, 84.0]}
+    assert guess.fastest(sodium, kept) is kept
+    assert guess.fastest(kept | {"user": [90.0, 90.0]}, sodium) is sodium
+    assert guess.fastest(sodium, None) is sodium
+
+
 def test_the_benchmarks_alerts_say_the_suite_their_checks_blind_with() -> None:
     """A node checks with the suite its stored alerts name: data labelled with another
     suite than the loader lists would time a different blinding than members pay."""

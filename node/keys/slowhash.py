@@ -4,11 +4,13 @@ the node's ring of network blinding keys.
 Rule: each slow hash holds tens of MiB while it runs, so at most
 ``MAX_CONCURRENT_SLOW_HASHES`` run at once, off the event loop; more callers wait
 their turn. While one runs or waits, ``quiet`` holds a catch-up's next batch back
-(for at most MAX_QUIET_WAIT_S): a member's check has the cores first. Blindings run
-over the pool's ``Arena`` when it has one (``node.keys.argon2``): while checks keep
-coming, each reuses the memory of the last instead of mapping 64 MiB afresh, and the
-moment the pool falls idle, or before it runs another kind of slow hash, the arena's
-idle memory is freed, so the pool never holds more than it ran at once. The ring is
+(for at most MAX_QUIET_WAIT_S): a member's check has the cores first. A blinding that
+comes while another slow hash runs or waits runs over the pool's ``Arena``, when it
+has one (``node.keys.argon2``): in a burst of checks each reuses the memory of the
+last instead of mapping 64 MiB afresh. A lone blinding keeps libsodium, which maps
+its memory faster than a new block is made. The moment the pool falls idle, or before
+it runs another kind of slow hash, the arena's idle memory is freed, so the pool never
+holds more than it ran at once. The ring is
 the only holder of the network keys in memory; every change to it is sealed to disk
 (``keystore.save_network_keys``) before it is used, and nothing about a key but its
 id is ever logged.
@@ -129,7 +131,7 @@ class SlowHashPool:
             self._running -= 1
             if not self._running:
                 self._idle.set()
-                if self._arena is not None:
+                if self._arena is not None and self._arena.held_bytes:
                     # Off the event loop: freeing 64 MiB is the kernel's work too.
                     with contextlib.suppress(RuntimeError):  # the pool is shut down
                         self.trimmed = self._pool.submit(self._arena.trim)
@@ -137,7 +139,9 @@ class SlowHashPool:
     def _blinder(
         self, kind: str, normalised: str, key: NetworkKey, suite: int
     ) -> Callable[[], bytes]:
-        kdf = self._arena.hash if self._arena is not None else None
+        # Called inside _member_work: this blinding is counted in _running already.
+        arena = self._arena
+        kdf = arena.hash if arena is not None and self._running > 1 else None
         return functools.partial(indicators.blind_normalised, kind, normalised, key, suite, kdf)
 
     @property

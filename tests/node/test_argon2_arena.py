@@ -139,14 +139,26 @@ def test_make_built_the_binding_here_so_the_node_uses_an_arena() -> None:
         pool.close()
 
 
-async def test_the_pool_blinds_over_its_arena_and_frees_it_when_idle() -> None:
-    arena = Arena()
+class CountingArena(Arena):
+    def __init__(self) -> None:
+        super().__init__()
+        self.hashes = 0
+
+    def hash(self, size: int, password: bytes, salt: bytes, opslimit: int, memlimit: int) -> bytes:
+        self.hashes += 1
+        return super().hash(size, password, salt, opslimit, memlimit)
+
+
+async def test_a_burst_blinds_over_the_arena_and_frees_it_when_idle() -> None:
+    arena = CountingArena()
     pool = SlowHashPool(arena=arena)
     try:
         numbers = [f"+44 7700 900{i:03d}" for i in range(4)]
         got = await asyncio.gather(*(pool.blind("phone", x, "GB", KEY) for x in numbers))
         for number, (_, blinded) in zip(numbers, got, strict=True):
             assert blinded == indicators.blind("phone", number, KEY, "GB")
+        # The first came to an idle pool (libsodium); the three behind it reused memory.
+        assert arena.hashes == 3
         assert pool.trimmed is not None
         await asyncio.wrap_future(pool.trimmed)
         assert arena.held_bytes == 0
@@ -154,16 +166,32 @@ async def test_the_pool_blinds_over_its_arena_and_frees_it_when_idle() -> None:
         pool.close()
 
 
+async def test_a_lone_blinding_keeps_libsodium_and_the_arena_holds_nothing() -> None:
+    arena = CountingArena()
+    pool = SlowHashPool(arena=arena)
+    try:
+        for number in ("+44 7700 900001", "+44 7700 900002"):
+            _, blinded = await pool.blind("phone", number, "GB", KEY)
+            assert blinded == indicators.blind("phone", number, KEY, "GB")
+        assert arena.hashes == 0 and arena.held_bytes == 0
+        assert pool.trimmed is None
+    finally:
+        pool.close()
+
+
 async def test_the_pool_frees_the_arena_before_another_slow_hash() -> None:
-    arena = Arena()
+    arena = CountingArena()
     pool = SlowHashPool(workers=1, arena=arena)
     try:
-        # One worker: the blinding runs first, then the other hash, which must find
-        # the blinding's memory freed though the pool never fell idle in between.
-        _, held = await asyncio.gather(
+        # One worker: the two blindings run first (the second, queued, over the
+        # arena), then the other hash, which must find the arena's memory freed though
+        # the pool never fell idle in between.
+        *_, held = await asyncio.gather(
             pool.blind("phone", "+44 7700 900001", "GB", KEY),
+            pool.blind("phone", "+44 7700 900002", "GB", KEY),
             pool.run(lambda: arena.held_bytes),
         )
+        assert arena.hashes == 1
         assert held == 0
     finally:
         pool.close()
