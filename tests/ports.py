@@ -28,9 +28,9 @@ def ephemeral_range() -> tuple[int, int]:
 def free_port() -> int:
     """A port on 127.0.0.1 that was free a moment ago, chosen below the kernel's
     ephemeral range: no socket bound to port 0 and no outgoing connection can take it
-    before the caller binds it (a node's web listener on port 0 once took the
-    federation port picked for that node a moment before). Another caller of
-    free_port may still pick the same one; the range holds thousands.
+    before the caller binds it (a `make bench` run once failed on a federation port
+    picked a moment before, already taken). Another caller of free_port may still
+    pick the same one; the range holds thousands.
     """
     low, high = ephemeral_range()
     if low - LOWEST >= 1000:
