@@ -10,10 +10,11 @@ has one (``node.keys.argon2``): in a burst of checks each reuses the memory of t
 last instead of mapping 64 MiB afresh. A lone blinding keeps libsodium, which maps
 its memory faster than a new block is made. The moment the pool falls idle, or before
 it runs another kind of slow hash, the arena's idle memory is freed, so the pool never
-holds more than it ran at once. The ring is
-the only holder of the network keys in memory; every change to it is sealed to disk
-(``keystore.save_network_keys``) before it is used, and nothing about a key but its
-id is ever logged.
+holds more than it ran at once.
+
+The ring is the only holder of the network keys in memory; every change to it is
+sealed to disk (``keystore.save_network_keys``) before it is used, and nothing about a
+key but its id is ever logged.
 """
 
 from __future__ import annotations
