@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import dataclasses
 import fcntl
+import gc
 import logging
 import os
 import time
@@ -291,6 +292,11 @@ class Node:
             self.jobs.supervise("partner-webhooks", lambda: run_webhooks(self, self.clock))
             self.jobs.every("retention", RETENTION_INTERVAL_S, self.run_retention)
             self.jobs.every("certificate", CERT_CHECK_INTERVAL_S, self._renew_certificate)
+            # What start-up made lives as long as the node: it leaves every later full
+            # collection, which then scans only what came since (a young collection
+            # first, so no start-up garbage is kept). Undone in stop().
+            gc.collect(1)
+            gc.freeze()
             log.info("node unlocked")
 
     def _texts(self) -> OrgTexts:
@@ -333,6 +339,7 @@ class Node:
             with contextlib.suppress(Exception):  # a count is not worth a failed stop
                 await state.alerts.flush_counts()
             await state.store.close()
+            gc.unfreeze()  # what unlock froze may go now
         self.hashes.close()
         if self._lock_fd is not None:
             # Only the holder of the lock owns the socket; a refused second run must
@@ -375,6 +382,10 @@ class Node:
             await _bounded(state.trust.stop(), WIPE_STOP_S, "federation")
             # No checkpoint: the WAL is about to be overwritten, not merged.
             await _bounded(state.store.db.close(checkpoint=False), WIPE_STOP_S, "store")
+            # What unlock froze, the unlocked state among it, is collected now, not at
+            # some later full collection.
+            gc.unfreeze()
+            gc.collect()
         return files + wipe.destroy_rest(self.data_dir)
 
     # --- operations that need the node's secrets ---------------------------------
