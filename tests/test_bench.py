@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -18,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from bench import growth, guess, idle_sync, machine
+from bench import growth, guess, idle_sync, machine, propagation
 from bench.data import make_alerts
 from bench.report import REQUIRED_KEYS, judge
 from bench.table import render
@@ -89,6 +90,8 @@ def test_quick_bench_prints_one_well_formed_figure_per_line() -> None:
     for name in ("propagation.10.max", "propagation.10.one_process.max"):
         detail = figures[name]["detail"]
         assert detail["cpu_s_per_alert"] > 0 and detail["cores_busy"] > 0, detail
+    # The one-process run publishes only once its nodes' start-up pulls are done.
+    assert figures["propagation.10.one_process.max"]["detail"]["settled"] is True
     ingest = figures["ingest.rate"]["detail"]
     assert ingest["stored"] == ingest["alerts"] and not ingest["errors"], ingest
     # The ceiling is the faster of its two measurements, so a slow moment cannot
@@ -190,6 +193,27 @@ def test_the_enumeration_figure_counts_the_mean_user_cpu_not_the_tick_rounded_me
     spent = sum(samples) / len(samples) / 1000 * 10**9
     assert guess.cpu_years(samples) == pytest.approx(spent / (365.25 * 24 * 3600))
     assert guess.cpu_years(samples) < guess.cpu_years([68.0] * 30)
+
+
+async def test_settling_waits_for_a_quiet_process_and_says_when_it_gave_up() -> None:
+    quiet = await propagation.settle(0.0, 5.0, window_s=0.05, cores=0.5)
+    assert quiet["settled"] is True and quiet["settle_cores_busy"] < 0.5
+    stop = threading.Event()
+
+    def spin() -> None:
+        while not stop.is_set():
+            pass
+
+    busy = threading.Thread(target=spin)
+    busy.start()
+    try:
+        # A thread using a core throughout: never quiet, so it stops at the most.
+        loud = await propagation.settle(0.0, 0.2, window_s=0.05, cores=0.5)
+    finally:
+        stop.set()
+        busy.join()
+    assert loud["settled"] is False and loud["settle_cores_busy"] >= 0.5
+    assert loud["settle_s"] >= 0.2
 
 
 def test_the_guess_floor_is_judged_on_the_faster_blinding() -> None:
