@@ -18,7 +18,6 @@ import contextlib
 import json
 import os
 import random
-import socket
 import statistics
 import sys
 import tempfile
@@ -32,6 +31,7 @@ from node import config as config_mod
 from node.app import Node
 from node.service import Draft
 from protocol.limits import MAX_HOPS
+from tests.ports import free_ports
 
 from .graph import distances
 from .nodes import MISHAPS, make_dir, mishaps, pair, start_node, time_arrivals
@@ -46,9 +46,6 @@ QUICK_PROCESS_SIZES = (10,)
 PROCESS_SETTLE_S = 10.0
 # A child that does not answer in this long has failed (the run stops, it never hangs).
 ASK_TIMEOUT_S = 120.0
-# Federation ports of the one-process-each run: below the kernel's ephemeral range
-# (32768 and up), where every node's web port (port 0) lands, so none collides.
-LOW_PORTS = range(20_000, 32_000)
 DEGREE = 4
 ALERTS = 20
 QUICK_ALERTS = 5
@@ -57,7 +54,7 @@ WAIT_S = 30.0
 # on one core: the first alert is published only once that is done, when the process
 # has used under QUIET_CORES of a core over QUIET_WINDOW_S (at least SETTLE_S, at most
 # SETTLE_MAX_S after the last pairing). Until the fourteenth session it waited 2 s
-# flat, and on a slow moment the first alerts' times included the last start-up pulls.
+# flat; in the runs since, the process was quiet by then (settle_s 2.5).
 SETTLE_S = 2.0
 SETTLE_MAX_S = 30.0
 QUIET_WINDOW_S = 0.5
@@ -303,23 +300,6 @@ class Child:
         self._reader.cancel()
 
 
-def _low_ports(count: int) -> list[int]:
-    """``count`` ports of LOW_PORTS free on 127.0.0.1 now, from a random start."""
-    found: list[int] = []
-    start = random.randrange(len(LOW_PORTS))
-    for k in range(len(LOW_PORTS)):
-        port = LOW_PORTS[(start + k) % len(LOW_PORTS)]
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        found.append(port)
-        if len(found) == count:
-            return found
-    raise RuntimeError("not enough free ports below the ephemeral range")
-
-
 async def one_graph_processes(root: Path, n: int, alerts: int, rng: random.Random) -> None:
     """Every node in a process of its own, as deployed."""
     edges = random_graph(n, rng)
@@ -329,7 +309,9 @@ async def one_graph_processes(root: Path, n: int, alerts: int, rng: random.Rando
     arrivals: dict[bytes, dict[int, float]] = {}
     children: list[Child] = []
     try:
-        ports = _low_ports(n)
+        # Below the kernel's ephemeral range, where every node's web port (port 0)
+        # lands, so none collides.
+        ports = free_ports(n)
         dirs = [await make_dir(root, f"P{n}-{i}", ports[i]) for i in range(n)]
         children = list(
             await asyncio.gather(*(Child.start(i, d, arrivals) for i, d in enumerate(dirs)))

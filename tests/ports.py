@@ -26,11 +26,16 @@ def ephemeral_range() -> tuple[int, int]:
 
 
 def free_port() -> int:
-    """A port on 127.0.0.1 that was free a moment ago, chosen below the kernel's
-    ephemeral range: no socket bound to port 0 and no outgoing connection can take it
-    before the caller binds it (a `make bench` run once failed on a federation port
-    picked a moment before, already taken). Another caller of free_port may still
-    pick the same one; the range holds thousands.
+    """A port on 127.0.0.1 that was free a moment ago (``free_ports``)."""
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct ports on 127.0.0.1 that were free a moment ago, chosen below
+    the kernel's ephemeral range: no socket bound to port 0 and no outgoing connection
+    can take them before the caller binds them (a `make bench` run once failed on a
+    federation port picked a moment before, already taken). Another caller may still
+    pick the same ones; the range holds thousands.
     """
     low, high = ephemeral_range()
     if low - LOWEST >= 1000:
@@ -39,12 +44,17 @@ def free_port() -> int:
         bottom, top = high + 1, 65536
     else:  # the kernel's range is nearly all ports: no port is safe from it
         bottom, top = LOWEST, 65536
-    for _ in range(200):
+    found: list[int] = []
+    for _ in range(200 + 2 * count):
         port = _pick.randrange(bottom, top)
+        if port in found:
+            continue
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:
                 continue
-            return port
-    raise OSError("no free port on 127.0.0.1")
+        found.append(port)
+        if len(found) == count:
+            return found
+    raise OSError("not enough free ports on 127.0.0.1")

@@ -36,3 +36,10 @@ def test_a_port_taken_is_not_returned(monkeypatch: pytest.MonkeyPatch) -> None:
         picks = iter([taken, taken, taken + 1 if taken + 1 < 32768 else taken - 1])
         monkeypatch.setattr(ports._pick, "randrange", lambda a, b: next(picks))
         assert ports.free_port() != taken
+
+
+def test_ports_asked_together_are_distinct(monkeypatch: pytest.MonkeyPatch) -> None:
+    low, _ = ports.ephemeral_range()
+    picks = iter([low - 5, low - 5, low - 4, low - 5, low - 3])
+    monkeypatch.setattr(ports._pick, "randrange", lambda a, b: next(picks))
+    assert ports.free_ports(3) == [low - 5, low - 4, low - 3]

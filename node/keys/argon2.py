@@ -20,6 +20,7 @@ for such a build, and the node otherwise keeps libsodium.
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import threading
 from typing import Any
@@ -128,9 +129,11 @@ class Arena:
         return bytes(out)
 
 
+@functools.cache
 def local_build() -> bool:
     """Whether the installed argon2-cffi-bindings was built on this machine: every tag
-    of its wheel is a plain ``linux_*`` one, which PyPI does not serve."""
+    of its wheel is a plain ``linux_*`` one, which PyPI does not serve. Read once a
+    process (every node's slow-hash pool asks)."""
     try:
         text = importlib.metadata.distribution(DISTRIBUTION).read_text("WHEEL") or ""
     except importlib.metadata.PackageNotFoundError:
