@@ -31,7 +31,7 @@ from .interfaces import FeedStore, PeerStore
 from .news import News
 from .quota import ORIGIN, Count, Counter, QuotaLedger, Quotas
 from .trust import Peer, may_accept_alert, received_hops
-from .verifier import Verifier
+from .verifier import Checked, Verifier
 
 log = logging.getLogger(__name__)
 
@@ -115,12 +115,16 @@ class Admission:
         result: PullResult,
         cache: OriginCache,
         now: int,
+        checked: Sequence[Checked] | None = None,
     ) -> tuple[list[Accepted], list[Counter]]:
         """The items to store, with the hops they took to reach us and who brought them,
         and the quota counts they were admitted against (to ``QuotaLedger.settle`` once
-        they are written); each refused item is counted on ``result``."""
+        they are written); each refused item is counted on ``result``. ``checked``:
+        the verifier's verdicts on ``items``, if they were checked ahead."""
+        if checked is None:
+            checked = await self._verifier.check(items, now)
         verified: list[tuple[VerifiedAlert | VerifiedRetraction, int]] = []
-        for item_id, verdict in await self._verifier.check(items, now):
+        for item_id, verdict in checked:
             claimed = hops.get(item_id) if item_id is not None else None
             if item_id is not None and claimed is None:
                 exc: FederationError = ItemRefused(

@@ -21,6 +21,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
+from typing import Any
 
 import nacl.signing
 
@@ -40,11 +41,14 @@ from .netkeys import KeyExchange
 from .quota import QuotaLedger, Quotas
 from .transport import REQUEST_TIMEOUT_S, Transport
 from .trust import Peer, may_pull
-from .verifier import Verifier
+from .verifier import Checked, Verifier
 from .workers import SYNC_INTERVAL_S, PeerWorkers
 from .writer import BatchWriter, pull_writer
 
 log = logging.getLogger(__name__)
+
+# A batch's bodies, and their verification (started as they arrived).
+Fetched = tuple[feed.BodiesResponse, "asyncio.Future[list[Checked]]"]
 
 MAX_PAGES_PER_PULL = 1000
 # How many times one pull waits for bodies other pulls are fetching before it asks
@@ -329,19 +333,31 @@ class Syncer(PeerWorkers):
                 request = feed.BodiesRequest(ids=tuple(e.id for e in batch))
             batches.append((request, {e.id: e.hops for e in batch}))
         # The next batch's bodies are asked for while this one is verified and
-        # admitted (one request ahead at most), and written while the next is checked.
-        ahead: asyncio.Task[feed.BodiesResponse] | None = None
+        # admitted (one request ahead at most), and verified as soon as they arrive, so
+        # the verification pool has the next batch queued while this one is admitted
+        # (it never waits on the event loop); each batch is written while the next is
+        # checked.
+        ahead: asyncio.Task[Fetched] | None = None
+        checking: asyncio.Future[list[Checked]] | None = None
         try:
             for i, (request, hops) in enumerate(batches):
                 if ahead is None:
-                    response = await self._bodies(peer, request)
+                    response, checking = await self._bodies(peer, request), None
                 else:
-                    response, ahead = await ahead, None
+                    (response, checking), ahead = await ahead, None
                 if i + 1 < len(batches):
-                    ahead = asyncio.ensure_future(self._bodies(peer, batches[i + 1][0]))
-                await self._take(peer, request, response, hops, result, cache, writer)
+                    ahead = asyncio.ensure_future(self._fetch_checked(peer, batches[i + 1][0]))
+                await self._take(peer, request, response, hops, result, cache, writer, checking)
+                checking = None
         finally:
-            _drop(ahead)
+            _drop(ahead, cancel_result=True)
+            _drop(checking)
+
+    async def _fetch_checked(self, peer: Peer, request: feed.BodiesRequest) -> Fetched:
+        """A batch's bodies, and their verification started at once (a task)."""
+        response = await self._bodies(peer, request)
+        check = self.verifier.check(response.items, self._clock.now())
+        return response, asyncio.ensure_future(check)
 
     async def _resync_by_ids(
         self, peer: Peer, result: PullResult, cache: OriginCache, writer: BatchWriter
@@ -382,17 +398,20 @@ class Syncer(PeerWorkers):
         result: PullResult,
         cache: OriginCache,
         writer: BatchWriter,
+        checking: asyncio.Future[list[Checked]] | None = None,
     ) -> None:
         """Store one batch's answer; ask again at once for what was cut for size, as
         long as each answer brings something; count what is gone or not ours, never
-        re-ask it."""
+        re-ask it. ``checking``: the verification of ``response``'s items, if started."""
         while True:
             items = response.items
             result.bodies += len(items)
             if self.observer is not None:
                 for item in items:
                     self.observer(peer.key, parse_envelope(item).id)
-            await self._ingest(peer, items, hops, result, cache, writer)
+            checked = None if checking is None else await checking
+            checking = None
+            await self._ingest(peer, items, hops, result, cache, writer, checked)
             cut: list[int | bytes] = []
             for left in response.left:
                 if left.reason == feed.LEFT_SIZE_CUT:
@@ -420,10 +439,12 @@ class Syncer(PeerWorkers):
         result: PullResult,
         cache: OriginCache,
         writer: BatchWriter,
+        checked: Sequence[Checked] | None = None,
     ) -> None:
-        """Verify every item and apply the trust policy, then queue the accepted ones on
-        ``writer``, which stores them (with any other batches queued meanwhile, in one
-        transaction) while the next batch is fetched and verified."""
+        """Verify every item (unless ``checked``: the verifier's verdicts on ``items``)
+        and apply the trust policy, then queue the accepted ones on ``writer``, which
+        stores them (with any other batches queued meanwhile, in one transaction) while
+        the next batch is fetched and verified."""
         now = self._clock.now()
         gate = Admission(
             self._store,
@@ -434,7 +455,7 @@ class Syncer(PeerWorkers):
             self.verifier,
             self.accepts_warnings,
         )
-        accepted, counted = await gate.admit(peer, items, hops, result, cache, now)
+        accepted, counted = await gate.admit(peer, items, hops, result, cache, now, checked)
         if not accepted:
             return
         try:
@@ -473,9 +494,14 @@ class Syncer(PeerWorkers):
         )
 
 
-def _drop(task: asyncio.Task[object] | None) -> None:
-    """Cancel a request asked ahead that is no longer wanted; its failure, if it
-    already failed, is taken here so nothing reports it as never retrieved."""
-    if task is not None:
-        task.cancel()
-        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+def _drop(task: asyncio.Future[Any] | None, *, cancel_result: bool = False) -> None:
+    """Cancel a request (or a verification) asked ahead that is no longer wanted; its
+    failure, if it already failed, is taken here so nothing reports it as never
+    retrieved. ``cancel_result``: the task's result, if it has one, holds a
+    verification started ahead (``Fetched``), cancelled too."""
+    if task is None:
+        return
+    if cancel_result and task.done() and not task.cancelled() and task.exception() is None:
+        _drop(task.result()[1])
+    task.cancel()
+    task.add_done_callback(lambda t: t.cancelled() or t.exception())

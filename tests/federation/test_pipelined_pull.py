@@ -19,6 +19,7 @@ from federation.ingest import Admission
 from federation.verifier import Checked, Verifier
 from protocol import feed
 from protocol.alert import sign_alert
+from protocol.signing import Envelope, Kind
 from tests.federation.memnet import MemNet, MemNode, alert_body, retraction_by, until
 
 
@@ -92,6 +93,53 @@ async def test_the_next_batch_and_page_are_asked_for_while_the_first_is_verified
     assert result.error is None and result.stored == 12
     assert all([await b.has(i) for i in ids])
     assert (await b.peer(a)).cursor == 12
+
+
+@pytest.mark.usefixtures("small_pages")
+async def test_the_next_batch_is_verified_as_it_arrives_while_the_first_is_held(
+    memnet: MemNet,
+) -> None:
+    """The verification pool gets the next batch as soon as its bodies arrive, not
+    once the batch before it is admitted: it never waits on the event loop between
+    batches (issue 17, item 1)."""
+    a, b, ids, _asked = await recording_pair(memnet, 8)
+    verifier = b.syncer.verifier = HeldVerifier()
+    pull = asyncio.ensure_future(b.pull(a))
+    await until(lambda: _true(verifier.holding.is_set()))
+    await until(lambda: _true(verifier.batches == 2))
+    assert not any([await b.has(i) for i in ids])
+    verifier.go.set()
+    result = await pull
+    assert result.error is None and result.stored == 8 and verifier.batches == 2
+    assert all([await b.has(i) for i in ids])
+    assert (await b.peer(a)).cursor == 8
+
+
+@pytest.mark.usefixtures("small_pages")
+async def test_a_batch_verified_ahead_is_admitted_as_strictly_as_one_checked_in_turn(
+    memnet: MemNet,
+) -> None:
+    """A forged item in a batch verified ahead is refused and counted; the rest of
+    both batches is stored."""
+    d = await memnet.node("d")
+    evil = await memnet.hostile("evil", d)
+    now = memnet.clock.now()
+    honest = [evil.serve(sign_alert(alert_body(evil.key, now, f"honest {n}"), evil.key, now))
+              for n in range(6)]  # fmt: skip
+    forged = Envelope(
+        Kind.ALERT, evil.pub, alert_body(evil.key, now, "forged").to_bytes(), b"\x00" * 64
+    )
+    forged_id = evil.feed.add(forged.to_bytes(), origin=evil.pub, claimed_id=forged.id)
+    honest.append(evil.serve(sign_alert(alert_body(evil.key, now, "last"), evil.key, now)))
+    verifier = d.syncer.verifier = HeldVerifier()
+    verifier.go.set()
+    result = await d.syncer.pull(await d.peer(evil))  # type: ignore[arg-type]
+    assert result.error is None, result.error
+    # Two batches of four: the forged item was in the second, checked ahead.
+    assert verifier.batches == 2
+    assert result.stored == 7 and result.refused == 1
+    assert result.refusal_code == "bad_signature"
+    assert all([await d.has(i) for i in honest]) and not await d.has(forged_id)
 
 
 @pytest.mark.usefixtures("small_pages")
