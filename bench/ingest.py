@@ -6,7 +6,9 @@ before the pull (on alerts made alike) and just after it (on the pulled ones), a
 the higher of the two counts: this machine's speed moves within a minute, and a
 ceiling measured at a slow moment would flatter the fraction (in one run of the
 thirteenth session it measured 15,594/s after the pull where ``machine.start`` had
-measured 22,475/s a minute before).
+measured 22,475/s a minute before). After the pull, the verification pool alone
+checks the same envelopes (``ingest.verify_pool_rate``): the bound the pull works
+under, with nothing stored.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import time
 from pathlib import Path
 
 from .data import make_alerts
-from .pull import pull_once, verify_rate
+from .pull import pull_once, verify_pool_rate, verify_rate
 from .report import emit, note
 
 FULL_ALERTS = 20_000
@@ -33,6 +35,7 @@ async def run(quick: bool, profile_path: Path | None = None) -> None:
         note(f"ingest: {n} alerts, A (child process) -> B")
         run_, alerts = await pull_once(Path(tmp), n)
     bare_after, full_after = verify_rate(alerts, CEILING_SAMPLE)
+    pool_rate, workers, verified = await verify_pool_rate(alerts[:n])
     bare, full = max(bare_before, bare_after), max(full_before, full_after)
     rate = run_.stored / run_.seconds if run_.seconds else 0.0
     detail = {
@@ -70,6 +73,19 @@ async def run(quick: bool, profile_path: Path | None = None) -> None:
         target=TARGET_FRACTION,
         at_most=False,
         detail={"full_verify_alert_per_s": round(full)},
+    )
+    # No target: the bound a pull works under. Verifying alone, nothing stored, the
+    # pool cannot pass this rate, whatever the store and the event loop cost.
+    emit(
+        "ingest.verify_pool_rate",
+        pool_rate,
+        "alerts/s",
+        detail={
+            "alerts": n,
+            "verified": verified,
+            "workers": workers,
+            "fraction_of_ceiling": round(pool_rate / bare, 4) if bare else None,
+        },
     )
     if profile_path is not None:
         with tempfile.TemporaryDirectory(prefix="anb-", dir="/tmp") as tmp:

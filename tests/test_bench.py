@@ -94,6 +94,9 @@ def test_quick_bench_prints_one_well_formed_figure_per_line() -> None:
     assert figures["propagation.10.one_process.max"]["detail"]["settled"] is True
     ingest = figures["ingest.rate"]["detail"]
     assert ingest["stored"] == ingest["alerts"] and not ingest["errors"], ingest
+    # The pool's own rate is measured on every pulled alert, each of them verified.
+    pool = figures["ingest.verify_pool_rate"]
+    assert pool["value"] > 0 and pool["detail"]["verified"] == ingest["alerts"], pool
     # The ceiling is the faster of its two measurements, so a slow moment cannot
     # flatter the fraction.
     ceiling = figures["ingest.verify_ceiling"]
