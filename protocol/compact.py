@@ -6,7 +6,9 @@ dataclass pickling it replaces did (neither runs ``__init__``). The difference i
 cost: dataclasses look up the class's fields on every object rebuilt, which made
 unpickling a verified alert cost more than a tenth of verifying it. Identity within
 one pickle is kept (pickle's memo), so a ``Proof`` still names the very envelope and
-body of its ``Verified`` object. Only for objects passed between this node's own
+body of its ``Verified`` object. A verified alert, by far the most common object a
+worker sends back, goes further: the whole tree is one flat tuple of plain values,
+rebuilt in one call (``protocol.alert``). Only for objects passed between this node's own
 processes: never unpickle anything received from elsewhere.
 """
 
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["Compact"]
+__all__ = ["Compact", "restore"]
 
 # Per class: its slot names, and the slot descriptors that set them.
 _SLOTS: dict[type, tuple[tuple[str, ...], tuple[Any, ...]]] = {}
@@ -35,7 +37,11 @@ def _slots(cls: type) -> tuple[tuple[str, ...], tuple[Any, ...]]:
     return found
 
 
-def _restore(cls: type, values: tuple[Any, ...]) -> Any:
+def restore(cls: type, values: tuple[Any, ...]) -> Any:
+    """A ``cls`` with its slots set to ``values`` (in slot order, every slot), without
+    running ``__init__``: how a ``Compact`` object is unpickled, and how a class that
+    pickles a whole tree of objects as one flat tuple rebuilds it in one call
+    (``VerifiedAlert``)."""
     obj: Any = object.__new__(cls)
     for setter, value in zip(_slots(cls)[1], values, strict=True):
         setter(obj, value)
@@ -49,4 +55,4 @@ class Compact:
 
     def __reduce__(self) -> tuple[Any, tuple[type, tuple[Any, ...]]]:
         cls = type(self)
-        return _restore, (cls, tuple(getattr(self, name) for name in _slots(cls)[0]))
+        return restore, (cls, tuple(getattr(self, name) for name in _slots(cls)[0]))
