@@ -20,9 +20,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
-from protocol.alert import VerifiedAlert, VerifiedRetraction
+from protocol.alert import VerifiedAlert
 from protocol.errors import ProtocolError
 from protocol.feed import MAX_POKE_NEWS
+from protocol.retraction import VerifiedRetraction
 from protocol.rotation import RETIRED_KEY, is_retired
 from protocol.warning import WARNING_EXT
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
-from protocol.alert import VerifiedAlert, VerifiedRetraction
+from protocol.alert import VerifiedAlert
+from protocol.retraction import VerifiedRetraction
 
 from .trust import Entry, HeldLike, Peer
 

@@ -26,13 +26,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
-from protocol.alert import (
-    VerifiedAlert,
-    VerifiedRetraction,
-    verify_alert_envelope,
-    verify_retraction_envelope,
-)
+from protocol.alert import VerifiedAlert, verify_alert_envelope
 from protocol.errors import ProtocolError
+from protocol.retraction import VerifiedRetraction, verify_retraction_envelope
 from protocol.signing import Kind, parse_envelope
 
 log = logging.getLogger(__name__)

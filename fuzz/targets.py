@@ -14,18 +14,14 @@ from collections.abc import Callable
 import nacl.signing
 
 from protocol import feed
-from protocol.alert import (
-    read_stored_alert,
-    read_stored_retraction,
-    verify_alert,
-    verify_retraction,
-)
+from protocol.alert import read_stored_alert, verify_alert
 from protocol.card import b64url_decode, check_url, parse_card_text, verify_card
 from protocol.encoding import unpack
 from protocol.fields import check_lang, check_region, check_text, parse_date
 from protocol.indicators import normalise
 from protocol.receipt import open_receipt, read_code
 from protocol.request import verify_request
+from protocol.retraction import read_stored_retraction, verify_retraction
 from protocol.rotation import verify_rotation
 from protocol.signing import Kind, decode_body, open_envelope, parse_envelope
 

@@ -28,21 +28,14 @@ import nacl.signing
 from federation.clock import Clock
 from federation.hops import relayable
 from federation.trust import Peer
-from protocol.alert import (
-    AlertBody,
-    Indicator,
-    RetractionBody,
-    coarsen_hour,
-    read_stored_alert,
-    sign_alert,
-    sign_retraction,
-)
+from protocol.alert import AlertBody, Indicator, coarsen_hour, read_stored_alert, sign_alert
 from protocol.errors import ProtocolError
 from protocol.extensions import EMPTY, Extensions
 from protocol.feed import IdEntry
 from protocol.fields import CATEGORIES, RETRACTION_REASONS, TLP_LABELS, TLP_MAX_HOPS
 from protocol.indicators import SUITE, SUITES
 from protocol.limits import ALERT_NONCE_BYTES, DAY_S
+from protocol.retraction import RetractionBody, sign_retraction
 from protocol.warning import WARNING_EXT
 
 from .display import DisplayCache, alert_fields

@@ -1,10 +1,11 @@
-"""Alerts and retractions: the v2 bodies, their validation, signing and verification.
+"""Alerts: the v2 body, its validation, signing and verification (retractions, which
+share its version and time rules, are in retraction.py).
 
-Rule: only ``verify_alert`` / ``verify_retraction`` (and their ``*_envelope`` forms, for
-an envelope already parsed) make a ``VerifiedAlert`` /
-``VerifiedRetraction``, and they check size, then signature, then decode, then every
-field, against a ``now`` the caller passes in. Storage and relay accept nothing else.
-Building goes through the same decoder, so a node can never sign what it would refuse.
+Rule: only ``verify_alert`` (and ``verify_alert_envelope``, for an envelope already
+parsed) makes a ``VerifiedAlert``, and it checks size, then signature, then decode,
+then every field, against a ``now`` the caller passes in. Storage and relay accept
+nothing else. Building goes through the same decoder, so a node can never sign what
+it would refuse.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from .fields import (
     CATEGORIES,
     DANGER_LEVELS,
     INDICATOR_KINDS,
-    RETRACTION_REASONS,
     TLP_LABELS,
     TLP_MAX_HOPS,
     TLP_PARTNER_LABELS,
@@ -62,7 +62,6 @@ from .signing import (
     Verified,
     check_envelope,
     decode_body,
-    open_envelope,
     parse_envelope,
     sign,
 )
@@ -70,7 +69,7 @@ from .warning import WARNING_EXT, check_warning
 
 VERSION = 2
 # Far beyond any real time, yet inside what datetime can represent (year 9999).
-_MAX_TIME = 2**37
+MAX_TIME = 2**37
 
 
 # The blinding suites a receiver accepts; only suite 1 is defined (protocol.indicators).
@@ -170,31 +169,6 @@ class AlertBody(Compact):
         return self.lang, self.description
 
 
-@dataclass(frozen=True, slots=True)
-class RetractionBody(Compact):
-    """The signed content of a retraction: the origin withdraws one of its alerts."""
-
-    origin: bytes
-    alert: bytes
-    reason: str
-    created: int
-    expires: int
-    ext: Extensions = field(default=EMPTY, kw_only=True)
-
-    def to_bytes(self) -> bytes:
-        return pack(
-            {
-                "v": VERSION,
-                "origin": self.origin,
-                "alert": self.alert,
-                "reason": self.reason,
-                "created": self.created,
-                "expires": self.expires,
-                **self.ext.wire(),
-            }
-        )
-
-
 class VerifiedAlert(Verified[AlertBody]):
     """An alert whose signature and fields were checked. Made only by ``verify_alert``."""
 
@@ -240,19 +214,13 @@ def _restore_alert(
     return verified
 
 
-class VerifiedRetraction(Verified[RetractionBody]):
-    """A retraction whose signature and fields were checked."""
-
-    __slots__ = ()
-    made_by = "verify_retraction()"
-
-
 def coarsen_hour(t: int) -> int:
     """Round a Unix time down to the hour."""
     return t - t % HOUR_S
 
 
-def _check_times(created: int, expires: int, now: int) -> None:
+def check_times(created: int, expires: int, now: int) -> None:
+    """An alert's or a retraction's times, as received at ``now``."""
     if created > now + MAX_CLOCK_SKEW_S:
         raise InvalidField("created", "is in the future")
     if expires <= created:
@@ -297,8 +265,8 @@ def _read_alert(value: dict[str, object], understood: frozenset[str] | None) -> 
     r.integer("v", VERSION, VERSION)
     origin = r.blob("origin", KEY_BYTES)
     nonce = r.blob("nonce", ALERT_NONCE_BYTES)
-    created = check_hour("created", r.integer("created", 0, _MAX_TIME))
-    expires = r.integer("expires", 0, _MAX_TIME)
+    created = check_hour("created", r.integer("created", 0, MAX_TIME))
+    expires = r.integer("expires", 0, MAX_TIME)
     incident = r.text("incident", 10)
     incident_date = parse_date("incident", incident)
     created_date = datetime.datetime.fromtimestamp(created, datetime.UTC).date()
@@ -384,20 +352,6 @@ def _read_indicator(item: object) -> Indicator:
     return Indicator(str(kind), blinded, key_id, suite)
 
 
-def _read_retraction(value: dict[str, object], understood: frozenset[str] | None) -> RetractionBody:
-    r = Reader(value, "retraction")
-    r.integer("v", VERSION, VERSION)
-    origin = r.blob("origin", KEY_BYTES)
-    alert = r.blob("alert", ID_BYTES)
-    reason = check_choice("reason", r.raw("reason"), RETRACTION_REASONS)
-    created = check_hour("created", r.integer("created", 0, _MAX_TIME))
-    expires = r.integer("expires", 0, _MAX_TIME)
-    ext = read_extensions(r.raw("ext"), r.raw("must_understand"), understood)
-    r.finish()
-    assert origin is not None and alert is not None
-    return RetractionBody(origin, alert, reason, created, expires, ext=ext)
-
-
 def verify_alert(
     data: bytes,
     now: int,
@@ -430,37 +384,8 @@ def _verified_alert(
     body = _read_alert(decode_body(env, limits), understood)
     if body.origin != env.signer:
         raise InvalidField("origin", "is not the key that signed the alert")
-    _check_times(body.created, body.expires, now)
+    check_times(body.created, body.expires, now)
     return VerifiedAlert(env, body, Proof(env, body))
-
-
-def verify_retraction(
-    data: bytes,
-    now: int,
-    limits: Limits = DEFAULT_LIMITS,
-    understood: frozenset[str] = UNDERSTOOD,
-) -> VerifiedRetraction:
-    """Check a retraction envelope received as ``data`` at time ``now``.
-
-    Raises LimitExceeded, MalformedObject, BadSignature or InvalidField (its subclass
-    UnsupportedExtension for a must-understand extension not in ``understood``).
-    """
-    return verify_retraction_envelope(parse_envelope(data, limits), now, limits, understood)
-
-
-def verify_retraction_envelope(
-    env: Envelope,
-    now: int,
-    limits: Limits = DEFAULT_LIMITS,
-    understood: frozenset[str] = UNDERSTOOD,
-) -> VerifiedRetraction:
-    """``verify_retraction`` of an envelope ``parse_envelope`` already parsed."""
-    check_envelope(env, Kind.RETRACTION)
-    body = _read_retraction(decode_body(env, limits), understood)
-    if body.origin != env.signer:
-        raise InvalidField("origin", "is not the key that signed the retraction")
-    _check_times(body.created, body.expires, now)
-    return VerifiedRetraction(env, body, Proof(env, body))
 
 
 def sign_alert(body: AlertBody, key: nacl.signing.SigningKey, now: int) -> VerifiedAlert:
@@ -472,16 +397,6 @@ def sign_alert(body: AlertBody, key: nacl.signing.SigningKey, now: int) -> Verif
         raise LocalProtocolError("the alert's origin is not the signing key")
     envelope = sign(Kind.ALERT, body.to_bytes(), key).to_bytes()
     return verify_alert(envelope, now, understood=UNDERSTOOD | set(body.ext.must_understand))
-
-
-def sign_retraction(
-    body: RetractionBody, key: nacl.signing.SigningKey, now: int
-) -> VerifiedRetraction:
-    """Sign a retraction with the origin's ``key``, checking it as a receiver would."""
-    if body.origin != bytes(key.verify_key):
-        raise LocalProtocolError("the retraction's origin is not the signing key")
-    envelope = sign(Kind.RETRACTION, body.to_bytes(), key).to_bytes()
-    return verify_retraction(envelope, now, understood=UNDERSTOOD | set(body.ext.must_understand))
 
 
 def read_stored_alert(data: bytes) -> AlertBody:
@@ -499,9 +414,3 @@ def read_stored_alert(data: bytes) -> AlertBody:
     if env.kind is not Kind.ALERT:
         raise MalformedObject(f"expected an alert, got a {env.kind.value}")
     return _read_alert(decode_body(env, DEFAULT_LIMITS), None)
-
-
-def read_stored_retraction(data: bytes) -> RetractionBody:
-    """Decode a retraction envelope this node verified when it stored it."""
-    env = open_envelope(data, Kind.RETRACTION)
-    return _read_retraction(decode_body(env, DEFAULT_LIMITS), None)

@@ -8,8 +8,8 @@ unpickling a verified alert cost more than a tenth of verifying it. Identity wit
 one pickle is kept (pickle's memo), so a ``Proof`` still names the very envelope and
 body of its ``Verified`` object. A verified alert, by far the most common object a
 worker sends back, goes further: the whole tree is one flat tuple of plain values,
-rebuilt in one call (``protocol.alert``). Only for objects passed between this node's own
-processes: never unpickle anything received from elsewhere.
+rebuilt in one call (``protocol.alert``). Only for objects passed between this
+node's own processes: never unpickle anything received from elsewhere.
 """
 
 from __future__ import annotations

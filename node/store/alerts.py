@@ -20,7 +20,8 @@ from functools import partial
 
 import aiosqlite
 
-from protocol.alert import VerifiedAlert, VerifiedRetraction, coarsen_hour
+from protocol.alert import VerifiedAlert, coarsen_hour
+from protocol.retraction import VerifiedRetraction
 
 from ..keys.crypto import RowCrypto
 from . import claims

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import aiosqlite
 
-from protocol.alert import VerifiedAlert, VerifiedRetraction, coarsen_hour
+from protocol.alert import VerifiedAlert, coarsen_hour
+from protocol.retraction import VerifiedRetraction
 
 from ..keys.crypto import RowCrypto
 

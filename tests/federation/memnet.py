@@ -26,17 +26,9 @@ from federation.sync import Syncer
 from federation.trust import Peer
 from node.network.rotation import Courier
 from node.store import Store
-from protocol.alert import (
-    AlertBody,
-    Indicator,
-    RetractionBody,
-    VerifiedAlert,
-    VerifiedRetraction,
-    coarsen_hour,
-    sign_alert,
-    sign_retraction,
-)
+from protocol.alert import AlertBody, Indicator, VerifiedAlert, coarsen_hour, sign_alert
 from protocol.feed import IdEntry
+from protocol.retraction import RetractionBody, VerifiedRetraction, sign_retraction
 from protocol.rotation import VerifiedRotation, sign_rotation
 from tests.federation.fakes import FakeFeed, OnePeer
 

@@ -11,14 +11,9 @@ import pytest
 
 from federation.trust import Peer
 from node.app import Node
-from protocol.alert import (
-    AlertBody,
-    Indicator,
-    RetractionBody,
-    coarsen_hour,
-    sign_alert,
-)
+from protocol.alert import AlertBody, Indicator, coarsen_hour, sign_alert
 from protocol.card import make_card
+from protocol.retraction import RetractionBody
 from protocol.signing import Envelope, Kind, sign
 from tests.conftest import NodeFactory
 from tests.federation.fakes import FakeFeed, start_hostile_peer

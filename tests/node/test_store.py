@@ -13,14 +13,8 @@ import nacl.signing
 import pytest
 
 from node.store import Store
-from protocol.alert import (
-    AlertBody,
-    Indicator,
-    RetractionBody,
-    coarsen_hour,
-    sign_alert,
-    sign_retraction,
-)
+from protocol.alert import AlertBody, Indicator, coarsen_hour, sign_alert
+from protocol.retraction import RetractionBody, sign_retraction
 
 NOW = 1_790_000_000
 KEY_A = nacl.signing.SigningKey(bytes(range(32)))

@@ -5,7 +5,8 @@ empties the kept cards and the retracted alert is not shown again."""
 from __future__ import annotations
 
 from node.web.cards import CardCache
-from protocol.alert import RetractionBody, coarsen_hour, sign_retraction
+from protocol.alert import coarsen_hour
+from protocol.retraction import RetractionBody, sign_retraction
 from tests.node.test_store import KEY_A
 from tests.node.test_web_pages import store_alerts
 from tests.node.test_web_support import Site, site_fixture

@@ -17,7 +17,7 @@ from aiohttp.test_utils import TestServer
 from node.app import Node
 from node.store import DB_FILE
 from node.web import web_app
-from protocol.alert import read_stored_retraction
+from protocol.retraction import read_stored_retraction
 from tests.conftest import NodeFactory
 from tests.federation.nodes import eventually, has_alert, pair
 from tests.node.test_web_flow import editor_fields, send_report

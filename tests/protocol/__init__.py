@@ -10,8 +10,9 @@ from typing import Any
 
 import nacl.signing
 
-from protocol.alert import AlertBody, Indicator, RetractionBody
+from protocol.alert import AlertBody, Indicator
 from protocol.encoding import pack, unpack
+from protocol.retraction import RetractionBody
 from protocol.signing import Kind, sign
 
 SEED_A = bytes(range(32))

@@ -7,15 +7,7 @@ import dataclasses
 
 import pytest
 
-from protocol.alert import (
-    AlertBody,
-    VerifiedAlert,
-    VerifiedRetraction,
-    sign_alert,
-    sign_retraction,
-    verify_alert,
-    verify_retraction,
-)
+from protocol.alert import AlertBody, VerifiedAlert, sign_alert, verify_alert
 from protocol.errors import (
     BadSignature,
     InvalidField,
@@ -27,6 +19,7 @@ from protocol.errors import (
 from protocol.limits import (
     Limits,
 )
+from protocol.retraction import VerifiedRetraction, sign_retraction, verify_retraction
 from protocol.signing import Envelope, Kind, sign
 
 from . import (

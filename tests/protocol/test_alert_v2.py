@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from protocol.alert import sign_alert, sign_retraction, verify_alert, verify_retraction
+from protocol.alert import sign_alert, verify_alert
 from protocol.encoding import pack, unpack
 from protocol.errors import InvalidField, MalformedObject
 from protocol.extensions import UNDERSTOOD, Extensions, UnsupportedExtension
@@ -19,6 +19,7 @@ from protocol.limits import (
     MAX_HOPS,
     MAX_TRANSLATIONS,
 )
+from protocol.retraction import sign_retraction, verify_retraction
 from protocol.signing import Kind
 
 from . import KEY_A, NOW, alert_body, body_map, retraction_body, signed

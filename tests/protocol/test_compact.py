@@ -10,15 +10,10 @@ from typing import Any
 
 import pytest
 
-from protocol.alert import (
-    Indicator,
-    RetractionBody,
-    VerifiedAlert,
-    sign_alert,
-    sign_retraction,
-)
+from protocol.alert import Indicator, VerifiedAlert, sign_alert
 from protocol.compact import Compact
 from protocol.extensions import Extensions
+from protocol.retraction import RetractionBody, sign_retraction
 from protocol.signing import proven
 from protocol.warning import WARNING_EXT
 

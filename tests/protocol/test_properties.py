@@ -18,13 +18,7 @@ import msgpack
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from protocol.alert import (
-    AlertBody,
-    Indicator,
-    sign_alert,
-    verify_alert,
-    verify_retraction,
-)
+from protocol.alert import AlertBody, Indicator, sign_alert, verify_alert
 from protocol.encoding import pack, unpack
 from protocol.errors import ProtocolError
 from protocol.extensions import Extensions
@@ -47,6 +41,7 @@ from protocol.limits import (
     MAX_INDICATORS,
     MAX_TRANSLATIONS,
 )
+from protocol.retraction import verify_retraction
 from protocol.signing import Kind, parse_envelope
 
 from . import KEY_A, KEY_B, NOW, alert_body, body_map, retraction_body, signed

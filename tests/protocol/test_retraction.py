@@ -6,10 +6,6 @@ from typing import Any
 
 import pytest
 
-from protocol.alert import (
-    sign_retraction,
-    verify_retraction,
-)
 from protocol.errors import (
     InvalidField,
     MalformedObject,
@@ -20,6 +16,7 @@ from protocol.limits import (
     MAX_CLOCK_SKEW_S,
     MAX_EXPIRY_S,
 )
+from protocol.retraction import sign_retraction, verify_retraction
 from protocol.signing import Kind
 
 from . import (

@@ -16,15 +16,7 @@ import nacl.pwhash.argon2id
 import nacl.signing
 import pytest
 
-from protocol.alert import (
-    AlertBody,
-    Indicator,
-    RetractionBody,
-    sign_alert,
-    sign_retraction,
-    verify_alert,
-    verify_retraction,
-)
+from protocol.alert import AlertBody, Indicator, sign_alert, verify_alert
 from protocol.errors import InvalidField, InvalidIndicator
 from protocol.extensions import Extensions
 from protocol.fields import INDICATOR_KINDS
@@ -41,6 +33,7 @@ from protocol.indicators import (
     normalise,
     prehash,
 )
+from protocol.retraction import RetractionBody, sign_retraction, verify_retraction
 from protocol.signing import Kind, sign
 
 VECTORS = Path(__file__).parents[1] / "vectors"

@@ -13,10 +13,11 @@ from typing import Any
 
 import pytest
 
-from protocol.alert import verify_alert, verify_retraction
+from protocol.alert import verify_alert
 from protocol.encoding import pack
 from protocol.errors import BadSignature, InvalidField, MalformedObject, ProtocolError
 from protocol.extensions import UnsupportedExtension
+from protocol.retraction import verify_retraction
 from protocol.signing import Kind
 
 from . import CREATED, EXPIRES, KEY_B, NOW, alert_body, body_map, retraction_body, signed

@@ -22,7 +22,7 @@ import nacl.public
 import nacl.signing
 import phonenumbers
 
-from protocol.alert import AlertBody, Indicator, RetractionBody, verify_alert, verify_retraction
+from protocol.alert import AlertBody, Indicator, verify_alert
 from protocol.encoding import pack
 from protocol.errors import InvalidIndicator
 from protocol.extensions import Extensions
@@ -41,6 +41,7 @@ from protocol.indicators import (
 from protocol.netkeys import PURPOSE, sign_statement, statement_plain, x25519_public
 from protocol.normalise import REASONS, UNICODE_VERSION
 from protocol.request import REQUEST_HEADER, RequestAuth, sign_request
+from protocol.retraction import RetractionBody, verify_retraction
 from protocol.signing import Kind, sign
 
 from .normalisation_cases import CASES
