@@ -210,12 +210,15 @@ async def test_settling_waits_for_a_quiet_process_and_says_when_it_gave_up() -> 
     busy = threading.Thread(target=spin)
     busy.start()
     try:
-        # A thread using a core throughout: never quiet, so it stops at the most.
-        loud = await propagation.settle(0.0, 0.2, window_s=0.05, cores=0.5)
+        # A thread using a core throughout: never quiet, so it stops at the most. The
+        # bar is low (a tenth of a core over 0.1 s) so that the spinning thread clears
+        # it even when the suite's other workers share the cores (it once measured
+        # under half a core there).
+        loud = await propagation.settle(0.0, 0.3, window_s=0.1, cores=0.1)
     finally:
         stop.set()
         busy.join()
-    assert loud["settled"] is False and loud["settle_cores_busy"] >= 0.5
+    assert loud["settled"] is False and loud["settle_cores_busy"] >= 0.1
     assert loud["settle_s"] >= 0.2
 
 
