@@ -27,6 +27,7 @@ from protocol import feed
 from protocol.alert import verify_alert
 from protocol.signing import Kind, parse_envelope
 
+from .cpu import CpuSnapshot
 from .data import BENCH_NETWORK_KEY, SignedAlert, bulk_insert, make_alerts
 from .nodes import NodeProcess, card_for, make_dir, node_key, open_store, start_node
 from .proxy import CountingProxy
@@ -52,6 +53,9 @@ class PullRun:
     distinct_bodies: int = 0
     errors: list[str] = field(default_factory=list)
     profile_text: str = ""
+    # CPU spent during the pull (bench.cpu): B by thread, B's children (its
+    # verification workers), A. None where it could not be read.
+    cpu: CpuSnapshot | None = None
 
 
 def verify_rate(alerts: list[SignedAlert], count: int = 5000) -> tuple[float, float]:
@@ -165,9 +169,14 @@ async def pull_once(
             profiler = Profiler(async_mode="enabled", interval=0.0005)
             profiler.start()
         beside = None if during is None else asyncio.ensure_future(during(b))
+        serving = () if a_proc.proc is None else (a_proc.proc.pid,)
+        cpu0 = CpuSnapshot.take(serving)
         t0 = time.perf_counter()
         results = await pb.sync_now()
         run.seconds = time.perf_counter() - t0
+        cpu1 = CpuSnapshot.take(serving)
+        if cpu0 is not None and cpu1 is not None:
+            run.cpu = cpu1.since(cpu0)
         if beside is not None:
             beside.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -97,6 +97,13 @@ def test_quick_bench_prints_one_well_formed_figure_per_line() -> None:
     # The pool's own rate is measured on every pulled alert, each of them verified.
     pool = figures["ingest.verify_pool_rate"]
     assert pool["value"] > 0 and pool["detail"]["verified"] == ingest["alerts"], pool
+    # What the pull spent, process by process, and the rate that bounds: every process
+    # that took part spent something, and the parts add up to the whole.
+    cpu = figures["ingest.cpu_per_alert"]
+    parts = ("receiving_node_us", "verification_workers_us", "serving_node_us")
+    assert all(cpu["detail"][part] > 0 for part in parts), cpu
+    assert cpu["value"] == pytest.approx(sum(cpu["detail"][p] for p in parts), abs=0.5), cpu
+    assert cpu["detail"]["bound_alerts_per_s"] >= figures["ingest.rate"]["value"] * 0.9, cpu
     # The ceiling is the faster of its two measurements, so a slow moment cannot
     # flatter the fraction.
     ceiling = figures["ingest.verify_ceiling"]
