@@ -93,12 +93,12 @@ async def supersede(
 
 
 async def drop_content(conn: aiosqlite.Connection, alert_id: bytes, state: str) -> None:
+    # Its facet rows go with the state change (schema migration 18's trigger).
     await conn.execute(
         "UPDATE alerts SET state = ?, body_enc = NULL, region_tag = NULL WHERE id = ?",
         (state, alert_id),
     )
     await conn.execute("DELETE FROM indicators WHERE alert_id = ?", (alert_id,))
-    await conn.execute("DELETE FROM alert_facets WHERE alert_id = ?", (alert_id,))
     await conn.execute("DELETE FROM log WHERE id = ?", (alert_id,))
 
 

@@ -8,6 +8,8 @@ its own purpose, so no clear column shows an alert's region, category or danger)
 Pages are newest first by (``created``, ``id``) and continue from a cursor (keyset,
 never an offset); only the alerts a page shows are decrypted.
 Schema migration 8 (``fill_facets``) builds the facets of alerts stored before it.
+Since migration 18 nothing here deletes a facet row: triggers on ``alerts`` delete an
+alert's facets, by their own key, when it is deleted or stops being active.
 """
 
 from __future__ import annotations

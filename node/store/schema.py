@@ -444,4 +444,39 @@ MIGRATIONS: tuple[Migration, ...] = (
     CREATE INDEX alerts_inactive ON alerts (expires) WHERE state <> 'active';
     CREATE INDEX alerts_created ON alerts (created, id);
     """,
+    # 18: an alert's facet rows go by their own key, not by an index on alert_id.
+    # That index, and the foreign key it served, cost every stored alert three writes
+    # at random places (a quarter of a catch-up's database work, docs/benchmarks.md)
+    # and were used only when an alert left. Facet tags are few (a category, a danger
+    # level, the warning facet): ``facet_tags`` lists every one ever written (a
+    # trigger adds each new one as it is written), and when an alert is deleted or
+    # stops being active a trigger deletes its facets by (tag, created, id) for each
+    # listed tag, whatever the path. A later migration that rebuilds ``alerts`` or
+    # ``alert_facets`` must create their triggers again.
+    """
+    CREATE TABLE IF NOT EXISTS facet_tags (tag BLOB PRIMARY KEY) WITHOUT ROWID;
+    INSERT OR IGNORE INTO facet_tags SELECT DISTINCT tag FROM alert_facets;
+    CREATE TABLE alert_facets_by_tag (
+        tag BLOB NOT NULL,
+        created INTEGER NOT NULL,
+        alert_id BLOB NOT NULL,
+        PRIMARY KEY (tag, created, alert_id)
+    ) WITHOUT ROWID;
+    INSERT INTO alert_facets_by_tag SELECT tag, created, alert_id FROM alert_facets
+        WHERE alert_id IN (SELECT id FROM alerts WHERE state = 'active');
+    DROP TABLE alert_facets;
+    ALTER TABLE alert_facets_by_tag RENAME TO alert_facets;
+    CREATE TRIGGER IF NOT EXISTS facet_tags_listed AFTER INSERT ON alert_facets BEGIN
+        INSERT OR IGNORE INTO facet_tags (tag) VALUES (NEW.tag);
+    END;
+    CREATE TRIGGER IF NOT EXISTS alert_facets_deleted AFTER DELETE ON alerts BEGIN
+        DELETE FROM alert_facets WHERE tag IN (SELECT tag FROM facet_tags)
+            AND created = OLD.created AND alert_id = OLD.id;
+    END;
+    CREATE TRIGGER IF NOT EXISTS alert_facets_inactive AFTER UPDATE OF state ON alerts
+        WHEN NEW.state <> 'active' BEGIN
+        DELETE FROM alert_facets WHERE tag IN (SELECT tag FROM facet_tags)
+            AND created = OLD.created AND alert_id = OLD.id;
+    END;
+    """,
 )

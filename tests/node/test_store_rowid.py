@@ -56,10 +56,11 @@ async def test_an_old_store_gets_a_rowid_alerts_table_and_keeps_everything(
         await old.close()
     assert len(before) == 3 and links and len(shape) == 8
 
-    monkeypatch.setattr(db, "MIGRATIONS", MIGRATIONS)
+    # Up to migration 17 only: 18 rebuilds the facets (test_store_facet_triggers.py).
+    monkeypatch.setattr(db, "MIGRATIONS", MIGRATIONS[:17])
     store = await Store.open(tmp_path / "old", KEY)
     try:
-        assert (await store.db.fetchone("PRAGMA user_version"))[0] == len(MIGRATIONS)  # type: ignore[index]
+        assert (await store.db.fetchone("PRAGMA user_version"))[0] == 17  # type: ignore[index]
         assert len(await store.db.fetchall("SELECT rowid FROM alerts")) == 3
         assert [tuple(r) for r in await store.db.fetchall("SELECT * FROM alerts ORDER BY id")] == (
             before
