@@ -98,11 +98,13 @@ def make_alerts(
     origins: Sequence[int] = tuple(range(ORIGIN_COUNT)),
     extra: dict[int, bytes] | None = None,
     keys: Sequence[nacl.signing.SigningKey] | None = None,
+    key_id: bytes = STAND_IN_KEY_ID,
 ) -> list[SignedAlert]:
     """``count`` distinct signed alerts numbered from ``start``, round-robin over origins.
 
     ``extra`` maps an alert number to a real blinded phone value it also carries.
-    ``keys`` overrides the origin keys (e.g. a node's own key).
+    ``keys`` overrides the origin keys (e.g. a node's own key). ``key_id``: the network
+    key every indicator names (the stand-ins', and the one ``extra`` was blinded with).
     """
     newest = coarsen_hour(now) - 3600
     signers = list(keys) if keys is not None else [_key(i) for i in origins]
@@ -118,9 +120,9 @@ def make_alerts(
         categories = CATEGORY_PAIRS[n % len(CATEGORY_PAIRS)]
         danger = DANGER_LEVELS[n % len(DANGER_LEVELS)]
         # Labelled with the suite new alerts use, as the checks blind with it.
-        inds = [Indicator("phone", stand_in_blinded(n), STAND_IN_KEY_ID, indicators.SUITE)]
+        inds = [Indicator("phone", stand_in_blinded(n), key_id, indicators.SUITE)]
         if n in extra:
-            inds.append(Indicator("phone", extra[n], STAND_IN_KEY_ID, indicators.SUITE))
+            inds.append(Indicator("phone", extra[n], key_id, indicators.SUITE))
         body = AlertBody(
             origin=publics[k],
             created=created,
@@ -170,8 +172,10 @@ async def bulk_insert(
     hops: int,
     received_from: bytes | None,
     now: int,
+    key_id: bytes = STAND_IN_KEY_ID,
 ) -> None:
-    """Write ``alerts`` as ``AlertStore.put_alert`` would, in large transactions.
+    """Write ``alerts`` as ``AlertStore.put_alert`` would, in large transactions
+    (``key_id``: the network key their indicators name, as ``make_alerts`` made them).
 
     Only for benchmark set-up: synchronous=OFF and a large page cache while loading,
     restored afterwards. The schema, sealing and tags are the store's own.
@@ -202,7 +206,7 @@ async def bulk_insert(
                         hops,
                         received_from,
                         now,
-                        key_ids=[(indicators.SUITE, STAND_IN_KEY_ID)],
+                        key_ids=[(indicators.SUITE, key_id)],
                         categories=a.categories,
                         danger=a.danger,
                     )
