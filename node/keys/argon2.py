@@ -11,14 +11,6 @@ holds; the library wipes the block before it is handed back, so an idle block ho
 only zeros. An ``Arena`` never holds more blocks than hashes ever ran on it at once;
 ``trim`` frees the idle ones (the slow-hash pool calls it whenever it falls idle).
 
-Each block is its own anonymous mapping, advised for transparent huge pages
-(``madvise(MADV_HUGEPAGE)``, where the kernel offers them): Argon2id reads its 64 MiB
-at places that depend on the data, and with 4 KiB pages nearly every read missed the
-processor's address cache. With 2 MiB pages a blinding took 10 to 15% less time alone and
-in pairs on this project's test machine, and making a new block cost 2 to 4 ms of the
-kernel's time instead of 24 to 40 (``hugepages_offered``; docs/benchmarks.md, sixteenth
-session). So where huge pages are offered a lone blinding runs over the arena too.
-
 The reference library is fast only when built for this machine's vector unit: the
 generic wheels on PyPI are built for SSE2 and take about twice libsodium's time. A
 binding compiled here (``make`` builds it with ``-march=native``) carries a plain
@@ -30,43 +22,20 @@ from __future__ import annotations
 
 import functools
 import importlib.metadata
-import mmap
 import threading
-from pathlib import Path
 from typing import Any
 
 from _argon2_cffi_bindings import ffi, lib
 
-__all__ = ["Arena", "hugepages_offered", "local_build", "native_arena"]
+__all__ = ["Arena", "local_build", "native_arena"]
 
 DISTRIBUTION = "argon2-cffi-bindings"
 _ERROR = int(lib.ARGON2_MEMORY_ALLOCATION_ERROR)
 # The arena and block of the hash running on this thread (set only inside Arena.hash).
 _running = threading.local()
-# Where the kernel says whether it offers transparent huge pages ("[never]" if not).
-THP_SETTING = Path("/sys/kernel/mm/transparent_hugepage/enabled")
-_MADV_HUGEPAGE: int | None = getattr(mmap, "MADV_HUGEPAGE", None)
-
-
-def _new_block(size: int) -> Any:
-    """``size`` bytes of a fresh anonymous mapping (zero pages from the kernel), advised
-    for huge pages where the platform has the advice; the block keeps the mapping
-    alive, and dropping it unmaps it."""
-    mapping = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
-    if _MADV_HUGEPAGE is not None:
-        mapping.madvise(_MADV_HUGEPAGE)
-    return ffi.from_buffer("uint8_t[]", mapping, require_writable=True)
-
-
-@functools.cache
-def hugepages_offered() -> bool:
-    """Whether the kernel backs a block advised for huge pages with them: its setting
-    is ``always`` or ``madvise`` (read once a process)."""
-    try:
-        setting = THP_SETTING.read_text()
-    except OSError:
-        return False
-    return _MADV_HUGEPAGE is not None and "[never]" not in setting and "[" in setting
+# Blocks are not cleared when made: Argon2 writes every block before it reads it, and
+# clearing would touch all 64 MiB once more.
+_new_block = ffi.new_allocator(should_clear_after_alloc=False)
 
 
 def _lend_block(memory: Any, size: int) -> int:
@@ -109,7 +78,7 @@ class Arena:
             for i, block in enumerate(self._idle):
                 if len(block) == size:
                     return self._idle.pop(i)
-        block = _new_block(size)
+        block = _new_block("uint8_t[]", size)
         with self._lock:
             self._held += size
         return block

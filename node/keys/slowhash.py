@@ -7,10 +7,8 @@ their turn. While one runs or waits, ``quiet`` holds a catch-up's next batch bac
 (for at most MAX_QUIET_WAIT_S): a member's check has the cores first. A blinding that
 comes while another slow hash runs or waits runs over the pool's ``Arena``, when it
 has one (``node.keys.argon2``): in a burst of checks each reuses the memory of the
-last instead of mapping 64 MiB afresh. A lone blinding runs over the arena too where
-the kernel offers huge pages (``argon2.hugepages_offered``: a new block then costs the
-kernel a few milliseconds), and otherwise keeps libsodium, which maps its memory
-faster than a new block of small pages is made. The moment the pool falls idle, or before
+last instead of mapping 64 MiB afresh. A lone blinding keeps libsodium, which maps
+its memory faster than a new block is made. The moment the pool falls idle, or before
 it runs another kind of slow hash, the arena's idle memory is freed, so the pool never
 holds more than it ran at once.
 
@@ -106,18 +104,13 @@ class SlowHashPool:
         workers: int = MAX_CONCURRENT_SLOW_HASHES,
         clock: Clock | None = None,
         arena: Arena | bool | None = True,
-        lone_over_arena: bool | None = None,
     ) -> None:
         """``arena``: True for ``argon2.native_arena()`` (an Arena when the Argon2
         binding was built on this machine), False or None for libsodium alone, or the
-        Arena to use. ``lone_over_arena``: whether a blinding that finds the pool idle
-        runs over the arena too (None: where the kernel offers huge pages)."""
+        Arena to use."""
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="blind")
         self._clock = clock or SystemClock()
         self._arena = argon2.native_arena() if arena is True else (arena or None)
-        self._lone_over_arena = (
-            argon2.hugepages_offered() if lone_over_arena is None else lone_over_arena
-        )
         self._running = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -149,8 +142,7 @@ class SlowHashPool:
     ) -> Callable[[], bytes]:
         # Called inside _member_work: this blinding is counted in _running already.
         arena = self._arena
-        over_arena = self._running > 1 or self._lone_over_arena
-        kdf = arena.hash if arena is not None and over_arena else None
+        kdf = arena.hash if arena is not None and self._running > 1 else None
         return functools.partial(indicators.blind_normalised, kind, normalised, key, suite, kdf)
 
     @property

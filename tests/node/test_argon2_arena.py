@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-from pathlib import Path
 
 import nacl.pwhash.argon2id as libsodium
 import pytest
@@ -152,7 +151,7 @@ class CountingArena(Arena):
 
 async def test_a_burst_blinds_over_the_arena_and_frees_it_when_idle() -> None:
     arena = CountingArena()
-    pool = SlowHashPool(arena=arena, lone_over_arena=False)
+    pool = SlowHashPool(arena=arena)
     try:
         numbers = [f"+44 7700 900{i:03d}" for i in range(4)]
         got = await asyncio.gather(*(pool.blind("phone", x, "GB", KEY) for x in numbers))
@@ -167,9 +166,9 @@ async def test_a_burst_blinds_over_the_arena_and_frees_it_when_idle() -> None:
         pool.close()
 
 
-async def test_without_huge_pages_a_lone_blinding_keeps_libsodium() -> None:
+async def test_a_lone_blinding_keeps_libsodium_and_the_arena_holds_nothing() -> None:
     arena = CountingArena()
-    pool = SlowHashPool(arena=arena, lone_over_arena=False)
+    pool = SlowHashPool(arena=arena)
     try:
         for number in ("+44 7700 900001", "+44 7700 900002"):
             _, blinded = await pool.blind("phone", number, "GB", KEY)
@@ -182,7 +181,7 @@ async def test_without_huge_pages_a_lone_blinding_keeps_libsodium() -> None:
 
 async def test_the_pool_frees_the_arena_before_another_slow_hash() -> None:
     arena = CountingArena()
-    pool = SlowHashPool(workers=1, arena=arena, lone_over_arena=False)
+    pool = SlowHashPool(workers=1, arena=arena)
     try:
         # One worker: the two blindings run first (the second, queued, over the
         # arena), then the other hash, which must find the arena's memory freed though
@@ -198,36 +197,6 @@ async def test_the_pool_frees_the_arena_before_another_slow_hash() -> None:
         pool.close()
 
 
-async def test_with_huge_pages_a_lone_blinding_runs_over_the_arena_and_is_freed() -> None:
-    arena = CountingArena()
-    pool = SlowHashPool(arena=arena, lone_over_arena=True)
-    try:
-        for number in ("+44 7700 900001", "+44 7700 900002"):
-            _, blinded = await pool.blind("phone", number, "GB", KEY)
-            assert blinded == indicators.blind("phone", number, KEY, "GB")
-            # The pool fell idle: the block goes at once.
-            assert pool.trimmed is not None
-            await asyncio.wrap_future(pool.trimmed)
-            assert arena.held_bytes == 0
-        assert arena.hashes == 2
-    finally:
-        pool.close()
-
-
-async def test_by_default_a_lone_blinding_goes_where_huge_pages_are_offered(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    for offered in (True, False):
-        monkeypatch.setattr(argon2, "hugepages_offered", lambda offered=offered: offered)
-        arena = CountingArena()
-        pool = SlowHashPool(arena=arena)
-        try:
-            await pool.blind("phone", "+44 7700 900001", "GB", KEY)
-            assert arena.hashes == (1 if offered else 0)
-        finally:
-            pool.close()
-
-
 async def test_a_pool_without_an_arena_blinds_with_libsodium() -> None:
     pool = SlowHashPool(arena=False)
     try:
@@ -236,66 +205,3 @@ async def test_a_pool_without_an_arena_blinds_with_libsodium() -> None:
         assert blinded == indicators.blind("phone", "+44 7700 900001", KEY, "GB")
     finally:
         pool.close()
-
-
-def _vm_flags(address: int) -> set[str]:
-    """The VmFlags of the mapping of this process that holds ``address``."""
-    inside = False
-    with open("/proc/self/smaps") as smaps:
-        for line in smaps:
-            head = line.split()[0]
-            if "-" in head and not head.endswith(":"):
-                start, end = (int(x, 16) for x in head.split("-"))
-                inside = start <= address < end
-            elif inside and line.startswith("VmFlags:"):
-                return set(line.split()[1:])
-    raise AssertionError("no mapping holds the block")
-
-
-@pytest.mark.skipif(
-    not os.path.exists("/proc/self/smaps") or argon2._MADV_HUGEPAGE is None,
-    reason="Linux with huge-page advice only",
-)
-def test_each_block_is_a_mapping_of_its_own_advised_for_huge_pages() -> None:
-    arena = Arena()
-    arena.hash(32, b"pw", bytes(16), 1, SMALL)
-    (block,) = arena._idle
-    address = int(argon2.ffi.cast("uintptr_t", block))
-    assert "hg" in _vm_flags(address)  # MADV_HUGEPAGE
-    # Freed when trimmed: the mapping is gone.
-    arena.trim()
-    del block
-    with pytest.raises(AssertionError, match="no mapping"):
-        _vm_flags(address)
-
-
-@pytest.mark.parametrize(
-    ("setting", "offered"),
-    [
-        ("always [madvise] never\n", True),
-        ("[always] madvise never\n", True),
-        ("always madvise [never]\n", False),
-        ("", False),
-    ],
-)
-def test_huge_pages_are_offered_unless_the_kernel_says_never(
-    setting: str, offered: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    (tmp_path / "enabled").write_text(setting)
-    monkeypatch.setattr(argon2, "THP_SETTING", tmp_path / "enabled")
-    argon2.hugepages_offered.cache_clear()
-    try:
-        assert argon2.hugepages_offered() is (offered and argon2._MADV_HUGEPAGE is not None)
-    finally:
-        argon2.hugepages_offered.cache_clear()
-
-
-def test_no_setting_to_read_means_no_huge_pages(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(argon2, "THP_SETTING", tmp_path / "absent")
-    argon2.hugepages_offered.cache_clear()
-    try:
-        assert argon2.hugepages_offered() is False
-    finally:
-        argon2.hugepages_offered.cache_clear()
