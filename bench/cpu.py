@@ -83,7 +83,6 @@ class CpuSnapshot:
     def since(self, before: CpuSnapshot) -> CpuSnapshot:
         """What was spent from ``before`` to this one (a thread or child that started
         meanwhile counts from zero)."""
-
         return CpuSnapshot(
             _spent(self.threads, before.threads),
             _spent(self.children, before.children),

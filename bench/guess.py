@@ -70,18 +70,11 @@ class HugePageArena(argon2.Arena):
     """The node's arena with each new block a mapping of its own advised for huge
     pages: the same Argon2id, as an attacker keeping memory in huge pages runs it."""
 
-    def _take(self, size: int) -> Any:
-        with self._lock:
-            for i, block in enumerate(self._idle):
-                if len(block) == size:
-                    return self._idle.pop(i)
+    def _new_block(self, size: int) -> Any:
         mapping = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
         assert MADV_HUGEPAGE is not None
         mapping.madvise(MADV_HUGEPAGE)
-        block = argon2.ffi.from_buffer("uint8_t[]", mapping, require_writable=True)
-        with self._lock:
-            self._held += size
-        return block
+        return argon2.ffi.from_buffer("uint8_t[]", mapping, require_writable=True)
 
 
 def cpu_years(user_ms: list[float]) -> float:

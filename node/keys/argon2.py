@@ -78,10 +78,14 @@ class Arena:
             for i, block in enumerate(self._idle):
                 if len(block) == size:
                     return self._idle.pop(i)
-        block = _new_block("uint8_t[]", size)
+        block = self._new_block(size)
         with self._lock:
             self._held += size
         return block
+
+    def _new_block(self, size: int) -> Any:
+        """A new block of ``size`` bytes (a subclass may take its memory elsewhere)."""
+        return _new_block("uint8_t[]", size)
 
     def _give_back(self, block: Any) -> None:
         with self._lock:
